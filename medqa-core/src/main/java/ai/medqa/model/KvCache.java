@@ -1,0 +1,95 @@
+package ai.medqa.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+
+/**
+ * Keys and values of every layer for a batch of sequences, preallocated to {@code capacity}
+ * positions so that a decode step writes in place instead of growing arrays.
+ *
+ * <p>Rows are left-padded: row {@code b} starts at slot {@code padLeft[b]}; slots before it are
+ * masked out of attention and its positions count from 0 at that slot.
+ */
+public final class KvCache implements AutoCloseable {
+    private final NDManager manager;
+    final NDArray[] keys; // per layer [B, kv_heads, capacity, head_dim]
+    final NDArray[] values;
+    private final int[] padLeft;
+    private final int capacity;
+    private int length;
+
+    KvCache(MistralConfig config, NDManager parent, int[] padLeft, int capacity, DataType dtype) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("KV cache capacity must be >= 1, got " + capacity);
+        }
+        this.manager = parent.newSubManager();
+        this.padLeft = padLeft.clone();
+        this.capacity = capacity;
+        int layers = config.numHiddenLayers();
+        keys = new NDArray[layers];
+        values = new NDArray[layers];
+        Shape shape = new Shape(padLeft.length, config.numKeyValueHeads(), capacity, config.headDim());
+        for (int l = 0; l < layers; l++) {
+            keys[l] = manager.zeros(shape, dtype);
+            values[l] = manager.zeros(shape, dtype);
+        }
+    }
+
+    /** Number of slots filled so far (including left padding). */
+    public int length() {
+        return length;
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    public int batchSize() {
+        return padLeft.length;
+    }
+
+    public int[] padLeft() {
+        return padLeft.clone();
+    }
+
+    boolean padded() {
+        return Arrays.stream(padLeft).anyMatch(p -> p > 0);
+    }
+
+    int padLeft(int row) {
+        return padLeft[row];
+    }
+
+    void put(int layer, int start, NDArray k, NDArray v) {
+        int end = start + (int) k.getShape().get(2);
+        NDIndex slots = new NDIndex(":, :, {}:{}", start, end);
+        keys[layer].set(slots, k);
+        values[layer].set(slots, v);
+    }
+
+    NDArray keys(int layer, int from, int to) {
+        return keys[layer].get(new NDIndex(":, :, {}:{}", from, to));
+    }
+
+    NDArray values(int layer, int from, int to) {
+        return values[layer].get(new NDIndex(":, :, {}:{}", from, to));
+    }
+
+    void advance(int steps) {
+        length += steps;
+    }
+
+    /** Forgets the cached positions (the arrays are kept for reuse). */
+    public void reset() {
+        length = 0;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

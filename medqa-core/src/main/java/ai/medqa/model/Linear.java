@@ -1,0 +1,27 @@
+package ai.medqa.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * {@code y = x W^T} for one projection of the model ({@code q_proj}, {@code gate_proj}, ...).
+ *
+ * <p>The one seam where weight formats plug in: dense F32/F16 weights, 4-bit NF4 and INT8 blocks,
+ * and LoRA adapters (a decorator adding {@code (alpha/r) B A x}) all implement it, so the forward
+ * pass never knows how a weight is stored. Implementations must use differentiable DJL operations
+ * on the input so that gradients can flow to adapter parameters.
+ */
+public interface Linear extends AutoCloseable {
+
+    /** Input features: the last dimension of {@code x}. */
+    long inFeatures();
+
+    /** Output features: the last dimension of the result. */
+    long outFeatures();
+
+    /** Maps {@code x [..., in]} to {@code [..., out]} in the compute dtype of {@code x}. */
+    NDArray forward(NDArray x);
+
+    /** Releases the native memory of the weights. */
+    @Override
+    void close();
+}

@@ -1,0 +1,217 @@
+package ai.medqa.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The fields of a Hugging Face {@code config.json} for {@code model_type} {@code mistral} or
+ * {@code llama} that the forward pass needs. Each component mirrors the JSON field of the same name
+ * (camel-cased); optional fields take the defaults of transformers' {@code MistralConfig} /
+ * {@code LlamaConfig}. Unknown keys are ignored, as transformers does.
+ *
+ * @param slidingWindow 0 when the model attends to the whole context
+ * @param quantizationConfig the raw {@code quantization_config} object, or null
+ */
+public record MistralConfig(
+        String modelType,
+        int hiddenSize,
+        int intermediateSize,
+        int numHiddenLayers,
+        int numAttentionHeads,
+        int numKeyValueHeads,
+        int headDim,
+        int vocabSize,
+        double rmsNormEps,
+        double ropeTheta,
+        int slidingWindow,
+        int maxPositionEmbeddings,
+        boolean tieWordEmbeddings,
+        int bosTokenId,
+        List<Integer> eosTokenIds,
+        JsonNode quantizationConfig) {
+
+    public static final String FILE_NAME = "config.json";
+
+    public MistralConfig {
+        eosTokenIds = List.copyOf(eosTokenIds);
+        check(hiddenSize > 0, "hidden_size", hiddenSize, "> 0");
+        check(intermediateSize > 0, "intermediate_size", intermediateSize, "> 0");
+        check(numHiddenLayers > 0, "num_hidden_layers", numHiddenLayers, "> 0");
+        check(numAttentionHeads > 0, "num_attention_heads", numAttentionHeads, "> 0");
+        check(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0,
+                "num_key_value_heads", numKeyValueHeads,
+                "> 0 and a divisor of num_attention_heads (" + numAttentionHeads + ")");
+        check(headDim > 0 && headDim % 2 == 0, "head_dim", headDim, "a positive even number (RoPE rotates halves)");
+        check(vocabSize > 0, "vocab_size", vocabSize, "> 0");
+        check(rmsNormEps > 0 && rmsNormEps < 1, "rms_norm_eps", rmsNormEps, "in (0, 1)");
+        check(ropeTheta > 0, "rope_theta", ropeTheta, "> 0");
+        check(slidingWindow >= 0, "sliding_window", slidingWindow, "null or > 0");
+        check(maxPositionEmbeddings > 0, "max_position_embeddings", maxPositionEmbeddings, "> 0");
+    }
+
+    /** Reads {@code dir/config.json}. */
+    public static MistralConfig load(Path dir) {
+        Path file = dir.resolve(FILE_NAME);
+        JsonNode json;
+        try {
+            json = new ObjectMapper().readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": not found; a model folder needs a Hugging Face config.json");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (json == null || !json.isObject()) {
+            throw new ConfigException(file + ": expected a JSON object");
+        }
+        return fromJson(json, file.toString());
+    }
+
+    /** Parses a config object; {@code source} names it in error messages. */
+    public static MistralConfig fromJson(JsonNode json, String source) {
+        Fields f = new Fields(json, source);
+        String modelType = f.requiredString("model_type");
+        if (!modelType.equals("mistral") && !modelType.equals("llama")) {
+            throw new ConfigException(source + ": model_type is \"" + modelType + "\"; expected \"mistral\" or \"llama\"");
+        }
+        String act = f.optionalString("hidden_act", "silu");
+        if (!act.equals("silu")) {
+            throw new ConfigException(source + ": hidden_act is \"" + act + "\"; only \"silu\" (SwiGLU) is supported");
+        }
+        if (json.hasNonNull("rope_scaling")) {
+            throw new ConfigException(source + ": rope_scaling " + json.get("rope_scaling")
+                    + " is not supported; expected null (plain RoPE)");
+        }
+        for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
+            if (json.path(bias).asBoolean(false)) {
+                throw new ConfigException(source + ": " + bias + " = true is not supported; expected false");
+            }
+        }
+        int hidden = f.requiredInt("hidden_size");
+        int heads = f.requiredInt("num_attention_heads");
+        boolean mistral = modelType.equals("mistral");
+        // transformers' MistralConfig defaults sliding_window to 4096; LlamaConfig has none.
+        int window = json.has("sliding_window")
+                ? (json.get("sliding_window").isNull() ? 0 : f.requiredInt("sliding_window"))
+                : (mistral ? 4096 : 0);
+        try {
+            return new MistralConfig(
+                modelType,
+                hidden,
+                f.requiredInt("intermediate_size"),
+                f.requiredInt("num_hidden_layers"),
+                heads,
+                f.optionalInt("num_key_value_heads", heads),
+                f.optionalInt("head_dim", heads > 0 && hidden % heads == 0 ? hidden / heads : -1),
+                f.requiredInt("vocab_size"),
+                f.optionalDouble("rms_norm_eps", 1e-6),
+                f.optionalDouble("rope_theta", 10000.0),
+                window,
+                f.optionalInt("max_position_embeddings", mistral ? 4096 * 32 : 2048),
+                json.path("tie_word_embeddings").asBoolean(false),
+                f.optionalInt("bos_token_id", 1),
+                f.eosIds(),
+                json.get("quantization_config"));
+        } catch (ConfigException e) {
+            throw new ConfigException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    public int numKeyValueGroups() {
+        return numAttentionHeads / numKeyValueHeads;
+    }
+
+    /** Parameters of the model these shapes describe (embedding, layers, norm and lm_head). */
+    public long parameterCount() {
+        long h = hiddenSize;
+        long q = (long) numAttentionHeads * headDim;
+        long kv = (long) numKeyValueHeads * headDim;
+        long perLayer = h * q + 2 * h * kv + q * h + 3 * h * intermediateSize + 2 * h;
+        long embed = (long) vocabSize * h;
+        return embed + numHiddenLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
+    }
+
+    private static void check(boolean ok, String field, Object value, String expected) {
+        if (!ok) {
+            throw new ConfigException("config field " + field + " is " + value + "; expected " + expected);
+        }
+    }
+
+    /** Typed access to JSON fields with error messages that name the file and field. */
+    private record Fields(JsonNode json, String source) {
+        String requiredString(String name) {
+            JsonNode n = json.get(name);
+            if (n == null || n.isNull()) {
+                throw missing(name, "a string");
+            }
+            if (!n.isTextual()) {
+                throw wrongType(name, n, "a string");
+            }
+            return n.asText();
+        }
+
+        String optionalString(String name, String dflt) {
+            JsonNode n = json.get(name);
+            return n == null || n.isNull() ? dflt : n.asText();
+        }
+
+        int requiredInt(String name) {
+            JsonNode n = json.get(name);
+            if (n == null || n.isNull()) {
+                throw missing(name, "an integer");
+            }
+            return toInt(name, n);
+        }
+
+        int optionalInt(String name, int dflt) {
+            JsonNode n = json.get(name);
+            return n == null || n.isNull() ? dflt : toInt(name, n);
+        }
+
+        double optionalDouble(String name, double dflt) {
+            JsonNode n = json.get(name);
+            if (n == null || n.isNull()) {
+                return dflt;
+            }
+            if (!n.isNumber()) {
+                throw wrongType(name, n, "a number");
+            }
+            return n.asDouble();
+        }
+
+        List<Integer> eosIds() {
+            JsonNode n = json.get("eos_token_id");
+            List<Integer> ids = new ArrayList<>();
+            if (n == null || n.isNull()) {
+                ids.add(2);
+            } else if (n.isArray()) {
+                for (JsonNode e : n) {
+                    ids.add(toInt("eos_token_id", e));
+                }
+            } else {
+                ids.add(toInt("eos_token_id", n));
+            }
+            return ids;
+        }
+
+        private int toInt(String name, JsonNode n) {
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                throw wrongType(name, n, "an integer");
+            }
+            return n.asInt();
+        }
+
+        private ConfigException missing(String name, String expected) {
+            return new ConfigException(source + ": field " + name + " is missing; expected " + expected);
+        }
+
+        private ConfigException wrongType(String name, JsonNode n, String expected) {
+            return new ConfigException(source + ": field " + name + " is " + n + "; expected " + expected);
+        }
+    }
+}

@@ -1,0 +1,309 @@
+package ai.medqa.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.medqa.io.Checkpoint;
+import java.nio.file.Path;
+import java.util.function.BiFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Mistral / Llama decoder: token embedding, {@code num_hidden_layers} decoder layers, a final
+ * RMSNorm and the {@code lm_head} classifier (tied to the embedding when the config says so).
+ * Weight names follow the Hugging Face checkpoint ({@code model.layers.N.self_attn.q_proj.weight}).
+ *
+ * <p>Every array this class creates during a forward call belongs to the caller's scope: wrap calls
+ * in an {@link ai.djl.ndarray.NDScope} (the generation loop does) so per-step arrays are freed.
+ */
+public final class MistralModel implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MistralModel.class);
+    /** transformers' additive mask value (torch.finfo(float32).min): never -inf, so no NaN rows. */
+    private static final float MASKED = -Float.MAX_VALUE;
+
+    private final MistralConfig config;
+    private final NDManager manager;
+    private final DataType dtype;
+    private final NDArray embedTokens;
+    private final DecoderLayer[] layers;
+    private final RmsNorm norm;
+    private Linear lmHead;
+    private final Rope rope;
+
+    private MistralModel(MistralConfig config, NDManager manager, DataType dtype, NDArray embedTokens,
+            DecoderLayer[] layers, RmsNorm norm, Linear lmHead, Rope rope) {
+        this.config = config;
+        this.manager = manager;
+        this.dtype = dtype;
+        this.embedTokens = embedTokens;
+        this.layers = layers;
+        this.norm = norm;
+        this.lmHead = lmHead;
+        this.rope = rope;
+    }
+
+    /** Loads {@code dir} (config.json and safetensors) onto {@code device} in compute dtype {@code dtype}. */
+    public static MistralModel load(Path dir, Device device, DataType dtype, LinearFactory linears) {
+        MistralConfig config = MistralConfig.load(dir);
+        try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+            return load(config, checkpoint, device, dtype, linears);
+        }
+    }
+
+    public static MistralModel load(MistralConfig config, Checkpoint checkpoint, Device device, DataType dtype,
+            LinearFactory linears) {
+        NDManager manager = NDManager.newBaseManager(device);
+        try {
+            Weights w = new Weights(checkpoint, manager, dtype);
+            long h = config.hiddenSize();
+            long q = (long) config.numAttentionHeads() * config.headDim();
+            long kv = (long) config.numKeyValueHeads() * config.headDim();
+            long inter = config.intermediateSize();
+            long started = System.nanoTime();
+            NDArray embed = w.load("model.embed_tokens.weight", config.vocabSize(), h);
+            DecoderLayer[] layers = new DecoderLayer[config.numHiddenLayers()];
+            for (int i = 0; i < layers.length; i++) {
+                String p = "model.layers." + i + ".";
+                Attention attn = new Attention(config,
+                        linears.create(p + "self_attn.q_proj", h, q, w),
+                        linears.create(p + "self_attn.k_proj", h, kv, w),
+                        linears.create(p + "self_attn.v_proj", h, kv, w),
+                        linears.create(p + "self_attn.o_proj", q, h, w));
+                Mlp mlp = new Mlp(
+                        linears.create(p + "mlp.gate_proj", h, inter, w),
+                        linears.create(p + "mlp.up_proj", h, inter, w),
+                        linears.create(p + "mlp.down_proj", inter, h, w));
+                layers[i] = new DecoderLayer(
+                        new RmsNorm(w.load(p + "input_layernorm.weight", h), config.rmsNormEps()),
+                        attn,
+                        new RmsNorm(w.load(p + "post_attention_layernorm.weight", h), config.rmsNormEps()),
+                        mlp);
+                log.info("loaded layer {}/{} from {}", i + 1, layers.length, checkpoint.directory());
+            }
+            RmsNorm norm = new RmsNorm(w.load("model.norm.weight", h), config.rmsNormEps());
+            Linear lmHead;
+            if (config.tieWordEmbeddings()) {
+                lmHead = new TiedHead(embed);
+            } else {
+                lmHead = linears.create("lm_head", h, config.vocabSize(), w);
+            }
+            Rope rope = new Rope(manager, config, dtype);
+            log.info("loaded {} ({} parameters, {} layers, {}) on {} in {} ms", checkpoint.directory(),
+                    config.parameterCount(), layers.length, dtype, device, (System.nanoTime() - started) / 1_000_000);
+            return new MistralModel(config, manager, dtype, embed, layers, norm, lmHead, rope);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    public MistralConfig config() {
+        return config;
+    }
+
+    public DataType dtype() {
+        return dtype;
+    }
+
+    public Device device() {
+        return manager.getDevice();
+    }
+
+    /** The manager that owns the weights; new arrays for this model's device come from it. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** A cache for one unpadded sequence of up to {@code capacity} tokens. */
+    public KvCache newCache(int capacity) {
+        return newCache(new int[] {0}, capacity);
+    }
+
+    /** A cache for {@code padLeft.length} left-padded rows of up to {@code capacity} slots. */
+    public KvCache newCache(int[] padLeft, int capacity) {
+        return new KvCache(config, manager, padLeft, Math.min(capacity, config.maxPositionEmbeddings()), dtype);
+    }
+
+    /**
+     * Feeds {@code tokens[b]} (all rows the same length T, padding included) at the next slots of
+     * {@code cache} and advances it.
+     *
+     * @return float32 logits, {@code [B, T, vocab]} if {@code allPositions}, else {@code [B, vocab]}
+     *     for the last position
+     */
+    public NDArray forward(int[][] tokens, KvCache cache, boolean allPositions) {
+        int b = tokens.length;
+        int t = tokens[0].length;
+        if (b != cache.batchSize()) {
+            throw new IllegalArgumentException("cache holds " + cache.batchSize() + " rows, got " + b);
+        }
+        int start = cache.length();
+        int end = start + t;
+        if (end > cache.capacity()) {
+            throw new ContextOverflowException("cannot feed " + t + " tokens at slot " + start + ": the cache holds "
+                    + cache.capacity() + " positions (max_position_embeddings = " + config.maxPositionEmbeddings() + ")");
+        }
+        long[] ids = new long[b * t];
+        long[] positions = new long[b * t];
+        for (int r = 0; r < b; r++) {
+            if (tokens[r].length != t) {
+                throw new IllegalArgumentException("row " + r + " has " + tokens[r].length + " tokens, row 0 has " + t);
+            }
+            for (int i = 0; i < t; i++) {
+                ids[r * t + i] = tokens[r][i];
+                positions[r * t + i] = Math.max(0, start + i - cache.padLeft(r));
+            }
+        }
+        int window = config.slidingWindow();
+        // The oldest key any of the T queries may see; older slots are not even read.
+        int from = window > 0 ? Math.max(0, start + 1 - window) : 0;
+        NDArray bias = null;
+        if (t > 1 || cache.padded() || (window > 0 && end - from > window)) {
+            bias = manager.create(maskBias(cache, start, t, from, end), new Shape(b, 1, 1, t, end - from));
+        }
+        NDArray inputIds = manager.create(ids, new Shape(b, t));
+        NDArray positionIds = manager.create(positions, new Shape(b, t));
+        NDArray hidden = hidden(inputIds, positionIds, bias, cache, start, from);
+        cache.advance(t);
+        if (!allPositions) {
+            hidden = hidden.get(new NDIndex(":, -1, :"));
+        }
+        return logits(hidden);
+    }
+
+    /**
+     * Forward over whole sequences without a cache, as training needs: {@code inputIds [B, T]} (int64),
+     * causal and sliding-window masking, optional left padding per row.
+     *
+     * @return float32 logits {@code [B, T, vocab]}
+     */
+    public NDArray forward(NDArray inputIds, int[] padLeft) {
+        int b = (int) inputIds.getShape().get(0);
+        int t = (int) inputIds.getShape().get(1);
+        long[] positions = new long[b * t];
+        for (int r = 0; r < b; r++) {
+            for (int i = 0; i < t; i++) {
+                positions[r * t + i] = Math.max(0, i - padLeft[r]);
+            }
+        }
+        float[] bias = new float[b * t * t];
+        for (int r = 0; r < b; r++) {
+            fillMask(bias, r * t * t, padLeft[r], 0, t, 0, t);
+        }
+        NDArray biasArray = manager.create(bias, new Shape(b, 1, 1, t, t));
+        NDArray positionIds = manager.create(positions, new Shape(b, t));
+        return logits(hidden(inputIds, positionIds, biasArray, null, 0, 0));
+    }
+
+    private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from) {
+        NDArray x = inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
+        NDList cosSin = rope.lookup(positionIds);
+        for (int l = 0; l < layers.length; l++) {
+            x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);
+        }
+        return norm.forward(x);
+    }
+
+    private NDArray logits(NDArray hidden) {
+        NDArray logits = lmHead.forward(hidden);
+        return logits.getDataType() == DataType.FLOAT32 ? logits : logits.toType(DataType.FLOAT32, false);
+    }
+
+    private float[] maskBias(KvCache cache, int start, int t, int from, int end) {
+        int b = cache.batchSize();
+        int keys = end - from;
+        float[] bias = new float[b * t * keys];
+        for (int r = 0; r < b; r++) {
+            fillMask(bias, r * t * keys, cache.padLeft(r), start, t, from, end);
+        }
+        return bias;
+    }
+
+    /**
+     * Query slot i sees key slot j iff {@code pad <= j <= i} and, with a sliding window w,
+     * {@code i - j < w}: transformers' {@code sliding_window_overlay} ({@code kv_idx > q_idx - w}).
+     */
+    private void fillMask(float[] bias, int offset, int pad, int start, int t, int from, int end) {
+        int window = config.slidingWindow();
+        int keys = end - from;
+        for (int qi = 0; qi < t; qi++) {
+            int i = start + qi;
+            for (int j = from; j < end; j++) {
+                boolean visible = j <= i && j >= pad && (window == 0 || i - j < window);
+                bias[offset + qi * keys + (j - from)] = visible ? 0f : MASKED;
+            }
+        }
+    }
+
+    /**
+     * Replaces every projection (and {@code lm_head}) by {@code f(module name, current)}; the hook
+     * LoRA adapters use to wrap projections. Returns the number of projections replaced.
+     */
+    public int mapLinears(BiFunction<String, Linear, Linear> f) {
+        int replaced = 0;
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            Attention a = layers[i].selfAttn;
+            Mlp m = layers[i].mlp;
+            replaced += swap(p + "self_attn.q_proj", a.qProj, f, l -> a.qProj = l);
+            replaced += swap(p + "self_attn.k_proj", a.kProj, f, l -> a.kProj = l);
+            replaced += swap(p + "self_attn.v_proj", a.vProj, f, l -> a.vProj = l);
+            replaced += swap(p + "self_attn.o_proj", a.oProj, f, l -> a.oProj = l);
+            replaced += swap(p + "mlp.gate_proj", m.gateProj, f, l -> m.gateProj = l);
+            replaced += swap(p + "mlp.up_proj", m.upProj, f, l -> m.upProj = l);
+            replaced += swap(p + "mlp.down_proj", m.downProj, f, l -> m.downProj = l);
+        }
+        replaced += swap("lm_head", lmHead, f, l -> lmHead = l);
+        return replaced;
+    }
+
+    private static int swap(String name, Linear current, BiFunction<String, Linear, Linear> f,
+            java.util.function.Consumer<Linear> set) {
+        Linear next = f.apply(name, current);
+        if (next == current) {
+            return 0;
+        }
+        set.accept(next);
+        return 1;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    /** {@code lm_head} sharing the embedding matrix; closing it must not free the embedding twice. */
+    private static final class TiedHead implements Linear {
+        private final DenseLinear shared;
+
+        TiedHead(NDArray embed) {
+            shared = new DenseLinear(embed);
+        }
+
+        @Override
+        public long inFeatures() {
+            return shared.inFeatures();
+        }
+
+        @Override
+        public long outFeatures() {
+            return shared.outFeatures();
+        }
+
+        @Override
+        public NDArray forward(NDArray x) {
+            return shared.forward(x);
+        }
+
+        @Override
+        public void close() {
+            // The embedding owns the array.
+        }
+    }
+}
