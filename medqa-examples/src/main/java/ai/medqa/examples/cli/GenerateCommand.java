@@ -1,0 +1,61 @@
+package ai.medqa.examples.cli;
+
+import ai.medqa.MedQA;
+import ai.medqa.generate.Generation;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code medqa generate}: greedy continuation of a prompt or of token ids. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Greedy continuation of a text prompt or of token ids.")
+final class GenerateCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors).")
+    Path model;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--prompt", description = "Text prompt (needs tokenizer.json in the model folder).")
+        String prompt;
+
+        @Option(names = "--tokens", split = ",", description = "Prompt token ids, comma-separated, e.g. 1,5,9.")
+        int[] tokens;
+    }
+
+    @Option(names = "--max-new-tokens", defaultValue = "32", description = "New tokens to generate (default ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--ids", description = "Print only the generated ids, space-separated, on one line.")
+    boolean ids;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
+    MedQA.Precision precision;
+
+    @Override
+    public Integer call() {
+        try (MedQA medqa = MedQA.builder().model(model).device(device).precision(precision).build()) {
+            Generation g = input.tokens != null
+                    ? medqa.generate(input.tokens, maxNewTokens)
+                    : medqa.generate(input.prompt, maxNewTokens);
+            if (ids || g.text() == null) {
+                System.out.println(Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+            } else {
+                System.out.println(g.text());
+            }
+            System.err.printf("%d prompt + %d new tokens, stop: %s, prefill %.1f ms, decode %.1f tok/s%n",
+                    g.promptIds().length, g.tokens().length, g.stopReason(), g.prefillNanos() / 1e6,
+                    g.decodeTokensPerSecond());
+            return 0;
+        }
+    }
+}
