@@ -302,9 +302,10 @@ class SafetensorsFileTest {
     @Test
     void truncatedFile() throws IOException {
         Path file = dir.resolve("model.safetensors");
-        SafetensorsWriter.write(file, Map.of(
-                "a", TensorData.ofFloats(DType.BF16, new long[] {8}, new float[8]),
-                "b", TensorData.ofFloats(DType.F32, new long[] {2, 5}, new float[10])), Map.of());
+        Map<String, TensorData> tensors = new LinkedHashMap<>(); // a first, b last in the file
+        tensors.put("a", TensorData.ofFloats(DType.BF16, new long[] {8}, new float[8]));
+        tensors.put("b", TensorData.ofFloats(DType.F32, new long[] {2, 5}, new float[10]));
+        SafetensorsWriter.write(file, tensors, Map.of());
         long size = Files.size(file);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.truncate(size - 7); // a download cut short
