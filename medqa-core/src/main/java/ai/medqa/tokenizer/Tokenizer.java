@@ -306,6 +306,11 @@ public final class Tokenizer implements AutoCloseable {
             return rest;
         }
 
+        /** Ids held (context plus pending); stays small, which is what keeps a step O(1). */
+        int windowSize() {
+            return size;
+        }
+
         private String emit(boolean last) {
             if (size == contextLength) {
                 return "";
