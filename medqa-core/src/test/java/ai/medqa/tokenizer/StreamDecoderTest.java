@@ -44,8 +44,11 @@ class StreamDecoderTest {
                 assertThat(Character.isHighSurrogate(piece.charAt(piece.length() - 1)))
                         .as("%s: a piece ends inside a surrogate pair", label).isFalse();
             }
+            if (!expected.startsWith(piece, streamed.length())) {
+                assertThat(streamed + piece).as("%s: streamed text must be a prefix of decode", label)
+                        .isEqualTo(expected.substring(0, Math.min(expected.length(), streamed.length() + piece.length())));
+            }
             streamed.append(piece);
-            assertThat(expected).as("%s: streamed text is a prefix of decode", label).startsWith(streamed.toString());
         }
         streamed.append(stream.finish());
         assertThat(streamed.toString()).as(label).isEqualTo(expected);
