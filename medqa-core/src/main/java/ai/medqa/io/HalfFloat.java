@@ -78,7 +78,8 @@ public final class HalfFloat {
     public static short f32ToBf16(float f) {
         int bits = Float.floatToRawIntBits(f);
         if ((bits & 0x7FFF_FFFF) > 0x7F80_0000) {
-            return (short) ((bits >>> 16) | 0x40); // NaN: force a mantissa bit so it can't become inf
+            int top = bits >>> 16; // NaN: keep sign and top payload bits, but never let it become inf
+            return (short) ((top & 0x7F) != 0 ? top : top | 0x40);
         }
         int roundingBias = 0x7FFF + ((bits >>> 16) & 1);
         return (short) ((bits + roundingBias) >>> 16);
