@@ -325,7 +325,7 @@ public final class Sampler {
                 return topPCandidates(x, n, m, tail, inv);
             }
         }
-        return topPFullSort(x, n, -1);
+        return topPFullSort(x, n, -1, inv);
     }
 
     /**
@@ -367,7 +367,7 @@ public final class Sampler {
         // A cumulative sum is the same whatever the order among equal logits, except inside a group of
         // equal logits cut by the boundary: which of them survive is torch's sort order. Defer to it.
         if (keepFrom > 0 && x[(int) keys[keepFrom - 1]] == x[(int) keys[keepFrom]]) {
-            return topPFullSort(x, n, wholeVocabulary ? -1 : m);
+            return topPFullSort(x, n, wholeVocabulary ? -1 : m, inv);
         }
         int kept = 0;
         for (int t = keepFrom; t < m; t++) {
@@ -379,9 +379,11 @@ public final class Sampler {
 
     /**
      * The reference top-p on the full row. {@code m >= 0}: only {@code cand[0..m)} are alive, so the row
-     * is first made what the reference sees (everything else -inf).
+     * is first made what the reference sees (everything else -inf). {@code exps} holds exp(x - max) of
+     * the live tokens and {@code inv} the normaliser, so the probabilities are the reference's softmax
+     * without computing it again.
      */
-    private int topPFullSort(float[] x, int n, int m) {
+    private int topPFullSort(float[] x, int n, int m, float inv) {
         fallbacks++;
         LOG.trace("top-p: ties across the boundary or a flat distribution; full sort");
         if (m >= 0) {
@@ -391,10 +393,14 @@ public final class Sampler {
                     t++;
                 } else {
                     x[i] = Float.NEGATIVE_INFINITY;
+                    exps[i] = 0f;
                 }
             }
         }
-        new TopPWarper(config.topP(), LogitsProcessorChain.MIN_TOKENS_TO_KEEP).process(null, 0, x);
+        for (int i = 0; i < n; i++) {
+            exps[i] *= inv;
+        }
+        TopPWarper.filter(x, exps, topPThreshold, LogitsProcessorChain.MIN_TOKENS_TO_KEEP);
         int kept = 0;
         for (int i = 0; i < n; i++) {
             if (x[i] != Float.NEGATIVE_INFINITY) {

@@ -28,8 +28,12 @@ final class TopPWarper implements LogitsProcessor {
 
     @Override
     public void process(int[] prevIds, int prevLen, float[] logits) {
+        filter(logits, Softmax.probs(logits), threshold, minTokensToKeep);
+    }
+
+    /** The filtering itself, given {@code probs = softmax(logits)} (the fast sampler has them already). */
+    static void filter(float[] logits, float[] probs, float threshold, int minTokensToKeep) {
         int n = logits.length;
-        float[] probs = Softmax.probs(logits);
         float[] sorted = logits.clone();
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) {
