@@ -2,7 +2,8 @@ package ai.medqa;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
-import ai.medqa.generate.DecodeLoop;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.Generator;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.generate.Generation;
 import ai.medqa.model.LinearFactory;
@@ -12,9 +13,7 @@ import ai.medqa.tokenizer.Tokenizer;
 import ai.medqa.tokenizer.TokenizerException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.Objects;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,9 +46,12 @@ public final class MedQA implements AutoCloseable {
     private final MistralModel model;
     private final Tokenizer tokenizer;
 
+    private final Generator generator;
+
     private MedQA(MistralModel model, Tokenizer tokenizer) {
         this.model = model;
         this.tokenizer = tokenizer;
+        this.generator = new Generator(model, tokenizer);
     }
 
     public static Builder builder() {
@@ -76,25 +78,21 @@ public final class MedQA implements AutoCloseable {
 
     /** Greedy continuation of {@code prompt} (encoded with BOS), up to {@code maxNewTokens} new tokens. */
     public Generation generate(String prompt, int maxNewTokens) {
-        return generate(tokenizer().encode(prompt), maxNewTokens);
+        return generate(tokenizer().encode(prompt), GenerationConfig.greedy().toBuilder().maxNewTokens(maxNewTokens).build());
     }
 
     /** Greedy continuation of the token ids {@code prompt}; stops at the config's end-of-sequence ids. */
     public Generation generate(int[] prompt, int maxNewTokens) {
-        if (maxNewTokens < 1) {
-            throw new IllegalArgumentException("maxNewTokens is " + maxNewTokens + "; expected >= 1");
-        }
-        int vocab = model.config().vocabSize();
-        for (int id : prompt) {
-            if (id < 0 || id >= vocab) {
-                throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary [0, " + vocab + ")");
-            }
-        }
-        Set<Integer> eos = new HashSet<>(model.config().eosTokenIds());
-        Generation g = DecodeLoop.run(model, prompt, maxNewTokens, eos, (logits, ids, n) -> DecodeLoop.argmax(logits),
-                id -> true);
-        String text = tokenizer == null ? null : tokenizer.decode(g.tokens());
-        return new Generation(g.promptIds(), g.tokens(), text, g.stopReason(), g.prefillNanos(), g.decodeNanos());
+        return generate(prompt, GenerationConfig.greedy().toBuilder().maxNewTokens(maxNewTokens).build());
+    }
+
+    /** Continuation of {@code prompt} (plain text, encoded with BOS; no chat format). */
+    public Generation generate(String prompt, GenerationConfig config) {
+        return generator.generate(tokenizer().encode(prompt), config);
+    }
+
+    public Generation generate(int[] prompt, GenerationConfig config) {
+        return generator.generate(prompt, config);
     }
 
     @Override

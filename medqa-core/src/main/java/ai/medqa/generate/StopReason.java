@@ -7,5 +7,7 @@ public enum StopReason {
     /** {@code maxNewTokens} tokens were generated. */
     MAX_NEW_TOKENS,
     /** The decoded text came to contain one of the stop strings. */
-    STOP_STRING
+    STOP_STRING,
+    /** The model's context ({@code max_position_embeddings}) is full. */
+    CONTEXT_FULL
 }

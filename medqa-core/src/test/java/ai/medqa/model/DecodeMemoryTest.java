@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
-import ai.medqa.generate.DecodeLoop;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.Generator;
 import ai.medqa.generate.Generation;
 import ai.medqa.io.DType;
 import java.io.IOException;
@@ -63,8 +64,8 @@ class DecodeMemoryTest {
 
     private static Generation run(MistralModel m, int steps) {
         // No end-of-sequence id, so every run takes all its steps.
-        return DecodeLoop.run(m, new int[] {1, 5, 9}, steps, Set.of(), (logits, ids, n) -> DecodeLoop.argmax(logits),
-                id -> true);
+        GenerationConfig greedy = GenerationConfig.greedy().toBuilder().maxNewTokens(steps).eosTokenIds(Set.of()).build();
+        return new Generator(m, null).generate(new int[] {1, 5, 9}, greedy);
     }
 
     private static long rssKiB() throws IOException {
