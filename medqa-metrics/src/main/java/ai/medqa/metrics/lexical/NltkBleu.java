@@ -57,9 +57,6 @@ public final class NltkBleu {
         if (weights.length == 0) {
             throw new IllegalArgumentException("BLEU needs at least one weight");
         }
-        if (smoothing == Smoothing.METHOD6 && weights.length < 3) {
-            throw new IllegalArgumentException("nltk smoothing method6 needs at least 3 n-gram orders");
-        }
         this.weights = weights.clone();
         this.smoothing = smoothing;
         this.epsilon = epsilon;
@@ -175,6 +172,10 @@ public final class NltkBleu {
                 method5(p, refs, hyp);
                 return p;
             case METHOD6: {
+                // nltk: `assert p_n[2]`, reached only when some unigram matched.
+                if (orders < 3) {
+                    throw new IllegalArgumentException("nltk smoothing method6 needs at least 3 n-gram orders");
+                }
                 if (p[2] == 0) {
                     throw new IllegalArgumentException(
                             "nltk smoothing method6 requires a non-zero trigram precision (nltk asserts p_n[2])");
