@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         description = "Biomedical question answering with Mistral models on the JVM.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            ScoreCommand.class,
         })
 public final class Medqa {
 
