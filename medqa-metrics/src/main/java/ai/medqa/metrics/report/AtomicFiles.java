@@ -1,0 +1,52 @@
+package ai.medqa.metrics.report;
+
+import ai.medqa.metrics.MetricsException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Writes a file so that readers see the old content or the complete new one, never a half-written
+ * file: the bytes go to a temporary file in the same directory, which is then moved into place.
+ */
+public final class AtomicFiles {
+    /** Writes the content to a stream. */
+    @FunctionalInterface
+    public interface Writer {
+        void write(OutputStream out) throws IOException;
+    }
+
+    private AtomicFiles() {}
+
+    public static void write(Path target, Writer writer) {
+        Path abs = target.toAbsolutePath();
+        Path dir = abs.getParent();
+        Path tmp = null;
+        try {
+            Files.createDirectories(dir);
+            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                writer.write(out);
+            }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new MetricsException("cannot replace " + abs + " atomically on this file system", e);
+            }
+            tmp = null;
+        } catch (IOException e) {
+            throw new MetricsException("cannot write " + abs + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the original failure matters more than a leftover temp file
+                }
+            }
+        }
+    }
+}
