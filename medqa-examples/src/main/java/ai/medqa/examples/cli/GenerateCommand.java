@@ -41,6 +41,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
     MedQA.Precision precision;
 
+    /** Results go to standard output; logs and the summary line to standard error. */
+    java.io.PrintStream out = System.out;
+    java.io.PrintStream err = System.err;
+
     @Override
     public Integer call() {
         try (MedQA medqa = MedQA.builder().model(model).device(device).precision(precision).build()) {
@@ -48,11 +52,11 @@ final class GenerateCommand implements Callable<Integer> {
                     ? medqa.generate(input.tokens, maxNewTokens)
                     : medqa.generate(input.prompt, maxNewTokens);
             if (ids || g.text() == null) {
-                System.out.println(Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+                out.println(Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
             } else {
-                System.out.println(g.text());
+                out.println(g.text());
             }
-            System.err.printf("%d prompt + %d new tokens, stop: %s, prefill %.1f ms, decode %.1f tok/s%n",
+            err.printf("%d prompt + %d new tokens, stop: %s, prefill %.1f ms, decode %.1f tok/s%n",
                     g.promptIds().length, g.tokens().length, g.stopReason(), g.prefillNanos() / 1e6,
                     g.decodeTokensPerSecond());
             return 0;

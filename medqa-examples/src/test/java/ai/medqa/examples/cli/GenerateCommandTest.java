@@ -1,0 +1,57 @@
+package ai.medqa.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code medqa generate --ids} prints exactly the reference greedy ids of fixture model C. */
+class GenerateCommandTest {
+    /** The fixtures live in medqa-core's test resources; Maven runs tests from the module folder. */
+    static final Path FIXTURES = Path.of("../medqa-core/src/test/resources/fixtures");
+
+    @Test
+    void printsTheGreedyIdsOnOneLine() throws Exception {
+        JsonNode golden = new ObjectMapper().readTree(FIXTURES.resolve("mistral-swa/golden.json").toFile())
+                .get("cases").get(0);
+        String prompt = StreamSupport.stream(golden.get("prompt").spliterator(), false).map(JsonNode::asText)
+                .collect(Collectors.joining(","));
+        String expected = StreamSupport.stream(golden.get("greedy").spliterator(), false).map(JsonNode::asText)
+                .collect(Collectors.joining(" "));
+
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        GenerateCommand cmd = new GenerateCommand();
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
+        assertThat(new CommandLine(new Medqa()).getSubcommands()).containsKey("generate");
+        int code = new CommandLine(cmd).execute("--model", FIXTURES.resolve("mistral-swa/bf16-sharded").toString(),
+                "--tokens", prompt, "--max-new-tokens", "20", "--ids");
+
+        assertThat(code).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(expected + System.lineSeparator());
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("24 prompt + 20 new tokens");
+    }
+
+    @Test
+    void aTextPromptNeedsATokenizer() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        GenerateCommand cmd = new GenerateCommand();
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        CommandLine line = new CommandLine(cmd);
+        java.io.StringWriter errors = new java.io.StringWriter();
+        line.setErr(new java.io.PrintWriter(errors));
+        int code = line.execute("--model", FIXTURES.resolve("mistral-swa/f32").toString(), "--prompt", "hi");
+        assertThat(code).isNotZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+        assertThat(errors.toString()).contains("tokenizer");
+    }
+}
