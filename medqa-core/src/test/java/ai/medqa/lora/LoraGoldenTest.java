@@ -45,4 +45,29 @@ class LoraGoldenTest {
                     .containsExactly(ints(g.get("merged_greedy")));
         }
     }
+
+    /**
+     * On an F16 base (adapter weights and the LoRA branch stay float32, as in PEFT): as close to
+     * PEFT's float32 logits as transformers + PEFT in float16 are (at most 1.25x their error), and
+     * within 0.5 of PEFT's float16 logits (two F16 paths with different summation orders), as
+     * F16FidelityTest asks of the base model.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"C-qv", "C-all", "C-rslora"})
+    void f16BaseIsAsCloseAsPeftF16(String name) {
+        float[][] peft32 = floats2(LoraFixtures.golden().get("adapters").get(name).get("prompt_logits"));
+        float[][] peft16 = floats2(LoraFixtures.json("lora/golden_f16_peft.json").get("adapters").get(name)
+                .get("prompt_logits"));
+        try (MistralModel m = LoraFixtures.modelC("f16", ai.djl.ndarray.types.DataType.FLOAT16)) {
+            LoraAdapter.apply(m, LoraFixtures.fixture("lora/" + name), name);
+            float[][] ours = LoraFixtures.prefillAll(m, LoraFixtures.prompt());
+            double ourError = LoraFixtures.maxAbsDiff(ours, peft32);
+            double peftError = LoraFixtures.maxAbsDiff(peft16, peft32);
+            double vsPeft16 = LoraFixtures.maxAbsDiff(ours, peft16);
+            System.out.printf("LoRA %s on F16 base: max |ours - PEFT F32| = %.3g (PEFT F16: %.3g), |ours - PEFT F16| = %.3g%n",
+                    name, ourError, peftError, vsPeft16);
+            assertThat(ourError).isLessThanOrEqualTo(1.25 * peftError);
+            assertThat(vsPeft16).isLessThanOrEqualTo(0.5);
+        }
+    }
 }
