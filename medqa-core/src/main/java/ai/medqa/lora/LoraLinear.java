@@ -1,0 +1,196 @@
+package ai.medqa.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.Linear;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A projection with LoRA adapters: {@code y = base(x) + scaling * (x A^T) B^T} for the active
+ * adapter, as PEFT's {@code lora.Linear} computes it ({@code lora_B(lora_A(dropout(x))) * scaling},
+ * in float32, the sum cast back to the base's dtype). The base may be any {@link Linear}: dense
+ * F32/F16 or quantized, since only its {@code forward} is called.
+ *
+ * <p>Holds every loaded adapter that targets this module, so switching adapters between requests
+ * changes one field and reloads nothing. Created and driven by {@link LoraAdapters}; the state
+ * (active, merged, training) is the same on every LoraLinear of a model.
+ *
+ * <p>Switch adapters between requests, not during one: a forward pass running while another thread
+ * switches may use different adapters in different layers.
+ */
+public final class LoraLinear implements Linear {
+    private final String module;
+    private final Linear base;
+    private final Map<String, Entry> adapters = new LinkedHashMap<>();
+    private volatile String active;
+    private volatile String merged;
+    private volatile boolean training;
+
+    /** An adapter's weights here, and its dropout (applied only in training). */
+    private record Entry(LoraAdapter adapter, LoraWeights weights, float dropout) {}
+
+    LoraLinear(String module, Linear base, String active, String merged, boolean training) {
+        this.module = module;
+        this.base = base;
+        this.active = active;
+        this.merged = merged;
+        this.training = training;
+    }
+
+    /** The module this replaces in the model, e.g. {@code model.layers.0.self_attn.q_proj}. */
+    public String module() {
+        return module;
+    }
+
+    /** The wrapped projection. After {@link LoraAdapters#merge()} its weights include the merged adapter. */
+    public Linear base() {
+        return base;
+    }
+
+    /** Names of the adapters that adapt this module. */
+    public Set<String> adapterNames() {
+        return Set.copyOf(adapters.keySet());
+    }
+
+    @Override
+    public long inFeatures() {
+        return base.inFeatures();
+    }
+
+    @Override
+    public long outFeatures() {
+        return base.outFeatures();
+    }
+
+    @Override
+    public NDArray forward(NDArray x) {
+        NDArray y = base.forward(x);
+        String name = active;
+        Entry e = name == null || merged != null ? null : adapters.get(name);
+        if (e == null) {
+            return y; // no adapter active here, or it is already in the base weights
+        }
+        NDArray in = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
+        if (training && e.dropout() > 0) {
+            in = in.getNDArrayInternal().dropout(in, e.dropout(), true).singletonOrThrow();
+        }
+        LoraWeights w = e.weights();
+        NDArray down = in.getNDArrayInternal().linear(in, w.a(), null).singletonOrThrow();
+        NDArray up = down.getNDArrayInternal().linear(down, w.b(), null).singletonOrThrow();
+        NDArray delta = up.mul(w.scaling());
+        if (y.getDataType() == DataType.FLOAT32) {
+            return y.add(delta);
+        }
+        return y.toType(DataType.FLOAT32, false).add(delta).toType(y.getDataType(), false);
+    }
+
+    /** Closes the base projection; adapter weights belong to their {@link LoraAdapter}. */
+    @Override
+    public void close() {
+        base.close();
+    }
+
+    @Override
+    public String toString() {
+        return "LoraLinear[" + module + ", adapters " + adapters.keySet() + ", active " + active
+                + (merged != null ? ", merged " + merged : "") + ", base " + base.getClass().getSimpleName() + "]";
+    }
+
+    void add(LoraAdapter adapter, LoraWeights weights) {
+        adapters.put(adapter.name(), new Entry(adapter, weights, (float) adapter.config().loraDropout()));
+    }
+
+    Map<String, LoraAdapter> adapterEntries() {
+        Map<String, LoraAdapter> out = new LinkedHashMap<>();
+        adapters.forEach((name, e) -> out.put(name, e.adapter()));
+        return out;
+    }
+
+    boolean training() {
+        return training;
+    }
+
+    /** Removes an adapter; true if none is left, so the caller can unwrap the base. */
+    boolean remove(String name) {
+        adapters.remove(name);
+        return adapters.isEmpty();
+    }
+
+    boolean has(String name) {
+        return adapters.containsKey(name);
+    }
+
+    String active() {
+        return active;
+    }
+
+    String merged() {
+        return merged;
+    }
+
+    void activate(String name) {
+        active = name;
+    }
+
+    void setTraining(boolean on) {
+        training = on;
+    }
+
+    /** Why this module's base cannot take merged weights, or null if it can. */
+    String mergeBlocker(String name) {
+        if (!adapters.containsKey(name) || base instanceof DenseLinear) {
+            return null;
+        }
+        return module + " is a " + base.getClass().getSimpleName()
+                + "; merging needs a full-precision DenseLinear (F32 or F16) base";
+    }
+
+    /**
+     * {@code W += scaling B A}. The sum is formed in float32 and rounded once to the weight's dtype
+     * (PEFT on CPU rounds the delta to F16 first, then adds: one rounding more).
+     */
+    void merge(String name) {
+        Entry e = adapters.get(name);
+        if (e != null) {
+            update(e.weights(), 1);
+        }
+        merged = name;
+    }
+
+    /**
+     * {@code W -= scaling B A}. Exact only up to rounding: in F32 the restored weights differ from
+     * the originals by at most about one float32 ulp of the merged values; in F16 by up to one F16
+     * ulp (2^-10 relative), because the merged F16 weights have already lost the low bits of W.
+     */
+    void unmerge() {
+        String name = merged;
+        if (name == null) {
+            return;
+        }
+        Entry e = adapters.get(name);
+        if (e != null) {
+            update(e.weights(), -1);
+        }
+        merged = null;
+    }
+
+    private void update(LoraWeights w, int sign) {
+        NDArray weight = ((DenseLinear) base).weight();
+        DataType dtype = weight.getDataType();
+        try (NDScope scope = new NDScope()) {
+            NDArray delta = w.delta().toDevice(weight.getDevice(), false);
+            NDArray w32 = weight.toType(DataType.FLOAT32, false);
+            NDArray sum = sign > 0 ? w32.add(delta) : w32.sub(delta);
+            NDArray updated = sum.toType(dtype, false);
+            if (updated == weight) {
+                throw new IllegalStateException("an arithmetic result aliases the weight");
+            }
+            // Swap the native tensor behind the weight array: every holder of the array sees the new values.
+            weight.intern(updated);
+        }
+    }
+}
