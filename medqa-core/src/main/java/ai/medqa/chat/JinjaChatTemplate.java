@@ -1,0 +1,212 @@
+package ai.medqa.chat;
+
+import ai.medqa.tokenizer.Tokenizer;
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Hugging Face Jinja chat template rendered with Jinjava, configured as transformers configures
+ * jinja2 ({@code trim_blocks}, {@code lstrip_blocks}, a {@code raise_exception} function).
+ *
+ * <p>To know which characters of the output came from messages, each message content is wrapped
+ * in two marker characters (Unicode noncharacters absent from every message) and the template is
+ * rendered twice, with and without the markers. The markers cut the output into template text and
+ * message text; the unmarked render proves the cut is right (the output without markers must be
+ * exactly the plain output). A template that changes message text, e.g. with {@code |trim}, would
+ * fail that proof: trimming is recognised by a third render with trimmed content; any other change
+ * is refused with a {@link ChatTemplateException} rather than guessing where user text lies.
+ *
+ * <p>Jinjava's nested interpretation (rendering {@code {{ }}} found in a variable's value) is
+ * switched off: a message holding {@code {{ bos_token }}} is text, not template code.
+ */
+final class JinjaChatTemplate extends ChatTemplate {
+    private static final Logger LOG = LoggerFactory.getLogger(JinjaChatTemplate.class);
+    /** A quoted 'system' or "system" in the template: it compares roles with system itself. */
+    private static final Pattern MENTIONS_SYSTEM_ROLE = Pattern.compile("['\"]system['\"]");
+    /** Noncharacters U+FDD0..U+FDEF: reserved for internal use, never in text a user means to send. */
+    private static final char FIRST_MARKER = '\uFDD0';
+    private static final char LAST_MARKER = '\uFDEF';
+
+    private final String source;
+    private final boolean foldSystemPrompt;
+    private final Jinjava jinjava;
+
+    JinjaChatTemplate(Tokenizer tokenizer, String source, boolean foldSystemPrompt) {
+        super(tokenizer);
+        this.source = Objects.requireNonNull(source, "source");
+        this.foldSystemPrompt = foldSystemPrompt;
+        this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
+                .withNestedInterpretationEnabled(false)
+                .build());
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
+                "", "raise_exception", JinjaChatTemplate.class, "raiseException", String.class));
+        checkSyntax();
+    }
+
+    static boolean handlesSystemRole(String source) {
+        return MENTIONS_SYSTEM_ROLE.matcher(source).find();
+    }
+
+    /** Jinja's {@code raise_exception(message)}: what HF templates call to reject a conversation. */
+    public static Object raiseException(String message) {
+        throw new RaisedByTemplate(message);
+    }
+
+    /** Thrown inside Jinjava by raise_exception; found again in the render's errors. */
+    private static final class RaisedByTemplate extends RuntimeException {
+        RaisedByTemplate(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private void checkSyntax() {
+        JinjavaInterpreter interpreter = jinjava.newInterpreter();
+        JinjavaInterpreter.pushCurrent(interpreter);
+        try {
+            interpreter.parse(source);
+        } finally {
+            JinjavaInterpreter.popCurrent();
+        }
+        for (TemplateError error : interpreter.getErrors()) {
+            if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
+                throw new ChatTemplateException("chat_template does not parse: " + describe(error));
+            }
+        }
+    }
+
+    @Override
+    List<Segment> segments(List<Message> messages, boolean addGenerationPrompt) {
+        List<Message> input = foldSystemPrompt ? foldSystemPrompt(messages) : messages;
+        String plain = render(input, UnaryOperator.identity(), addGenerationPrompt);
+        char open = unusedMarker(input, FIRST_MARKER);
+        char close = unusedMarker(input, (char) (open + 1));
+        List<Segment> segments = split(
+                render(input, content -> open + content + close, addGenerationPrompt), open, close);
+        if (segments != null && joined(segments).equals(plain)) {
+            return segments;
+        }
+        // Templates such as Llama 2's write message['content']|trim: mark the trimmed text instead.
+        segments = split(render(input, content -> open + content.strip() + close, addGenerationPrompt), open, close);
+        if (segments != null && joined(segments).equals(plain)) {
+            return segments;
+        }
+        throw new ChatTemplateException("the chat template changes the text of messages (more than trimming it),"
+                + " so the text a user typed cannot be told apart from the template's own text and control"
+                + " tokens; refusing to encode it");
+    }
+
+    private String render(List<Message> messages, UnaryOperator<String> content, boolean addGenerationPrompt) {
+        List<Map<String, Object>> list = new ArrayList<>(messages.size());
+        for (Message message : messages) {
+            Map<String, Object> map = new LinkedHashMap<>();
+            map.put("role", message.role().jsonName());
+            map.put("content", content.apply(message.content()));
+            list.add(map);
+        }
+        Map<String, Object> context = new HashMap<>();
+        context.put("messages", list);
+        context.put("bos_token", tokenizer.bosToken());
+        context.put("eos_token", tokenizer.eosToken());
+        context.put("add_generation_prompt", addGenerationPrompt);
+        RenderResult result = jinjava.renderForResult(source, context);
+        // Python stops at the first raise; Jinjava records it and renders on, so report the first.
+        for (TemplateError error : result.getErrors()) {
+            RaisedByTemplate raised = raisedBy(error.getException());
+            if (raised != null) {
+                throw new ChatTemplateException(raised.getMessage());
+            }
+        }
+        for (TemplateError error : result.getErrors()) {
+            if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
+                throw new ChatTemplateException("chat_template failed: " + describe(error));
+            }
+            LOG.debug("chat_template warning: {}", describe(error));
+        }
+        return result.getOutput();
+    }
+
+    private static RaisedByTemplate raisedBy(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof RaisedByTemplate raised) {
+                return raised;
+            }
+        }
+        return null;
+    }
+
+    private static String describe(TemplateError error) {
+        return error.getMessage() + (error.getLineno() > 0 ? " (line " + error.getLineno() + ")" : "");
+    }
+
+    /** The first noncharacter from {@code from} on that no message, token or the template holds. */
+    private char unusedMarker(List<Message> messages, char from) {
+        for (char c = from; c <= LAST_MARKER; c++) {
+            String marker = String.valueOf(c);
+            boolean used = source.contains(marker)
+                    || tokenizer.bosToken().contains(marker) || tokenizer.eosToken().contains(marker);
+            for (int i = 0; !used && i < messages.size(); i++) {
+                used = messages.get(i).content().contains(marker);
+            }
+            if (!used) {
+                return c;
+            }
+        }
+        throw new ChatTemplateException("the messages use every character U+FDD0..U+FDEF; MedQA needs one of"
+                + " them free to keep message text apart from template text");
+    }
+
+    /** Cuts marked output into segments, or null when the markers do not pair up. */
+    private static List<Segment> split(String marked, char open, char close) {
+        List<Segment> segments = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        boolean inMessage = false;
+        for (int i = 0; i < marked.length(); i++) {
+            char c = marked.charAt(i);
+            if (c == open || c == close) {
+                if ((c == open) == inMessage) {
+                    return null;
+                }
+                if (inMessage) {
+                    segments.add(Segment.message(current.toString()));
+                } else if (current.length() > 0) {
+                    segments.add(Segment.template(current.toString()));
+                }
+                current.setLength(0);
+                inMessage = !inMessage;
+            } else {
+                current.append(c);
+            }
+        }
+        if (inMessage) {
+            return null;
+        }
+        if (current.length() > 0) {
+            segments.add(Segment.template(current.toString()));
+        }
+        return segments;
+    }
+
+    private static String joined(List<Segment> segments) {
+        StringBuilder text = new StringBuilder();
+        for (Segment segment : segments) {
+            text.append(segment.text());
+        }
+        return text.toString();
+    }
+}
