@@ -5,6 +5,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.Checkpoint;
+import ai.medqa.lora.LoraAdapters;
+import ai.medqa.chat.ChatTemplate;
+import ai.medqa.chat.Conversation;
 import ai.medqa.generate.Generation;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralConfig;
@@ -13,7 +16,10 @@ import ai.medqa.tokenizer.Tokenizer;
 import ai.medqa.tokenizer.TokenizerException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,12 +52,29 @@ public final class MedQA implements AutoCloseable {
     private final MistralModel model;
     private final Tokenizer tokenizer;
 
-    private final Generator generator;
+    /** The seed project's role prompt; it raised PubMedQA accuracy from ~55% to ~63% there. */
+    public static final String MEDICAL_ASSISTANT_PROMPT = "You are a medical assistant trained on biomedical literature "
+            + "and clinical data. Answer the following question with accuracy and care. If unsure, suggest the user "
+            + "consult a qualified healthcare professional.";
 
-    private MedQA(MistralModel model, Tokenizer tokenizer) {
+    /**
+     * Defaults of {@link #ask}: the seed project's {@code max_new_tokens=150} with sampling at
+     * temperature 0.7 (worth ~5 F1 points over 1.0 there) and top-p 0.95.
+     */
+    public static final GenerationConfig ASK_DEFAULTS = GenerationConfig.sampling().toBuilder()
+            .temperature(0.7).topP(0.95).maxNewTokens(150).build();
+
+    private final Generator generator;
+    private final String systemPrompt;
+    private final GenerationConfig defaults;
+    private ChatTemplate chatTemplate;
+
+    private MedQA(MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.generator = new Generator(model, tokenizer);
+        this.systemPrompt = systemPrompt;
+        this.defaults = defaults;
     }
 
     public static Builder builder() {
@@ -95,6 +118,88 @@ public final class MedQA implements AutoCloseable {
         return generator.generate(prompt, config);
     }
 
+    /**
+     * Makes the LoRA adapter {@code name} (added with {@link Builder#lora}) apply to the following
+     * requests, or none with null. Switching reloads nothing.
+     */
+    public void useAdapter(String name) {
+        LoraAdapters.of(model).activate(name);
+    }
+
+    /** The active LoRA adapter, if any. */
+    public java.util.Optional<String> activeAdapter() {
+        return LoraAdapters.of(model).active();
+    }
+
+    /** Several plain-text prompts at once (left-padded batch); each row stops on its own. */
+    public List<Generation> generateBatch(List<String> prompts, GenerationConfig config) {
+        return generator.generateBatch(prompts.stream().map(tokenizer()::encode).toList(), config);
+    }
+
+    /**
+     * Answers one question in the model's chat format, with the configured system prompt folded into
+     * the user turn, using the default generation settings.
+     */
+    public Generation ask(String question) {
+        return ask(question, defaults);
+    }
+
+    public Generation ask(String question, GenerationConfig config) {
+        return chat(newConversation().addUser(question), config);
+    }
+
+    /** Like {@link #ask}, calling {@code onText} with each piece of the answer as it is generated. */
+    public Generation stream(String question, GenerationConfig config, Consumer<String> onText) {
+        return chat(newConversation().addUser(question), config, onText);
+    }
+
+    /** The answer as a lazy stream of text pieces; close it (or read it to the end) to free the cache. */
+    public Stream<String> stream(String question, GenerationConfig config) {
+        return generator.stream(promptIds(newConversation().addUser(question), config), config);
+    }
+
+    /** An empty conversation with this instance's system prompt. */
+    public Conversation newConversation() {
+        return systemPrompt == null ? new Conversation() : new Conversation(systemPrompt);
+    }
+
+    /** Continues {@code conversation} (whose last turn is the user's) and appends the reply to it. */
+    public Generation chat(Conversation conversation) {
+        return chat(conversation, defaults);
+    }
+
+    public Generation chat(Conversation conversation, GenerationConfig config) {
+        return chat(conversation, config, text -> {});
+    }
+
+    /**
+     * Continues {@code conversation}, streaming the reply to {@code onText}; the oldest turns are
+     * dropped from the prompt (never the system prompt) when it would not leave room for
+     * {@code max_new_tokens}.
+     */
+    public Generation chat(Conversation conversation, GenerationConfig config, Consumer<String> onText) {
+        Generation g = generator.generate(promptIds(conversation, config), config, (id, text) -> {
+            if (!text.isEmpty()) {
+                onText.accept(text);
+            }
+        });
+        conversation.addAssistant(g.text());
+        return g;
+    }
+
+    /** The chat template: the Jinja {@code chat_template} of tokenizer_config.json, else Mistral's format. */
+    public ChatTemplate chatTemplate() {
+        if (chatTemplate == null) {
+            chatTemplate = ChatTemplate.of(tokenizer());
+        }
+        return chatTemplate;
+    }
+
+    private int[] promptIds(Conversation conversation, GenerationConfig config) {
+        int room = model.config().maxPositionEmbeddings() - config.maxNewTokens();
+        return conversation.toIds(chatTemplate(), Math.max(1, room));
+    }
+
     @Override
     public void close() {
         model.close();
@@ -108,6 +213,9 @@ public final class MedQA implements AutoCloseable {
         private Path modelDir;
         private Device device = Device.cpu();
         private Precision precision = Precision.F32;
+        private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
+        private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
+        private GenerationConfig defaults = ASK_DEFAULTS;
 
         private Builder() {}
 
@@ -140,6 +248,35 @@ public final class MedQA implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A PEFT LoRA adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors}),
+         * named after the folder. The first adapter added is active after {@link #build()}; switch with
+         * {@link MedQA#useAdapter}.
+         */
+        public Builder lora(Path adapterDir) {
+            return lora(adapterDir.toAbsolutePath().normalize().getFileName().toString(), adapterDir);
+        }
+
+        /** A LoRA adapter under a name of your choice. */
+        public Builder lora(String name, Path adapterDir) {
+            if (loras.putIfAbsent(name, Objects.requireNonNull(adapterDir, "adapterDir")) != null) {
+                throw new IllegalArgumentException("two LoRA adapters named \"" + name + "\"");
+            }
+            return this;
+        }
+
+        /** The system prompt of {@link #ask} and new conversations; null for none. */
+        public Builder systemPrompt(String prompt) {
+            this.systemPrompt = prompt;
+            return this;
+        }
+
+        /** Generation settings {@link #ask}, {@link #stream} and {@link #chat} use when given none. */
+        public Builder generationConfig(GenerationConfig config) {
+            this.defaults = Objects.requireNonNull(config, "config");
+            return this;
+        }
+
         public MedQA build() {
             if (modelDir == null) {
                 throw new IllegalStateException("no model folder: call model(dir) before build()");
@@ -166,7 +303,17 @@ public final class MedQA implements AutoCloseable {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType,
                             LinearFactory.DENSE);
-                    return new MedQA(model, tokenizer);
+                    try {
+                        if (!loras.isEmpty()) {
+                            LoraAdapters adapters = LoraAdapters.of(model);
+                            loras.forEach((name, dir) -> adapters.load(dir, name));
+                            adapters.activate(loras.keySet().iterator().next());
+                        }
+                    } catch (RuntimeException e) {
+                        model.close();
+                        throw e;
+                    }
+                    return new MedQA(model, tokenizer, systemPrompt, defaults);
                 }
             } catch (RuntimeException e) {
                 if (tokenizer != null) {

@@ -2,12 +2,12 @@ package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
 import ai.medqa.generate.Generation;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code medqa generate}: greedy continuation of a prompt or of token ids. */
@@ -15,8 +15,8 @@ import picocli.CommandLine.Option;
         description = "Greedy continuation of a text prompt or of token ids.")
 final class GenerateCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors).")
-    Path model;
+    @Mixin
+    ModelOptions model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -35,19 +35,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--ids", description = "Print only the generated ids, space-separated, on one line.")
     boolean ids;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
-    MedQA.Precision precision;
-
     /** Results go to standard output; logs and the summary line to standard error. */
     java.io.PrintStream out = System.out;
     java.io.PrintStream err = System.err;
 
     @Override
     public Integer call() {
-        try (MedQA medqa = MedQA.builder().model(model).device(device).precision(precision).build()) {
+        try (MedQA medqa = model.builder().build()) {
             Generation g = input.tokens != null
                     ? medqa.generate(input.tokens, maxNewTokens)
                     : medqa.generate(input.prompt, maxNewTokens);

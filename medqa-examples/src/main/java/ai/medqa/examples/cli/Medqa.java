@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommands = {
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
+            AskCommand.class,
+            ChatCommand.class,
             ScoreCommand.class,
         })
 public final class Medqa {

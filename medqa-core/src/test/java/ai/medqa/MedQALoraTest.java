@@ -1,0 +1,43 @@
+package ai.medqa;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** The builder's {@code lora(dir)} and per-request switching give PEFT's greedy tokens. */
+class MedQALoraTest {
+
+    static Path resource(String name) throws Exception {
+        return Path.of(MedQALoraTest.class.getResource(name).toURI());
+    }
+
+    @Test
+    void adaptersFromTheBuilderMatchPeftAndSwitchPerRequest() throws Exception {
+        JsonNode golden = new ObjectMapper().readTree(resource("/fixtures/lora/golden.json").toFile());
+        int[] prompt = new ObjectMapper().convertValue(golden.get("prompt"), int[].class);
+        int n = golden.get("n_greedy").asInt();
+        int[] base = new ObjectMapper().convertValue(
+                new ObjectMapper().readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
+                        .get("cases").get(0).get("greedy"), int[].class);
+        try (MedQA medqa = MedQA.builder().model(resource("/fixtures/mistral-swa/f32"))
+                .lora(resource("/fixtures/lora/C-qv")).lora("all", resource("/fixtures/lora/C-all")).build()) {
+            assertThat(medqa.activeAdapter()).contains("C-qv");
+            assertThat(medqa.generate(prompt, n).tokens()).containsExactly(greedy(golden, "C-qv"));
+            medqa.useAdapter("all");
+            assertThat(medqa.generate(prompt, n).tokens()).containsExactly(greedy(golden, "C-all"));
+            medqa.useAdapter(null);
+            assertThat(medqa.generate(prompt, n).tokens()).containsExactly(base);
+            medqa.useAdapter("C-qv");
+            assertThat(medqa.generate(prompt, n).tokens()).containsExactly(greedy(golden, "C-qv"));
+            assertThatThrownBy(() -> medqa.useAdapter("nope")).hasMessageContaining("nope");
+        }
+    }
+
+    private static int[] greedy(JsonNode golden, String adapter) {
+        return new ObjectMapper().convertValue(golden.get("adapters").get(adapter).get("greedy"), int[].class);
+    }
+}

@@ -1,0 +1,68 @@
+package ai.medqa.examples.cli;
+
+import ai.medqa.MedQA;
+import ai.medqa.chat.Conversation;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code medqa chat}: an interactive multi-turn session. Each line typed is a user turn; the reply
+ * streams back. {@code /reset} starts over, {@code /save FILE} writes the conversation as JSON,
+ * {@code /exit} (or end of input) quits.
+ */
+@Command(name = "chat", mixinStandardHelpOptions = true, description = "Interactive multi-turn chat.")
+final class ChatCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Option(names = "--load", description = "Continue a conversation saved with /save.")
+    Path load;
+
+    InputStream in = System.in;
+    PrintStream out = System.out;
+
+    @Override
+    public Integer call() throws IOException {
+        try (MedQA medqa = sampling.apply(model.builder()).build()) {
+            Conversation conversation = load != null ? Conversation.load(load) : medqa.newConversation();
+            BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            out.print("> ");
+            out.flush();
+            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                String text = line.strip();
+                if (text.equals("/exit")) {
+                    break;
+                } else if (text.equals("/reset")) {
+                    conversation = medqa.newConversation();
+                } else if (text.startsWith("/save ")) {
+                    Path file = Path.of(text.substring(6).strip());
+                    conversation.save(file);
+                    out.println("saved " + file);
+                } else if (!text.isEmpty()) {
+                    conversation.addUser(text);
+                    medqa.chat(conversation, sampling.config(), piece -> {
+                        out.print(piece);
+                        out.flush();
+                    });
+                    out.println();
+                }
+                out.print("> ");
+                out.flush();
+            }
+            out.println();
+            return 0;
+        }
+    }
+}

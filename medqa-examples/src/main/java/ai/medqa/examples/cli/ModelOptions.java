@@ -1,0 +1,26 @@
+package ai.medqa.examples.cli;
+
+import ai.medqa.MedQA;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** How to load the model: shared by generate, ask and chat. */
+final class ModelOptions {
+    @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors, tokenizer.json).")
+    Path model;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
+    MedQA.Precision precision;
+
+    @Option(names = "--lora", description = "PEFT LoRA adapter folder to apply (repeatable; the first is active).")
+    java.util.List<Path> lora = new java.util.ArrayList<>();
+
+    MedQA.Builder builder() {
+        MedQA.Builder b = MedQA.builder().model(model).device(device).precision(precision);
+        lora.forEach(b::lora);
+        return b;
+    }
+}

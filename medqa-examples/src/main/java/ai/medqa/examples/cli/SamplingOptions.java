@@ -1,0 +1,65 @@
+package ai.medqa.examples.cli;
+
+import ai.medqa.MedQA;
+import ai.medqa.generate.GenerationConfig;
+import picocli.CommandLine.Option;
+
+/** Sampling settings with Hugging Face's names; unset ones keep {@link MedQA#ASK_DEFAULTS}. */
+final class SamplingOptions {
+    @Option(names = "--system", description = "System prompt (default: the medical-assistant role prompt; \"\" for none).")
+    String system;
+
+    @Option(names = "--temperature", description = "Sampling temperature; 0 = greedy (default 0.7).")
+    Double temperature;
+
+    @Option(names = "--top-p", description = "Nucleus sampling mass in (0, 1] (default 0.95).")
+    Double topP;
+
+    @Option(names = "--top-k", description = "Keep the k most likely tokens; 0 = off (default 50).")
+    Integer topK;
+
+    @Option(names = "--min-p", description = "Drop tokens below min_p x the top probability.")
+    Double minP;
+
+    @Option(names = "--repetition-penalty", description = "Penalty > 1 discourages repeats (default 1.0).")
+    Double repetitionPenalty;
+
+    @Option(names = "--max-new-tokens", description = "New tokens at most (default 150).")
+    Integer maxNewTokens;
+
+    @Option(names = "--seed", description = "Seed for a repeatable run.")
+    Long seed;
+
+    GenerationConfig config() {
+        GenerationConfig.Builder b = MedQA.ASK_DEFAULTS.toBuilder();
+        if (temperature != null) {
+            b.temperature(temperature);
+        }
+        if (topP != null) {
+            b.topP(topP);
+        }
+        if (topK != null) {
+            b.topK(topK);
+        }
+        if (minP != null) {
+            b.minP(minP);
+        }
+        if (repetitionPenalty != null) {
+            b.repetitionPenalty(repetitionPenalty);
+        }
+        if (maxNewTokens != null) {
+            b.maxNewTokens(maxNewTokens);
+        }
+        if (seed != null) {
+            b.seed(seed);
+        }
+        return b.build();
+    }
+
+    MedQA.Builder apply(MedQA.Builder builder) {
+        if (system != null) {
+            builder.systemPrompt(system.isEmpty() ? null : system);
+        }
+        return builder.generationConfig(config());
+    }
+}
