@@ -1,0 +1,71 @@
+package ai.medqa.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.medqa.MedQA;
+import ai.medqa.chat.Conversation;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.io.DType;
+import ai.medqa.model.RandomCheckpoint;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code medqa ask} and {@code medqa chat} on a small random model with Mistral-Instruct's tokenizer. */
+class AskChatCommandTest {
+    static final Path TOKENIZERS = Path.of("../medqa-core/src/test/resources/tokenizer");
+
+    @TempDir
+    static Path model;
+
+    @BeforeAll
+    static void writeModel() throws Exception {
+        RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 1024, 0), DType.F32, 5);
+        Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), model.resolve("tokenizer.json"));
+        Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+                model.resolve("tokenizer_config.json"));
+    }
+
+    @Test
+    void askStreamsTheSameAnswerAsTheApi() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AskCommand cmd = new AskCommand();
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0.5", "--top-p", "0.9",
+                "--top-k", "20", "--repetition-penalty", "1.1", "--max-new-tokens", "12", "--seed", "3",
+                "--system", "Be brief.", "Is aspirin an NSAID?");
+        assertThat(code).isZero();
+        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder().temperature(0.5).topP(0.9).topK(20)
+                .repetitionPenalty(1.1).maxNewTokens(12).seed(3).build();
+        try (MedQA medqa = MedQA.builder().model(model).systemPrompt("Be brief.").build()) {
+            String expected = medqa.ask("Is aspirin an NSAID?", config).text();
+            assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(expected + System.lineSeparator());
+        }
+    }
+
+    @Test
+    void chatKeepsTheHistoryAcrossTurnsAndSaves(@TempDir Path tmp) {
+        Path saved = tmp.resolve("conversation.json");
+        String input = "What is metformin?\nAnd its side effects?\n/save " + saved + "\n/exit\n";
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ChatCommand cmd = new ChatCommand();
+        cmd.in = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0",
+                "--max-new-tokens", "6");
+        assertThat(code).isZero();
+        Conversation c = Conversation.load(saved);
+        assertThat(c.messages()).extracting(m -> m.role().jsonName())
+                .containsExactly("system", "user", "assistant", "user", "assistant");
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains(c.messages().get(2).content())
+                .contains(c.messages().get(4).content()).contains("saved " + saved);
+    }
+}
