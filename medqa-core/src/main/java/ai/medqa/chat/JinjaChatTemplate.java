@@ -102,7 +102,8 @@ final class JinjaChatTemplate extends ChatTemplate {
             return segments;
         }
         // Templates such as Llama 2's write message['content']|trim: mark the trimmed text instead.
-        segments = split(render(input, content -> open + content.strip() + close, addGenerationPrompt), open, close);
+        // String.trim() is what Jinjava's trim filter does (characters up to U+0020).
+        segments = split(render(input, content -> open + content.trim() + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
             return segments;
         }
