@@ -3,6 +3,7 @@ package ai.medqa.chat;
 import ai.medqa.chat.Message.Role;
 import ai.medqa.tokenizer.Tokenizer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
@@ -83,8 +84,8 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
     }
 
     /**
-     * The prompt as text, for logs and display. Encoding this text with {@link Tokenizer#encode}
-     * gives {@link #encode}'s ids only when no message holds a special-token string.
+     * The prompt as text, for display. {@code tokenizer.encode(text, false)} of it gives
+     * {@link #encode}'s ids only when no message holds a special-token string: use {@link #encode}.
      */
     public String render(List<Message> messages, boolean addGenerationPrompt) {
         StringBuilder text = new StringBuilder();
@@ -219,7 +220,7 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
 
         void add(int id) {
             if (size == ids.length) {
-                ids = java.util.Arrays.copyOf(ids, size * 2);
+                ids = Arrays.copyOf(ids, size * 2);
             }
             ids[size++] = id;
         }
@@ -231,7 +232,7 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
         }
 
         int[] toArray() {
-            return java.util.Arrays.copyOf(ids, size);
+            return Arrays.copyOf(ids, size);
         }
     }
 }

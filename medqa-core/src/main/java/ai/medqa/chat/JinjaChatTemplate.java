@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -44,6 +45,7 @@ final class JinjaChatTemplate extends ChatTemplate {
     private final String source;
     private final boolean foldSystemPrompt;
     private final Jinjava jinjava;
+    private final AtomicBoolean warned = new AtomicBoolean();
 
     JinjaChatTemplate(Tokenizer tokenizer, String source, boolean foldSystemPrompt) {
         super(tokenizer);
@@ -102,7 +104,8 @@ final class JinjaChatTemplate extends ChatTemplate {
             return segments;
         }
         // Templates such as Llama 2's write message['content']|trim: mark the trimmed text instead.
-        segments = split(render(input, content -> open + content.strip() + close, addGenerationPrompt), open, close);
+        // String.trim() is what Jinjava's trim filter does (characters up to U+0020).
+        segments = split(render(input, content -> open + content.trim() + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
             return segments;
         }
@@ -124,7 +127,13 @@ final class JinjaChatTemplate extends ChatTemplate {
         context.put("bos_token", tokenizer.bosToken());
         context.put("eos_token", tokenizer.eosToken());
         context.put("add_generation_prompt", addGenerationPrompt);
-        RenderResult result = jinjava.renderForResult(source, context);
+        RenderResult result;
+        try {
+            result = jinjava.renderForResult(source, context);
+        } catch (RuntimeException e) {
+            // Jinjava reports most problems as errors of the result, a few by throwing.
+            throw new ChatTemplateException("chat_template failed: " + e.getMessage(), e);
+        }
         // Python stops at the first raise; Jinjava records it and renders on, so report the first.
         for (TemplateError error : result.getErrors()) {
             RaisedByTemplate raised = raisedBy(error.getException());
@@ -136,7 +145,10 @@ final class JinjaChatTemplate extends ChatTemplate {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
                 throw new ChatTemplateException("chat_template failed: " + describe(error));
             }
-            LOG.debug("chat_template warning: {}", describe(error));
+            // Usually a construct Jinjava renders differently from jinja2: the prompt may be off.
+            if (!warned.getAndSet(true)) {
+                LOG.warn("chat_template: {} (warned once per template)", describe(error));
+            }
         }
         return result.getOutput();
     }
