@@ -83,8 +83,9 @@ public final class Int8Linear implements Linear {
         try (NDArray wrapped = manager.create(buf, new Shape(out, in), DataType.INT8)) {
             q = wrapped.duplicate();
         }
-        try (NDArray s = manager.create(w.scale())) {
-            scale = kernel == Kernel.DEQUANTIZE ? s.reshape(out, 1).duplicate() : s.toType(dtype, true);
+        // duplicate() copies: create() may wrap a Java buffer, and toType() to the same dtype aliases it.
+        try (NDArray s = manager.create(w.scale()); NDArray own = s.duplicate()) {
+            scale = kernel == Kernel.DEQUANTIZE ? own.reshape(out, 1) : own.toType(dtype, true);
         }
     }
 

@@ -129,8 +129,15 @@ public final class QuantizedLinears implements LinearFactory {
     }
 
     private static Linear dense(float[] w, long out, long in, Weights weights) {
-        try (NDArray f32 = weights.manager().create(w, new Shape(out, in))) {
-            return new DenseLinear(f32.toType(weights.dtype(), true));
+        // duplicate() copies: create() may wrap a Java buffer, and toType() to the same dtype aliases it.
+        try (NDArray wrapped = weights.manager().create(w, new Shape(out, in))) {
+            NDArray own = wrapped.duplicate();
+            if (weights.dtype() == DataType.FLOAT32) {
+                return new DenseLinear(own);
+            }
+            try (own) {
+                return new DenseLinear(own.toType(weights.dtype(), false));
+            }
         }
     }
 

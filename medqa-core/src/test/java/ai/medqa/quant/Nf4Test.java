@@ -84,8 +84,14 @@ class Nf4Test {
                 worstRatio = Math.max(worstRatio, err / (gap / 2 * trueAbsmax[b]));
                 assertThat(err).as("element %d (double quant %s)", i, doubleQuant).isLessThanOrEqualTo(bound);
             }
-            System.out.printf("[figure] NF4 round trip, double quant %s: worst |error| / (largest gap/2 x absmax) = %.4f%n",
-                    doubleQuant, worstRatio);
+            double se = 0;
+            double ss = 0;
+            for (int i = 0; i < w.length; i++) {
+                se += (back[i] - w[i]) * (back[i] - w[i]);
+                ss += w[i] * w[i];
+            }
+            System.out.printf("[figure] NF4 round trip, double quant %s: worst |error| / (largest gap/2 x absmax) = %.4f,"
+                    + " relative RMS error on Gaussian weights %.4f%n", doubleQuant, worstRatio, Math.sqrt(se / ss));
         }
     }
 
