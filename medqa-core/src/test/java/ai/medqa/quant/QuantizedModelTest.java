@@ -32,13 +32,20 @@ class QuantizedModelTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> a = new ArrayList<>();
+        // Every kernel on model C; the default kernels and the baselines on A and B (Nf4LinearTest
+        // shows the kernels give bit-identical weights, so this keeps the run short).
         for (String model : new String[] {"llama-rc/A", "llama-rc/B", "mistral-swa"}) {
+            boolean all = model.equals("mistral-swa");
             for (Nf4Linear.Kernel k : Nf4Linear.Kernel.values()) {
-                a.add(Arguments.of(model, "NF4", k, null, true));
+                if (all || k != Nf4Linear.Kernel.CACHED) {
+                    a.add(Arguments.of(model, "NF4", k, null, true));
+                }
             }
             a.add(Arguments.of(model, "NF4", Nf4Linear.Kernel.DEQUANTIZE, null, false));
             for (Int8Linear.Kernel k : Int8Linear.Kernel.values()) {
-                a.add(Arguments.of(model, "INT8", null, k, false));
+                if (all || k == Int8Linear.Kernel.SCALE_AFTER) {
+                    a.add(Arguments.of(model, "INT8", null, k, false));
+                }
             }
         }
         return a.stream();
