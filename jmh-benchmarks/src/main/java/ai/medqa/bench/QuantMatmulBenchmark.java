@@ -1,0 +1,158 @@
+package ai.medqa.bench;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.medqa.io.DType;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.KvCache;
+import ai.medqa.model.Linear;
+import ai.medqa.model.MistralModel;
+import ai.medqa.model.RandomCheckpoint;
+import ai.medqa.quant.Int8Linear;
+import ai.medqa.quant.Nf4;
+import ai.medqa.quant.Nf4Linear;
+import ai.medqa.quant.Quantization;
+import ai.medqa.quant.QuantizedLinears;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * 4-bit matmul kernels against dense F32/F16 and INT8 at decode shapes (batch 1), and decode
+ * tokens/s of a ~100M-parameter random model with each {@link Quantization}.
+ *
+ * <pre>java -jar jmh-benchmarks/target/benchmarks.jar QuantMatmul -f 1 -wi 2 -i 3 -w 2 -r 2</pre>
+ */
+public class QuantMatmulBenchmark {
+
+    /** One projection {@code y = x W^T}, {@code x [1, in]}, {@code W [out, in]}. */
+    @State(Scope.Benchmark)
+    public static class Matmul {
+        /** in x out: q/o_proj, and up/gate_proj of Mistral-7B. */
+        @Param({"4096x4096", "4096x14336"})
+        public String shape;
+
+        @Param({"F32", "F16", "NF4_DEQUANTIZE", "NF4_CHUNKED", "NF4_CACHED", "NF4_CHUNKED_F16", "INT8_DEQUANTIZE",
+            "INT8_SCALE_AFTER"})
+        public String variant;
+
+        NDManager manager;
+        Linear linear;
+        NDArray x;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            String[] s = shape.split("x");
+            long in = Long.parseLong(s[0]);
+            long out = Long.parseLong(s[1]);
+            float[] w = new float[Math.toIntExact(in * out)];
+            SplittableRandom r = new SplittableRandom(1);
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) (r.nextGaussian() / Math.sqrt(in));
+            }
+            manager = NDManager.newBaseManager(Device.cpu());
+            DataType dtype = variant.endsWith("F16") || variant.equals("F16") ? DataType.FLOAT16 : DataType.FLOAT32;
+            long[] wShape = {out, in};
+            linear = switch (variant) {
+                case "F32", "F16" -> {
+                    try (NDArray a = manager.create(w, new Shape(out, in))) {
+                        yield new DenseLinear(a.toType(dtype, true).duplicate());
+                    }
+                }
+                case "NF4_DEQUANTIZE" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
+                        Nf4Linear.Kernel.DEQUANTIZE);
+                case "NF4_CHUNKED", "NF4_CHUNKED_F16" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager,
+                        dtype, Nf4Linear.Kernel.CHUNKED);
+                case "NF4_CACHED" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
+                        Nf4Linear.Kernel.CACHED);
+                case "INT8_DEQUANTIZE" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype,
+                        Int8Linear.Kernel.DEQUANTIZE);
+                case "INT8_SCALE_AFTER" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype,
+                        Int8Linear.Kernel.SCALE_AFTER);
+                default -> throw new IllegalArgumentException(variant);
+            };
+            x = manager.randomNormal(new Shape(1, in)).toType(dtype, false);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            linear.close();
+            manager.close();
+        }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public float matmul(Matmul s) {
+        try (NDScope scope = new NDScope()) {
+            // Reading one value forces the (possibly asynchronous) computation to finish.
+            return s.linear.forward(s.x).getFloat(0, 0);
+        }
+    }
+
+    /** Decode steps of RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096): ~100M parameters. */
+    @State(Scope.Benchmark)
+    public static class Decode {
+        @Param({"NONE", "NF4", "INT8", "NF4_CACHED"})
+        public String quantization;
+
+        Path dir;
+        MistralModel model;
+        KvCache cache;
+        int token = 1;
+
+        @Setup(Level.Trial)
+        public void setUp() throws IOException {
+            dir = Files.createTempDirectory("medqa-bench-");
+            RandomCheckpoint.write(dir, RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096), DType.F16, 1);
+            var linears = quantization.equals("NF4_CACHED") ? QuantizedLinears.nf4(true, Nf4Linear.Kernel.CACHED)
+                    : Quantization.valueOf(quantization).linears();
+            model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, linears);
+            cache = model.newCache(512);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() throws IOException {
+            cache.close();
+            model.close();
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** One decode step (one token through the model with a KV cache); ops/s = tokens/s. */
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public int decode(Decode s) {
+        if (s.cache.length() == s.cache.capacity()) {
+            s.cache.close();
+            s.cache = s.model.newCache(512);
+        }
+        try (NDScope scope = new NDScope()) {
+            float[] logits = s.model.forward(new int[][] {{s.token}}, s.cache, false).toFloatArray();
+            s.token = 3 + (int) (Math.abs(logits[7]) * 1000) % 30000;
+            return s.token;
+        }
+    }
+}

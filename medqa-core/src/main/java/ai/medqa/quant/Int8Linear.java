@@ -1,0 +1,134 @@
+package ai.medqa.quant;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.medqa.model.Linear;
+import java.nio.ByteBuffer;
+
+/**
+ * {@code y = x W^T} with W as int8 and one float scale per output channel (row): LLM.int8()'s
+ * vector-wise quantization without the outlier decomposition, {@code q = round(w * 127 / absmax(row))}.
+ */
+public final class Int8Linear implements Linear {
+
+    /** How the int8 weight meets x. */
+    public enum Kernel {
+        /** Baseline: {@code x (q * scale)^T}, dequantizing the whole weight on every call. */
+        DEQUANTIZE,
+        /**
+         * {@code (x q^T) * scale}: a row's scale is common to its whole dot product, so it is applied
+         * to the {@code out} results instead of the {@code out * in} weights.
+         */
+        SCALE_AFTER
+    }
+
+    /**
+     * One int8 weight.
+     *
+     * @param shape {@code [out, in]}
+     * @param q the codes, row-major
+     * @param scale per row: {@code absmax(row) / 127}, so that {@code w ~ q * scale}
+     */
+    public record Int8Weight(long[] shape, byte[] q, float[] scale) {
+
+        /** Quantizes {@code w [out, in]} (row-major) row by row. */
+        public static Int8Weight quantize(float[] w, long out, long in) {
+            int rows = Math.toIntExact(out);
+            int cols = Math.toIntExact(in);
+            byte[] q = new byte[w.length];
+            float[] scale = new float[rows];
+            for (int r = 0; r < rows; r++) {
+                float max = 0f;
+                for (int c = 0; c < cols; c++) {
+                    max = Math.max(max, Math.abs(w[r * cols + c]));
+                }
+                float inv = 127f / max; // a zero row gives NaN codes, which the cast turns into 0
+                for (int c = 0; c < cols; c++) {
+                    q[r * cols + c] = (byte) Math.rint(w[r * cols + c] * inv); // torch.round: half to even
+                }
+                scale[r] = max / 127f;
+            }
+            return new Int8Weight(new long[] {out, in}, q, scale);
+        }
+
+        /** The float32 weight, {@code q * scale}, row-major: the reference the tests trust. */
+        public float[] dequantize() {
+            int cols = Math.toIntExact(shape[1]);
+            float[] w = new float[q.length];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = q[i] * scale[i / cols];
+            }
+            return w;
+        }
+    }
+
+    private final long in;
+    private final long out;
+    private final DataType dtype;
+    private final Kernel kernel;
+    private final NDArray q; // int8 [out, in]
+    private final NDArray scale; // compute dtype [out] (DEQUANTIZE: float32 [out, 1])
+
+    public Int8Linear(Int8Weight w, NDManager manager, DataType dtype, Kernel kernel) {
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+            throw new IllegalArgumentException("compute dtype must be FLOAT32 or FLOAT16, got " + dtype);
+        }
+        this.out = w.shape()[0];
+        this.in = w.shape()[1];
+        this.dtype = dtype;
+        this.kernel = kernel;
+        ByteBuffer buf = ByteBuffer.allocateDirect(w.q().length).put(w.q()).flip();
+        try (NDArray wrapped = manager.create(buf, new Shape(out, in), DataType.INT8)) {
+            q = wrapped.duplicate();
+        }
+        // duplicate() copies: create() may wrap a Java buffer, and toType() to the same dtype aliases it.
+        try (NDArray s = manager.create(w.scale()); NDArray own = s.duplicate()) {
+            scale = kernel == Kernel.DEQUANTIZE ? own.reshape(out, 1) : own.toType(dtype, true);
+        }
+    }
+
+    public Kernel kernel() {
+        return kernel;
+    }
+
+    @Override
+    public long inFeatures() {
+        return in;
+    }
+
+    @Override
+    public long outFeatures() {
+        return out;
+    }
+
+    /** Bytes held on the device. */
+    public long deviceBytes() {
+        return q.size() + scale.size() * scale.getDataType().getNumOfBytes();
+    }
+
+    @Override
+    public NDArray forward(NDArray x) {
+        if (kernel == Kernel.SCALE_AFTER) {
+            return linear(x, q.toType(dtype, false)).mul(scale);
+        }
+        NDArray w = q.toType(DataType.FLOAT32, false).mul(scale);
+        return linear(x, dtype == DataType.FLOAT32 ? w : w.toType(dtype, false));
+    }
+
+    private static NDArray linear(NDArray x, NDArray w) {
+        return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
+    }
+
+    @Override
+    public void close() {
+        q.close();
+        scale.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Int8Linear[" + out + "x" + in + ", " + kernel + ", " + dtype + "]";
+    }
+}

@@ -1,0 +1,172 @@
+package ai.medqa.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.KvCache;
+import ai.medqa.model.LinearFactory;
+import ai.medqa.model.MistralModel;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Quantized models on the golden fixtures. The check: logits of the quantized model (DJL kernels)
+ * equal, to 1e-3, an F32 forward pass whose projections were dequantized once by the plain-Java
+ * reference. The figures (not failures): quantized vs the original F32 golden, and greedy agreement.
+ */
+class QuantizedModelTest {
+
+    static Stream<Arguments> cases() {
+        List<Arguments> a = new ArrayList<>();
+        // Every kernel on model C; the default kernels and the baselines on A and B (Nf4LinearTest
+        // shows the kernels give bit-identical weights, so this keeps the run short).
+        for (String model : new String[] {"llama-rc/A", "llama-rc/B", "mistral-swa"}) {
+            boolean all = model.equals("mistral-swa");
+            for (Nf4Linear.Kernel k : Nf4Linear.Kernel.values()) {
+                if (all || k != Nf4Linear.Kernel.CACHED) {
+                    a.add(Arguments.of(model, "NF4", k, null, true));
+                }
+            }
+            a.add(Arguments.of(model, "NF4", Nf4Linear.Kernel.DEQUANTIZE, null, false));
+            for (Int8Linear.Kernel k : Int8Linear.Kernel.values()) {
+                if (all || k == Int8Linear.Kernel.SCALE_AFTER) {
+                    a.add(Arguments.of(model, "INT8", null, k, false));
+                }
+            }
+        }
+        return a.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2}{3} double quant {4}")
+    @MethodSource("cases")
+    void quantizedLogitsEqualF32OnJavaDequantizedWeights(String model, String format, Nf4Linear.Kernel nf4Kernel,
+            Int8Linear.Kernel int8Kernel, boolean doubleQuant) throws IOException {
+        Path dir = Nf4Test.resource("fixtures/" + model + "/bf16");
+        LinearFactory quantized;
+        LinearFactory reference;
+        if (format.equals("NF4")) {
+            quantized = QuantizedLinears.nf4(doubleQuant, nf4Kernel);
+            reference = javaDequantized(w -> Nf4.dequantize(Nf4.quantize(w.values, w.shape, doubleQuant, "bfloat16")));
+        } else {
+            quantized = QuantizedLinears.int8(int8Kernel);
+            reference = javaDequantized(w -> Int8Linear.Int8Weight.quantize(w.values, w.shape[0], w.shape[1]).dequantize());
+        }
+        JsonNode golden = new ObjectMapper().readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
+        try (MistralModel q = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantized);
+                MistralModel ref = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, reference)) {
+            double worstVsReference = 0;
+            double worstVsGolden = 0;
+            StringBuilder greedy = new StringBuilder();
+            for (JsonNode c : golden.get("cases")) {
+                int[] prompt = ints(c.get("prompt"));
+                float[][] ours = prefill(q, prompt);
+                worstVsReference = Math.max(worstVsReference, maxAbsDiff(ours, prefill(ref, prompt)));
+                worstVsGolden = Math.max(worstVsGolden, maxAbsDiff(ours, floats2(c.get("prompt_logits"))));
+                int[] expected = ints(c.get("greedy"));
+                int[] got = greedy(q, prompt, expected.length);
+                int prefix = 0;
+                while (prefix < got.length && got[prefix] == expected[prefix]) {
+                    prefix++;
+                }
+                greedy.append(String.format(" %d/%d", prefix, expected.length));
+            }
+            System.out.printf("[figure] %-11s %-4s %-10s dq=%-5s |ours - F32(java-dequantized)| = %.2e, "
+                    + "|ours - F32 golden| = %.3f, greedy steps agreeing with F32 before first divergence:%s%n",
+                    model, format, nf4Kernel != null ? nf4Kernel : int8Kernel, doubleQuant, worstVsReference,
+                    worstVsGolden, greedy);
+            assertThat(worstVsReference).as("max |quantized - F32 on Java-dequantized weights|").isLessThanOrEqualTo(1e-3);
+        }
+    }
+
+    /** Weight values and shape of one projection, as read from the checkpoint. */
+    record W(float[] values, long[] shape) {}
+
+    /** Dense F32 projections holding {@code dequantize(weight)}; lm_head as stored. */
+    static LinearFactory javaDequantized(Function<W, float[]> dequantize) {
+        return (module, in, out, weights) -> {
+            if (module.equals("lm_head")) {
+                return LinearFactory.DENSE.create(module, in, out, weights);
+            }
+            float[] w = weights.checkpoint().readFloats(module + ".weight");
+            float[] d = dequantize.apply(new W(w, new long[] {out, in}));
+            return new DenseLinear(weights.manager().create(d, new Shape(out, in)).duplicate());
+        };
+    }
+
+    static float[][] prefill(MistralModel m, int[] prompt) {
+        try (KvCache cache = m.newCache(prompt.length); NDScope scope = new NDScope()) {
+            NDArray logits = m.forward(new int[][] {prompt}, cache, true);
+            float[] flat = logits.toFloatArray();
+            int v = m.config().vocabSize();
+            float[][] rows = new float[prompt.length][v];
+            for (int t = 0; t < prompt.length; t++) {
+                System.arraycopy(flat, t * v, rows[t], 0, v);
+            }
+            return rows;
+        }
+    }
+
+    static int[] greedy(MistralModel m, int[] prompt, int steps) {
+        int[] out = new int[steps];
+        try (KvCache cache = m.newCache(prompt.length + steps)) {
+            int[] feed = prompt;
+            for (int s = 0; s < steps; s++) {
+                try (NDScope scope = new NDScope()) {
+                    float[] logits = m.forward(new int[][] {feed}, cache, false).toFloatArray();
+                    int best = 0;
+                    for (int i = 1; i < logits.length; i++) {
+                        if (logits[i] > logits[best]) {
+                            best = i;
+                        }
+                    }
+                    out[s] = best;
+                }
+                feed = new int[] {out[s]};
+            }
+        }
+        return out;
+    }
+
+    static double maxAbsDiff(float[][] a, float[][] b) {
+        double max = 0;
+        for (int t = 0; t < a.length; t++) {
+            for (int i = 0; i < a[t].length; i++) {
+                max = Math.max(max, Math.abs(a[t][i] - b[t][i]));
+            }
+        }
+        return max;
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] r = new int[a.size()];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = a.get(i).asInt();
+        }
+        return r;
+    }
+
+    static float[][] floats2(JsonNode a) {
+        float[][] r = new float[a.size()][];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = new float[a.get(i).size()];
+            for (int j = 0; j < r[i].length; j++) {
+                r[i][j] = Float.parseFloat(a.get(i).get(j).asText());
+            }
+        }
+        return r;
+    }
+}
