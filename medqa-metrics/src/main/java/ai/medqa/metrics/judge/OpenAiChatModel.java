@@ -188,7 +188,7 @@ public final class OpenAiChatModel implements JudgeModel {
     }
 
     /** Delay before retry {@code attempt}: initial * 2^(attempt-1), capped, then "equal jitter" (half fixed, half random). */
-    private Duration backoff(int attempt) {
+    Duration backoff(int attempt) {
         long cap = maxBackoff.toMillis();
         long base = initialBackoff.toMillis() << Math.min(attempt - 1, 30);
         long d = base <= 0 || base > cap ? cap : base; // <= 0: shift overflow
