@@ -8,12 +8,14 @@ import java.util.regex.Pattern;
  * Reads a judge's reply in the {@code Feedback::: / Evaluation: / Total rating:} format.
  *
  * <p>The rating is the first number after the first {@code Total rating:} label (case-insensitive;
- * markdown emphasis and extra spaces around the label and the number allowed; decimals such as 3.5
- * kept). Models that keep going often write several Feedback blocks (the cookbook shows one with four);
- * only the first counts, because the later ones answer questions nobody asked. The number must be on
- * the label's line, or on the next non-blank line when the label ends its line: a number further away
- * belongs to the rationale, and taking it would be a guess. A label that merely repeats the template
- * ({@code Total rating: (your rating, ...)}) is skipped, since its "1 and 4" are not a rating.
+ * markdown emphasis, brackets, extra spaces or words such as "I would give it a" may come first;
+ * decimals such as 3.5 are kept; "4/4" and "3 out of 4" give 4 and 3). That number must be on the
+ * label's line, or on the next non-blank line when the label ends its line: a number further on
+ * belongs to the rationale, and taking it would be a guess. Models that keep going often write several
+ * Feedback blocks (the cookbook shows a reply with four); only the first counts, because the later ones
+ * answer questions nobody asked. A label that merely repeats the template
+ * ({@code Total rating: (your rating, ...)}) is skipped, since its "1 and 4" are not a rating. A reply
+ * with no such number is {@link JudgeVerdict.Status#MISSING_RATING}; words ("four") are not read.
  */
 public final class JudgeParser {
     private static final Pattern RATING_LABEL = Pattern.compile("\\btotal[ \\t]*rating[*_ \\t]*:", Pattern.CASE_INSENSITIVE);
