@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             AskCommand.class,
             ChatCommand.class,
             ScoreCommand.class,
+            JudgeCommand.class,
         })
 public final class Medqa {
 
