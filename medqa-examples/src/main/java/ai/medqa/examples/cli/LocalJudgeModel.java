@@ -1,17 +1,15 @@
 package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
+import ai.medqa.chat.Conversation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.metrics.judge.JudgeModel;
 
 /**
- * A local MedQA model as the judge, prompted in the Mistral-Instruct format
- * {@code <s>[INST] {system}\n\n{user} [/INST]}.
- *
- * <p>Built by hand until MedQA's chat API lands; then {@link #complete} becomes one call to it. The
- * whole prompt is encoded literally (BOS added as an id): the answers being judged are untrusted text,
- * and a {@code </s>} or {@code [INST]} inside one must stay text rather than end or forge a turn. For
- * Mistral v0.1/v0.2 tokenizers, where {@code [INST]} is plain text, this gives the template's ids.
+ * A local MedQA model as the judge, through its chat template (the checkpoint's Jinja
+ * {@code chat_template}, else Mistral-Instruct's format). The chat API encodes message text
+ * literally: the answers being judged are untrusted, and a {@code </s>} or {@code [INST]} inside one
+ * stays text rather than ending or forging a turn.
  */
 final class LocalJudgeModel implements JudgeModel {
     private final MedQA medqa;
@@ -25,15 +23,10 @@ final class LocalJudgeModel implements JudgeModel {
         this.config = temperature > 0 ? b.doSample(true).temperature(temperature).build() : b.build();
     }
 
-    static String prompt(String systemPrompt, String userPrompt) {
-        String system = systemPrompt == null || systemPrompt.isEmpty() ? "" : systemPrompt + "\n\n";
-        return "[INST] " + system + userPrompt + " [/INST]";
-    }
-
     @Override
     public String complete(String systemPrompt, String userPrompt) {
-        int[] ids = medqa.tokenizer().encodeLiteral(prompt(systemPrompt, userPrompt), true);
-        return medqa.generate(ids, config).text();
+        Conversation c = systemPrompt == null || systemPrompt.isEmpty() ? new Conversation() : new Conversation(systemPrompt);
+        return medqa.chat(c.addUser(userPrompt), config).text();
     }
 
     @Override
