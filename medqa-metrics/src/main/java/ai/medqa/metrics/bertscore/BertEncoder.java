@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  * comparable with published bert-score figures.
  *
  * <p>Not thread-safe: one encoder serves one thread at a time. Close it to free its native memory.
+ * PyTorch runs each operation on all cores; on a CPU shared with other busy processes that can be
+ * many times slower than one thread ({@code -Dai.djl.pytorch.num_threads=1}).
  */
 public final class BertEncoder implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BertEncoder.class);
@@ -257,6 +259,19 @@ public final class BertEncoder implements AutoCloseable {
     }
 
     /**
+     * bert-score's cut for an over-long text (transformers' {@code truncation=True}): the first
+     * {@code maxTokens - 1} ids, then the closing special token. Shorter ids come back unchanged.
+     */
+    int[] truncate(int[] ids) {
+        if (ids.length <= maxTokens()) {
+            return ids;
+        }
+        int[] cut = Arrays.copyOf(ids, maxTokens());
+        cut[cut.length - 1] = ids[ids.length - 1];
+        return cut;
+    }
+
+    /**
      * The hidden states of {@code layer} for each text, in the order given. Texts are sorted by
      * length into batches of at most {@code batchSize}, cut short where padding would exceed a
      * quarter of a batch's positions; results do not depend on the batching beyond float rounding. Texts over {@link #maxTokens()} are truncated with a
@@ -270,16 +285,14 @@ public final class BertEncoder implements AutoCloseable {
         long droppedTotal = 0;
         for (int i = 0; i < texts.size(); i++) {
             int[] full = tokenize(texts.get(i));
+            int[] cut = truncate(full);
             longest = Math.max(longest, full.length);
-            if (full.length > maxTokens()) {
-                int[] cut = Arrays.copyOf(full, maxTokens());
-                cut[cut.length - 1] = full[full.length - 1];
-                dropped[i] = full.length - maxTokens();
+            if (cut.length < full.length) {
+                dropped[i] = full.length - cut.length;
                 droppedTotal += dropped[i];
                 truncated++;
-                full = cut;
             }
-            ids.add(full);
+            ids.add(cut);
         }
         if (truncated > 0) {
             log.warn("{} of {} texts are longer than {}'s {} positions (longest {} word pieces); each was truncated to "

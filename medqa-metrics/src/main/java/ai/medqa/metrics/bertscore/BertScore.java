@@ -168,15 +168,8 @@ public final class BertScore {
 
     private List<int[]> tokenizeAll(List<String> texts) {
         List<int[]> ids = new ArrayList<>(texts.size());
-        int max = encoder.maxTokens();
         for (String t : texts) {
-            int[] full = encoder.tokenize(t);
-            if (full.length > max) { // the same cut BertEncoder.encode makes (and warns about)
-                int[] cut = java.util.Arrays.copyOf(full, max);
-                cut[max - 1] = full[full.length - 1];
-                full = cut;
-            }
-            ids.add(full);
+            ids.add(encoder.truncate(encoder.tokenize(t))); // the ids encode() will feed (and warn about)
         }
         return ids;
     }

@@ -30,7 +30,8 @@ class BertScorePubMedQaTest {
     /**
      * For 200 PubMedQA questions: the long answer (reference) against its own abstract's closing
      * sentence (the candidate shared/golden builds) versus the next question's closing sentence.
-     * SQuAD token F1 ranks these pairs right 80% of the time (set F1: 76%). Each text is encoded once
+     * SQuAD token F1 ranks these pairs right 80% of the time (set F1: 76%). MiniLM at its default
+     * layer 5: 84.0% (idf 84.5%); at layer 4: 83.0% (85.5%); at its last layer 6: 92.0% (91.5%). Each text is encoded once
      * and scored through the same pieces as {@link BertScore#score} (the next test shows they agree).
      */
     @Test
