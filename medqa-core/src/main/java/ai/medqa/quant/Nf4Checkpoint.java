@@ -2,8 +2,8 @@ package ai.medqa.quant;
 
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
+import ai.medqa.io.CheckpointRewriter;
 import ai.medqa.io.DType;
-import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.model.MistralConfig;
@@ -16,7 +16,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -48,7 +47,6 @@ public final class Nf4Checkpoint {
     static final String[] PROJECTIONS = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
         "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     /** Shard size of written checkpoints (transformers' default max_shard_size is 5 GB). */
-    static final long SHARD_BYTES = 2_000_000_000L;
 
     private Nf4Checkpoint() {}
 
@@ -257,114 +255,27 @@ public final class Nf4Checkpoint {
      */
     public static void quantize(Path source, Path target, boolean doubleQuant) {
         MistralConfig config = MistralConfig.load(source);
-        if (Files.exists(target)) {
-            throw new CheckpointException("cannot write a quantized checkpoint to " + target + ": it exists");
-        }
-        Path parent = target.toAbsolutePath().getParent();
-        Path tmp;
-        try {
-            Files.createDirectories(parent);
-            tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".");
-        } catch (IOException e) {
-            throw new CheckpointException("cannot create a folder next to " + target + ": " + e, e);
-        }
-        long started = System.nanoTime();
-        try (Checkpoint c = Checkpoint.open(source)) {
-            List<String> quantized = new ArrayList<>();
-            for (int i = 0; i < config.numHiddenLayers(); i++) {
-                for (String p : PROJECTIONS) {
-                    quantized.add("model.layers." + i + "." + p);
-                }
+        List<String> quantized = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            for (String p : PROJECTIONS) {
+                quantized.add("model.layers." + i + "." + p);
             }
-            List<String> shards = new ArrayList<>();
-            Map<String, String> weightMap = new LinkedHashMap<>();
-            Map<String, TensorData> shard = new LinkedHashMap<>();
-            long shardBytes = 0;
-            long inBytes = 0;
-            long outBytes = 0;
-            for (String name : c.names()) {
-                String module = name.endsWith(".weight") ? name.substring(0, name.length() - 7) : null;
-                Map<String, TensorData> add;
-                TensorInfo info = c.info(name);
-                inBytes += info.byteLength();
-                if (module != null && quantized.contains(module) && !isQuantized(c, module)) {
-                    long[] shape = info.shape();
-                    Nf4Weight w = Nf4.quantize(c.readFloats(name), shape, doubleQuant, torchName(info.dtype()));
-                    add = tensors(module, w);
-                    log.debug("quantized {} {} to NF4", name, Arrays.toString(shape));
-                } else {
-                    ByteBuffer raw = c.raw(name);
-                    ByteBuffer copy = ByteBuffer.allocate(raw.remaining()).put(raw).flip();
-                    add = Map.of(name, new TensorData(info.dtype(), info.shape(), copy));
-                }
-                for (Map.Entry<String, TensorData> e : add.entrySet()) {
-                    long bytes = e.getValue().data().remaining();
-                    if (shardBytes > 0 && shardBytes + bytes > SHARD_BYTES) {
-                        shards.add(writeShard(tmp, shards.size(), shard, weightMap));
-                        shard = new LinkedHashMap<>();
-                        shardBytes = 0;
-                    }
-                    shard.put(e.getKey(), e.getValue());
-                    shardBytes += bytes;
-                    outBytes += bytes;
-                }
-                if (module != null && module.endsWith("mlp.down_proj")) {
-                    log.info("quantized {} ({} MB in, {} MB out so far)", module, inBytes >> 20, outBytes >> 20);
-                }
+        }
+        CheckpointRewriter.rewrite(source, target, (name, c) -> {
+            String module = name.endsWith(".weight") ? name.substring(0, name.length() - 7) : null;
+            if (module == null || !quantized.contains(module) || isQuantized(c, module)) {
+                return CheckpointRewriter.copy(name, c);
             }
-            shards.add(writeShard(tmp, shards.size(), shard, weightMap));
-            finishShards(tmp, shards, weightMap, outBytes);
-            writeConfig(source, tmp, doubleQuant);
-            for (String f : new String[] {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                "special_tokens_map.json", "generation_config.json"}) {
-                if (Files.isRegularFile(source.resolve(f))) {
-                    Files.copy(source.resolve(f), tmp.resolve(f));
-                }
+            TensorInfo info = c.info(name);
+            Nf4Weight w = Nf4.quantize(c.readFloats(name), info.shape(), doubleQuant, torchName(info.dtype()));
+            if (module.endsWith("mlp.down_proj")) {
+                log.info("quantized {} of {} layers", module, config.numHiddenLayers());
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            log.info("wrote {} (NF4{}): {} MB from {} MB in {} s", target, doubleQuant ? ", double quant" : "",
-                    outBytes >> 20, inBytes >> 20, (System.nanoTime() - started) / 1_000_000_000);
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw new CheckpointException("cannot write quantized checkpoint " + target + ": " + e, e);
-        } catch (RuntimeException e) {
-            deleteQuietly(tmp);
-            throw e;
-        }
-    }
-
-    private static String writeShard(Path dir, int index, Map<String, TensorData> tensors, Map<String, String> weightMap) {
-        String file = "model-" + String.format("%05d", index + 1) + ".safetensors";
-        SafetensorsWriter.write(dir.resolve(file), tensors, Map.of("format", "pt"));
-        tensors.keySet().forEach(k -> weightMap.put(k, file));
-        return file;
-    }
-
-    /** One shard is renamed model.safetensors; several get transformers' names and an index. */
-    private static void finishShards(Path dir, List<String> shards, Map<String, String> weightMap, long bytes)
-            throws IOException {
-        if (shards.size() == 1) {
-            Files.move(dir.resolve(shards.get(0)), dir.resolve(Checkpoint.SINGLE_FILE));
-            return;
-        }
-        Map<String, String> renamed = new LinkedHashMap<>();
-        for (int i = 0; i < shards.size(); i++) {
-            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-            Files.move(dir.resolve(shards.get(i)), dir.resolve(name));
-            renamed.put(shards.get(i), name);
-        }
-        ObjectNode index = JSON.createObjectNode();
-        index.putObject("metadata").put("total_size", bytes);
-        ObjectNode map = index.putObject("weight_map");
-        weightMap.forEach((k, v) -> map.put(k, renamed.get(v)));
-        Files.writeString(dir.resolve(Checkpoint.INDEX_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(index));
-    }
-
-    private static void writeConfig(Path source, Path dir, boolean doubleQuant) throws IOException {
-        ObjectNode config = (ObjectNode) JSON.readTree(source.resolve(MistralConfig.FILE_NAME).toFile());
-        String dtype = config.path("torch_dtype").asText(config.path("dtype").asText("float16"));
-        config.set("quantization_config", quantizationConfig(doubleQuant, dtype.equals("float32") ? "float32" : "float16"));
-        Files.writeString(dir.resolve(MistralConfig.FILE_NAME), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+            return tensors(module, w);
+        }, json -> {
+            String dtype = json.path("torch_dtype").asText(json.path("dtype").asText("float16"));
+            json.set("quantization_config", quantizationConfig(doubleQuant, dtype.equals("float32") ? "float32" : "float16"));
+        });
     }
 
     static String torchName(DType d) {
@@ -376,11 +287,4 @@ public final class Nf4Checkpoint {
         };
     }
 
-    private static void deleteQuietly(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            log.warn("cannot delete {}: {}", dir, e.toString());
-        }
-    }
 }
