@@ -1,6 +1,8 @@
 package ai.medqa.examples.cli;
 
 import ai.medqa.metrics.MetricsException;
+import ai.medqa.metrics.bertscore.BertEncoder;
+import ai.medqa.metrics.bertscore.BertScore;
 import ai.medqa.metrics.lexical.PairScorer;
 import ai.medqa.metrics.stats.Summary;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -45,6 +47,21 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "bootstrap seed for the summary (default ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--bertscore", description = "Also add bertscore_p, bertscore_r, bertscore_f (default encoder: all-MiniLM-L6-v2, bundled)")
+    boolean bertscore;
+
+    @Option(names = "--encoder", description = "BERT/RoBERTa Hugging Face folder for --bertscore instead of MiniLM")
+    Path encoder;
+
+    @Option(names = "--layer", description = "Encoder layer for --bertscore (default: the model's bert-score default)")
+    Integer layer;
+
+    @Option(names = "--idf", description = "Weight --bertscore tokens by idf computed from the references")
+    boolean idf;
+
+    @Option(names = "--baseline", description = "bert-score baseline CSV (LAYER,P,R,F) to rescale with")
+    Path baseline;
+
     PrintStream err = System.err;
 
     private final PairScorer scorer = new PairScorer();
@@ -54,27 +71,38 @@ public final class ScoreCommand implements Callable<Integer> {
         Map<String, List<Double>> columns = new LinkedHashMap<>();
         Path target = out.toAbsolutePath();
         Files.createDirectories(target.getParent());
+        List<ObjectNode> records = new ArrayList<>();
+        List<List<String>> refs = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(in, StandardCharsets.UTF_8)) {
+            String line;
+            int lineNo = 0;
+            while ((line = r.readLine()) != null) {
+                lineNo++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                ObjectNode rec = parse(line, lineNo);
+                Map<String, Double> scores = score(rec, lineNo);
+                scores.forEach(rec::put);
+                records.add(rec);
+                refs.add(references(rec.get("reference"), in + ": line " + lineNo));
+            }
+        }
+        if (bertscore) {
+            addBertScore(records, refs);
+        }
+        int n = records.size();
         Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-        int n = 0;
         try {
-            try (BufferedReader r = Files.newBufferedReader(in, StandardCharsets.UTF_8);
-                 BufferedWriter w = new BufferedWriter(new OutputStreamWriter(Files.newOutputStream(tmp), StandardCharsets.UTF_8))) {
-                String line;
-                int lineNo = 0;
-                while ((line = r.readLine()) != null) {
-                    lineNo++;
-                    if (line.isBlank()) {
-                        continue;
-                    }
-                    ObjectNode rec = parse(line, lineNo);
-                    Map<String, Double> scores = score(rec, lineNo);
-                    scores.forEach((k, v) -> {
-                        rec.put(k, v);
-                        columns.computeIfAbsent(k, x -> new ArrayList<>()).add(v);
-                    });
+            try (BufferedWriter w = new BufferedWriter(new OutputStreamWriter(Files.newOutputStream(tmp), StandardCharsets.UTF_8))) {
+                for (ObjectNode rec : records) {
                     w.write(JSON.writeValueAsString(rec));
                     w.write('\n');
-                    n++;
+                    rec.fields().forEachRemaining(e -> {
+                        if (e.getValue().isDouble()) {
+                            columns.computeIfAbsent(e.getKey(), x -> new ArrayList<>()).add(e.getValue().asDouble());
+                        }
+                    });
                 }
             }
             Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
@@ -84,6 +112,43 @@ public final class ScoreCommand implements Callable<Integer> {
         }
         printSummary(n, columns);
         return 0;
+    }
+
+    /**
+     * BERTScore of every pair in one batched run (idf, when asked, comes from all references); with
+     * several references a line keeps the one with the best F1, as bert-score does.
+     */
+    private void addBertScore(List<ObjectNode> records, List<List<String>> refs) throws IOException {
+        List<String> cands = new ArrayList<>();
+        List<String> flatRefs = new ArrayList<>();
+        for (int i = 0; i < records.size(); i++) {
+            for (String ref : refs.get(i)) {
+                cands.add(records.get(i).get("candidate").asText());
+                flatRefs.add(ref);
+            }
+        }
+        try (BertEncoder enc = encoder == null ? BertEncoder.miniLm() : BertEncoder.load(encoder)) {
+            BertScore.Builder b = BertScore.builder(enc).idf(idf);
+            if (layer != null) {
+                b.layer(layer);
+            }
+            if (baseline != null) {
+                b.baseline(baseline);
+            }
+            List<BertScore.Score> scores = b.build().score(cands, flatRefs);
+            int k = 0;
+            for (int i = 0; i < records.size(); i++) {
+                BertScore.Score best = null;
+                for (int j = 0; j < refs.get(i).size(); j++, k++) {
+                    if (best == null || scores.get(k).f1() > best.f1()) {
+                        best = scores.get(k);
+                    }
+                }
+                records.get(i).put("bertscore_p", best.precision());
+                records.get(i).put("bertscore_r", best.recall());
+                records.get(i).put("bertscore_f", best.f1());
+            }
+        }
     }
 
     private ObjectNode parse(String line, int lineNo) {

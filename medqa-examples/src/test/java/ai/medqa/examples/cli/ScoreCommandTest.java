@@ -107,4 +107,32 @@ class ScoreCommandTest {
         assertThat(bad.stderr()).contains("line 2").contains("reference");
         assertThat(Files.readString(out)).as("output untouched on failure").isEqualTo("previous");
     }
+
+    @Test
+    void bertScoreIsAddedWithTheBundledEncoder(@TempDir Path dir) throws IOException {
+        List<ObjectNode> golden = golden().subList(0, 3);
+        Path in = dir.resolve("pairs.jsonl");
+        StringBuilder sb = new StringBuilder();
+        for (ObjectNode g : golden) {
+            sb.append(JSON.writeValueAsString(JSON.createObjectNode().put("candidate", g.get("candidate").asText())
+                    .put("reference", g.get("reference").asText()))).append('\n');
+        }
+        // A candidate scored against itself: BERTScore 1 by definition.
+        sb.append("{\"candidate\":\"Aspirin inhibits platelet aggregation.\",\"reference\":\"Aspirin inhibits platelet aggregation.\"}\n");
+        Files.writeString(in, sb.toString());
+        Path out = dir.resolve("scores.jsonl");
+        assertThat(run("--in", in.toString(), "--out", out.toString(), "--bertscore").code()).isZero();
+        List<String> lines = Files.readAllLines(out);
+        assertThat(lines).hasSize(4);
+        ai.medqa.metrics.bertscore.BertScore.Score expected;
+        try (var enc = ai.medqa.metrics.bertscore.BertEncoder.miniLm()) {
+            expected = ai.medqa.metrics.bertscore.BertScore.builder(enc).build()
+                    .score(golden.get(1).get("candidate").asText(), golden.get(1).get("reference").asText());
+        }
+        JsonNode second = JSON.readTree(lines.get(1));
+        assertThat(second.get("bertscore_f").asDouble()).isCloseTo(expected.f1(), within(1e-6));
+        assertThat(second.get("bertscore_p").asDouble()).isCloseTo(expected.precision(), within(1e-6));
+        assertThat(second.has("rougeL_f")).isTrue();
+        assertThat(JSON.readTree(lines.get(3)).get("bertscore_f").asDouble()).isCloseTo(1.0, within(1e-5));
+    }
 }
