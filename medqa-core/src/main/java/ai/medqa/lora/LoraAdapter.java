@@ -12,6 +12,7 @@ import ai.medqa.io.SafetensorsFile;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
+import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -106,9 +107,32 @@ public final class LoraAdapter implements AutoCloseable {
      */
     public static LoraAdapter fromTensors(MistralModel model, String name, LoraConfig config,
             Map<String, TensorData> tensors, String source) {
+        Map<String, Projection> targeted = check(model.config(), config, tensors, source);
+        NDManager manager = model.manager().newSubManager();
+        try {
+            Map<String, LoraWeights> weights = new LinkedHashMap<>();
+            for (Projection p : targeted.values()) {
+                String m = p.module();
+                weights.put(m, new LoraWeights(m, array(manager, tensors.get(key(m, "A"))),
+                        array(manager, tensors.get(key(m, "B"))), config.scaling(m)));
+            }
+            return new LoraAdapter(name, config, manager, weights);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Checks PEFT-named tensors against a model's shapes: every key a LoRA weight of a projection the
+     * model has and the config targets, with the shape its rank implies, and none missing. Returns
+     * the targeted projections by module name.
+     */
+    static Map<String, Projection> check(MistralConfig model, LoraConfig config, Map<String, TensorData> tensors,
+            String source) {
         Map<String, Projection> targeted = targeted(model, config, source);
         Map<String, Projection> all = new LinkedHashMap<>();
-        Projection.of(model.config()).forEach(p -> all.put(p.module(), p));
+        Projection.of(model).forEach(p -> all.put(p.module(), p));
         for (Map.Entry<String, TensorData> e : tensors.entrySet()) {
             String key = e.getKey();
             Matcher m = KEY.matcher(key);
@@ -120,7 +144,7 @@ public final class LoraAdapter implements AutoCloseable {
             Projection p = all.get(module);
             if (p == null) {
                 throw new LoraException(source + ": key " + key + " adapts " + module + ", which the model does not have"
-                        + " (it has " + model.config().numHiddenLayers() + " layers with self_attn.{q,k,v,o}_proj and"
+                        + " (it has " + model.numHiddenLayers() + " layers with self_attn.{q,k,v,o}_proj and"
                         + " mlp.{gate,up,down}_proj, and lm_head)");
             }
             if (!targeted.containsKey(module)) {
@@ -150,19 +174,7 @@ public final class LoraAdapter implements AutoCloseable {
                 }
             }
         }
-        NDManager manager = model.manager().newSubManager();
-        try {
-            Map<String, LoraWeights> weights = new LinkedHashMap<>();
-            for (Projection p : targeted.values()) {
-                String m = p.module();
-                weights.put(m, new LoraWeights(m, array(manager, tensors.get(key(m, "A"))),
-                        array(manager, tensors.get(key(m, "B"))), config.scaling(m)));
-            }
-            return new LoraAdapter(name, config, manager, weights);
-        } catch (RuntimeException e) {
-            manager.close();
-            throw e;
-        }
+        return targeted;
     }
 
     /**
@@ -173,7 +185,7 @@ public final class LoraAdapter implements AutoCloseable {
     public static LoraAdapter create(MistralModel model, String name, LoraConfig config, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         Map<String, TensorData> tensors = new LinkedHashMap<>();
-        for (Projection p : targeted(model, config, "LoraConfig").values()) {
+        for (Projection p : targeted(model.config(), config, "LoraConfig").values()) {
             int r = config.rank(p.module());
             float[] a = new float[Math.toIntExact(r * p.in())];
             double bound = 1 / Math.sqrt(p.in());
@@ -253,9 +265,9 @@ public final class LoraAdapter implements AutoCloseable {
         return "LoraAdapter[" + name + ", " + weights.size() + " projections, " + parameterCount() + " parameters]";
     }
 
-    private static Map<String, Projection> targeted(MistralModel model, LoraConfig config, String source) {
+    private static Map<String, Projection> targeted(MistralConfig model, LoraConfig config, String source) {
         Map<String, Projection> targeted = new LinkedHashMap<>();
-        for (Projection p : Projection.of(model.config())) {
+        for (Projection p : Projection.of(model)) {
             if (config.targets(p.module())) {
                 targeted.put(p.module(), p);
             }
@@ -263,7 +275,7 @@ public final class LoraAdapter implements AutoCloseable {
         if (targeted.isEmpty()) {
             throw new LoraException(source + ": adapter_config.json targets no projection of the model ("
                     + describeTargets(config) + "; the model's are self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj"
-                    + " in model.layers.0-" + (model.config().numHiddenLayers() - 1) + ", and lm_head)");
+                    + " in model.layers.0-" + (model.numHiddenLayers() - 1) + ", and lm_head)");
         }
         return targeted;
     }
