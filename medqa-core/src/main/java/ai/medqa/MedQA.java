@@ -9,9 +9,9 @@ import ai.medqa.lora.LoraAdapters;
 import ai.medqa.chat.ChatTemplate;
 import ai.medqa.chat.Conversation;
 import ai.medqa.generate.Generation;
-import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
+import ai.medqa.quant.Quantization;
 import ai.medqa.tokenizer.Tokenizer;
 import ai.medqa.tokenizer.TokenizerException;
 import java.nio.file.Files;
@@ -213,6 +213,7 @@ public final class MedQA implements AutoCloseable {
         private Path modelDir;
         private Device device = Device.cpu();
         private Precision precision = Precision.F32;
+        private Quantization quantization = Quantization.NONE;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
         private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
         private GenerationConfig defaults = ASK_DEFAULTS;
@@ -245,6 +246,17 @@ public final class MedQA implements AutoCloseable {
 
         public Builder precision(Precision precision) {
             this.precision = Objects.requireNonNull(precision, "precision");
+            return this;
+        }
+
+        /**
+         * How projections are held: {@link Quantization#NF4} (bitsandbytes' 4-bit, ~4.13 bits per
+         * weight), {@link Quantization#INT8}, or as stored ({@link Quantization#NONE}, the default).
+         * Quantization happens on load, tensor by tensor; a checkpoint already quantized by
+         * bitsandbytes loads as stored. {@code lm_head}, embeddings and norms stay in the compute dtype.
+         */
+        public Builder quantize(Quantization quantization) {
+            this.quantization = Objects.requireNonNull(quantization, "quantization");
             return this;
         }
 
@@ -302,7 +314,7 @@ public final class MedQA implements AutoCloseable {
             try {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType,
-                            LinearFactory.DENSE);
+                            quantization.linears());
                     try {
                         if (!loras.isEmpty()) {
                             LoraAdapters adapters = LoraAdapters.of(model);

@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             AskCommand.class,
             ChatCommand.class,
+            QuantizeCommand.class,
+            MergeLoraCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
         })

@@ -15,11 +15,15 @@ final class ModelOptions {
     @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
     MedQA.Precision precision;
 
+    @Option(names = "--quantize", defaultValue = "none", description = "nf4, int8 or none (default ${DEFAULT-VALUE}).")
+    String quantize;
+
     @Option(names = "--lora", description = "PEFT LoRA adapter folder to apply (repeatable; the first is active).")
     java.util.List<Path> lora = new java.util.ArrayList<>();
 
     MedQA.Builder builder() {
-        MedQA.Builder b = MedQA.builder().model(model).device(device).precision(precision);
+        MedQA.Builder b = MedQA.builder().model(model).device(device).precision(precision)
+                .quantize(ai.medqa.quant.Quantization.parse(quantize));
         lora.forEach(b::lora);
         return b;
     }

@@ -54,4 +54,46 @@ class GenerateCommandTest {
         assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
         assertThat(errors.toString()).contains("tokenizer");
     }
+
+    private static String generateIds(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        GenerateCommand cmd = new GenerateCommand();
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        assertThat(new CommandLine(cmd).execute(args)).isZero();
+        return out.toString(StandardCharsets.UTF_8).strip();
+    }
+
+    private static String ids(JsonNode array) {
+        return StreamSupport.stream(array.spliterator(), false).map(JsonNode::asText).collect(Collectors.joining(" "));
+    }
+
+    @Test
+    void loraAndMergeLoraGivePeftsGreedyTokens(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        JsonNode golden = new ObjectMapper().readTree(FIXTURES.resolve("lora/golden.json").toFile());
+        String prompt = StreamSupport.stream(golden.get("prompt").spliterator(), false).map(JsonNode::asText)
+                .collect(Collectors.joining(","));
+        JsonNode qv = golden.get("adapters").get("C-qv");
+        String base = FIXTURES.resolve("mistral-swa/f32").toString();
+        assertThat(generateIds("--model", base, "--lora", FIXTURES.resolve("lora/C-qv").toString(), "--tokens", prompt,
+                "--max-new-tokens", "20", "--ids")).isEqualTo(ids(qv.get("greedy")));
+
+        Path merged = dir.resolve("merged");
+        assertThat(new CommandLine(new MergeLoraCommand()).execute("--model", base, "--lora",
+                FIXTURES.resolve("lora/C-qv").toString(), "--out", merged.toString())).isZero();
+        assertThat(generateIds("--model", merged.toString(), "--tokens", prompt, "--max-new-tokens", "20", "--ids"))
+                .isEqualTo(ids(qv.get("merged_greedy")));
+    }
+
+    @Test
+    void aQuantizedCheckpointGeneratesAsQuantizingOnLoad(@org.junit.jupiter.api.io.TempDir Path dir) {
+        String base = FIXTURES.resolve("mistral-swa/bf16").toString();
+        Path nf4 = dir.resolve("nf4");
+        assertThat(new CommandLine(new QuantizeCommand()).execute("--model", base, "--out", nf4.toString())).isZero();
+        String onLoad = generateIds("--model", base, "--quantize", "nf4", "--tokens", "1,87,35,79", "--max-new-tokens", "12",
+                "--ids");
+        assertThat(generateIds("--model", nf4.toString(), "--tokens", "1,87,35,79", "--max-new-tokens", "12", "--ids"))
+                .isEqualTo(onLoad);
+        assertThat(onLoad.split(" ")).hasSize(12);
+    }
 }
