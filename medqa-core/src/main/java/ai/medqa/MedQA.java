@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>{@code
  * try (MedQA medqa = MedQA.builder().model(Path.of("Mistral-7B-Instruct-v0.1")).device("cuda").build()) {
- *     System.out.println(medqa.generate("Aspirin is", 40).text());
+ *     String answer = medqa.ask("Is aspirin an NSAID?").text();
  * }
  * }</pre>
  *
