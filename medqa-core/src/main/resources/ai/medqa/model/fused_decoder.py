@@ -56,11 +56,18 @@ class FusedDecoder(Module):
     scale: float) -> Tensor:
     b = torch.size(x, 0)
     t = torch.size(x, 1)
+    hidden = torch.size(x, 2)
     d = torch.size(cos, -1)
     half = torch.floordiv(d, 2)
     end = start + t
     keys = end - frm
     masked = torch.gt(torch.numel(bias), 0)
+    # rotate_half(x) * sin == flip_halves(x) * signed_sin, with signed_sin = [-sin1, sin2]: one
+    # flip per rotation instead of two slices, a negation and a concatenation; exact, as only
+    # signs move.
+    sin = torch.cat([torch.neg(torch.slice(sin, -1, 0, half)), torch.slice(sin, -1, half)], -1)
+    # Rows are tokens: projections are plain 2-D matrix products.
+    x = torch.reshape(x, [b * t, hidden])
     for i in range(torch.len(k_caches)):
       w = weights[9 * i : 9 * i + 9]
       k_cache = k_caches[i]
@@ -77,42 +84,46 @@ class FusedDecoder(Module):
       k = self.rotate(k, cos, sin, half)
       torch.copy_(torch.slice(k_cache, 2, start, end), k)
       torch.copy_(torch.slice(v_cache, 2, start, end), v)
-      k = torch.slice(k_cache, 2, frm, end)
-      v = torch.slice(v_cache, 2, frm, end)
-      qg = torch.reshape(q, [b, kv_heads, groups * t, d])
-      scores = torch.mul(torch.matmul(qg, torch.transpose(k, 2, 3)), scale)
+      # [B, kv, slots, d] sliced on slots still merges B and kv into one batch axis without a copy.
+      k = torch.reshape(torch.slice(k_cache, 2, frm, end), [b * kv_heads, keys, d])
+      v = torch.reshape(torch.slice(v_cache, 2, frm, end), [b * kv_heads, keys, d])
+      # Query heads h = kv * groups + g share key head kv: groups folded into the row axis.
+      qg = torch.reshape(q, [b * kv_heads, groups * t, d])
+      scores = torch.mul(torch.bmm(qg, torch.transpose(k, 1, 2)), scale)
       dtype = ops.prim.dtype(scores)
       # Softmax in float32 (ScalarType 6) whatever the compute dtype.
       scores = torch.to(scores, 6)
       if masked:
-        scores = torch.add(torch.reshape(scores, [b, kv_heads, groups, t, keys]), bias)
-        scores = torch.reshape(scores, [b, kv_heads, groups * t, keys])
+        scores = torch.add(torch.view(scores, [b, kv_heads, groups, t, keys]), bias)
+        scores = torch.view(scores, [b * kv_heads, groups * t, keys])
       probs = torch.to(torch.softmax(scores, -1), dtype)
-      out = torch.reshape(torch.matmul(probs, v), [b, heads, t, d])
-      out = torch.reshape(torch.transpose(out, 1, 2), [b, t, heads * d])
+      out = torch.view(torch.bmm(probs, v), [b, heads, t, d])
+      out = torch.reshape(torch.transpose(out, 1, 2), [b * t, heads * d])
       x = torch.add(x, torch.linear(out, w[4]))
       # SwiGLU MLP (Mlp.forward).
       n = self.rms_norm(x, w[5], eps)
       gate = torch.linear(n, w[6])
       silu = torch.mul(gate, torch.sigmoid(gate))
       x = torch.add(x, torch.linear(torch.mul(silu, torch.linear(n, w[7])), w[8]))
-    return x
+    return torch.view(x, [b, t, hidden])
 
-  # RmsNorm.forward: normalized in float32, back to the compute dtype, then scaled.
+  # RmsNorm.forward: normalized in float32, back to the compute dtype, then scaled. x * x is what
+  # square() computes (pow with exponent 2), one dispatch cheaper.
   def rms_norm(self: __torch__.FusedDecoder,
     x: Tensor,
     weight: Tensor,
     eps: float) -> Tensor:
     x32 = torch.to(x, 6)
-    variance = torch.mean(torch.square(x32), [-1], True)
+    variance = torch.mean(torch.mul(x32, x32), [-1], True)
     normed = torch.div(x32, torch.sqrt(torch.add(variance, eps)))
     return torch.mul(torch.to(normed, ops.prim.dtype(x)), weight)
 
-  # Rope.apply: x * cos + rotate_half(x) * sin.
+  # Rope.apply, x * cos + rotate_half(x) * sin, given signed_sin = [-sin1, sin2].
   def rotate(self: __torch__.FusedDecoder,
     x: Tensor,
     cos: Tensor,
-    sin: Tensor,
+    signed_sin: Tensor,
     half: int) -> Tensor:
-    rotated = torch.cat([torch.neg(torch.slice(x, -1, half)), torch.slice(x, -1, 0, half)], -1)
-    return torch.add(torch.mul(x, cos), torch.mul(rotated, sin))
+    shape = torch.size(x)
+    flipped = torch.flip(torch.unflatten(x, -1, [2, half]), [-2])
+    return torch.add(torch.mul(x, cos), torch.mul(torch.reshape(flipped, shape), signed_sin))
