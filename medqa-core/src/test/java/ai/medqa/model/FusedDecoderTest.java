@@ -37,7 +37,7 @@ class FusedDecoderTest {
                         .isLessThanOrEqualTo(F32_TOLERANCE);
                 // And the fused path is the model: its prompt logits still meet the golden.
                 ForwardFidelityTest.assertClose(ForwardFidelityTest.prefillAll(m, c.prompt()), c.promptLogits(),
-                        2e-3, model + " fused prefill vs golden");
+                        model.equals("llama-rc/B") ? 2e-3 : 1e-3, model + " fused prefill vs golden");
             }
         }
     }
@@ -62,8 +62,9 @@ class FusedDecoderTest {
             for (Golden.Case c : golden.cases()) {
                 float[][] fused = run(m, true, new int[][] {c.prompt()}, 20);
                 float[][] opByOp = run(m, false, new int[][] {c.prompt()}, 20);
-                // Same half-precision operations in the same order; allow a few F16 ulps of a logit
-                // in case a kernel picks another summation order for another call pattern.
+                // Same half-precision operations in the same order (measured: bit-identical on CPU);
+                // a few F16 ulps of a logit allowed should another device's kernels pick another
+                // summation order for another call pattern.
                 assertThat(ForwardFidelityTest.maxAbsDiff(fused, opByOp)).as("%s F16 fused vs op-by-op", model)
                         .isLessThanOrEqualTo(0.05);
             }
