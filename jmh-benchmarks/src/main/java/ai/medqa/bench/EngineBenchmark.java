@@ -42,7 +42,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * java -jar jmh-benchmarks/target/benchmarks.jar Engine -f 1 -wi 2 -i 3 -w 2 -r 3
  * </pre>
  *
- * <p>{@code fused} switches between the fused TorchScript decoder step and the op-by-op layers.
+ * <p>{@code fused} switches between the fused TorchScript decoder step and the op-by-op layers. On a
+ * shared machine, append {@code -jvmArgsAppend "-Dai.djl.pytorch.num_threads=1
+ * -Dai.djl.pytorch.num_interop_threads=1"}: with PyTorch's default of one spinning intra-op thread
+ * per core, another busy process on a 2-core machine cuts throughput by 10-50x and the comparison
+ * means nothing.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
