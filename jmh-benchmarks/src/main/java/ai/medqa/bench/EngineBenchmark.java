@@ -41,6 +41,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * <pre>
  * java -jar jmh-benchmarks/target/benchmarks.jar Engine -f 1 -wi 2 -i 3 -w 2 -r 3
  * </pre>
+ *
+ * <p>{@code fused} switches between the fused TorchScript decoder step and the op-by-op layers. On a
+ * shared machine, append {@code -jvmArgsAppend "-Dai.djl.pytorch.num_threads=1
+ * -Dai.djl.pytorch.num_interop_threads=1"}: with PyTorch's default of one spinning intra-op thread
+ * per core, another busy process on a 2-core machine cuts throughput by 10-50x and the comparison
+ * means nothing.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -62,6 +68,14 @@ public class EngineBenchmark {
     @Param({"F32"})
     public String precision;
 
+    /**
+     * {@code true}: cached steps go through the fused TorchScript decoder (the default);
+     * {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). Compare the two rows of a
+     * benchmark for the speed-up.
+     */
+    @Param({"true", "false"})
+    public String fused;
+
     private MistralModel m;
     private Generator generator;
     private GenerationConfig sampling;
@@ -72,6 +86,8 @@ public class EngineBenchmark {
     @Setup(Level.Trial)
     public void load() throws Exception {
         System.setProperty("ai.djl.offline", "true");
+        // Read when the model loads; each trial loads its own model.
+        System.setProperty("medqa.fused", fused);
         Path dir;
         if (model.equals("random100m")) {
             tmp = Files.createTempDirectory("medqa-bench");

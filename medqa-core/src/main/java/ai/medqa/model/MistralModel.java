@@ -35,6 +35,13 @@ public final class MistralModel implements AutoCloseable {
     private final RmsNorm norm;
     private Linear lmHead;
     private final Rope rope;
+    /** The TorchScript stack for cached forward steps; null when unavailable or switched off. */
+    private final FusedDecoder fused;
+    /** Which layers {@link #fused} serves with the current projections; rebuilt after {@link #mapLinears}. */
+    private FusedDecoder.Plan plan;
+    /** What the script takes for "no mask": a zero-element array (TorchScript gets no nulls from DJL). */
+    private final NDArray noBias;
+    private volatile boolean fusedEnabled;
 
     private MistralModel(MistralConfig config, NDManager manager, DataType dtype, NDArray embedTokens,
             DecoderLayer[] layers, RmsNorm norm, Linear lmHead, Rope rope) {
@@ -46,6 +53,10 @@ public final class MistralModel implements AutoCloseable {
         this.norm = norm;
         this.lmHead = lmHead;
         this.rope = rope;
+        this.fusedEnabled = FusedDecoder.enabledByDefault();
+        this.fused = fusedEnabled ? FusedDecoder.load(manager) : null;
+        this.noBias = manager.create(new float[0]);
+        log.info("decoder layers: {}", fused != null ? "fused TorchScript step" : "op by op");
     }
 
     /** Loads {@code dir} (config.json and safetensors) onto {@code device} in compute dtype {@code dtype}. */
@@ -202,12 +213,58 @@ public final class MistralModel implements AutoCloseable {
     }
 
     private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from) {
+        // The fused script serves cached (inference) steps only: training needs DJL's autograd.
+        FusedDecoder.Plan fusedLayers = cache != null ? fusedPlan() : null;
+        double eps = (float) config.rmsNormEps(); // RmsNorm adds eps as a float
+        double scale = (float) (1.0 / Math.sqrt(config.headDim())); // as Attention scales
+        if (fusedLayers != null && fusedLayers.all) {
+            return fused.step(fusedLayers, inputIds, positionIds, embedTokens, rope, bias == null ? noBias : bias, cache,
+                    norm.weight(), start, from, eps, scale);
+        }
         NDArray x = inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
         NDList cosSin = rope.lookup(positionIds);
         for (int l = 0; l < layers.length; l++) {
-            x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);
+            FusedDecoder.Run run = fusedLayers != null ? fusedLayers.startingAt(l) : null;
+            if (run != null) {
+                x = fused.layers(run, x, cosSin, bias == null ? noBias : bias, cache, start, from, eps, scale);
+                l = run.end() - 1;
+            } else {
+                x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);
+            }
         }
         return norm.forward(x);
+    }
+
+    /** The fused layers for the current projections, or null when the fused path is off. */
+    private synchronized FusedDecoder.Plan fusedPlan() {
+        if (fused == null || !fusedEnabled) {
+            return null;
+        }
+        if (plan == null) {
+            plan = fused.plan(layers);
+            int covered = plan.runs.stream().mapToInt(r -> r.end() - r.first()).sum();
+            log.debug("fused decoder serves {} of {} layers in {} run(s)", covered, layers.length, plan.runs.size());
+        }
+        return plan;
+    }
+
+    /**
+     * Switches the fused TorchScript step on or off for later forward calls (on by default unless
+     * {@code -Dmedqa.fused=false}); on has no effect when the script could not be loaded.
+     */
+    void setFused(boolean on) {
+        fusedEnabled = on;
+    }
+
+    /** Calls of the fused script so far (0 when it is not loaded). */
+    long fusedCalls() {
+        return fused == null ? 0 : fused.calls();
+    }
+
+    /** Whether cached forward steps of this model go through the fused script (for some layers at least). */
+    boolean fusedActive() {
+        FusedDecoder.Plan p = fusedPlan();
+        return p != null && !p.runs.isEmpty();
     }
 
     private NDArray logits(NDArray hidden) {
@@ -246,6 +303,8 @@ public final class MistralModel implements AutoCloseable {
      * LoRA adapters use to wrap projections. Returns the number of projections replaced.
      */
     public int mapLinears(BiFunction<String, Linear, Linear> f) {
+        // The fused plan holds the current dense weights: rebuild it for the new projections.
+        resetFusedPlan();
         int replaced = 0;
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";
@@ -273,8 +332,19 @@ public final class MistralModel implements AutoCloseable {
         return 1;
     }
 
+    private synchronized void resetFusedPlan() {
+        if (plan != null) {
+            plan.close();
+            plan = null;
+        }
+    }
+
     @Override
     public void close() {
+        resetFusedPlan();
+        if (fused != null) {
+            fused.close();
+        }
         manager.close();
     }
 

@@ -13,6 +13,10 @@ final class RmsNorm implements AutoCloseable {
         this.eps = (float) eps;
     }
 
+    NDArray weight() {
+        return weight;
+    }
+
     NDArray forward(NDArray x) {
         DataType dtype = x.getDataType();
         NDArray x32 = dtype == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);

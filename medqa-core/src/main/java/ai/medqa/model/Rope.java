@@ -48,6 +48,15 @@ final class Rope implements AutoCloseable {
         sin = manager.create(s, shape).toType(dtype, false);
     }
 
+    /** {@code cos} per position, {@code [max_position_embeddings, head_dim]} in the compute dtype. */
+    NDArray cosTable() {
+        return cos;
+    }
+
+    NDArray sinTable() {
+        return sin;
+    }
+
     /** Rows of the tables for {@code positionIds [B, T]}: two arrays {@code [B, 1, T, head_dim]}. */
     NDList lookup(NDArray positionIds) {
         NDArray c = positionIds.getNDArrayInternal().embedding(positionIds, cos, SparseFormat.DENSE).singletonOrThrow();
