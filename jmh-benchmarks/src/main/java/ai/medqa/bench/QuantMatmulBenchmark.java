@@ -50,8 +50,8 @@ public class QuantMatmulBenchmark {
         @Param({"4096x4096", "4096x14336"})
         public String shape;
 
-        @Param({"F32", "F16", "NF4_DEQUANTIZE", "NF4_CHUNKED", "NF4_CACHED", "NF4_CHUNKED_F16", "INT8_DEQUANTIZE",
-            "INT8_SCALE_AFTER"})
+        @Param({"F32", "F16", "NF4_DEQUANTIZE", "NF4_SCRIPT", "NF4_CHUNKED", "NF4_CACHED", "NF4_CHUNKED_F16",
+            "INT8_DEQUANTIZE", "INT8_SCALE_AFTER"})
         public String variant;
 
         NDManager manager;
@@ -79,6 +79,8 @@ public class QuantMatmulBenchmark {
                 }
                 case "NF4_DEQUANTIZE" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
                         Nf4Linear.Kernel.DEQUANTIZE);
+                case "NF4_SCRIPT" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
+                        Nf4Linear.Kernel.SCRIPT);
                 case "NF4_CHUNKED", "NF4_CHUNKED_F16" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager,
                         dtype, Nf4Linear.Kernel.CHUNKED);
                 case "NF4_CACHED" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
@@ -112,7 +114,7 @@ public class QuantMatmulBenchmark {
     /** Decode steps of RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096): ~100M parameters. */
     @State(Scope.Benchmark)
     public static class Decode {
-        @Param({"NONE", "NF4", "INT8", "NF4_CACHED"})
+        @Param({"NONE", "NF4", "NF4_DEQUANTIZE", "INT8", "NF4_CACHED"})
         public String quantization;
 
         Path dir;
@@ -124,8 +126,11 @@ public class QuantMatmulBenchmark {
         public void setUp() throws IOException {
             dir = Files.createTempDirectory("medqa-bench-");
             RandomCheckpoint.write(dir, RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096), DType.F16, 1);
-            var linears = quantization.equals("NF4_CACHED") ? QuantizedLinears.nf4(true, Nf4Linear.Kernel.CACHED)
-                    : Quantization.valueOf(quantization).linears();
+            var linears = switch (quantization) {
+                case "NF4_CACHED" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.CACHED);
+                case "NF4_DEQUANTIZE" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.DEQUANTIZE);
+                default -> Quantization.valueOf(quantization).linears(); // NF4 = the SCRIPT kernel
+            };
             model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, linears);
             cache = model.newCache(512);
         }

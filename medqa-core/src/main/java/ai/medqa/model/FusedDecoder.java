@@ -5,21 +5,11 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
-import ai.djl.pytorch.jni.IValueUtils;
-import ai.djl.pytorch.jni.JniUtils;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,11 +39,11 @@ final class FusedDecoder implements AutoCloseable {
     private static final int PER_LAYER = 9;
 
     private final PtNDManager manager;
-    private final PtSymbolBlock module;
+    private final TorchScript module;
     /** Script calls so far; lets tests see which path ran (an exact-equality check cannot). */
     private final AtomicLong calls = new AtomicLong();
 
-    private FusedDecoder(PtNDManager manager, PtSymbolBlock module) {
+    private FusedDecoder(PtNDManager manager, TorchScript module) {
         this.manager = manager;
         this.module = module;
     }
@@ -73,9 +63,7 @@ final class FusedDecoder implements AutoCloseable {
             return null;
         }
         try {
-            byte[] archive = archive(source());
-            PtSymbolBlock module = JniUtils.loadModule(pt, new ByteArrayInputStream(archive), true, false);
-            return new FusedDecoder(pt, module);
+            return new FusedDecoder(pt, TorchScript.load(pt, "FusedDecoder", source()));
         } catch (IOException | RuntimeException e) {
             log.warn("could not load the fused decoder script, using op-by-op layers", e);
             return null;
@@ -83,48 +71,7 @@ final class FusedDecoder implements AutoCloseable {
     }
 
     static String source() throws IOException {
-        try (InputStream in = FusedDecoder.class.getResourceAsStream(SOURCE)) {
-            if (in == null) {
-                throw new IOException("missing resource " + SOURCE);
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
-    /**
-     * A TorchScript archive holding {@code source} as the code of class {@code __torch__.FusedDecoder}.
-     * torch.jit.load needs {@code data.pkl} (the module object), {@code code/__torch__.py},
-     * {@code constants.pkl} and {@code version}; {@code byteorder} is optional but written as
-     * torch.jit.save does. Entries are STORED (PyTorch reads them in place) under any top folder.
-     */
-    static byte[] archive(String source) throws IOException {
-        // pickle protocol 2: __torch__.FusedDecoder.__new__() with state
-        // {"training": False, "_is_full_backward_hook": None}.
-        byte[] dataPkl = ("\u0080\u0002c__torch__\nFusedDecoder\nq\u0000)\u0081}(X\u0008\u0000\u0000\u0000trainingq\u0001"
-                + "\u0089X\u0016\u0000\u0000\u0000_is_full_backward_hookq\u0002Nubq\u0003.")
-                .getBytes(StandardCharsets.ISO_8859_1);
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
-            stored(zip, "archive/data.pkl", dataPkl);
-            stored(zip, "archive/code/__torch__.py", source.getBytes(StandardCharsets.UTF_8));
-            stored(zip, "archive/constants.pkl", "\u0080\u0002).".getBytes(StandardCharsets.ISO_8859_1));
-            stored(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-            stored(zip, "archive/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
-        }
-        return bytes.toByteArray();
-    }
-
-    private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
-        ZipEntry entry = new ZipEntry(name);
-        entry.setMethod(ZipEntry.STORED);
-        entry.setSize(data.length);
-        entry.setCompressedSize(data.length);
-        CRC32 crc = new CRC32();
-        crc.update(data);
-        entry.setCrc(crc.getValue());
-        zip.putNextEntry(entry);
-        zip.write(data);
-        zip.closeEntry();
+        return TorchScript.resource(FusedDecoder.class, SOURCE);
     }
 
     /**
@@ -202,8 +149,8 @@ final class FusedDecoder implements AutoCloseable {
     private NDArray call(String method, IValue[] args, int weightsAt, IValue weights) {
         args[weightsAt] = weights;
         calls.incrementAndGet();
-        try (IValue result = IValueUtils.runMethod(module, method, args)) {
-            return result.toTensor(manager);
+        try {
+            return module.call(method, args);
         } finally {
             for (int i = 0; i < args.length; i++) {
                 if (i != weightsAt) {

@@ -9,7 +9,11 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.model.Linear;
+import ai.medqa.model.TorchScript;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -34,8 +38,19 @@ public final class Nf4Linear implements Linear {
          * Dequantize once at load and keep the compute-dtype weight: dense speed at dense memory.
          * A measured trade-off, not a 4-bit format; the packed codes are dropped.
          */
-        CACHED
+        CACHED,
+        /**
+         * One TorchScript call per product ({@code nf4_kernels.py}): a single-row input (a decode
+         * step) never dequantizes W — it tabulates each input pair against the 256 byte values and
+         * sums table entries picked by the packed bytes; several rows dequantize a band of rows at
+         * a time. Weights stay 4-bit. While gradients are being recorded it runs
+         * {@link #DEQUANTIZE}'s DJL ops instead, so training differentiates through the base.
+         */
+        SCRIPT
     }
+
+    /** Rows per band in {@link Kernel#SCRIPT}: 256 rows of 4,096 inputs = 1M weights per band. */
+    static final long SCRIPT_BAND = 256;
 
     /** Weights per band in {@link Kernel#CHUNKED}: 256K floats = 1 MiB, about one core's L2. */
     static final long CHUNK_WEIGHTS = 1L << 18;
@@ -66,6 +81,8 @@ public final class Nf4Linear implements Linear {
         final float[] nestedMap;
         final NDArray pairs; // float32 [256, 2]: byte b -> {code[b >> 4], code[b & 15]}
         final NDArray nested; // float32 [256, 1]
+        private final NDManager manager;
+        private TorchScript script; // Kernel.SCRIPT, compiled on first use
 
         public Tables(NDManager manager, float[] quantMap, float[] nestedMap) {
             this.quantMap = quantMap.clone();
@@ -75,6 +92,7 @@ public final class Nf4Linear implements Linear {
                 p[2 * b] = quantMap[b >>> 4];
                 p[2 * b + 1] = quantMap[b & 0x0F];
             }
+            this.manager = manager;
             pairs = manager.create(p, new Shape(256, 2));
             nested = nestedMap == null ? null : manager.create(nestedMap, new Shape(256, 1));
         }
@@ -88,8 +106,22 @@ public final class Nf4Linear implements Linear {
             return 4L * 512 + (nested == null ? 0 : 4L * 256);
         }
 
+        synchronized TorchScript script() {
+            if (script == null) {
+                try {
+                    script = TorchScript.load(manager, "Nf4Kernels", TorchScript.resource(Nf4Linear.class, "nf4_kernels.py"));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            return script;
+        }
+
         @Override
         public void close() {
+            if (script != null) {
+                script.close();
+            }
             pairs.close();
             if (nested != null) {
                 nested.close();
@@ -207,6 +239,11 @@ public final class Nf4Linear implements Linear {
         switch (kernel) {
             case CACHED:
                 return linear(x, cached);
+            case SCRIPT:
+                if (blockSize == 64 && !JniUtils.isGradMode()) {
+                    return script(x);
+                }
+                return linear(x, dequantize());
             case CHUNKED:
                 if (in % blockSize == 0 && chunkRows < out) {
                     return chunked(x, chunkRows);
@@ -215,6 +252,23 @@ public final class Nf4Linear implements Linear {
                 return linear(x, dequantize());
             default:
                 return linear(x, dequantize());
+        }
+    }
+
+    private NDArray script(NDArray x) {
+        Shape shape = x.getShape();
+        NDArray rows = x.reshape(-1, in);
+        String method = rows.getShape().get(0) == 1 && in % 64 == 0 ? "gemv" : "forward";
+        IValue[] args = {IValue.from((PtNDArray) rows), IValue.from((PtNDArray) packed), IValue.from((PtNDArray) blockScales()),
+            IValue.from((PtNDArray) tables.pairs), IValue.from(out), IValue.from(SCRIPT_BAND)};
+        try {
+            long[] dims = shape.getShape().clone();
+            dims[dims.length - 1] = out;
+            return tables.script().call(method, args).reshape(new Shape(dims));
+        } finally {
+            for (IValue a : args) {
+                a.close();
+            }
         }
     }
 

@@ -19,7 +19,7 @@ public enum Quantization {
     public LinearFactory linears() {
         return switch (this) {
             case NONE -> QuantizedLinears.dense();
-            case NF4 -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.DEQUANTIZE); // CHUNKED measured slower here: see the benchmark
+            case NF4 -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
             case INT8 -> QuantizedLinears.int8(Int8Linear.Kernel.SCALE_AFTER);
         };
     }

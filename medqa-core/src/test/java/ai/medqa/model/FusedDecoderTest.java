@@ -126,7 +126,7 @@ class FusedDecoderTest {
 
     @Test
     void archiveHoldsTheScriptSource() throws IOException {
-        byte[] zip = FusedDecoder.archive(FusedDecoder.source());
+        byte[] zip = TorchScript.archive("FusedDecoder", FusedDecoder.source());
         assertThat(zip.length).isGreaterThan(FusedDecoder.source().length());
     }
 
