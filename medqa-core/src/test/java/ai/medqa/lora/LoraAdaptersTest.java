@@ -1,8 +1,9 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.Logits;
 import static ai.medqa.lora.LoraFixtures.floats2;
-import static ai.medqa.lora.LoraFixtures.maxAbsDiff;
-import static ai.medqa.lora.LoraFixtures.prefillAll;
+import static ai.medqa.model.Logits.maxAbsDiff;
+import static ai.medqa.model.Logits.prefillAll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -118,7 +119,7 @@ class LoraAdaptersTest {
                 float[][] logits = prefillAll(m, prompt);
                 float[][] expected = name == null ? baseGolden : floats2(golden.get(name).get("prompt_logits"));
                 assertThat(maxAbsDiff(logits, expected)).as("request with %s", name).isLessThanOrEqualTo(1e-3);
-                int[] greedy = LoraFixtures.greedy(m, prompt, 20);
+                int[] greedy = Logits.greedy(m, prompt, 20);
                 if (name != null) {
                     assertThat(greedy).as("greedy with %s", name).containsExactly(LoraFixtures.ints(golden.get(name).get("greedy")));
                 }

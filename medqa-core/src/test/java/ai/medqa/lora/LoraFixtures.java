@@ -56,65 +56,7 @@ final class LoraFixtures {
     static MistralModel modelC() {
         return modelC("f32", DataType.FLOAT32);
     }
-
-    /** Float32 logits of every prompt position, one forward call. */
-    static float[][] prefillAll(MistralModel m, int[] prompt) {
-        try (KvCache cache = m.newCache(prompt.length); NDScope scope = new NDScope()) {
-            float[] flat = m.forward(new int[][] {prompt}, cache, true).toFloatArray();
-            int v = m.config().vocabSize();
-            float[][] rows = new float[prompt.length][v];
-            for (int t = 0; t < prompt.length; t++) {
-                System.arraycopy(flat, t * v, rows[t], 0, v);
-            }
-            return rows;
-        }
-    }
-
     /** Greedy continuation with the KV cache (the golden re-forwards each step; same argmax). */
-    static int[] greedy(MistralModel m, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        try (KvCache cache = m.newCache(prompt.length + steps)) {
-            int[] feed = prompt;
-            for (int s = 0; s < steps; s++) {
-                try (NDScope scope = new NDScope()) {
-                    NDArray logits = m.forward(new int[][] {feed}, cache, false);
-                    out[s] = argmax(logits.toFloatArray());
-                }
-                feed = new int[] {out[s]};
-            }
-        }
-        return out;
-    }
-
-    static int argmax(float[] x) {
-        int best = 0;
-        for (int i = 1; i < x.length; i++) {
-            if (x[i] > x[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    static double maxAbsDiff(float[][] a, float[][] b) {
-        double max = 0;
-        for (int t = 0; t < a.length; t++) {
-            max = Math.max(max, maxAbsDiff(a[t], b[t]));
-        }
-        return max;
-    }
-
-    static double maxAbsDiff(float[] a, float[] b) {
-        if (a.length != b.length) {
-            throw new IllegalArgumentException(a.length + " vs " + b.length);
-        }
-        double max = 0;
-        for (int i = 0; i < a.length; i++) {
-            max = Math.max(max, Math.abs(a[i] - b[i]));
-        }
-        return max;
-    }
-
     static int[] ints(JsonNode a) {
         int[] r = new int[a.size()];
         for (int i = 0; i < r.length; i++) {

@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.Logits;
 import static ai.medqa.lora.LoraFixtures.floats2;
 import static ai.medqa.lora.LoraFixtures.ints;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -31,17 +32,17 @@ class LoraGoldenTest {
                 assertThat(w.scaling()).as("scaling of %s", w.module()).isCloseTo(g.get("scaling").asDouble(), within(1e-12));
             }
 
-            double unmerged = LoraFixtures.maxAbsDiff(LoraFixtures.prefillAll(m, prompt), floats2(g.get("prompt_logits")));
+            double unmerged = Logits.maxAbsDiff(Logits.prefillAll(m, prompt), floats2(g.get("prompt_logits")));
             System.out.printf("LoRA %s unmerged: max |logit - PEFT| = %.3g%n", name, unmerged);
             assertThat(unmerged).as("%s unmerged logits vs PEFT", name).isLessThanOrEqualTo(TOLERANCE);
-            assertThat(LoraFixtures.greedy(m, prompt, 20)).as("%s greedy", name).containsExactly(ints(g.get("greedy")));
+            assertThat(Logits.greedy(m, prompt, 20)).as("%s greedy", name).containsExactly(ints(g.get("greedy")));
 
             LoraAdapters.of(m).merge();
-            double merged = LoraFixtures.maxAbsDiff(LoraFixtures.prefillAll(m, prompt),
+            double merged = Logits.maxAbsDiff(Logits.prefillAll(m, prompt),
                     floats2(g.get("merged_prompt_logits")));
             System.out.printf("LoRA %s merged: max |logit - PEFT merge_and_unload| = %.3g%n", name, merged);
             assertThat(merged).as("%s merged logits vs PEFT merged", name).isLessThanOrEqualTo(TOLERANCE);
-            assertThat(LoraFixtures.greedy(m, prompt, 20)).as("%s merged greedy", name)
+            assertThat(Logits.greedy(m, prompt, 20)).as("%s merged greedy", name)
                     .containsExactly(ints(g.get("merged_greedy")));
         }
     }
@@ -60,10 +61,10 @@ class LoraGoldenTest {
                 .get("prompt_logits"));
         try (MistralModel m = LoraFixtures.modelC("f16", ai.djl.ndarray.types.DataType.FLOAT16)) {
             LoraAdapter.apply(m, LoraFixtures.fixture("lora/" + name), name);
-            float[][] ours = LoraFixtures.prefillAll(m, LoraFixtures.prompt());
-            double ourError = LoraFixtures.maxAbsDiff(ours, peft32);
-            double peftError = LoraFixtures.maxAbsDiff(peft16, peft32);
-            double vsPeft16 = LoraFixtures.maxAbsDiff(ours, peft16);
+            float[][] ours = Logits.prefillAll(m, LoraFixtures.prompt());
+            double ourError = Logits.maxAbsDiff(ours, peft32);
+            double peftError = Logits.maxAbsDiff(peft16, peft32);
+            double vsPeft16 = Logits.maxAbsDiff(ours, peft16);
             System.out.printf("LoRA %s on F16 base: max |ours - PEFT F32| = %.3g (PEFT F16: %.3g), |ours - PEFT F16| = %.3g%n",
                     name, ourError, peftError, vsPeft16);
             assertThat(ourError).isLessThanOrEqualTo(1.25 * peftError);

@@ -1,8 +1,9 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.Logits;
 import static ai.medqa.lora.LoraFixtures.floats2;
-import static ai.medqa.lora.LoraFixtures.maxAbsDiff;
-import static ai.medqa.lora.LoraFixtures.prefillAll;
+import static ai.medqa.model.Logits.maxAbsDiff;
+import static ai.medqa.model.Logits.prefillAll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -31,10 +32,10 @@ class LoraMergeTest {
             LoraMerge.write(resource("/fixtures/mistral-swa/f32"), resource("/fixtures/lora/" + adapter), out);
             JsonNode expected = golden.get("adapters").get(adapter);
             try (MistralModel m = MistralModel.load(out, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
-                double max = LoraFixtures.maxAbsDiff(LoraFixtures.prefillAll(m, prompt),
+                double max = Logits.maxAbsDiff(Logits.prefillAll(m, prompt),
                         LoraFixtures.floats2(expected.get("merged_prompt_logits")));
                 assertThat(max).as(adapter + " merged logits vs PEFT merge_and_unload").isLessThanOrEqualTo(1e-3);
-                assertThat(LoraFixtures.greedy(m, prompt, golden.get("n_greedy").asInt()))
+                assertThat(Logits.greedy(m, prompt, golden.get("n_greedy").asInt()))
                         .containsExactly(LoraFixtures.ints(expected.get("merged_greedy")));
             }
         }

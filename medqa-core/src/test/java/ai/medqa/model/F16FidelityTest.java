@@ -35,14 +35,14 @@ class F16FidelityTest {
             for (int i = 0; i < golden32.cases().size(); i++) {
                 Golden.Case c = golden32.cases().get(i);
                 float[][] hf16 = floats2(reference.get(i).get("prompt_logits"));
-                float[][] ours = ForwardFidelityTest.prefillAll(m, c.prompt());
-                double hfError = ForwardFidelityTest.maxAbsDiff(hf16, c.promptLogits());
-                double ourError = ForwardFidelityTest.maxAbsDiff(ours, c.promptLogits());
+                float[][] ours = Logits.prefillAll(m, c.prompt());
+                double hfError = Logits.maxAbsDiff(hf16, c.promptLogits());
+                double ourError = Logits.maxAbsDiff(ours, c.promptLogits());
                 assertThat(ourError).as("%s prompt %d: F16 error vs float32 golden (transformers F16: %.3f)", model,
                         c.prompt().length, hfError).isLessThanOrEqualTo(1.25 * hfError);
-                assertThat(ForwardFidelityTest.maxAbsDiff(ours, hf16)).as("%s: ours vs transformers F16", model)
+                assertThat(Logits.maxAbsDiff(ours, hf16)).as("%s: ours vs transformers F16", model)
                         .isLessThanOrEqualTo(0.5);
-                assertThat(ForwardFidelityTest.greedy(m, c.prompt(), c.greedy().length))
+                assertThat(Logits.greedy(m, c.prompt(), c.greedy().length))
                         .as("%s F16 greedy", model).containsExactly(c.greedy());
             }
         }

@@ -35,77 +35,17 @@ class ForwardFidelityTest {
         Path dir = Golden.fixture(model + "/" + storage);
         try (MistralModel m = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
             for (Golden.Case c : golden.cases()) {
-                float[][] logits = prefillAll(m, c.prompt());
+                float[][] logits = Logits.prefillAll(m, c.prompt());
                 assertClose(logits, c.promptLogits(), tolerance, model + "/" + storage + " prompt " + c.prompt().length);
 
-                float[][] stepwise = prefillOneByOne(m, c.prompt());
+                float[][] stepwise = Logits.prefillOneByOne(m, c.prompt());
                 assertClose(stepwise, c.promptLogits(), tolerance, model + " token-by-token");
 
-                int[] greedy = greedy(m, c.prompt(), c.greedy().length);
+                int[] greedy = Logits.greedy(m, c.prompt(), c.greedy().length);
                 assertThat(greedy).as("%s/%s greedy after %d-token prompt", model, storage, c.prompt().length)
                         .containsExactly(c.greedy());
             }
         }
-    }
-
-    static float[][] prefillAll(MistralModel m, int[] prompt) {
-        try (KvCache cache = m.newCache(prompt.length); NDScope scope = new NDScope()) {
-            NDArray logits = m.forward(new int[][] {prompt}, cache, true);
-            float[] flat = logits.toFloatArray();
-            int v = m.config().vocabSize();
-            float[][] rows = new float[prompt.length][v];
-            for (int t = 0; t < prompt.length; t++) {
-                System.arraycopy(flat, t * v, rows[t], 0, v);
-            }
-            return rows;
-        }
-    }
-
-    static float[][] prefillOneByOne(MistralModel m, int[] prompt) {
-        float[][] rows = new float[prompt.length][];
-        try (KvCache cache = m.newCache(prompt.length)) {
-            for (int t = 0; t < prompt.length; t++) {
-                try (NDScope scope = new NDScope()) {
-                    rows[t] = m.forward(new int[][] {{prompt[t]}}, cache, false).toFloatArray();
-                }
-            }
-        }
-        return rows;
-    }
-
-    static int[] greedy(MistralModel m, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        try (KvCache cache = m.newCache(prompt.length + steps)) {
-            int[] feed = prompt;
-            for (int s = 0; s < steps; s++) {
-                try (NDScope scope = new NDScope()) {
-                    float[] logits = m.forward(new int[][] {feed}, cache, false).toFloatArray();
-                    out[s] = argmax(logits);
-                }
-                feed = new int[] {out[s]};
-            }
-        }
-        return out;
-    }
-
-    static int argmax(float[] x) {
-        int best = 0;
-        for (int i = 1; i < x.length; i++) {
-            if (x[i] > x[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
-    static double maxAbsDiff(float[][] a, float[][] b) {
-        double max = 0;
-        for (int t = 0; t < a.length; t++) {
-            for (int i = 0; i < a[t].length; i++) {
-                max = Math.max(max, Math.abs(a[t][i] - b[t][i]));
-            }
-        }
-        return max;
     }
 
     static void assertClose(float[][] actual, float[][] expected, double tolerance, String what) {
@@ -113,6 +53,6 @@ class ForwardFidelityTest {
         for (int t = 0; t < actual.length; t++) {
             assertThat(actual[t].length).as(what + " vocab").isEqualTo(expected[t].length);
         }
-        assertThat(maxAbsDiff(actual, expected)).as(what + ": max |logit - golden|").isLessThanOrEqualTo(tolerance);
+        assertThat(Logits.maxAbsDiff(actual, expected)).as(what + ": max |logit - golden|").isLessThanOrEqualTo(tolerance);
     }
 }

@@ -32,11 +32,11 @@ class FusedDecoderTest {
                 // 30 decode steps: model C (window 6, 24-token prompt) decodes far beyond its window.
                 float[][] fused = run(m, true, new int[][] {c.prompt()}, 30);
                 float[][] opByOp = run(m, false, new int[][] {c.prompt()}, 30);
-                assertThat(ForwardFidelityTest.maxAbsDiff(fused, opByOp))
+                assertThat(Logits.maxAbsDiff(fused, opByOp))
                         .as("%s prompt %d: fused vs op-by-op", model, c.prompt().length)
                         .isLessThanOrEqualTo(F32_TOLERANCE);
                 // And the fused path is the model: its prompt logits still meet the golden.
-                ForwardFidelityTest.assertClose(ForwardFidelityTest.prefillAll(m, c.prompt()), c.promptLogits(),
+                ForwardFidelityTest.assertClose(Logits.prefillAll(m, c.prompt()), c.promptLogits(),
                         model.equals("llama-rc/B") ? 2e-3 : 1e-3, model + " fused prefill vs golden");
             }
         }
@@ -49,7 +49,7 @@ class FusedDecoderTest {
         try (MistralModel m = load(model + "/f32", DataType.FLOAT32)) {
             float[][] fused = runPadded(m, true, rows, new int[] {0, 4}, 12);
             float[][] opByOp = runPadded(m, false, rows, new int[] {0, 4}, 12);
-            assertThat(ForwardFidelityTest.maxAbsDiff(fused, opByOp)).as("%s padded batch", model)
+            assertThat(Logits.maxAbsDiff(fused, opByOp)).as("%s padded batch", model)
                     .isLessThanOrEqualTo(F32_TOLERANCE);
         }
     }
@@ -65,7 +65,7 @@ class FusedDecoderTest {
                 // Same half-precision operations in the same order (measured: bit-identical on CPU);
                 // a few F16 ulps of a logit allowed should another device's kernels pick another
                 // summation order for another call pattern.
-                assertThat(ForwardFidelityTest.maxAbsDiff(fused, opByOp)).as("%s F16 fused vs op-by-op", model)
+                assertThat(Logits.maxAbsDiff(fused, opByOp)).as("%s F16 fused vs op-by-op", model)
                         .isLessThanOrEqualTo(0.05);
             }
         }
@@ -84,7 +84,7 @@ class FusedDecoderTest {
             float[][] mixed = run(m, true, new int[][] {c.prompt()}, 10);
             assertThat(m.fusedCalls() - before).as("two fused runs per step").isEqualTo(2 * 11);
             assertThat(calls.get()).as("the wrapped projection ran once per step").isEqualTo(11);
-            assertThat(ForwardFidelityTest.maxAbsDiff(mixed, reference)).isLessThanOrEqualTo(F32_TOLERANCE);
+            assertThat(Logits.maxAbsDiff(mixed, reference)).isLessThanOrEqualTo(F32_TOLERANCE);
 
             m.mapLinears((name, l) -> name.contains(".q_proj") ? new Counting(l, calls) : l);
             assertThat(m.fusedActive()).as("no layer left with only dense projections").isFalse();
@@ -93,7 +93,7 @@ class FusedDecoderTest {
             float[][] none = run(m, true, new int[][] {c.prompt()}, 10);
             assertThat(m.fusedCalls()).isEqualTo(before);
             assertThat(calls.get()).isEqualTo(11 * (5 + 1));
-            assertThat(ForwardFidelityTest.maxAbsDiff(none, reference)).isLessThanOrEqualTo(F32_TOLERANCE);
+            assertThat(Logits.maxAbsDiff(none, reference)).isLessThanOrEqualTo(F32_TOLERANCE);
         }
     }
 

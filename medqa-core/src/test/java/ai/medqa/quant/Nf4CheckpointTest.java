@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -77,10 +78,10 @@ class Nf4CheckpointTest {
                 MistralModel fromFile = MistralModel.load(target, Device.cpu(), DataType.FLOAT32,
                         QuantizedLinears.nf4(true, Nf4Linear.Kernel.DEQUANTIZE));
                 MistralModel dense = MistralModel.load(target, Device.cpu(), DataType.FLOAT32, Quantization.NONE.linears())) {
-            float[][] a = QuantizedModelTest.prefill(onLoad, prompt);
-            assertThat(QuantizedModelTest.maxAbsDiff(QuantizedModelTest.prefill(fromFile, prompt), a)).isZero();
+            float[][] a = Logits.prefillAll(onLoad, prompt);
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(fromFile, prompt), a)).isZero();
             // NONE dequantizes the 4-bit checkpoint into dense weights: the same numbers, another summation.
-            assertThat(QuantizedModelTest.maxAbsDiff(QuantizedModelTest.prefill(dense, prompt), a)).isLessThan(1e-3);
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(dense, prompt), a)).isLessThan(1e-3);
         }
     }
 

@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
@@ -73,11 +74,11 @@ class QuantizedModelTest {
             StringBuilder greedy = new StringBuilder();
             for (JsonNode c : golden.get("cases")) {
                 int[] prompt = ints(c.get("prompt"));
-                float[][] ours = prefill(q, prompt);
-                worstVsReference = Math.max(worstVsReference, maxAbsDiff(ours, prefill(ref, prompt)));
-                worstVsGolden = Math.max(worstVsGolden, maxAbsDiff(ours, floats2(c.get("prompt_logits"))));
+                float[][] ours = Logits.prefillAll(q, prompt);
+                worstVsReference = Math.max(worstVsReference, Logits.maxAbsDiff(ours, Logits.prefillAll(ref, prompt)));
+                worstVsGolden = Math.max(worstVsGolden, Logits.maxAbsDiff(ours, floats2(c.get("prompt_logits"))));
                 int[] expected = ints(c.get("greedy"));
-                int[] got = greedy(q, prompt, expected.length);
+                int[] got = Logits.greedy(q, prompt, expected.length);
                 int prefix = 0;
                 while (prefix < got.length && got[prefix] == expected[prefix]) {
                     prefix++;
@@ -105,50 +106,6 @@ class QuantizedModelTest {
             float[] d = dequantize.apply(new W(w, new long[] {out, in}));
             return new DenseLinear(weights.manager().create(d, new Shape(out, in)).duplicate());
         };
-    }
-
-    static float[][] prefill(MistralModel m, int[] prompt) {
-        try (KvCache cache = m.newCache(prompt.length); NDScope scope = new NDScope()) {
-            NDArray logits = m.forward(new int[][] {prompt}, cache, true);
-            float[] flat = logits.toFloatArray();
-            int v = m.config().vocabSize();
-            float[][] rows = new float[prompt.length][v];
-            for (int t = 0; t < prompt.length; t++) {
-                System.arraycopy(flat, t * v, rows[t], 0, v);
-            }
-            return rows;
-        }
-    }
-
-    static int[] greedy(MistralModel m, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        try (KvCache cache = m.newCache(prompt.length + steps)) {
-            int[] feed = prompt;
-            for (int s = 0; s < steps; s++) {
-                try (NDScope scope = new NDScope()) {
-                    float[] logits = m.forward(new int[][] {feed}, cache, false).toFloatArray();
-                    int best = 0;
-                    for (int i = 1; i < logits.length; i++) {
-                        if (logits[i] > logits[best]) {
-                            best = i;
-                        }
-                    }
-                    out[s] = best;
-                }
-                feed = new int[] {out[s]};
-            }
-        }
-        return out;
-    }
-
-    static double maxAbsDiff(float[][] a, float[][] b) {
-        double max = 0;
-        for (int t = 0; t < a.length; t++) {
-            for (int i = 0; i < a[t].length; i++) {
-                max = Math.max(max, Math.abs(a[t][i] - b[t][i]));
-            }
-        }
-        return max;
     }
 
     static int[] ints(JsonNode a) {
