@@ -25,6 +25,17 @@ final class LoraParameters {
             names.add("base_model.model." + w.module() + ".lora_B.weight");
             params.add(w.b());
         }
+        requireGradients();
+    }
+
+    /** Any named float32 arrays (tests; other trainable parameters). */
+    LoraParameters(List<String> names, List<NDArray> arrays) {
+        this.names.addAll(names);
+        this.params.addAll(arrays);
+        requireGradients();
+    }
+
+    private void requireGradients() {
         for (NDArray p : params) {
             p.setRequiresGradient(true);
         }
