@@ -168,11 +168,13 @@ public final class FineTune {
             detach(lora);
         }
         double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
-        FineTuneResult result = new FineTuneResult(st.step(), last, outcome.lastEval(), st.bestEvalLoss(),
+        FineTuneResult result = new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(),
+                st.bestEvalLoss(),
                 st.stoppedEarly(), b.output, train.stats(), eval == null ? null : eval.stats(), heldOutTest,
                 (System.nanoTime() - started) / 1e9, st.history());
-        log.info("done: {} steps, train loss {}, held-out loss {}; adapter in {}", result.steps(),
-                Trainer.fmt(result.trainLoss()), Trainer.fmt(result.evalLoss()), b.output);
+        log.info("done: {} steps, train loss {}, held-out loss {} (before training {}); adapter in {}", result.steps(),
+                Trainer.fmt(result.trainLoss()), Trainer.fmt(result.evalLoss()), Trainer.fmt(result.initialEvalLoss()),
+                b.output);
         return result;
     }
 

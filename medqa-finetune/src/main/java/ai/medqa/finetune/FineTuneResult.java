@@ -8,6 +8,7 @@ import java.util.List;
  *
  * @param steps optimizer steps done in total (a resumed run counts the steps before the resume)
  * @param trainLoss the last step's loss
+ * @param initialEvalLoss the held-out loss before training (the base model's), NaN if evaluation was off
  * @param evalLoss the last held-out loss measured, NaN if evaluation was off
  * @param bestEvalLoss the lowest held-out loss measured (its adapter is in {@code out/best}), NaN if none
  * @param stoppedEarly whether early stopping ended the run
@@ -17,7 +18,8 @@ import java.util.List;
  * @param heldOutTestQuestions PubMedQA official-test questions left out of the data
  * @param history every step, as in {@code loss.csv}
  */
-public record FineTuneResult(long steps, double trainLoss, double evalLoss, double bestEvalLoss, boolean stoppedEarly,
+public record FineTuneResult(long steps, double trainLoss, double initialEvalLoss, double evalLoss,
+                             double bestEvalLoss, boolean stoppedEarly,
                              Path adapterDir, DataStats train, DataStats eval, int heldOutTestQuestions,
                              double seconds, List<StepStats> history) {
     public FineTuneResult {

@@ -85,7 +85,7 @@ final class Trainer {
             log.info("resuming from {} at step {}/{} (epoch {}, example {} of {})", ckpt, state.step(), total,
                     state.epoch() + 1, state.position(), train.size());
         } else {
-            state = new TrainerState(0, 0, 0, 0, 0, Double.NaN, 0, false, fingerprint, List.of());
+            state = new TrainerState(0, 0, 0, 0, 0, Double.NaN, Double.NaN, 0, false, fingerprint, List.of());
             adapter = LoraAdapter.create(model, s.adapterName(), s.lora(), s.seed());
         }
         lora.attach(adapter);
@@ -116,6 +116,12 @@ final class Trainer {
         double lastEval = Double.NaN;
         for (StepStats h : history) {
             lastEval = Double.isNaN(h.evalLoss()) ? lastEval : h.evalLoss();
+        }
+        double initialEval = state.initialEvalLoss();
+        if (step == 0 && !eval.isEmpty()) {
+            // The base model's loss (B = 0 at the start): the reference every later evaluation is read against.
+            initialEval = evaluate(lora, eval);
+            log.info("held-out loss before training: {}", fmt(initialEval));
         }
         long started = System.nanoTime();
         long firstStep = step;
@@ -197,7 +203,8 @@ final class Trainer {
             }
             boolean last = step == total || stopped;
             if (last || (s.saveEvery() > 0 && step % s.saveEvery() == 0)) {
-                TrainerState now2 = new TrainerState(step, epoch, position, elapsedBefore + runSeconds, tokensSeen, best,
+                TrainerState now2 = new TrainerState(step, epoch, position, elapsedBefore + runSeconds, tokensSeen,
+                        initialEval, best,
                         sinceBest, stopped, state.fingerprint(), history);
                 Checkpoints.save(out, adapter, params, adamw, now2, s.keepCheckpoints());
                 LossCurve.writeCsv(history, out.resolve("loss.csv"));
@@ -205,7 +212,7 @@ final class Trainer {
         }
         lora.setTraining(false);
         double elapsed = elapsedBefore + (System.nanoTime() - started) / 1e9;
-        return new Outcome(new TrainerState(step, epoch, position, elapsed, tokensSeen, best, sinceBest, stopped,
+        return new Outcome(new TrainerState(step, epoch, position, elapsed, tokensSeen, initialEval, best, sinceBest, stopped,
                 state.fingerprint(), history), lastEval);
     }
 

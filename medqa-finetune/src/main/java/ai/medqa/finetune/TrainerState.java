@@ -9,9 +9,11 @@ import java.util.List;
  * @param step optimizer steps done
  * @param epoch the epoch in progress (from 0)
  * @param position training examples of that epoch already consumed (in the epoch's shuffled order)
+ * @param initialEvalLoss the held-out loss before the first step (NaN without evaluation)
  * @param fingerprint the settings and data a resumed run must share with this one
  */
-record TrainerState(long step, int epoch, int position, double elapsedSeconds, long tokensSeen, double bestEvalLoss,
+record TrainerState(long step, int epoch, int position, double elapsedSeconds, long tokensSeen, double initialEvalLoss,
+                    double bestEvalLoss,
                     int evalsWithoutImprovement, boolean stoppedEarly, String fingerprint, List<StepStats> history) {
     TrainerState {
         history = List.copyOf(history);
