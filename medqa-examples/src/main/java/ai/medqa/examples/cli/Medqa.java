@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
             ScoreCommand.class,
+            FinetuneCommand.class,
         })
 public final class Medqa {
 
