@@ -9,7 +9,6 @@ import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
 import ai.medqa.model.MistralModel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -306,9 +305,5 @@ final class Trainer {
         }
         long t = Math.round(seconds);
         return String.format(Locale.ROOT, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-    }
-
-    static boolean exists(Path p) {
-        return Files.exists(p);
     }
 }
