@@ -43,4 +43,15 @@ final class CausalLmLoss {
         NDArray weights = m.create(mask, new Shape(b, t - 1)).toDevice(logits.getDevice(), false);
         return picked.mul(weights).sum().neg();
     }
+
+    /**
+     * {@code x * factor} for a recorded graph. Not {@code x.mul(factor)}: DJL turns a Java number into a
+     * scalar tensor over Java-owned memory and closes it at once, but autograd keeps that tensor for
+     * the backward pass; after a garbage collection the backward reads freed memory (gradients of
+     * -777 in a probe). This scalar belongs to the caller's {@code NDScope} and lives until it closes.
+     */
+    static NDArray scale(NDArray x, double factor) {
+        NDArray s = x.getManager().create((float) factor).toDevice(x.getDevice(), false);
+        return x.mul(s);
+    }
 }

@@ -53,6 +53,11 @@ public final class TrainStepCheck {
     }
 
     public static Result run(Path dir) {
+        return run(dir, () -> { });
+    }
+
+    /** As {@link #run(Path)}, calling {@code betweenForwardAndBackward} after the forward pass (tests). */
+    static Result run(Path dir, Runnable betweenForwardAndBackward) {
         Path root = Files.exists(dir.resolve("train_step_golden.json")) ? dir.toAbsolutePath().getParent() : dir;
         JsonNode golden = readJson(root.resolve("lora/train_step_golden.json"));
         Path adapterDir = root.resolve(golden.get("adapter").asText());
@@ -75,7 +80,8 @@ public final class TrainStepCheck {
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     NDArray input = model.manager().create(batch.ids(), new ai.djl.ndarray.types.Shape(1, ids.length));
                     NDArray sum = CausalLmLoss.sum(model.forward(input, new int[1]), batch);
-                    NDArray mean = sum.div(batch.targets());
+                    NDArray mean = CausalLmLoss.scale(sum, 1.0 / batch.targets());
+                    betweenForwardAndBackward.run();
                     gc.backward(mean);
                     loss = mean.getFloat();
                 }

@@ -221,7 +221,7 @@ final class Trainer {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
                 NDArray sum = CausalLmLoss.sum(model.forward(ids, new int[b.rows()]), b);
-                gc.backward(sum.div(stepTargets));
+                gc.backward(CausalLmLoss.scale(sum, 1.0 / stepTargets));
                 return sum.getFloat();
             }
         }

@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,7 +35,7 @@ class ResumeTest {
                 .evalFraction(0.1).evalEvery(4).saveEvery(3).seed(99);
     }
 
-    @Test
+    @RepeatedTest(3) // it once failed 1 run in 8, when a GC freed a scalar the backward pass needed
     void killedThenResumedRunEndsWithTheSameAdapterBytes() throws IOException {
         Path full = tmp.resolve("full");
         FineTuneResult a = settings(full).build().run();
@@ -59,13 +59,14 @@ class ResumeTest {
 
         FineTuneResult b = settings(killed).resume(true).build().run();
         assertThat(b.steps()).isEqualTo(10);
+        // The curves first: on a mismatch they show at which step the runs part.
+        assertThat(lossColumns(killed)).isEqualTo(lossColumns(full));
         assertThat(Files.readAllBytes(killed.resolve("adapter_model.safetensors")))
                 .isEqualTo(Files.readAllBytes(full.resolve("adapter_model.safetensors")));
         assertThat(Files.readAllBytes(killed.resolve("checkpoint-10/optimizer.safetensors")))
                 .isEqualTo(Files.readAllBytes(full.resolve("checkpoint-10/optimizer.safetensors")));
         assertThat(Files.readString(killed.resolve("adapter_config.json")))
                 .isEqualTo(Files.readString(full.resolve("adapter_config.json")));
-        assertThat(lossColumns(killed)).isEqualTo(lossColumns(full));
         assertThat(b.evalLoss()).isEqualTo(a.evalLoss());
         assertThat(b.initialEvalLoss()).isEqualTo(a.initialEvalLoss());
     }
