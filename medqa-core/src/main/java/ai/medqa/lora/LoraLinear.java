@@ -81,7 +81,11 @@ public final class LoraLinear implements Linear {
         LoraWeights w = e.weights();
         NDArray down = in.getNDArrayInternal().linear(in, w.a(), null).singletonOrThrow();
         NDArray up = down.getNDArrayInternal().linear(down, w.b(), null).singletonOrThrow();
-        NDArray delta = up.mul(w.scaling());
+        // Not up.mul(double): DJL makes the number a scalar tensor over Java memory and frees it at once,
+        // while autograd keeps it for the backward pass, which then reads freed memory after a GC. This
+        // scalar belongs to the caller's NDScope, like every other array of the forward pass.
+        NDArray scaling = up.getManager().create((float) w.scaling()).toDevice(up.getDevice(), false);
+        NDArray delta = up.mul(scaling);
         if (y.getDataType() == DataType.FLOAT32) {
             return y.add(delta);
         }

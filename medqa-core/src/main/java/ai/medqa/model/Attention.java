@@ -56,7 +56,10 @@ final class Attention implements AutoCloseable {
         // Query heads h = kv * groups + g share key head kv (transformers' repeat_kv order); folding
         // the groups into the row axis lets one matmul serve them all without copying K and V.
         NDArray qg = q.reshape(b, kvHeads, groups * t, headDim);
-        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(scale);
+        NDArray raw = qg.matMul(k.transpose(0, 1, 3, 2));
+        // An array, not mul(float): training keeps this factor for the backward pass, and DJL frees the
+        // scalar it makes from a Java number as soon as mul returns (see LoraLinear.forward).
+        NDArray scores = raw.mul(raw.getManager().create(scale).toDevice(raw.getDevice(), false));
         DataType dtype = scores.getDataType();
         if (dtype != DataType.FLOAT32) {
             scores = scores.toType(DataType.FLOAT32, false);

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             MergeLoraCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
+            FinetuneCommand.class,
         })
 public final class Medqa {
 

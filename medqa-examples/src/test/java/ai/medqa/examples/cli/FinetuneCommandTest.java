@@ -1,0 +1,84 @@
+package ai.medqa.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.medqa.io.DType;
+import ai.medqa.model.RandomCheckpoint;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code medqa finetune}: the golden-step check, a short run, and the NF4 refusal. */
+class FinetuneCommandTest {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    @TempDir
+    Path tmp;
+
+    private int run(String... args) {
+        FinetuneCommand cmd = new FinetuneCommand();
+        cmd.out2 = new PrintStream(out, true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
+        return new CommandLine(cmd).execute(args);
+    }
+
+    @Test
+    void trainStepCheckPrintsTheGoldenLoss() {
+        assertThat(new CommandLine(new Medqa()).getSubcommands()).containsKey("finetune");
+        int code = run("--train-step-check", GenerateCommandTest.FIXTURES.toString());
+        assertThat(code).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("loss 47.6549");
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("OK: within 1e-4");
+    }
+
+    @Test
+    void trainsAndWritesAPeftAdapter() throws Exception {
+        Path model = tmp.resolve("model");
+        RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 1, 2, 1, 32000, 128, 0), DType.F32, 3);
+        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
+                model.resolve("tokenizer.json"));
+        Path data = tmp.resolve("pairs.jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
+        }
+        Files.writeString(data, lines);
+        int code = run("--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("out").toString(),
+                "--batch", "2", "--grad-accum", "2", "--max-len", "32", "--lr", "1e-3", "--max-steps", "2",
+                "--template", "chat");
+        assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("steps 2");
+        assertThat(tmp.resolve("out/adapter_model.safetensors")).exists();
+        assertThat(tmp.resolve("out/adapter_config.json")).exists();
+        assertThat(tmp.resolve("out/loss.csv")).exists();
+    }
+
+    @Test
+    void qloraTrainsAdaptersThroughAnNf4Base() throws Exception {
+        Path model = tmp.resolve("model");
+        RandomCheckpoint.write(model, RandomCheckpoint.config(64, 128, 2, 2, 1, 32000, 128, 0), DType.F32, 4);
+        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
+                model.resolve("tokenizer.json"));
+        Path data = tmp.resolve("pairs.jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
+        }
+        Files.writeString(data, lines);
+        Path outDir = tmp.resolve("qlora");
+        int code = run("--model", model.toString(), "--data", data.toString(), "--out", outDir.toString(),
+                "--quantize", "nf4", "--batch", "2", "--max-len", "32", "--lr", "1e-2", "--max-steps", "2");
+        assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        // B starts at zero (PEFT's init): non-zero B after two steps means gradients crossed the NF4 base.
+        try (ai.medqa.io.SafetensorsFile st = ai.medqa.io.SafetensorsFile.open(outDir.resolve("adapter_model.safetensors"))) {
+            float[] b = st.readFloats("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight");
+            assertThat(b).as("lora_B after training").isNotEqualTo(new float[b.length]);
+        }
+    }
+}

@@ -1,0 +1,491 @@
+package ai.medqa.finetune;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import ai.medqa.lora.LoraAdapters;
+import ai.medqa.lora.LoraConfig;
+import ai.medqa.model.LinearFactory;
+import ai.medqa.model.MistralModel;
+import ai.medqa.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * LoRA fine-tuning of a Mistral model (QLoRA when the base is loaded 4-bit through {@link
+ * Builder#baseLinears}): the base stays frozen, only the adapter's A and B matrices are trained.
+ *
+ * <pre>{@code
+ * FineTuneResult r = FineTune.builder()
+ *         .model(Path.of("Mistral-7B-v0.1"))
+ *         .data(Path.of("ori_pqal.json"))          // PubMedQA; the official test split is held out
+ *         .output(Path.of("adapters/pubmedqa"))
+ *         .lora(LoraConfig.of(8, 16, 0.05, List.of("q_proj", "v_proj")))
+ *         .epochs(1).learningRate(2e-4).batchSize(4).gradientAccumulation(4).maxLength(512)
+ *         .build()
+ *         .run();
+ * }</pre>
+ *
+ * <p>The output folder receives the adapter in PEFT's format ({@code adapter_config.json},
+ * {@code adapter_model.safetensors}; loadable by {@code PeftModel.from_pretrained} and by
+ * {@link ai.medqa.lora.LoraAdapter#apply}), {@code best/} (the adapter with the lowest held-out loss),
+ * {@code loss.csv}, {@code loss.png} and {@code checkpoint-<step>/} folders from which
+ * {@link Builder#resume} continues a killed run to the same adapter bytes.
+ *
+ * <p>The loss is transformers': cross-entropy of each completion token (and the EOS after it),
+ * averaged over all completion tokens of an optimizer step; prompts and padding carry no loss. The
+ * optimizer is {@code torch.optim.AdamW}, clipping is {@code clip_grad_norm_}, schedules are
+ * transformers' (see {@link Schedule}).
+ */
+public final class FineTune {
+    private static final Logger log = LoggerFactory.getLogger(FineTune.class);
+
+    /** Every setting of a run, validated by {@link Builder#build}. */
+    record Settings(int epochs, long maxSteps, double learningRate, int batchSize, int gradientAccumulation,
+                    int maxLength, Schedule schedule, long warmupSteps, double warmupRatio, double weightDecay,
+                    double beta1, double beta2, double eps, double maxGradNorm, long seed, LoraConfig lora,
+                    String adapterName, int evalEvery, double evalFraction, int earlyStopPatience,
+                    double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery) {}
+
+    private final Builder b;
+    private final Settings settings;
+
+    private FineTune(Builder b, Settings settings) {
+        this.b = b;
+        this.settings = settings;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Trains, writes the adapter, curve and checkpoints to the output folder, and returns what
+     * happened. With a model passed to {@link Builder#model(MistralModel)} the trained adapter stays
+     * attached and active on it (in inference mode) under {@link Builder#adapterName}.
+     */
+    public FineTuneResult run() {
+        long started = System.nanoTime();
+        boolean ownModel = b.model == null;
+        MistralModel model = ownModel
+                ? MistralModel.load(b.modelDir, b.device, b.computeType, b.baseLinears)
+                : b.model;
+        try {
+            Tokenizer tokenizer = b.tokenizer != null ? b.tokenizer : Tokenizer.load(b.modelDir);
+            try {
+                return train(model, tokenizer, started);
+            } finally {
+                if (b.tokenizer == null) {
+                    tokenizer.close();
+                }
+            }
+        } finally {
+            if (ownModel) {
+                model.close();
+            }
+        }
+    }
+
+    private FineTuneResult train(MistralModel model, Tokenizer tokenizer, long started) {
+        // Data: explicit examples, or a file; PubMedQA's official test split held out unless asked.
+        List<Example> examples;
+        int heldOutTest = 0;
+        PromptTemplate template = b.template;
+        if (b.examples != null) {
+            examples = b.examples;
+            template = template != null ? template : PromptTemplate.raw();
+        } else {
+            TrainingData.Loaded loaded = TrainingData.load(b.dataFile, b.includeOfficialTest);
+            examples = loaded.examples();
+            heldOutTest = loaded.heldOutTest();
+            template = template != null ? template : loaded.pubMedQa() ? PromptTemplate.instruction() : PromptTemplate.raw();
+        }
+        List<Example> trainExamples = examples;
+        List<Example> evalExamples = b.evalExamples != null ? b.evalExamples : List.of();
+        if (b.evalExamples == null && settings.evalFraction() > 0) {
+            // A held-out fold drawn with the run's seed: the same split on resume.
+            List<Example> shuffled = new ArrayList<>(examples);
+            SplittableRandom r = new SplittableRandom(Trainer.mix(settings.seed(), 0xE7A1L));
+            for (int i = shuffled.size() - 1; i > 0; i--) {
+                java.util.Collections.swap(shuffled, i, r.nextInt(i + 1));
+            }
+            int n = (int) Math.ceil(settings.evalFraction() * shuffled.size());
+            evalExamples = shuffled.subList(0, n);
+            trainExamples = shuffled.subList(n, shuffled.size());
+        }
+        if (trainExamples.isEmpty()) {
+            throw new IllegalArgumentException("no training examples left (" + examples.size() + " loaded, "
+                    + evalExamples.size() + " held out for evaluation)");
+        }
+        Tokenization.Result train = Tokenization.tokenize(tokenizer, template, trainExamples, settings.maxLength());
+        Tokenization.Result eval = evalExamples.isEmpty() ? null
+                : Tokenization.tokenize(tokenizer, template, evalExamples, settings.maxLength());
+        log.info("template {}; training data: {}", template, train.stats());
+        if (eval != null) {
+            log.info("held-out data: {}", eval.stats());
+        }
+        if (train.stats().truncated() > 0) {
+            log.warn("{} of {} training examples were longer than max length {} and were truncated ({} with the answer"
+                            + " cut)", train.stats().truncated(), train.stats().examples(), settings.maxLength(),
+                    train.stats().answerTruncated());
+        }
+        int vocab = model.config().vocabSize();
+        if (tokenizer.vocabSize() > vocab) {
+            throw new IllegalArgumentException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model's"
+                    + " vocab_size is " + vocab);
+        }
+
+        try {
+            Files.createDirectories(b.output);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + b.output + ": " + e.getMessage(), e);
+        }
+        LoraAdapters lora = LoraAdapters.of(model);
+        Trainer trainer = new Trainer(settings, model, train.examples(),
+                eval == null ? List.of() : eval.examples(), tokenizer.eosId(), b.listener);
+        Trainer.Outcome outcome;
+        try {
+            outcome = trainer.run(lora, b.output);
+        } catch (RuntimeException e) {
+            detach(lora);
+            throw e;
+        }
+        TrainerState st = outcome.state();
+        lora.adapters().get(settings.adapterName()).save(b.output);
+        if (!st.history().isEmpty()) {
+            LossCurve.writeCsv(st.history(), b.output.resolve("loss.csv"));
+            LossCurve.writePng(st.history(), "LoRA fine-tuning: " + b.output.getFileName(), b.output.resolve("loss.png"));
+        }
+        if (b.model == null) {
+            detach(lora);
+        }
+        double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
+        FineTuneResult result = new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(),
+                st.bestEvalLoss(),
+                st.stoppedEarly(), b.output, train.stats(), eval == null ? null : eval.stats(), heldOutTest,
+                (System.nanoTime() - started) / 1e9, st.history());
+        log.info("done: {} steps, train loss {}, held-out loss {} (before training {}); adapter in {}", result.steps(),
+                Trainer.fmt(result.trainLoss()), Trainer.fmt(result.evalLoss()), Trainer.fmt(result.initialEvalLoss()),
+                b.output);
+        return result;
+    }
+
+    private void detach(LoraAdapters lora) {
+        if (lora.adapters().containsKey(settings.adapterName())) {
+            lora.remove(settings.adapterName());
+        }
+    }
+
+    /** Fluent settings; defaults are the seed's QLoRA run (r 8, alpha 16, dropout 0.05, q_proj and v_proj). */
+    public static final class Builder {
+        private Path modelDir;
+        private MistralModel model;
+        private Tokenizer tokenizer;
+        private Device device = Device.cpu();
+        private DataType computeType = DataType.FLOAT32;
+        private LinearFactory baseLinears = LinearFactory.DENSE;
+        private Path dataFile;
+        private List<Example> examples;
+        private List<Example> evalExamples;
+        private boolean includeOfficialTest;
+        private PromptTemplate template;
+        private Path output;
+        private Consumer<StepStats> listener;
+
+        private int epochs = 1;
+        private long maxSteps = -1;
+        private double learningRate = 2e-4;
+        private int batchSize = 4;
+        private int gradientAccumulation = 4;
+        private int maxLength = 512;
+        private Schedule schedule = Schedule.LINEAR;
+        private long warmupSteps = -1;
+        private double warmupRatio = 0.03;
+        private double weightDecay = 0.0;
+        private double beta1 = 0.9;
+        private double beta2 = 0.999;
+        private double eps = 1e-8;
+        private double maxGradNorm = 1.0;
+        private long seed = 42;
+        private LoraConfig lora = LoraConfig.of(8, 16, 0.05, List.of("q_proj", "v_proj"));
+        private String adapterName = "finetune";
+        private int evalEvery = 50;
+        private double evalFraction = 0.1;
+        private int earlyStopPatience = 0;
+        private double earlyStopMinDelta = 0.0;
+        private int saveEvery = 50;
+        private int keepCheckpoints = 2;
+        private boolean resume;
+        private int logEvery = 1;
+
+        private Builder() {}
+
+        /** A Hugging Face model folder (config.json, safetensors, tokenizer.json), loaded by {@link #run}. */
+        public Builder model(Path dir) {
+            this.modelDir = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        /** A model already loaded (the caller closes it); needs {@link #tokenizer} unless {@link #model(Path)} is set too. */
+        public Builder model(MistralModel loaded) {
+            this.model = Objects.requireNonNull(loaded, "model");
+            return this;
+        }
+
+        public Builder tokenizer(Tokenizer t) {
+            this.tokenizer = Objects.requireNonNull(t, "tokenizer");
+            return this;
+        }
+
+        /** Where the base is loaded from a folder: the device ({@code Device.cpu()}, {@code Device.gpu()}). */
+        public Builder device(Device d) {
+            this.device = Objects.requireNonNull(d, "device");
+            return this;
+        }
+
+        /** Compute dtype of a dense base: FLOAT32 or FLOAT16 (LoRA weights are float32 regardless). */
+        public Builder computeType(DataType t) {
+            if (t != DataType.FLOAT32 && t != DataType.FLOAT16) {
+                throw new IllegalArgumentException("compute type " + t + ": expected FLOAT32 or FLOAT16");
+            }
+            this.computeType = t;
+            return this;
+        }
+
+        /**
+         * How base projections are built when the model is loaded from a folder: {@link
+         * LinearFactory#DENSE}, or a 4-bit NF4 factory for QLoRA. Any {@link ai.medqa.model.Linear}
+         * works: the LoRA branch only needs its forward to accept a float input.
+         */
+        public Builder baseLinears(LinearFactory f) {
+            this.baseLinears = Objects.requireNonNull(f, "baseLinears");
+            return this;
+        }
+
+        /**
+         * Training data: PubMedQA ({@code ori_pqal.json}, or {@code .jsonl} with Hugging Face's
+         * fields), or {@code .jsonl} lines of {@code {"prompt": ..., "completion": ...}}.
+         */
+        public Builder data(Path file) {
+            this.dataFile = Objects.requireNonNull(file, "file");
+            return this;
+        }
+
+        public Builder examples(List<Example> list) {
+            this.examples = List.copyOf(list);
+            return this;
+        }
+
+        /** An explicit held-out set (otherwise {@link #evalFraction} of the data is held out). */
+        public Builder evalExamples(List<Example> list) {
+            this.evalExamples = List.copyOf(list);
+            return this;
+        }
+
+        /** Train on PubMedQA's official test questions too. Off by default: it would spoil every later score. */
+        public Builder includeOfficialTestSplit(boolean on) {
+            this.includeOfficialTest = on;
+            return this;
+        }
+
+        /** Default: {@link PromptTemplate#instruction()} for PubMedQA, {@link PromptTemplate#raw()} for pairs. */
+        public Builder template(PromptTemplate t) {
+            this.template = Objects.requireNonNull(t, "template");
+            return this;
+        }
+
+        public Builder output(Path dir) {
+            this.output = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        public Builder lora(LoraConfig c) {
+            this.lora = Objects.requireNonNull(c, "lora");
+            return this;
+        }
+
+        public Builder adapterName(String name) {
+            this.adapterName = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        public Builder epochs(int n) {
+            this.epochs = n;
+            return this;
+        }
+
+        /** Stop after this many optimizer steps (and size the schedule for them); -1 for {@link #epochs}. */
+        public Builder maxSteps(long n) {
+            this.maxSteps = n;
+            return this;
+        }
+
+        public Builder learningRate(double lr) {
+            this.learningRate = lr;
+            return this;
+        }
+
+        /** Examples per micro-batch (one forward/backward). */
+        public Builder batchSize(int n) {
+            this.batchSize = n;
+            return this;
+        }
+
+        /** Micro-batches per optimizer step. */
+        public Builder gradientAccumulation(int n) {
+            this.gradientAccumulation = n;
+            return this;
+        }
+
+        /** Tokens per example, BOS and EOS included; longer examples are truncated (see {@link DataStats}). */
+        public Builder maxLength(int n) {
+            this.maxLength = n;
+            return this;
+        }
+
+        public Builder schedule(Schedule sch) {
+            this.schedule = Objects.requireNonNull(sch, "schedule");
+            return this;
+        }
+
+        /** Warm-up in optimizer steps; overrides {@link #warmupRatio}. */
+        public Builder warmupSteps(long n) {
+            this.warmupSteps = n;
+            return this;
+        }
+
+        /** Warm-up as a fraction of all steps (default 0.03). */
+        public Builder warmupRatio(double r) {
+            this.warmupRatio = r;
+            this.warmupSteps = -1;
+            return this;
+        }
+
+        /** Decoupled weight decay (AdamW's); default 0 as in transformers. */
+        public Builder weightDecay(double wd) {
+            this.weightDecay = wd;
+            return this;
+        }
+
+        public Builder betas(double b1, double b2) {
+            this.beta1 = b1;
+            this.beta2 = b2;
+            return this;
+        }
+
+        public Builder eps(double e) {
+            this.eps = e;
+            return this;
+        }
+
+        /** Clip the gradients' global 2-norm to this; 0 turns clipping off. Default 1.0 as in transformers. */
+        public Builder maxGradNorm(double n) {
+            this.maxGradNorm = n;
+            return this;
+        }
+
+        /** Seeds the adapter's initialisation, the data order, the held-out split and LoRA dropout. */
+        public Builder seed(long s) {
+            this.seed = s;
+            return this;
+        }
+
+        /** Evaluate the held-out loss every this many steps (and after the last); 0: only after the last. */
+        public Builder evalEvery(int steps) {
+            this.evalEvery = steps;
+            return this;
+        }
+
+        /** Fraction of the data held out for evaluation when no {@link #evalExamples} are given; 0 for none. */
+        public Builder evalFraction(double f) {
+            this.evalFraction = f;
+            return this;
+        }
+
+        /** Stop when the held-out loss has not improved by more than {@code minDelta} for {@code patience} evaluations. */
+        public Builder earlyStop(int patience, double minDelta) {
+            this.earlyStopPatience = patience;
+            this.earlyStopMinDelta = minDelta;
+            return this;
+        }
+
+        /** Write a checkpoint every this many steps (and after the last); 0: only after the last. */
+        public Builder saveEvery(int steps) {
+            this.saveEvery = steps;
+            return this;
+        }
+
+        public Builder keepCheckpoints(int n) {
+            this.keepCheckpoints = n;
+            return this;
+        }
+
+        /** Continue from the output folder's latest checkpoint (a fresh start if it has none). */
+        public Builder resume(boolean on) {
+            this.resume = on;
+            return this;
+        }
+
+        /** Log a progress line every this many steps; 0 for none. */
+        public Builder logEvery(int steps) {
+            this.logEvery = steps;
+            return this;
+        }
+
+        /** Called after every optimizer step (throwing from it aborts the run, as a crash would). */
+        public Builder onStep(Consumer<StepStats> l) {
+            this.listener = l;
+            return this;
+        }
+
+        public FineTune build() {
+            if (modelDir == null && model == null) {
+                throw new IllegalStateException("no model: call model(dir) or model(loadedModel)");
+            }
+            if (model != null && tokenizer == null && modelDir == null) {
+                throw new IllegalStateException("a loaded model needs tokenizer(...) (or model(dir) to load it from)");
+            }
+            if ((dataFile == null) == (examples == null)) {
+                throw new IllegalStateException("give the training data once: data(file) or examples(list)");
+            }
+            if (output == null) {
+                throw new IllegalStateException("no output folder: call output(dir)");
+            }
+            positive("epochs", epochs);
+            positive("batch size", batchSize);
+            positive("gradient accumulation", gradientAccumulation);
+            positive("max length", maxLength);
+            if (!(learningRate > 0)) {
+                throw new IllegalArgumentException("learning rate " + learningRate + ": expected > 0");
+            }
+            if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) {
+                throw new IllegalArgumentException("betas (" + beta1 + ", " + beta2 + "): expected in [0, 1)");
+            }
+            if (!(eps > 0) || weightDecay < 0 || maxGradNorm < 0) {
+                throw new IllegalArgumentException("eps must be > 0, weight decay and max grad norm >= 0");
+            }
+            if (!(evalFraction >= 0 && evalFraction < 1) || !(warmupRatio >= 0 && warmupRatio <= 1)) {
+                throw new IllegalArgumentException("eval fraction must be in [0, 1), warm-up ratio in [0, 1]");
+            }
+            Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
+                    schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, lora,
+                    adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
+                    keepCheckpoints, resume, logEvery);
+            return new FineTune(this, s);
+        }
+
+        private static void positive(String what, long v) {
+            if (v <= 0) {
+                throw new IllegalArgumentException(what + " is " + v + "; expected > 0");
+            }
+        }
+    }
+}
