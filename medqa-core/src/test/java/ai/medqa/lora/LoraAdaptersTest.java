@@ -1,7 +1,7 @@
 package ai.medqa.lora;
 
 import ai.medqa.model.Logits;
-import static ai.medqa.lora.LoraFixtures.floats2;
+import static ai.medqa.model.Logits.floats2;
 import static ai.medqa.model.Logits.maxAbsDiff;
 import static ai.medqa.model.Logits.prefillAll;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -121,7 +121,7 @@ class LoraAdaptersTest {
                 assertThat(maxAbsDiff(logits, expected)).as("request with %s", name).isLessThanOrEqualTo(1e-3);
                 int[] greedy = Logits.greedy(m, prompt, 20);
                 if (name != null) {
-                    assertThat(greedy).as("greedy with %s", name).containsExactly(LoraFixtures.ints(golden.get(name).get("greedy")));
+                    assertThat(greedy).as("greedy with %s", name).containsExactly(Logits.ints(golden.get(name).get("greedy")));
                 }
                 float[][] before = first.putIfAbsent(String.valueOf(name), logits);
                 if (before != null) {

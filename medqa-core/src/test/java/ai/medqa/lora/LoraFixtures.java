@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.Logits;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
@@ -45,7 +46,7 @@ final class LoraFixtures {
     }
 
     static int[] prompt() {
-        return ints(golden().get("prompt"));
+        return Logits.ints(golden().get("prompt"));
     }
 
     /** Model C (mistral-swa: 4 layers, hidden 64, sliding window 6) in {@code storage} and compute {@code dtype}. */
@@ -55,25 +56,5 @@ final class LoraFixtures {
 
     static MistralModel modelC() {
         return modelC("f32", DataType.FLOAT32);
-    }
-    /** Greedy continuation with the KV cache (the golden re-forwards each step; same argmax). */
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = a.get(i).asInt();
-        }
-        return r;
-    }
-
-    static float[][] floats2(JsonNode a) {
-        float[][] r = new float[a.size()][];
-        for (int i = 0; i < r.length; i++) {
-            JsonNode row = a.get(i);
-            r[i] = new float[row.size()];
-            for (int j = 0; j < r[i].length; j++) {
-                r[i][j] = Float.parseFloat(row.get(j).asText()); // shortest float32 repr: exact
-            }
-        }
-        return r;
     }
 }

@@ -1,8 +1,8 @@
 package ai.medqa.lora;
 
 import ai.medqa.model.Logits;
-import static ai.medqa.lora.LoraFixtures.floats2;
-import static ai.medqa.lora.LoraFixtures.ints;
+import static ai.medqa.model.Logits.floats2;
+import static ai.medqa.model.Logits.ints;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 

@@ -1,7 +1,7 @@
 package ai.medqa.lora;
 
 import ai.medqa.model.Logits;
-import static ai.medqa.lora.LoraFixtures.floats2;
+import static ai.medqa.model.Logits.floats2;
 import static ai.medqa.model.Logits.maxAbsDiff;
 import static ai.medqa.model.Logits.prefillAll;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -33,10 +33,10 @@ class LoraMergeTest {
             JsonNode expected = golden.get("adapters").get(adapter);
             try (MistralModel m = MistralModel.load(out, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
                 double max = Logits.maxAbsDiff(Logits.prefillAll(m, prompt),
-                        LoraFixtures.floats2(expected.get("merged_prompt_logits")));
+                        Logits.floats2(expected.get("merged_prompt_logits")));
                 assertThat(max).as(adapter + " merged logits vs PEFT merge_and_unload").isLessThanOrEqualTo(1e-3);
                 assertThat(Logits.greedy(m, prompt, golden.get("n_greedy").asInt()))
-                        .containsExactly(LoraFixtures.ints(expected.get("merged_greedy")));
+                        .containsExactly(Logits.ints(expected.get("merged_greedy")));
             }
         }
     }

@@ -34,7 +34,7 @@ class F16FidelityTest {
                 LinearFactory.DENSE)) {
             for (int i = 0; i < golden32.cases().size(); i++) {
                 Golden.Case c = golden32.cases().get(i);
-                float[][] hf16 = floats2(reference.get(i).get("prompt_logits"));
+                float[][] hf16 = Logits.floats2(reference.get(i).get("prompt_logits"));
                 float[][] ours = Logits.prefillAll(m, c.prompt());
                 double hfError = Logits.maxAbsDiff(hf16, c.promptLogits());
                 double ourError = Logits.maxAbsDiff(ours, c.promptLogits());
@@ -48,14 +48,4 @@ class F16FidelityTest {
         }
     }
 
-    private static float[][] floats2(JsonNode a) {
-        float[][] r = new float[a.size()][];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = new float[a.get(i).size()];
-            for (int j = 0; j < r[i].length; j++) {
-                r[i][j] = Float.parseFloat(a.get(i).get(j).asText());
-            }
-        }
-        return r;
-    }
 }

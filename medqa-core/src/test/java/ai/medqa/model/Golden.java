@@ -27,8 +27,8 @@ record Golden(List<Case> cases) {
             JsonNode root = new ObjectMapper().readTree(file.toFile());
             List<Case> cases = new ArrayList<>();
             for (JsonNode c : root.get("cases")) {
-                cases.add(new Case(ints(c.get("prompt")), floats2(c.get("prompt_logits")), ints(c.get("greedy")),
-                        floats2(c.get("greedy_top2"))));
+                cases.add(new Case(Logits.ints(c.get("prompt")), Logits.floats2(c.get("prompt_logits")), Logits.ints(c.get("greedy")),
+                        Logits.floats2(c.get("greedy_top2"))));
             }
             return new Golden(cases);
         } catch (IOException e) {
@@ -36,24 +36,4 @@ record Golden(List<Case> cases) {
         }
     }
 
-    private static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = a.get(i).asInt();
-        }
-        return r;
-    }
-
-    private static float[][] floats2(JsonNode a) {
-        float[][] r = new float[a.size()][];
-        for (int i = 0; i < r.length; i++) {
-            JsonNode row = a.get(i);
-            r[i] = new float[row.size()];
-            for (int j = 0; j < r[i].length; j++) {
-                // Shortest repr of a float32: parsing as float gives back the exact value.
-                r[i][j] = Float.parseFloat(row.get(j).asText());
-            }
-        }
-        return r;
-    }
 }

@@ -1,6 +1,7 @@
 package ai.medqa.model;
 
 import ai.djl.ndarray.NDScope;
+import com.fasterxml.jackson.databind.JsonNode;
 
 /** Logits and greedy runs of a model, as the fidelity tests of every package compare them. */
 public final class Logits {
@@ -78,5 +79,27 @@ public final class Logits {
             max = Math.max(max, Math.abs(a[i] - b[i]));
         }
         return max;
+    }
+
+    /** A JSON array of ids. */
+    public static int[] ints(JsonNode a) {
+        int[] r = new int[a.size()];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = a.get(i).asInt();
+        }
+        return r;
+    }
+
+    /** Rows of float32 logits written as shortest round-trip decimals: parsing as float is exact. */
+    public static float[][] floats2(JsonNode a) {
+        float[][] r = new float[a.size()][];
+        for (int i = 0; i < r.length; i++) {
+            JsonNode row = a.get(i);
+            r[i] = new float[row.size()];
+            for (int j = 0; j < r[i].length; j++) {
+                r[i][j] = Float.parseFloat(row.get(j).asText());
+            }
+        }
+        return r;
     }
 }

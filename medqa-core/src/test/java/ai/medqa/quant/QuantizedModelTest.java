@@ -73,11 +73,11 @@ class QuantizedModelTest {
             double worstVsGolden = 0;
             StringBuilder greedy = new StringBuilder();
             for (JsonNode c : golden.get("cases")) {
-                int[] prompt = ints(c.get("prompt"));
+                int[] prompt = Logits.ints(c.get("prompt"));
                 float[][] ours = Logits.prefillAll(q, prompt);
                 worstVsReference = Math.max(worstVsReference, Logits.maxAbsDiff(ours, Logits.prefillAll(ref, prompt)));
-                worstVsGolden = Math.max(worstVsGolden, Logits.maxAbsDiff(ours, floats2(c.get("prompt_logits"))));
-                int[] expected = ints(c.get("greedy"));
+                worstVsGolden = Math.max(worstVsGolden, Logits.maxAbsDiff(ours, Logits.floats2(c.get("prompt_logits"))));
+                int[] expected = Logits.ints(c.get("greedy"));
                 int[] got = Logits.greedy(q, prompt, expected.length);
                 int prefix = 0;
                 while (prefix < got.length && got[prefix] == expected[prefix]) {
@@ -108,22 +108,4 @@ class QuantizedModelTest {
         };
     }
 
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = a.get(i).asInt();
-        }
-        return r;
-    }
-
-    static float[][] floats2(JsonNode a) {
-        float[][] r = new float[a.size()][];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = new float[a.get(i).size()];
-            for (int j = 0; j < r[i].length; j++) {
-                r[i][j] = Float.parseFloat(a.get(i).get(j).asText());
-            }
-        }
-        return r;
-    }
 }
