@@ -8,7 +8,7 @@ import ai.medqa.finetune.PromptTemplate;
 import ai.medqa.finetune.StepStats;
 import ai.medqa.io.DType;
 import ai.medqa.lora.LoraConfig;
-import ai.medqa.model.LinearFactory;
+import ai.medqa.quant.Quantization;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.RandomCheckpoint;
@@ -23,12 +23,13 @@ import java.util.Locale;
 /**
  * Timed example (not JMH: one training step is seconds long and allocates native memory that JMH's
  * forks would only hide): LoRA training throughput and peak memory per optimizer step on the
- * ~100M-parameter benchmark model, F32 base, the seed's adapter (r 8, q_proj and v_proj).
+ * ~100M-parameter benchmark model, F32 compute over a dense, NF4 or INT8 base ({@code quantize=}),
+ * the seed's adapter (r 8, q_proj and v_proj).
  *
  * <pre>
  * mvn -q -pl jmh-benchmarks -am package -DskipTests
  * java -cp jmh-benchmarks/target/benchmarks.jar ai.medqa.bench.FineTuneBenchmark \
- *     [steps=6] [batch=1] [maxLen=256] [data=medqa-finetune/src/test/resources/pubmedqa/pqal_subset.json] \
+ *     [steps=6] [batch=1] [maxLen=256] [quantize=none|nf4|int8] [data=medqa-finetune/src/test/resources/pubmedqa/pqal_subset.json] \
  *     [tokenizer=medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1]
  * </pre>
  *
@@ -45,6 +46,7 @@ public final class FineTuneBenchmark {
         int steps = Integer.parseInt(arg(args, "steps", "6"));
         int batch = Integer.parseInt(arg(args, "batch", "1"));
         int maxLen = Integer.parseInt(arg(args, "maxLen", "256"));
+        Quantization quantization = Quantization.parse(arg(args, "quantize", "none"));
         Path data = Path.of(arg(args, "data", "medqa-finetune/src/test/resources/pubmedqa/pqal_subset.json"));
         Path tokenizerDir = Path.of(arg(args, "tokenizer", "medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1"));
         System.setProperty("ai.djl.offline", "true");
@@ -55,11 +57,11 @@ public final class FineTuneBenchmark {
         RandomCheckpoint.write(dir, CONFIG, DType.F32, 1);
         List<StepStats> stats = new ArrayList<>();
         List<long[]> memory = new ArrayList<>();
-        try (MistralModel model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
+        try (MistralModel model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantization.linears());
                 Tokenizer tok = Tokenizer.load(tokenizerDir)) {
             long rssLoaded = status("VmRSS");
-            System.out.printf(Locale.ROOT, "model: %,d parameters, F32; resident %d MiB after load (%d MiB before)%n",
-                    CONFIG.parameterCount(), rssLoaded / 1024, rss0 / 1024);
+            System.out.printf(Locale.ROOT, "model: %,d parameters, F32 compute, base %s; resident %d MiB after load"
+                    + " (%d MiB before)%n", CONFIG.parameterCount(), quantization, rssLoaded / 1024, rss0 / 1024);
             FineTuneResult r = FineTune.builder()
                     .model(model).tokenizer(tok).data(data)
                     .template(PromptTemplate.instruction().withContexts(true))
