@@ -29,7 +29,7 @@ import java.util.Locale;
  * <pre>
  * mvn -q -pl jmh-benchmarks -am package -DskipTests
  * java -cp jmh-benchmarks/target/benchmarks.jar ai.medqa.bench.FineTuneBenchmark \
- *     [steps=6] [batch=1] [maxLen=256] [quantize=none|nf4|int8] [data=medqa-finetune/src/test/resources/pubmedqa/pqal_subset.json] \
+ *     [steps=6] [batch=1] [maxLen=256] [quantize=none|nf4|int8] [checkpointing=false|true] [data=medqa-finetune/src/test/resources/pubmedqa/pqal_subset.json] \
  *     [tokenizer=medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1]
  * </pre>
  *
@@ -47,6 +47,7 @@ public final class FineTuneBenchmark {
         int batch = Integer.parseInt(arg(args, "batch", "1"));
         int maxLen = Integer.parseInt(arg(args, "maxLen", "256"));
         Quantization quantization = Quantization.parse(arg(args, "quantize", "none"));
+        boolean checkpointing = Boolean.parseBoolean(arg(args, "checkpointing", "false"));
         Path data = Path.of(arg(args, "data", "medqa-finetune/src/test/resources/pubmedqa/pqal_subset.json"));
         Path tokenizerDir = Path.of(arg(args, "tokenizer", "medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1"));
         System.setProperty("ai.djl.offline", "true");
@@ -60,15 +61,16 @@ public final class FineTuneBenchmark {
         try (MistralModel model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantization.linears());
                 Tokenizer tok = Tokenizer.load(tokenizerDir)) {
             long rssLoaded = status("VmRSS");
-            System.out.printf(Locale.ROOT, "model: %,d parameters, F32 compute, base %s; resident %d MiB after load"
-                    + " (%d MiB before)%n", CONFIG.parameterCount(), quantization, rssLoaded / 1024, rss0 / 1024);
+            System.out.printf(Locale.ROOT, "model: %,d parameters, F32 compute, base %s, gradient checkpointing %s;"
+                    + " resident %d MiB after load (%d MiB before)%n", CONFIG.parameterCount(), quantization, checkpointing,
+                    rssLoaded / 1024, rss0 / 1024);
             FineTuneResult r = FineTune.builder()
                     .model(model).tokenizer(tok).data(data)
                     .template(PromptTemplate.instruction().withContexts(true))
                     .output(out)
                     .lora(LoraConfig.of(8, 16, 0.05, List.of("q_proj", "v_proj")))
                     .batchSize(batch).gradientAccumulation(1).maxLength(maxLen).maxSteps(steps)
-                    .evalFraction(0).saveEvery(0).logEvery(0)
+                    .evalFraction(0).saveEvery(0).logEvery(0).gradientCheckpointing(checkpointing)
                     .onStep(s -> {
                         stats.add(s);
                         memory.add(new long[] {status("VmRSS"), status("VmHWM")});

@@ -1,6 +1,7 @@
 package ai.medqa.model;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -9,7 +10,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.medqa.io.Checkpoint;
+import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
+import java.util.function.Function;
 import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -195,6 +198,69 @@ public final class MistralModel implements AutoCloseable {
      * @return float32 logits {@code [B, T, vocab]}
      */
     public NDArray forward(NDArray inputIds, int[] padLeft) {
+        NDList positionsAndMask = trainingInputs(inputIds, padLeft);
+        return logits(hidden(inputIds, positionsAndMask.get(0), positionsAndMask.get(1), null, 0, 0));
+    }
+
+    /**
+     * Forward and backward over whole sequences with per-layer recomputation (gradient
+     * checkpointing), for training adapters on a large frozen base: the layers first run without
+     * recording (keeping only each layer's input), then the loss is backpropagated one layer at a
+     * time from the top, recomputing that layer with recording on. Peak memory holds one layer's
+     * activations (and, for a quantized base, one layer's dequantized weights) instead of all of
+     * them; the gradients that accumulate on the trainable arrays (LoRA A and B) are the same as a
+     * plain backward pass through {@link #forward(NDArray, int[])}.
+     *
+     * <p>Call it outside any gradient collector and inside an {@code NDScope}. Random operations
+     * (LoRA dropout) are re-seeded per layer from {@code seed}, so the recomputation draws the same
+     * masks as the first pass.
+     *
+     * @param loss maps float32 logits {@code [B, T, vocab]} to the scalar to differentiate
+     * @return the loss value
+     */
+    public float forwardBackwardCheckpointed(NDArray inputIds, int[] padLeft, Function<NDArray, NDArray> loss, long seed) {
+        NDList positionsAndMask = trainingInputs(inputIds, padLeft);
+        NDArray bias = positionsAndMask.get(1);
+        NDList cosSin = rope.lookup(positionsAndMask.get(0));
+        Engine engine = Engine.getInstance();
+        NDArray[] inputs = new NDArray[layers.length + 1];
+        inputs[0] = inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
+        for (int l = 0; l < layers.length; l++) {
+            engine.setRandomSeed(layerSeed(seed, l));
+            inputs[l + 1] = layers[l].forward(inputs[l], rope, cosSin, bias, null, l, 0, 0);
+        }
+        float value;
+        NDArray upstream;
+        NDArray top = inputs[layers.length];
+        top.setRequiresGradient(true);
+        try (GradientCollector gc = engine.newGradientCollector()) {
+            NDArray l = loss.apply(logits(norm.forward(top)));
+            gc.backward(l);
+            value = l.getFloat();
+        }
+        upstream = top.getGradient();
+        for (int l = layers.length - 1; l >= 0; l--) {
+            NDArray in = inputs[l];
+            in.setRequiresGradient(true);
+            try (GradientCollector gc = engine.newGradientCollector()) {
+                engine.setRandomSeed(layerSeed(seed, l));
+                NDArray out = layers[l].forward(in, rope, cosSin, bias, null, l, 0, 0);
+                // d/d(in) of sum(out * upstream) is the chain rule's vector-Jacobian product.
+                gc.backward(out.mul(upstream).sum());
+            }
+            upstream = l > 0 ? in.getGradient() : null;
+        }
+        return value;
+    }
+
+    private static int layerSeed(long seed, int layer) {
+        long z = seed * 0x9E3779B97F4A7C15L + layer;
+        z = (z ^ (z >>> 31)) * 0xBF58476D1CE4E5B9L;
+        return (int) (z ^ (z >>> 29));
+    }
+
+    /** Position ids and the causal, sliding-window and padding mask of a training batch. */
+    private NDList trainingInputs(NDArray inputIds, int[] padLeft) {
         int b = (int) inputIds.getShape().get(0);
         int t = (int) inputIds.getShape().get(1);
         long[] positions = new long[b * t];
@@ -207,9 +273,7 @@ public final class MistralModel implements AutoCloseable {
         for (int r = 0; r < b; r++) {
             fillMask(bias, r * t * t, padLeft[r], 0, t, 0, t);
         }
-        NDArray biasArray = manager.create(bias, new Shape(b, 1, 1, t, t));
-        NDArray positionIds = manager.create(positions, new Shape(b, t));
-        return logits(hidden(inputIds, positionIds, biasArray, null, 0, 0));
+        return new NDList(manager.create(positions, new Shape(b, t)), manager.create(bias, new Shape(b, 1, 1, t, t)));
     }
 
     private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from) {

@@ -53,7 +53,8 @@ public final class FineTune {
                     int maxLength, Schedule schedule, long warmupSteps, double warmupRatio, double weightDecay,
                     double beta1, double beta2, double eps, double maxGradNorm, long seed, LoraConfig lora,
                     String adapterName, int evalEvery, double evalFraction, int earlyStopPatience,
-                    double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery) {}
+                    double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery,
+                    boolean gradientCheckpointing) {}
 
     private final Builder b;
     private final Settings settings;
@@ -206,6 +207,7 @@ public final class FineTune {
         private int batchSize = 4;
         private int gradientAccumulation = 4;
         private int maxLength = 512;
+        private boolean gradientCheckpointing;
         private Schedule schedule = Schedule.LINEAR;
         private long warmupSteps = -1;
         private double warmupRatio = 0.03;
@@ -386,6 +388,18 @@ public final class FineTune {
             return this;
         }
 
+        /**
+         * Backpropagate layer by layer, recomputing each layer's forward pass (transformers'
+         * {@code gradient_checkpointing}): peak memory holds one layer's activations — and, over an
+         * NF4 base, one layer's dequantized weights — instead of the whole model's, for about one
+         * more forward pass of compute. Dropout masks are drawn per layer, so a run with it differs
+         * from one without (each is repeatable). Off by default.
+         */
+        public Builder gradientCheckpointing(boolean on) {
+            this.gradientCheckpointing = on;
+            return this;
+        }
+
         /** Clip the gradients' global 2-norm to this; 0 turns clipping off. Default 1.0 as in transformers. */
         public Builder maxGradNorm(double n) {
             this.maxGradNorm = n;
@@ -478,7 +492,7 @@ public final class FineTune {
             Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
                     schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, lora,
                     adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
-                    keepCheckpoints, resume, logEvery);
+                    keepCheckpoints, resume, logEvery, gradientCheckpointing);
             return new FineTune(this, s);
         }
 

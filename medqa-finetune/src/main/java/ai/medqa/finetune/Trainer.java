@@ -153,7 +153,7 @@ final class Trainer {
             lora.setTraining(true);
             for (int k = 0; k < micro.size(); k++) {
                 Engine.getInstance().setRandomSeed(microSeed(step, k));
-                lossSum += forwardBackward(micro.get(k), targets);
+                lossSum += forwardBackward(micro.get(k), targets, microSeed(step, k));
             }
             double gradNorm = params.clipGradNorm(s.maxGradNorm());
             adamw.step(params.arrays(), lr);
@@ -216,7 +216,18 @@ final class Trainer {
     }
 
     /** Forward, loss (this micro-batch's share of the step's mean) and backward; returns the loss sum. */
-    private double forwardBackward(Batch b, int stepTargets) {
+    private double forwardBackward(Batch b, int stepTargets, long seed) {
+        if (s.gradientCheckpointing()) {
+            try (NDScope scope = new NDScope()) {
+                NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
+                NDArray[] sum = new NDArray[1];
+                model.forwardBackwardCheckpointed(ids, new int[b.rows()], logits -> {
+                    sum[0] = CausalLmLoss.sum(logits, b);
+                    return CausalLmLoss.scale(sum[0], 1.0 / stepTargets);
+                }, seed);
+                return sum[0].getFloat();
+            }
+        }
         try (NDScope scope = new NDScope()) {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));

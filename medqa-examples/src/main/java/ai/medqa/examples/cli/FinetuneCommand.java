@@ -36,6 +36,9 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output folder for the adapter, curves and checkpoints.")
     Path out;
 
+    @Option(names = "--gradient-checkpointing", description = "Recompute each layer in backward: memory for one layer's activations (and dequantized NF4 weights) instead of all.")
+    boolean gradientCheckpointing;
+
     @Option(names = "--quantize", description = "Base weight format: nf4 (QLoRA), int8 or none (default: dense --precision).")
     String quantize;
 
@@ -144,7 +147,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 .maxLength(maxLen).schedule(schedule).warmupRatio(warmupRatio).weightDecay(weightDecay)
                 .maxGradNorm(maxGradNorm).seed(seed).evalEvery(evalEvery).evalFraction(evalFraction)
                 .earlyStop(earlyStop, 0.0).saveEvery(saveEvery).resume(resume)
-                .includeOfficialTestSplit(includeTestSplit);
+                .includeOfficialTestSplit(includeTestSplit).gradientCheckpointing(gradientCheckpointing);
         if (quantize != null) {
             // QLoRA: the frozen base in NF4 (or INT8); gradients reach the adapters through it.
             b.baseLinears(Quantization.parse(quantize).linears());

@@ -81,4 +81,36 @@ class FinetuneCommandTest {
             assertThat(b).as("lora_B after training").isNotEqualTo(new float[b.length]);
         }
     }
+
+    @Test
+    void gradientCheckpointingTrainsTheSameAdapter() throws Exception {
+        Path model = tmp.resolve("model");
+        RandomCheckpoint.write(model, RandomCheckpoint.config(64, 128, 3, 2, 1, 32000, 128, 0), DType.F32, 5);
+        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
+                model.resolve("tokenizer.json"));
+        Path data = tmp.resolve("pairs.jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
+        }
+        Files.writeString(data, lines);
+        float[][] adapters = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            Path outDir = tmp.resolve("run" + run);
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--model", model.toString(), "--data",
+                    data.toString(), "--out", outDir.toString(), "--batch", "2", "--max-len", "32", "--lr", "1e-2",
+                    "--max-steps", "3", "--dropout", "0", "--targets", "q_proj,v_proj,down_proj"));
+            if (run == 1) {
+                args.add("--gradient-checkpointing");
+            }
+            assertThat(run(args.toArray(new String[0]))).as(err.toString(StandardCharsets.UTF_8)).isZero();
+            try (ai.medqa.io.SafetensorsFile st = ai.medqa.io.SafetensorsFile.open(outDir.resolve("adapter_model.safetensors"))) {
+                adapters[run] = st.readFloats("base_model.model.model.layers.0.mlp.down_proj.lora_B.weight");
+            }
+        }
+        assertThat(adapters[0]).as("trained at all").isNotEqualTo(new float[adapters[0].length]);
+        for (int i = 0; i < adapters[0].length; i++) {
+            assertThat(adapters[1][i]).isCloseTo(adapters[0][i], org.assertj.core.data.Offset.offset(1e-5f));
+        }
+    }
 }
