@@ -410,8 +410,11 @@ public final class Sampler {
         return kept;
     }
 
-    /** Min-p on the candidates (ids ascending), the softmax summed in index order as the reference. */
-    private int minP(float[] x, int m) {
+    /**
+     * Fills {@code exps} with the softmax numerators of the first {@code m} candidates (shifted by
+     * their maximum) and returns their sum, accumulated in candidate order.
+     */
+    private double candidateExps(float[] x, int m) {
         float max = Float.NEGATIVE_INFINITY;
         for (int t = 0; t < m; t++) {
             max = Math.max(max, x[cand[t]]);
@@ -422,6 +425,12 @@ public final class Sampler {
             exps[cand[t]] = e;
             sum += e;
         }
+        return sum;
+    }
+
+    /** Min-p on the candidates (ids ascending), the softmax summed in index order as the reference. */
+    private int minP(float[] x, int m) {
+        double sum = candidateExps(x, m);
         float inv = 1f / (float) sum;
         float top = 0;
         for (int t = 0; t < m; t++) {
@@ -440,16 +449,7 @@ public final class Sampler {
 
     /** One draw from the softmax over the candidates, walking them in id order as the reference does. */
     private int draw(float[] x, int m) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int t = 0; t < m; t++) {
-            max = Math.max(max, x[cand[t]]);
-        }
-        double sum = 0;
-        for (int t = 0; t < m; t++) {
-            float e = Softmax.exp(x[cand[t]], max);
-            exps[cand[t]] = e;
-            sum += e;
-        }
+        double sum = candidateExps(x, m);
         double target = random.nextDouble() * sum;
         double cum = 0;
         int last = -1;

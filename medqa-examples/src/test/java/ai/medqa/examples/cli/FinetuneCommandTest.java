@@ -39,16 +39,9 @@ class FinetuneCommandTest {
 
     @Test
     void trainsAndWritesAPeftAdapter() throws Exception {
-        Path model = tmp.resolve("model");
-        RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 1, 2, 1, 32000, 128, 0), DType.F32, 3);
-        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
-                model.resolve("tokenizer.json"));
-        Path data = tmp.resolve("pairs.jsonl");
-        StringBuilder lines = new StringBuilder();
-        for (int i = 0; i < 12; i++) {
-            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
-        }
-        Files.writeString(data, lines);
+        Path[] md = modelAndData("model1", 32, 64, 1, 2, 1, 12, 3);
+        Path model = md[0];
+        Path data = md[1];
         int code = run("--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("out").toString(),
                 "--batch", "2", "--grad-accum", "2", "--max-len", "32", "--lr", "1e-3", "--max-steps", "2",
                 "--template", "chat");
@@ -61,16 +54,9 @@ class FinetuneCommandTest {
 
     @Test
     void qloraTrainsAdaptersThroughAnNf4Base() throws Exception {
-        Path model = tmp.resolve("model");
-        RandomCheckpoint.write(model, RandomCheckpoint.config(64, 128, 2, 2, 1, 32000, 128, 0), DType.F32, 4);
-        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
-                model.resolve("tokenizer.json"));
-        Path data = tmp.resolve("pairs.jsonl");
-        StringBuilder lines = new StringBuilder();
-        for (int i = 0; i < 8; i++) {
-            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
-        }
-        Files.writeString(data, lines);
+        Path[] md = modelAndData("model2", 64, 128, 2, 2, 1, 8, 4);
+        Path model = md[0];
+        Path data = md[1];
         Path outDir = tmp.resolve("qlora");
         int code = run("--model", model.toString(), "--data", data.toString(), "--out", outDir.toString(),
                 "--quantize", "nf4", "--batch", "2", "--max-len", "32", "--lr", "1e-2", "--max-steps", "2");
@@ -84,16 +70,9 @@ class FinetuneCommandTest {
 
     @Test
     void gradientCheckpointingTrainsTheSameAdapter() throws Exception {
-        Path model = tmp.resolve("model");
-        RandomCheckpoint.write(model, RandomCheckpoint.config(64, 128, 3, 2, 1, 32000, 128, 0), DType.F32, 5);
-        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
-                model.resolve("tokenizer.json"));
-        Path data = tmp.resolve("pairs.jsonl");
-        StringBuilder lines = new StringBuilder();
-        for (int i = 0; i < 8; i++) {
-            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
-        }
-        Files.writeString(data, lines);
+        Path[] md = modelAndData("model3", 64, 128, 3, 2, 1, 8, 5);
+        Path model = md[0];
+        Path data = md[1];
         float[][] adapters = new float[2][];
         for (int run = 0; run < 2; run++) {
             Path outDir = tmp.resolve("run" + run);
@@ -112,5 +91,22 @@ class FinetuneCommandTest {
         for (int i = 0; i < adapters[0].length; i++) {
             assertThat(adapters[1][i]).isCloseTo(adapters[0][i], org.assertj.core.data.Offset.offset(1e-5f));
         }
+    }
+
+    /** A small random model with Mistral's tokenizer and eight prompt/completion pairs. */
+    private Path[] modelAndData(String name, int hidden, int intermediate, int layers, int heads, int kvHeads, int pairs,
+            long seed) throws Exception {
+        Path model = tmp.resolve(name);
+        RandomCheckpoint.write(model, RandomCheckpoint.config(hidden, intermediate, layers, heads, kvHeads, 32000, 128, 0),
+                DType.F32, seed);
+        Files.copy(Path.of("../medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1/tokenizer.json"),
+                model.resolve("tokenizer.json"));
+        Path data = tmp.resolve(name + ".jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < pairs; i++) {
+            lines.append("{\"prompt\": \"Is drug ").append(i).append(" safe?\", \"completion\": \" Yes, in trials.\"}\n");
+        }
+        Files.writeString(data, lines);
+        return new Path[] {model, data};
     }
 }
