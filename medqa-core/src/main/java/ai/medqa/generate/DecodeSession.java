@@ -30,6 +30,7 @@ final class DecodeSession implements AutoCloseable {
     private final int vocab;
     private final long started = System.nanoTime();
     private boolean prefilled;
+    private final float[] rowBuffer; // batches: one row of logits at a time
 
     /** Per-row state. */
     private static final class Row {
@@ -64,6 +65,7 @@ final class DecodeSession implements AutoCloseable {
         this.model = model;
         this.tokenizer = tokenizer;
         this.vocab = model.config().vocabSize();
+        this.rowBuffer = prompts.size() > 1 ? new float[vocab] : null;
         this.stop = StopCriteria.of(config, Set.copyOf(model.config().eosTokenIds()));
         if (!config.stopStrings().isEmpty() && tokenizer == null) {
             throw new GenerationConfigException("stop strings need a tokenizer to decode text; this model has none");
@@ -126,13 +128,17 @@ final class DecodeSession implements AutoCloseable {
             logits = model.forward(feed(), cache, false).toFloatArray();
         }
         prefilled = true;
-        float[] row = new float[vocab];
         for (int r = 0; r < rows.length; r++) {
             Row s = rows[r];
             if (s.reason != null) {
                 continue;
             }
-            System.arraycopy(logits, r * vocab, row, 0, vocab);
+            // The sampler works in place on one row; a single row needs no copy.
+            float[] row = logits;
+            if (rows.length > 1) {
+                row = rowBuffer;
+                System.arraycopy(logits, r * vocab, row, 0, vocab);
+            }
             int next = s.sampler.sample(s.ids, s.length, row);
             s.ids[s.length++] = next;
             if (s.generated() == 1) {
