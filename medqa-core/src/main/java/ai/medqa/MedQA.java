@@ -2,13 +2,13 @@ package ai.medqa;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.chat.ChatTemplate;
+import ai.medqa.chat.Conversation;
+import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.lora.LoraAdapters;
-import ai.medqa.chat.ChatTemplate;
-import ai.medqa.chat.Conversation;
-import ai.medqa.generate.Generation;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.quant.Quantization;
@@ -49,9 +49,6 @@ public final class MedQA implements AutoCloseable {
         }
     }
 
-    private final MistralModel model;
-    private final Tokenizer tokenizer;
-
     /** The seed project's role prompt; it raised PubMedQA accuracy from ~55% to ~63% there. */
     public static final String MEDICAL_ASSISTANT_PROMPT = "You are a medical assistant trained on biomedical literature "
             + "and clinical data. Answer the following question with accuracy and care. If unsure, suggest the user "
@@ -64,6 +61,8 @@ public final class MedQA implements AutoCloseable {
     public static final GenerationConfig ASK_DEFAULTS = GenerationConfig.sampling().toBuilder()
             .temperature(0.7).topP(0.95).maxNewTokens(150).build();
 
+    private final MistralModel model;
+    private final Tokenizer tokenizer;
     private final Generator generator;
     private final String systemPrompt;
     private final GenerationConfig defaults;
