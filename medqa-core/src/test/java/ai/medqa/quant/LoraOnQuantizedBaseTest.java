@@ -1,0 +1,57 @@
+package ai.medqa.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import ai.medqa.lora.LoraAdapter;
+import ai.medqa.lora.LoraAdapters;
+import ai.medqa.model.LinearFactory;
+import ai.medqa.model.Logits;
+import ai.medqa.model.MistralModel;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * A PEFT adapter on a quantized base ({@code W x + scaling B A x} with W in NF4 or INT8) gives the
+ * logits of the same adapter on a dense base holding the quantized weights dequantized once by the
+ * plain-Java reference: the adapter adds the same term whatever holds W.
+ */
+class LoraOnQuantizedBaseTest {
+
+    static Stream<Arguments> bases() {
+        return Stream.of(
+                Arguments.of("NF4 SCRIPT", QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT),
+                        QuantizedModelTest.javaDequantized(w -> Nf4.dequantize(Nf4.quantize(w.values(), w.shape(), true,
+                                "bfloat16")))),
+                Arguments.of("INT8", QuantizedLinears.int8(Int8Linear.Kernel.SCALE_AFTER),
+                        QuantizedModelTest.javaDequantized(w -> Int8Linear.Int8Weight.quantize(w.values(), w.shape()[0],
+                                w.shape()[1]).dequantize())));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("bases")
+    void adapterOnAQuantizedBaseEqualsAdapterOnItsDequantizedWeights(String name, LinearFactory quantized,
+            LinearFactory reference) {
+        Path dir = Nf4Test.resource("fixtures/mistral-swa/bf16");
+        Path adapterDir = Nf4Test.resource("fixtures/lora/C-all");
+        int[] prompt = {1, 87, 35, 79, 52, 3, 40, 232, 137, 159, 254, 122, 78, 175, 220, 89, 207, 48, 63, 104};
+        try (MistralModel q = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantized);
+                MistralModel ref = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, reference);
+                LoraAdapter onQuantized = LoraAdapter.apply(q, adapterDir, "all");
+                LoraAdapter onReference = LoraAdapter.apply(ref, adapterDir, "all")) {
+            float[][] adapted = Logits.prefillAll(ref, prompt);
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted)).as(name + " with adapter vs reference")
+                    .isLessThanOrEqualTo(1e-3);
+            // The adapter does act on the quantized model: switching it off moves the logits.
+            LoraAdapters.of(q).activate(null);
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted)).as(name + " without adapter")
+                    .isGreaterThan(0.1);
+            LoraAdapters.of(q).activate("all");
+            assertThat(Logits.greedy(q, prompt, 10)).as(name + " greedy").containsExactly(Logits.greedy(ref, prompt, 10));
+        }
+    }
+}
