@@ -7,10 +7,16 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.DType;
 import ai.medqa.model.KvCache;
-import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.RandomCheckpoint;
+import ai.medqa.lora.LoraAdapter;
+import ai.medqa.lora.LoraAdapters;
+import ai.medqa.lora.LoraConfig;
+import ai.medqa.quant.Int8Linear;
+import ai.medqa.quant.Nf4Linear;
+import ai.medqa.quant.QuantizedLinears;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
@@ -32,21 +38,27 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Prefill and decode throughput of the forward pass, in tokens per second (every benchmark counts
- * one operation per token), on the fixture shapes and a ~100M-parameter Mistral-shaped random model.
+ * one operation per token), for each weight format on random models generated at setup:
+ * {@code M} (dim 768, hidden 2048, 12 layers, 12 heads / 4 KV heads, vocab 32,000, tied embeddings;
+ * ~100M parameters), {@code L} (TinyLlama-1.1B's shape: dim 2048, hidden 5632, 22 layers, 32 / 4
+ * heads, untied), or a fixture folder under the repository root.
  *
  * <p>{@code decodeLoop} runs the whole generation loop (sampling with temperature, top-p and
  * repetition penalty, stop checks, KV cache) and {@code decodeForward} only the forward steps of the
- * same run: their ratio is the loop's overhead outside the forward pass.
+ * same run: their ratio is the loop's overhead outside the forward pass. {@code prefill400} is one
+ * 400-token prompt (likelihood evaluation is prefill-bound).
  *
  * <pre>
- * java -jar jmh-benchmarks/target/benchmarks.jar Engine -f 1 -wi 2 -i 3 -w 2 -r 3
+ * java -jar jmh-benchmarks/target/benchmarks.jar Engine.decodeForward -p model=M -f 1 -wi 2 -i 3 -w 2 -r 3 \
+ *     -jvmArgsAppend "-Dai.djl.pytorch.num_threads=2"
  * </pre>
  *
- * <p>{@code fused} switches between the fused TorchScript decoder step and the op-by-op layers. On a
- * shared machine, append {@code -jvmArgsAppend "-Dai.djl.pytorch.num_threads=1
- * -Dai.djl.pytorch.num_interop_threads=1"}: with PyTorch's default of one spinning intra-op thread
- * per core, another busy process on a 2-core machine cuts throughput by 10-50x and the comparison
- * means nothing.
+ * <p>{@code format}: {@code F32}, {@code F16}, {@code INT8}, {@code INT4}, {@code NF4} (projections;
+ * quantized formats compute in F32 unless suffixed {@code _F16}), {@code +LORA} (a rank-8 adapter on
+ * q_proj and v_proj, unmerged), {@code +HEAD8} ({@code lm_head} in int8; otherwise {@code lm_head}
+ * and embeddings stay in the compute precision, transformers' default). {@code fused=false} runs
+ * the op-by-op layers. On a shared machine use {@code num_threads=1}: with PyTorch's spinning
+ * intra-op threads, another busy process on a 2-core machine cuts throughput by 10-50x.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -56,31 +68,27 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 3, time = 3)
 public class EngineBenchmark {
     static final int PROMPT = 16;
-    static final int NEW = 32;
+    static final int NEW = 64;
+    static final int LONG_PROMPT = 400;
 
-    /** A fixture folder under the repository root, or {@code random100m}. */
-    @Param({"medqa-core/src/test/resources/fixtures/llama-rc/A/f32",
-        "medqa-core/src/test/resources/fixtures/llama-rc/B/f32",
-        "medqa-core/src/test/resources/fixtures/mistral-swa/f32",
-        "random100m"})
+    /** {@code M}, {@code L}, or a fixture folder under the repository root. */
+    @Param({"M"})
     public String model;
 
-    @Param({"F32"})
-    public String precision;
+    @Param({"F32", "F16", "INT8", "INT4", "INT4_F16", "NF4", "F32+LORA", "INT4+LORA", "INT4_F16+HEAD8"})
+    public String format;
 
-    /**
-     * {@code true}: cached steps go through the fused TorchScript decoder (the default);
-     * {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). Compare the two rows of a
-     * benchmark for the speed-up.
-     */
-    @Param({"true", "false"})
+    /** {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). */
+    @Param({"true"})
     public String fused;
 
     private MistralModel m;
     private Generator generator;
     private GenerationConfig sampling;
     private int[] prompt;
+    private int[] longPrompt;
     private KvCache cache;
+    private KvCache longCache;
     private Path tmp;
 
     @Setup(Level.Trial)
@@ -89,10 +97,13 @@ public class EngineBenchmark {
         // Read when the model loads; each trial loads its own model.
         System.setProperty("medqa.fused", fused);
         Path dir;
-        if (model.equals("random100m")) {
+        if (model.equals("M") || model.equals("L")) {
             tmp = Files.createTempDirectory("medqa-bench");
-            // hidden 768, 8 layers, 12 heads / 4 KV heads, intermediate 2048, vocab 32000, untied: 99.6M parameters.
-            MistralConfig config = RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096);
+            MistralConfig config = model.equals("M")
+                    ? new MistralConfig("mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1,
+                            List.of(2), null)
+                    : new MistralConfig("llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, false, 1,
+                            List.of(2), null);
             RandomCheckpoint.write(tmp, config, DType.F16, 1);
             dir = tmp;
         } else {
@@ -101,21 +112,45 @@ public class EngineBenchmark {
                 throw new IllegalStateException(dir.toAbsolutePath() + " not found: run from the repository root");
             }
         }
-        DataType dtype = precision.equals("F16") ? DataType.FLOAT16 : DataType.FLOAT32;
-        m = MistralModel.load(dir, Device.cpu(), dtype, LinearFactory.DENSE);
+        String base = format.split("\\+")[0];
+        boolean f16 = base.equals("F16") || base.endsWith("_F16");
+        DataType dtype = f16 ? DataType.FLOAT16 : DataType.FLOAT32;
+        String quant = base.replace("_F16", "");
+        QuantizedLinears linears = switch (quant) {
+            case "F32", "F16" -> QuantizedLinears.dense();
+            case "INT8" -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+            case "INT4" -> QuantizedLinears.int4(QuantizedLinears.DEFAULT_GROUP_SIZE);
+            case "NF4" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
+            default -> throw new IllegalArgumentException("unknown format " + format);
+        };
+        linears.lmHeadInt8(format.contains("+HEAD8"));
+        m = MistralModel.load(dir, Device.cpu(), dtype, linears);
+        if (format.contains("+LORA")) {
+            LoraAdapters adapters = LoraAdapters.of(m);
+            adapters.attach(LoraAdapter.create(m, "bench", LoraConfig.of(8, 16, 0.0, List.of("q_proj", "v_proj")), 1));
+            adapters.activate("bench");
+        }
         generator = new Generator(m, null);
         sampling = GenerationConfig.sampling().toBuilder().temperature(0.7).topP(0.9).repetitionPenalty(1.2)
                 .maxNewTokens(NEW).eosTokenIds(Set.of()).seed(1).build();
-        prompt = new int[PROMPT];
-        for (int i = 0; i < PROMPT; i++) {
-            prompt[i] = 1 + (i * 37) % (m.config().vocabSize() - 1);
-        }
+        prompt = tokens(PROMPT);
+        longPrompt = tokens(LONG_PROMPT);
         cache = m.newCache(PROMPT + NEW);
+        longCache = m.newCache(LONG_PROMPT);
+    }
+
+    private int[] tokens(int n) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = 1 + (i * 37) % (m.config().vocabSize() - 1);
+        }
+        return t;
     }
 
     @TearDown(Level.Trial)
     public void close() throws Exception {
         cache.close();
+        longCache.close();
         m.close();
         if (tmp != null) {
             try (var files = Files.list(tmp)) {
@@ -138,7 +173,18 @@ public class EngineBenchmark {
         }
     }
 
-    /** 32 single-token decode steps after a 16-token prompt (the prefill is included, ~1 step's cost). */
+    /** One prefill of a 400-token prompt. */
+    @Benchmark
+    @OperationsPerInvocation(LONG_PROMPT)
+    public float prefill400() {
+        longCache.reset();
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            return m.forward(new int[][] {longPrompt}, longCache, false).toFloatArray()[0];
+        }
+    }
+
+    /** 64 single-token decode steps after a 16-token prompt (the prefill is included, ~1 step's cost). */
     @Benchmark
     @OperationsPerInvocation(NEW)
     public float decodeForward() {

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.medqa.model.DenseLinear;
+import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -90,6 +91,24 @@ public final class LoraLinear implements Linear {
             return y.add(delta);
         }
         return y.toType(DataType.FLOAT32, false).add(delta).toType(y.getDataType(), false);
+    }
+
+    /**
+     * The base's form, plus the active adapter unless it is merged (merged weights are plain base
+     * weights); null when the base has none.
+     */
+    @Override
+    public FusedProjection fused() {
+        FusedProjection b = base.fused();
+        String name = active;
+        Entry e = name == null || merged != null ? null : adapters.get(name);
+        if (b == null || e == null) {
+            return b;
+        }
+        if (training && e.dropout() > 0) {
+            return null; // dropout is drawn op by op
+        }
+        return new FusedProjection.WithLora(b, e.weights().a(), e.weights().b(), (float) e.weights().scaling());
     }
 
     /** Closes the base projection; adapter weights belong to their {@link LoraAdapter}. */

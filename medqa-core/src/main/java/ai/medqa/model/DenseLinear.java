@@ -35,6 +35,11 @@ public final class DenseLinear implements Linear {
     }
 
     @Override
+    public FusedProjection fused() {
+        return new FusedProjection.Dense(weight);
+    }
+
+    @Override
     public void close() {
         weight.close();
     }

@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
 import java.util.Arrays;
 
 /**
@@ -21,6 +23,8 @@ public final class KvCache implements AutoCloseable {
     private final int[] padLeft;
     private final int capacity;
     private int length;
+    /** The caches as two TorchScript lists (keys, values) for the fused step; made on first use. */
+    private IValue[] fusedLists;
 
     KvCache(MistralConfig config, NDManager parent, int[] padLeft, int capacity, DataType dtype) {
         if (capacity < 1) {
@@ -88,8 +92,25 @@ public final class KvCache implements AutoCloseable {
         length = 0;
     }
 
+    synchronized IValue[] fusedLists() {
+        if (fusedLists == null) {
+            PtNDArray[] k = new PtNDArray[keys.length];
+            PtNDArray[] v = new PtNDArray[values.length];
+            for (int l = 0; l < k.length; l++) {
+                k[l] = (PtNDArray) keys[l];
+                v[l] = (PtNDArray) values[l];
+            }
+            fusedLists = new IValue[] {IValue.listFrom(k), IValue.listFrom(v)};
+        }
+        return fusedLists;
+    }
+
     @Override
     public void close() {
+        if (fusedLists != null) {
+            fusedLists[0].close();
+            fusedLists[1].close();
+        }
         manager.close();
     }
 }

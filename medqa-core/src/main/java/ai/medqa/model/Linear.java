@@ -21,6 +21,15 @@ public interface Linear extends AutoCloseable {
     /** Maps {@code x [..., in]} to {@code [..., out]} in the compute dtype of {@code x}. */
     NDArray forward(NDArray x);
 
+    /**
+     * This projection as the fused decoder step multiplies it, or null if the step cannot (the
+     * model then runs every layer op by op and logs why). The result reflects the current state
+     * (an active adapter, merged weights) and is asked again before each step.
+     */
+    default FusedProjection fused() {
+        return null;
+    }
+
     /** Releases the native memory of the weights. */
     @Override
     void close();

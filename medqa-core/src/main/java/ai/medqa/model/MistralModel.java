@@ -12,6 +12,10 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.medqa.io.Checkpoint;
 import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.BiFunction;
 import org.slf4j.Logger;
@@ -38,13 +42,12 @@ public final class MistralModel implements AutoCloseable {
     private final RmsNorm norm;
     private Linear lmHead;
     private final Rope rope;
-    /** The TorchScript stack for cached forward steps; null when unavailable or switched off. */
-    private final FusedDecoder fused;
-    /** Which layers {@link #fused} serves with the current projections; rebuilt after {@link #mapLinears}. */
-    private FusedDecoder.Plan plan;
+    /** The projections wrapped for the fused step; rebuilt when their forms change. */
+    private DecoderStep.Plan plan;
     /** What the script takes for "no mask": a zero-element array (TorchScript gets no nulls from DJL). */
     private final NDArray noBias;
     private volatile boolean fusedEnabled;
+    private final java.util.concurrent.atomic.AtomicLong fusedSteps = new java.util.concurrent.atomic.AtomicLong();
 
     private MistralModel(MistralConfig config, NDManager manager, DataType dtype, NDArray embedTokens,
             DecoderLayer[] layers, RmsNorm norm, Linear lmHead, Rope rope) {
@@ -56,10 +59,8 @@ public final class MistralModel implements AutoCloseable {
         this.norm = norm;
         this.lmHead = lmHead;
         this.rope = rope;
-        this.fusedEnabled = FusedDecoder.enabledByDefault();
-        this.fused = fusedEnabled ? FusedDecoder.load(manager) : null;
+        setFused(true);
         this.noBias = manager.create(new float[0]);
-        log.info("decoder layers: {}", fused != null ? "fused TorchScript step" : "op by op");
     }
 
     /** Loads {@code dir} (config.json and safetensors) onto {@code device} in compute dtype {@code dtype}. */
@@ -183,6 +184,16 @@ public final class MistralModel implements AutoCloseable {
         }
         NDArray inputIds = manager.create(ids, new Shape(b, t));
         NDArray positionIds = manager.create(positions, new Shape(b, t));
+        DecoderStep.Plan fusedPlan = fusedPlan();
+        if (fusedPlan != null) {
+            double eps = (float) config.rmsNormEps(); // RmsNorm adds eps as a float
+            double scale = (float) (1.0 / Math.sqrt(config.headDim())); // as Attention scales
+            NDArray logits = DecoderStep.step(fusedPlan, inputIds, positionIds, bias == null ? noBias : bias, cache,
+                    start, from, eps, scale, !allPositions);
+            cache.advance(t);
+            fusedSteps.incrementAndGet();
+            return logits;
+        }
         NDArray hidden = hidden(inputIds, positionIds, bias, cache, start, from);
         cache.advance(t);
         if (!allPositions) {
@@ -277,58 +288,74 @@ public final class MistralModel implements AutoCloseable {
     }
 
     private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from) {
-        // The fused script serves cached (inference) steps only: training needs DJL's autograd.
-        FusedDecoder.Plan fusedLayers = cache != null ? fusedPlan() : null;
-        double eps = (float) config.rmsNormEps(); // RmsNorm adds eps as a float
-        double scale = (float) (1.0 / Math.sqrt(config.headDim())); // as Attention scales
-        if (fusedLayers != null && fusedLayers.all) {
-            return fused.step(fusedLayers, inputIds, positionIds, embedTokens, rope, bias == null ? noBias : bias, cache,
-                    norm.weight(), start, from, eps, scale);
-        }
         NDArray x = inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
         NDList cosSin = rope.lookup(positionIds);
         for (int l = 0; l < layers.length; l++) {
-            FusedDecoder.Run run = fusedLayers != null ? fusedLayers.startingAt(l) : null;
-            if (run != null) {
-                x = fused.layers(run, x, cosSin, bias == null ? noBias : bias, cache, start, from, eps, scale);
-                l = run.end() - 1;
-            } else {
-                x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);
-            }
+            x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);
         }
         return norm.forward(x);
     }
 
-    /** The fused layers for the current projections, or null when the fused path is off. */
-    private synchronized FusedDecoder.Plan fusedPlan() {
-        if (fused == null || !fusedEnabled) {
+    /**
+     * The fused step's plan for the current projections, or null when cached steps go op by op
+     * (switched off, another engine, or a projection without a fused form).
+     */
+    private synchronized DecoderStep.Plan fusedPlan() {
+        if (!fusedEnabled) {
             return null;
         }
-        if (plan == null) {
-            plan = fused.plan(layers);
-            int covered = plan.runs.stream().mapToInt(r -> r.end() - r.first()).sum();
-            log.debug("fused decoder serves {} of {} layers in {} run(s)", covered, layers.length, plan.runs.size());
+        List<FusedProjection> forms = new ArrayList<>(layers.length * 7 + 1);
+        List<String> names = new ArrayList<>(layers.length * 7 + 1);
+        forEachProjection((name, linear) -> {
+            forms.add(linear.fused());
+            names.add(name);
+        });
+        if (plan == null || !Arrays.equals(plan.signature, DecoderStep.signature(forms))) {
+            resetFusedPlan();
+            NDArray[] norms = new NDArray[2 * layers.length];
+            for (int l = 0; l < layers.length; l++) {
+                norms[2 * l] = layers[l].inputLayernorm.weight();
+                norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
+            }
+            plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
+            DecoderStep.logPlan(plan, forms, layers.length);
         }
-        return plan;
+        return plan.fused() ? plan : null;
+    }
+
+    /** Every projection in checkpoint order (7 per layer), then {@code lm_head}. */
+    private void forEachProjection(BiConsumer<String, Linear> f) {
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            Attention a = layers[i].selfAttn;
+            Mlp m = layers[i].mlp;
+            f.accept(p + "self_attn.q_proj", a.qProj);
+            f.accept(p + "self_attn.k_proj", a.kProj);
+            f.accept(p + "self_attn.v_proj", a.vProj);
+            f.accept(p + "self_attn.o_proj", a.oProj);
+            f.accept(p + "mlp.gate_proj", m.gateProj);
+            f.accept(p + "mlp.up_proj", m.upProj);
+            f.accept(p + "mlp.down_proj", m.downProj);
+        }
+        f.accept("lm_head", lmHead);
     }
 
     /**
-     * Switches the fused TorchScript step on or off for later forward calls (on by default unless
-     * {@code -Dmedqa.fused=false}); on has no effect when the script could not be loaded.
+     * Switches the fused TorchScript step on or off for later forward calls (on by default); on has
+     * no effect under {@code -Dmedqa.fused=false} or another engine.
      */
     void setFused(boolean on) {
-        fusedEnabled = on;
+        fusedEnabled = on && DecoderStep.enabledByDefault() && manager.getEngine().getEngineName().equals("PyTorch");
     }
 
-    /** Calls of the fused script so far (0 when it is not loaded). */
+    /** Fused steps this model has run; lets tests see which path ran (an exact-equality check cannot). */
     long fusedCalls() {
-        return fused == null ? 0 : fused.calls();
+        return fusedSteps.get();
     }
 
-    /** Whether cached forward steps of this model go through the fused script (for some layers at least). */
+    /** Whether cached forward steps of this model go through the fused step. */
     boolean fusedActive() {
-        FusedDecoder.Plan p = fusedPlan();
-        return p != null && !p.runs.isEmpty();
+        return fusedPlan() != null;
     }
 
     private NDArray logits(NDArray hidden) {
@@ -406,9 +433,6 @@ public final class MistralModel implements AutoCloseable {
     @Override
     public void close() {
         resetFusedPlan();
-        if (fused != null) {
-            fused.close();
-        }
         manager.close();
     }
 
@@ -433,6 +457,11 @@ public final class MistralModel implements AutoCloseable {
         @Override
         public NDArray forward(NDArray x) {
             return shared.forward(x);
+        }
+
+        @Override
+        public FusedProjection fused() {
+            return shared.fused();
         }
 
         @Override

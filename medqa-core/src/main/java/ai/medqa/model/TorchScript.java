@@ -23,11 +23,9 @@ import java.util.zip.ZipOutputStream;
  * manager's device. Modules hold no parameters: tensors are passed to every call.
  */
 public final class TorchScript implements AutoCloseable {
-    private final PtNDManager manager;
     private final PtSymbolBlock module;
 
-    private TorchScript(PtNDManager manager, PtSymbolBlock module) {
-        this.manager = manager;
+    private TorchScript(PtSymbolBlock module) {
         this.module = module;
     }
 
@@ -44,7 +42,7 @@ public final class TorchScript implements AutoCloseable {
         }
         byte[] zip = archive(className, source);
         try {
-            return new TorchScript(pt, JniUtils.loadModule(pt, new ByteArrayInputStream(zip), true, false));
+            return new TorchScript(JniUtils.loadModule(pt, new ByteArrayInputStream(zip), true, false));
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot load TorchScript module " + className, e);
         }
@@ -102,13 +100,18 @@ public final class TorchScript implements AutoCloseable {
     }
 
     /**
-     * Runs {@code method} and returns its tensor result (attached to the module's manager, so an
-     * enclosing NDScope frees it). The arguments are not closed.
+     * Runs {@code method} and returns its tensor result attached to {@code target} (an enclosing
+     * NDScope frees it). The arguments are not closed.
      */
-    public NDArray call(String method, IValue... args) {
+    public NDArray call(NDManager target, String method, IValue... args) {
         try (IValue result = IValueUtils.runMethod(module, method, args)) {
-            return result.toTensor(manager);
+            return result.toTensor((PtNDManager) target);
         }
+    }
+
+    /** Runs {@code method} and returns its result as a TorchScript value, which the caller closes. */
+    public IValue callValue(String method, IValue... args) {
+        return IValueUtils.runMethod(module, method, args);
     }
 
     @Override

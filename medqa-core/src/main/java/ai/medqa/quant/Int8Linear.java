@@ -4,12 +4,19 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.medqa.io.HalfFloat;
+import ai.medqa.model.DecoderStep;
+import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
 import java.nio.ByteBuffer;
 
 /**
- * {@code y = x W^T} with W as int8 and one float scale per output channel (row): LLM.int8()'s
- * vector-wise quantization without the outlier decomposition, {@code q = round(w * 127 / absmax(row))}.
+ * {@code y = x W^T} with W as int8 and one scale per output channel (row): LLM.int8()'s vector-wise
+ * quantization without the outlier decomposition, {@code scale = bf16(absmax(row) / 127)},
+ * {@code q = round(w / scale)}. Scales are bfloat16 values because PyTorch's int8 kernel takes them
+ * so: the weight the kernel multiplies is exactly {@code q * scale}, the one the tests dequantize.
  */
 public final class Int8Linear implements Linear {
 
@@ -21,7 +28,13 @@ public final class Int8Linear implements Linear {
          * {@code (x q^T) * scale}: a row's scale is common to its whole dot product, so it is applied
          * to the {@code out} results instead of the {@code out * in} weights.
          */
-        SCALE_AFTER
+        SCALE_AFTER,
+        /**
+         * PyTorch's {@code _weight_int8pack_mm} with bfloat16 activations (inside TorchScript), also in
+         * the fused step; while gradients are recorded, {@link #DEQUANTIZE}'s DJL ops so autograd sees
+         * the base.
+         */
+        PACKED
     }
 
     /**
@@ -29,7 +42,7 @@ public final class Int8Linear implements Linear {
      *
      * @param shape {@code [out, in]}
      * @param q the codes, row-major
-     * @param scale per row: {@code absmax(row) / 127}, so that {@code w ~ q * scale}
+     * @param scale per row: {@code absmax(row) / 127} rounded to bfloat16, so that {@code w ~ q * scale}
      */
     public record Int8Weight(long[] shape, byte[] q, float[] scale) {
 
@@ -44,11 +57,14 @@ public final class Int8Linear implements Linear {
                 for (int c = 0; c < cols; c++) {
                     max = Math.max(max, Math.abs(w[r * cols + c]));
                 }
-                float inv = 127f / max; // a zero row gives NaN codes, which the cast turns into 0
+                float s = HalfFloat.bf16ToF32(HalfFloat.f32ToBf16(max / 127f));
                 for (int c = 0; c < cols; c++) {
-                    q[r * cols + c] = (byte) Math.rint(w[r * cols + c] * inv); // torch.round: half to even
+                    // torch.round (half to even); the bf16 scale can sit just below absmax / 127: clamp.
+                    // A zero row gives NaN codes, which the cast turns into 0.
+                    double code = Math.rint(w[r * cols + c] / s);
+                    q[r * cols + c] = (byte) Math.max(-127, Math.min(127, code));
                 }
-                scale[r] = max / 127f;
+                scale[r] = s;
             }
             return new Int8Weight(new long[] {out, in}, q, scale);
         }
@@ -69,7 +85,8 @@ public final class Int8Linear implements Linear {
     private final DataType dtype;
     private final Kernel kernel;
     private final NDArray q; // int8 [out, in]
-    private final NDArray scale; // compute dtype [out] (DEQUANTIZE: float32 [out, 1])
+    private final NDArray scale; // compute dtype [out] (DEQUANTIZE, PACKED: float32 [out, 1])
+    private final IValue packedScales; // PACKED: bfloat16 [out], only TorchScript sees it
 
     public Int8Linear(Int8Weight w, NDManager manager, DataType dtype, Kernel kernel) {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
@@ -85,7 +102,14 @@ public final class Int8Linear implements Linear {
         }
         // duplicate() copies: create() may wrap a Java buffer, and toType() to the same dtype aliases it.
         try (NDArray s = manager.create(w.scale()); NDArray own = s.duplicate()) {
-            scale = kernel == Kernel.DEQUANTIZE ? own.reshape(out, 1) : own.toType(dtype, true);
+            scale = kernel == Kernel.SCALE_AFTER ? own.toType(dtype, true) : own.reshape(out, 1);
+        }
+        if (kernel == Kernel.PACKED) {
+            try (NDArray row = scale.reshape(out)) {
+                packedScales = DecoderStep.bf16(row);
+            }
+        } else {
+            packedScales = null;
         }
     }
 
@@ -105,13 +129,16 @@ public final class Int8Linear implements Linear {
 
     /** Bytes held on the device. */
     public long deviceBytes() {
-        return q.size() + scale.size() * scale.getDataType().getNumOfBytes();
+        return q.size() + scale.size() * scale.getDataType().getNumOfBytes() + (packedScales != null ? 2 * out : 0);
     }
 
     @Override
     public NDArray forward(NDArray x) {
         if (kernel == Kernel.SCALE_AFTER) {
             return linear(x, q.toType(dtype, false)).mul(scale);
+        }
+        if (kernel == Kernel.PACKED && !JniUtils.isGradMode()) {
+            return DecoderStep.project(x, fused());
         }
         NDArray w = q.toType(DataType.FLOAT32, false).mul(scale);
         return linear(x, dtype == DataType.FLOAT32 ? w : w.toType(dtype, false));
@@ -121,10 +148,19 @@ public final class Int8Linear implements Linear {
         return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
     }
 
+    /** The packed kernel's form; null for the other kernels, which then run op by op. */
+    @Override
+    public FusedProjection fused() {
+        return kernel == Kernel.PACKED ? new FusedProjection.Int8(q, packedScales) : null;
+    }
+
     @Override
     public void close() {
         q.close();
         scale.close();
+        if (packedScales != null) {
+            packedScales.close();
+        }
     }
 
     @Override

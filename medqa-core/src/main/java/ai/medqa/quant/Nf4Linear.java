@@ -9,11 +9,10 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.model.Linear;
-import ai.medqa.model.TorchScript;
+import ai.medqa.model.DecoderStep;
+import ai.medqa.model.FusedProjection;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -40,7 +39,7 @@ public final class Nf4Linear implements Linear {
          */
         CACHED,
         /**
-         * One TorchScript call per product ({@code nf4_kernels.py}): a single-row input (a decode
+         * One TorchScript call per product ({@code DecoderStep}'s {@code nf4_mm}): a single-row input (a decode
          * step) never dequantizes W — it tabulates each input pair against the 256 byte values and
          * sums table entries picked by the packed bytes; several rows dequantize a band of rows at
          * a time. Weights stay 4-bit. While gradients are being recorded it runs
@@ -81,8 +80,6 @@ public final class Nf4Linear implements Linear {
         final float[] nestedMap;
         final NDArray pairs; // float32 [256, 2]: byte b -> {code[b >> 4], code[b & 15]}
         final NDArray nested; // float32 [256, 1]
-        private final NDManager manager;
-        private TorchScript script; // Kernel.SCRIPT, compiled on first use
 
         public Tables(NDManager manager, float[] quantMap, float[] nestedMap) {
             this.quantMap = quantMap.clone();
@@ -92,7 +89,6 @@ public final class Nf4Linear implements Linear {
                 p[2 * b] = quantMap[b >>> 4];
                 p[2 * b + 1] = quantMap[b & 0x0F];
             }
-            this.manager = manager;
             pairs = manager.create(p, new Shape(256, 2));
             nested = nestedMap == null ? null : manager.create(nestedMap, new Shape(256, 1));
         }
@@ -106,22 +102,8 @@ public final class Nf4Linear implements Linear {
             return 4L * 512 + (nested == null ? 0 : 4L * 256);
         }
 
-        synchronized TorchScript script() {
-            if (script == null) {
-                try {
-                    script = TorchScript.load(manager, "Nf4Kernels", TorchScript.resource(Nf4Linear.class, "nf4_kernels.py"));
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }
-            return script;
-        }
-
         @Override
         public void close() {
-            if (script != null) {
-                script.close();
-            }
             pairs.close();
             if (nested != null) {
                 nested.close();
@@ -241,7 +223,7 @@ public final class Nf4Linear implements Linear {
                 return linear(x, cached);
             case SCRIPT:
                 if (blockSize == 64 && !JniUtils.isGradMode()) {
-                    return script(x);
+                    return DecoderStep.project(x, fused());
                 }
                 return linear(x, dequantize());
             case CHUNKED:
@@ -255,21 +237,16 @@ public final class Nf4Linear implements Linear {
         }
     }
 
-    private NDArray script(NDArray x) {
-        Shape shape = x.getShape();
-        NDArray rows = x.reshape(-1, in);
-        String method = rows.getShape().get(0) == 1 && in % 64 == 0 ? "gemv" : "forward";
-        IValue[] args = {IValue.from((PtNDArray) rows), IValue.from((PtNDArray) packed), IValue.from((PtNDArray) blockScales()),
-            IValue.from((PtNDArray) tables.pairs), IValue.from(out), IValue.from(SCRIPT_BAND)};
-        try {
-            long[] dims = shape.getShape().clone();
-            dims[dims.length - 1] = out;
-            return tables.script().call(method, args).reshape(new Shape(dims));
-        } finally {
-            for (IValue a : args) {
-                a.close();
-            }
+    /** The form the fused step multiplies; null for block sizes other than 64 or the CACHED kernel. */
+    @Override
+    public FusedProjection fused() {
+        if (kernel == Kernel.CACHED) {
+            return new FusedProjection.Dense(cached);
         }
+        if (blockSize != 64) {
+            return null;
+        }
+        return new FusedProjection.Nf4(packed, tables.pairs, absmax, qabsmax, nestedAbsmax, tables.nested, offset, out);
     }
 
     private NDArray chunked(NDArray x, long rows) {

@@ -3,14 +3,20 @@ package ai.medqa.quant;
 import ai.medqa.model.LinearFactory;
 import java.util.Locale;
 
-/** How the projections of a model are held: as stored, NF4 (bitsandbytes' 4-bit) or INT8. */
+/**
+ * How the projections of a model are held: as stored, NF4 (bitsandbytes' 4-bit, exact to its
+ * format; for bitsandbytes checkpoints and QLoRA), INT4 (group-wise int4 on PyTorch's packed
+ * kernels; the fastest) or INT8.
+ */
 public enum Quantization {
     /** Dense in the compute dtype; a bitsandbytes 4-bit checkpoint is dequantized on load. */
     NONE,
     /** NF4 with double quantization, quantized on load (or read as is from a bitsandbytes checkpoint). */
     NF4,
-    /** int8 with one scale per output channel. */
-    INT8;
+    /** int8 with one scale per output channel, on PyTorch's packed int8 kernel. */
+    INT8,
+    /** Group-wise asymmetric int4 (groups of 64 inputs by default), on PyTorch's packed int4 kernels. */
+    INT4;
 
     /**
      * The factory to pass to {@code MistralModel.load}: projections quantized tensor by tensor as
@@ -20,16 +26,17 @@ public enum Quantization {
         return switch (this) {
             case NONE -> QuantizedLinears.dense();
             case NF4 -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
-            case INT8 -> QuantizedLinears.int8(Int8Linear.Kernel.SCALE_AFTER);
+            case INT8 -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+            case INT4 -> QuantizedLinears.int4(QuantizedLinears.DEFAULT_GROUP_SIZE);
         };
     }
 
-    /** {@code nf4}, {@code int8} or {@code none}, as the command line spells them. */
+    /** {@code nf4}, {@code int4}, {@code int8} or {@code none}, as the command line spells them. */
     public static Quantization parse(String name) {
         try {
             return valueOf(name.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown quantization \"" + name + "\"; expected nf4, int8 or none");
+            throw new IllegalArgumentException("unknown quantization \"" + name + "\"; expected nf4, int4, int8 or none");
         }
     }
 }

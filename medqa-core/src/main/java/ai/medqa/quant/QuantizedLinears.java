@@ -28,12 +28,19 @@ import org.slf4j.LoggerFactory;
 public final class QuantizedLinears implements LinearFactory {
     private static final Logger log = LoggerFactory.getLogger(QuantizedLinears.class);
 
-    private enum Format { DENSE, NF4, INT8 }
+    private enum Format { DENSE, NF4, INT8, INT4 }
+
+    /** int4's default group size: torchao's, and the measured sweet spot of error against size (see README). */
+    public static final int DEFAULT_GROUP_SIZE = 64;
 
     private final Format format;
     private final boolean doubleQuant;
     private final Nf4Linear.Kernel nf4Kernel;
     private final Int8Linear.Kernel int8Kernel;
+    private int groupSize = DEFAULT_GROUP_SIZE;
+    private boolean lmHeadInt8;
+    private double requantError;
+    private long requantWeights;
     private final List<Nf4Linear.Tables> tables = new ArrayList<>();
     private List<String> skip;
     private long quantizedWeights;
@@ -48,18 +55,41 @@ public final class QuantizedLinears implements LinearFactory {
     }
 
     /** NF4 on load ({@code doubleQuant}: bitsandbytes' {@code bnb_4bit_use_double_quant}). */
-    public static LinearFactory nf4(boolean doubleQuant, Nf4Linear.Kernel kernel) {
+    public static QuantizedLinears nf4(boolean doubleQuant, Nf4Linear.Kernel kernel) {
         return new QuantizedLinears(Format.NF4, doubleQuant, kernel, null);
     }
 
     /** INT8 (per output channel) on load; a 4-bit checkpoint is dequantized first. */
-    public static LinearFactory int8(Int8Linear.Kernel kernel) {
+    public static QuantizedLinears int8(Int8Linear.Kernel kernel) {
         return new QuantizedLinears(Format.INT8, false, null, kernel);
     }
 
+    /**
+     * Group-wise int4 on load ({@link Int4Weight}); a bitsandbytes NF4 checkpoint is dequantized and
+     * requantized (a warning reports the added error). Projections whose input size is not a
+     * multiple of {@code groupSize} stay in the compute dtype.
+     */
+    public static QuantizedLinears int4(int groupSize) {
+        if (!Int4Weight.supportedGroupSize(groupSize)) {
+            throw new IllegalArgumentException("int4 group size must be 32, 64, 128 or 256, got " + groupSize);
+        }
+        QuantizedLinears f = new QuantizedLinears(Format.INT4, false, null, null);
+        f.groupSize = groupSize;
+        return f;
+    }
+
     /** Dense weights; a bitsandbytes 4-bit checkpoint is dequantized on load. */
-    public static LinearFactory dense() {
+    public static QuantizedLinears dense() {
         return new QuantizedLinears(Format.DENSE, false, null, null);
+    }
+
+    /**
+     * The same factory with {@code lm_head} in int8 (per output row, the packed kernel) instead of the
+     * compute dtype: at small model sizes it is the largest matrix read per token.
+     */
+    public QuantizedLinears lmHeadInt8(boolean on) {
+        lmHeadInt8 = on;
+        return this;
     }
 
     @Override
@@ -70,7 +100,19 @@ public final class QuantizedLinears implements LinearFactory {
             started = System.nanoTime();
         }
         boolean prequantized = Nf4Checkpoint.isQuantized(c, module);
-        boolean keep16 = module.equals("lm_head") || skip.stream().anyMatch(s -> module.equals(s) || module.endsWith("." + s));
+        if (module.equals("lm_head") && lmHeadInt8) {
+            float[] w = prequantized ? Nf4.dequantize(Nf4Checkpoint.read(c, module, out, in)) : floats(c, module, out, in);
+            return new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype(),
+                    Int8Linear.Kernel.PACKED);
+        }
+        boolean unpackable = format == Format.INT4
+                && !Int4Weight.packable(out, in, groupSize, weights.manager().getDevice().isGpu());
+        boolean keep16 = module.equals("lm_head") || skip.stream().anyMatch(s -> module.equals(s) || module.endsWith("." + s))
+                || unpackable;
+        if (unpackable) {
+            log.warn("{} [{}x{}]: the int4 kernels cannot take this shape with group size {}; kept in {}", module, out, in,
+                    groupSize, weights.dtype());
+        }
         if (!prequantized && (format == Format.DENSE || keep16)) {
             return LinearFactory.DENSE.create(module, in, out, weights);
         }
@@ -79,7 +121,16 @@ public final class QuantizedLinears implements LinearFactory {
             return dense(Nf4.dequantize(nf4), out, in, weights);
         }
         Linear linear;
-        if (format == Format.NF4) {
+        if (format == Format.INT4) {
+            float[] w = nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in);
+            Int4Weight q = Int4Weight.quantize(w, out, in, groupSize);
+            if (nf4 != null) {
+                requantized(module, w, q);
+            }
+            Int4Linear l = new Int4Linear(q, weights.manager());
+            quantizedBytes += l.deviceBytes();
+            linear = l;
+        } else if (format == Format.NF4) {
             if (nf4 == null) {
                 nf4 = Nf4.quantize(floats(c, module, out, in), new long[] {out, in}, doubleQuant,
                         Nf4Checkpoint.torchName(c.info(module + ".weight").dtype()));
@@ -103,6 +154,23 @@ public final class QuantizedLinears implements LinearFactory {
             log.debug("{} [{}x{}] as {}", module, out, in, format);
         }
         return linear;
+    }
+
+    /** An NF4 weight requantized to int4: warns once, then reports the added relative RMS error. */
+    private void requantized(String module, float[] nf4, Int4Weight q) {
+        float[] w = q.dequantize();
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < w.length; i++) {
+            diff += (w[i] - nf4[i]) * (double) (w[i] - nf4[i]);
+            norm += nf4[i] * (double) nf4[i];
+        }
+        if (requantWeights == 0) {
+            log.warn("requantizing a bitsandbytes NF4 checkpoint to int4: each weight carries both rounding errors");
+        }
+        requantError += diff;
+        requantWeights += w.length;
+        log.info("{}: int4 minus NF4 weights, relative RMS {}", module, String.format("%.4f", Math.sqrt(diff / norm)));
     }
 
     private Nf4Linear.Tables tables(Nf4Weight w, Weights weights) {
@@ -153,6 +221,7 @@ public final class QuantizedLinears implements LinearFactory {
     @Override
     public String toString() {
         return "QuantizedLinears[" + format + (format == Format.NF4 ? ", " + nf4Kernel + (doubleQuant ? ", double quant" : "")
-                : format == Format.INT8 ? ", " + int8Kernel : "") + "]";
+                : format == Format.INT8 ? ", " + int8Kernel : format == Format.INT4 ? ", group " + groupSize : "")
+                + (lmHeadInt8 ? ", lm_head int8" : "") + "]";
     }
 }

@@ -43,7 +43,8 @@ class QuantizedModelTest {
                 }
             }
             a.add(Arguments.of(model, "NF4", Nf4Linear.Kernel.DEQUANTIZE, null, false));
-            for (Int8Linear.Kernel k : Int8Linear.Kernel.values()) {
+            // PACKED rounds activations to bfloat16: PackedKernelFidelityTest holds it to its own reference.
+            for (Int8Linear.Kernel k : new Int8Linear.Kernel[] {Int8Linear.Kernel.DEQUANTIZE, Int8Linear.Kernel.SCALE_AFTER}) {
                 if (all || k == Int8Linear.Kernel.SCALE_AFTER) {
                     a.add(Arguments.of(model, "INT8", null, k, false));
                 }

@@ -1,0 +1,352 @@
+package ai.medqa.model;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The decoder step as one TorchScript call ({@code decoder_step.py}, compiled by PyTorch at load; no
+ * Python): embedding, every layer, the final norm and {@code lm_head}, for every weight format a
+ * {@link Linear} can describe as a {@link FusedProjection} (dense, int4, int8, NF4, each with or
+ * without an unmerged LoRA adapter). About 45 DJL operations per layer would each cost a JNI
+ * crossing and a Java {@link NDArray}, which for single-token decode is more than the arithmetic of
+ * a small model.
+ *
+ * <p>The same script holds the packed products (int4, int8, NF4): the quantized {@link Linear}s call
+ * {@link #project} for their op-by-op forward, so each product is defined once. The Java op-by-op
+ * layers stay the autograd route for training and the reference the step is tested against.
+ *
+ * <p>The script has no parameters and no device: one module serves every model and device.
+ */
+public final class DecoderStep {
+    private static final Logger log = LoggerFactory.getLogger(DecoderStep.class);
+    /** {@code -Dmedqa.fused=false} forces the op-by-op path everywhere. */
+    static final String PROPERTY = "medqa.fused";
+    static final String SOURCE = "decoder_step.py";
+    private static final int DENSE = 0;
+    private static final int INT4 = 1;
+    private static final int INT8 = 2;
+    private static final int NF4 = 3;
+
+    private static volatile TorchScript script;
+
+    private DecoderStep() {}
+
+    static boolean enabledByDefault() {
+        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim());
+    }
+
+    static String source() throws IOException {
+        return TorchScript.resource(DecoderStep.class, SOURCE);
+    }
+
+    /**
+     * The compiled script, loaded on first use. It lives as long as the process (its manager is
+     * never closed): it holds no tensors, only code.
+     */
+    static TorchScript script() {
+        TorchScript s = script;
+        if (s == null) {
+            synchronized (DecoderStep.class) {
+                s = script;
+                if (s == null) {
+                    try {
+                        NDManager home = Engine.getEngine("PyTorch").newBaseManager();
+                        s = TorchScript.load(home, "DecoderStep", source());
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    script = s;
+                }
+            }
+        }
+        return s;
+    }
+
+    /**
+     * {@code x W^T} for one projection, op by op: the script's {@code project}, the definition the
+     * fused step uses too. The result has {@code x}'s dtype and belongs to {@code x}'s manager.
+     */
+    public static NDArray project(NDArray x, FusedProjection p) {
+        List<IValue> owned = new ArrayList<>();
+        try {
+            Encoded e = encode(p, x.getManager(), false, owned);
+            IValue xv = own(owned, IValue.from((PtNDArray) x));
+            IValue kind = own(owned, IValue.from((long) e.kind));
+            IValue param = own(owned, IValue.from(e.param));
+            return script().call(x.getManager(), "project", xv, kind, param, e.tensors, e.lora);
+        } finally {
+            closeAll(owned);
+        }
+    }
+
+    /** Codes {@code q [out, in]} (int32, 0..15) in the int4 kernel's layout for their device. */
+    public static NDArray packInt4(NDArray q) {
+        try (IValue qv = IValue.from((PtNDArray) q)) {
+            return script().call(q.getManager(), "pack_int4", qv);
+        }
+    }
+
+    /** {@code x} as a contiguous bfloat16 tensor that only TorchScript sees; the caller closes it. */
+    public static IValue bf16(NDArray x) {
+        try (IValue xv = IValue.from((PtNDArray) x)) {
+            return script().callValue("to_bf16", xv);
+        }
+    }
+
+    /**
+     * The fused form of a model's projections, wrapped once for the script. Which arrays it was made
+     * from is its {@link #signature}: the model rebuilds it when a projection's form changes (an
+     * adapter switched, merged weights).
+     */
+    static final class Plan implements AutoCloseable {
+        /** Why the step cannot be fused; null when it can. */
+        final String blocker;
+        final long[] signature;
+        private final NDManager scalars;
+        private final List<IValue> owned = new ArrayList<>();
+        private IValue embed;
+        private IValue cosTable;
+        private IValue sinTable;
+        private IValue norms;
+        private IValue norm;
+        private IValue kinds;
+        private IValue params;
+        private IValue weights;
+        private IValue loras;
+
+        private Plan(String blocker, long[] signature, NDManager scalars) {
+            this.blocker = blocker;
+            this.signature = signature;
+            this.scalars = scalars;
+        }
+
+        boolean fused() {
+            return blocker == null;
+        }
+
+        @Override
+        public void close() {
+            closeAll(owned);
+            if (scalars != null) {
+                scalars.close();
+            }
+        }
+    }
+
+    /**
+     * Wraps the model for the script: {@code forms} holds 7 projections per layer in checkpoint
+     * order and then {@code lm_head}; {@code norms} 2 per layer.
+     */
+    static Plan plan(NDManager manager, List<FusedProjection> forms, List<String> names, NDArray[] norms, NDArray embed,
+            Rope rope, NDArray norm) {
+        long[] signature = signature(forms);
+        for (int i = 0; i < forms.size(); i++) {
+            if (forms.get(i) == null) {
+                return new Plan(names.get(i) + " has no fused form", signature, null);
+            }
+        }
+        Plan plan = new Plan(null, signature, manager.newSubManager());
+        try {
+            long[] kinds = new long[forms.size()];
+            long[] params = new long[forms.size()];
+            IValue[] weights = new IValue[forms.size()];
+            IValue[] loras = new IValue[forms.size()];
+            List<IValue> temporary = new ArrayList<>();
+            for (int i = 0; i < forms.size(); i++) {
+                Encoded e = encode(forms.get(i), plan.scalars, true, temporary);
+                kinds[i] = e.kind;
+                params[i] = e.param;
+                weights[i] = e.tensors;
+                loras[i] = e.lora;
+            }
+            plan.kinds = own(plan.owned, IValue.listFrom(kinds));
+            plan.params = own(plan.owned, IValue.listFrom(params));
+            plan.weights = own(plan.owned, IValue.listFrom(weights));
+            plan.loras = own(plan.owned, IValue.listFrom(loras));
+            closeAll(temporary); // the lists hold their own references
+            plan.norms = own(plan.owned, IValue.listFrom(Arrays.stream(norms).map(a -> (PtNDArray) a).toArray(PtNDArray[]::new)));
+            plan.embed = own(plan.owned, IValue.from((PtNDArray) embed));
+            plan.cosTable = own(plan.owned, IValue.from((PtNDArray) rope.cosTable()));
+            plan.sinTable = own(plan.owned, IValue.from((PtNDArray) rope.sinTable()));
+            plan.norm = own(plan.owned, IValue.from((PtNDArray) norm));
+            return plan;
+        } catch (RuntimeException e) {
+            plan.close();
+            throw e;
+        }
+    }
+
+    /**
+     * One step through the script.
+     *
+     * @param bias the additive mask, or a zero-element array for none
+     * @param last logits of the last position only ({@code [B, vocab]}) instead of all ({@code [B, T, vocab]})
+     * @return float32 logits, attached to {@code ids}' manager
+     */
+    static NDArray step(Plan plan, NDArray ids, NDArray positions, NDArray bias, KvCache cache, int start, int from,
+            double eps, double scale, boolean last) {
+        IValue[] lists = cache.fusedLists();
+        IValue[] perCall = {
+            IValue.from((PtNDArray) ids), IValue.from((PtNDArray) positions), IValue.from((PtNDArray) bias),
+            IValue.from((long) start), IValue.from((long) from), IValue.from(eps), IValue.from(scale), IValue.from(last)};
+        try {
+            return script().call(ids.getManager(), "forward", perCall[0], perCall[1], plan.embed, plan.cosTable,
+                    plan.sinTable, perCall[2], lists[0], lists[1], plan.norms, plan.kinds, plan.params, plan.weights,
+                    plan.loras, plan.norm, perCall[3], perCall[4], perCall[5], perCall[6], perCall[7]);
+        } finally {
+            for (IValue v : perCall) {
+                v.close();
+            }
+        }
+    }
+
+    /** A projection as the script's (kind, param, tensors, lora). */
+    private record Encoded(int kind, long param, IValue tensors, IValue lora) {}
+
+    /**
+     * Scalars the form needs become float32 arrays of {@code scalars} ({@code keep}: outside any
+     * NDScope, as a plan's are); every IValue made is added to {@code owned}.
+     */
+    private static Encoded encode(FusedProjection p, NDManager scalars, boolean keep, List<IValue> owned) {
+        IValue lora;
+        if (p instanceof FusedProjection.WithLora l) {
+            NDArray scaling = scalar(scalars, l.scaling(), l.a().getDevice(), keep);
+            lora = own(owned, IValue.listFrom(pt(l.a()), pt(l.b()), pt(scaling)));
+            p = l.base();
+        } else {
+            lora = own(owned, IValue.listFrom(new PtNDArray[0]));
+        }
+        if (p instanceof FusedProjection.Dense d) {
+            return new Encoded(DENSE, 0, own(owned, IValue.listFrom(pt(d.weight()))), lora);
+        }
+        if (p instanceof FusedProjection.Int4 q) {
+            IValue packed = own(owned, IValue.from(pt(q.packed())));
+            return new Encoded(INT4, q.groupSize(), own(owned, IValue.listFrom(packed, q.scalesAndZeros())), lora);
+        }
+        if (p instanceof FusedProjection.Int8 q) {
+            IValue codes = own(owned, IValue.from(pt(q.q())));
+            return new Encoded(INT8, 0, own(owned, IValue.listFrom(codes, q.scales())), lora);
+        }
+        if (p instanceof FusedProjection.Nf4 n) {
+            PtNDArray[] tensors;
+            if (n.absmax() != null) {
+                tensors = new PtNDArray[] {pt(n.packed()), pt(n.pairs()), pt(n.absmax())};
+            } else {
+                NDArray offset = scalar(scalars, n.offset(), n.packed().getDevice(), keep);
+                tensors = new PtNDArray[] {pt(n.packed()), pt(n.pairs()), pt(n.qabsmax()), pt(n.nestedAbsmax()),
+                    pt(n.nestedMap()), pt(offset)};
+            }
+            return new Encoded(NF4, n.outFeatures(), own(owned, IValue.listFrom(tensors)), lora);
+        }
+        throw new IllegalArgumentException("a LoRA form wraps another LoRA form: " + p);
+    }
+
+    /**
+     * The native tensors (and scalars) a list of forms is made of: equal signatures mean a plan
+     * built from one serves the other. Native handles, not Java objects, because merging an adapter
+     * swaps the tensor behind the same Java array.
+     */
+    static long[] signature(List<FusedProjection> forms) {
+        List<Long> out = new ArrayList<>();
+        for (FusedProjection p : forms) {
+            sign(p, out);
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private static void sign(FusedProjection p, List<Long> out) {
+        if (p == null) {
+            out.add(-1L);
+        } else if (p instanceof FusedProjection.WithLora l) {
+            out.add(4L);
+            out.add(handle(l.a()));
+            out.add(handle(l.b()));
+            out.add((long) Float.floatToIntBits(l.scaling()));
+            sign(l.base(), out);
+        } else if (p instanceof FusedProjection.Dense d) {
+            out.add((long) DENSE);
+            out.add(handle(d.weight()));
+        } else if (p instanceof FusedProjection.Int4 q) {
+            out.add((long) INT4);
+            out.add(handle(q.packed()));
+            out.add(q.scalesAndZeros().getHandle());
+        } else if (p instanceof FusedProjection.Int8 q) {
+            out.add((long) INT8);
+            out.add(handle(q.q()));
+            out.add(q.scales().getHandle());
+        } else if (p instanceof FusedProjection.Nf4 n) {
+            out.add((long) NF4);
+            out.add(handle(n.packed()));
+            out.add(n.absmax() != null ? handle(n.absmax()) : handle(n.qabsmax()));
+        }
+    }
+
+    /**
+     * A 0-d float32 array with native memory of its own: {@code create(float)} wraps a Java buffer
+     * that is freed with the array, while the script's lists keep the tensor (a plan's across steps).
+     */
+    private static NDArray scalar(NDManager manager, float value, Device device, boolean keep) {
+        try (NDArray wrapped = manager.create(value)) {
+            NDArray own = wrapped.duplicate();
+            if (!own.getDevice().equals(device)) {
+                NDArray moved = own.toDevice(device, true);
+                own.close();
+                own = moved;
+            }
+            if (keep) {
+                NDScope.unregister(own);
+            }
+            return own;
+        }
+    }
+
+    private static long handle(NDArray a) {
+        return pt(a).getHandle();
+    }
+
+    private static PtNDArray pt(NDArray a) {
+        return (PtNDArray) a;
+    }
+
+    private static IValue own(List<IValue> owned, IValue v) {
+        owned.add(v);
+        return v;
+    }
+
+    private static void closeAll(List<IValue> values) {
+        for (IValue v : values) {
+            v.close();
+        }
+        values.clear();
+    }
+
+    static void logPlan(Plan plan, List<FusedProjection> forms, int layers) {
+        if (!plan.fused()) {
+            log.info("decoder step: op by op ({})", plan.blocker);
+            return;
+        }
+        int[] counts = new int[5];
+        for (FusedProjection p : forms) {
+            if (p instanceof FusedProjection.WithLora l) {
+                counts[4]++;
+                p = l.base();
+            }
+            counts[p instanceof FusedProjection.Dense ? 0 : p instanceof FusedProjection.Int4 ? 1
+                    : p instanceof FusedProjection.Int8 ? 2 : 3]++;
+        }
+        log.info("decoder step: fused, one TorchScript call for {} layers and lm_head (projections: dense {}, int4 {}, "
+                + "int8 {}, nf4 {}; {} with LoRA)", layers, counts[0], counts[1], counts[2], counts[3], counts[4]);
+    }
+}

@@ -1,0 +1,284 @@
+# TorchScript source of the decoder step (DecoderStep.java), loaded as code/__torch__.py of an archive
+# written at run time (no Python involved). It repeats the op-by-op path (RmsNorm, Attention, Mlp,
+# Rope, and each Linear's forward) operation for operation, in the same order and dtypes, so both
+# paths give the same logits; only the per-op cost differs: one interpreter instruction here against
+# a JNI call and a Java NDArray per operation there. The packed products (int4, int8, NF4) exist only
+# here: the quantized Linears call these methods for their op-by-op forward too.
+#
+# A projection is (kind, param, tensors, lora):
+#   kind 0 dense:  [weight [out, in]]                                  param unused
+#   kind 1 int4:   [packed (the kernel's layout), scales_and_zeros bf16 [in/group, out, 2]]  param = group
+#   kind 2 int8:   [q int8 [out, in], scales bf16 [out]]               param unused
+#   kind 3 nf4:    [packed uint8, pairs [256, 2], absmax [blocks]]      param = out
+#               or [packed uint8, pairs, qabsmax uint8, nested_absmax, nested_map [256, 1], offset []]
+#   lora: [] or [A [r, in] float32, B [out, r] float32, scaling [] float32], added unmerged as PEFT does.
+# Per layer there are 7 projections in checkpoint order (q, k, v, o, gate, up, down); lm_head follows
+# the last layer's. Keys and values of the T new positions are written in place into the
+# preallocated caches [B, kv_heads, capacity, head_dim] at slots [start, start + T); attention reads
+# slots [frm, start + T). bias is the additive float32 mask [B, 1, 1, T, keys], or an empty tensor
+# when every key read is visible. ScalarType numbers: 3 int32, 6 float32, 15 bfloat16.
+class DecoderStep(Module):
+  __parameters__ = []
+  __buffers__ = []
+  training : bool
+  _is_full_backward_hook : Optional[bool]
+
+  # One decode or prefill step: embedding, rotary tables, every layer, the final norm and lm_head.
+  # Returns float32 logits [B, T, vocab], or [B, vocab] for the last position when last is true.
+  def forward(self: __torch__.DecoderStep,
+    ids: Tensor,
+    positions: Tensor,
+    embed: Tensor,
+    cos_table: Tensor,
+    sin_table: Tensor,
+    bias: Tensor,
+    k_caches: List[Tensor],
+    v_caches: List[Tensor],
+    norms: List[Tensor],
+    kinds: List[int],
+    params: List[int],
+    weights: List[List[Tensor]],
+    loras: List[List[Tensor]],
+    norm: Tensor,
+    start: int,
+    frm: int,
+    eps: float,
+    scale: float,
+    last: bool) -> Tensor:
+    b = torch.size(ids, 0)
+    t = torch.size(ids, 1)
+    x = torch.embedding(embed, ids)
+    hidden = torch.size(x, 2)
+    cos = torch.unsqueeze(torch.embedding(cos_table, positions), 1)
+    sin = torch.unsqueeze(torch.embedding(sin_table, positions), 1)
+    d = torch.size(cos, -1)
+    half = torch.floordiv(d, 2)
+    end = start + t
+    keys = end - frm
+    masked = torch.gt(torch.numel(bias), 0)
+    # rotate_half(x) * sin == flip_halves(x) * signed_sin, with signed_sin = [-sin1, sin2]: one
+    # flip per rotation instead of two slices, a negation and a concatenation; exact, as only
+    # signs move.
+    sin = torch.cat([torch.neg(torch.slice(sin, -1, 0, half)), torch.slice(sin, -1, half)], -1)
+    # Rows are tokens: projections are plain 2-D matrix products.
+    x = torch.reshape(x, [b * t, hidden])
+    for i in range(torch.len(k_caches)):
+      p = 7 * i
+      k_cache = k_caches[i]
+      v_cache = v_caches[i]
+      kv_heads = torch.size(k_cache, 1)
+      # Attention (Attention.forward).
+      n = self.rms_norm(x, norms[2 * i], eps)
+      q = self.project(n, kinds[p], params[p], weights[p], loras[p])
+      k = self.project(n, kinds[p + 1], params[p + 1], weights[p + 1], loras[p + 1])
+      v = self.project(n, kinds[p + 2], params[p + 2], weights[p + 2], loras[p + 2])
+      q = torch.transpose(torch.reshape(q, [b, t, -1, d]), 1, 2)
+      k = torch.transpose(torch.reshape(k, [b, t, kv_heads, d]), 1, 2)
+      v = torch.transpose(torch.reshape(v, [b, t, kv_heads, d]), 1, 2)
+      heads = torch.size(q, 1)
+      groups = torch.floordiv(heads, kv_heads)
+      q = self.rotate(q, cos, sin, half)
+      k = self.rotate(k, cos, sin, half)
+      torch.copy_(torch.slice(k_cache, 2, start, end), k)
+      torch.copy_(torch.slice(v_cache, 2, start, end), v)
+      # [B, kv, slots, d] sliced on slots still merges B and kv into one batch axis without a copy.
+      k = torch.reshape(torch.slice(k_cache, 2, frm, end), [b * kv_heads, keys, d])
+      v = torch.reshape(torch.slice(v_cache, 2, frm, end), [b * kv_heads, keys, d])
+      # Query heads h = kv * groups + g share key head kv: groups folded into the row axis.
+      qg = torch.reshape(q, [b * kv_heads, groups * t, d])
+      scores = torch.mul(torch.bmm(qg, torch.transpose(k, 1, 2)), scale)
+      dtype = ops.prim.dtype(scores)
+      # Softmax in float32 whatever the compute dtype.
+      scores = torch.to(scores, 6)
+      if masked:
+        scores = torch.add(torch.view(scores, [b, kv_heads, groups, t, keys]), bias)
+        scores = torch.view(scores, [b * kv_heads, groups * t, keys])
+      probs = torch.to(torch.softmax(scores, -1), dtype)
+      out = torch.view(torch.bmm(probs, v), [b, heads, t, d])
+      out = torch.reshape(torch.transpose(out, 1, 2), [b * t, heads * d])
+      x = torch.add(x, self.project(out, kinds[p + 3], params[p + 3], weights[p + 3], loras[p + 3]))
+      # SwiGLU MLP (Mlp.forward).
+      n = self.rms_norm(x, norms[2 * i + 1], eps)
+      gate = self.project(n, kinds[p + 4], params[p + 4], weights[p + 4], loras[p + 4])
+      silu = torch.mul(gate, torch.sigmoid(gate))
+      up = self.project(n, kinds[p + 5], params[p + 5], weights[p + 5], loras[p + 5])
+      x = torch.add(x, self.project(torch.mul(silu, up), kinds[p + 6], params[p + 6], weights[p + 6], loras[p + 6]))
+    x = torch.view(self.rms_norm(x, norm, eps), [b, t, hidden])
+    if last:
+      x = torch.select(x, 1, -1)
+    h = 7 * torch.len(k_caches)
+    logits = self.project(x, kinds[h], params[h], weights[h], loras[h])
+    return torch.to(logits, 6)
+
+  # y = x W^T (+ the LoRA delta) for one projection described as in the header.
+  def project(self: __torch__.DecoderStep,
+    x: Tensor,
+    kind: int,
+    param: int,
+    w: List[Tensor],
+    lora: List[Tensor]) -> Tensor:
+    if kind == 0:
+      y = torch.linear(x, w[0])
+    elif kind == 1:
+      y = self.int4_mm(x, w[0], param, w[1])
+    elif kind == 2:
+      y = self.int8_mm(x, w[0], w[1])
+    else:
+      y = self.nf4_mm(x, w, param)
+    if torch.len(lora) == 0:
+      return y
+    # LoraLinear.forward: B A x in float32, scaled, added to the base output in float32.
+    delta = torch.mul(torch.linear(torch.linear(torch.to(x, 6), lora[0]), lora[1]), lora[2])
+    dtype = ops.prim.dtype(y)
+    if dtype == 6:
+      return torch.add(y, delta)
+    return torch.to(torch.add(torch.to(y, 6), delta), dtype)
+
+  # Group-wise asymmetric int4 (weight = (q - 8) * scale + zero), PyTorch's packed kernels with
+  # bfloat16 activations (their fast path); the result comes back in x's dtype.
+  def int4_mm(self: __torch__.DecoderStep,
+    x: Tensor,
+    packed: Tensor,
+    group: int,
+    scales_and_zeros: Tensor) -> Tensor:
+    shape = torch.size(x)
+    rows = torch.reshape(torch.to(x, 15), [-1, shape[-1]])
+    if x.is_cuda:
+      y = torch._weight_int4pack_mm(rows, packed, group, scales_and_zeros)
+    else:
+      y = torch._weight_int4pack_mm_for_cpu(rows, packed, group, scales_and_zeros)
+    shape[-1] = torch.size(y, 1)
+    return torch.reshape(torch.to(y, ops.prim.dtype(x)), shape)
+
+  # int8 with one scale per output channel, bfloat16 activations. PyTorch 2.7.1's CPU kernel reads
+  # out of bounds for several rows when in_features is not a multiple of 32 (it crashed on 172):
+  # such shapes take the plain product (x q^T) * scale.
+  def int8_mm(self: __torch__.DecoderStep,
+    x: Tensor,
+    q: Tensor,
+    scales: Tensor) -> Tensor:
+    shape = torch.size(x)
+    dtype = ops.prim.dtype(x)
+    if shape[-1] % 32 != 0:
+      return torch.mul(torch.linear(x, torch.to(q, dtype)), torch.to(scales, dtype))
+    rows = torch.reshape(torch.to(x, 15), [-1, shape[-1]])
+    y = torch._weight_int8pack_mm(rows, q, scales)
+    shape[-1] = torch.size(y, 1)
+    return torch.reshape(torch.to(y, dtype), shape)
+
+  # Codes q [out, in] (int32, 0..15) in the int4 kernel's layout for x's device.
+  def pack_int4(self: __torch__.DecoderStep,
+    q: Tensor) -> Tensor:
+    if q.is_cuda:
+      # tinygemm takes two codes per byte, the even element in the high nibble, and 8 inner k-tiles.
+      pairs = torch.bitwise_or(torch.bitwise_left_shift(q[:, 0::2], 4), q[:, 1::2])
+      return torch._convert_weight_to_int4pack(torch.to(pairs, 0), 8)
+    return torch._convert_weight_to_int4pack_for_cpu(q, 1)
+
+  # A float tensor as contiguous bfloat16: the kernels' scale format, kept as a TorchScript value on
+  # the Java side (DJL 0.36 must never hold a bfloat16 array).
+  def to_bf16(self: __torch__.DecoderStep,
+    x: Tensor) -> Tensor:
+    return torch.contiguous(torch.to(x, 15))
+
+  # NF4 (bitsandbytes): y = x W^T for x [rows, in]. Block scales come from absmax, or from the
+  # double-quantized absmax as bitsandbytes' dequantize_blockwise + offset.
+  def nf4_mm(self: __torch__.DecoderStep,
+    x: Tensor,
+    w: List[Tensor],
+    out_features: int) -> Tensor:
+    packed = w[0]
+    pairs = w[1]
+    shape = torch.size(x)
+    in_features = shape[-1]
+    x = torch.reshape(x, [-1, in_features])
+    blocks = torch.floordiv(out_features * in_features + 63, 64)
+    if torch.len(w) == 3:
+      scales = w[2]
+    else:
+      nested = w[3]
+      nb = torch.size(nested, 0)
+      codes = torch.reshape(torch.embedding(w[4], torch.to(w[2], 3)), [nb, -1])
+      scales = torch.reshape(torch.add(torch.mul(codes, torch.reshape(nested, [nb, 1])), w[5]), [-1])
+      if torch.numel(scales) != blocks:
+        scales = torch.slice(scales, 0, 0, blocks)
+    if torch.size(x, 0) == 1 and in_features % 64 == 0:
+      y = self.nf4_gemv(x, packed, scales, pairs, out_features, 256)
+    else:
+      y = self.nf4_bands(x, packed, scales, pairs, out_features, 256)
+    shape[-1] = out_features
+    return torch.reshape(y, shape)
+
+  # Several rows: dequantize a band of rows at a time, so temporaries stay small and in cache
+  # instead of a full-size float copy of W per call.
+  def nf4_bands(self: __torch__.DecoderStep,
+    x: Tensor,
+    packed: Tensor,
+    scales: Tensor,
+    pairs: Tensor,
+    out_features: int,
+    band: int) -> Tensor:
+    in_features = x.size(1)
+    xf = x.float()
+    ys: List[Tensor] = []
+    r = 0
+    while r < out_features:
+      r1 = min(r + band, out_features)
+      b0 = r * in_features // 64
+      b1 = (r1 * in_features + 63) // 64
+      codes = packed[b0 * 32:b1 * 32].long()
+      w = torch.embedding(pairs, codes).view(b1 - b0, 64) * scales[b0:b1].unsqueeze(1)
+      first = r * in_features - b0 * 64
+      w = w.view(-1)[first:first + (r1 - r) * in_features].view(r1 - r, in_features)
+      ys.append(torch.matmul(xf, w.t()))
+      r = r1
+    return torch.cat(ys, 1).to(x.dtype)
+
+  # A single row x [1, in] with in a multiple of 64 (a decode step). Instead of dequantizing W it
+  # tabulates, for every input pair k and every byte value b,
+  # L[k, b] = code(b >> 4) * x[2k] + code(b & 15) * x[2k + 1]; then each output is a sum of table
+  # entries picked by its bytes, scaled per block: sum_blocks scale * sum_(k in block) L[k, byte].
+  def nf4_gemv(self: __torch__.DecoderStep,
+    x: Tensor,
+    packed: Tensor,
+    scales: Tensor,
+    pairs: Tensor,
+    out_features: int,
+    band: int) -> Tensor:
+    in_features = x.size(1)
+    half = in_features // 2
+    xf = x[0].float()
+    table = (xf[0::2].unsqueeze(1) * pairs[:, 0].unsqueeze(0) + xf[1::2].unsqueeze(1) * pairs[:, 1].unsqueeze(0)).view(-1)
+    offsets = (torch.arange(half, device=x.device) * 256).int()
+    blocks = in_features // 64
+    ys: List[Tensor] = []
+    r = 0
+    while r < out_features:
+      r1 = min(r + band, out_features)
+      p = packed[r * half:r1 * half].view(r1 - r, half)
+      picked = torch.index_select(table, 0, (p.int() + offsets.unsqueeze(0)).view(-1))
+      g = picked.view(r1 - r, blocks, 32).sum(-1)
+      ys.append((g * scales[r * blocks:r1 * blocks].view(r1 - r, blocks)).sum(-1))
+      r = r1
+    return torch.cat(ys).unsqueeze(0).to(x.dtype)
+
+  # RmsNorm.forward: normalized in float32, back to the compute dtype, then scaled. x * x is what
+  # square() computes (pow with exponent 2), one dispatch cheaper.
+  def rms_norm(self: __torch__.DecoderStep,
+    x: Tensor,
+    weight: Tensor,
+    eps: float) -> Tensor:
+    x32 = torch.to(x, 6)
+    variance = torch.mean(torch.mul(x32, x32), [-1], True)
+    normed = torch.div(x32, torch.sqrt(torch.add(variance, eps)))
+    return torch.mul(torch.to(normed, ops.prim.dtype(x)), weight)
+
+  # Rope.apply, x * cos + rotate_half(x) * sin, given signed_sin = [-sin1, sin2].
+  def rotate(self: __torch__.DecoderStep,
+    x: Tensor,
+    cos: Tensor,
+    signed_sin: Tensor,
+    half: int) -> Tensor:
+    shape = torch.size(x)
+    flipped = torch.flip(torch.unflatten(x, -1, [2, half]), [-2])
+    return torch.add(torch.mul(x, cos), torch.mul(torch.reshape(flipped, shape), signed_sin))
