@@ -213,6 +213,8 @@ public final class MedQA implements AutoCloseable {
         private Device device = Device.cpu();
         private Precision precision = Precision.F32;
         private Quantization quantization = Quantization.NONE;
+        private int groupSize = ai.medqa.quant.QuantizedLinears.DEFAULT_GROUP_SIZE;
+        private boolean lmHeadInt8;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
         private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
         private GenerationConfig defaults = ASK_DEFAULTS;
@@ -249,13 +251,33 @@ public final class MedQA implements AutoCloseable {
         }
 
         /**
-         * How projections are held: {@link Quantization#NF4} (bitsandbytes' 4-bit, ~4.13 bits per
-         * weight), {@link Quantization#INT8}, or as stored ({@link Quantization#NONE}, the default).
+         * How projections are held: {@link Quantization#INT4} (group-wise int4 on PyTorch's packed
+         * kernels, ~4.5 bits per weight at group 64: the fastest), {@link Quantization#NF4}
+         * (bitsandbytes' 4-bit, ~4.13 bits per weight; for bitsandbytes checkpoints and QLoRA),
+         * {@link Quantization#INT8}, or as stored ({@link Quantization#NONE}, the default).
          * Quantization happens on load, tensor by tensor; a checkpoint already quantized by
          * bitsandbytes loads as stored. {@code lm_head}, embeddings and norms stay in the compute dtype.
          */
         public Builder quantize(Quantization quantization) {
             this.quantization = Objects.requireNonNull(quantization, "quantization");
+            return this;
+        }
+
+        /** INT4's group size: 32, 64 (default), 128 or 256 inputs share a scale and zero. */
+        public Builder groupSize(int groupSize) {
+            if (!ai.medqa.quant.Int4Weight.supportedGroupSize(groupSize)) {
+                throw new IllegalArgumentException("group size must be 32, 64, 128 or 256, got " + groupSize);
+            }
+            this.groupSize = groupSize;
+            return this;
+        }
+
+        /**
+         * {@code lm_head} in int8 (one scale per row) instead of the compute dtype: on small models it
+         * is the largest matrix read per token; on Mistral-7B it is 2% of the weights.
+         */
+        public Builder lmHeadInt8(boolean on) {
+            this.lmHeadInt8 = on;
             return this;
         }
 
@@ -313,7 +335,7 @@ public final class MedQA implements AutoCloseable {
             try {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType,
-                            quantization.linears());
+                            quantization.linears(groupSize, lmHeadInt8));
                     try {
                         if (!loras.isEmpty()) {
                             LoraAdapters adapters = LoraAdapters.of(model);

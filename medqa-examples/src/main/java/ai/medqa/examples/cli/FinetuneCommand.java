@@ -39,7 +39,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--gradient-checkpointing", description = "Recompute each layer in backward: memory for one layer's activations (and dequantized NF4 weights) instead of all.")
     boolean gradientCheckpointing;
 
-    @Option(names = "--quantize", description = "Base weight format: nf4 (QLoRA), int8 or none (default: dense --precision).")
+    @Option(names = "--quantize", description = "Base weight format: nf4 (QLoRA), int8 or none (default: dense --precision); int4 is refused (no gradient).")
     String quantize;
 
     @Option(names = "--r", defaultValue = "8", description = "LoRA rank (default ${DEFAULT-VALUE}).")
@@ -148,6 +148,11 @@ public final class FinetuneCommand implements Callable<Integer> {
                 .maxGradNorm(maxGradNorm).seed(seed).evalEvery(evalEvery).evalFraction(evalFraction)
                 .earlyStop(earlyStop, 0.0).saveEvery(saveEvery).resume(resume)
                 .includeOfficialTestSplit(includeTestSplit).gradientCheckpointing(gradientCheckpointing);
+        if (quantize != null && Quantization.parse(quantize) == Quantization.INT4) {
+            // PyTorch's packed int4 kernels have no backward: refuse before loading anything.
+            throw new IllegalArgumentException("--quantize int4 cannot train adapters (the packed int4 kernels have no "
+                    + "gradient); use --quantize nf4 (QLoRA) or int8, then serve the adapter on an int4 base");
+        }
         if (quantize != null) {
             // QLoRA: the frozen base in NF4 (or INT8); gradients reach the adapters through it.
             b.baseLinears(Quantization.parse(quantize).linears());

@@ -15,15 +15,27 @@ final class ModelOptions {
     @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
     MedQA.Precision precision;
 
-    @Option(names = "--quantize", defaultValue = "none", description = "nf4, int8 or none (default ${DEFAULT-VALUE}).")
+    @Option(names = "--quantize", defaultValue = "none",
+            description = "int4 (fastest), nf4 (bitsandbytes), int8 or none (default ${DEFAULT-VALUE}).")
     String quantize;
+
+    @Option(names = "--group-size", defaultValue = "64", description = "int4 group size: 32, 64, 128 or 256 (default ${DEFAULT-VALUE}).")
+    int groupSize;
+
+    @Option(names = "--lm-head", defaultValue = "compute",
+            description = "lm_head precision: compute (the --precision, transformers' default) or int8.")
+    String lmHead;
 
     @Option(names = "--lora", description = "PEFT LoRA adapter folder to apply (repeatable; the first is active).")
     java.util.List<Path> lora = new java.util.ArrayList<>();
 
     MedQA.Builder builder() {
+        if (!lmHead.equalsIgnoreCase("compute") && !lmHead.equalsIgnoreCase("int8")) {
+            throw new IllegalArgumentException("--lm-head " + lmHead + ": expected compute or int8");
+        }
         MedQA.Builder b = MedQA.builder().model(model).device(device).precision(precision)
-                .quantize(ai.medqa.quant.Quantization.parse(quantize));
+                .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
+                .lmHeadInt8(lmHead.equalsIgnoreCase("int8"));
         lora.forEach(b::lora);
         return b;
     }
