@@ -95,7 +95,7 @@ public final class FineTuneBenchmark {
         }
     }
 
-    private static String arg(String[] args, String key, String fallback) {
+    static String arg(String[] args, String key, String fallback) {
         for (String a : args) {
             if (a.startsWith(key + "=")) {
                 return a.substring(key.length() + 1);

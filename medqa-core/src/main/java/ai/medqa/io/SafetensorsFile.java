@@ -349,6 +349,15 @@ public final class SafetensorsFile implements AutoCloseable {
         requireFloatSource(t, "readFloats");
         ByteBuffer src = raw(name);
         float[] out = new float[(int) t.numel()];
+        try {
+            readFloats(t, src, out);
+        } finally {
+            Buffers.release(src); // mapped pages of a copied tensor need not stay resident
+        }
+        return out;
+    }
+
+    private static void readFloats(TensorInfo t, ByteBuffer src, float[] out) {
         switch (t.dtype()) {
             case F32 -> src.asFloatBuffer().get(out);
             case F16 -> {
@@ -365,7 +374,6 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             default -> throw new AssertionError(t.dtype());
         }
-        return out;
     }
 
     /**
@@ -392,8 +400,9 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new CheckpointException(path + ": tensor " + name + " as " + target + " would be "
                     + outBytes + " bytes; a single tensor over 2 GiB cannot be held in one Java ByteBuffer");
         }
-        ShortBuffer src16 = t.dtype() == DType.F32 ? null : raw(name).asShortBuffer();
-        FloatBuffer src32 = t.dtype() == DType.F32 ? raw(name).asFloatBuffer() : null;
+        ByteBuffer mapped = raw(name);
+        ShortBuffer src16 = t.dtype() == DType.F32 ? null : mapped.asShortBuffer();
+        FloatBuffer src32 = t.dtype() == DType.F32 ? mapped.asFloatBuffer() : null;
         ByteBuffer out = ByteBuffer.allocateDirect((int) outBytes).order(ByteOrder.LITTLE_ENDIAN);
         int n = (int) t.numel();
         if (target == DType.F32) {
@@ -411,6 +420,9 @@ public final class SafetensorsFile implements AutoCloseable {
                 dst.put(i, HalfFloat.f32ToF16(v));
             }
         }
+        src16 = null;
+        src32 = null;
+        Buffers.release(mapped); // converted: the mapped pages need not stay resident
         return out;
     }
 

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.medqa.io.Buffers;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.io.DType;
@@ -53,6 +54,9 @@ public final class Weights {
         // so nothing points into the memory-mapped file once loading is done.
         try (NDArray wrapped = manager.create(data, new Shape(expected), dtype)) {
             return wrapped.duplicate();
+        } finally {
+            // Copied: free the converted copy (or unmap the file's pages) now, not at the next GC.
+            Buffers.release(data);
         }
     }
 

@@ -6,6 +6,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import ai.medqa.io.Buffers;
 import ai.medqa.model.DecoderStep;
 import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
@@ -32,12 +35,16 @@ public final class Int4Linear implements Linear {
         this.groupSize = w.groupSize();
         int rows = Math.toIntExact(out);
         int groups = Math.toIntExact(in / groupSize);
-        int[] codes = new int[w.q().length];
-        for (int i = 0; i < codes.length; i++) {
-            codes[i] = w.q()[i];
+        // The kernel's packing takes int32 codes: 4 bytes a weight, so off the Java heap and freed at once.
+        ByteBuffer codes = ByteBuffer.allocateDirect(w.q().length * 4).order(ByteOrder.nativeOrder());
+        for (byte b : w.q()) {
+            codes.putInt(b);
         }
-        try (NDArray q = manager.create(codes, new Shape(out, in))) {
+        codes.flip();
+        try (NDArray q = manager.create(codes, new Shape(out, in), DataType.INT32)) {
             packed = DecoderStep.packInt4(q);
+        } finally {
+            Buffers.release(codes);
         }
         // The kernels read scales_and_zeros [groups, out, 2]; a strided view would be read as garbage.
         float[] sz = new float[groups * rows * 2];
