@@ -229,8 +229,19 @@ public final class Nf4Checkpoint {
         }
         String where = dir + "/config.json: quantization_config";
         String method = q.path("quant_method").asText("bitsandbytes");
+        if (method.equals(PackedCheckpoint.METHOD)) {
+            String format = q.path("format").asText();
+            if (!format.equals("int4") && !format.equals("int8")) {
+                throw new CheckpointException(where + ".format is \"" + format + "\"; expected int4 or int8");
+            }
+            if (format.equals("int4") && !Int4Weight.supportedGroupSize(q.path("group_size").asInt(-1))) {
+                throw new CheckpointException(where + ".group_size is " + q.path("group_size")
+                        + "; expected 32, 64, 128 or 256");
+            }
+            return skip;
+        }
         if (!method.equals("bitsandbytes")) {
-            throw new CheckpointException(where + ".quant_method is \"" + method + "\"; MedQA reads bitsandbytes 4-bit only");
+            throw new CheckpointException(where + ".quant_method is \"" + method + "\"; MedQA reads bitsandbytes 4-bit and its own int4/int8 (\"medqa\")");
         }
         if (q.path("load_in_8bit").asBoolean(false)) {
             throw new CheckpointException(where + ".load_in_8bit is true; bitsandbytes 8-bit checkpoints are not supported"

@@ -11,6 +11,7 @@ import ai.medqa.model.Linear;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.Weights;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,6 +41,9 @@ public final class QuantizedLinears implements LinearFactory {
     private int groupSize = DEFAULT_GROUP_SIZE;
     private boolean lmHeadInt8;
     private double requantError;
+    /** The checkpoint's own int4/int8 format ({@link PackedCheckpoint}), or null. */
+    private String packedFormat;
+    private int packedGroupSize;
     private long requantWeights;
     private final List<Nf4Linear.Tables> tables = new ArrayList<>();
     private List<String> skip;
@@ -98,6 +102,18 @@ public final class QuantizedLinears implements LinearFactory {
         if (skip == null) {
             skip = skipped(c);
             started = System.nanoTime();
+            JsonNode q = c.directory() == null || !Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME))
+                    ? null : MistralConfig.load(c.directory()).quantizationConfig();
+            packedFormat = PackedCheckpoint.format(q);
+            if (packedFormat != null) {
+                packedGroupSize = q.path("group_size").asInt(DEFAULT_GROUP_SIZE);
+                if (format != Format.DENSE && !format.name().equalsIgnoreCase(packedFormat)) {
+                    log.warn("{} is stored as {}: it loads as stored, not as {}", c.directory(), packedFormat, format);
+                }
+            }
+        }
+        if (packedFormat != null && PackedCheckpoint.isQuantized(c, module)) {
+            return stored(c, module, in, out, weights);
         }
         boolean prequantized = Nf4Checkpoint.isQuantized(c, module);
         if (module.equals("lm_head") && lmHeadInt8) {
@@ -154,6 +170,25 @@ public final class QuantizedLinears implements LinearFactory {
             log.debug("{} [{}x{}] as {}", module, out, in, format);
         }
         return linear;
+    }
+
+    /** A projection of a MedQA int4/int8 checkpoint, as stored (dense if this device's kernels cannot take it). */
+    private Linear stored(Checkpoint c, String module, long in, long out, Weights weights) {
+        if (packedFormat.equals("int8")) {
+            Int8Linear l = new Int8Linear(PackedCheckpoint.readInt8(c, module, out, in), weights.manager(), weights.dtype(),
+                    Int8Linear.Kernel.PACKED);
+            quantizedBytes += l.deviceBytes();
+            return l;
+        }
+        Int4Weight w = PackedCheckpoint.readInt4(c, module, out, in, packedGroupSize);
+        if (!Int4Weight.packable(out, in, packedGroupSize, weights.manager().getDevice().isGpu())) {
+            log.warn("{} [{}x{}]: this device's int4 kernels cannot take the shape; dequantized to {}", module, out, in,
+                    weights.dtype());
+            return dense(w.dequantize(), out, in, weights);
+        }
+        Int4Linear l = new Int4Linear(w, weights.manager());
+        quantizedBytes += l.deviceBytes();
+        return l;
     }
 
     /** An NF4 weight requantized to int4: warns once, then reports the added relative RMS error. */

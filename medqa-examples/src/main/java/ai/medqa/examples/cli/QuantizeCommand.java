@@ -1,14 +1,17 @@
 package ai.medqa.examples.cli;
 
 import ai.medqa.quant.Nf4Checkpoint;
+import ai.medqa.quant.PackedCheckpoint;
+import ai.medqa.quant.Quantization;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code medqa quantize}: writes a bitsandbytes-compatible NF4 checkpoint. */
+/** {@code medqa quantize}: writes a quantized copy of a checkpoint (NF4 as bitsandbytes, or MedQA's INT4/INT8). */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Write a bitsandbytes-compatible 4-bit (NF4) copy of a Hugging Face checkpoint.")
+        description = "Write a quantized copy of a Hugging Face checkpoint: nf4 (bitsandbytes-compatible, the default), "
+                + "int4 or int8 (MedQA's layout, see PackedCheckpoint). A quantized checkpoint loads as stored.")
 final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Source Hugging Face folder (F32, F16 or BF16).")
     Path model;
@@ -16,12 +19,23 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Folder to create (must not exist).")
     Path out;
 
-    @Option(names = "--no-double-quant", description = "Store block absmax values as float32 instead of 8-bit.")
+    @Option(names = "--format", defaultValue = "nf4", description = "nf4, int4 or int8 (default ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = "--group-size", defaultValue = "64", description = "int4 group size: 32, 64, 128 or 256 (default ${DEFAULT-VALUE}).")
+    int groupSize;
+
+    @Option(names = "--no-double-quant", description = "nf4: store block absmax values as float32 instead of 8-bit.")
     boolean noDoubleQuant;
 
     @Override
     public Integer call() {
-        Nf4Checkpoint.quantize(model, out, !noDoubleQuant);
+        Quantization q = Quantization.parse(format);
+        switch (q) {
+            case NF4 -> Nf4Checkpoint.quantize(model, out, !noDoubleQuant);
+            case INT4, INT8 -> PackedCheckpoint.quantize(model, out, q, groupSize);
+            default -> throw new IllegalArgumentException("--format " + format + ": expected nf4, int4 or int8");
+        }
         System.err.println("wrote " + out);
         return 0;
     }

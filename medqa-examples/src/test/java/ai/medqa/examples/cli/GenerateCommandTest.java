@@ -96,4 +96,19 @@ class GenerateCommandTest {
                 .isEqualTo(onLoad);
         assertThat(onLoad.split(" ")).hasSize(12);
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"int4", "int8"})
+    void anInt4OrInt8CheckpointLoadsAsStored(String format, @org.junit.jupiter.api.io.TempDir Path dir) {
+        String base = FIXTURES.resolve("mistral-swa/f32").toString();
+        Path out = dir.resolve(format);
+        assertThat(new CommandLine(new QuantizeCommand()).execute("--model", base, "--out", out.toString(), "--format",
+                format)).isZero();
+        String onLoad = generateIds("--model", base, "--quantize", format, "--tokens", "1,87,35,79", "--max-new-tokens",
+                "12", "--ids");
+        assertThat(generateIds("--model", out.toString(), "--tokens", "1,87,35,79", "--max-new-tokens", "12", "--ids"))
+                .isEqualTo(onLoad);
+        assertThat(new CommandLine(new QuantizeCommand()).execute("--model", base, "--out", dir.resolve("x").toString(),
+                "--format", "int3")).isNotZero();
+    }
 }
