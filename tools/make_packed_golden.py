@@ -115,3 +115,29 @@ out["matrix"] = {"shape": [32, 128], "w": [str(x) for x in w.flatten().numpy()],
 path = os.path.join(root, "golden_packed_transformers.json")
 json.dump(out, open(path, "w"))
 print("wrote", path, os.path.getsize(path), "bytes")
+
+# bf16 (MedQA's Precision.BF16): the original weights; the float32 reference is the fixtures' own
+# golden.json, and transformers' bf16 error on them sizes the tolerance.
+out_bf16 = {}
+for model_dir in ["llama-rc/A", "llama-rc/B", "mistral-swa"]:
+    golden = json.load(open(os.path.join(root, model_dir, "golden.json")))
+    m = MistralForCausalLM.from_pretrained(os.path.join(root, model_dir, "f32"), dtype=torch.float32,
+                                           attn_implementation="eager").eval()
+    cases = []
+    for case in golden["cases"]:
+        prompt = case["prompt"]
+        n = len(case["greedy"])
+        f32_logits, f32_greedy = run(m, prompt, n)
+        mb = m.to(torch.bfloat16)
+        bf_logits, bf_greedy = run(mb, prompt, n)
+        m = mb.to(torch.float32)
+        # The float32 logits are the fixture's own golden.json (run.c / numpy): not repeated here.
+        cases.append({"prompt": prompt,
+                      "max_abs_bf16_vs_f32": float((bf_logits - f32_logits).abs().max()),
+                      "greedy_f32": f32_greedy, "greedy_bf16": bf_greedy})
+    out_bf16[model_dir] = cases
+    print(model_dir, "bf16", [round(c["max_abs_bf16_vs_f32"], 3) for c in cases])
+for model_dir, cases in out_bf16.items():
+    out["models"][model_dir]["bf16"] = {"quantized_projections": 0, "cases": cases}
+json.dump(out, open(path, "w"))
+print("wrote", path, os.path.getsize(path), "bytes")

@@ -9,6 +9,7 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.lora.LoraAdapters;
+import ai.medqa.model.Bf16Linear;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.quant.Quantization;
@@ -37,10 +38,17 @@ import org.slf4j.LoggerFactory;
 public final class MedQA implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MedQA.class);
 
-    /** Compute precision of the forward pass. BF16 is not offered: DJL 0.36 crashes the JVM on it. */
+    /**
+     * Compute precision of the forward pass. {@code BF16} holds full-precision projections (and an
+     * untied {@code lm_head}) in bfloat16 and multiplies them with bfloat16 inputs inside
+     * TorchScript, as {@code torch.autocast} does; norms, attention, the residual stream, the KV
+     * cache and embeddings stay float32 (DJL 0.36 crashes the JVM on bfloat16 arrays, so they never
+     * leave the script).
+     */
     public enum Precision {
         F32(DataType.FLOAT32),
-        F16(DataType.FLOAT16);
+        F16(DataType.FLOAT16),
+        BF16(DataType.FLOAT32);
 
         final DataType dataType;
 
@@ -335,7 +343,8 @@ public final class MedQA implements AutoCloseable {
             try {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType,
-                            quantization.linears(groupSize, lmHeadInt8));
+                            precision == Precision.BF16 ? Bf16Linear.converting(quantization.linears(groupSize, lmHeadInt8))
+                                    : quantization.linears(groupSize, lmHeadInt8));
                     try {
                         if (!loras.isEmpty()) {
                             LoraAdapters adapters = LoraAdapters.of(model);

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.DType;
+import ai.medqa.model.Bf16Linear;
 import ai.medqa.model.KvCache;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
@@ -53,7 +54,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *     -jvmArgsAppend "-Dai.djl.pytorch.num_threads=2"
  * </pre>
  *
- * <p>{@code format}: {@code F32}, {@code F16}, {@code INT8}, {@code INT4}, {@code NF4} (projections;
+ * <p>{@code format}: {@code F32}, {@code F16}, {@code BF16} (bfloat16 products, MedQA.Precision.BF16), {@code INT8}, {@code INT4}, {@code NF4} (projections;
  * quantized formats compute in F32 unless suffixed {@code _F16}), {@code +LORA} (a rank-8 adapter on
  * q_proj and v_proj, unmerged), {@code +HEAD8} ({@code lm_head} in int8; otherwise {@code lm_head}
  * and embeddings stay in the compute precision, transformers' default). {@code fused=false} runs
@@ -75,7 +76,7 @@ public class EngineBenchmark {
     @Param({"M"})
     public String model;
 
-    @Param({"F32", "F16", "INT8", "INT4", "INT4_F16", "NF4", "F32+LORA", "INT4+LORA", "INT4_F16+HEAD8"})
+    @Param({"F32", "F16", "BF16", "INT8", "INT4", "INT4_F16", "NF4", "F32+LORA", "INT4+LORA", "INT4_F16+HEAD8"})
     public String format;
 
     /** {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). */
@@ -117,14 +118,14 @@ public class EngineBenchmark {
         DataType dtype = f16 ? DataType.FLOAT16 : DataType.FLOAT32;
         String quant = base.replace("_F16", "");
         QuantizedLinears linears = switch (quant) {
-            case "F32", "F16" -> QuantizedLinears.dense();
+            case "F32", "F16", "BF16" -> QuantizedLinears.dense();
             case "INT8" -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
             case "INT4" -> QuantizedLinears.int4(QuantizedLinears.DEFAULT_GROUP_SIZE);
             case "NF4" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
             default -> throw new IllegalArgumentException("unknown format " + format);
         };
         linears.lmHeadInt8(format.contains("+HEAD8"));
-        m = MistralModel.load(dir, Device.cpu(), dtype, linears);
+        m = MistralModel.load(dir, Device.cpu(), dtype, quant.equals("BF16") ? Bf16Linear.converting(linears) : linears);
         if (format.contains("+LORA")) {
             LoraAdapters adapters = LoraAdapters.of(m);
             adapters.attach(LoraAdapter.create(m, "bench", LoraConfig.of(8, 16, 0.0, List.of("q_proj", "v_proj")), 1));

@@ -38,6 +38,7 @@ public final class DecoderStep {
     private static final int INT4 = 1;
     private static final int INT8 = 2;
     private static final int NF4 = 3;
+    private static final int BF16 = 4;
 
     private static volatile TorchScript script;
 
@@ -231,6 +232,9 @@ public final class DecoderStep {
         if (p instanceof FusedProjection.Dense d) {
             return new Encoded(DENSE, 0, own(owned, IValue.listFrom(pt(d.weight()))), lora);
         }
+        if (p instanceof FusedProjection.Bf16 b) {
+            return new Encoded(BF16, 0, own(owned, IValue.listFrom(b.weight())), lora);
+        }
         if (p instanceof FusedProjection.Int4 q) {
             IValue packed = own(owned, IValue.from(pt(q.packed())));
             return new Encoded(INT4, q.groupSize(), own(owned, IValue.listFrom(packed, q.scalesAndZeros())), lora);
@@ -278,6 +282,9 @@ public final class DecoderStep {
         } else if (p instanceof FusedProjection.Dense d) {
             out.add((long) DENSE);
             out.add(handle(d.weight()));
+        } else if (p instanceof FusedProjection.Bf16 b) {
+            out.add((long) BF16);
+            out.add(b.weight().getHandle());
         } else if (p instanceof FusedProjection.Int4 q) {
             out.add((long) INT4);
             out.add(handle(q.packed()));
@@ -337,16 +344,17 @@ public final class DecoderStep {
             log.info("decoder step: op by op ({})", plan.blocker);
             return;
         }
-        int[] counts = new int[5];
+        int[] counts = new int[6];
         for (FusedProjection p : forms) {
             if (p instanceof FusedProjection.WithLora l) {
                 counts[4]++;
                 p = l.base();
             }
             counts[p instanceof FusedProjection.Dense ? 0 : p instanceof FusedProjection.Int4 ? 1
-                    : p instanceof FusedProjection.Int8 ? 2 : 3]++;
+                    : p instanceof FusedProjection.Int8 ? 2 : p instanceof FusedProjection.Nf4 ? 3 : 5]++;
         }
-        log.info("decoder step: fused, one TorchScript call for {} layers and lm_head (projections: dense {}, int4 {}, "
-                + "int8 {}, nf4 {}; {} with LoRA)", layers, counts[0], counts[1], counts[2], counts[3], counts[4]);
+        log.info("decoder step: fused, one TorchScript call for {} layers and lm_head (projections: dense {}, bf16 {}, "
+                + "int4 {}, int8 {}, nf4 {}; {} with LoRA)", layers, counts[0], counts[5], counts[1], counts[2], counts[3],
+                counts[4]);
     }
 }

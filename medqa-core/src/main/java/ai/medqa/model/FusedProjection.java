@@ -16,6 +16,9 @@ public sealed interface FusedProjection {
     /** {@code x W^T} with {@code weight [out, in]} in the compute dtype. */
     record Dense(NDArray weight) implements FusedProjection {}
 
+    /** {@code x W^T} with {@code weight [out, in]} in bfloat16 and bfloat16 activations ({@link Bf16Linear}). */
+    record Bf16(IValue weight) implements FusedProjection {}
+
     /**
      * Group-wise asymmetric int4, {@code w = (q - 8) * scale + zero} per group of {@code groupSize}
      * inputs: {@code packed} in the int4 kernel's layout for the device, {@code scalesAndZeros}

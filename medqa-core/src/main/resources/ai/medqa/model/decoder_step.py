@@ -9,6 +9,7 @@
 #   kind 0 dense:  [weight [out, in]]                                  param unused
 #   kind 1 int4:   [packed (the kernel's layout), scales_and_zeros bf16 [in/group, out, 2]]  param = group
 #   kind 2 int8:   [q int8 [out, in], scales bf16 [out]]               param unused
+#   kind 4 bf16:   [weight bf16 [out, in]], bfloat16 activations      param unused
 #   kind 3 nf4:    [packed uint8, pairs [256, 2], absmax [blocks]]      param = out
 #               or [packed uint8, pairs, qabsmax uint8, nested_absmax, nested_map [256, 1], offset []]
 #   lora: [] or [A [r, in] float32, B [out, r] float32, scaling [] float32], added unmerged as PEFT does.
@@ -123,6 +124,8 @@ class DecoderStep(Module):
       y = self.int4_mm(x, w[0], param, w[1])
     elif kind == 2:
       y = self.int8_mm(x, w[0], w[1])
+    elif kind == 4:
+      y = torch.to(torch.linear(torch.to(x, 15), w[0]), ops.prim.dtype(x))
     else:
       y = self.nf4_mm(x, w, param)
     if torch.len(lora) == 0:

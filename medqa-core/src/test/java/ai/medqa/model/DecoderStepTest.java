@@ -77,14 +77,15 @@ class DecoderStepTest {
     /** Every format and LoRA combination the op-by-op path can express, on model C (sliding window). */
     @ParameterizedTest
     @CsvSource({"F32,NONE,false", "F32,NF4,false", "F32,INT8,false", "F32,INT4,false", "F32,INT4,true", "F16,NONE,false",
-        "F16,NF4,false", "F16,INT4,true"})
+        "F16,NF4,false", "F16,INT4,true", "BF16,NONE,false", "BF16,INT8,false"})
     void everyFormatWithAndWithoutAdaptersEqualsOpByOp(String precision, String quantization, boolean lmHeadInt8) {
         DataType dtype = precision.equals("F16") ? DataType.FLOAT16 : DataType.FLOAT32;
         // F32: the same operations in the same order. F16: as f16FusedMatchesF16OpByOp.
         double tolerance = dtype == DataType.FLOAT32 ? F32_TOLERANCE : 0.05;
         Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
         try (MistralModel m = MistralModel.load(Golden.fixture("mistral-swa/" + (dtype == DataType.FLOAT32 ? "f32" : "f16")),
-                Device.cpu(), dtype, Quantization.valueOf(quantization).linears(64, lmHeadInt8))) {
+                Device.cpu(), dtype, precision.equals("BF16") ? Bf16Linear.converting(Quantization.valueOf(quantization)
+                        .linears(64, lmHeadInt8)) : Quantization.valueOf(quantization).linears(64, lmHeadInt8))) {
             assertThat(m.fusedActive()).as("fused").isTrue();
             float[][] plain = run(m, true, new int[][] {c.prompt()}, 12);
             assertThat(Logits.maxAbsDiff(plain, run(m, false, new int[][] {c.prompt()}, 12)))

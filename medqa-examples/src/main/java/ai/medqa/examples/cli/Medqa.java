@@ -25,7 +25,7 @@ public final class Medqa {
     public static void main(String[] args) {
         // DJL must never try to download an engine: the native library ships as a jar.
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
-        int code = new CommandLine(new Medqa()).execute(args);
+        int code = new CommandLine(new Medqa()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
         System.exit(code);
     }
 }

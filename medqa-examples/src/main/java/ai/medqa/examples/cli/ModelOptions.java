@@ -12,7 +12,7 @@ final class ModelOptions {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--precision", defaultValue = "F32", description = "F32 or F16 compute (default ${DEFAULT-VALUE}).")
+    @Option(names = "--precision", defaultValue = "F32", description = "F32, F16 or BF16 compute, case-insensitive (default ${DEFAULT-VALUE}); BF16: bfloat16 products, float32 elsewhere.")
     MedQA.Precision precision;
 
     @Option(names = "--quantize", defaultValue = "none",
