@@ -263,8 +263,10 @@ public final class MedQA implements AutoCloseable {
          * kernels, ~4.5 bits per weight at group 64: the fastest), {@link Quantization#NF4}
          * (bitsandbytes' 4-bit, ~4.13 bits per weight; for bitsandbytes checkpoints and QLoRA),
          * {@link Quantization#INT8}, or as stored ({@link Quantization#NONE}, the default).
-         * Quantization happens on load, tensor by tensor; a checkpoint already quantized by
-         * bitsandbytes loads as stored. {@code lm_head}, embeddings and norms stay in the compute dtype.
+         * Quantization happens on load, tensor by tensor; a quantized checkpoint (bitsandbytes NF4,
+         * or MedQA's INT4/INT8 from {@code medqa quantize}) loads as stored, except that INT4 asked of
+         * an NF4 checkpoint requantizes it (with a warning). {@code lm_head}, embeddings and norms stay
+         * in the compute dtype.
          */
         public Builder quantize(Quantization quantization) {
             this.quantization = Objects.requireNonNull(quantization, "quantization");

@@ -9,7 +9,7 @@ import java.util.Locale;
  * kernels; the fastest) or INT8.
  */
 public enum Quantization {
-    /** Dense in the compute dtype; a bitsandbytes 4-bit checkpoint is dequantized on load. */
+    /** As stored: full-precision weights in the compute dtype; a quantized checkpoint (NF4, INT4, INT8) as stored. */
     NONE,
     /** NF4 with double quantization, quantized on load (or read as is from a bitsandbytes checkpoint). */
     NF4,

@@ -40,6 +40,7 @@ public final class QuantizedLinears implements LinearFactory {
     private final Int8Linear.Kernel int8Kernel;
     private int groupSize = DEFAULT_GROUP_SIZE;
     private boolean lmHeadInt8;
+    private boolean dequantize;
     private double requantError;
     /** The checkpoint's own int4/int8 format ({@link PackedCheckpoint}), or null. */
     private String packedFormat;
@@ -82,9 +83,19 @@ public final class QuantizedLinears implements LinearFactory {
         return f;
     }
 
-    /** Dense weights; a bitsandbytes 4-bit checkpoint is dequantized on load. */
+    /**
+     * Full-precision weights as stored; a quantized checkpoint (bitsandbytes NF4, MedQA INT4/INT8)
+     * loads as stored.
+     */
     public static QuantizedLinears dense() {
         return new QuantizedLinears(Format.DENSE, false, null, null);
+    }
+
+    /** Dense weights in the compute dtype; a bitsandbytes NF4 checkpoint is dequantized on load. */
+    public static QuantizedLinears dequantizing() {
+        QuantizedLinears f = new QuantizedLinears(Format.DENSE, false, null, null);
+        f.dequantize = true;
+        return f;
     }
 
     /**
@@ -133,8 +144,14 @@ public final class QuantizedLinears implements LinearFactory {
             return LinearFactory.DENSE.create(module, in, out, weights);
         }
         Nf4Weight nf4 = prequantized ? Nf4Checkpoint.read(c, module, out, in) : null;
-        if (format == Format.DENSE || keep16) {
+        if (keep16 || (format == Format.DENSE && dequantize)) {
             return dense(Nf4.dequantize(nf4), out, in, weights);
+        }
+        if (format == Format.DENSE) {
+            // A quantized checkpoint loads as stored unless a format is asked for.
+            Nf4Linear l = Nf4Linear.of(nf4, weights.manager(), weights.dtype(), Nf4Linear.Kernel.SCRIPT, tables(nf4, weights));
+            quantizedBytes += l.deviceBytes();
+            return l;
         }
         Linear linear;
         if (format == Format.INT4) {
