@@ -320,14 +320,33 @@ public final class MedQA implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Fails at once, before anything loads, when a GPU is asked for and DJL's PyTorch engine sees
+         * none: what DJL resolved, and the two ways to get CUDA natives.
+         */
+        static void requireDevice(Device device) {
+            if (!device.isGpu()) {
+                return;
+            }
+            ai.djl.engine.Engine engine = ai.djl.engine.Engine.getEngine("PyTorch");
+            int gpus = engine.getGpuCount();
+            if (device.getDeviceId() < gpus) {
+                return;
+            }
+            throw new IllegalStateException("device " + device + " was asked for, but DJL's PyTorch engine (PyTorch "
+                    + engine.getVersion() + ", ai.djl.offline=" + System.getProperty("ai.djl.offline", "false")
+                    + ", PYTORCH_LIBRARY_PATH=" + System.getenv().getOrDefault("PYTORCH_LIBRARY_PATH", "unset")
+                    + ", PYTORCH_FLAVOR=" + System.getenv().getOrDefault("PYTORCH_FLAVOR", "unset") + ") sees " + gpus
+                    + " GPU(s). For CUDA, either leave the CPU natives (medqa-runtime-cpu, pytorch-native-cpu) off the class "
+                    + "path and run online so DJL downloads its cu128 natives, or set PYTORCH_LIBRARY_PATH to a local "
+                    + "PyTorch 2.7.1 built for CUDA with PYTORCH_VERSION=2.7.1 and PYTORCH_FLAVOR=cu128 (README, CUDA)");
+        }
+
         public MedQA build() {
             if (modelDir == null) {
                 throw new IllegalStateException("no model folder: call model(dir) before build()");
             }
-            // DJL must never download an engine at run time; the native library ships as a jar.
-            if (System.getProperty("ai.djl.offline") == null) {
-                System.setProperty("ai.djl.offline", "true");
-            }
+            requireDevice(device);
             MistralConfig config = MistralConfig.load(modelDir);
             Tokenizer tokenizer = null;
             if (Files.exists(modelDir.resolve("tokenizer.json"))) {

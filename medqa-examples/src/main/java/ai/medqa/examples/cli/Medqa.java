@@ -9,6 +9,10 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "medqa 0.1.0",
         description = "Biomedical question answering with Mistral models on the JVM.",
+        footer = {"",
+            "The command line runs DJL offline (-Dai.djl.offline=true unless set) on the CPU natives it ships;",
+            "for CUDA, run with -Dai.djl.offline=false (DJL downloads its cu128 natives) or PYTORCH_LIBRARY_PATH",
+            "set to a local PyTorch 2.7.1 (see README, CUDA). Errors print one line; --verbose adds the stack trace."},
         subcommands = {
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
@@ -22,10 +26,43 @@ import picocli.CommandLine.Command;
         })
 public final class Medqa {
 
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "On an error, print the stack trace too.")
+    boolean verbose;
+
     public static void main(String[] args) {
-        // DJL must never try to download an engine: the native library ships as a jar.
+        // The application's choice, not the library's: no engine download unless asked for.
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
-        int code = new CommandLine(new Medqa()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
-        System.exit(code);
+        // DJL warns on every GPU probe of a machine without CUDA; a CPU-only run need not read that.
+        System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils",
+                System.getProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error"));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line as {@code main} runs it: case-insensitive enum values, and errors as one line
+     * {@code medqa: error: ...} with exit code 1 (usage errors keep picocli's message and exit 2).
+     */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Medqa()).setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setExecutionExceptionHandler((e, command, parsed) -> {
+            command.getErr().println("medqa: error: " + message(e));
+            if (parsed.matchedOption("--verbose") != null
+                    || parsed.asCommandLineList().stream().anyMatch(c -> c.getParseResult().hasMatchedOption("--verbose"))) {
+                e.printStackTrace(command.getErr());
+            }
+            return 1;
+        });
+        return cli;
+    }
+
+    /** The most telling message of {@code e}: its own, or its cause's when it has none. */
+    static String message(Throwable e) {
+        Throwable t = e;
+        while ((t.getMessage() == null || t.getMessage().isBlank()) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m.strip().lines().findFirst().orElse(m);
     }
 }

@@ -1,0 +1,73 @@
+package ai.medqa.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** How the command line reports failures: one line and exit 1, usage errors exit 2, --verbose adds the trace. */
+class ErrorsTest {
+
+    record Run(int code, String err) {
+        String[] lines() {
+            return err.strip().split("\\R");
+        }
+    }
+
+    static Run run(String... args) {
+        CommandLine cli = Medqa.commandLine();
+        StringWriter err = new StringWriter();
+        cli.setErr(new PrintWriter(err, true));
+        cli.setOut(new PrintWriter(new StringWriter(), true));
+        int code = cli.execute(args);
+        return new Run(code, err.toString());
+    }
+
+    @Test
+    void aFailureIsOneLineAndExitCodeOne(@TempDir Path dir) {
+        Path missing = dir.resolve("no-such-model");
+        Run r = run("generate", "--model", missing.toString(), "--tokens", "1,2", "--max-new-tokens", "2");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.lines()).hasSize(1);
+        assertThat(r.lines()[0]).startsWith("medqa: error: ").contains("no-such-model");
+    }
+
+    @Test
+    void verbosePrintsTheStackTrace(@TempDir Path dir) {
+        Run r = run("generate", "--verbose", "--model", dir.resolve("nope").toString(), "--tokens", "1", "--max-new-tokens", "2");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.lines()[0]).startsWith("medqa: error: ");
+        assertThat(r.err()).contains("\tat ai.medqa.");
+    }
+
+    @Test
+    void cudaWithoutAGpuFailsBeforeLoadingAndSaysHowToGetIt() {
+        // No GPU here or in CI: the check must fail with what DJL resolved, before the model is read.
+        Path model = Path.of("../medqa-core/src/test/resources/fixtures/mistral-swa/f32");
+        Run r = run("generate", "--device", "cuda", "--model", model.toString(), "--tokens", "1", "--max-new-tokens", "1");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.lines()).hasSize(1);
+        assertThat(r.lines()[0]).contains("device gpu(0)").contains("sees 0 GPU(s)").contains("PYTORCH_LIBRARY_PATH")
+                .contains("cu128");
+    }
+
+    @Test
+    void usageErrorsKeepExitCodeTwo() {
+        Run r = run("generate", "--tokens", "1", "--no-such-option");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("Usage: medqa generate").doesNotContain("medqa: error:");
+    }
+
+    @Test
+    void enumOptionsAreCaseInsensitive(@TempDir Path dir) {
+        // Parsing succeeds (bf16 is BF16); the run then fails on the missing model, not on the option.
+        Run r = run("generate", "--precision", "bf16", "--model", dir.resolve("x").toString(), "--tokens", "1",
+                "--max-new-tokens", "1");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).doesNotContain("Invalid value");
+    }
+}
