@@ -64,6 +64,24 @@ def run(m, prompt, n):
     return logits, greedy
 
 
+def compare(m, golden, with_logits):
+    """Per fixture prompt: float32 and bfloat16 runs of m; the float32 logits only if with_logits."""
+    cases = []
+    for case in golden["cases"]:
+        prompt = case["prompt"]
+        n = len(case["greedy"])
+        f32_logits, f32_greedy = run(m, prompt, n)
+        bf_logits, bf_greedy = run(m.to(torch.bfloat16), prompt, n)
+        m.to(torch.float32)
+        c = {"prompt": prompt}
+        if with_logits:
+            c["prompt_logits_f32"] = [[str(x) for x in row.numpy()] for row in f32_logits]
+        c.update({"max_abs_bf16_vs_f32": float((bf_logits - f32_logits).abs().max()),
+                  "greedy_f32": f32_greedy, "greedy_bf16": bf_greedy})
+        cases.append(c)
+    return cases
+
+
 root = sys.argv[1]
 out = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, MistralForCausalLM "
                  "(attn_implementation=eager, CPU) on dequantized projections, float32 and bfloat16",
@@ -89,18 +107,7 @@ for model_dir in ["llama-rc/A", "llama-rc/B", "mistral-swa"]:
                     deq = int8(w)[2]
                 lin.weight.data = deq.clone()
                 quantized += 1
-        cases = []
-        for case in golden["cases"]:
-            prompt = case["prompt"]
-            n = len(case["greedy"])
-            f32_logits, f32_greedy = run(m, prompt, n)
-            mb = m.to(torch.bfloat16)
-            bf_logits, bf_greedy = run(mb, prompt, n)
-            m = mb.to(torch.float32)
-            cases.append({"prompt": prompt,
-                          "prompt_logits_f32": [[str(x) for x in row.numpy()] for row in f32_logits],
-                          "max_abs_bf16_vs_f32": float((bf_logits - f32_logits).abs().max()),
-                          "greedy_f32": f32_greedy, "greedy_bf16": bf_greedy})
+        cases = compare(m, golden, with_logits=True)
         out["models"][model_dir][fmt] = {"quantized_projections": quantized, "cases": cases}
         print(model_dir, fmt, quantized, "projections;", [round(c["max_abs_bf16_vs_f32"], 3) for c in cases])
 
@@ -123,18 +130,7 @@ for model_dir in ["llama-rc/A", "llama-rc/B", "mistral-swa"]:
     golden = json.load(open(os.path.join(root, model_dir, "golden.json")))
     m = MistralForCausalLM.from_pretrained(os.path.join(root, model_dir, "f32"), dtype=torch.float32,
                                            attn_implementation="eager").eval()
-    cases = []
-    for case in golden["cases"]:
-        prompt = case["prompt"]
-        n = len(case["greedy"])
-        f32_logits, f32_greedy = run(m, prompt, n)
-        mb = m.to(torch.bfloat16)
-        bf_logits, bf_greedy = run(mb, prompt, n)
-        m = mb.to(torch.float32)
-        # The float32 logits are the fixture's own golden.json (run.c / numpy): not repeated here.
-        cases.append({"prompt": prompt,
-                      "max_abs_bf16_vs_f32": float((bf_logits - f32_logits).abs().max()),
-                      "greedy_f32": f32_greedy, "greedy_bf16": bf_greedy})
+    cases = compare(m, golden, with_logits=False)
     out_bf16[model_dir] = cases
     print(model_dir, "bf16", [round(c["max_abs_bf16_vs_f32"], 3) for c in cases])
 for model_dir, cases in out_bf16.items():
