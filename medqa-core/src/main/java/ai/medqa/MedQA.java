@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -33,10 +34,16 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * Not thread-safe: one generation at a time per instance. Closing releases all native memory.
+ * <p>Thread-safe: generation methods may be called from several threads at once (each request has
+ * its own KV cache and sampler; the weights are shared, read-only); {@link #useAdapter} waits until
+ * running requests finish and applies to the requests that start after it. A lazy {@link #stream}
+ * that is still being read sees a later adapter switch from its next token on. Closing releases all
+ * native memory; do not close while requests run.
  */
 public final class MedQA implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MedQA.class);
+    /** Read: a request runs; write: the adapter changes. */
+    private final ReentrantReadWriteLock requests = new ReentrantReadWriteLock();
 
     /**
      * Compute precision of the forward pass. {@code BF16} holds full-precision projections (and an
@@ -118,11 +125,11 @@ public final class MedQA implements AutoCloseable {
 
     /** Continuation of {@code prompt} (plain text, encoded with BOS; no chat format). */
     public Generation generate(String prompt, GenerationConfig config) {
-        return generator.generate(tokenizer().encode(prompt), config);
+        return generate(tokenizer().encode(prompt), config);
     }
 
     public Generation generate(int[] prompt, GenerationConfig config) {
-        return generator.generate(prompt, config);
+        return locked(() -> generator.generate(prompt, config));
     }
 
     /**
@@ -130,7 +137,12 @@ public final class MedQA implements AutoCloseable {
      * requests, or none with null. Switching reloads nothing.
      */
     public void useAdapter(String name) {
-        LoraAdapters.of(model).activate(name);
+        requests.writeLock().lock();
+        try {
+            LoraAdapters.of(model).activate(name);
+        } finally {
+            requests.writeLock().unlock();
+        }
     }
 
     /** The active LoRA adapter, if any. */
@@ -140,7 +152,8 @@ public final class MedQA implements AutoCloseable {
 
     /** Several plain-text prompts at once (left-padded batch); each row stops on its own. */
     public List<Generation> generateBatch(List<String> prompts, GenerationConfig config) {
-        return generator.generateBatch(prompts.stream().map(tokenizer()::encode).toList(), config);
+        List<int[]> ids = prompts.stream().map(tokenizer()::encode).toList();
+        return locked(() -> generator.generateBatch(ids, config));
     }
 
     /**
@@ -162,7 +175,22 @@ public final class MedQA implements AutoCloseable {
 
     /** The answer as a lazy stream of text pieces; close it (or read it to the end) to free the cache. */
     public Stream<String> stream(String question, GenerationConfig config) {
-        return generator.stream(promptIds(newConversation().addUser(question), config), config);
+        Stream<String> pieces = locked(() -> generator.stream(promptIds(newConversation().addUser(question), config), config));
+        java.util.Iterator<String> it = pieces.iterator();
+        // Each step runs under the read lock, so an adapter switch waits for the step, not the whole stream.
+        java.util.Iterator<String> guarded = new java.util.Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return locked(it::hasNext);
+            }
+
+            @Override
+            public String next() {
+                return locked(it::next);
+            }
+        };
+        return java.util.stream.StreamSupport.stream(java.util.Spliterators.spliteratorUnknownSize(guarded,
+                java.util.Spliterator.ORDERED | java.util.Spliterator.NONNULL), false).onClose(pieces::close);
     }
 
     /** An empty conversation with this instance's system prompt. */
@@ -185,17 +213,27 @@ public final class MedQA implements AutoCloseable {
      * {@code max_new_tokens}.
      */
     public Generation chat(Conversation conversation, GenerationConfig config, Consumer<String> onText) {
-        Generation g = generator.generate(promptIds(conversation, config), config, (id, text) -> {
+        int[] prompt = promptIds(conversation, config);
+        Generation g = locked(() -> generator.generate(prompt, config, (id, text) -> {
             if (!text.isEmpty()) {
                 onText.accept(text);
             }
-        });
+        }));
         conversation.addAssistant(g.text());
         return g;
     }
 
+    private <T> T locked(java.util.function.Supplier<T> request) {
+        requests.readLock().lock();
+        try {
+            return request.get();
+        } finally {
+            requests.readLock().unlock();
+        }
+    }
+
     /** The chat template: the Jinja {@code chat_template} of tokenizer_config.json, else Mistral's format. */
-    public ChatTemplate chatTemplate() {
+    public synchronized ChatTemplate chatTemplate() {
         if (chatTemplate == null) {
             chatTemplate = ChatTemplate.of(tokenizer());
         }
