@@ -17,16 +17,32 @@ final class AskCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling;
 
-    @Parameters(index = "0", description = "The question.")
+    @Parameters(index = "0", arity = "0..1", description = "The question (or --prompt-file).")
     String question;
+
+    @picocli.CommandLine.Option(names = "--prompt-file", description = "The question from a UTF-8 file; - reads standard input.")
+    String promptFile;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    java.io.InputStream in = System.in;
 
     PrintStream out = System.out;
     PrintStream err = System.err;
 
     @Override
     public Integer call() {
+        if ((question == null) == (promptFile == null)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "give the question as an argument or with --prompt-file, not both");
+        }
+        if (promptFile != null) {
+            question = TextFiles.read(promptFile, in).strip();
+        }
+        var config = sampling.config(); // validates the sampling options before the model loads
         try (MedQA medqa = sampling.apply(model.builder()).build()) {
-            Generation g = medqa.stream(question, sampling.config(), text -> {
+            Generation g = medqa.stream(question, config, text -> {
                 out.print(text);
                 out.flush();
             });

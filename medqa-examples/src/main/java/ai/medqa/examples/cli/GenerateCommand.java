@@ -8,7 +8,10 @@ import java.util.stream.Collectors;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** {@code medqa generate}: greedy continuation of a prompt or of token ids. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -27,6 +30,9 @@ final class GenerateCommand implements Callable<Integer> {
 
         @Option(names = "--tokens", split = ",", description = "Prompt token ids, comma-separated, e.g. 1,5,9.")
         int[] tokens;
+
+        @Option(names = "--prompt-file", description = "Text prompt from a UTF-8 file; - reads standard input.")
+        String promptFile;
     }
 
     @Option(names = "--max-new-tokens", defaultValue = "32", description = "New tokens to generate (default ${DEFAULT-VALUE}).")
@@ -39,12 +45,22 @@ final class GenerateCommand implements Callable<Integer> {
     java.io.PrintStream out = System.out;
     java.io.PrintStream err = System.err;
 
+    @Spec
+    CommandSpec spec;
+
+    java.io.InputStream in = System.in;
+
     @Override
     public Integer call() {
+        // Checked before anything loads: a bad option should not cost a model load.
+        if (maxNewTokens < 1) {
+            throw new ParameterException(spec.commandLine(), "--max-new-tokens must be at least 1, got " + maxNewTokens);
+        }
+        String prompt = input.promptFile != null ? TextFiles.read(input.promptFile, in) : input.prompt;
         try (MedQA medqa = model.builder().build()) {
             Generation g = input.tokens != null
                     ? medqa.generate(input.tokens, maxNewTokens)
-                    : medqa.generate(input.prompt, maxNewTokens);
+                    : medqa.generate(prompt, maxNewTokens);
             if (ids || g.text() == null) {
                 out.println(Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
             } else {

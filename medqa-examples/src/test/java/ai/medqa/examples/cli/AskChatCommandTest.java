@@ -52,6 +52,45 @@ class AskChatCommandTest {
     }
 
     @Test
+    void askReadsTheQuestionFromStandardInputOrAFile(@TempDir Path tmp) throws Exception {
+        String question = "Is aspirin an NSAID? \u00b5g/mL \u03b2-blockers";
+        String[] answers = new String[2];
+        Path file = tmp.resolve("q.txt");
+        Files.writeString(file, question + "\n", StandardCharsets.UTF_8);
+        for (int i = 0; i < 2; i++) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            AskCommand cmd = new AskCommand();
+            cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+            cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+            cmd.in = new java.io.ByteArrayInputStream((question + "\n").getBytes(StandardCharsets.UTF_8));
+            int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0",
+                    "--max-new-tokens", "8", "--prompt-file", i == 0 ? "-" : file.toString());
+            assertThat(code).isZero();
+            answers[i] = out.toString(StandardCharsets.UTF_8);
+        }
+        try (MedQA medqa = MedQA.builder().model(model).build()) {
+            String expected = medqa.ask(question, MedQA.ASK_DEFAULTS.toBuilder().temperature(0).maxNewTokens(8).build()).text();
+            assertThat(answers).containsOnly(expected + System.lineSeparator());
+        }
+    }
+
+    @Test
+    void nonUtf8InputNamesTheFileAndLine(@TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("latin1.txt");
+        Files.write(file, "first line\nsecond line\ncaf\u00e9 au lait\n".getBytes(StandardCharsets.ISO_8859_1));
+        AskCommand cmd = new AskCommand();
+        java.io.StringWriter err = new java.io.StringWriter();
+        CommandLine cli = new CommandLine(cmd);
+        cli.setErr(new java.io.PrintWriter(err, true));
+        cli.setExecutionExceptionHandler((e, c, p) -> {
+            c.getErr().println(e.getMessage());
+            return 1;
+        });
+        assertThat(cli.execute("--model", model.toString(), "--prompt-file", file.toString())).isEqualTo(1);
+        assertThat(err.toString()).contains(file.toString()).contains("line 3").contains("UTF-8");
+    }
+
+    @Test
     void chatKeepsTheHistoryAcrossTurnsAndSaves(@TempDir Path tmp) {
         Path saved = tmp.resolve("conversation.json");
         String input = "What is metformin?\nAnd its side effects?\n/save " + saved + "\n/exit\n";

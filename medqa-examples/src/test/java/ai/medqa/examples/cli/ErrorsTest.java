@@ -56,6 +56,14 @@ class ErrorsTest {
     }
 
     @Test
+    void optionsAreCheckedBeforeTheModelLoads(@TempDir Path dir) {
+        // The folder does not exist: the error must be about the option, found before any load.
+        Run r = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1", "--max-new-tokens", "0");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--max-new-tokens must be at least 1").doesNotContain("absent");
+    }
+
+    @Test
     void usageErrorsKeepExitCodeTwo() {
         Run r = run("generate", "--tokens", "1", "--no-such-option");
         assertThat(r.code()).isEqualTo(2);
