@@ -65,6 +65,19 @@ public final class Conversation {
     }
 
     /**
+     * Takes back the last user turn (one that got no reply, for instance because it did not fit).
+     *
+     * @throws IllegalStateException if the last turn is not the user's
+     */
+    public Conversation removeLastUser() {
+        if (turns.isEmpty() || turns.get(turns.size() - 1).role() != Message.Role.USER) {
+            throw new IllegalStateException("the last turn is not the user's");
+        }
+        turns.remove(turns.size() - 1);
+        return this;
+    }
+
+    /**
      * Adds the model's reply.
      *
      * @throws IllegalStateException if it does not follow a user turn

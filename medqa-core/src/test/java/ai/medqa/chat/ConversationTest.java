@@ -195,4 +195,14 @@ class ConversationTest {
         assertThatThrownBy(() -> Conversation.load(file)).isInstanceOf(ConversationException.class)
                 .hasMessageStartingWith(file + ": ").hasMessageContaining(expected);
     }
+
+    @Test
+    void removeLastUserTakesBackOnlyAnUnansweredUserTurn() {
+        Conversation c = new Conversation("sys").addUser("a").addAssistant("b").addUser("too long");
+        c.removeLastUser();
+        assertThat(c.messages()).extracting(Message::content).containsExactly("sys", "a", "b");
+        assertThatThrownBy(c::removeLastUser).isInstanceOf(IllegalStateException.class);
+        c.addUser("next");
+        assertThat(c.messages()).extracting(Message::content).endsWith("next");
+    }
 }

@@ -2,6 +2,7 @@ package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
 import ai.medqa.chat.Conversation;
+import ai.medqa.model.ContextOverflowException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,6 +36,7 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        var config = sampling.config(); // checked before the model loads
         try (MedQA medqa = sampling.apply(model.builder()).build()) {
             Conversation conversation = load != null ? Conversation.load(load) : medqa.newConversation();
             BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
@@ -52,10 +54,19 @@ final class ChatCommand implements Callable<Integer> {
                     out.println("saved " + file);
                 } else if (!text.isEmpty()) {
                     conversation.addUser(text);
-                    medqa.chat(conversation, sampling.config(), piece -> {
-                        out.print(piece);
-                        out.flush();
-                    });
+                    try {
+                        medqa.chat(conversation, sampling.config(), piece -> {
+                            out.print(piece);
+                            out.flush();
+                        });
+                    } catch (ContextOverflowException e) {
+                        // One message too long must not end the session: say what fits and read on.
+                        conversation.removeLastUser();
+                        out.print("(message of " + text.length() + " characters not sent: " + e.getMessage()
+                                + "; at most " + (medqa.config().maxPositionEmbeddings() - config.maxNewTokens())
+                                + " prompt tokens fit with --max-new-tokens " + config.maxNewTokens()
+                                + ". The conversation is unchanged.)");
+                    }
                     out.println();
                 }
                 out.print("> ");

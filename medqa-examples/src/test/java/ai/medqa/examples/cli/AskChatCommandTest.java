@@ -91,6 +91,26 @@ class AskChatCommandTest {
     }
 
     @Test
+    void chatSurvivesAMessageTooLongForTheContext(@TempDir Path tmp) throws Exception {
+        Path saved = tmp.resolve("conversation.json");
+        String huge = "aspirin ".repeat(2000); // ~2,000 tokens; the model holds 1,024 positions
+        String input = "What is metformin?\n" + huge + "\nAnd its side effects?\n/save " + saved + "\n/exit\n";
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ChatCommand cmd = new ChatCommand();
+        cmd.in = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "6");
+        assertThat(code).isZero();
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(text).contains("characters not sent").contains("prompt tokens fit").contains("The conversation is unchanged");
+        // The two short questions and their answers were kept; the long one was not.
+        com.fasterxml.jackson.databind.JsonNode turns = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(saved.toFile()).get("turns");
+        assertThat(turns).hasSize(4);
+        assertThat(turns.get(2).get("content").asText()).isEqualTo("And its side effects?");
+    }
+
+    @Test
     void chatKeepsTheHistoryAcrossTurnsAndSaves(@TempDir Path tmp) {
         Path saved = tmp.resolve("conversation.json");
         String input = "What is metformin?\nAnd its side effects?\n/save " + saved + "\n/exit\n";
