@@ -42,6 +42,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class MedQA implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MedQA.class);
+    private final Path modelDir;
     /** Read: a request runs; write: the adapter changes. */
     private final ReentrantReadWriteLock requests = new ReentrantReadWriteLock();
 
@@ -83,7 +84,8 @@ public final class MedQA implements AutoCloseable {
     private final GenerationConfig defaults;
     private ChatTemplate chatTemplate;
 
-    private MedQA(MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
+    private MedQA(Path modelDir, MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
+        this.modelDir = modelDir;
         this.model = model;
         this.tokenizer = tokenizer;
         this.generator = new Generator(model, tokenizer);
@@ -99,6 +101,16 @@ public final class MedQA implements AutoCloseable {
         return model.config();
     }
 
+    /** What a folder without {@code tokenizer.json} lacks, naming a sentencepiece {@code tokenizer.model} if there is one. */
+    static String missingTokenizer(Path dir) {
+        String s = dir + " has no tokenizer.json: text prompts need it, token ids work without";
+        if (Files.exists(dir.resolve("tokenizer.model"))) {
+            s += " (its tokenizer.model is sentencepiece's format, which MedQA does not read: write tokenizer.json with "
+                    + "transformers' AutoTokenizer.from_pretrained(dir).save_pretrained(dir))";
+        }
+        return s;
+    }
+
     /** The forward pass, for callers that drive it themselves (scoring, fine-tuning). */
     public MistralModel model() {
         return model;
@@ -107,8 +119,7 @@ public final class MedQA implements AutoCloseable {
     /** The tokenizer; throws when the model folder has no {@code tokenizer.json}. */
     public Tokenizer tokenizer() {
         if (tokenizer == null) {
-            throw new TokenizerException("this model was loaded without a tokenizer (no tokenizer.json in its folder); "
-                    + "pass token ids instead of text");
+            throw new TokenizerException(missingTokenizer(modelDir) + "; pass token ids instead of text");
         }
         return tokenizer;
     }
@@ -397,7 +408,7 @@ public final class MedQA implements AutoCloseable {
                             + "; ids past the embedding would be out of range");
                 }
             } else {
-                log.info("{} has no tokenizer.json: generation takes and returns token ids only", modelDir);
+                log.warn("{}", missingTokenizer(modelDir));
             }
             try {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
@@ -414,7 +425,7 @@ public final class MedQA implements AutoCloseable {
                         model.close();
                         throw e;
                     }
-                    return new MedQA(model, tokenizer, systemPrompt, defaults);
+                    return new MedQA(modelDir, model, tokenizer, systemPrompt, defaults);
                 }
             } catch (RuntimeException e) {
                 if (tokenizer != null) {

@@ -51,6 +51,18 @@ class BadInputTest {
     }
 
     @Test
+    void aMissingTokenizerJsonNamesTheSentencepieceFileThatIsThere() throws IOException {
+        Path model = modelC();
+        Files.writeString(model.resolve("tokenizer.model"), "not read");
+        try (MedQA medqa = load(model)) {
+            assertThat(medqa.generate(new int[] {1, 5, 9}, 2).tokens()).hasSize(2); // ids need no tokenizer
+            assertThatThrownBy(() -> medqa.ask("Is aspirin an NSAID?")).isInstanceOf(TokenizerException.class)
+                    .hasMessageContaining("no tokenizer.json").hasMessageContaining("tokenizer.model")
+                    .hasMessageContaining("save_pretrained");
+        }
+    }
+
+    @Test
     void truncatedSafetensors() throws IOException {
         Path model = modelC();
         Path file = model.resolve("model.safetensors");
