@@ -10,6 +10,8 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Decoding settings, with the meaning and defaults of Hugging Face's {@code GenerationConfig} so that
@@ -29,6 +31,7 @@ import java.util.Set;
  * <p>Immutable; build with {@link #builder()} or derive with {@link #toBuilder()}.
  */
 public final class GenerationConfig {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerationConfig.class);
     static final int DEFAULT_MAX_NEW_TOKENS = 256;
 
     private final boolean doSample;
@@ -159,6 +162,24 @@ public final class GenerationConfig {
                 stopStrings, seed);
     }
 
+    /** Sampling settings given without {@code doSample}, as transformers lists them when it warns; "" if none. */
+    String unusedSamplingSettings() {
+        List<String> set = new ArrayList<>();
+        if (temperature != 1.0) {
+            set.add("temperature=" + temperature);
+        }
+        if (topK != 50) {
+            set.add("top_k=" + topK);
+        }
+        if (topP != 1.0) {
+            set.add("top_p=" + topP);
+        }
+        if (minP != null) {
+            set.add("min_p=" + minP);
+        }
+        return String.join(", ", set);
+    }
+
     /** One line, field names as in Hugging Face, so that a grid's table reads like the Python one. */
     @Override
     public String toString() {
@@ -168,6 +189,8 @@ public final class GenerationConfig {
             if (minP != null) {
                 s.append(", min_p=").append(minP);
             }
+        } else if (!unusedSamplingSettings().isEmpty()) {
+            s.append(", ").append(unusedSamplingSettings()).append(" (unused: do_sample=false)");
         }
         s.append(", repetition_penalty=").append(repetitionPenalty).append(", max_new_tokens=").append(maxNewTokens);
         if (eosTokenIds != null) {
@@ -275,6 +298,10 @@ public final class GenerationConfig {
             return this;
         }
 
+        /**
+         * Checks and builds. Sampling settings without {@code doSample(true)} are kept but unused, as in
+         * transformers, which warns the same way (decision: warn, do not switch sampling on silently).
+         */
         public GenerationConfig build() {
             if (!(temperature >= 0.0) || Double.isInfinite(temperature)) {
                 throw invalid("temperature", "a finite number >= 0 (0 = greedy)", temperature);
@@ -306,7 +333,12 @@ public final class GenerationConfig {
                     throw invalid("stopStrings", "non-empty strings", stopStrings);
                 }
             }
-            return new GenerationConfig(this);
+            GenerationConfig config = new GenerationConfig(this);
+            if (!doSample && !config.unusedSamplingSettings().isEmpty()) {
+                LOG.warn("do_sample is false, but {} is set: sampling settings are used only with doSample(true); "
+                        + "decoding stays greedy", config.unusedSamplingSettings());
+            }
+            return config;
         }
 
         private static GenerationConfigException invalid(String field, String allowed, Object value) {

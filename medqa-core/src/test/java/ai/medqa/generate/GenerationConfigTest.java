@@ -72,4 +72,14 @@ class GenerationConfigTest {
                 .isInstanceOf(GenerationConfigException.class).isInstanceOf(MedQAException.class)
                 .hasMessageContainingAll(messageParts);
     }
+
+    @Test
+    void samplingSettingsWithoutDoSampleAreShownAsUnused() {
+        GenerationConfig c = GenerationConfig.builder().temperature(0.8).topP(0.9).build();
+        assertThat(c.doSample()).isFalse();
+        assertThat(c.toString()).contains("do_sample=false").contains("temperature=0.8, top_p=0.9 (unused: do_sample=false)");
+        assertThat(GenerationConfig.greedy().toString()).doesNotContain("unused");
+        assertThat(GenerationConfig.sampling().toBuilder().temperature(0.8).build().toString()).doesNotContain("unused")
+                .contains("temperature=0.8");
+    }
 }
