@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             ScoreCommand.class,
             JudgeCommand.class,
             FinetuneCommand.class,
+            DoctorCommand.class,
         })
 public final class Medqa {
 
