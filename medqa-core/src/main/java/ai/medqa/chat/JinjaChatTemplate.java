@@ -79,11 +79,8 @@ final class JinjaChatTemplate extends ChatTemplate {
 
     private void checkSyntax() {
         JinjavaInterpreter interpreter = jinjava.newInterpreter();
-        JinjavaInterpreter.pushCurrent(interpreter);
-        try {
+        try (var current = JinjavaInterpreter.closeablePushCurrent(interpreter).get()) {
             interpreter.parse(source);
-        } finally {
-            JinjavaInterpreter.popCurrent();
         }
         for (TemplateError error : interpreter.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {

@@ -11,7 +11,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -44,8 +43,7 @@ final class TokenizerJson {
         Map<String, Integer> ids = new HashMap<>();
         if (vocab != null && vocab.isObject()) {
             // BPE and WordPiece: {"piece": id, ...}
-            for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : vocab.properties()) {
                 if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
                     throw invalid("model.vocab[\"" + e.getKey() + "\"] is not a non-negative integer id");
                 }

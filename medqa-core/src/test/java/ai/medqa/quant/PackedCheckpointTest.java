@@ -63,7 +63,7 @@ class PackedCheckpointTest {
         assertThat(config.get("quantization_config").get("quant_method").asText()).isEqualTo("medqa");
         assertThat(config.get("quantization_config").get("group_size").asInt()).isEqualTo(32);
 
-        config.with("quantization_config").put("group_size", 48);
+        ((ObjectNode) config.get("quantization_config")).put("group_size", 48);
         Files.writeString(out.resolve("config.json"), config.toString());
         assertThatThrownBy(() -> MistralModel.load(out, Device.cpu(), DataType.FLOAT32, Quantization.NONE.linears()))
                 .isInstanceOf(CheckpointException.class).hasMessageContaining("group_size");

@@ -98,7 +98,7 @@ public final class ScoreCommand implements Callable<Integer> {
                 for (ObjectNode rec : records) {
                     w.write(JSON.writeValueAsString(rec));
                     w.write('\n');
-                    rec.fields().forEachRemaining(e -> {
+                    rec.properties().forEach(e -> {
                         if (e.getValue().isDouble()) {
                             columns.computeIfAbsent(e.getKey(), x -> new ArrayList<>()).add(e.getValue().asDouble());
                         }

@@ -19,7 +19,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -118,8 +117,7 @@ public final class BertEncoder implements AutoCloseable {
         } else if (Files.exists(index)) {
             JsonNode map = new ObjectMapper().readTree(index.toFile()).path("weight_map");
             Map<String, SafetensorsWeights> files = new HashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : map.properties()) {
                 SafetensorsWeights w = files.get(e.getValue().asText());
                 if (w == null) {
                     w = new SafetensorsWeights(folder.resolve(e.getValue().asText()));

@@ -11,7 +11,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -42,8 +41,7 @@ final class SafetensorsWeights {
             ByteBuffer header = ByteBuffer.allocate((int) headerLen);
             ch.read(header, 8);
             JsonNode json = new ObjectMapper().readTree(new String(header.array(), StandardCharsets.UTF_8));
-            for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : json.properties()) {
                 if (e.getKey().equals("__metadata__")) {
                     continue;
                 }

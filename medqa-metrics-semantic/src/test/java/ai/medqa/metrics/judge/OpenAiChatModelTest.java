@@ -125,7 +125,7 @@ class OpenAiChatModelTest {
         }
         OpenAiChatModel model = client().maxAttempts(3).build();
 
-        JudgeHttpException e = catchThrowableOfType(() -> model.complete("sys", "user"), JudgeHttpException.class);
+        JudgeHttpException e = catchThrowableOfType(JudgeHttpException.class, () -> model.complete("sys", "user"));
 
         assertThat(server.requests).hasSize(3);
         assertThat(e.status()).isEqualTo(503);
@@ -164,7 +164,7 @@ class OpenAiChatModelTest {
 
         server.then(Reply.slow(3000), Reply.slow(3000));
         long start2 = System.nanoTime();
-        JudgeHttpException e = catchThrowableOfType(() -> model.complete("sys", "user"), JudgeHttpException.class);
+        JudgeHttpException e = catchThrowableOfType(JudgeHttpException.class, () -> model.complete("sys", "user"));
         long ms2 = (System.nanoTime() - start2) / 1_000_000;
         assertThat(e.getMessage()).contains("2 attempts").contains("no response within 300 ms");
         assertThat(e.status()).isEqualTo(-1);

@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -49,9 +48,7 @@ public final class PubMedQaLoader {
             throw new MetricsException(file + ": expected a JSON object keyed by PMID");
         }
         List<PubMedQaItem> items = new ArrayList<>();
-        Iterator<Map.Entry<String, JsonNode>> it = root.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             String where = file + ": record " + e.getKey();
             JsonNode rec = e.getValue();
             if (!rec.isObject()) {

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,9 +59,7 @@ public final class PubMedQaSplit {
             }
             JsonNode root = new ObjectMapper().readTree(in);
             Map<String, PubMedQaLabel> m = new LinkedHashMap<>();
-            Iterator<Map.Entry<String, JsonNode>> it = root.fields();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : root.properties()) {
                 m.put(e.getKey(), PubMedQaLabel.parse(e.getValue().asText()).orElseThrow(() ->
                         new MetricsException(RESOURCE + ": record " + e.getKey() + ": bad label " + e.getValue())));
             }

@@ -119,7 +119,7 @@ class PubMedQaTest {
         JsonNode g = Golden.json("golden/extra/classification.json");
         List<String> truth = strings(g.get("truth"));
         assertThat(truth).hasSize(500);
-        g.get("cases").fields().forEachRemaining(e -> {
+        g.get("cases").properties().forEach(e -> {
             JsonNode c = e.getValue();
             Classification r = Classification.evaluate(truth, strings(c.get("pred")));
             assertThat(r.accuracy()).as(e.getKey()).isCloseTo(c.get("accuracy").asDouble(), within(1e-9));
