@@ -22,7 +22,7 @@ import java.util.zip.ZipOutputStream;
  * archive is built in memory from the source text (no Python, no temporary file) and loaded on the
  * manager's device. Modules hold no parameters: tensors are passed to every call.
  */
-public final class TorchScript implements AutoCloseable {
+final class TorchScript implements AutoCloseable {
     private final PtSymbolBlock module;
 
     private TorchScript(PtSymbolBlock module) {
@@ -36,7 +36,7 @@ public final class TorchScript implements AutoCloseable {
      * @throws IllegalStateException if the engine is not PyTorch
      * @throws RuntimeException if PyTorch rejects the source
      */
-    public static TorchScript load(NDManager manager, String className, String source) {
+    static TorchScript load(NDManager manager, String className, String source) {
         if (!(manager instanceof PtNDManager pt)) {
             throw new IllegalStateException("TorchScript needs the PyTorch engine, not " + manager.getEngine().getEngineName());
         }
@@ -49,7 +49,7 @@ public final class TorchScript implements AutoCloseable {
     }
 
     /** A UTF-8 resource next to {@code owner}. */
-    public static String resource(Class<?> owner, String name) throws IOException {
+    static String resource(Class<?> owner, String name) throws IOException {
         try (InputStream in = owner.getResourceAsStream(name)) {
             if (in == null) {
                 throw new IOException("missing resource " + name + " next to " + owner.getName());
@@ -103,14 +103,14 @@ public final class TorchScript implements AutoCloseable {
      * Runs {@code method} and returns its tensor result attached to {@code target} (an enclosing
      * NDScope frees it). The arguments are not closed.
      */
-    public NDArray call(NDManager target, String method, IValue... args) {
+    NDArray call(NDManager target, String method, IValue... args) {
         try (IValue result = IValueUtils.runMethod(module, method, args)) {
             return result.toTensor((PtNDManager) target);
         }
     }
 
     /** Runs {@code method} and returns its result as a TorchScript value, which the caller closes. */
-    public IValue callValue(String method, IValue... args) {
+    IValue callValue(String method, IValue... args) {
         return IValueUtils.runMethod(module, method, args);
     }
 
