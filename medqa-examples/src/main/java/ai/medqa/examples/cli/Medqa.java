@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
             JudgeCommand.class,
             FinetuneCommand.class,
             DoctorCommand.class,
+            DemoCommand.class,
         })
 public final class Medqa {
 
