@@ -1,5 +1,6 @@
 package ai.medqa.chat;
 
+import ai.medqa.common.Staging;
 import ai.medqa.chat.Message.Role;
 import ai.medqa.model.ContextOverflowException;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -185,7 +186,7 @@ public final class Conversation {
         Path temp = null;
         try {
             byte[] bytes = JSON.writeValueAsBytes(root);
-            temp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
+            temp = Staging.file(target);
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 channel.write(java.nio.ByteBuffer.wrap(bytes));
                 channel.force(true);

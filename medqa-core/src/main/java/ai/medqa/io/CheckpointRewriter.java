@@ -1,5 +1,6 @@
 package ai.medqa.io;
 
+import ai.medqa.common.Staging;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -61,7 +62,7 @@ public final class CheckpointRewriter {
         Path tmp;
         try {
             Files.createDirectories(parent);
-            tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".");
+            tmp = Staging.directory(target);
         } catch (IOException e) {
             throw new CheckpointException("cannot create a folder next to " + target + ": " + e, e);
         }

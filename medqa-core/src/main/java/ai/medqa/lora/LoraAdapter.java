@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.common.Staging;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -209,7 +210,7 @@ public final class LoraAdapter implements AutoCloseable {
             Files.createDirectories(dir);
             SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors(), Map.of("format", "pt"));
             Path target = dir.resolve(LoraConfig.FILE_NAME).toAbsolutePath();
-            Path tmp = Files.createTempFile(target.getParent(), "." + LoraConfig.FILE_NAME + ".", ".tmp");
+            Path tmp = Staging.file(target);
             try {
                 Files.writeString(tmp, config.toJson(), StandardCharsets.UTF_8);
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -142,14 +141,11 @@ public final class JudgeCommand implements Callable<Integer> {
     /** Reads and checks every line first: a typo on line 900 should not cost 899 paid judge calls. */
     private List<Line> read() throws IOException {
         List<Line> lines = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(in, StandardCharsets.UTF_8)) {
-            String text;
-            int lineNo = 0;
-            while ((text = r.readLine()) != null) {
-                lineNo++;
-                if (!text.isBlank()) {
-                    lines.add(parse(text, in + ": line " + lineNo));
-                }
+        int lineNo = 0;
+        for (String text : TextFiles.lines(in)) {
+            lineNo++;
+            if (!text.isBlank()) {
+                lines.add(parse(text, in + ": line " + lineNo));
             }
         }
         return lines;

@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Staging;
 import ai.medqa.metrics.MetricsException;
 import ai.medqa.metrics.bertscore.BertEncoder;
 import ai.medqa.metrics.bertscore.BertScore;
@@ -9,7 +10,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
@@ -70,29 +70,29 @@ public final class ScoreCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Map<String, List<Double>> columns = new LinkedHashMap<>();
         Path target = out.toAbsolutePath();
+        if (Files.isDirectory(target)) {
+            throw new IllegalArgumentException("--out " + out + " is a directory; give the path of the file to write");
+        }
         Files.createDirectories(target.getParent());
         List<ObjectNode> records = new ArrayList<>();
         List<List<String>> refs = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(in, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = r.readLine()) != null) {
-                lineNo++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                ObjectNode rec = parse(line, lineNo);
-                Map<String, Double> scores = score(rec, lineNo);
-                scores.forEach(rec::put);
-                records.add(rec);
-                refs.add(references(rec.get("reference"), in + ": line " + lineNo));
+        int lineNo = 0;
+        for (String line : TextFiles.lines(in)) {
+            lineNo++;
+            if (line.isBlank()) {
+                continue;
             }
+            ObjectNode rec = parse(line, lineNo);
+            Map<String, Double> scores = score(rec, lineNo);
+            scores.forEach(rec::put);
+            records.add(rec);
+            refs.add(references(rec.get("reference"), in + ": line " + lineNo));
         }
         if (bertscore) {
             addBertScore(records, refs);
         }
         int n = records.size();
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
+        Path tmp = Staging.file(target);
         try {
             try (BufferedWriter w = new BufferedWriter(new OutputStreamWriter(Files.newOutputStream(tmp), StandardCharsets.UTF_8))) {
                 for (ObjectNode rec : records) {

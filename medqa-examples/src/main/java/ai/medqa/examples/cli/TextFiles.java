@@ -46,6 +46,11 @@ final class TextFiles {
         }
     }
 
+    /** The lines of a UTF-8 text file, as {@code BufferedReader.readLine} splits them; errors name file and line. */
+    static java.util.List<String> lines(Path file) {
+        return read(file.toString(), InputStream.nullInputStream()).lines().toList();
+    }
+
     /** The 1-based line of the first byte sequence that is not UTF-8. */
     private static int badLine(byte[] bytes) {
         int line = 1;

@@ -64,6 +64,43 @@ class ErrorsTest {
     }
 
     @Test
+    void anOutThatIsADirectoryIsNamed(@TempDir Path dir) throws Exception {
+        Path in = java.nio.file.Files.writeString(dir.resolve("pairs.jsonl"), "{\"candidate\": \"a b\", \"reference\": \"a b\"}\n");
+        Run r = run("score", "--in", in.toString(), "--out", dir.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.lines()[0]).startsWith("medqa: error: ").contains("is a directory");
+    }
+
+    @Test
+    void aKilledRunsStagingIsRemovedByTheNextRunIntoTheSameFolder(@TempDir Path dir) throws Exception {
+        Path source = Path.of("../medqa-core/src/test/resources/fixtures/llama-rc/A/f32");
+        Path target = dir.resolve("quantized");
+        Process p = new ProcessBuilder("true").start();
+        p.waitFor();
+        // What `medqa quantize` leaves when killed mid-write: its hidden staging folder, named with its pid.
+        Path stale = java.nio.file.Files.createDirectories(dir.resolve(".quantized." + p.pid() + ".0badcafe.tmp"));
+        java.nio.file.Files.writeString(stale.resolve("model-00001-of-00002.safetensors"), "half a shard");
+        long live = ProcessHandle.current().parent().orElseThrow().pid();
+        Path concurrent = java.nio.file.Files.createDirectories(dir.resolve(".quantized." + live + ".12345678.tmp"));
+        Path unrelated = java.nio.file.Files.createDirectories(dir.resolve("checkpoint-6"));
+        Run r = run("quantize", "--model", source.toString(), "--out", target.toString(), "--format", "int8");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(target.resolve("config.json")).exists();
+        assertThat(stale).doesNotExist();
+        assertThat(concurrent).exists();
+        assertThat(unrelated).exists();
+    }
+
+    @Test
+    void nonUtf8JsonLinesNameTheFileAndLine(@TempDir Path dir) throws Exception {
+        Path in = java.nio.file.Files.write(dir.resolve("pairs.jsonl"), ("{\"candidate\": \"a\", \"reference\": \"a\"}\n"
+                + "{\"candidate\": \"caf\u00e9\", \"reference\": \"a\"}\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Run r = run("score", "--in", in.toString(), "--out", dir.resolve("out.jsonl").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.lines()[0]).contains("pairs.jsonl").contains("line 2").contains("UTF-8");
+    }
+
+    @Test
     void usageErrorsKeepExitCodeTwo() {
         Run r = run("generate", "--tokens", "1", "--no-such-option");
         assertThat(r.code()).isEqualTo(2);

@@ -1,5 +1,6 @@
 package ai.medqa.metrics.report;
 
+import ai.medqa.common.Staging;
 import ai.medqa.metrics.MetricsException;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -23,11 +24,14 @@ public final class AtomicFiles {
 
     public static void write(Path target, Writer writer) {
         Path abs = target.toAbsolutePath();
+        if (Files.isDirectory(abs)) {
+            throw new MetricsException(abs + " is a directory; expected the path of a file to write");
+        }
         Path dir = abs.getParent();
         Path tmp = null;
         try {
             Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
+            tmp = Staging.file(abs);
             try (OutputStream out = Files.newOutputStream(tmp)) {
                 writer.write(out);
             }
