@@ -3,6 +3,7 @@ package ai.medqa.finetune;
 import ai.djl.ndarray.NDArray;
 import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsFile;
+import ai.medqa.common.Staging;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.lora.LoraAdapter;
@@ -44,10 +45,11 @@ final class Checkpoints {
     static Path save(Path out, LoraAdapter adapter, LoraParameters params, AdamW optimizer, TrainerState state,
             int keep) {
         Path target = out.resolve("checkpoint-" + state.step());
-        Path tmp = out.resolve(".checkpoint-" + state.step() + ".tmp");
+        Path tmp = null;
         try {
-            deleteTree(tmp);
-            Files.createDirectories(tmp);
+            Files.createDirectories(out);
+            // Named with this process's id: a later run removes it only if this process is gone.
+            tmp = Staging.directory(target);
             adapter.save(tmp);
             Map<String, TensorData> moments = new LinkedHashMap<>();
             for (int i = 0; i < params.names().size(); i++) {

@@ -36,7 +36,7 @@ class ResumeTest {
     }
 
     @RepeatedTest(3) // it once failed 1 run in 8, when a GC freed a scalar the backward pass needed
-    void killedThenResumedRunEndsWithTheSameAdapterBytes() throws IOException {
+    void killedThenResumedRunEndsWithTheSameAdapterBytes() throws IOException, InterruptedException {
         Path full = tmp.resolve("full");
         FineTuneResult a = settings(full).build().run();
         assertThat(a.steps()).isEqualTo(10); // 36 training examples, 8 per step: 5 steps x 2 epochs
@@ -49,9 +49,13 @@ class ResumeTest {
         }).build().run()).hasMessageContaining("simulated kill");
         assertThat(Checkpoints.latest(killed)).hasValueSatisfying(p -> assertThat(p.getFileName()).hasToString("checkpoint-6"));
         assertThat(killed.resolve("adapter_model.safetensors")).doesNotExist();
-        // A crash in the middle of writing checkpoint 9 would leave this; it must be ignored.
-        Files.createDirectories(killed.resolve(".checkpoint-9.tmp"));
-        Files.writeString(killed.resolve(".checkpoint-9.tmp/trainer_state.json"), "{ half writ");
+        // A crash in the middle of writing checkpoint 9 leaves its staging folder, named with the dead
+        // process's id: resuming must ignore it, and writing checkpoint 9 again removes it.
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path stray = killed.resolve(".checkpoint-9." + gone.pid() + ".0badcafe.tmp");
+        Files.createDirectories(stray);
+        Files.writeString(stray.resolve("trainer_state.json"), "{ half writ");
 
         assertThatThrownBy(() -> settings(killed).build().run()).hasMessageContaining("resume it");
         assertThatThrownBy(() -> settings(killed).learningRate(1e-3).resume(true).build().run())
@@ -59,6 +63,8 @@ class ResumeTest {
 
         FineTuneResult b = settings(killed).resume(true).build().run();
         assertThat(b.steps()).isEqualTo(10);
+        assertThat(stray).as("the dead run's staging of checkpoint 9, swept when 9 was written again").doesNotExist();
+        assertThat(killed.resolve("checkpoint-9")).exists();
         // The curves first: on a mismatch they show at which step the runs part.
         assertThat(lossColumns(killed)).isEqualTo(lossColumns(full));
         assertThat(Files.readAllBytes(killed.resolve("adapter_model.safetensors")))
