@@ -87,6 +87,17 @@ public final class KvCache implements AutoCloseable {
         length += steps;
     }
 
+    /**
+     * Forgets the positions from {@code length} on, keeping those before: the next step writes at
+     * slot {@code length}. Scoring several continuations of one shared prefix uses it.
+     */
+    public void rewind(int length) {
+        if (length < 0 || length > this.length) {
+            throw new IllegalArgumentException("cannot rewind to " + length + ": the cache holds " + this.length + " positions");
+        }
+        this.length = length;
+    }
+
     /** Forgets the cached positions (the arrays are kept for reuse). */
     public void reset() {
         length = 0;

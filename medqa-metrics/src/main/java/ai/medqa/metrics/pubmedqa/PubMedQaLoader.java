@@ -44,12 +44,20 @@ public final class PubMedQaLoader {
         } catch (IOException e) {
             throw new MetricsException("cannot read PubMedQA file " + file + ": " + e.getMessage(), e);
         }
+        List<PubMedQaItem> items = new ArrayList<>(oriPqalInFileOrder(root, file.toString()));
+        items.sort(Comparator.comparing((PubMedQaItem i) -> numericKey(i.pmid())).thenComparing(PubMedQaItem::pmid));
+        LOG.debug("loaded {} PubMedQA items from {}", items.size(), file);
+        return items;
+    }
+
+    /** The records of a parsed {@code ori_pqal.json} in the file's order; {@code source} names it in errors. */
+    public static List<PubMedQaItem> oriPqalInFileOrder(JsonNode root, String source) {
         if (root == null || !root.isObject()) {
-            throw new MetricsException(file + ": expected a JSON object keyed by PMID");
+            throw new MetricsException(source + ": expected a JSON object keyed by PMID");
         }
         List<PubMedQaItem> items = new ArrayList<>();
         for (Map.Entry<String, JsonNode> e : root.properties()) {
-            String where = file + ": record " + e.getKey();
+            String where = source + ": record " + e.getKey();
             JsonNode rec = e.getValue();
             if (!rec.isObject()) {
                 throw new MetricsException(where + ": expected an object");
@@ -57,8 +65,6 @@ public final class PubMedQaLoader {
             items.add(new PubMedQaItem(e.getKey(), text(rec, "QUESTION", where), textList(rec, "CONTEXTS", where),
                     text(rec, "LONG_ANSWER", where), label(rec, "final_decision", where)));
         }
-        items.sort(Comparator.comparing((PubMedQaItem i) -> numericKey(i.pmid())).thenComparing(PubMedQaItem::pmid));
-        LOG.debug("loaded {} PubMedQA items from {}", items.size(), file);
         return items;
     }
 
