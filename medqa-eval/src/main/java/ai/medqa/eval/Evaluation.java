@@ -1,0 +1,465 @@
+package ai.medqa.eval;
+
+import ai.medqa.MedQA;
+import ai.medqa.common.Staging;
+import ai.medqa.metrics.pubmedqa.Classification;
+import ai.medqa.metrics.pubmedqa.PubMedQaItem;
+import ai.medqa.metrics.stats.NumpyRandom;
+import ai.medqa.metrics.stats.Percentile;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A PubMedQA evaluation run in likelihood mode (lm-evaluation-harness's scoring; configuration
+ * {@code harness}), writing into one folder:
+ *
+ * <ul>
+ *   <li>{@code run.json}: what the run is (model, data selection, encoding); a restart into the same
+ *       folder with anything else is refused, naming what changed;
+ *   <li>{@code predictions.jsonl}: one line per (configuration, question), appended and synced as each
+ *       finishes, so a run killed at any moment continues where it stopped (a half-written last line
+ *       is dropped and redone; nothing is done twice);
+ *   <li>{@code summary.json} and {@code report.md}: accuracy and macro-F1 with 95% percentile-bootstrap
+ *       intervals over questions in PMID order, written atomically at the end ({@link #report}).
+ * </ul>
+ *
+ * <pre>{@code
+ * Summary s = Evaluation.builder().model(Path.of("Mistral-7B-Instruct-v0.1")).out(Path.of("eval")).build().run();
+ * }</pre>
+ */
+public final class Evaluation {
+    private static final Logger log = LoggerFactory.getLogger(Evaluation.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    static final String CONFIG = "harness";
+    static final String RUN_FILE = "run.json";
+    static final String PREDICTIONS_FILE = "predictions.jsonl";
+    static final String SUMMARY_FILE = "summary.json";
+    static final String REPORT_FILE = "report.md";
+
+    private final Builder settings;
+    private final List<PubMedQaItem> items;
+
+    private Evaluation(Builder settings, List<PubMedQaItem> items) {
+        this.settings = settings;
+        this.items = items;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Summary of one configuration. */
+    public record ConfigSummary(String name, String mode, int n, double accuracy, double[] accuracyCi95, double macroF1,
+            double[] macroF1Ci95, int truncatedQuestions) {}
+
+    /** Runs (or continues) the evaluation and writes the summary and report. */
+    public List<ConfigSummary> run() {
+        Path out = settings.out;
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create --out " + out + ": " + e.getMessage(), e);
+        }
+        ObjectNode fingerprint = fingerprint();
+        checkOrWriteRun(out.resolve(RUN_FILE), fingerprint);
+        Path predictions = out.resolve(PREDICTIONS_FILE);
+        Set<String> done = readDone(predictions);
+        List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(CONFIG, i.pmid()))).toList();
+        if (!todo.isEmpty()) {
+            log.info("PubMedQA likelihood: {} of {} questions to score ({} already in {})", todo.size(), items.size(),
+                    items.size() - todo.size(), predictions);
+            try (MedQA medqa = settings.medqa.get();
+                    FileChannel channel = FileChannel.open(predictions, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                            StandardOpenOption.APPEND)) {
+                LikelihoodScorer scorer = new LikelihoodScorer(medqa.model(), medqa.tokenizer(), settings.bos);
+                Progress progress = new Progress(todo.size());
+                for (PubMedQaItem item : todo) {
+                    LikelihoodScorer.Scored s = scorer.score(item);
+                    ObjectNode line = JSON.createObjectNode();
+                    line.put("config", CONFIG);
+                    line.put("pubid", item.pmid());
+                    line.put("label", item.finalDecision().text());
+                    line.put("prediction", s.prediction());
+                    ObjectNode ll = line.putObject("loglikelihood");
+                    s.loglikelihood().forEach(ll::put);
+                    line.put("truncated_contexts", s.truncated());
+                    // One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub.
+                    channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
+                    channel.force(false);
+                    progress.add(s.prediction().equals(item.finalDecision().text()));
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + predictions + ": " + e.getMessage(), e);
+            }
+        }
+        return report(out, settings.bootstrap, settings.seed);
+    }
+
+    /** Writes {@code summary.json} and {@code report.md} of the predictions in {@code out} (atomically). */
+    public static List<ConfigSummary> report(Path out, int bootstrap, long seed) {
+        Map<String, List<ObjectNode>> byConfig = new LinkedHashMap<>();
+        for (ObjectNode line : readLines(out.resolve(PREDICTIONS_FILE))) {
+            byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>()).add(line);
+        }
+        List<ConfigSummary> summaries = new ArrayList<>();
+        for (Map.Entry<String, List<ObjectNode>> e : byConfig.entrySet()) {
+            List<ObjectNode> rows = new ArrayList<>(e.getValue());
+            rows.sort(Comparator.comparing((ObjectNode r) -> numeric(r.get("pubid").asText()))
+                    .thenComparing(r -> r.get("pubid").asText()));
+            List<String> truth = rows.stream().map(r -> r.get("label").asText()).toList();
+            List<String> predicted = rows.stream().map(r -> r.get("prediction").asText()).toList();
+            Classification c = Classification.evaluate(truth, predicted);
+            double[][] ci = bootstrap(truth, predicted, bootstrap, seed);
+            int truncated = (int) rows.stream().filter(r -> r.path("truncated_contexts").asInt() > 0).count();
+            summaries.add(new ConfigSummary(e.getKey(), "likelihood", rows.size(), c.accuracy(), ci[0], c.macroF1(), ci[1],
+                    truncated));
+        }
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode configs = root.putArray("configs");
+        StringBuilder md = new StringBuilder("# PubMedQA evaluation\n\n| configuration | mode | n | accuracy (95% CI) | "
+                + "macro-F1 (95% CI) | abstracts cut to fit |\n|---|---|---|---|---|---|\n");
+        for (ConfigSummary s : summaries) {
+            ObjectNode c = configs.addObject();
+            c.put("name", s.name());
+            c.put("mode", s.mode());
+            c.put("n", s.n());
+            c.put("accuracy", s.accuracy());
+            c.putArray("accuracy_ci95").add(s.accuracyCi95()[0]).add(s.accuracyCi95()[1]);
+            c.put("macro_f1", s.macroF1());
+            c.putArray("macro_f1_ci95").add(s.macroF1Ci95()[0]).add(s.macroF1Ci95()[1]);
+            c.put("truncated_questions", s.truncatedQuestions());
+            md.append(String.format(java.util.Locale.ROOT, "| %s | %s | %d | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %d |%n",
+                    s.name(), s.mode(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
+                    s.macroF1Ci95()[0], s.macroF1Ci95()[1], s.truncatedQuestions()));
+        }
+        root.putArray("comparisons");
+        root.put("bootstrap_resamples", bootstrap);
+        root.put("seed", seed);
+        md.append("\nIntervals: percentile bootstrap over questions (").append(bootstrap)
+                .append(" resamples, numpy's MT19937 seeded with ").append(seed).append("), questions in PMID order.\n");
+        writeAtomically(out.resolve(SUMMARY_FILE), root.toPrettyString());
+        writeAtomically(out.resolve(REPORT_FILE), md.toString());
+        return summaries;
+    }
+
+    /**
+     * Percentile bootstrap (2.5th and 97.5th percentiles, numpy's linear interpolation) of accuracy and
+     * macro-F1: {@code resamples} times, {@code n} indices drawn as {@code np.random.randint(n)} one by
+     * one from {@code NumpyRandom(seed)}.
+     */
+    static double[][] bootstrap(List<String> truth, List<String> predicted, int resamples, long seed) {
+        int n = truth.size();
+        if (n == 0 || resamples <= 0) {
+            return new double[][] {{Double.NaN, Double.NaN}, {Double.NaN, Double.NaN}};
+        }
+        NumpyRandom random = new NumpyRandom(seed);
+        double[] acc = new double[resamples];
+        double[] f1 = new double[resamples];
+        List<String> t = new ArrayList<>(n);
+        List<String> p = new ArrayList<>(n);
+        for (int b = 0; b < resamples; b++) {
+            t.clear();
+            p.clear();
+            for (int i = 0; i < n; i++) {
+                int j = random.randint(n);
+                t.add(truth.get(j));
+                p.add(predicted.get(j));
+            }
+            Classification c = Classification.evaluate(t, p);
+            acc[b] = c.accuracy();
+            f1[b] = c.macroF1();
+        }
+        return new double[][] {{Percentile.of(acc, 2.5), Percentile.of(acc, 97.5)}, {Percentile.of(f1, 2.5), Percentile.of(f1, 97.5)}};
+    }
+
+    private ObjectNode fingerprint() {
+        ObjectNode f = JSON.createObjectNode();
+        f.put("mode", "likelihood");
+        f.putArray("configs").add(CONFIG);
+        f.put("bos", settings.bos);
+        f.put("model", settings.modelDescription);
+        f.put("data", settings.data.source());
+        f.put("questions", items.size());
+        f.put("questions_sha256", sha256(items.stream().map(i -> i.pmid() + "\t" + i.question() + "\t"
+                + i.finalDecision().text()).reduce("", (a, b) -> a + b + "\n")));
+        return f;
+    }
+
+    private static void checkOrWriteRun(Path file, ObjectNode fingerprint) {
+        if (Files.exists(file)) {
+            JsonNode old;
+            try {
+                old = JSON.readTree(file.toFile());
+            } catch (IOException e) {
+                throw new IllegalStateException(file + " cannot be read (" + e.getMessage() + "); use a new --out folder", e);
+            }
+            List<String> changed = new ArrayList<>();
+            Set<String> keys = new TreeSet<>();
+            fingerprint.fieldNames().forEachRemaining(keys::add);
+            old.fieldNames().forEachRemaining(keys::add);
+            for (String k : keys) {
+                if (!Objects.equals(old.get(k), fingerprint.get(k))) {
+                    changed.add(k + ": " + old.get(k) + " -> " + fingerprint.get(k));
+                }
+            }
+            if (!changed.isEmpty()) {
+                throw new IllegalStateException(file.getParent() + " holds another evaluation (" + String.join("; ", changed)
+                        + "); continue it with the same settings or use a new --out folder");
+            }
+            return;
+        }
+        writeAtomically(file, fingerprint.toPrettyString());
+    }
+
+    /** (config, pubid) of the complete lines; a half-written last line (a kill mid-write) is cut off. */
+    private static Set<String> readDone(Path predictions) {
+        Set<String> done = new java.util.HashSet<>();
+        if (!Files.exists(predictions)) {
+            return done;
+        }
+        try {
+            byte[] bytes = Files.readAllBytes(predictions);
+            int end = bytes.length;
+            while (end > 0 && bytes[end - 1] != '\n') {
+                end--;
+            }
+            if (end < bytes.length) {
+                log.warn("{}: dropping a half-written last line ({} bytes); its question is scored again", predictions,
+                        bytes.length - end);
+                try (FileChannel ch = FileChannel.open(predictions, StandardOpenOption.WRITE)) {
+                    ch.truncate(end);
+                }
+            }
+            for (ObjectNode line : readLines(predictions)) {
+                String k = key(line.get("config").asText(), line.get("pubid").asText());
+                if (!done.add(k)) {
+                    throw new IllegalStateException(predictions + ": " + k + " appears twice");
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + predictions + ": " + e.getMessage(), e);
+        }
+        return done;
+    }
+
+    private static List<ObjectNode> readLines(Path file) {
+        List<ObjectNode> out = new ArrayList<>();
+        if (!Files.exists(file)) {
+            return out;
+        }
+        try {
+            int n = 0;
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                n++;
+                if (!line.isBlank()) {
+                    JsonNode node = JSON.readTree(line);
+                    if (!(node instanceof ObjectNode o) || !o.has("config") || !o.has("pubid")) {
+                        throw new IllegalStateException(file + ": line " + n + " is not a prediction");
+                    }
+                    out.add(o);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private static String key(String config, String pubid) {
+        return config + "\t" + pubid;
+    }
+
+    private static java.math.BigInteger numeric(String pmid) {
+        return pmid.matches("\\d+") ? new java.math.BigInteger(pmid) : java.math.BigInteger.valueOf(Long.MAX_VALUE);
+    }
+
+    private static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void writeAtomically(Path target, String text) {
+        Path tmp = null;
+        try {
+            tmp = Staging.file(target);
+            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            tmp = null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the write failure is the error to report
+                }
+            }
+        }
+    }
+
+    /** Log lines of done/total, questions/s, ETA and running accuracy, at most every 5 seconds. */
+    private static final class Progress {
+        private final int total;
+        private final long started = System.nanoTime();
+        private long lastLog;
+        private int done;
+        private int correct;
+
+        Progress(int total) {
+            this.total = total;
+        }
+
+        void add(boolean right) {
+            done++;
+            correct += right ? 1 : 0;
+            long now = System.nanoTime();
+            if (done == total || now - lastLog > 5_000_000_000L) {
+                lastLog = now;
+                double seconds = (now - started) / 1e9;
+                double rate = done / Math.max(seconds, 1e-9);
+                log.info("{}/{} questions, {} questions/s, ETA {} s, running accuracy {}", done, total,
+                        String.format("%.2f", rate), Math.round((total - done) / rate),
+                        String.format("%.3f", (double) correct / done));
+            }
+        }
+    }
+
+    /** Settings of a run. */
+    public static final class Builder {
+        private Supplier<MedQA> medqa;
+        private String modelDescription;
+        private PubMedQaData data;
+        private PubMedQaData.Split split = PubMedQaData.Split.TEST;
+        private List<String> pubids = List.of();
+        private int limit;
+        private boolean bos = true;
+        private Path out;
+        private int bootstrap = 1000;
+        private long seed;
+
+        private Builder() {}
+
+        /** A model folder, loaded as {@code loader} configures it (precision, quantization, adapters). */
+        public Builder model(Path dir, Supplier<MedQA> loader) {
+            this.modelDescription = dir.toAbsolutePath().normalize().toString();
+            this.medqa = Objects.requireNonNull(loader, "loader");
+            return this;
+        }
+
+        /** A model folder loaded with MedQA's defaults. */
+        public Builder model(Path dir) {
+            return model(dir, () -> MedQA.builder().model(dir).build());
+        }
+
+        /** The questions' source; the bundled ori_pqal.json when not set. */
+        public Builder data(PubMedQaData data) {
+            this.data = data;
+            return this;
+        }
+
+        public Builder split(PubMedQaData.Split split) {
+            this.split = Objects.requireNonNull(split, "split");
+            return this;
+        }
+
+        /** Only these PMIDs, from the whole data set, in this order. */
+        public Builder pubids(List<String> pubids) {
+            this.pubids = List.copyOf(pubids);
+            return this;
+        }
+
+        /** The first {@code limit} questions of the split (0 = all). */
+        public Builder limit(int limit) {
+            if (limit < 0) {
+                throw new IllegalArgumentException("limit must be >= 0, got " + limit);
+            }
+            this.limit = limit;
+            return this;
+        }
+
+        /**
+         * Encode with the tokenizer's special tokens (BOS), as its tokenizer_config says (default);
+         * false encodes without them, lm-evaluation-harness's own default for Hugging Face models.
+         */
+        public Builder bos(boolean bos) {
+            this.bos = bos;
+            return this;
+        }
+
+        public Builder out(Path out) {
+            this.out = Objects.requireNonNull(out, "out");
+            return this;
+        }
+
+        /** Bootstrap resamples for the intervals (default 1,000). */
+        public Builder bootstrap(int resamples) {
+            if (resamples < 0) {
+                throw new IllegalArgumentException("bootstrap resamples must be >= 0, got " + resamples);
+            }
+            this.bootstrap = resamples;
+            return this;
+        }
+
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** Checks the settings and selects the questions, before any model loads. */
+        public Evaluation build() {
+            if (medqa == null) {
+                throw new IllegalStateException("no model: call model(dir) before build()");
+            }
+            if (out == null) {
+                throw new IllegalStateException("no output folder: call out(dir) before build()");
+            }
+            if (Files.exists(out) && !Files.isDirectory(out)) {
+                throw new IllegalArgumentException("--out " + out + " is a file; the evaluation writes a folder");
+            }
+            if (data == null) {
+                data = PubMedQaData.bundled();
+            }
+            List<PubMedQaItem> items = data.select(split, pubids, limit);
+            if (items.isEmpty()) {
+                throw new IllegalArgumentException("no questions selected from " + data.source());
+            }
+            Map<String, Integer> seen = new HashMap<>();
+            for (PubMedQaItem i : items) {
+                if (seen.merge(i.pmid(), 1, Integer::sum) > 1) {
+                    throw new IllegalArgumentException("PMID " + i.pmid() + " is selected twice");
+                }
+            }
+            return new Evaluation(this, items);
+        }
+    }
+}

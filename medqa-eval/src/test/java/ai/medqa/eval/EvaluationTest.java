@@ -1,0 +1,135 @@
+package ai.medqa.eval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.medqa.metrics.pubmedqa.Classification;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The run around the scorer: resumable predictions, refusal of a changed run, the summary's numbers. */
+class EvaluationTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void bootstrapEqualsTheNumpyAndScikitLearnRestatement() throws Exception {
+        JsonNode g = JSON.readTree(TinyModel.resource("bootstrap_golden.json").toFile());
+        List<String> truth = strings(g.get("truth"));
+        List<String> pred = strings(g.get("prediction"));
+        Classification c = Classification.evaluate(truth, pred);
+        assertThat(c.accuracy()).isCloseTo(g.get("accuracy").asDouble(), within(1e-12));
+        assertThat(c.macroF1()).isCloseTo(g.get("macro_f1").asDouble(), within(1e-12));
+        for (JsonNode k : g.get("cases")) {
+            double[][] ci = Evaluation.bootstrap(truth, pred, k.get("resamples").asInt(), k.get("seed").asLong());
+            for (int i = 0; i < 2; i++) {
+                assertThat(ci[0][i]).isCloseTo(k.get("accuracy_ci95").get(i).asDouble(), within(1e-12));
+                assertThat(ci[1][i]).isCloseTo(k.get("macro_f1_ci95").get(i).asDouble(), within(1e-12));
+            }
+        }
+    }
+
+    @Test
+    void aKilledRunContinuesToExactlyTheUninterruptedLines(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("model"));
+        Path full = dir.resolve("full");
+        List<Evaluation.ConfigSummary> whole = Evaluation.builder().model(model).limit(10).out(full).bootstrap(200).build().run();
+        List<String> lines = Files.readAllLines(full.resolve(Evaluation.PREDICTIONS_FILE));
+        assertThat(lines).hasSize(10);
+
+        // What a kill -9 after 4 questions, in the middle of writing the 5th, leaves behind.
+        Path killed = dir.resolve("killed");
+        Files.createDirectories(killed);
+        Files.copy(full.resolve(Evaluation.RUN_FILE), killed.resolve(Evaluation.RUN_FILE));
+        String partial = String.join("\n", lines.subList(0, 4)) + "\n" + lines.get(4).substring(0, 30);
+        Files.writeString(killed.resolve(Evaluation.PREDICTIONS_FILE), partial, StandardCharsets.UTF_8);
+        List<Evaluation.ConfigSummary> resumed = Evaluation.builder().model(model).limit(10).out(killed).bootstrap(200).build().run();
+
+        Map<String, JsonNode> a = byPubid(full);
+        Map<String, JsonNode> b = byPubid(killed);
+        assertThat(Files.readAllLines(killed.resolve(Evaluation.PREDICTIONS_FILE))).hasSize(10);
+        assertThat(b.keySet()).isEqualTo(a.keySet());
+        for (String pubid : a.keySet()) {
+            assertThat(b.get(pubid).get("prediction")).isEqualTo(a.get(pubid).get("prediction"));
+            for (String label : LikelihoodScorer.LABELS) {
+                assertThat(b.get(pubid).get("loglikelihood").get(label).asDouble()).as(pubid + " " + label)
+                        .isCloseTo(a.get(pubid).get("loglikelihood").get(label).asDouble(), within(1e-5));
+            }
+        }
+        assertThat(resumed.get(0).accuracy()).isEqualTo(whole.get(0).accuracy());
+        assertThat(resumed.get(0).accuracyCi95()).containsExactly(whole.get(0).accuracyCi95());
+
+        // A finished run restarted does nothing more; a changed one is refused, naming what changed.
+        Evaluation.builder().model(model).limit(10).out(killed).bootstrap(200).build().run();
+        assertThat(Files.readAllLines(killed.resolve(Evaluation.PREDICTIONS_FILE))).hasSize(10);
+        assertThatThrownBy(() -> Evaluation.builder().model(model).limit(10).bos(false).out(killed).build().run())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("bos: true -> false");
+        assertThatThrownBy(() -> Evaluation.builder().model(model).limit(12).out(killed).build().run())
+                .hasMessageContaining("questions: 10 -> 12");
+    }
+
+    @Test
+    void summaryHoldsTheClassificationOfThePredictions(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        Evaluation.builder().model(model).pubids(List.of("16418930", "18239988", "26578404")).out(out).bootstrap(50)
+                .build().run();
+        JsonNode summary = JSON.readTree(out.resolve(Evaluation.SUMMARY_FILE).toFile()).get("configs").get(0);
+        List<String> truth = new ArrayList<>();
+        List<String> pred = new ArrayList<>();
+        byPubid(out).values().forEach(l -> {
+            truth.add(l.get("label").asText());
+            pred.add(l.get("prediction").asText());
+        });
+        Classification c = Classification.evaluate(truth, pred);
+        assertThat(summary.get("name").asText()).isEqualTo("harness");
+        assertThat(summary.get("n").asInt()).isEqualTo(3);
+        assertThat(summary.get("accuracy").asDouble()).isEqualTo(c.accuracy());
+        assertThat(summary.get("macro_f1").asDouble()).isEqualTo(c.macroF1());
+        assertThat(Files.readString(out.resolve(Evaluation.REPORT_FILE))).contains("| harness | likelihood | 3 |");
+    }
+
+    @Test
+    void badSelectionsAreRefusedBeforeAnyModelLoads(@TempDir Path dir) {
+        Path nowhere = dir.resolve("no-model");
+        assertThatThrownBy(() -> Evaluation.builder().model(nowhere).pubids(List.of("16418930", "123")).out(dir.resolve("o"))
+                .build()).hasMessageContaining("pubids not in").hasMessageContaining("[123]");
+        assertThatThrownBy(() -> Evaluation.builder().model(nowhere).limit(-1)).hasMessageContaining("limit");
+        assertThatThrownBy(() -> Evaluation.builder().model(nowhere).pubids(List.of("16418930", "16418930"))
+                .out(dir.resolve("o")).build()).hasMessageContaining("selected twice");
+    }
+
+    @Test
+    void splitsHaveTheirPublishedSizes() {
+        PubMedQaData d = PubMedQaData.bundled();
+        assertThat(d.select(PubMedQaData.Split.ALL, List.of(), 0)).hasSize(1000);
+        assertThat(d.select(PubMedQaData.Split.TEST, List.of(), 0)).hasSize(500);
+        assertThat(d.select(PubMedQaData.Split.TEST, List.of(), 7)).hasSize(7);
+        assertThat(d.select(PubMedQaData.Split.ALL, List.of("26578404", "16418930"), 0)).extracting(i -> i.pmid())
+                .containsExactly("26578404", "16418930");
+    }
+
+    private static Map<String, JsonNode> byPubid(Path out) throws Exception {
+        Map<String, JsonNode> m = new HashMap<>();
+        for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {
+            JsonNode n = JSON.readTree(line);
+            m.put(n.get("pubid").asText(), n);
+        }
+        return m;
+    }
+
+    private static List<String> strings(JsonNode a) {
+        List<String> out = new ArrayList<>();
+        a.forEach(x -> out.add(x.asText()));
+        return out;
+    }
+}
