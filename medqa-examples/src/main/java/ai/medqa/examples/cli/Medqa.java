@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
             FinetuneCommand.class,
             DoctorCommand.class,
             DemoCommand.class,
+            EvalCommand.class,
         })
 public final class Medqa {
 

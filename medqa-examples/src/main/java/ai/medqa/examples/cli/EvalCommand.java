@@ -1,0 +1,79 @@
+package ai.medqa.examples.cli;
+
+import ai.medqa.eval.Evaluation;
+import ai.medqa.eval.PubMedQaData;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code medqa eval}: PubMedQA scored as lm-evaluation-harness scores it, resumable, with intervals. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a model on PubMedQA (bundled; the official 500-question test split by default) by "
+                + "lm-evaluation-harness's likelihood method: predictions.jsonl, summary.json and report.md in --out. "
+                + "Restarting the same command into the same folder continues a killed run.")
+final class EvalCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--out", required = true, description = "Output folder (created; continued if it holds this run).")
+    Path out;
+
+    @Option(names = "--data", description = "Another copy of the data: ori_pqal.json format or Hugging Face JSON Lines.")
+    Path data;
+
+    @Option(names = "--split", defaultValue = "TEST", description = "test (official 500, default) or all (1,000: the leaderboard's set).")
+    PubMedQaData.Split split;
+
+    @Option(names = "--pubids", split = ",", description = "Only these PMIDs (from the whole data set, in this order).")
+    List<String> pubids = new ArrayList<>();
+
+    @Option(names = "--limit", defaultValue = "0", description = "The first N questions of the split (0 = all).")
+    int limit;
+
+    @Option(names = "--mode", defaultValue = "likelihood", description = "likelihood (default).")
+    String mode;
+
+    @Option(names = "--no-bos", description = "Encode without special tokens (lm-evaluation-harness's default for Hugging Face models).")
+    boolean noBos;
+
+    @Option(names = "--bootstrap", defaultValue = "1000", description = "Bootstrap resamples for the 95% intervals (default ${DEFAULT-VALUE}).")
+    int bootstrap;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Spec
+    CommandSpec spec;
+
+    PrintStream stdout = System.out;
+
+    @Override
+    public Integer call() {
+        if (!mode.equalsIgnoreCase("likelihood")) {
+            throw new ParameterException(spec.commandLine(), "--mode " + mode + ": only likelihood is built so far "
+                    + "(generate mode: ask + AnswerExtractor + medqa score, see README)");
+        }
+        Evaluation evaluation = Evaluation.builder()
+                .model(model.model, () -> model.builder().build())
+                .data(data == null ? null : PubMedQaData.load(data))
+                .split(split).pubids(pubids).limit(limit).bos(!noBos).out(out).bootstrap(bootstrap).seed(seed)
+                .build();
+        for (Evaluation.ConfigSummary s : evaluation.run()) {
+            stdout.printf(Locale.ROOT, "%s: n %d, accuracy %.3f (95%% CI %.3f-%.3f), macro-F1 %.3f (%.3f-%.3f)%s%n",
+                    s.name(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
+                    s.macroF1Ci95()[0], s.macroF1Ci95()[1],
+                    s.truncatedQuestions() > 0 ? ", " + s.truncatedQuestions() + " abstracts cut to fit" : "");
+        }
+        stdout.println("wrote " + out.resolve("summary.json") + " and " + out.resolve("report.md"));
+        return 0;
+    }
+}

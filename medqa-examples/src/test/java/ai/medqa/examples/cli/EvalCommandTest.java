@@ -1,0 +1,57 @@
+package ai.medqa.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class EvalCommandTest {
+
+    static Path tinyModel(Path dir) throws Exception {
+        Path src = Path.of("../medqa-eval/src/test/resources/golden/tiny-mistral");
+        Path tok = Path.of("../medqa-core/src/test/resources/tokenizer");
+        Files.createDirectories(dir);
+        Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
+        Files.copy(src.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+        Files.copy(tok.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.copy(tok.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+        return dir;
+    }
+
+    @Test
+    void evaluatesAndContinuesIntoTheSameFolder(@TempDir Path dir) throws Exception {
+        Path model = tinyModel(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        for (int run = 0; run < 2; run++) {
+            ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+            EvalCommand cmd = new EvalCommand();
+            cmd.stdout = new PrintStream(stdout, true, StandardCharsets.UTF_8);
+            int code = new CommandLine(cmd).setCaseInsensitiveEnumValuesAllowed(true).execute("--model", model.toString(),
+                    "--limit", "4", "--split", "all", "--out", out.toString(), "--bootstrap", "20");
+            assertThat(code).isZero();
+            assertThat(stdout.toString(StandardCharsets.UTF_8)).contains("harness: n 4, accuracy");
+        }
+        assertThat(Files.readAllLines(out.resolve("predictions.jsonl"))).hasSize(4);
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        assertThat(summary.get("configs").get(0).get("n").asInt()).isEqualTo(4);
+        assertThat(out.resolve("report.md")).exists();
+    }
+
+    @Test
+    void generateModeIsAUsageErrorForNow(@TempDir Path dir) {
+        CommandLine cli = new CommandLine(new EvalCommand());
+        java.io.StringWriter err = new java.io.StringWriter();
+        cli.setErr(new java.io.PrintWriter(err, true));
+        int code = cli.execute("--model", dir.toString(), "--out", dir.resolve("o").toString(), "--mode", "generate");
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString()).contains("only likelihood is built so far");
+    }
+}
