@@ -156,6 +156,11 @@ public final class MedQA implements AutoCloseable {
         }
     }
 
+    /** Names of the LoRA adapters this instance was built with. */
+    public java.util.Set<String> adapters() {
+        return java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+    }
+
     /** The active LoRA adapter, if any. */
     public java.util.Optional<String> activeAdapter() {
         return LoraAdapters.of(model).active();

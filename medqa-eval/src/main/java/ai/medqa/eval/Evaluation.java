@@ -74,6 +74,22 @@ public final class Evaluation {
         return new Builder();
     }
 
+    /**
+     * One configuration: a name, the LoRA adapter to apply (null: none; loaded by the model loader
+     * under this name), and whether the abstract is part of the context.
+     */
+    public record Config(String name, String adapter, boolean contexts) {
+        public Config {
+            Objects.requireNonNull(name, "name");
+            if (!name.matches("[A-Za-z0-9_.+-]+")) {
+                throw new IllegalArgumentException("configuration name \"" + name + "\": letters, digits and _ . + - only");
+            }
+        }
+    }
+
+    /** The configuration without adapter, contexts included: lm-evaluation-harness's setting. */
+    public static final Config HARNESS = new Config(CONFIG, null, true);
+
     /** Summary of one configuration. */
     public record ConfigSummary(String name, String mode, int n, double accuracy, double[] accuracyCi95, double macroF1,
             double[] macroF1Ci95, int truncatedQuestions) {}
@@ -90,19 +106,28 @@ public final class Evaluation {
         checkOrWriteRun(out.resolve(RUN_FILE), fingerprint);
         Path predictions = out.resolve(PREDICTIONS_FILE);
         Set<String> done = readDone(predictions);
-        List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(CONFIG, i.pmid()))).toList();
-        if (!todo.isEmpty()) {
-            log.info("PubMedQA likelihood: {} of {} questions to score ({} already in {})", todo.size(), items.size(),
-                    items.size() - todo.size(), predictions);
+        int remaining = 0;
+        for (Config c : settings.configs) {
+            remaining += (int) items.stream().filter(i -> !done.contains(key(c.name(), i.pmid()))).count();
+        }
+        if (remaining > 0) {
+            log.info("PubMedQA likelihood: {} of {} (configuration, question) pairs to score ({} already in {})", remaining,
+                    items.size() * settings.configs.size(), items.size() * settings.configs.size() - remaining, predictions);
             try (MedQA medqa = settings.medqa.get();
                     FileChannel channel = FileChannel.open(predictions, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                             StandardOpenOption.APPEND)) {
                 LikelihoodScorer scorer = new LikelihoodScorer(medqa.model(), medqa.tokenizer(), settings.bos);
-                Progress progress = new Progress(todo.size());
-                for (PubMedQaItem item : todo) {
-                    LikelihoodScorer.Scored s = scorer.score(item);
+                Progress progress = new Progress(remaining);
+                for (Config config : settings.configs) {
+                    List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(config.name(), i.pmid()))).toList();
+                    if (todo.isEmpty()) {
+                        continue;
+                    }
+                    useAdapter(medqa, config);
+                    for (PubMedQaItem item : todo) {
+                    LikelihoodScorer.Scored s = scorer.score(item, config.contexts());
                     ObjectNode line = JSON.createObjectNode();
-                    line.put("config", CONFIG);
+                    line.put("config", config.name());
                     line.put("pubid", item.pmid());
                     line.put("label", item.finalDecision().text());
                     line.put("prediction", s.prediction());
@@ -113,12 +138,21 @@ public final class Evaluation {
                     channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
                     channel.force(false);
                     progress.add(s.prediction().equals(item.finalDecision().text()));
+                    }
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + predictions + ": " + e.getMessage(), e);
             }
         }
         return report(out, settings.bootstrap, settings.seed);
+    }
+
+    private static void useAdapter(MedQA medqa, Config config) {
+        if (config.adapter() != null && !medqa.adapters().contains(config.adapter())) {
+            throw new IllegalArgumentException("configuration " + config.name() + " asks for adapter \"" + config.adapter()
+                    + "\", which the model was not loaded with (loaded: " + medqa.adapters() + ")");
+        }
+        medqa.useAdapter(config.adapter());
     }
 
     /** Writes {@code summary.json} and {@code report.md} of the predictions in {@code out} (atomically). */
@@ -158,7 +192,41 @@ public final class Evaluation {
                     s.name(), s.mode(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
                     s.macroF1Ci95()[0], s.macroF1Ci95()[1], s.truncatedQuestions()));
         }
-        root.putArray("comparisons");
+        ArrayNode comparisons = root.putArray("comparisons");
+        List<String> names = new ArrayList<>(byConfig.keySet());
+        if (names.size() > 1) {
+            md.append("\n| comparison | n | accuracy difference (95% CI) | McNemar exact p |\n|---|---|---|---|\n");
+        }
+        for (int i = 1; i < names.size(); i++) {
+            Map<String, ObjectNode> first = byPubid(byConfig.get(names.get(0)));
+            Map<String, ObjectNode> other = byPubid(byConfig.get(names.get(i)));
+            List<String> common = first.keySet().stream().filter(other::containsKey)
+                    .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x)).toList();
+            int b = 0;
+            int cc = 0;
+            double[] diffs = new double[common.size()];
+            for (int q = 0; q < common.size(); q++) {
+                boolean r1 = correct(first.get(common.get(q)));
+                boolean r2 = correct(other.get(common.get(q)));
+                b += r1 && !r2 ? 1 : 0;
+                cc += !r1 && r2 ? 1 : 0;
+                diffs[q] = (r2 ? 1 : 0) - (r1 ? 1 : 0);
+            }
+            double[] ci = meanInterval(diffs, bootstrap, seed);
+            double p = McNemar.exactPValue(b, cc);
+            double diff = java.util.Arrays.stream(diffs).average().orElse(Double.NaN);
+            ObjectNode cmp = comparisons.addObject();
+            cmp.put("baseline", names.get(0));
+            cmp.put("config", names.get(i));
+            cmp.put("n", common.size());
+            cmp.put("accuracy_difference", diff);
+            cmp.putArray("accuracy_difference_ci95").add(ci[0]).add(ci[1]);
+            cmp.put("mcnemar_b", b);
+            cmp.put("mcnemar_c", cc);
+            cmp.put("mcnemar_p", p);
+            md.append(String.format(java.util.Locale.ROOT, "| %s vs %s | %d | %+.3f (%+.3f to %+.3f) | %.4f |%n", names.get(i),
+                    names.get(0), common.size(), diff, ci[0], ci[1], p));
+        }
         root.put("bootstrap_resamples", bootstrap);
         root.put("seed", seed);
         md.append("\nIntervals: percentile bootstrap over questions (").append(bootstrap)
@@ -198,10 +266,41 @@ public final class Evaluation {
         return new double[][] {{Percentile.of(acc, 2.5), Percentile.of(acc, 97.5)}, {Percentile.of(f1, 2.5), Percentile.of(f1, 97.5)}};
     }
 
+    private static Map<String, ObjectNode> byPubid(List<ObjectNode> rows) {
+        Map<String, ObjectNode> m = new LinkedHashMap<>();
+        rows.forEach(r -> m.put(r.get("pubid").asText(), r));
+        return m;
+    }
+
+    private static boolean correct(ObjectNode row) {
+        return row.get("prediction").asText().equals(row.get("label").asText());
+    }
+
+    /** Percentile-bootstrap interval of the mean of paired per-question values. */
+    static double[] meanInterval(double[] values, int resamples, long seed) {
+        int n = values.length;
+        if (n == 0 || resamples <= 0) {
+            return new double[] {Double.NaN, Double.NaN};
+        }
+        NumpyRandom random = new NumpyRandom(seed);
+        double[] means = new double[resamples];
+        for (int b = 0; b < resamples; b++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += values[random.randint(n)];
+            }
+            means[b] = sum / n;
+        }
+        return new double[] {Percentile.of(means, 2.5), Percentile.of(means, 97.5)};
+    }
+
     private ObjectNode fingerprint() {
         ObjectNode f = JSON.createObjectNode();
         f.put("mode", "likelihood");
-        f.putArray("configs").add(CONFIG);
+        ArrayNode configs = f.putArray("configs");
+        for (Config c : settings.configs) {
+            configs.addObject().put("name", c.name()).put("adapter", c.adapter()).put("contexts", c.contexts());
+        }
         f.put("bos", settings.bos);
         f.put("model", settings.modelDescription);
         f.put("data", settings.data.source());
@@ -366,8 +465,24 @@ public final class Evaluation {
         private Path out;
         private int bootstrap = 1000;
         private long seed;
+        private List<Config> configs = List.of(HARNESS);
 
         private Builder() {}
+
+        /** The configurations to score, the first being the baseline of the comparisons (default: harness). */
+        public Builder configs(List<Config> configs) {
+            if (configs.isEmpty()) {
+                throw new IllegalArgumentException("at least one configuration is needed");
+            }
+            Set<String> names = new java.util.HashSet<>();
+            for (Config c : configs) {
+                if (!names.add(c.name())) {
+                    throw new IllegalArgumentException("two configurations are named " + c.name());
+                }
+            }
+            this.configs = List.copyOf(configs);
+            return this;
+        }
 
         /** A model folder, loaded as {@code loader} configures it (precision, quantization, adapters). */
         public Builder model(Path dir, Supplier<MedQA> loader) {

@@ -38,8 +38,14 @@ public final class LikelihoodScorer {
         this.bos = bos;
     }
 
-    /** The harness's context for {@code item}, with its first {@code contexts} abstract sections. */
-    static String context(PubMedQaItem item, int contexts) {
+    /**
+     * The harness's context for {@code item}, with its first {@code contexts} abstract sections; with
+     * {@code withAbstract} false (a configuration without contexts) only the question and answer cue.
+     */
+    static String context(PubMedQaItem item, int contexts, boolean withAbstract) {
+        if (!withAbstract) {
+            return "Question: " + item.question() + "\nAnswer:";
+        }
         return "Abstract: " + String.join("\n", item.contexts().subList(0, contexts)) + "\nQuestion: " + item.question()
                 + "\nAnswer:";
     }
@@ -59,9 +65,14 @@ public final class LikelihoodScorer {
     }
 
     public Scored score(PubMedQaItem item) {
-        int sections = item.contexts().size();
+        return score(item, true);
+    }
+
+    /** As {@link #score(PubMedQaItem)}, without the abstract when {@code withAbstract} is false. */
+    public Scored score(PubMedQaItem item, boolean withAbstract) {
+        int sections = withAbstract ? item.contexts().size() : 0;
         while (true) {
-            String context = context(item, sections);
+            String context = context(item, sections, withAbstract);
             int[] ctx = tokenizer.encode(context, bos);
             int[][] continuations = new int[LABELS.size()][];
             int longest = 0;
@@ -75,7 +86,7 @@ public final class LikelihoodScorer {
                     throw new IllegalArgumentException("PMID " + item.pmid() + ": the question alone takes " + ctx.length
                             + " tokens; max_position_embeddings is " + model.config().maxPositionEmbeddings());
                 }
-                return new Scored(score(ctx, continuations), item.contexts().size() - sections, ctx.length);
+                return new Scored(score(ctx, continuations), withAbstract ? item.contexts().size() - sections : 0, ctx.length);
             }
             sections--;
         }

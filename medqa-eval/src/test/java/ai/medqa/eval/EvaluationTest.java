@@ -118,6 +118,43 @@ class EvaluationTest {
                 .containsExactly("26578404", "16418930");
     }
 
+    @Test
+    void mcNemarEqualsScipysBinomtest() {
+        // scipy.stats.binomtest(min(b, c), b + c, 0.5).pvalue on fixed inputs.
+        int[][] bc = {{0, 0}, {3, 0}, {5, 2}, {10, 4}, {25, 17}, {7, 7}, {40, 12}};
+        double[] scipy = {1.0, 0.25, 0.453125, 0.1795654296875, 0.27995623852893914, 1.0, 0.0001275387838557407};
+        for (int i = 0; i < bc.length; i++) {
+            assertThat(McNemar.exactPValue(bc[i][0], bc[i][1])).as("b=%d c=%d", bc[i][0], bc[i][1])
+                    .isCloseTo(scipy[i], within(1e-12));
+        }
+    }
+
+    @Test
+    void configurationsAreComparedWithTheFirst(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        List<Evaluation.Config> configs = List.of(Evaluation.HARNESS, new Evaluation.Config("no-contexts", null, false));
+        Evaluation.builder().model(model).limit(8).configs(configs).out(out).bootstrap(100).build().run();
+        JsonNode summary = JSON.readTree(out.resolve(Evaluation.SUMMARY_FILE).toFile());
+        assertThat(summary.get("configs")).hasSize(2);
+        JsonNode cmp = summary.get("comparisons").get(0);
+        assertThat(cmp.get("baseline").asText()).isEqualTo("harness");
+        assertThat(cmp.get("config").asText()).isEqualTo("no-contexts");
+        assertThat(cmp.get("n").asInt()).isEqualTo(8);
+        double acc0 = summary.get("configs").get(0).get("accuracy").asDouble();
+        double acc1 = summary.get("configs").get(1).get("accuracy").asDouble();
+        assertThat(cmp.get("accuracy_difference").asDouble()).isCloseTo(acc1 - acc0, within(1e-12));
+        assertThat(cmp.get("mcnemar_p").asDouble()).isEqualTo(
+                McNemar.exactPValue(cmp.get("mcnemar_b").asInt(), cmp.get("mcnemar_c").asInt()));
+        // Without the abstract the model reads other tokens: the likelihoods differ.
+        List<String> lines = Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE));
+        assertThat(lines).hasSize(16);
+        assertThat(Files.readString(out.resolve(Evaluation.REPORT_FILE))).contains("no-contexts vs harness");
+        assertThatThrownBy(() -> Evaluation.builder().model(model).limit(2)
+                .configs(List.of(new Evaluation.Config("tuned", "absent", true))).out(dir.resolve("other")).build().run())
+                .hasMessageContaining("adapter \"absent\"");
+    }
+
     private static Map<String, JsonNode> byPubid(Path out) throws Exception {
         Map<String, JsonNode> m = new HashMap<>();
         for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {

@@ -42,6 +42,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--mode", defaultValue = "likelihood", description = "likelihood (default).")
     String mode;
 
+    @Option(names = "--contexts", defaultValue = "with",
+            description = "with (the abstract in the context, default), without, or both (a +no-contexts row each).")
+    String contexts;
+
     @Option(names = "--no-bos", description = "Encode without special tokens (lm-evaluation-harness's default for Hugging Face models).")
     boolean noBos;
 
@@ -62,7 +66,24 @@ final class EvalCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--mode " + mode + ": only likelihood is built so far "
                     + "(generate mode: ask + AnswerExtractor + medqa score, see README)");
         }
-        Evaluation evaluation = Evaluation.builder()
+        if (!List.of("with", "without", "both").contains(contexts.toLowerCase(Locale.ROOT))) {
+            throw new ParameterException(spec.commandLine(), "--contexts " + contexts + ": expected with, without or both");
+        }
+        // Rows: the base model, then one per --lora adapter (finetuned-NAME), each with/without the abstract.
+        List<String> adapters = new ArrayList<>();
+        adapters.add(null);
+        model.lora.forEach(dir -> adapters.add(dir.toAbsolutePath().normalize().getFileName().toString()));
+        List<Evaluation.Config> configs = new ArrayList<>();
+        for (String adapter : adapters) {
+            String name = adapter == null ? "harness" : "finetuned-" + adapter;
+            if (!contexts.equalsIgnoreCase("without")) {
+                configs.add(new Evaluation.Config(name, adapter, true));
+            }
+            if (!contexts.equalsIgnoreCase("with")) {
+                configs.add(new Evaluation.Config(name + "+no-contexts", adapter, false));
+            }
+        }
+        Evaluation evaluation = Evaluation.builder().configs(configs)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
                 .split(split).pubids(pubids).limit(limit).bos(!noBos).out(out).bootstrap(bootstrap).seed(seed)

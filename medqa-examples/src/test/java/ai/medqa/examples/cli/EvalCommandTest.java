@@ -46,6 +46,30 @@ class EvalCommandTest {
     }
 
     @Test
+    void adaptersAndContextsMakeConfigurations(@TempDir Path dir) throws Exception {
+        Path model = tinyModel(dir.resolve("model"));
+        // A rank-2 adapter on q_proj/v_proj of the tiny model, in PEFT's format.
+        Path adapter = dir.resolve("tuned");
+        try (ai.medqa.model.MistralModel m = ai.medqa.model.MistralModel.load(model, ai.djl.Device.cpu(),
+                ai.djl.ndarray.types.DataType.FLOAT32, ai.medqa.model.LinearFactory.DENSE);
+                ai.medqa.lora.LoraAdapter a = ai.medqa.lora.LoraAdapter.create(m, "tuned",
+                        ai.medqa.lora.LoraConfig.of(2, 4, 0.0, java.util.List.of("q_proj", "v_proj")), 3)) {
+            a.save(adapter);
+        }
+        Path out = dir.resolve("eval");
+        int code = new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
+                model.toString(), "--lora", adapter.toString(), "--contexts", "both", "--limit", "3", "--split", "all",
+                "--out", out.toString(), "--bootstrap", "10");
+        assertThat(code).isZero();
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        java.util.List<String> names = new java.util.ArrayList<>();
+        summary.get("configs").forEach(c -> names.add(c.get("name").asText()));
+        assertThat(names).containsExactly("harness", "harness+no-contexts", "finetuned-tuned", "finetuned-tuned+no-contexts");
+        assertThat(summary.get("comparisons")).hasSize(3);
+        assertThat(Files.readAllLines(out.resolve("predictions.jsonl"))).hasSize(12);
+    }
+
+    @Test
     void generateModeIsAUsageErrorForNow(@TempDir Path dir) {
         CommandLine cli = new CommandLine(new EvalCommand());
         java.io.StringWriter err = new java.io.StringWriter();
