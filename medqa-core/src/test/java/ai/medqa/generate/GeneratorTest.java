@@ -168,34 +168,4 @@ class GeneratorTest {
         assertThatThrownBy(() -> new Generator(modelC, null).generate(PROMPT_C, config))
                 .isInstanceOf(GenerationConfigException.class).hasMessageContaining("tokenizer");
     }
-
-    @Test
-    void parameterGridRunsEverySettingOnEveryQuestion(@TempDir Path out) throws Exception {
-        Generator generator = new Generator(random, tokenizer);
-        GenerationConfig base = GenerationConfig.sampling().toBuilder().maxNewTokens(8).seed(3).build();
-        List<GenerationConfig> grid = ParameterGrid.product(base, new double[] {0.3, 0.7}, new double[] {0.8, 0.95},
-                new double[] {1.0, 1.2});
-        assertThat(grid).hasSize(8);
-        assertThat(grid.get(5).temperature()).isEqualTo(0.7);
-        assertThat(grid.get(5).topP()).isEqualTo(0.8);
-        assertThat(grid.get(5).repetitionPenalty()).isEqualTo(1.2);
-        List<ParameterGrid.Question> questions = List.of(new ParameterGrid.Question("q1", "Is aspirin an NSAID?", "yes"),
-                new ParameterGrid.Question("q2", "Does metformin cause lactic acidosis?", "rarely"));
-        List<ParameterGrid.Row> rows = ParameterGrid.run(questions, grid,
-                (q, config) -> generator.generate(tokenizer.encode(q), config));
-        assertThat(rows).hasSize(16);
-        for (ParameterGrid.Row row : rows) {
-            Generation again = generator.generate(tokenizer.encode(row.question().question()), row.config());
-            assertThat(row.answer()).isEqualTo(again.text());
-        }
-        Path file = out.resolve("grid.jsonl");
-        ParameterGrid.writeJsonl(file, rows);
-        List<String> lines = Files.readAllLines(file);
-        assertThat(lines).hasSize(16);
-        var first = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines.get(1));
-        assertThat(first.get("temperature").asDouble()).isEqualTo(0.3);
-        assertThat(first.get("id").asText()).isEqualTo("q2");
-        assertThat(first.get("reference").asText()).isEqualTo("rarely");
-        assertThat(first.get("candidate").asText()).isEqualTo(rows.get(1).answer());
-    }
 }

@@ -1,5 +1,8 @@
-package ai.medqa.generate;
+package ai.medqa.eval;
 
+import ai.medqa.generate.Generation;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.StopReason;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
