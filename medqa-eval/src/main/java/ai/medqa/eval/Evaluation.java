@@ -2,7 +2,12 @@ package ai.medqa.eval;
 
 import ai.medqa.MedQA;
 import ai.medqa.common.Staging;
+import ai.medqa.chat.Conversation;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.metrics.lexical.PairScorer;
+import ai.medqa.metrics.pubmedqa.AnswerExtractor;
 import ai.medqa.metrics.pubmedqa.Classification;
+import ai.medqa.metrics.pubmedqa.PubMedQaLabel;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
 import ai.medqa.metrics.stats.NumpyRandom;
 import ai.medqa.metrics.stats.Percentile;
@@ -36,8 +41,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A PubMedQA evaluation run in likelihood mode (lm-evaluation-harness's scoring; configuration
- * {@code harness}), writing into one folder:
+ * A PubMedQA evaluation run, in likelihood mode (lm-evaluation-harness's scoring) or generate mode
+ * (the notebook's: answers read by AnswerExtractor and scored with the lexical metrics), over one or
+ * more configurations, writing into one folder:
  *
  * <ul>
  *   <li>{@code run.json}: what the run is (model, data selection, encoding); a restart into the same
@@ -78,13 +84,55 @@ public final class Evaluation {
      * One configuration: a name, the LoRA adapter to apply (null: none; loaded by the model loader
      * under this name), and whether the abstract is part of the context.
      */
-    public record Config(String name, String adapter, boolean contexts) {
+    public record Config(String name, String adapter, boolean contexts, String systemPrompt, GenerationConfig sampling) {
         public Config {
             Objects.requireNonNull(name, "name");
             if (!name.matches("[A-Za-z0-9_.+-]+")) {
                 throw new IllegalArgumentException("configuration name \"" + name + "\": letters, digits and _ . + - only");
             }
         }
+
+        /** A likelihood configuration: no system prompt, no sampling. */
+        public Config(String name, String adapter, boolean contexts) {
+            this(name, adapter, contexts, null, null);
+        }
+    }
+
+    /** How answers are scored. */
+    public enum Mode {
+        /** lm-evaluation-harness's: the most likely of " yes", " no", " maybe". */
+        LIKELIHOOD,
+        /** The notebook's: the model writes an answer, AnswerExtractor reads yes/no/maybe from it. */
+        GENERATE
+    }
+
+    /**
+     * The notebook's rows for generate mode, in its order: {@code zero-shot} (the raw question,
+     * temperature 1.0), {@code system-prompt} (MedQA's medical-assistant role prompt, 1.0),
+     * {@code temperature-0.7} (role prompt, 0.7), then {@code finetuned-NAME} per adapter (role prompt,
+     * 0.7); top-p 0.95, {@code maxNewTokens}, one seed for all. {@code contexts}: {@code with},
+     * {@code without} (default in the notebook) or {@code both} (a {@code +contexts} row after each).
+     */
+    public static List<Config> notebookPreset(List<String> adapters, String contexts, int maxNewTokens, long seed) {
+        GenerationConfig t10 = MedQA.ASK_DEFAULTS.toBuilder().temperature(1.0).maxNewTokens(maxNewTokens).seed(seed).build();
+        GenerationConfig t07 = t10.toBuilder().temperature(0.7).build();
+        List<Config> base = new ArrayList<>();
+        base.add(new Config("zero-shot", null, false, null, t10));
+        base.add(new Config("system-prompt", null, false, MedQA.MEDICAL_ASSISTANT_PROMPT, t10));
+        base.add(new Config("temperature-0.7", null, false, MedQA.MEDICAL_ASSISTANT_PROMPT, t07));
+        for (String a : adapters) {
+            base.add(new Config("finetuned-" + a, a, false, MedQA.MEDICAL_ASSISTANT_PROMPT, t07));
+        }
+        List<Config> out = new ArrayList<>();
+        for (Config c : base) {
+            if (!contexts.equals("with")) {
+                out.add(c);
+            }
+            if (!contexts.equals("without")) {
+                out.add(new Config(c.name() + "+contexts", c.adapter(), true, c.systemPrompt(), c.sampling()));
+            }
+        }
+        return out;
     }
 
     /** The configuration without adapter, contexts included: lm-evaluation-harness's setting. */
@@ -92,7 +140,7 @@ public final class Evaluation {
 
     /** Summary of one configuration. */
     public record ConfigSummary(String name, String mode, int n, double accuracy, double[] accuracyCi95, double macroF1,
-            double[] macroF1Ci95, int truncatedQuestions) {}
+            double[] macroF1Ci95, int truncatedQuestions, Map<String, double[]> metrics) {}
 
     /** Runs (or continues) the evaluation and writes the summary and report. */
     public List<ConfigSummary> run() {
@@ -117,6 +165,7 @@ public final class Evaluation {
                     FileChannel channel = FileChannel.open(predictions, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                             StandardOpenOption.APPEND)) {
                 LikelihoodScorer scorer = new LikelihoodScorer(medqa.model(), medqa.tokenizer(), settings.bos);
+                PairScorer pairs = new PairScorer();
                 Progress progress = new Progress(remaining);
                 for (Config config : settings.configs) {
                     List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(config.name(), i.pmid()))).toList();
@@ -125,19 +174,29 @@ public final class Evaluation {
                     }
                     useAdapter(medqa, config);
                     for (PubMedQaItem item : todo) {
-                    LikelihoodScorer.Scored s = scorer.score(item, config.contexts());
                     ObjectNode line = JSON.createObjectNode();
                     line.put("config", config.name());
                     line.put("pubid", item.pmid());
                     line.put("label", item.finalDecision().text());
-                    line.put("prediction", s.prediction());
-                    ObjectNode ll = line.putObject("loglikelihood");
-                    s.loglikelihood().forEach(ll::put);
-                    line.put("truncated_contexts", s.truncated());
+                    String prediction;
+                    if (settings.mode == Mode.LIKELIHOOD) {
+                        LikelihoodScorer.Scored s = scorer.score(item, config.contexts());
+                        prediction = s.prediction();
+                        line.put("prediction", prediction);
+                        ObjectNode ll = line.putObject("loglikelihood");
+                        s.loglikelihood().forEach(ll::put);
+                        line.put("truncated_contexts", s.truncated());
+                    } else {
+                        String answer = answer(medqa, config, item);
+                        prediction = AnswerExtractor.extract(answer).map(PubMedQaLabel::text).orElse(Classification.UNKNOWN);
+                        line.put("prediction", prediction);
+                        line.put("answer", answer);
+                        pairs.score(answer, item.longAnswer()).forEach(line::put);
+                    }
                     // One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub.
                     channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
                     channel.force(false);
-                    progress.add(s.prediction().equals(item.finalDecision().text()));
+                    progress.add(prediction.equals(item.finalDecision().text()));
                     }
                 }
             } catch (IOException e) {
@@ -145,6 +204,18 @@ public final class Evaluation {
             }
         }
         return report(out, settings.bootstrap, settings.seed);
+    }
+
+    /**
+     * The notebook's generation: the question (after the abstract, when the configuration has
+     * contexts) as the user turn of the chat template, the configuration's system prompt folded in,
+     * its sampling settings.
+     */
+    static String answer(MedQA medqa, Config config, PubMedQaItem item) {
+        String user = config.contexts() ? "Context: " + String.join("\n", item.contexts()) + "\n\nQuestion: " + item.question()
+                : item.question();
+        Conversation c = config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
+        return medqa.chat(c.addUser(user), config.sampling()).text();
     }
 
     private static void useAdapter(MedQA medqa, Config config) {
@@ -171,8 +242,17 @@ public final class Evaluation {
             Classification c = Classification.evaluate(truth, predicted);
             double[][] ci = bootstrap(truth, predicted, bootstrap, seed);
             int truncated = (int) rows.stream().filter(r -> r.path("truncated_contexts").asInt() > 0).count();
-            summaries.add(new ConfigSummary(e.getKey(), "likelihood", rows.size(), c.accuracy(), ci[0], c.macroF1(), ci[1],
-                    truncated));
+            boolean generated = rows.get(0).has("answer");
+            Map<String, double[]> metrics = new LinkedHashMap<>();
+            if (generated) {
+                for (String field : PairScorer.fieldNames()) {
+                    double[] values = rows.stream().mapToDouble(r -> r.get(field).asDouble()).toArray();
+                    double[] mci = meanInterval(values, bootstrap, seed);
+                    metrics.put(field, new double[] {java.util.Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]});
+                }
+            }
+            summaries.add(new ConfigSummary(e.getKey(), generated ? "generate" : "likelihood", rows.size(), c.accuracy(), ci[0],
+                    c.macroF1(), ci[1], truncated, metrics));
         }
         ObjectNode root = JSON.createObjectNode();
         ArrayNode configs = root.putArray("configs");
@@ -188,6 +268,10 @@ public final class Evaluation {
             c.put("macro_f1", s.macroF1());
             c.putArray("macro_f1_ci95").add(s.macroF1Ci95()[0]).add(s.macroF1Ci95()[1]);
             c.put("truncated_questions", s.truncatedQuestions());
+            s.metrics().forEach((field, v) -> {
+                c.put(field + "_mean", v[0]);
+                c.putArray(field + "_ci95").add(v[1]).add(v[2]);
+            });
             md.append(String.format(java.util.Locale.ROOT, "| %s | %s | %d | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %d |%n",
                     s.name(), s.mode(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
                     s.macroF1Ci95()[0], s.macroF1Ci95()[1], s.truncatedQuestions()));
@@ -224,6 +308,15 @@ public final class Evaluation {
             cmp.put("mcnemar_b", b);
             cmp.put("mcnemar_c", cc);
             cmp.put("mcnemar_p", p);
+            if (first.values().iterator().next().has("answer")) {
+                for (String field : PairScorer.fieldNames()) {
+                    double[] d = common.stream().mapToDouble(pid -> other.get(pid).get(field).asDouble()
+                            - first.get(pid).get(field).asDouble()).toArray();
+                    double[] dci = meanInterval(d, bootstrap, seed);
+                    cmp.put(field + "_difference", java.util.Arrays.stream(d).average().orElse(Double.NaN));
+                    cmp.putArray(field + "_difference_ci95").add(dci[0]).add(dci[1]);
+                }
+            }
             md.append(String.format(java.util.Locale.ROOT, "| %s vs %s | %d | %+.3f (%+.3f to %+.3f) | %.4f |%n", names.get(i),
                     names.get(0), common.size(), diff, ci[0], ci[1], p));
         }
@@ -296,10 +389,11 @@ public final class Evaluation {
 
     private ObjectNode fingerprint() {
         ObjectNode f = JSON.createObjectNode();
-        f.put("mode", "likelihood");
+        f.put("mode", settings.mode.name().toLowerCase(java.util.Locale.ROOT));
         ArrayNode configs = f.putArray("configs");
         for (Config c : settings.configs) {
-            configs.addObject().put("name", c.name()).put("adapter", c.adapter()).put("contexts", c.contexts());
+            configs.addObject().put("name", c.name()).put("adapter", c.adapter()).put("contexts", c.contexts())
+                    .put("system_prompt", c.systemPrompt()).put("sampling", c.sampling() == null ? null : c.sampling().toString());
         }
         f.put("bos", settings.bos);
         f.put("model", settings.modelDescription);
@@ -466,6 +560,13 @@ public final class Evaluation {
         private int bootstrap = 1000;
         private long seed;
         private List<Config> configs = List.of(HARNESS);
+        private Mode mode = Mode.LIKELIHOOD;
+
+        /** Likelihood (default) or generate. */
+        public Builder mode(Mode mode) {
+            this.mode = Objects.requireNonNull(mode, "mode");
+            return this;
+        }
 
         private Builder() {}
 
@@ -560,6 +661,16 @@ public final class Evaluation {
             }
             if (Files.exists(out) && !Files.isDirectory(out)) {
                 throw new IllegalArgumentException("--out " + out + " is a file; the evaluation writes a folder");
+            }
+            for (Config c : configs) {
+                if (mode == Mode.LIKELIHOOD && (c.sampling() != null || c.systemPrompt() != null)) {
+                    throw new IllegalArgumentException("configuration " + c.name() + ": "
+                            + (c.sampling() != null ? "sampling" : "systemPrompt")
+                            + " does not apply in likelihood mode (the answers are scored, not generated)");
+                }
+                if (mode == Mode.GENERATE && c.sampling() == null) {
+                    throw new IllegalArgumentException("configuration " + c.name() + ": generate mode needs sampling settings");
+                }
             }
             if (data == null) {
                 data = PubMedQaData.bundled();

@@ -155,6 +155,52 @@ class EvaluationTest {
                 .hasMessageContaining("adapter \"absent\"");
     }
 
+    @Test
+    void generateModeIsDeterministicAtTemperatureZeroAndRepeatableWithASeed(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("model"));
+        ai.medqa.generate.GenerationConfig greedy = ai.medqa.generate.GenerationConfig.greedy().toBuilder().maxNewTokens(6).build();
+        ai.medqa.generate.GenerationConfig sampled = ai.medqa.MedQA.ASK_DEFAULTS.toBuilder().maxNewTokens(6).seed(5).build();
+        List<Evaluation.Config> configs = List.of(new Evaluation.Config("greedy", null, false, null, greedy),
+                new Evaluation.Config("sampled+contexts", null, true, "Be brief.", sampled));
+        Map<String, JsonNode>[] runs = new Map[2];
+        for (int r = 0; r < 2; r++) {
+            Path out = dir.resolve("run" + r);
+            Evaluation.builder().model(model).mode(Evaluation.Mode.GENERATE).configs(configs).limit(3).out(out)
+                    .bootstrap(20).build().run();
+            Map<String, JsonNode> m = new HashMap<>();
+            for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {
+                JsonNode n = JSON.readTree(line);
+                m.put(n.get("config").asText() + "/" + n.get("pubid").asText(), n);
+            }
+            runs[r] = m;
+        }
+        assertThat(runs[0]).hasSize(6);
+        for (String k : runs[0].keySet()) {
+            assertThat(runs[1].get(k).get("answer")).as(k).isEqualTo(runs[0].get(k).get("answer"));
+            assertThat(runs[0].get(k).has("squad_f1")).isTrue();
+            assertThat(runs[0].get(k).get("prediction").asText()).isIn("yes", "no", "maybe", "unknown");
+        }
+        JsonNode summary = JSON.readTree(dir.resolve("run0").resolve(Evaluation.SUMMARY_FILE).toFile());
+        assertThat(summary.get("configs").get(0).get("mode").asText()).isEqualTo("generate");
+        assertThat(summary.get("configs").get(0).has("rougeL_f_mean")).isTrue();
+        assertThat(summary.get("comparisons").get(0).has("squad_f1_difference_ci95")).isTrue();
+        // Sampling settings have no place in likelihood mode.
+        assertThatThrownBy(() -> Evaluation.builder().model(model).configs(configs).out(dir.resolve("x")).build())
+                .hasMessageContaining("sampling does not apply in likelihood mode");
+    }
+
+    @Test
+    void notebookPresetHasTheNotebooksRows() {
+        List<Evaluation.Config> rows = Evaluation.notebookPreset(List.of("pubmedqa"), "both", 150, 1);
+        assertThat(rows).extracting(Evaluation.Config::name).containsExactly("zero-shot", "zero-shot+contexts",
+                "system-prompt", "system-prompt+contexts", "temperature-0.7", "temperature-0.7+contexts",
+                "finetuned-pubmedqa", "finetuned-pubmedqa+contexts");
+        assertThat(rows.get(0).systemPrompt()).isNull();
+        assertThat(rows.get(0).sampling().temperature()).isEqualTo(1.0);
+        assertThat(rows.get(4).sampling().temperature()).isEqualTo(0.7);
+        assertThat(rows.get(6).adapter()).isEqualTo("pubmedqa");
+    }
+
     private static Map<String, JsonNode> byPubid(Path out) throws Exception {
         Map<String, JsonNode> m = new HashMap<>();
         for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {

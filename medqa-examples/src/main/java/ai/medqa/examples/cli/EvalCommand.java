@@ -39,11 +39,21 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", description = "The first N questions of the split (0 = all).")
     int limit;
 
-    @Option(names = "--mode", defaultValue = "likelihood", description = "likelihood (default).")
+    @Option(names = "--mode", defaultValue = "likelihood",
+            description = "likelihood (lm-evaluation-harness's scoring, default) or generate (the notebook's rows: the model "
+                    + "answers, AnswerExtractor reads yes/no/maybe, lexical metrics against the long answer).")
     String mode;
 
-    @Option(names = "--contexts", defaultValue = "with",
-            description = "with (the abstract in the context, default), without, or both (a +no-contexts row each).")
+    @Option(names = "--preset", defaultValue = "notebook", description = "generate mode: notebook (zero-shot, system-prompt, "
+            + "temperature-0.7, finetuned-NAME per --lora).")
+    String preset;
+
+    @Option(names = "--max-new-tokens", defaultValue = "150", description = "generate mode: tokens per answer (default ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--contexts",
+            description = "with, without, or both: the abstract in the prompt (likelihood default with; generate default without, "
+                    + "as the notebook).")
     String contexts;
 
     @Option(names = "--no-bos", description = "Encode without special tokens (lm-evaluation-harness's default for Hugging Face models).")
@@ -62,9 +72,18 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!mode.equalsIgnoreCase("likelihood")) {
-            throw new ParameterException(spec.commandLine(), "--mode " + mode + ": only likelihood is built so far "
-                    + "(generate mode: ask + AnswerExtractor + medqa score, see README)");
+        boolean generate = mode.equalsIgnoreCase("generate");
+        if (!generate && !mode.equalsIgnoreCase("likelihood")) {
+            throw new ParameterException(spec.commandLine(), "--mode " + mode + ": expected likelihood or generate");
+        }
+        if (generate && !preset.equalsIgnoreCase("notebook")) {
+            throw new ParameterException(spec.commandLine(), "--preset " + preset + ": expected notebook");
+        }
+        if (maxNewTokens < 1) {
+            throw new ParameterException(spec.commandLine(), "--max-new-tokens must be at least 1, got " + maxNewTokens);
+        }
+        if (contexts == null) {
+            contexts = generate ? "without" : "with";
         }
         if (!List.of("with", "without", "both").contains(contexts.toLowerCase(Locale.ROOT))) {
             throw new ParameterException(spec.commandLine(), "--contexts " + contexts + ": expected with, without or both");
@@ -74,7 +93,7 @@ final class EvalCommand implements Callable<Integer> {
         adapters.add(null);
         model.lora.forEach(dir -> adapters.add(dir.toAbsolutePath().normalize().getFileName().toString()));
         List<Evaluation.Config> configs = new ArrayList<>();
-        for (String adapter : adapters) {
+        for (String adapter : generate ? List.<String>of() : adapters) {
             String name = adapter == null ? "harness" : "finetuned-" + adapter;
             if (!contexts.equalsIgnoreCase("without")) {
                 configs.add(new Evaluation.Config(name, adapter, true));
@@ -83,7 +102,12 @@ final class EvalCommand implements Callable<Integer> {
                 configs.add(new Evaluation.Config(name + "+no-contexts", adapter, false));
             }
         }
+        if (generate) {
+            configs = Evaluation.notebookPreset(adapters.subList(1, adapters.size()), contexts.toLowerCase(Locale.ROOT),
+                    maxNewTokens, seed);
+        }
         Evaluation evaluation = Evaluation.builder().configs(configs)
+                .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
                 .split(split).pubids(pubids).limit(limit).bos(!noBos).out(out).bootstrap(bootstrap).seed(seed)

@@ -70,12 +70,22 @@ class EvalCommandTest {
     }
 
     @Test
-    void generateModeIsAUsageErrorForNow(@TempDir Path dir) {
+    void generateModeRunsTheNotebookRows(@TempDir Path dir) throws Exception {
+        Path model = tinyModel(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        int code = new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
+                model.toString(), "--mode", "generate", "--max-new-tokens", "4", "--limit", "2", "--out", out.toString(),
+                "--bootstrap", "10");
+        assertThat(code).isZero();
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        java.util.List<String> names = new java.util.ArrayList<>();
+        summary.get("configs").forEach(c -> names.add(c.get("name").asText()));
+        assertThat(names).containsExactly("zero-shot", "system-prompt", "temperature-0.7");
+        assertThat(summary.get("configs").get(0).get("mode").asText()).isEqualTo("generate");
         CommandLine cli = new CommandLine(new EvalCommand());
         java.io.StringWriter err = new java.io.StringWriter();
         cli.setErr(new java.io.PrintWriter(err, true));
-        int code = cli.execute("--model", dir.toString(), "--out", dir.resolve("o").toString(), "--mode", "generate");
-        assertThat(code).isEqualTo(2);
-        assertThat(err.toString()).contains("only likelihood is built so far");
+        assertThat(cli.execute("--model", model.toString(), "--out", dir.resolve("o").toString(), "--mode", "judge")).isEqualTo(2);
+        assertThat(err.toString()).contains("expected likelihood or generate");
     }
 }
