@@ -233,6 +233,7 @@ public final class Evaluation {
             byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>()).add(line);
         }
         List<ConfigSummary> summaries = new ArrayList<>();
+        Map<String, int[][]> confusion = new LinkedHashMap<>();
         for (Map.Entry<String, List<ObjectNode>> e : byConfig.entrySet()) {
             List<ObjectNode> rows = new ArrayList<>(e.getValue());
             rows.sort(Comparator.comparing((ObjectNode r) -> numeric(r.get("pubid").asText()))
@@ -240,6 +241,7 @@ public final class Evaluation {
             List<String> truth = rows.stream().map(r -> r.get("label").asText()).toList();
             List<String> predicted = rows.stream().map(r -> r.get("prediction").asText()).toList();
             Classification c = Classification.evaluate(truth, predicted);
+            confusion.put(e.getKey(), EvaluationCharts.counts(truth, predicted));
             double[][] ci = bootstrap(truth, predicted, bootstrap, seed);
             int truncated = (int) rows.stream().filter(r -> r.path("truncated_contexts").asInt() > 0).count();
             boolean generated = rows.get(0).has("answer");
@@ -324,8 +326,21 @@ public final class Evaluation {
         root.put("seed", seed);
         md.append("\nIntervals: percentile bootstrap over questions (").append(bootstrap)
                 .append(" resamples, numpy's MT19937 seeded with ").append(seed).append("), questions in PMID order.\n");
+        StringBuilder csv = new StringBuilder("config,mode,n,accuracy,accuracy_ci95_low,accuracy_ci95_high,macro_f1,"
+                + "macro_f1_ci95_low,macro_f1_ci95_high,truncated_questions\n");
+        for (ConfigSummary s : summaries) {
+            csv.append(String.format(java.util.Locale.ROOT, "%s,%s,%d,%s,%s,%s,%s,%s,%s,%d%n", s.name(), s.mode(), s.n(),
+                    s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(), s.macroF1Ci95()[0],
+                    s.macroF1Ci95()[1], s.truncatedQuestions()));
+        }
+        md.append("\nCharts: `accuracy.png` (accuracy with its interval per configuration), `confusion.png`.\n");
         writeAtomically(out.resolve(SUMMARY_FILE), root.toPrettyString());
         writeAtomically(out.resolve(REPORT_FILE), md.toString());
+        writeAtomically(out.resolve("summary.csv"), csv.toString());
+        if (!summaries.isEmpty()) {
+            EvaluationCharts.accuracy(summaries, out.resolve("accuracy.png"));
+            EvaluationCharts.confusion(confusion, out.resolve("confusion.png"));
+        }
         return summaries;
     }
 

@@ -150,6 +150,17 @@ class EvaluationTest {
         List<String> lines = Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE));
         assertThat(lines).hasSize(16);
         assertThat(Files.readString(out.resolve(Evaluation.REPORT_FILE))).contains("no-contexts vs harness");
+        assertThat(Files.readAllLines(out.resolve("summary.csv"))).hasSize(3).first().asString().startsWith("config,mode,n,accuracy");
+        for (String png : new String[] {"accuracy.png", "confusion.png"}) {
+            java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(out.resolve(png).toFile());
+            assertThat(image.getWidth()).as(png).isGreaterThanOrEqualTo(480);
+        }
+        if (System.getenv("MEDQA_CHART_OUT") != null) {
+            Files.copy(out.resolve("accuracy.png"), Path.of(System.getenv("MEDQA_CHART_OUT"), "accuracy.png"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(out.resolve("confusion.png"), Path.of(System.getenv("MEDQA_CHART_OUT"), "confusion.png"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
         assertThatThrownBy(() -> Evaluation.builder().model(model).limit(2)
                 .configs(List.of(new Evaluation.Config("tuned", "absent", true))).out(dir.resolve("other")).build().run())
                 .hasMessageContaining("adapter \"absent\"");
