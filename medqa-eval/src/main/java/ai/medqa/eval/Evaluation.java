@@ -4,6 +4,7 @@ import ai.medqa.MedQA;
 import ai.medqa.common.Staging;
 import ai.medqa.chat.Conversation;
 import ai.medqa.generate.GenerationConfig;
+import ai.medqa.model.ContextOverflowException;
 import ai.medqa.metrics.lexical.PairScorer;
 import ai.medqa.metrics.pubmedqa.AnswerExtractor;
 import ai.medqa.metrics.pubmedqa.Classification;
@@ -187,11 +188,13 @@ public final class Evaluation {
                         s.loglikelihood().forEach(ll::put);
                         line.put("truncated_contexts", s.truncated());
                     } else {
-                        String answer = answer(medqa, config, item);
-                        prediction = AnswerExtractor.extract(answer).map(PubMedQaLabel::text).orElse(Classification.UNKNOWN);
+                        Answer answer = answer(medqa, config, item);
+                        prediction = AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
+                                .orElse(Classification.UNKNOWN);
                         line.put("prediction", prediction);
-                        line.put("answer", answer);
-                        pairs.score(answer, item.longAnswer()).forEach(line::put);
+                        line.put("answer", answer.text());
+                        line.put("truncated_contexts", answer.truncated());
+                        pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
                     }
                     // One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub.
                     channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
@@ -211,12 +214,28 @@ public final class Evaluation {
      * contexts) as the user turn of the chat template, the configuration's system prompt folded in,
      * its sampling settings.
      */
-    static String answer(MedQA medqa, Config config, PubMedQaItem item) {
-        String user = config.contexts() ? "Context: " + String.join("\n", item.contexts()) + "\n\nQuestion: " + item.question()
-                : item.question();
-        Conversation c = config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
-        return medqa.chat(c.addUser(user), config.sampling()).text();
+    static Answer answer(MedQA medqa, Config config, PubMedQaItem item) {
+        int sections = config.contexts() ? item.contexts().size() : 0;
+        while (true) {
+            String user = config.contexts() ? "Context: " + String.join("\n", item.contexts().subList(0, sections))
+                    + "\n\nQuestion: " + item.question() : item.question();
+            Conversation c = config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
+            try {
+                return new Answer(medqa.chat(c.addUser(user), config.sampling()).text(),
+                        config.contexts() ? item.contexts().size() - sections : 0);
+            } catch (ContextOverflowException e) {
+                // Too long for the context with max_new_tokens: the abstract loses its last section,
+                // never the question; with no abstract left the question itself does not fit.
+                if (sections == 0) {
+                    throw new ContextOverflowException("PMID " + item.pmid() + ": " + e.getMessage());
+                }
+                sections--;
+            }
+        }
     }
+
+    /** A generated answer and how many abstract sections were left out to fit. */
+    record Answer(String text, int truncated) {}
 
     private static void useAdapter(MedQA medqa, Config config) {
         if (config.adapter() != null && !medqa.adapters().contains(config.adapter())) {

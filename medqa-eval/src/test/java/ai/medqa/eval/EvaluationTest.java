@@ -212,6 +212,29 @@ class EvaluationTest {
         assertThat(rows.get(6).adapter()).isEqualTo("pubmedqa");
     }
 
+    @Test
+    void longAbstractsAreCutToFitAndCounted(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("model"));
+        // A 256-position copy of the tiny model: most abstracts no longer fit.
+        com.fasterxml.jackson.databind.node.ObjectNode config = (com.fasterxml.jackson.databind.node.ObjectNode)
+                JSON.readTree(model.resolve("config.json").toFile());
+        config.put("max_position_embeddings", 256);
+        Files.writeString(model.resolve("config.json"), config.toString());
+        for (Evaluation.Mode mode : Evaluation.Mode.values()) {
+            Path out = dir.resolve(mode.name());
+            ai.medqa.generate.GenerationConfig greedy = ai.medqa.generate.GenerationConfig.greedy().toBuilder().maxNewTokens(4).build();
+            List<Evaluation.Config> configs = mode == Evaluation.Mode.LIKELIHOOD ? List.of(Evaluation.HARNESS)
+                    : List.of(new Evaluation.Config("generated", null, true, null, greedy));
+            List<Evaluation.ConfigSummary> s = Evaluation.builder().model(model).mode(mode).configs(configs).limit(4)
+                    .out(out).bootstrap(10).build().run();
+            assertThat(s.get(0).n()).as(mode.name()).isEqualTo(4);
+            assertThat(s.get(0).truncatedQuestions()).as(mode + ": questions whose abstract was cut").isPositive();
+            for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {
+                assertThat(JSON.readTree(line).has("truncated_contexts")).isTrue();
+            }
+        }
+    }
+
     private static Map<String, JsonNode> byPubid(Path out) throws Exception {
         Map<String, JsonNode> m = new HashMap<>();
         for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {

@@ -24,8 +24,11 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
-    @Option(names = "--out", required = true, description = "Output folder (created; continued if it holds this run).")
+    @Option(names = "--out", description = "Output folder (created; continued if it holds this run).")
     Path out;
+
+    @Option(names = "--report", description = "Only rewrite summary.json, report.md, summary.csv and the charts of DIR's predictions.")
+    Path report;
 
     @Option(names = "--data", description = "Another copy of the data: ori_pqal.json format or Hugging Face JSON Lines.")
     Path data;
@@ -72,6 +75,17 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (report != null) {
+            for (Evaluation.ConfigSummary s : Evaluation.report(report, bootstrap, seed)) {
+                print(s);
+            }
+            stdout.println("wrote " + report.resolve("summary.json") + " and " + report.resolve("report.md"));
+            return 0;
+        }
+        if (out == null) {
+            throw new ParameterException(spec.commandLine(), "Missing required option: '--out=<out>' (or --report DIR)");
+        }
+        model.requireModel();
         boolean generate = mode.equalsIgnoreCase("generate");
         if (!generate && !mode.equalsIgnoreCase("likelihood")) {
             throw new ParameterException(spec.commandLine(), "--mode " + mode + ": expected likelihood or generate");
@@ -113,12 +127,16 @@ final class EvalCommand implements Callable<Integer> {
                 .split(split).pubids(pubids).limit(limit).bos(!noBos).out(out).bootstrap(bootstrap).seed(seed)
                 .build();
         for (Evaluation.ConfigSummary s : evaluation.run()) {
-            stdout.printf(Locale.ROOT, "%s: n %d, accuracy %.3f (95%% CI %.3f-%.3f), macro-F1 %.3f (%.3f-%.3f)%s%n",
-                    s.name(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
-                    s.macroF1Ci95()[0], s.macroF1Ci95()[1],
-                    s.truncatedQuestions() > 0 ? ", " + s.truncatedQuestions() + " abstracts cut to fit" : "");
+            print(s);
         }
         stdout.println("wrote " + out.resolve("summary.json") + " and " + out.resolve("report.md"));
         return 0;
+    }
+
+    private void print(Evaluation.ConfigSummary s) {
+        stdout.printf(Locale.ROOT, "%s: n %d, accuracy %.3f (95%% CI %.3f-%.3f), macro-F1 %.3f (%.3f-%.3f)%s%n",
+                s.name(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
+                s.macroF1Ci95()[0], s.macroF1Ci95()[1],
+                s.truncatedQuestions() > 0 ? ", " + s.truncatedQuestions() + " abstracts cut to fit" : "");
     }
 }

@@ -6,8 +6,19 @@ import picocli.CommandLine.Option;
 
 /** How to load the model: shared by generate, ask and chat. */
 final class ModelOptions {
-    @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors, tokenizer.json).")
+    @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer.json); required.")
     Path model;
+
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
+
+    /** The model folder; a usage error (exit 2) when --model is missing. */
+    Path requireModel() {
+        if (model == null) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "Missing required option: '--model=<model>'");
+        }
+        return model;
+    }
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")
     String device;
@@ -33,7 +44,7 @@ final class ModelOptions {
         if (!lmHead.equalsIgnoreCase("compute") && !lmHead.equalsIgnoreCase("int8")) {
             throw new IllegalArgumentException("--lm-head " + lmHead + ": expected compute or int8");
         }
-        MedQA.Builder b = MedQA.builder().model(model).device(device).precision(precision)
+        MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
                 .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
                 .lmHeadInt8(lmHead.equalsIgnoreCase("int8"));
         lora.forEach(b::lora);

@@ -40,6 +40,10 @@ class EvalCommandTest {
             assertThat(stdout.toString(StandardCharsets.UTF_8)).contains("harness: n 4, accuracy");
         }
         assertThat(Files.readAllLines(out.resolve("predictions.jsonl"))).hasSize(4);
+        // --report rewrites the summary from the predictions alone, no model needed.
+        Files.delete(out.resolve("summary.json"));
+        assertThat(new CommandLine(new EvalCommand()).execute("--report", out.toString(), "--bootstrap", "20")).isZero();
+        assertThat(out.resolve("summary.json")).exists();
         JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
         assertThat(summary.get("configs").get(0).get("n").asInt()).isEqualTo(4);
         assertThat(out.resolve("report.md")).exists();
