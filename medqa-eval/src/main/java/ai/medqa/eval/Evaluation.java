@@ -88,8 +88,8 @@ public final class Evaluation {
     public record Config(String name, String adapter, boolean contexts, String systemPrompt, GenerationConfig sampling) {
         public Config {
             Objects.requireNonNull(name, "name");
-            if (!name.matches("[A-Za-z0-9_.+-]+")) {
-                throw new IllegalArgumentException("configuration name \"" + name + "\": letters, digits and _ . + - only");
+            if (!name.matches("[A-Za-z0-9_.+@-]+")) {
+                throw new IllegalArgumentException("configuration name \"" + name + "\": letters, digits and _ . + @ - only");
             }
         }
 
@@ -131,6 +131,24 @@ public final class Evaluation {
             }
             if (!contexts.equals("without")) {
                 out.add(new Config(c.name() + "+contexts", c.adapter(), true, c.systemPrompt(), c.sampling()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Each configuration once per setting of the notebook's sampling grid (temperature 0.3/0.7 x top-p
+     * 0.8/0.95 x repetition penalty 1.0/1.2, {@link ParameterGrid#product}'s order), named
+     * {@code <name>@t<temperature>-p<top_p>-r<penalty>}.
+     */
+    public static List<Config> withGrid(List<Config> configs) {
+        List<Config> out = new ArrayList<>();
+        for (Config c : configs) {
+            for (GenerationConfig g : ParameterGrid.product(c.sampling(), new double[] {0.3, 0.7}, new double[] {0.8, 0.95},
+                    new double[] {1.0, 1.2})) {
+                String name = String.format(java.util.Locale.ROOT, "%s@t%s-p%s-r%s", c.name(), g.temperature(), g.topP(),
+                        g.repetitionPenalty());
+                out.add(new Config(name, c.adapter(), c.contexts(), c.systemPrompt(), g));
             }
         }
         return out;

@@ -210,6 +210,13 @@ class EvaluationTest {
         assertThat(rows.get(0).sampling().temperature()).isEqualTo(1.0);
         assertThat(rows.get(4).sampling().temperature()).isEqualTo(0.7);
         assertThat(rows.get(6).adapter()).isEqualTo("pubmedqa");
+        List<Evaluation.Config> grid = Evaluation.withGrid(rows.subList(0, 1));
+        assertThat(grid).hasSize(8);
+        assertThat(grid.get(5).name()).isEqualTo("zero-shot@t0.7-p0.8-r1.2");
+        assertThat(grid.get(5).sampling().temperature()).isEqualTo(0.7);
+        assertThat(grid.get(5).sampling().topP()).isEqualTo(0.8);
+        assertThat(grid.get(5).sampling().repetitionPenalty()).isEqualTo(1.2);
+        assertThat(grid.get(5).sampling().seed()).isEqualTo(rows.get(0).sampling().seed());
     }
 
     @Test

@@ -51,6 +51,10 @@ final class EvalCommand implements Callable<Integer> {
             + "temperature-0.7, finetuned-NAME per --lora).")
     String preset;
 
+    @Option(names = "--grid", description = "generate mode: each row once per setting of the notebook's sampling grid "
+            + "(temperature 0.3/0.7 x top-p 0.8/0.95 x repetition penalty 1.0/1.2).")
+    boolean grid;
+
     @Option(names = "--max-new-tokens", defaultValue = "150", description = "generate mode: tokens per answer (default ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
@@ -119,6 +123,11 @@ final class EvalCommand implements Callable<Integer> {
         if (generate) {
             configs = Evaluation.notebookPreset(adapters.subList(1, adapters.size()), contexts.toLowerCase(Locale.ROOT),
                     maxNewTokens, seed);
+            if (grid) {
+                configs = Evaluation.withGrid(configs);
+            }
+        } else if (grid) {
+            throw new ParameterException(spec.commandLine(), "--grid applies to --mode generate (sampling settings)");
         }
         Evaluation evaluation = Evaluation.builder().configs(configs)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
