@@ -85,17 +85,26 @@ public final class Evaluation {
      * One configuration: a name, the LoRA adapter to apply (null: none; loaded by the model loader
      * under this name), and whether the abstract is part of the context.
      */
-    public record Config(String name, String adapter, boolean contexts, String systemPrompt, GenerationConfig sampling) {
+    public record Config(String name, String adapter, boolean contexts, String systemPrompt, GenerationConfig sampling,
+            String template) {
         public Config {
             Objects.requireNonNull(name, "name");
+            if (template != null) {
+                Prompts.check(template, "configuration " + name + ": template");
+            }
             if (!name.matches("[A-Za-z0-9_.+@-]+")) {
                 throw new IllegalArgumentException("configuration name \"" + name + "\": letters, digits and _ . + @ - only");
             }
         }
 
-        /** A likelihood configuration: no system prompt, no sampling. */
+        /** A likelihood configuration: no system prompt, no sampling, the harness's template. */
         public Config(String name, String adapter, boolean contexts) {
-            this(name, adapter, contexts, null, null);
+            this(name, adapter, contexts, null, null, null);
+        }
+
+        /** A configuration with the default template of its mode. */
+        public Config(String name, String adapter, boolean contexts, String systemPrompt, GenerationConfig sampling) {
+            this(name, adapter, contexts, systemPrompt, sampling, null);
         }
     }
 
@@ -130,7 +139,7 @@ public final class Evaluation {
                 out.add(c);
             }
             if (!contexts.equals("without")) {
-                out.add(new Config(c.name() + "+contexts", c.adapter(), true, c.systemPrompt(), c.sampling()));
+                out.add(new Config(c.name() + "+contexts", c.adapter(), true, c.systemPrompt(), c.sampling(), c.template()));
             }
         }
         return out;
@@ -148,7 +157,7 @@ public final class Evaluation {
                     new double[] {1.0, 1.2})) {
                 String name = String.format(java.util.Locale.ROOT, "%s@t%s-p%s-r%s", c.name(), g.temperature(), g.topP(),
                         g.repetitionPenalty());
-                out.add(new Config(name, c.adapter(), c.contexts(), c.systemPrompt(), g));
+                out.add(new Config(name, c.adapter(), c.contexts(), c.systemPrompt(), g, c.template()));
             }
         }
         return out;
@@ -199,7 +208,8 @@ public final class Evaluation {
                     line.put("label", item.finalDecision().text());
                     String prediction;
                     if (settings.mode == Mode.LIKELIHOOD) {
-                        LikelihoodScorer.Scored s = scorer.score(item, config.contexts());
+                        LikelihoodScorer.Scored s = scorer.score(item, config.contexts(), config.template(),
+                                config.systemPrompt());
                         prediction = s.prediction();
                         line.put("prediction", prediction);
                         ObjectNode ll = line.putObject("loglikelihood");
@@ -235,8 +245,9 @@ public final class Evaluation {
     static Answer answer(MedQA medqa, Config config, PubMedQaItem item) {
         int sections = config.contexts() ? item.contexts().size() : 0;
         while (true) {
-            String user = config.contexts() ? "Context: " + String.join("\n", item.contexts().subList(0, sections))
-                    + "\n\nQuestion: " + item.question() : item.question();
+            String template = config.template() != null ? config.template()
+                    : config.contexts() ? "Context: {context}\n\nQuestion: {question}" : "{question}";
+            String user = Prompts.render(template, item.question(), String.join("\n", item.contexts().subList(0, sections)));
             Conversation c = config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
             try {
                 return new Answer(medqa.chat(c.addUser(user), config.sampling()).text(),
@@ -445,7 +456,8 @@ public final class Evaluation {
         ArrayNode configs = f.putArray("configs");
         for (Config c : settings.configs) {
             configs.addObject().put("name", c.name()).put("adapter", c.adapter()).put("contexts", c.contexts())
-                    .put("system_prompt", c.systemPrompt()).put("sampling", c.sampling() == null ? null : c.sampling().toString());
+                    .put("system_prompt", c.systemPrompt()).put("sampling", c.sampling() == null ? null : c.sampling().toString())
+                    .put("template", c.template());
         }
         f.put("bos", settings.bos);
         f.put("model", settings.modelDescription);
@@ -715,10 +727,9 @@ public final class Evaluation {
                 throw new IllegalArgumentException("--out " + out + " is a file; the evaluation writes a folder");
             }
             for (Config c : configs) {
-                if (mode == Mode.LIKELIHOOD && (c.sampling() != null || c.systemPrompt() != null)) {
-                    throw new IllegalArgumentException("configuration " + c.name() + ": "
-                            + (c.sampling() != null ? "sampling" : "systemPrompt")
-                            + " does not apply in likelihood mode (the answers are scored, not generated)");
+                if (mode == Mode.LIKELIHOOD && c.sampling() != null) {
+                    throw new IllegalArgumentException("configuration " + c.name()
+                            + ": sampling does not apply in likelihood mode (the answers are scored, not generated)");
                 }
                 if (mode == Mode.GENERATE && c.sampling() == null) {
                     throw new IllegalArgumentException("configuration " + c.name() + ": generate mode needs sampling settings");

@@ -42,13 +42,13 @@ public final class LikelihoodScorer {
      * The harness's context for {@code item}, with its first {@code contexts} abstract sections; with
      * {@code withAbstract} false (a configuration without contexts) only the question and answer cue.
      */
-    static String context(PubMedQaItem item, int contexts, boolean withAbstract) {
-        if (!withAbstract) {
-            return "Question: " + item.question() + "\nAnswer:";
-        }
-        return "Abstract: " + String.join("\n", item.contexts().subList(0, contexts)) + "\nQuestion: " + item.question()
-                + "\nAnswer:";
+    static String context(PubMedQaItem item, int contexts, boolean withAbstract, String template) {
+        String t = template != null ? template : withAbstract ? HARNESS_TEMPLATE : "Question: {question}\nAnswer:";
+        return Prompts.render(t, item.question(), withAbstract ? String.join("\n", item.contexts().subList(0, contexts)) : "");
     }
+
+    /** lm-evaluation-harness's pubmedqa prompt. */
+    public static final String HARNESS_TEMPLATE = "Abstract: {context}\nQuestion: {question}\nAnswer:";
 
     /** Log-likelihood per label, and how many abstract sections were left out to fit. */
     public record Scored(Map<String, Double> loglikelihood, int truncated, int contextTokens) {
@@ -70,9 +70,22 @@ public final class LikelihoodScorer {
 
     /** As {@link #score(PubMedQaItem)}, without the abstract when {@code withAbstract} is false. */
     public Scored score(PubMedQaItem item, boolean withAbstract) {
+        return score(item, withAbstract, null);
+    }
+
+    /** As {@link #score(PubMedQaItem, boolean)}, the context written by {@code template} (null: the harness's). */
+    public Scored score(PubMedQaItem item, boolean withAbstract, String template) {
+        return score(item, withAbstract, template, null);
+    }
+
+    /**
+     * As {@link #score(PubMedQaItem, boolean, String)}, after {@code systemPrompt} and a blank line
+     * when it is not null (a likelihood configuration's system prompt).
+     */
+    public Scored score(PubMedQaItem item, boolean withAbstract, String template, String systemPrompt) {
         int sections = withAbstract ? item.contexts().size() : 0;
         while (true) {
-            String context = context(item, sections, withAbstract);
+            String context = (systemPrompt == null ? "" : systemPrompt + "\n\n") + context(item, sections, withAbstract, template);
             int[] ctx = tokenizer.encode(context, bos);
             int[][] continuations = new int[LABELS.size()][];
             int longest = 0;

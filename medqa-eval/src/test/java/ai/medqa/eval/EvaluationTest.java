@@ -242,6 +242,49 @@ class EvaluationTest {
         }
     }
 
+    @Test
+    void specFilesDefineConfigurationsAndNameWhatIsWrong(@TempDir Path dir) throws Exception {
+        Path spec = Files.writeString(dir.resolve("spec.json"), """
+                {"configs": [
+                  {"name": "harness"},
+                  {"name": "short", "template": "Q: {question}\\nA:", "contexts": false},
+                  {"name": "role", "system_prompt": "You are careful {really}.", "contexts": true}
+                ]}""");
+        List<Evaluation.Config> configs = SpecFile.read(spec);
+        assertThat(configs).extracting(Evaluation.Config::name).containsExactly("harness", "short", "role");
+        Path model = TinyModel.write(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        List<Evaluation.ConfigSummary> s = Evaluation.builder().model(model).configs(configs).limit(3).out(out).bootstrap(10)
+                .build().run();
+        assertThat(s).hasSize(3);
+        Map<String, Map<String, JsonNode>> byConfig = new HashMap<>();
+        for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {
+            JsonNode n = JSON.readTree(line);
+            byConfig.computeIfAbsent(n.get("config").asText(), k -> new HashMap<>()).put(n.get("pubid").asText(), n);
+        }
+        // Another prompt, other likelihoods; the harness row is the harness's.
+        String pubid = byConfig.get("harness").keySet().iterator().next();
+        assertThat(byConfig.get("short").get(pubid).get("loglikelihood"))
+                .isNotEqualTo(byConfig.get("harness").get(pubid).get("loglikelihood"));
+        assertThat(byConfig.get("role").get(pubid).get("loglikelihood"))
+                .isNotEqualTo(byConfig.get("harness").get(pubid).get("loglikelihood"));
+
+        assertBadSpec(dir, "[{\"name\": \"x\", \"temprature\": 0.5}]", "unknown field \"temprature\"");
+        assertBadSpec(dir, "[{\"name\": \"x\", \"template\": \"{question} {abstract}\"}]", "unknown placeholder {abstract}");
+        assertBadSpec(dir, "[{\"name\": \"x\", \"template\": \"{context}\"}]", "has no {question}");
+        assertBadSpec(dir, "[{\"name\": \"x\", \"sampling\": {\"top_p\": 2}}]", "configs[0].sampling");
+        assertBadSpec(dir, "[{\"template\": \"{question}\"}]", "configs[0].name");
+        assertThatThrownBy(() -> Evaluation.builder().model(model).configs(SpecFile.read(Files.writeString(dir.resolve("g.json"),
+                "[{\"name\": \"x\", \"sampling\": {\"temperature\": 0.5}}]"))).out(dir.resolve("o")).build())
+                .hasMessageContaining("sampling does not apply in likelihood mode");
+    }
+
+    private static void assertBadSpec(Path dir, String json, String message) throws Exception {
+        Path f = Files.writeString(dir.resolve("bad.json"), json);
+        assertThatThrownBy(() -> SpecFile.read(f)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bad.json")
+                .hasMessageContaining(message);
+    }
+
     private static Map<String, JsonNode> byPubid(Path out) throws Exception {
         Map<String, JsonNode> m = new HashMap<>();
         for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {

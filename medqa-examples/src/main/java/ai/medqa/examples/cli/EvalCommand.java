@@ -51,6 +51,10 @@ final class EvalCommand implements Callable<Integer> {
             + "temperature-0.7, finetuned-NAME per --lora).")
     String preset;
 
+    @Option(names = "--spec", description = "Configurations from a JSON file (name, template, system_prompt, adapter, "
+            + "contexts, sampling); adapters it names are loaded with --lora DIR (named after the folder).")
+    Path specFile;
+
     @Option(names = "--grid", description = "generate mode: each row once per setting of the notebook's sampling grid "
             + "(temperature 0.3/0.7 x top-p 0.8/0.95 x repetition penalty 1.0/1.2).")
     boolean grid;
@@ -128,6 +132,12 @@ final class EvalCommand implements Callable<Integer> {
             }
         } else if (grid) {
             throw new ParameterException(spec.commandLine(), "--grid applies to --mode generate (sampling settings)");
+        }
+        if (specFile != null) {
+            configs = ai.medqa.eval.SpecFile.read(specFile);
+            if (grid) {
+                configs = Evaluation.withGrid(configs);
+            }
         }
         Evaluation evaluation = Evaluation.builder().configs(configs)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
