@@ -223,6 +223,9 @@ public final class Evaluation {
                         line.put("answer", answer.text());
                         line.put("truncated_contexts", answer.truncated());
                         pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
+                        if (settings.answerMetrics != null) {
+                            settings.answerMetrics.score(answer.text(), item.longAnswer()).forEach(line::put);
+                        }
                     }
                     // One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub.
                     channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
@@ -295,7 +298,7 @@ public final class Evaluation {
             boolean generated = rows.get(0).has("answer");
             Map<String, double[]> metrics = new LinkedHashMap<>();
             if (generated) {
-                for (String field : PairScorer.fieldNames()) {
+                for (String field : metricFields(rows.get(0))) {
                     double[] values = rows.stream().mapToDouble(r -> r.get(field).asDouble()).toArray();
                     double[] mci = meanInterval(values, bootstrap, seed);
                     metrics.put(field, new double[] {java.util.Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]});
@@ -359,7 +362,7 @@ public final class Evaluation {
             cmp.put("mcnemar_c", cc);
             cmp.put("mcnemar_p", p);
             if (first.values().iterator().next().has("answer")) {
-                for (String field : PairScorer.fieldNames()) {
+                for (String field : metricFields(first.values().iterator().next())) {
                     double[] d = common.stream().mapToDouble(pid -> other.get(pid).get(field).asDouble()
                             - first.get(pid).get(field).asDouble()).toArray();
                     double[] dci = meanInterval(d, bootstrap, seed);
@@ -422,6 +425,17 @@ public final class Evaluation {
         return new double[][] {{Percentile.of(acc, 2.5), Percentile.of(acc, 97.5)}, {Percentile.of(f1, 2.5), Percentile.of(f1, 97.5)}};
     }
 
+    /** The numeric per-answer metric fields of a generate-mode line, in the line's order. */
+    private static List<String> metricFields(ObjectNode line) {
+        List<String> fields = new ArrayList<>();
+        line.properties().forEach(e -> {
+            if (e.getValue().isNumber() && !e.getKey().equals("truncated_contexts")) {
+                fields.add(e.getKey());
+            }
+        });
+        return fields;
+    }
+
     private static Map<String, ObjectNode> byPubid(List<ObjectNode> rows) {
         Map<String, ObjectNode> m = new LinkedHashMap<>();
         rows.forEach(r -> m.put(r.get("pubid").asText(), r));
@@ -460,6 +474,10 @@ public final class Evaluation {
                     .put("template", c.template());
         }
         f.put("bos", settings.bos);
+        if (settings.answerMetrics != null) {
+            ArrayNode extra = f.putArray("answer_metrics");
+            settings.answerMetrics.fields().forEach(extra::add);
+        }
         f.put("model", settings.modelDescription);
         f.put("data", settings.data.source());
         f.put("questions", items.size());
@@ -625,6 +643,13 @@ public final class Evaluation {
         private long seed;
         private List<Config> configs = List.of(HARNESS);
         private Mode mode = Mode.LIKELIHOOD;
+        private AnswerMetrics answerMetrics;
+
+        /** Generate mode: metrics beyond the lexical ones for each answer (BERTScore, a judge); the caller closes them. */
+        public Builder answerMetrics(AnswerMetrics metrics) {
+            this.answerMetrics = metrics;
+            return this;
+        }
 
         /** Likelihood (default) or generate. */
         public Builder mode(Mode mode) {

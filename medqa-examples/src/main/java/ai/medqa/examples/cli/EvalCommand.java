@@ -55,6 +55,10 @@ final class EvalCommand implements Callable<Integer> {
             + "contexts, sampling); adapters it names are loaded with --lora DIR (named after the folder).")
     Path specFile;
 
+    @Option(names = "--bertscore", description = "generate mode: also bertscore_p, bertscore_r, bertscore_f of each answer "
+            + "against the long answer (all-MiniLM-L6-v2, bundled).")
+    boolean bertscore;
+
     @Option(names = "--grid", description = "generate mode: each row once per setting of the notebook's sampling grid "
             + "(temperature 0.3/0.7 x top-p 0.8/0.95 x repetition penalty 1.0/1.2).")
     boolean grid;
@@ -139,7 +143,39 @@ final class EvalCommand implements Callable<Integer> {
                 configs = Evaluation.withGrid(configs);
             }
         }
-        Evaluation evaluation = Evaluation.builder().configs(configs)
+        if (bertscore && !generate) {
+            throw new ParameterException(spec.commandLine(), "--bertscore applies to --mode generate (answers to score)");
+        }
+        try (ai.medqa.metrics.bertscore.BertEncoder encoder = bertscore ? ai.medqa.metrics.bertscore.BertEncoder.miniLm() : null) {
+            return run(configs, generate, encoder);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot load the BERTScore encoder: " + e.getMessage(), e);
+        }
+    }
+
+    private int run(List<Evaluation.Config> configs, boolean generate, ai.medqa.metrics.bertscore.BertEncoder encoder)
+            throws java.io.IOException {
+        ai.medqa.eval.AnswerMetrics extra = null;
+        if (encoder != null) {
+            ai.medqa.metrics.bertscore.BertScore bs = ai.medqa.metrics.bertscore.BertScore.builder(encoder).build();
+            extra = new ai.medqa.eval.AnswerMetrics() {
+                @Override
+                public List<String> fields() {
+                    return List.of("bertscore_p", "bertscore_r", "bertscore_f");
+                }
+
+                @Override
+                public java.util.Map<String, Double> score(String answer, String reference) {
+                    ai.medqa.metrics.bertscore.BertScore.Score sc = bs.score(answer, reference);
+                    java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+                    m.put("bertscore_p", sc.precision());
+                    m.put("bertscore_r", sc.recall());
+                    m.put("bertscore_f", sc.f1());
+                    return m;
+                }
+            };
+        }
+        Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(extra)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))

@@ -86,6 +86,15 @@ class EvalCommandTest {
         summary.get("configs").forEach(c -> names.add(c.get("name").asText()));
         assertThat(names).containsExactly("zero-shot", "system-prompt", "temperature-0.7");
         assertThat(summary.get("configs").get(0).get("mode").asText()).isEqualTo("generate");
+        // --bertscore adds BERTScore to every answer and to the summary.
+        Path scored = dir.resolve("scored");
+        assertThat(new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
+                model.toString(), "--mode", "generate", "--max-new-tokens", "4", "--limit", "1", "--out", scored.toString(),
+                "--bootstrap", "5", "--bertscore")).isZero();
+        JsonNode line = new ObjectMapper().readTree(Files.readAllLines(scored.resolve("predictions.jsonl")).get(0));
+        assertThat(line.get("bertscore_f").asDouble()).isBetween(-1.0, 1.0);
+        assertThat(new ObjectMapper().readTree(scored.resolve("summary.json").toFile()).get("configs").get(0)
+                .has("bertscore_f_mean")).isTrue();
         CommandLine cli = new CommandLine(new EvalCommand());
         java.io.StringWriter err = new java.io.StringWriter();
         cli.setErr(new java.io.PrintWriter(err, true));

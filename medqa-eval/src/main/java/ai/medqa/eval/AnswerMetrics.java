@@ -1,0 +1,16 @@
+package ai.medqa.eval;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Metrics of a generated answer against the reference beyond the lexical ones (BERTScore, a judge):
+ * what generate mode adds to each prediction line and summarizes like the lexical fields.
+ */
+public interface AnswerMetrics {
+
+    /** The field names {@link #score} returns, in order. */
+    List<String> fields();
+
+    Map<String, Double> score(String answer, String reference);
+}
