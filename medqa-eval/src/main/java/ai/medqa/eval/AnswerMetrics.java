@@ -12,5 +12,6 @@ public interface AnswerMetrics {
     /** The field names {@link #score} returns, in order. */
     List<String> fields();
 
-    Map<String, Double> score(String answer, String reference);
+    /** The metrics of {@code answer} to {@code question}; a field may be left out where it has no value (an unparsed verdict). */
+    Map<String, Double> score(String question, String answer, String reference);
 }

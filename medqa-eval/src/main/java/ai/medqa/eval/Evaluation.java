@@ -224,7 +224,7 @@ public final class Evaluation {
                         line.put("truncated_contexts", answer.truncated());
                         pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
                         if (settings.answerMetrics != null) {
-                            settings.answerMetrics.score(answer.text(), item.longAnswer()).forEach(line::put);
+                            settings.answerMetrics.score(item.question(), answer.text(), item.longAnswer()).forEach(line::put);
                         }
                     }
                     // One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub.
@@ -298,8 +298,8 @@ public final class Evaluation {
             boolean generated = rows.get(0).has("answer");
             Map<String, double[]> metrics = new LinkedHashMap<>();
             if (generated) {
-                for (String field : metricFields(rows.get(0))) {
-                    double[] values = rows.stream().mapToDouble(r -> r.get(field).asDouble()).toArray();
+                for (String field : metricFields(rows)) {
+                    double[] values = rows.stream().filter(r -> r.has(field)).mapToDouble(r -> r.get(field).asDouble()).toArray();
                     double[] mci = meanInterval(values, bootstrap, seed);
                     metrics.put(field, new double[] {java.util.Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]});
                 }
@@ -362,9 +362,10 @@ public final class Evaluation {
             cmp.put("mcnemar_c", cc);
             cmp.put("mcnemar_p", p);
             if (first.values().iterator().next().has("answer")) {
-                for (String field : metricFields(first.values().iterator().next())) {
-                    double[] d = common.stream().mapToDouble(pid -> other.get(pid).get(field).asDouble()
-                            - first.get(pid).get(field).asDouble()).toArray();
+                for (String field : metricFields(new ArrayList<>(first.values()))) {
+                    double[] d = common.stream().filter(pid -> other.get(pid).has(field) && first.get(pid).has(field))
+                            .mapToDouble(pid -> other.get(pid).get(field).asDouble() - first.get(pid).get(field).asDouble())
+                            .toArray();
                     double[] dci = meanInterval(d, bootstrap, seed);
                     cmp.put(field + "_difference", java.util.Arrays.stream(d).average().orElse(Double.NaN));
                     cmp.putArray(field + "_difference_ci95").add(dci[0]).add(dci[1]);
@@ -425,15 +426,17 @@ public final class Evaluation {
         return new double[][] {{Percentile.of(acc, 2.5), Percentile.of(acc, 97.5)}, {Percentile.of(f1, 2.5), Percentile.of(f1, 97.5)}};
     }
 
-    /** The numeric per-answer metric fields of a generate-mode line, in the line's order. */
-    private static List<String> metricFields(ObjectNode line) {
-        List<String> fields = new ArrayList<>();
-        line.properties().forEach(e -> {
-            if (e.getValue().isNumber() && !e.getKey().equals("truncated_contexts")) {
-                fields.add(e.getKey());
-            }
-        });
-        return fields;
+    /** The numeric per-answer metric fields of generate-mode lines, in first-appearance order. */
+    private static List<String> metricFields(List<ObjectNode> lines) {
+        java.util.LinkedHashSet<String> fields = new java.util.LinkedHashSet<>();
+        for (ObjectNode line : lines) {
+            line.properties().forEach(e -> {
+                if (e.getValue().isNumber() && !e.getKey().equals("truncated_contexts")) {
+                    fields.add(e.getKey());
+                }
+            });
+        }
+        return new ArrayList<>(fields);
     }
 
     private static Map<String, ObjectNode> byPubid(List<ObjectNode> rows) {

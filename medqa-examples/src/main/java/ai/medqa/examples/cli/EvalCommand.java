@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.MedQA;
 import ai.medqa.eval.Evaluation;
 import ai.medqa.eval.PubMedQaData;
 import java.io.PrintStream;
@@ -58,6 +59,20 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--bertscore", description = "generate mode: also bertscore_p, bertscore_r, bertscore_f of each answer "
             + "against the long answer (all-MiniLM-L6-v2, bundled).")
     boolean bertscore;
+
+    @Option(names = "--judge-dir", description = "generate mode: rate each answer 1-4 with a local judge model folder "
+            + "(the judge prompt of medqa judge; judge_rating per line).")
+    Path judgeDir;
+
+    @Option(names = "--judge-endpoint", description = "generate mode: an OpenAI-compatible chat-completions endpoint as the judge.")
+    String judgeEndpoint;
+
+    @Option(names = "--judge-model", description = "The endpoint's model name for --judge-endpoint.")
+    String judgeModel;
+
+    @Option(names = "--judge-api-key-env", defaultValue = "OPENAI_API_KEY",
+            description = "Environment variable holding the endpoint's key (default ${DEFAULT-VALUE}; never logged).")
+    String judgeApiKeyEnv;
 
     @Option(names = "--grid", description = "generate mode: each row once per setting of the notebook's sampling grid "
             + "(temperature 0.3/0.7 x top-p 0.8/0.95 x repetition penalty 1.0/1.2).")
@@ -143,18 +158,46 @@ final class EvalCommand implements Callable<Integer> {
                 configs = Evaluation.withGrid(configs);
             }
         }
-        if (bertscore && !generate) {
-            throw new ParameterException(spec.commandLine(), "--bertscore applies to --mode generate (answers to score)");
+        if ((bertscore || judgeDir != null || judgeEndpoint != null) && !generate) {
+            throw new ParameterException(spec.commandLine(), "--bertscore and the judge apply to --mode generate (answers to score)");
         }
-        try (ai.medqa.metrics.bertscore.BertEncoder encoder = bertscore ? ai.medqa.metrics.bertscore.BertEncoder.miniLm() : null) {
-            return run(configs, generate, encoder);
+        if (judgeDir != null && judgeEndpoint != null) {
+            throw new ParameterException(spec.commandLine(), "give --judge-dir or --judge-endpoint, not both");
+        }
+        if (judgeEndpoint != null && judgeModel == null) {
+            throw new ParameterException(spec.commandLine(), "--judge-endpoint needs --judge-model NAME");
+        }
+        try (ai.medqa.metrics.bertscore.BertEncoder encoder = bertscore ? ai.medqa.metrics.bertscore.BertEncoder.miniLm() : null;
+                MedQA judgeMedqa = judgeDir != null ? MedQA.builder().model(judgeDir).build() : null) {
+            ai.medqa.metrics.judge.JudgeModel judge = judgeMedqa != null
+                    ? new LocalJudgeModel(judgeMedqa, judgeDir.toString(), 256, 0.0)
+                    : judgeEndpoint != null ? ai.medqa.metrics.judge.OpenAiChatModel.builder().baseUrl(judgeEndpoint)
+                            .model(judgeModel).apiKeyEnv(judgeApiKeyEnv).temperature(0.0).maxTokens(256).build() : null;
+            return run(configs, generate, encoder, judge);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot load the BERTScore encoder: " + e.getMessage(), e);
         }
     }
 
-    private int run(List<Evaluation.Config> configs, boolean generate, ai.medqa.metrics.bertscore.BertEncoder encoder)
-            throws java.io.IOException {
+    private int run(List<Evaluation.Config> configs, boolean generate, ai.medqa.metrics.bertscore.BertEncoder encoder,
+            ai.medqa.metrics.judge.JudgeModel judge) throws java.io.IOException {
+        List<ai.medqa.eval.AnswerMetrics> metrics = new ArrayList<>();
+        if (judge != null) {
+            ai.medqa.metrics.judge.LlmJudge llmJudge = new ai.medqa.metrics.judge.LlmJudge(judge);
+            metrics.add(new ai.medqa.eval.AnswerMetrics() {
+                @Override
+                public List<String> fields() {
+                    return List.of("judge_rating");
+                }
+
+                @Override
+                public java.util.Map<String, Double> score(String question, String answer, String reference) {
+                    java.util.OptionalDouble rating = llmJudge.judge(question, answer, reference).rating();
+                    // An unparsed verdict has no rating: the field is left out, not made up.
+                    return rating.isPresent() ? java.util.Map.of("judge_rating", rating.getAsDouble()) : java.util.Map.of();
+                }
+            });
+        }
         ai.medqa.eval.AnswerMetrics extra = null;
         if (encoder != null) {
             ai.medqa.metrics.bertscore.BertScore bs = ai.medqa.metrics.bertscore.BertScore.builder(encoder).build();
@@ -165,7 +208,7 @@ final class EvalCommand implements Callable<Integer> {
                 }
 
                 @Override
-                public java.util.Map<String, Double> score(String answer, String reference) {
+                public java.util.Map<String, Double> score(String question, String answer, String reference) {
                     ai.medqa.metrics.bertscore.BertScore.Score sc = bs.score(answer, reference);
                     java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
                     m.put("bertscore_p", sc.precision());
@@ -175,7 +218,11 @@ final class EvalCommand implements Callable<Integer> {
                 }
             };
         }
-        Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(extra)
+        if (extra != null) {
+            metrics.add(0, extra);
+        }
+        ai.medqa.eval.AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
+        Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(all)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
@@ -186,6 +233,22 @@ final class EvalCommand implements Callable<Integer> {
         }
         stdout.println("wrote " + out.resolve("summary.json") + " and " + out.resolve("report.md"));
         return 0;
+    }
+
+    private static ai.medqa.eval.AnswerMetrics combine(List<ai.medqa.eval.AnswerMetrics> parts) {
+        return new ai.medqa.eval.AnswerMetrics() {
+            @Override
+            public List<String> fields() {
+                return parts.stream().flatMap(p -> p.fields().stream()).toList();
+            }
+
+            @Override
+            public java.util.Map<String, Double> score(String question, String answer, String reference) {
+                java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+                parts.forEach(p -> m.putAll(p.score(question, answer, reference)));
+                return m;
+            }
+        };
     }
 
     private void print(Evaluation.ConfigSummary s) {

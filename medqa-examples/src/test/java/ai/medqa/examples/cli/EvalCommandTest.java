@@ -95,6 +95,15 @@ class EvalCommandTest {
         assertThat(line.get("bertscore_f").asDouble()).isBetween(-1.0, 1.0);
         assertThat(new ObjectMapper().readTree(scored.resolve("summary.json").toFile()).get("configs").get(0)
                 .has("bertscore_f_mean")).isTrue();
+        // A local judge (here the same random model: its verdicts rarely parse, and then no rating is made up).
+        Path judged = dir.resolve("judged");
+        assertThat(new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
+                model.toString(), "--mode", "generate", "--max-new-tokens", "4", "--limit", "1", "--out", judged.toString(),
+                "--bootstrap", "5", "--judge-dir", model.toString())).isZero();
+        assertThat(new ObjectMapper().readTree(judged.resolve("run.json").toFile()).get("answer_metrics").toString())
+                .contains("judge_rating");
+        assertThat(new CommandLine(new EvalCommand()).execute("--model", model.toString(), "--out", dir.resolve("j").toString(),
+                "--mode", "generate", "--judge-endpoint", "http://127.0.0.1:9")).isEqualTo(2);
         CommandLine cli = new CommandLine(new EvalCommand());
         java.io.StringWriter err = new java.io.StringWriter();
         cli.setErr(new java.io.PrintWriter(err, true));
