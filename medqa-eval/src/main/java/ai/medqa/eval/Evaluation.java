@@ -194,7 +194,7 @@ public final class Evaluation {
                             StandardOpenOption.APPEND)) {
                 LikelihoodScorer scorer = new LikelihoodScorer(medqa.model(), medqa.tokenizer(), settings.bos);
                 PairScorer pairs = new PairScorer();
-                Progress progress = new Progress(remaining);
+                Progress progress = new Progress(remaining, settings.progress);
                 for (Config config : settings.configs) {
                     List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(config.name(), i.pmid()))).toList();
                     if (todo.isEmpty()) {
@@ -392,6 +392,15 @@ public final class Evaluation {
         if (!summaries.isEmpty()) {
             EvaluationCharts.accuracy(summaries, out.resolve("accuracy.png"));
             EvaluationCharts.confusion(confusion, out.resolve("confusion.png"));
+            Map<String, double[]> f1 = new LinkedHashMap<>();
+            byConfig.forEach((name, rows) -> {
+                if (rows.get(0).has("squad_f1")) {
+                    f1.put(name, rows.stream().mapToDouble(r -> r.get("squad_f1").asDouble()).toArray());
+                }
+            });
+            if (!f1.isEmpty()) {
+                EvaluationCharts.distribution(f1, "token F1 (squad_f1) of each answer", out.resolve("squad_f1.png"));
+            }
         }
         return summaries;
     }
@@ -605,22 +614,33 @@ public final class Evaluation {
         }
     }
 
+    /** Where a run stands after each question: what a terminal progress bar shows. */
+    public record ProgressUpdate(int done, int total, double questionsPerSecond, long etaSeconds, double runningAccuracy) {}
+
     /** Log lines of done/total, questions/s, ETA and running accuracy, at most every 5 seconds. */
     private static final class Progress {
+        private final java.util.function.Consumer<ProgressUpdate> listener;
         private final int total;
         private final long started = System.nanoTime();
         private long lastLog;
         private int done;
         private int correct;
 
-        Progress(int total) {
+        Progress(int total, java.util.function.Consumer<ProgressUpdate> listener) {
             this.total = total;
+            this.listener = listener;
         }
 
         void add(boolean right) {
             done++;
             correct += right ? 1 : 0;
             long now = System.nanoTime();
+            if (listener != null) {
+                double seconds = (now - started) / 1e9;
+                double rate = done / Math.max(seconds, 1e-9);
+                listener.accept(new ProgressUpdate(done, total, rate, Math.round((total - done) / rate),
+                        (double) correct / done));
+            }
             if (done == total || now - lastLog > 5_000_000_000L) {
                 lastLog = now;
                 double seconds = (now - started) / 1e9;
@@ -647,6 +667,13 @@ public final class Evaluation {
         private List<Config> configs = List.of(HARNESS);
         private Mode mode = Mode.LIKELIHOOD;
         private AnswerMetrics answerMetrics;
+        private java.util.function.Consumer<ProgressUpdate> progress;
+
+        /** Called after each question (for a progress bar); log lines are written either way. */
+        public Builder onProgress(java.util.function.Consumer<ProgressUpdate> listener) {
+            this.progress = listener;
+            return this;
+        }
 
         /** Generate mode: metrics beyond the lexical ones for each answer (BERTScore, a judge); the caller closes them. */
         public Builder answerMetrics(AnswerMetrics metrics) {

@@ -120,6 +120,54 @@ final class EvaluationCharts {
         write(image, file);
     }
 
+    /** One column of dots per configuration (a value per question, jittered sideways), its mean as a bar. */
+    static void distribution(Map<String, double[]> values, String title, Path file) {
+        int column = 110;
+        int width = Math.max(480, 120 + values.size() * (column + 20));
+        int height = 420;
+        int left = 70;
+        int top = 50;
+        int plotHeight = height - top - 120;
+        BufferedImage image = canvas(width, height);
+        Graphics2D g = image.createGraphics();
+        try {
+            style(g);
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
+            g.drawString(title, left, 30);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+            for (int i = 0; i <= 10; i++) {
+                int y = top + plotHeight - i * plotHeight / 10;
+                g.setColor(new Color(0xdddddd));
+                g.drawLine(left, y, width - 20, y);
+                g.setColor(Color.DARK_GRAY);
+                g.drawString(String.format(Locale.ROOT, "%.1f", i / 10.0), left - 30, y + 4);
+            }
+            java.util.SplittableRandom jitter = new java.util.SplittableRandom(1);
+            int c = 0;
+            for (Map.Entry<String, double[]> e : values.entrySet()) {
+                int x = left + 20 + c * (column + 20);
+                double mean = java.util.Arrays.stream(e.getValue()).average().orElse(0);
+                g.setColor(new Color(0xd62728));
+                int my = top + (int) Math.round(plotHeight * (1 - mean));
+                g.setStroke(new BasicStroke(2f));
+                g.drawLine(x, my, x + column, my);
+                g.setStroke(new BasicStroke(1f));
+                g.setColor(new Color(31, 119, 180, 140));
+                for (double v : e.getValue()) {
+                    int px = x + 10 + jitter.nextInt(column - 20);
+                    int py = top + (int) Math.round(plotHeight * (1 - Math.max(0, Math.min(1, v))));
+                    g.fillOval(px - 3, py - 3, 6, 6);
+                }
+                g.setColor(Color.BLACK);
+                drawRotated(g, String.format(Locale.ROOT, "%s (mean %.3f)", e.getKey(), mean), x + column / 2, top + plotHeight + 10);
+                c++;
+            }
+        } finally {
+            g.dispose();
+        }
+        write(image, file);
+    }
+
     static int[][] counts(List<String> truth, List<String> predicted) {
         int[][] m = new int[CLASSES.size()][CLASSES.size()];
         for (int i = 0; i < truth.size(); i++) {

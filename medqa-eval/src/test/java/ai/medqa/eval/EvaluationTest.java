@@ -134,7 +134,12 @@ class EvaluationTest {
         Path model = TinyModel.write(dir.resolve("model"));
         Path out = dir.resolve("eval");
         List<Evaluation.Config> configs = List.of(Evaluation.HARNESS, new Evaluation.Config("no-contexts", null, false));
-        Evaluation.builder().model(model).limit(8).configs(configs).out(out).bootstrap(100).build().run();
+        List<Evaluation.ProgressUpdate> updates = new ArrayList<>();
+        Evaluation.builder().model(model).limit(8).configs(configs).out(out).bootstrap(100).onProgress(updates::add)
+                .build().run();
+        assertThat(updates).hasSize(16);
+        assertThat(updates.get(15).done()).isEqualTo(16);
+        assertThat(updates.get(15).total()).isEqualTo(16);
         JsonNode summary = JSON.readTree(out.resolve(Evaluation.SUMMARY_FILE).toFile());
         assertThat(summary.get("configs")).hasSize(2);
         JsonNode cmp = summary.get("comparisons").get(0);
@@ -191,6 +196,7 @@ class EvaluationTest {
             assertThat(runs[0].get(k).has("squad_f1")).isTrue();
             assertThat(runs[0].get(k).get("prediction").asText()).isIn("yes", "no", "maybe", "unknown");
         }
+        assertThat(dir.resolve("run0").resolve("squad_f1.png")).exists();
         JsonNode summary = JSON.readTree(dir.resolve("run0").resolve(Evaluation.SUMMARY_FILE).toFile());
         assertThat(summary.get("configs").get(0).get("mode").asText()).isEqualTo("generate");
         assertThat(summary.get("configs").get(0).has("rougeL_f_mean")).isTrue();

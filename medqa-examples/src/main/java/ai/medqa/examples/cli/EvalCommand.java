@@ -223,6 +223,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         ai.medqa.eval.AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
         Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(all)
+                .onProgress(System.console() != null ? EvalCommand::bar : null)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
@@ -233,6 +234,16 @@ final class EvalCommand implements Callable<Integer> {
         }
         stdout.println("wrote " + out.resolve("summary.json") + " and " + out.resolve("report.md"));
         return 0;
+    }
+
+    /** A one-line progress bar on the terminal's standard error, redrawn in place. */
+    private static void bar(Evaluation.ProgressUpdate p) {
+        int width = 30;
+        int filled = (int) Math.round(width * (double) p.done() / p.total());
+        System.err.printf(Locale.ROOT, "\r[%s%s] %d/%d  %.2f q/s  ETA %ds  accuracy %.3f%s", "#".repeat(filled),
+                " ".repeat(width - filled), p.done(), p.total(), p.questionsPerSecond(), p.etaSeconds(), p.runningAccuracy(),
+                p.done() == p.total() ? "\n" : "");
+        System.err.flush();
     }
 
     private static ai.medqa.eval.AnswerMetrics combine(List<ai.medqa.eval.AnswerMetrics> parts) {
