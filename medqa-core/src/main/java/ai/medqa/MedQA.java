@@ -166,6 +166,24 @@ public final class MedQA implements AutoCloseable {
         return LoraAdapters.of(model).active();
     }
 
+    /**
+     * The ids {@link #chat} feeds for {@code conversation} (the chat template, oldest turns left out
+     * to leave room for {@code max_new_tokens}).
+     *
+     * @throws ai.medqa.model.ContextOverflowException when the last user turn alone does not fit
+     */
+    public int[] chatPromptIds(Conversation conversation, GenerationConfig config) {
+        return promptIds(conversation, config);
+    }
+
+    /**
+     * Several prompts of token ids at once (a left-padded batch; each row stops on its own and, with a
+     * seed, samples exactly as it would alone).
+     */
+    public List<Generation> generateIdsBatch(List<int[]> prompts, GenerationConfig config) {
+        return locked(() -> generator.generateBatch(prompts, config));
+    }
+
     /** Several plain-text prompts at once (left-padded batch); each row stops on its own. */
     public List<Generation> generateBatch(List<String> prompts, GenerationConfig config) {
         List<int[]> ids = prompts.stream().map(tokenizer()::encode).toList();

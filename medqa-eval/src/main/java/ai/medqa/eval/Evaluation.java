@@ -201,6 +201,33 @@ public final class Evaluation {
                         continue;
                     }
                     useAdapter(medqa, config);
+                    if (settings.mode == Mode.GENERATE) {
+                        for (int from = 0; from < todo.size(); from += settings.batchSize) {
+                            List<PubMedQaItem> chunk = todo.subList(from, Math.min(todo.size(), from + settings.batchSize));
+                            List<Answer> answers = answers(medqa, config, chunk);
+                            for (int k = 0; k < chunk.size(); k++) {
+                                PubMedQaItem item = chunk.get(k);
+                                Answer answer = answers.get(k);
+                                ObjectNode line = JSON.createObjectNode();
+                                line.put("config", config.name());
+                                line.put("pubid", item.pmid());
+                                line.put("label", item.finalDecision().text());
+                                String prediction = AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
+                                        .orElse(Classification.UNKNOWN);
+                                line.put("prediction", prediction);
+                                line.put("answer", answer.text());
+                                line.put("truncated_contexts", answer.truncated());
+                                pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
+                                if (settings.answerMetrics != null) {
+                                    settings.answerMetrics.score(item.question(), answer.text(), item.longAnswer())
+                                            .forEach(line::put);
+                                }
+                                append(channel, line);
+                                progress.add(prediction.equals(item.finalDecision().text()));
+                            }
+                        }
+                        continue;
+                    }
                     for (PubMedQaItem item : todo) {
                     ObjectNode line = JSON.createObjectNode();
                     line.put("config", config.name());
@@ -216,20 +243,9 @@ public final class Evaluation {
                         s.loglikelihood().forEach(ll::put);
                         line.put("truncated_contexts", s.truncated());
                     } else {
-                        Answer answer = answer(medqa, config, item);
-                        prediction = AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
-                                .orElse(Classification.UNKNOWN);
-                        line.put("prediction", prediction);
-                        line.put("answer", answer.text());
-                        line.put("truncated_contexts", answer.truncated());
-                        pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
-                        if (settings.answerMetrics != null) {
-                            settings.answerMetrics.score(item.question(), answer.text(), item.longAnswer()).forEach(line::put);
-                        }
+                        throw new IllegalStateException("generate mode runs in batches");
                     }
-                    // One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub.
-                    channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
-                    channel.force(false);
+                    append(channel, line);
                     progress.add(prediction.equals(item.finalDecision().text()));
                     }
                 }
@@ -245,7 +261,31 @@ public final class Evaluation {
      * contexts) as the user turn of the chat template, the configuration's system prompt folded in,
      * its sampling settings.
      */
-    static Answer answer(MedQA medqa, Config config, PubMedQaItem item) {
+    static List<Answer> answers(MedQA medqa, Config config, List<PubMedQaItem> items) {
+        List<int[]> prompts = new ArrayList<>();
+        List<Integer> truncated = new ArrayList<>();
+        for (PubMedQaItem item : items) {
+            Prompt p = prompt(medqa, config, item);
+            prompts.add(p.ids());
+            truncated.add(p.truncated());
+        }
+        List<ai.medqa.generate.Generation> generations = medqa.generateIdsBatch(prompts, config.sampling());
+        List<Answer> out = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            out.add(new Answer(generations.get(i).text(), truncated.get(i)));
+        }
+        return out;
+    }
+
+    /** One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub. */
+    private static void append(FileChannel channel, ObjectNode line) throws IOException {
+        channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
+        channel.force(false);
+    }
+
+    private record Prompt(int[] ids, int truncated) {}
+
+    private static Prompt prompt(MedQA medqa, Config config, PubMedQaItem item) {
         int sections = config.contexts() ? item.contexts().size() : 0;
         while (true) {
             String template = config.template() != null ? config.template()
@@ -253,7 +293,7 @@ public final class Evaluation {
             String user = Prompts.render(template, item.question(), String.join("\n", item.contexts().subList(0, sections)));
             Conversation c = config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
             try {
-                return new Answer(medqa.chat(c.addUser(user), config.sampling()).text(),
+                return new Prompt(medqa.chatPromptIds(c.addUser(user), config.sampling()),
                         config.contexts() ? item.contexts().size() - sections : 0);
             } catch (ContextOverflowException e) {
                 // Too long for the context with max_new_tokens: the abstract loses its last section,
@@ -668,6 +708,16 @@ public final class Evaluation {
         private Mode mode = Mode.LIKELIHOOD;
         private AnswerMetrics answerMetrics;
         private java.util.function.Consumer<ProgressUpdate> progress;
+        private int batchSize = 8;
+
+        /** Generate mode: questions answered together in one left-padded batch (default 8). */
+        public Builder batchSize(int batchSize) {
+            if (batchSize < 1) {
+                throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+            }
+            this.batchSize = batchSize;
+            return this;
+        }
 
         /** Called after each question (for a progress bar); log lines are written either way. */
         public Builder onProgress(java.util.function.Consumer<ProgressUpdate> listener) {

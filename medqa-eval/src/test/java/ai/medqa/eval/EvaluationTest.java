@@ -178,11 +178,12 @@ class EvaluationTest {
         ai.medqa.generate.GenerationConfig sampled = ai.medqa.MedQA.ASK_DEFAULTS.toBuilder().maxNewTokens(6).seed(5).build();
         List<Evaluation.Config> configs = List.of(new Evaluation.Config("greedy", null, false, null, greedy),
                 new Evaluation.Config("sampled+contexts", null, true, "Be brief.", sampled));
-        Map<String, JsonNode>[] runs = new Map[2];
-        for (int r = 0; r < 2; r++) {
+        Map<String, JsonNode>[] runs = new Map[3];
+        for (int r = 0; r < 3; r++) {
             Path out = dir.resolve("run" + r);
+            // Runs 0 and 1 answer the 3 questions as one batch, run 2 one at a time: the same answers.
             Evaluation.builder().model(model).mode(Evaluation.Mode.GENERATE).configs(configs).limit(3).out(out)
-                    .bootstrap(20).build().run();
+                    .batchSize(r == 2 ? 1 : 8).bootstrap(20).build().run();
             Map<String, JsonNode> m = new HashMap<>();
             for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {
                 JsonNode n = JSON.readTree(line);
@@ -193,6 +194,7 @@ class EvaluationTest {
         assertThat(runs[0]).hasSize(6);
         for (String k : runs[0].keySet()) {
             assertThat(runs[1].get(k).get("answer")).as(k).isEqualTo(runs[0].get(k).get("answer"));
+            assertThat(runs[2].get(k).get("answer")).as(k + " batched vs alone").isEqualTo(runs[0].get(k).get("answer"));
             assertThat(runs[0].get(k).has("squad_f1")).isTrue();
             assertThat(runs[0].get(k).get("prediction").asText()).isIn("yes", "no", "maybe", "unknown");
         }
