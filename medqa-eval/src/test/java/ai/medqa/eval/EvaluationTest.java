@@ -99,11 +99,17 @@ class EvaluationTest {
     }
 
     @Test
-    void badSelectionsAreRefusedBeforeAnyModelLoads(@TempDir Path dir) {
+    void badSelectionsAreRefusedBeforeAnyModelLoads(@TempDir Path dir) throws Exception {
         Path nowhere = dir.resolve("no-model");
         assertThatThrownBy(() -> Evaluation.builder().model(nowhere).pubids(List.of("16418930", "123")).out(dir.resolve("o"))
                 .build()).hasMessageContaining("pubids not in").hasMessageContaining("[123]");
         assertThatThrownBy(() -> Evaluation.builder().model(nowhere).limit(-1)).hasMessageContaining("limit");
+        // An --out that cannot be a folder: a file, or below a file.
+        Path file = dir.resolve("a-file");
+        Files.writeString(file, "x");
+        assertThatThrownBy(() -> Evaluation.builder().model(nowhere).out(file).build()).hasMessageContaining("is a file");
+        assertThatThrownBy(() -> Evaluation.builder().model(nowhere).limit(1).out(file.resolve("sub")).build().run())
+                .hasMessageContaining("cannot create --out");
         assertThatThrownBy(() -> Evaluation.builder().model(nowhere).pubids(List.of("16418930", "16418930"))
                 .out(dir.resolve("o")).build()).hasMessageContaining("selected twice");
     }
