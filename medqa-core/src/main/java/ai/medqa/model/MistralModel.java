@@ -1,5 +1,6 @@
 package ai.medqa.model;
 
+import ai.medqa.common.Seeds;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -265,9 +266,7 @@ public final class MistralModel implements AutoCloseable {
     }
 
     private static int layerSeed(long seed, int layer) {
-        long z = seed * 0x9E3779B97F4A7C15L + layer;
-        z = (z ^ (z >>> 31)) * 0xBF58476D1CE4E5B9L;
-        return (int) (z ^ (z >>> 29));
+        return (int) Seeds.mix(seed, layer);
     }
 
     /** Position ids and the causal, sliding-window and padding mask of a training batch. */

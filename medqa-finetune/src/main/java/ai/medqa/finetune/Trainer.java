@@ -1,5 +1,6 @@
 package ai.medqa.finetune;
 
+import ai.medqa.common.Seeds;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
@@ -276,10 +277,7 @@ final class Trainer {
     }
 
     static long mix(long a, long b) {
-        long z = a * 0x9E3779B97F4A7C15L + b + 0x632BE59BD9B4E019L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return Seeds.mix(a, b);
     }
 
     /** Settings and data that must not change between a run and its resume. */

@@ -1,5 +1,6 @@
 package ai.medqa.metrics.bertscore;
 
+import ai.medqa.io.Checkpoint;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -13,6 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,36 +110,26 @@ public final class BertEncoder implements AutoCloseable {
      */
     public static BertEncoder load(Path folder) throws IOException {
         BertConfig config = BertConfig.read(folder.resolve("config.json"));
-        Map<String, SafetensorsWeights> byName = new HashMap<>();
         Path single = folder.resolve("model.safetensors");
         Path index = folder.resolve("model.safetensors.index.json");
-        if (Files.exists(single)) {
-            SafetensorsWeights w = new SafetensorsWeights(single);
-            w.names().forEach(n -> byName.put(n, w));
-        } else if (Files.exists(index)) {
-            JsonNode map = new ObjectMapper().readTree(index.toFile()).path("weight_map");
-            Map<String, SafetensorsWeights> files = new HashMap<>();
-            for (Map.Entry<String, JsonNode> e : map.properties()) {
-                SafetensorsWeights w = files.get(e.getValue().asText());
-                if (w == null) {
-                    w = new SafetensorsWeights(folder.resolve(e.getValue().asText()));
-                    files.put(e.getValue().asText(), w);
-                }
-                byName.put(e.getKey(), w);
-            }
-        } else {
+        if (!Files.exists(single) && !Files.exists(index)) {
             throw new IOException(folder + ": no model.safetensors or model.safetensors.index.json (convert "
                     + "pytorch_model.bin with transformers' save_pretrained(safe_serialization=True))");
         }
         HuggingFaceTokenizer tokenizer = tokenizer(Files.newInputStream(folder.resolve("tokenizer.json")));
-        return new BertEncoder(config, tokenizer, name -> {
-            String found = resolve(name, byName);
-            if (found == null) {
-                throw new IllegalArgumentException(folder + ": no weight " + name + " (also tried bert./roberta. "
-                        + "prefixes and gamma/beta)");
-            }
-            return byName.get(found).read(found);
-        });
+        // The safetensors reader of medqa-common (single or sharded); every weight is read in the constructor.
+        try (Checkpoint checkpoint = Checkpoint.open(folder)) {
+            Map<String, Boolean> names = new HashMap<>();
+            checkpoint.names().forEach(n -> names.put(n, true));
+            return new BertEncoder(config, tokenizer, name -> {
+                String found = resolve(name, names);
+                if (found == null) {
+                    throw new IllegalArgumentException(folder + ": no weight " + name + " (also tried bert./roberta. "
+                            + "prefixes and gamma/beta)");
+                }
+                return new FloatTensor(found, checkpoint.info(found).shape(), FloatBuffer.wrap(checkpoint.readFloats(found)));
+            });
+        }
     }
 
     /**
