@@ -1,5 +1,6 @@
 package ai.medqa.io;
 
+import ai.medqa.common.Json;
 import ai.medqa.common.Staging;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class CheckpointRewriter {
     private static final Logger log = LoggerFactory.getLogger(CheckpointRewriter.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     static final long SHARD_BYTES = 2_000_000_000L;
     private static final String[] COPIED = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
         "special_tokens_map.json", "generation_config.json", "chat_template.jinja"};

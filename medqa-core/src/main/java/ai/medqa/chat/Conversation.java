@@ -1,12 +1,11 @@
 package ai.medqa.chat;
 
+import ai.medqa.common.Json;
 import ai.medqa.common.Staging;
 import ai.medqa.chat.Message.Role;
 import ai.medqa.model.ContextOverflowException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -36,7 +35,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Conversation {
     private static final Logger LOG = LoggerFactory.getLogger(Conversation.class);
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     static final int FORMAT_VERSION = 1;
 
     private final String systemPrompt;
@@ -175,7 +173,7 @@ public final class Conversation {
      * @throws ConversationException naming the file when it cannot be written
      */
     public void save(Path file) {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("version", FORMAT_VERSION);
         root.put("system", systemPrompt);
         ArrayNode array = root.putArray("turns");
@@ -185,7 +183,7 @@ public final class Conversation {
         Path target = file.toAbsolutePath();
         Path temp = null;
         try {
-            byte[] bytes = JSON.writeValueAsBytes(root);
+            byte[] bytes = Json.PRETTY.writeValueAsBytes(root);
             temp = Staging.file(target);
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 channel.write(java.nio.ByteBuffer.wrap(bytes));
@@ -216,7 +214,7 @@ public final class Conversation {
     public static Conversation load(Path file) {
         JsonNode root;
         try {
-            root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            root = Json.MAPPER.readTree(Files.readString(file, StandardCharsets.UTF_8));
         } catch (NoSuchFileException e) {
             throw new ConversationException(file + ": no such file", e);
         } catch (JsonProcessingException e) {

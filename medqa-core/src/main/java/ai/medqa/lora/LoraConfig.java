@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.common.Json;
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -126,7 +127,7 @@ public record LoraConfig(
         Path file = dir.resolve(FILE_NAME);
         JsonNode json;
         try {
-            json = new ObjectMapper().readTree(Files.readString(file));
+            json = Json.MAPPER.readTree(Files.readString(file));
         } catch (NoSuchFileException e) {
             throw new LoraException(file + ": not found; a PEFT adapter folder has adapter_config.json"
                     + " and adapter_model.safetensors");

@@ -1,7 +1,7 @@
 package ai.medqa.model;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -60,7 +60,7 @@ public record MistralConfig(
         Path file = dir.resolve(FILE_NAME);
         JsonNode json;
         try {
-            json = new ObjectMapper().readTree(Files.readString(file));
+            json = Json.MAPPER.readTree(Files.readString(file));
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": not found; a model folder needs a Hugging Face config.json");
         } catch (IOException e) {

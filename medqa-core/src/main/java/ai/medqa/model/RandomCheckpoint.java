@@ -1,5 +1,6 @@
 package ai.medqa.model;
 
+import ai.medqa.common.Json;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsWriter;
@@ -60,7 +61,7 @@ public final class RandomCheckpoint {
     }
 
     private static void writeConfig(Path file, MistralConfig c, DType storage) throws IOException {
-        ObjectMapper mapper = new ObjectMapper();
+        ObjectMapper mapper = Json.MAPPER;
         ObjectNode json = mapper.createObjectNode();
         json.putArray("architectures").add("MistralForCausalLM");
         json.put("model_type", "mistral");

@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.io.CheckpointRewriter;
@@ -41,7 +42,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Nf4Checkpoint {
     private static final Logger log = LoggerFactory.getLogger(Nf4Checkpoint.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     static final String QUANT_STATE = ".weight.quant_state.bitsandbytes__nf4";
     /** Projections per decoder layer, in checkpoint order. */
     static final String[] PROJECTIONS = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",

@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.io.CheckpointRewriter;
@@ -8,7 +9,6 @@ import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -159,7 +159,7 @@ public final class PackedCheckpoint {
     }
 
     static ObjectNode quantizationConfig(Quantization format, int groupSize) {
-        ObjectNode q = new ObjectMapper().createObjectNode();
+        ObjectNode q = Json.MAPPER.createObjectNode();
         q.put("quant_method", METHOD);
         q.put("format", format.name().toLowerCase(java.util.Locale.ROOT));
         if (format == Quantization.INT4) {

@@ -1,5 +1,6 @@
 package ai.medqa.tokenizer;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,7 +24,7 @@ record TokenizerConfig(
         String tokenizerClass,
         String chatTemplate) {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     static TokenizerConfig defaults() {
         return new TokenizerConfig(true, false, "<s>", "</s>", "<unk>", true, null, null);

@@ -1,5 +1,6 @@
 package ai.medqa.tokenizer;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,7 +20,7 @@ import java.util.regex.Pattern;
  * which are byte-fallback tokens) and the two JSON variants handed to the native library.
  */
 final class TokenizerJson {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final Pattern BYTE_PIECE = Pattern.compile("<0x[0-9A-Fa-f]{2}>");
 
     final Path file;

@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import ai.medqa.MedQA;
 import ai.medqa.common.Staging;
 import ai.medqa.chat.Conversation;
@@ -62,7 +63,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Evaluation {
     private static final Logger log = LoggerFactory.getLogger(Evaluation.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     static final String CONFIG = "harness";
     static final String RUN_FILE = "run.json";
     static final String PREDICTIONS_FILE = "predictions.jsonl";

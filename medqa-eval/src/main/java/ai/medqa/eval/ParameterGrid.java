@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.StopReason;
@@ -58,7 +59,7 @@ public final class ParameterGrid {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private ParameterGrid() {}
 

@@ -1,9 +1,9 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
 import ai.medqa.metrics.pubmedqa.PubMedQaLoader;
 import ai.medqa.metrics.pubmedqa.PubMedQaSplit;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -33,7 +33,7 @@ public final class PubMedQaData {
             if (in == null) {
                 throw new IllegalStateException("ori_pqal.json is missing from medqa-eval's jar");
             }
-            return new PubMedQaData(PubMedQaLoader.oriPqalInFileOrder(new ObjectMapper().readTree(in),
+            return new PubMedQaData(PubMedQaLoader.oriPqalInFileOrder(Json.MAPPER.readTree(in),
                     "bundled ori_pqal.json"), "bundled ori_pqal.json (PubMedQA, MIT)");
         } catch (IOException e) {
             throw new UncheckedIOException(e);

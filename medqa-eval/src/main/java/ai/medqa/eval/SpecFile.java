@@ -1,8 +1,8 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import ai.medqa.generate.GenerationConfig;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +28,7 @@ public final class SpecFile {
     public static List<Evaluation.Config> read(Path file) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
+            root = Json.MAPPER.readTree(file.toFile());
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": not JSON (" + e.getMessage() + ")", e);
         }

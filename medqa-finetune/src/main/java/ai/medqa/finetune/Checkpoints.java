@@ -1,5 +1,6 @@
 package ai.medqa.finetune;
 
+import ai.medqa.common.Json;
 import ai.djl.ndarray.NDArray;
 import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsFile;
@@ -7,8 +8,6 @@ import ai.medqa.common.Staging;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.lora.LoraAdapter;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -38,7 +37,6 @@ final class Checkpoints {
     private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
     static final String OPTIMIZER_FILE = "optimizer.safetensors";
     static final String STATE_FILE = "trainer_state.json";
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private Checkpoints() {}
 
@@ -59,7 +57,7 @@ final class Checkpoints {
             }
             SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), moments,
                     Map.of("format", "pt", "optimizer", "AdamW", "step", Long.toString(optimizer.steps())));
-            Files.writeString(tmp.resolve(STATE_FILE), JSON.writeValueAsString(state));
+            Files.writeString(tmp.resolve(STATE_FILE), Json.PRETTY.writeValueAsString(state));
             deleteTree(target); // a checkpoint of the same step from a run that was resumed before it
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
@@ -77,7 +75,7 @@ final class Checkpoints {
 
     static TrainerState readState(Path checkpoint) {
         try {
-            return JSON.readValue(checkpoint.resolve(STATE_FILE).toFile(), TrainerState.class);
+            return Json.MAPPER.readValue(checkpoint.resolve(STATE_FILE).toFile(), TrainerState.class);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + checkpoint.resolve(STATE_FILE) + ": " + e.getMessage(), e);
         }

@@ -1,5 +1,6 @@
 package ai.medqa.finetune;
 
+import ai.medqa.common.Json;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
 import ai.medqa.metrics.pubmedqa.PubMedQaLoader;
 import ai.medqa.metrics.pubmedqa.PubMedQaSplit;
@@ -24,7 +25,7 @@ import org.slf4j.LoggerFactory;
  */
 final class TrainingData {
     private static final Logger log = LoggerFactory.getLogger(TrainingData.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     record Loaded(List<Example> examples, boolean pubMedQa, int heldOutTest) {}
 

@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.Utils;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -56,7 +56,7 @@ final class DoctorCommand implements Callable<Integer> {
             code = 1;
         }
         if (json) {
-            ObjectNode node = new ObjectMapper().valueToTree(facts);
+            ObjectNode node = Json.MAPPER.valueToTree(facts);
             out.println(node.toString());
         } else {
             facts.forEach((k, v) -> out.printf("%-22s %s%n", k, v));

@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import ai.medqa.MedQA;
 import ai.medqa.metrics.MetricsException;
 import ai.medqa.metrics.judge.JudgeModel;
@@ -43,7 +44,7 @@ import picocli.CommandLine.Option;
 @Command(name = "judge", mixinStandardHelpOptions = true,
         description = "Rate answers 1-4 with an LLM judge (local model or OpenAI-compatible endpoint).")
 public final class JudgeCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @Option(names = "--in", required = true, description = "JSON Lines input with question and answer")
     Path in;

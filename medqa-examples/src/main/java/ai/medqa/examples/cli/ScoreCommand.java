@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import ai.medqa.common.Staging;
 import ai.medqa.metrics.MetricsException;
 import ai.medqa.metrics.bertscore.BertEncoder;
@@ -36,7 +37,7 @@ import picocli.CommandLine.Option;
 @Command(name = "score", mixinStandardHelpOptions = true,
         description = "Score candidate answers against references: nltk BLEU, SQuAD/set F1, rouge-score ROUGE.")
 public final class ScoreCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @Option(names = "--in", required = true, description = "JSON Lines input with candidate and reference")
     Path in;

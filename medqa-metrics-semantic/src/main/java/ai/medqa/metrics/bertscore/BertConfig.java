@@ -1,7 +1,7 @@
 package ai.medqa.metrics.bertscore;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -55,7 +55,7 @@ record BertConfig(
     }
 
     static BertConfig read(Path file) throws IOException {
-        JsonNode j = new ObjectMapper().readTree(file.toFile());
+        JsonNode j = Json.MAPPER.readTree(file.toFile());
         String type = text(j, "model_type", "bert");
         if (!type.equals("bert") && !type.equals("roberta") && !type.equals("xlm-roberta")) {
             throw new IllegalArgumentException(file + ": model_type \"" + type + "\"; this encoder runs bert and roberta");

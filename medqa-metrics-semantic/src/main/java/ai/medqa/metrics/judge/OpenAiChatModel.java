@@ -1,5 +1,6 @@
 package ai.medqa.metrics.judge;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -43,7 +44,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class OpenAiChatModel implements JudgeModel {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiChatModel.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final String MASK = "****";
     /** How much of an error body goes into an exception message: enough to read the server's reason. */
     private static final int BODY_SNIPPET = 300;

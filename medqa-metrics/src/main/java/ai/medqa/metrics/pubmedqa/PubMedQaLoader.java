@@ -1,5 +1,6 @@
 package ai.medqa.metrics.pubmedqa;
 
+import ai.medqa.common.Json;
 import ai.medqa.metrics.MetricsException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -26,7 +27,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class PubMedQaLoader {
     private static final Logger LOG = LoggerFactory.getLogger(PubMedQaLoader.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private PubMedQaLoader() {}
 

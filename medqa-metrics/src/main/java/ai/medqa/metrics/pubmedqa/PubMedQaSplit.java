@@ -1,8 +1,8 @@
 package ai.medqa.metrics.pubmedqa;
 
+import ai.medqa.common.Json;
 import ai.medqa.metrics.MetricsException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -57,7 +57,7 @@ public final class PubMedQaSplit {
             if (in == null) {
                 throw new MetricsException("bundled resource " + RESOURCE + " is missing from medqa-metrics");
             }
-            JsonNode root = new ObjectMapper().readTree(in);
+            JsonNode root = Json.MAPPER.readTree(in);
             Map<String, PubMedQaLabel> m = new LinkedHashMap<>();
             for (Map.Entry<String, JsonNode> e : root.properties()) {
                 m.put(e.getKey(), PubMedQaLabel.parse(e.getValue().asText()).orElseThrow(() ->
