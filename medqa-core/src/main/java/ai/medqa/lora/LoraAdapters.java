@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.Linear;
 import ai.medqa.model.MistralModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -205,12 +206,11 @@ public final class LoraAdapters {
 
     private List<LoraLinear> layers() {
         List<LoraLinear> out = new ArrayList<>();
-        model.mapLinears((module, linear) -> {
+        for (Linear linear : model.projections().values()) {
             if (linear instanceof LoraLinear l) {
                 out.add(l);
             }
-            return linear;
-        });
+        }
         return out;
     }
 }

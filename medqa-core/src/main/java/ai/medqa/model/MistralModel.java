@@ -15,7 +15,9 @@ import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.BiFunction;
@@ -49,6 +51,7 @@ public final class MistralModel implements AutoCloseable {
     private final NDArray noBias;
     private volatile boolean fusedEnabled;
     private final java.util.concurrent.atomic.AtomicLong fusedSteps = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong planBuilds = new java.util.concurrent.atomic.AtomicLong();
 
     private MistralModel(MistralConfig config, NDManager manager, DataType dtype, NDArray embedTokens,
             DecoderLayer[] layers, RmsNorm norm, Linear lmHead, Rope rope) {
@@ -317,9 +320,20 @@ public final class MistralModel implements AutoCloseable {
                 norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
             }
             plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
+            planBuilds.incrementAndGet();
             DecoderStep.logPlan(plan, forms, layers.length);
         }
         return plan.fused() ? plan : null;
+    }
+
+    /**
+     * A read-only view of every projection by module name ({@code model.layers.0.self_attn.q_proj}, ...,
+     * {@code lm_head}) in checkpoint order; {@link #mapLinears} replaces them.
+     */
+    public Map<String, Linear> projections() {
+        Map<String, Linear> out = new LinkedHashMap<>();
+        forEachProjection(out::put);
+        return java.util.Collections.unmodifiableMap(out);
     }
 
     /** Every projection in checkpoint order (7 per layer), then {@code lm_head}. */
@@ -350,6 +364,11 @@ public final class MistralModel implements AutoCloseable {
     /** Fused steps this model has run; lets tests see which path ran (an exact-equality check cannot). */
     long fusedCalls() {
         return fusedSteps.get();
+    }
+
+    /** How often the fused step's plan was (re)built: reads of the projections must not cause one. */
+    long planBuilds() {
+        return planBuilds.get();
     }
 
     /** Whether cached forward steps of this model go through the fused step. */
@@ -393,8 +412,8 @@ public final class MistralModel implements AutoCloseable {
      * LoRA adapters use to wrap projections. Returns the number of projections replaced.
      */
     public int mapLinears(BiFunction<String, Linear, Linear> f) {
-        // The fused plan holds the current dense weights: rebuild it for the new projections.
-        resetFusedPlan();
+        // No plan reset here: the next step compares the projections' native tensors with the plan's
+        // (its signature) and rebuilds only if they changed, so a read through here costs nothing.
         int replaced = 0;
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";

@@ -113,6 +113,28 @@ class DecoderStepTest {
     }
 
     @Test
+    void readingAdaptersOrProjectionsKeepsThePlanOnlySwitchingRebuildsIt() {
+        Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
+        try (MistralModel m = load("mistral-swa/f32", DataType.FLOAT32)) {
+            LoraAdapters lora = LoraAdapters.of(m);
+            lora.load(Golden.fixture("lora/C-qv"), "qv");
+            lora.activate("qv");
+            run(m, true, new int[][] {c.prompt()}, 2);
+            long builds = m.planBuilds();
+            for (int i = 0; i < 5; i++) {
+                lora.active();
+                lora.adapters();
+                m.projections();
+            }
+            run(m, true, new int[][] {c.prompt()}, 2);
+            assertThat(m.planBuilds()).as("reads rebuilt the plan").isEqualTo(builds);
+            lora.activate(null);
+            run(m, true, new int[][] {c.prompt()}, 2);
+            assertThat(m.planBuilds()).as("a switch rebuilds it once").isEqualTo(builds + 1);
+        }
+    }
+
+    @Test
     void mergedAdaptersRunAsDenseWeights() {
         Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
         try (MistralModel m = load("mistral-swa/f32", DataType.FLOAT32)) {
