@@ -10,10 +10,10 @@ import ai.djl.ndarray.types.DataType;
  * num_key_value_heads} query heads sharing each key/value head.
  */
 final class Attention implements AutoCloseable {
-    Linear qProj;
-    Linear kProj;
-    Linear vProj;
-    Linear oProj;
+    private Linear qProj;
+    private Linear kProj;
+    private Linear vProj;
+    private Linear oProj;
     private final int heads;
     private final int kvHeads;
     private final int headDim;
@@ -28,6 +28,24 @@ final class Attention implements AutoCloseable {
         this.kvHeads = config.numKeyValueHeads();
         this.headDim = config.headDim();
         this.scale = (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    /** The projections under their checkpoint names ({@code q_proj}, {@code k_proj}, {@code v_proj}, {@code o_proj}). */
+    void forEachProjection(java.util.function.BiConsumer<String, Linear> f) {
+        f.accept("q_proj", qProj);
+        f.accept("k_proj", kProj);
+        f.accept("v_proj", vProj);
+        f.accept("o_proj", oProj);
+    }
+
+    void replace(String name, Linear linear) {
+        switch (name) {
+            case "q_proj" -> qProj = linear;
+            case "k_proj" -> kProj = linear;
+            case "v_proj" -> vProj = linear;
+            case "o_proj" -> oProj = linear;
+            default -> throw new IllegalArgumentException("no attention projection " + name);
+        }
     }
 
     /**

@@ -340,15 +340,8 @@ public final class MistralModel implements AutoCloseable {
     private void forEachProjection(BiConsumer<String, Linear> f) {
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";
-            Attention a = layers[i].selfAttn;
-            Mlp m = layers[i].mlp;
-            f.accept(p + "self_attn.q_proj", a.qProj);
-            f.accept(p + "self_attn.k_proj", a.kProj);
-            f.accept(p + "self_attn.v_proj", a.vProj);
-            f.accept(p + "self_attn.o_proj", a.oProj);
-            f.accept(p + "mlp.gate_proj", m.gateProj);
-            f.accept(p + "mlp.up_proj", m.upProj);
-            f.accept(p + "mlp.down_proj", m.downProj);
+            layers[i].selfAttn.forEachProjection((name, l) -> f.accept(p + "self_attn." + name, l));
+            layers[i].mlp.forEachProjection((name, l) -> f.accept(p + "mlp." + name, l));
         }
         f.accept("lm_head", lmHead);
     }
@@ -415,30 +408,37 @@ public final class MistralModel implements AutoCloseable {
         // No plan reset here: the next step compares the projections' native tensors with the plan's
         // (its signature) and rebuilds only if they changed, so a read through here costs nothing.
         int replaced = 0;
-        for (int i = 0; i < layers.length; i++) {
-            String p = "model.layers." + i + ".";
-            Attention a = layers[i].selfAttn;
-            Mlp m = layers[i].mlp;
-            replaced += swap(p + "self_attn.q_proj", a.qProj, f, l -> a.qProj = l);
-            replaced += swap(p + "self_attn.k_proj", a.kProj, f, l -> a.kProj = l);
-            replaced += swap(p + "self_attn.v_proj", a.vProj, f, l -> a.vProj = l);
-            replaced += swap(p + "self_attn.o_proj", a.oProj, f, l -> a.oProj = l);
-            replaced += swap(p + "mlp.gate_proj", m.gateProj, f, l -> m.gateProj = l);
-            replaced += swap(p + "mlp.up_proj", m.upProj, f, l -> m.upProj = l);
-            replaced += swap(p + "mlp.down_proj", m.downProj, f, l -> m.downProj = l);
+        for (Map.Entry<String, Linear> e : projections().entrySet()) {
+            Linear next = f.apply(e.getKey(), e.getValue());
+            if (next != e.getValue()) {
+                replaceProjection(e.getKey(), next);
+                replaced++;
+            }
         }
-        replaced += swap("lm_head", lmHead, f, l -> lmHead = l);
         return replaced;
     }
 
-    private static int swap(String name, Linear current, BiFunction<String, Linear, Linear> f,
-            java.util.function.Consumer<Linear> set) {
-        Linear next = f.apply(name, current);
-        if (next == current) {
-            return 0;
+    /**
+     * Puts {@code linear} in place of the projection {@code module} ({@code model.layers.N.self_attn.q_proj},
+     * {@code model.layers.N.mlp.up_proj}, ..., {@code lm_head}); the one way projections change.
+     */
+    public synchronized void replaceProjection(String module, Linear linear) {
+        java.util.Objects.requireNonNull(linear, "linear");
+        if (module.equals("lm_head")) {
+            lmHead = linear;
+            return;
         }
-        set.accept(next);
-        return 1;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)")
+                .matcher(module);
+        if (!m.matches() || Integer.parseInt(m.group(1)) >= layers.length) {
+            throw new IllegalArgumentException("no projection " + module + " in a " + layers.length + "-layer model");
+        }
+        DecoderLayer layer = layers[Integer.parseInt(m.group(1))];
+        if (m.group(2).equals("self_attn")) {
+            layer.selfAttn.replace(m.group(3), linear);
+        } else {
+            layer.mlp.replace(m.group(3), linear);
+        }
     }
 
     private synchronized void resetFusedPlan() {
