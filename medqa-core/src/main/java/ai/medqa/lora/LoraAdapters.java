@@ -64,10 +64,7 @@ public final class LoraAdapters {
     public void attach(LoraAdapter adapter) {
         String name = adapter.name();
         requireNew(name);
-        List<LoraLinear> existing = layers();
-        String active = existing.isEmpty() ? null : existing.get(0).active();
-        String merged = existing.isEmpty() ? null : existing.get(0).merged();
-        boolean training = !existing.isEmpty() && existing.get(0).training();
+        LoraState state = state().orElseGet(LoraState::new);
         int[] wrapped = {0};
         model.mapLinears((module, linear) -> {
             LoraWeights w = adapter.weights().get(module);
@@ -79,7 +76,7 @@ public final class LoraAdapters {
                         + linear.inFeatures() + "] in the model but the adapter has A " + w.a().getShape()
                         + " and B " + w.b().getShape());
             }
-            LoraLinear l = linear instanceof LoraLinear ll ? ll : new LoraLinear(module, linear, active, merged, training);
+            LoraLinear l = linear instanceof LoraLinear ll ? ll : new LoraLinear(module, linear, state);
             l.add(adapter, w);
             wrapped[0]++;
             return l;
@@ -101,14 +98,11 @@ public final class LoraAdapters {
             log.warn("unmerging adapter {} to activate {}", merged.get(), name);
             unmerge();
         }
-        for (LoraLinear l : layers()) {
-            l.activate(name);
-        }
+        state().ifPresent(s -> s.active = name);
     }
 
     public Optional<String> active() {
-        List<LoraLinear> layers = layers();
-        return layers.isEmpty() ? Optional.empty() : Optional.ofNullable(layers.get(0).active());
+        return state().map(s -> s.active);
     }
 
     /** Loaded adapters by name, in load order. */
@@ -140,8 +134,9 @@ public final class LoraAdapters {
             }
         }
         for (LoraLinear l : layers) {
-            l.merge(name);
+            l.mergeWeights(name);
         }
+        state().ifPresent(s -> s.merged = name);
         log.info("merged adapter {} into the base weights", name);
     }
 
@@ -151,14 +146,19 @@ public final class LoraAdapters {
      * relative, since merging rounded away W's low bits). Reload the model for bit-exact weights.
      */
     public void unmerge() {
-        for (LoraLinear l : layers()) {
-            l.unmerge();
+        Optional<LoraState> state = state();
+        String name = state.map(s -> s.merged).orElse(null);
+        if (name == null) {
+            return;
         }
+        for (LoraLinear l : layers()) {
+            l.unmergeWeights(name);
+        }
+        state.get().merged = null;
     }
 
     public Optional<String> merged() {
-        List<LoraLinear> layers = layers();
-        return layers.isEmpty() ? Optional.empty() : Optional.ofNullable(layers.get(0).merged());
+        return state().map(s -> s.merged);
     }
 
     /**
@@ -166,9 +166,17 @@ public final class LoraAdapters {
      * default; inference never drops.
      */
     public void setTraining(boolean on) {
-        for (LoraLinear l : layers()) {
-            l.setTraining(on);
+        state().ifPresent(s -> s.training = on);
+    }
+
+    /** The model's one LoRA state, once an adapter is attached. */
+    private Optional<LoraState> state() {
+        for (Linear linear : model.projections().values()) {
+            if (linear instanceof LoraLinear l) {
+                return Optional.of(l.state());
+            }
         }
+        return Optional.empty();
     }
 
     /**

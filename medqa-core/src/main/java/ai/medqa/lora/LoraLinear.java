@@ -18,7 +18,7 @@ import java.util.Set;
  *
  * <p>Holds every loaded adapter that targets this module, so switching adapters between requests
  * changes one field and reloads nothing. Created and driven by {@link LoraAdapters}; the state
- * (active, merged, training) is the same on every LoraLinear of a model.
+ * (active, merged, training) is one {@link LoraState} shared by every LoraLinear of a model.
  *
  * <p>Switch adapters between requests, not during one: a forward pass running while another thread
  * switches may use different adapters in different layers.
@@ -27,19 +27,15 @@ public final class LoraLinear implements Linear {
     private final String module;
     private final Linear base;
     private final Map<String, Entry> adapters = new LinkedHashMap<>();
-    private volatile String active;
-    private volatile String merged;
-    private volatile boolean training;
+    private final LoraState state;
 
     /** An adapter's weights here, and its dropout (applied only in training). */
     private record Entry(LoraAdapter adapter, LoraWeights weights, float dropout) {}
 
-    LoraLinear(String module, Linear base, String active, String merged, boolean training) {
+    LoraLinear(String module, Linear base, LoraState state) {
         this.module = module;
         this.base = base;
-        this.active = active;
-        this.merged = merged;
-        this.training = training;
+        this.state = state;
     }
 
     /** The module this replaces in the model, e.g. {@code model.layers.0.self_attn.q_proj}. */
@@ -70,13 +66,13 @@ public final class LoraLinear implements Linear {
     @Override
     public NDArray forward(NDArray x) {
         NDArray y = base.forward(x);
-        String name = active;
-        Entry e = name == null || merged != null ? null : adapters.get(name);
+        String name = state.active;
+        Entry e = name == null || state.merged != null ? null : adapters.get(name);
         if (e == null) {
             return y; // no adapter active here, or it is already in the base weights
         }
         NDArray in = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
-        if (training && e.dropout() > 0) {
+        if (state.training && e.dropout() > 0) {
             in = in.getNDArrayInternal().dropout(in, e.dropout(), true).singletonOrThrow();
         }
         LoraWeights w = e.weights();
@@ -100,12 +96,12 @@ public final class LoraLinear implements Linear {
     @Override
     public FusedProjection fused() {
         FusedProjection b = base.fused();
-        String name = active;
-        Entry e = name == null || merged != null ? null : adapters.get(name);
+        String name = state.active;
+        Entry e = name == null || state.merged != null ? null : adapters.get(name);
         if (b == null || e == null) {
             return b;
         }
-        if (training && e.dropout() > 0) {
+        if (state.training && e.dropout() > 0) {
             return null; // dropout is drawn op by op
         }
         return new FusedProjection.WithLora(b, e.weights().a(), e.weights().b(), (float) e.weights().scaling());
@@ -119,8 +115,8 @@ public final class LoraLinear implements Linear {
 
     @Override
     public String toString() {
-        return "LoraLinear[" + module + ", adapters " + adapters.keySet() + ", active " + active
-                + (merged != null ? ", merged " + merged : "") + ", base " + base.getClass().getSimpleName() + "]";
+        return "LoraLinear[" + module + ", adapters " + adapters.keySet() + ", active " + state.active
+                + (state.merged != null ? ", merged " + state.merged : "") + ", base " + base.getClass().getSimpleName() + "]";
     }
 
     void add(LoraAdapter adapter, LoraWeights weights) {
@@ -133,8 +129,9 @@ public final class LoraLinear implements Linear {
         return out;
     }
 
-    boolean training() {
-        return training;
+    /** The state this layer shares with the model's other LoRA layers. */
+    LoraState state() {
+        return state;
     }
 
     /** Removes an adapter; true if none is left, so the caller can unwrap the base. */
@@ -145,22 +142,6 @@ public final class LoraLinear implements Linear {
 
     boolean has(String name) {
         return adapters.containsKey(name);
-    }
-
-    String active() {
-        return active;
-    }
-
-    String merged() {
-        return merged;
-    }
-
-    void activate(String name) {
-        active = name;
-    }
-
-    void setTraining(boolean on) {
-        training = on;
     }
 
     /** Why this module's base cannot take merged weights, or null if it can. */
@@ -176,12 +157,11 @@ public final class LoraLinear implements Linear {
      * {@code W += scaling B A}. The sum is formed in float32 and rounded once to the weight's dtype
      * (PEFT on CPU rounds the delta to F16 first, then adds: one rounding more).
      */
-    void merge(String name) {
+    void mergeWeights(String name) {
         Entry e = adapters.get(name);
         if (e != null) {
             update(e.weights(), 1);
         }
-        merged = name;
     }
 
     /**
@@ -189,16 +169,11 @@ public final class LoraLinear implements Linear {
      * the originals by at most about one float32 ulp of the merged values; in F16 by up to one F16
      * ulp (2^-10 relative), because the merged F16 weights have already lost the low bits of W.
      */
-    void unmerge() {
-        String name = merged;
-        if (name == null) {
-            return;
-        }
+    void unmergeWeights(String name) {
         Entry e = adapters.get(name);
         if (e != null) {
             update(e.weights(), -1);
         }
-        merged = null;
     }
 
     private void update(LoraWeights w, int sign) {
