@@ -132,7 +132,7 @@ final class EvalCommand implements Callable<Integer> {
         // Rows: the base model, then one per --lora adapter (finetuned-NAME), each with/without the abstract.
         List<String> adapters = new ArrayList<>();
         adapters.add(null);
-        model.lora.forEach(dir -> adapters.add(dir.toAbsolutePath().normalize().getFileName().toString()));
+        adapters.addAll(model.adapters().keySet());
         List<Evaluation.Config> configs = new ArrayList<>();
         for (String adapter : generate ? List.<String>of() : adapters) {
             String name = adapter == null ? "harness" : "finetuned-" + adapter;

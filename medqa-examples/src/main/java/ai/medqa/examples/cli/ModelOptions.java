@@ -37,8 +37,24 @@ final class ModelOptions {
             description = "lm_head precision: compute (the --precision, transformers' default) or int8.")
     String lmHead;
 
-    @Option(names = "--lora", description = "PEFT LoRA adapter folder to apply (repeatable; the first is active).")
-    java.util.List<Path> lora = new java.util.ArrayList<>();
+    @Option(names = "--lora", description = "PEFT LoRA adapter: NAME=DIR, or DIR named after its folder (repeatable; the first is active).")
+    java.util.List<String> lora = new java.util.ArrayList<>();
+
+    /** The --lora adapters by name, in the order given. */
+    java.util.LinkedHashMap<String, Path> adapters() {
+        java.util.LinkedHashMap<String, Path> out = new java.util.LinkedHashMap<>();
+        for (String spec : lora) {
+            int eq = spec.indexOf('=');
+            // NAME=DIR, unless the '=' belongs to the path (then a folder of that name exists).
+            boolean named = eq > 0 && !java.nio.file.Files.exists(Path.of(spec));
+            Path dir = Path.of(named ? spec.substring(eq + 1) : spec);
+            String name = named ? spec.substring(0, eq) : dir.toAbsolutePath().normalize().getFileName().toString();
+            if (out.put(name, dir) != null) {
+                throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "two --lora adapters named " + name);
+            }
+        }
+        return out;
+    }
 
     MedQA.Builder builder() {
         if (!lmHead.equalsIgnoreCase("compute") && !lmHead.equalsIgnoreCase("int8")) {
@@ -47,7 +63,7 @@ final class ModelOptions {
         MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
                 .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
                 .lmHeadInt8(lmHead.equalsIgnoreCase("int8"));
-        lora.forEach(b::lora);
+        adapters().forEach(b::lora);
         return b;
     }
 }

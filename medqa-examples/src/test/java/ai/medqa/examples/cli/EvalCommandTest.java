@@ -62,13 +62,13 @@ class EvalCommandTest {
         }
         Path out = dir.resolve("eval");
         int code = new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
-                model.toString(), "--lora", adapter.toString(), "--contexts", "both", "--limit", "3", "--split", "all",
+                model.toString(), "--lora", "pubmed=" + adapter, "--contexts", "both", "--limit", "3", "--split", "all",
                 "--out", out.toString(), "--bootstrap", "10");
         assertThat(code).isZero();
         JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
         java.util.List<String> names = new java.util.ArrayList<>();
         summary.get("configs").forEach(c -> names.add(c.get("name").asText()));
-        assertThat(names).containsExactly("harness", "harness+no-contexts", "finetuned-tuned", "finetuned-tuned+no-contexts");
+        assertThat(names).containsExactly("harness", "harness+no-contexts", "finetuned-pubmed", "finetuned-pubmed+no-contexts");
         assertThat(summary.get("comparisons")).hasSize(3);
         assertThat(Files.readAllLines(out.resolve("predictions.jsonl"))).hasSize(12);
     }
