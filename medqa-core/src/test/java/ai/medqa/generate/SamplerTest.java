@@ -70,7 +70,7 @@ class SamplerTest {
                     prev[i] = i % 4 == 0 ? Sampler.argmax(x) : r.nextInt(n);
                 }
                 for (GenerationConfig c : configs(t)) {
-                    Sampler fast = Sampler.create(c);
+                    FastSampler fast = (FastSampler) Sampler.create(c);
                     Sampler base = Sampler.fullSortBaseline(c);
                     String what = "n=" + n + " kind=" + (t % 5) + " " + c;
                     assertThat(fast.keptIds(prev, prev.length, x.clone()))
@@ -97,7 +97,7 @@ class SamplerTest {
         Random r = new Random(5);
         GenerationConfig c = GenerationConfig.builder().doSample(true).topK(0).topP(0.9).temperature(0.7)
                 .repetitionPenalty(1.2).seed(1).build();
-        Sampler fast = Sampler.create(c);
+        FastSampler fast = (FastSampler) Sampler.create(c);
         int[] prev = {1, 2, 3};
         for (int t = 0; t < 50; t++) {
             fast.sample(prev, prev.length, logits(r, 32000, 0));
