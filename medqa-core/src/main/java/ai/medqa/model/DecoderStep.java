@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.LongStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -263,14 +264,14 @@ public final class DecoderStep {
      * swaps the tensor behind the same Java array.
      */
     static long[] signature(List<FusedProjection> forms) {
-        List<Long> out = new ArrayList<>();
+        LongStream.Builder out = LongStream.builder();
         for (FusedProjection p : forms) {
             sign(p, out);
         }
-        return out.stream().mapToLong(Long::longValue).toArray();
+        return out.build().toArray();
     }
 
-    private static void sign(FusedProjection p, List<Long> out) {
+    private static void sign(FusedProjection p, LongStream.Builder out) {
         if (p == null) {
             out.add(-1L);
         } else if (p instanceof FusedProjection.WithLora l) {

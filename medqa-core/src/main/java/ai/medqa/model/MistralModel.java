@@ -306,13 +306,15 @@ public final class MistralModel implements AutoCloseable {
         if (!fusedEnabled) {
             return null;
         }
+        // Asked every step: the forms only (records, no module-name strings); names when rebuilding.
         List<FusedProjection> forms = new ArrayList<>(layers.length * 7 + 1);
-        List<String> names = new ArrayList<>(layers.length * 7 + 1);
-        forEachProjection((name, linear) -> {
-            forms.add(linear.fused());
-            names.add(name);
-        });
+        for (DecoderLayer layer : layers) {
+            layer.selfAttn.forEachProjection((name, linear) -> forms.add(linear.fused()));
+            layer.mlp.forEachProjection((name, linear) -> forms.add(linear.fused()));
+        }
+        forms.add(lmHead.fused());
         if (plan == null || !Arrays.equals(plan.signature, DecoderStep.signature(forms))) {
+            List<String> names = new ArrayList<>(projections().keySet());
             resetFusedPlan();
             NDArray[] norms = new NDArray[2 * layers.length];
             for (int l = 0; l < layers.length; l++) {

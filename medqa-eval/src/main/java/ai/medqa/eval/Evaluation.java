@@ -2,7 +2,6 @@ package ai.medqa.eval;
 
 import ai.medqa.common.Json;
 import ai.medqa.MedQA;
-import ai.medqa.common.Staging;
 import ai.medqa.chat.Conversation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.model.ContextOverflowException;
@@ -11,6 +10,8 @@ import ai.medqa.metrics.pubmedqa.AnswerExtractor;
 import ai.medqa.metrics.pubmedqa.Classification;
 import ai.medqa.metrics.pubmedqa.PubMedQaLabel;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
+import ai.medqa.metrics.report.AtomicFiles;
+import ai.medqa.metrics.stats.Bootstrap;
 import ai.medqa.metrics.stats.NumpyRandom;
 import ai.medqa.metrics.stats.Percentile;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,7 +25,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -499,22 +499,16 @@ public final class Evaluation {
         return row.get("prediction").asText().equals(row.get("label").asText());
     }
 
-    /** Percentile-bootstrap interval of the mean of paired per-question values. */
+    /**
+     * Percentile-bootstrap interval of the mean of paired per-question values: the metrics module's
+     * bootstrap (numpy's draws, 95%).
+     */
     static double[] meanInterval(double[] values, int resamples, long seed) {
-        int n = values.length;
-        if (n == 0 || resamples <= 0) {
+        if (values.length == 0 || resamples <= 0) {
             return new double[] {Double.NaN, Double.NaN};
         }
-        NumpyRandom random = new NumpyRandom(seed);
-        double[] means = new double[resamples];
-        for (int b = 0; b < resamples; b++) {
-            double sum = 0;
-            for (int i = 0; i < n; i++) {
-                sum += values[random.randint(n)];
-            }
-            means[b] = sum / n;
-        }
-        return new double[] {Percentile.of(means, 2.5), Percentile.of(means, 97.5)};
+        Bootstrap.Interval i = new Bootstrap(0.95, resamples).resample(values, new NumpyRandom(seed));
+        return new double[] {i.low(), i.high()};
     }
 
     private ObjectNode fingerprint() {
@@ -535,7 +529,7 @@ public final class Evaluation {
         f.put("data", settings.data.source());
         f.put("questions", items.size());
         f.put("questions_sha256", sha256(items.stream().map(i -> i.pmid() + "\t" + i.question() + "\t"
-                + i.finalDecision().text()).reduce("", (a, b) -> a + b + "\n")));
+                + i.finalDecision().text() + "\n").collect(java.util.stream.Collectors.joining())));
         return f;
     }
 
@@ -636,23 +630,7 @@ public final class Evaluation {
     }
 
     private static void writeAtomically(Path target, String text) {
-        Path tmp = null;
-        try {
-            tmp = Staging.file(target);
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            tmp = null;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the write failure is the error to report
-                }
-            }
-        }
+        AtomicFiles.write(target, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Where a run stands after each question: what a terminal progress bar shows. */
