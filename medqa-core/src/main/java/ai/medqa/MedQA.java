@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import ai.medqa.chat.ChatTemplate;
 import ai.medqa.chat.Conversation;
+import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
@@ -151,6 +152,53 @@ public final class MedQA implements AutoCloseable {
         requests.writeLock().lock();
         try {
             LoraAdapters.of(model).activate(name);
+        } finally {
+            requests.writeLock().unlock();
+        }
+    }
+
+    /**
+     * A continuous-batching engine over this model (for servers and batch jobs): requests join the
+     * running batch between steps, each with its own settings, seed and adapter. Its passes share
+     * this instance's lock: an engine row asking for another adapter than {@link #activeAdapter}
+     * switches it for that pass only, so direct calls on this instance are unaffected. Close the
+     * engine before this instance.
+     */
+    public BatchEngine newEngine(int maxBatch, int maxQueue) {
+        BatchEngine.Adapters scope = new BatchEngine.Adapters() {
+            @Override
+            public java.util.Set<String> names() {
+                return adapters();
+            }
+
+            @Override
+            public void with(String name, Runnable pass) {
+                runWithAdapter(name, pass);
+            }
+        };
+        return new BatchEngine(model, tokenizer, scope, maxBatch, maxQueue);
+    }
+
+    private void runWithAdapter(String name, Runnable pass) {
+        requests.readLock().lock();
+        try {
+            if (java.util.Objects.equals(activeAdapter().orElse(null), name)) {
+                pass.run();
+                return;
+            }
+        } finally {
+            requests.readLock().unlock();
+        }
+        requests.writeLock().lock();
+        try {
+            LoraAdapters adapters = LoraAdapters.of(model);
+            String before = adapters.active().orElse(null);
+            adapters.activate(name);
+            try {
+                pass.run();
+            } finally {
+                adapters.activate(before);
+            }
         } finally {
             requests.writeLock().unlock();
         }

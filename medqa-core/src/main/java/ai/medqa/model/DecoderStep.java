@@ -340,7 +340,11 @@ public final class DecoderStep {
         values.clear();
     }
 
-    static void logPlan(Plan plan, List<FusedProjection> forms, int layers) {
+    /** Logs the plan; rebuilds after the first (an adapter switched per batch) only at debug level. */
+    static void logPlan(Plan plan, List<FusedProjection> forms, int layers, boolean first) {
+        if (!first && !log.isDebugEnabled()) {
+            return;
+        }
         if (!plan.fused()) {
             log.info("decoder step: op by op ({})", plan.blocker);
             return;

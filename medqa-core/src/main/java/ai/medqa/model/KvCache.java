@@ -2,6 +2,7 @@ package ai.medqa.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -101,6 +102,48 @@ public final class KvCache implements AutoCloseable {
     /** Forgets the cached positions (the arrays are kept for reuse). */
     public void reset() {
         length = 0;
+    }
+
+    /**
+     * A new cache holding row {@code rows[i]} of {@code sources[i]} as its row {@code i}, right-aligned
+     * so that every row's newest position sits at the new cache's last filled slot (shorter rows get
+     * more left padding), with {@code room} free slots after it. A row's positions, and so its
+     * attention and rope, are the same as in its source: a batch whose rows join and leave between
+     * steps regroups through this.
+     */
+    static KvCache gather(MistralConfig config, NDManager parent, DataType dtype, KvCache[] sources, int[] rows, int room) {
+        int n = sources.length;
+        int[] filled = new int[n];
+        int longest = 0;
+        for (int i = 0; i < n; i++) {
+            filled[i] = sources[i].length - sources[i].padLeft[rows[i]];
+            longest = Math.max(longest, filled[i]);
+        }
+        int[] pad = new int[n];
+        for (int i = 0; i < n; i++) {
+            pad[i] = longest - filled[i];
+        }
+        KvCache out = new KvCache(config, parent, pad, longest + room, dtype);
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            for (int l = 0; l < out.keys.length; l++) {
+                for (int i = 0; i < n; i++) {
+                    if (filled[i] == 0) {
+                        continue;
+                    }
+                    KvCache src = sources[i];
+                    NDIndex from = new NDIndex("{}, :, {}:{}", rows[i], src.padLeft[rows[i]], src.length);
+                    NDIndex to = new NDIndex("{}, :, {}:{}", i, pad[i], longest);
+                    out.keys[l].set(to, src.keys[l].get(from));
+                    out.values[l].set(to, src.values[l].get(from));
+                }
+            }
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        out.length = longest;
+        return out;
     }
 
     synchronized IValue[] fusedLists() {

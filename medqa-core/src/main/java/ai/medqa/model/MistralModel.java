@@ -150,6 +150,19 @@ public final class MistralModel implements AutoCloseable {
     }
 
     /**
+     * A cache of row {@code rows[i]} of {@code sources[i]} for each {@code i}, with room for
+     * {@code room} more positions: how a batch whose rows join and leave between steps regroups.
+     * Each row's positions stay those it had, so its attention is unchanged. The sources stay open.
+     */
+    public KvCache gatherCache(KvCache[] sources, int[] rows, int room) {
+        if (sources.length == 0 || sources.length != rows.length) {
+            throw new IllegalArgumentException("gatherCache needs one row index per source cache, got "
+                    + sources.length + " caches and " + rows.length + " rows");
+        }
+        return KvCache.gather(config, manager, dtype, sources, rows, room);
+    }
+
+    /**
      * Feeds {@code tokens[b]} (all rows the same length T, padding included) at the next slots of
      * {@code cache} and advances it.
      *
@@ -322,8 +335,7 @@ public final class MistralModel implements AutoCloseable {
                 norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
             }
             plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
-            planBuilds.incrementAndGet();
-            DecoderStep.logPlan(plan, forms, layers.length);
+            DecoderStep.logPlan(plan, forms, layers.length, planBuilds.incrementAndGet() == 1);
         }
         return plan.fused() ? plan : null;
     }

@@ -1,0 +1,447 @@
+package ai.medqa.generate;
+
+import ai.djl.ndarray.NDScope;
+import ai.medqa.model.KvCache;
+import ai.medqa.model.MistralModel;
+import ai.medqa.tokenizer.Tokenizer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Continuous batching: requests join the running batch at the next step and leave it when they
+ * finish, each row with its own sampler, seed, stop rule and adapter. One thread drives the model;
+ * callers {@link #submit} from any thread and get tokens through a listener and the result through
+ * a future.
+ *
+ * <p>A joining request is prefilled alone (the same arithmetic as a single run), then its keys and
+ * values are copied into its adapter's batch ({@link MistralModel#gatherCache}), right-aligned so
+ * each row keeps its own positions. Rows are <b>grouped by adapter</b>: each step runs one forward
+ * pass per adapter that has rows, with that adapter switched on (a switch reloads nothing), so the
+ * decoder step stays one product per projection. Batched products can round differently from a
+ * single row's (within 1e-4 in the logits), which can flip a sampled token where two were nearly tied.
+ */
+public final class BatchEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BatchEngine.class);
+
+    /** How the engine selects a LoRA adapter for the duration of one forward pass. */
+    public interface Adapters {
+        /** Names that requests may ask for (null, the base model, is always allowed). */
+        Set<String> names();
+
+        /** Runs {@code pass} with adapter {@code name} (null: none) applied. */
+        void with(String name, Runnable pass);
+
+        /** A model without adapters. */
+        Adapters NONE = new Adapters() {
+            @Override
+            public Set<String> names() {
+                return Set.of();
+            }
+
+            @Override
+            public void with(String name, Runnable pass) {
+                pass.run();
+            }
+        };
+    }
+
+    /** Thrown by {@link #submit} when the queue is full; try again later. */
+    public static final class QueueFullException extends RejectedExecutionException {
+        QueueFullException(String message) {
+            super(message);
+        }
+    }
+
+    /** A submitted generation. */
+    public final class Request {
+        private final DecodeRow row;
+        private final String adapter;
+        private final Generator.TokenListener listener;
+        private final CompletableFuture<Generation> result = new CompletableFuture<>();
+        private volatile boolean cancelled;
+        private KvCache prefill; // its own cache until it joins a batch
+        private int slot; // its row in the group's cache since the last regroup
+
+        private Request(DecodeRow row, String adapter, Generator.TokenListener listener) {
+            this.row = row;
+            this.adapter = adapter;
+            this.listener = listener;
+        }
+
+        /** Completes with the generation, or exceptionally ({@link CancellationException} when cancelled). */
+        public CompletableFuture<Generation> result() {
+            return result;
+        }
+
+        /** Stops generating for this request (a client went away) and frees its row at the next step. */
+        public void cancel() {
+            cancelled = true;
+            wake();
+        }
+
+        /** The prompt's length in tokens. */
+        public int promptTokens() {
+            return row.prompt.length;
+        }
+    }
+
+    /** One adapter's rows and their shared cache. */
+    private static final class Group {
+        final List<Request> rows = new ArrayList<>();
+        final List<Request> joining = new ArrayList<>();
+        KvCache cache;
+        boolean changed;
+    }
+
+    private final MistralModel model;
+    private final Tokenizer tokenizer;
+    private final Adapters adapters;
+    private final int maxBatch;
+    private final int maxQueue;
+    private final int vocab;
+    private final ArrayDeque<Request> queue = new ArrayDeque<>();
+    private final Map<String, Group> groups = new LinkedHashMap<>(); // key "" for the base model
+    private final Thread thread;
+    private volatile boolean closed;
+    private volatile int running;
+    private final AtomicLong generatedTokens = new AtomicLong();
+    private final AtomicLong steps = new AtomicLong();
+
+    /**
+     * @param tokenizer null to work on ids only (no text, no stop strings)
+     * @param maxBatch rows decoded together at most (all adapters together)
+     * @param maxQueue requests waiting for a row at most; more are refused with {@link QueueFullException}
+     */
+    public BatchEngine(MistralModel model, Tokenizer tokenizer, Adapters adapters, int maxBatch, int maxQueue) {
+        if (maxBatch < 1) {
+            throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
+        }
+        if (maxQueue < 0) {
+            throw new IllegalArgumentException("maxQueue must be >= 0, got " + maxQueue);
+        }
+        this.model = Objects.requireNonNull(model, "model");
+        this.tokenizer = tokenizer;
+        this.adapters = Objects.requireNonNull(adapters, "adapters");
+        this.maxBatch = maxBatch;
+        this.maxQueue = maxQueue;
+        this.vocab = model.config().vocabSize();
+        this.thread = new Thread(this::run, "medqa-engine");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /**
+     * Queues a generation. The listener is called on the engine's thread for every new token, in
+     * order; it must return quickly (hand the text to another thread if it writes to a network).
+     *
+     * @param adapter a name from {@link Adapters#names()}, or null for the base model
+     * @throws QueueFullException when {@code maxQueue} requests are already waiting
+     * @throws IllegalArgumentException for an unknown adapter, an empty prompt or an id outside the vocabulary
+     * @throws ai.medqa.model.ContextOverflowException when the prompt leaves no room for a new token
+     */
+    public Request submit(int[] prompt, GenerationConfig config, String adapter, Generator.TokenListener listener) {
+        Objects.requireNonNull(config, "config");
+        if (adapter != null && !adapters.names().contains(adapter)) {
+            throw new IllegalArgumentException("no adapter named " + adapter + " is loaded (loaded: " + adapters.names() + ")");
+        }
+        int context = model.config().maxPositionEmbeddings();
+        DecodeSession.checkPrompt(prompt, vocab, context);
+        StopCriteria stop = DecodeSession.stopCriteria(model, tokenizer, config);
+        int budget = Math.min(config.maxNewTokens(), context - prompt.length);
+        DecodeRow row = new DecodeRow(prompt, budget, budget < config.maxNewTokens(), Sampler.create(config), stop,
+                tokenizer, System.nanoTime());
+        Request r = new Request(row, adapter, listener == null ? (id, text) -> {} : listener);
+        synchronized (this) {
+            if (closed) {
+                throw new RejectedExecutionException("the engine is closed");
+            }
+            if (queue.size() >= maxQueue + Math.max(0, maxBatch - running)) {
+                throw new QueueFullException("the queue is full (" + queue.size() + " requests waiting, "
+                        + running + " running)");
+            }
+            queue.add(r);
+            notifyAll();
+        }
+        return r;
+    }
+
+    /** Requests waiting for a row. */
+    public synchronized int queued() {
+        return queue.size();
+    }
+
+    /** Rows being decoded. */
+    public int running() {
+        return running;
+    }
+
+    /** Tokens generated since the engine started. */
+    public long generatedTokens() {
+        return generatedTokens.get();
+    }
+
+    /** Forward passes since the engine started (one per adapter group per step, prefills included). */
+    public long forwardPasses() {
+        return steps.get();
+    }
+
+    private synchronized void wake() {
+        notifyAll();
+    }
+
+    private void run() {
+        while (!closed) {
+            try {
+                if (!admit()) {
+                    continue;
+                }
+            } catch (InterruptedException e) {
+                break;
+            }
+            for (Map.Entry<String, Group> e : groups.entrySet()) {
+                Group g = e.getValue();
+                try {
+                    step(e.getKey().isEmpty() ? null : e.getKey(), g);
+                } catch (RuntimeException | Error failure) {
+                    // A failure of the model itself: the group's rows get it; the engine keeps serving.
+                    log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
+                    g.rows.forEach(r -> r.result.completeExceptionally(failure));
+                    g.joining.forEach(r -> r.result.completeExceptionally(failure));
+                    closeQuietly(g);
+                    g.rows.clear();
+                    g.joining.clear();
+                    g.cache = null;
+                }
+            }
+            groups.values().removeIf(g -> {
+                boolean idle = g.rows.isEmpty() && g.joining.isEmpty();
+                if (idle) {
+                    closeQuietly(g);
+                }
+                return idle;
+            });
+            running = groups.values().stream().mapToInt(g -> g.rows.size() + g.joining.size()).sum();
+        }
+        shutdown();
+    }
+
+    /** Moves waiting requests into rows (prefilling each); false when there was nothing to do. */
+    private boolean admit() throws InterruptedException {
+        List<Request> admitted = new ArrayList<>();
+        synchronized (this) {
+            while (!closed && queue.isEmpty() && groups.isEmpty()) {
+                wait();
+            }
+            if (closed) {
+                return false;
+            }
+            int free = maxBatch - running;
+            while (free-- > 0 && !queue.isEmpty()) {
+                admitted.add(queue.poll());
+                running++; // counted from here, so that submit sees the row taken
+            }
+        }
+        for (Request r : admitted) {
+            if (r.cancelled) {
+                r.result.completeExceptionally(new CancellationException("cancelled before it started"));
+                running--;
+                continue;
+            }
+            try {
+                adapters.with(r.adapter, () -> prefill(r));
+            } catch (RuntimeException | Error failure) {
+                log.error("prefill failed for a prompt of {} tokens", r.row.prompt.length, failure);
+                r.result.completeExceptionally(failure);
+                if (r.prefill != null) {
+                    r.prefill.close();
+                }
+                running--;
+                continue;
+            }
+            if (!finishIfDone(r)) {
+                Group g = groups.computeIfAbsent(r.adapter == null ? "" : r.adapter, k -> new Group());
+                g.joining.add(r);
+                g.changed = true;
+            }
+        }
+        return true;
+    }
+
+    private void prefill(Request r) {
+        int[] prompt = r.row.prompt;
+        r.prefill = model.newCache(prompt.length);
+        float[] logits;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            logits = model.forward(new int[][] {prompt}, r.prefill, false).toFloatArray();
+        }
+        steps.incrementAndGet();
+        emit(r, r.row.advance(logits));
+    }
+
+    /** One decode step for one adapter's rows: regroup if rows joined or left, forward, sample. */
+    private void step(String adapter, Group g) {
+        for (Iterator<Request> it = g.rows.iterator(); it.hasNext(); ) {
+            Request r = it.next();
+            if (finishIfDone(r)) {
+                it.remove();
+                g.changed = true;
+            }
+        }
+        for (Iterator<Request> it = g.joining.iterator(); it.hasNext(); ) {
+            Request r = it.next();
+            if (finishIfDone(r)) {
+                it.remove();
+            }
+        }
+        if (g.changed) {
+            regroup(g);
+        }
+        if (g.rows.isEmpty()) {
+            return;
+        }
+        int[][] feed = new int[g.rows.size()][];
+        for (int i = 0; i < feed.length; i++) {
+            feed[i] = new int[] {g.rows.get(i).row.lastId()};
+        }
+        float[][] logits = new float[1][];
+        adapters.with(adapter, () -> {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                logits[0] = model.forward(feed, g.cache, false).toFloatArray();
+            }
+        });
+        steps.incrementAndGet();
+        float[] row = feed.length > 1 ? new float[vocab] : logits[0];
+        for (int i = 0; i < feed.length; i++) {
+            if (feed.length > 1) {
+                System.arraycopy(logits[0], i * vocab, row, 0, vocab);
+            }
+            Request r = g.rows.get(i);
+            emit(r, r.row.advance(row));
+        }
+        // Finished rows answer now; their slots go at the next regroup.
+        for (Iterator<Request> it = g.rows.iterator(); it.hasNext(); ) {
+            if (finishIfDone(it.next())) {
+                it.remove();
+                g.changed = true;
+            }
+        }
+    }
+
+    /** A new cache for the group's surviving rows and its joiners, with room for the longest remaining budget. */
+    private void regroup(Group g) {
+        List<Request> rows = new ArrayList<>(g.rows);
+        rows.addAll(g.joining);
+        KvCache old = g.cache;
+        g.cache = null;
+        if (!rows.isEmpty()) {
+            KvCache[] sources = new KvCache[rows.size()];
+            int[] index = new int[rows.size()];
+            int room = 0;
+            for (int i = 0; i < rows.size(); i++) {
+                Request r = rows.get(i);
+                boolean joining = r.prefill != null;
+                sources[i] = joining ? r.prefill : old;
+                index[i] = joining ? 0 : r.slot;
+                room = Math.max(room, r.row.remaining());
+            }
+            g.cache = model.gatherCache(sources, index, room);
+            for (int i = 0; i < rows.size(); i++) {
+                rows.get(i).slot = i;
+            }
+        }
+        if (old != null) {
+            old.close();
+        }
+        for (Request r : g.joining) {
+            r.prefill.close();
+            r.prefill = null;
+        }
+        g.rows.clear();
+        g.rows.addAll(rows);
+        g.joining.clear();
+        g.changed = false;
+    }
+
+    private void emit(Request r, int id) {
+        generatedTokens.incrementAndGet();
+        try {
+            r.listener.onToken(id, tokenizer == null ? "" : r.row.takeText());
+        } catch (RuntimeException e) {
+            log.warn("a token listener failed; cancelling its request", e);
+            r.cancelled = true;
+        }
+    }
+
+    /** Completes a request that is done or cancelled; true if it left. */
+    private boolean finishIfDone(Request r) {
+        if (r.cancelled) {
+            r.result.completeExceptionally(new CancellationException("cancelled"));
+        } else if (r.row.done()) {
+            r.result.complete(r.row.result());
+        } else {
+            return false;
+        }
+        if (r.prefill != null) {
+            r.prefill.close();
+            r.prefill = null;
+        }
+        running--;
+        return true;
+    }
+
+    private static void closeQuietly(Group g) {
+        if (g.cache != null) {
+            g.cache.close();
+        }
+        for (Request r : g.joining) {
+            if (r.prefill != null) {
+                r.prefill.close();
+            }
+        }
+    }
+
+    private void shutdown() {
+        List<Request> waiting;
+        synchronized (this) {
+            waiting = new ArrayList<>(queue);
+            queue.clear();
+        }
+        CancellationException closing = new CancellationException("the engine was closed");
+        waiting.forEach(r -> r.result.completeExceptionally(closing));
+        for (Group g : groups.values()) {
+            g.rows.forEach(r -> r.result.completeExceptionally(closing));
+            g.joining.forEach(r -> r.result.completeExceptionally(closing));
+            closeQuietly(g);
+        }
+        groups.clear();
+        running = 0;
+    }
+
+    /** Stops the engine: waiting and running requests complete with a {@link CancellationException}. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+        }
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package ai.medqa.generate;
+
+import ai.medqa.tokenizer.Tokenizer;
+import java.util.Arrays;
+
+/**
+ * One sequence being generated: its ids, sampler, streaming text and stop rule. The decode loops
+ * ({@link DecodeSession} for a fixed batch, {@link BatchEngine} for rows that join and leave) own the
+ * forward pass; a row only turns logits into its next token and decides when it is done.
+ */
+final class DecodeRow {
+    final int[] prompt;
+    private final int[] ids; // prompt then new tokens
+    private int length;
+    private final int budget;
+    private final boolean contextLimited;
+    private final Sampler sampler;
+    private final StopCriteria stop;
+    private final Tokenizer.StreamDecoder decoder; // null: ids only
+    private final StringBuilder text = new StringBuilder();
+    private int emitted; // chars of text handed out by takeText
+    private StopReason reason;
+    private final long started;
+    private long firstTokenNanos;
+    private long doneNanos;
+
+    /**
+     * @param budget new tokens this row may generate (its {@code max_new_tokens}, or less when the
+     *     context ends first: then {@code contextLimited})
+     */
+    DecodeRow(int[] prompt, int budget, boolean contextLimited, Sampler sampler, StopCriteria stop, Tokenizer tokenizer,
+            long started) {
+        this.prompt = prompt.clone();
+        this.ids = Arrays.copyOf(prompt, prompt.length + budget);
+        this.length = prompt.length;
+        this.budget = budget;
+        this.contextLimited = contextLimited;
+        this.sampler = sampler;
+        this.stop = stop;
+        this.decoder = tokenizer == null ? null : tokenizer.newStreamDecoder();
+        this.started = started;
+    }
+
+    int generated() {
+        return length - prompt.length;
+    }
+
+    int remaining() {
+        return budget - generated();
+    }
+
+    boolean done() {
+        return reason != null;
+    }
+
+    /** The id to feed at the next step: the last one chosen. */
+    int lastId() {
+        return ids[length - 1];
+    }
+
+    /** Picks the next token from this row's {@code logits} (changed in place) and applies the stop rule. */
+    int advance(float[] logits) {
+        int next = sampler.sample(ids, length, logits);
+        ids[length++] = next;
+        if (generated() == 1) {
+            firstTokenNanos = System.nanoTime() - started;
+        }
+        accept(next);
+        return next;
+    }
+
+    private void accept(int id) {
+        boolean eos = stop.isEos(id);
+        if (decoder != null) {
+            int before = text.length();
+            text.append(decoder.push(id));
+            if (eos || generated() == budget) {
+                text.append(decoder.finish());
+            }
+            int at = stop.findStopString(text, before);
+            if (at >= 0) {
+                text.setLength(at);
+                finish(StopReason.STOP_STRING);
+                return;
+            }
+        }
+        if (eos) {
+            finish(StopReason.EOS);
+        } else if (generated() == budget) {
+            finish(contextLimited ? StopReason.CONTEXT_FULL : StopReason.MAX_NEW_TOKENS);
+        }
+    }
+
+    private void finish(StopReason why) {
+        reason = why;
+        doneNanos = System.nanoTime() - started;
+    }
+
+    /**
+     * Text that is final since the last call: never half a character, and while the row runs, never
+     * the start of what could still become a stop string.
+     */
+    String takeText() {
+        int safe = reason != null ? text.length() : stop.safeLength(text);
+        if (safe <= emitted) {
+            return "";
+        }
+        String out = text.substring(emitted, safe);
+        emitted = safe;
+        return out;
+    }
+
+    /** The id chosen at the last step, or -1 before the first. */
+    int lastToken() {
+        return generated() == 0 ? -1 : ids[length - 1];
+    }
+
+    Generation result() {
+        long end = reason != null ? doneNanos : System.nanoTime() - started;
+        return new Generation(prompt.clone(), Arrays.copyOfRange(ids, prompt.length, length),
+                decoder == null ? null : text.toString(), reason, firstTokenNanos, end - firstTokenNanos);
+    }
+}

@@ -1,0 +1,161 @@
+package ai.medqa;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.medqa.generate.BatchEngine;
+import ai.medqa.generate.Generation;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.Generator;
+import ai.medqa.generate.StopReason;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The continuous-batching engine: rows that join a running batch, leave it, and use different
+ * adapters give PEFT's and the numpy reference's greedy tokens, and sample as they would alone.
+ */
+class BatchEngineTest {
+    static MedQA medqa;
+    static int[] prompt;
+    static int nGreedy;
+    static JsonNode golden;
+    static int[] base;
+
+    @BeforeAll
+    static void load() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        golden = json.readTree(resource("/fixtures/lora/golden.json").toFile());
+        prompt = json.convertValue(golden.get("prompt"), int[].class);
+        nGreedy = golden.get("n_greedy").asInt();
+        base = json.convertValue(json.readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
+                .get("cases").get(0).get("greedy"), int[].class);
+        medqa = MedQA.builder().model(resource("/fixtures/mistral-swa/f32"))
+                .lora(resource("/fixtures/lora/C-qv")).lora("all", resource("/fixtures/lora/C-all")).build();
+        medqa.useAdapter(null);
+    }
+
+    @AfterAll
+    static void close() {
+        medqa.close();
+    }
+
+    static Path resource(String name) throws Exception {
+        return Path.of(BatchEngineTest.class.getResource(name).toURI());
+    }
+
+    static GenerationConfig greedy(int n) {
+        return GenerationConfig.greedy().toBuilder().maxNewTokens(n).eosTokenIds(Set.of()).build();
+    }
+
+    private static int[] adapterGreedy(String adapter) {
+        return new ObjectMapper().convertValue(golden.get("adapters").get(adapter.equals("all") ? "C-all" : adapter).get("greedy"), int[].class);
+    }
+
+    @Test
+    void rowsOfDifferentAdaptersJoiningMidwayGiveTheReferenceTokens() throws Exception {
+        try (BatchEngine engine = medqa.newEngine(8, 16)) {
+            // A long base request is running when the others join, one step at a time.
+            CountDownLatch started = new CountDownLatch(3);
+            BatchEngine.Request longOne = engine.submit(prompt, greedy(nGreedy), null, (id, t) -> started.countDown());
+            assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+            List<BatchEngine.Request> joined = new ArrayList<>();
+            for (String adapter : new String[] {"C-qv", "all", null, "C-qv", "all"}) {
+                joined.add(engine.submit(prompt, greedy(nGreedy), adapter, null));
+            }
+            // A shorter prompt (more left padding) in the same group as the long one.
+            int[] shortPrompt = Arrays.copyOf(prompt, 5);
+            BatchEngine.Request shortOne = engine.submit(shortPrompt, greedy(12), null, null);
+
+            assertThat(longOne.result().get(60, TimeUnit.SECONDS).tokens()).containsExactly(Arrays.copyOf(base, nGreedy));
+            String[] names = {"C-qv", "all", null, "C-qv", "all"};
+            for (int i = 0; i < names.length; i++) {
+                int[] expected = names[i] == null ? Arrays.copyOf(base, nGreedy) : adapterGreedy(names[i]);
+                assertThat(joined.get(i).result().get(60, TimeUnit.SECONDS).tokens()).as("row %d (%s)", i, names[i])
+                        .containsExactly(expected);
+            }
+            Generation alone = new Generator(medqa.model(), null).generate(shortPrompt, greedy(12));
+            assertThat(shortOne.result().get(60, TimeUnit.SECONDS).tokens()).containsExactly(alone.tokens());
+        }
+        // Each pass restored the instance's own choice.
+        assertThat(medqa.activeAdapter()).isEmpty();
+    }
+
+    @Test
+    void seededSamplingInABatchEqualsTheSingleRun() throws Exception {
+        GenerationConfig[] configs = new GenerationConfig[8];
+        int[][] alone = new int[8][];
+        for (int i = 0; i < 8; i++) {
+            configs[i] = GenerationConfig.sampling().toBuilder().temperature(1.2).topP(0.9).topK(20)
+                    .repetitionPenalty(1.1).seed(100 + i).maxNewTokens(10 + 3 * i).eosTokenIds(Set.of()).build();
+            alone[i] = medqa.generate(prompt, configs[i]).tokens();
+        }
+        try (BatchEngine engine = medqa.newEngine(8, 0)) {
+            List<BatchEngine.Request> requests = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                requests.add(engine.submit(prompt, configs[i], null, null));
+            }
+            for (int i = 0; i < 8; i++) {
+                Generation g = requests.get(i).result().get(60, TimeUnit.SECONDS);
+                assertThat(g.tokens()).as("row %d", i).containsExactly(alone[i]);
+                assertThat(g.stopReason()).isEqualTo(StopReason.MAX_NEW_TOKENS);
+            }
+        }
+    }
+
+    @Test
+    void cancellingFreesTheRowAndTheQueueRefusesWhenFull() throws Exception {
+        try (BatchEngine engine = medqa.newEngine(1, 1)) {
+            CountDownLatch first = new CountDownLatch(1);
+            BatchEngine.Request running = engine.submit(new int[] {1, 2, 3}, greedy(40), null, (id, t) -> first.countDown());
+            assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
+            BatchEngine.Request waiting = engine.submit(prompt, greedy(5), "all", null);
+            assertThatThrownBy(() -> engine.submit(prompt, greedy(5), null, null))
+                    .isInstanceOf(BatchEngine.QueueFullException.class).hasMessageContaining("queue is full");
+            running.cancel();
+            assertThatThrownBy(() -> running.result().get(30, TimeUnit.SECONDS))
+                    .isInstanceOf(CancellationException.class);
+            // The freed row serves the waiting request.
+            assertThat(waiting.result().get(30, TimeUnit.SECONDS).tokens()).containsExactly(Arrays.copyOf(adapterGreedy("all"), 5));
+            assertThat(engine.running()).isZero();
+            assertThat(engine.queued()).isZero();
+        }
+    }
+
+    @Test
+    void badRequestsAreRefusedAtSubmit() {
+        try (BatchEngine engine = medqa.newEngine(2, 2)) {
+            assertThatThrownBy(() -> engine.submit(prompt, greedy(3), "nope", null)).hasMessageContaining("nope");
+            assertThatThrownBy(() -> engine.submit(new int[0], greedy(3), null, null)).hasMessageContaining("no tokens");
+            assertThatThrownBy(() -> engine.submit(new int[64], greedy(3), null, null))
+                    .hasMessageContaining("max_position_embeddings");
+        }
+    }
+
+    @Test
+    void nativeMemoryIsReleasedAfterEveryRequest() throws Exception {
+        int before = medqa.model().manager().getManagedArrays().size();
+        try (BatchEngine engine = medqa.newEngine(4, 64)) {
+            List<BatchEngine.Request> requests = new ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                requests.add(engine.submit(Arrays.copyOf(prompt, 3 + i % 10), greedy(4 + i % 7), i % 3 == 0 ? "all" : null, null));
+            }
+            for (BatchEngine.Request r : requests) {
+                r.result().get(60, TimeUnit.SECONDS);
+            }
+            assertThat(engine.forwardPasses()).isGreaterThan(24);
+        }
+        assertThat(medqa.model().manager().getManagedArrays()).as("arrays left on the model's manager").hasSize(before);
+    }
+}
