@@ -217,6 +217,7 @@ public final class BatchEngine implements AutoCloseable {
                 } catch (RuntimeException | Error failure) {
                     // A failure of the model itself: the group's rows get it; the engine keeps serving.
                     log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
+                    running -= g.rows.size() + g.joining.size();
                     g.rows.forEach(r -> r.result.completeExceptionally(failure));
                     g.joining.forEach(r -> r.result.completeExceptionally(failure));
                     closeQuietly(g);
@@ -232,7 +233,6 @@ public final class BatchEngine implements AutoCloseable {
                 }
                 return idle;
             });
-            running = groups.values().stream().mapToInt(g -> g.rows.size() + g.joining.size()).sum();
         }
         shutdown();
     }
@@ -388,18 +388,19 @@ public final class BatchEngine implements AutoCloseable {
 
     /** Completes a request that is done or cancelled; true if it left. */
     private boolean finishIfDone(Request r) {
-        if (r.cancelled) {
-            r.result.completeExceptionally(new CancellationException("cancelled"));
-        } else if (r.row.done()) {
-            r.result.complete(r.row.result());
-        } else {
+        if (!r.cancelled && !r.row.done()) {
             return false;
         }
         if (r.prefill != null) {
             r.prefill.close();
             r.prefill = null;
         }
-        running--;
+        running--; // before the caller hears of it, so that a new submit finds the row free
+        if (r.cancelled) {
+            r.result.completeExceptionally(new CancellationException("cancelled"));
+        } else {
+            r.result.complete(r.row.result());
+        }
         return true;
     }
 
