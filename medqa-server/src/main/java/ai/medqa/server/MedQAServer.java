@@ -1,0 +1,533 @@
+package ai.medqa.server;
+
+import ai.medqa.MedQA;
+import ai.medqa.chat.ChatTemplateException;
+import ai.medqa.common.Json;
+import ai.medqa.generate.BatchEngine;
+import ai.medqa.generate.Generation;
+import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.StopReason;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An OpenAI-compatible HTTP server over one {@link MedQA}, as llama.cpp's server and vLLM expose
+ * models: {@code /v1/chat/completions}, {@code /v1/completions} (both also as Server-Sent Events),
+ * {@code /v1/models} (the base model and each LoRA adapter, chosen per request by {@code model}),
+ * {@code /health}, {@code /metrics}, and the chat page at {@code /}.
+ *
+ * <p>Requests are decoded together by a {@link BatchEngine}: a new request joins the running batch
+ * at the next step. The server listens before the model is loaded ({@code /health} answers 503
+ * "loading" meanwhile), so that orchestrators can tell loading from dead.
+ */
+public final class MedQAServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MedQAServer.class);
+    private static final Set<String> PAGES = Set.of("index.html", "app.js", "style.css");
+
+    private final ServerOptions options;
+    private final HttpServer http;
+    private final ExecutorService handlers;
+    private final ServerMetrics metrics = new ServerMetrics();
+    private final CompletableFuture<MedQA> model = new CompletableFuture<>();
+    private final FeedbackLog feedback;
+    private volatile BatchEngine engine;
+    private volatile boolean ownsModel;
+    /** Tests only: a pause after each streamed piece, so a browser can watch an answer grow. */
+    volatile Duration pieceDelay = Duration.ZERO;
+
+    private MedQAServer(ServerOptions options) throws IOException {
+        this.options = options;
+        this.feedback = options.feedback() == null ? null : new FeedbackLog(options.feedback());
+        this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 64);
+        // One thread per exchange: a streaming response holds its thread until the answer ends.
+        this.handlers = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "medqa-http");
+            t.setDaemon(true);
+            return t;
+        });
+        http.setExecutor(handlers);
+        http.createContext("/", this::handle);
+        http.start();
+        log.info("listening on http://{}:{}/ ({})", options.host(), port(),
+                options.apiKey() == null ? "no API key" : "API key required");
+        if (!isLoopback(options.host()) && options.apiKey() == null) {
+            log.warn("serving on {} without an API key: anyone who reaches this port can use the model", options.host());
+        }
+    }
+
+    /** Starts listening now and loads the model in the background; the server closes the model when it closes. */
+    public static MedQAServer start(ServerOptions options, Callable<MedQA> loader) throws IOException {
+        MedQAServer server = new MedQAServer(options);
+        server.ownsModel = true;
+        Thread t = new Thread(() -> {
+            try {
+                server.ready(loader.call());
+            } catch (Exception | Error e) {
+                log.error("loading the model failed", e);
+                server.model.completeExceptionally(e);
+            }
+        }, "medqa-load");
+        t.setDaemon(true);
+        t.start();
+        return server;
+    }
+
+    /** Serves a loaded model; the caller closes it after the server. */
+    public static MedQAServer start(ServerOptions options, MedQA medqa) throws IOException {
+        MedQAServer server = new MedQAServer(options);
+        server.ready(medqa);
+        return server;
+    }
+
+    private void ready(MedQA medqa) {
+        engine = medqa.newEngine(options.maxBatch(), options.maxQueue());
+        model.complete(medqa);
+        log.info("ready: model {}, adapters {}", options.servedModelName(), medqa.adapters());
+    }
+
+    /** Waits until the model is loaded (or its loading failed). */
+    public MedQA awaitReady(Duration timeout) throws Exception {
+        try {
+            return model.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception c ? c : e;
+        }
+    }
+
+    /** The port listened on (the one chosen when the options asked for 0). */
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    /** The server's base address, e.g. {@code http://127.0.0.1:8080}. */
+    public String url() {
+        return "http://" + options.host() + ":" + port();
+    }
+
+    @Override
+    public void close() {
+        http.stop(0);
+        handlers.shutdownNow();
+        if (engine != null) {
+            engine.close();
+        }
+        if (ownsModel && model.isDone() && !model.isCompletedExceptionally()) {
+            model.join().close();
+        }
+        if (feedback != null) {
+            try {
+                feedback.close();
+            } catch (IOException e) {
+                log.warn("closing the feedback file {}", feedback.file(), e);
+            }
+        }
+    }
+
+    // ---- routing ----
+
+    private void handle(HttpExchange ex) {
+        String path = ex.getRequestURI().getPath();
+        String endpoint = endpoint(path);
+        int status = 500;
+        try {
+            status = route(ex, path);
+        } catch (ApiException e) {
+            status = e.status;
+            sendError(ex, e);
+        } catch (Exception | Error e) {
+            log.error("{} {} failed", ex.getRequestMethod(), path, e);
+            status = 500;
+            sendError(ex, new ApiException(500, "server_error", "internal_error", null,
+                    "internal error: " + e.getMessage(), Map.of()));
+        } finally {
+            metrics.request(endpoint, status);
+            ex.close();
+        }
+    }
+
+    private static String endpoint(String path) {
+        return switch (path) {
+            case "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/feedback", "/health", "/metrics" -> path;
+            default -> path.startsWith("/v1/") ? "/v1/other" : "/page";
+        };
+    }
+
+    private int route(HttpExchange ex, String path) throws IOException {
+        String method = ex.getRequestMethod();
+        if (path.equals("/health")) {
+            return health(ex);
+        }
+        if (path.equals("/") || PAGES.contains(path.substring(1))) {
+            requireMethod(method, "GET");
+            return page(ex, path.equals("/") ? "index.html" : path.substring(1));
+        }
+        if (!path.startsWith("/v1/") && !path.equals("/metrics")) {
+            throw new ApiException(404, "invalid_request_error", "not_found", null, "no such path: " + path, Map.of());
+        }
+        authorize(ex);
+        if (path.equals("/metrics")) {
+            requireMethod(method, "GET");
+            return send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(engine));
+        }
+        MedQA medqa = loaded();
+        return switch (path) {
+            case "/v1/models" -> {
+                requireMethod(method, "GET");
+                yield models(ex, medqa);
+            }
+            case "/v1/chat/completions" -> {
+                requireMethod(method, "POST");
+                yield complete(ex, medqa, true);
+            }
+            case "/v1/completions" -> {
+                requireMethod(method, "POST");
+                yield complete(ex, medqa, false);
+            }
+            case "/v1/feedback" -> {
+                requireMethod(method, "POST");
+                yield feedback(ex);
+            }
+            default -> throw new ApiException(404, "invalid_request_error", "not_found", null, "no such endpoint: " + path,
+                    Map.of());
+        };
+    }
+
+    private static void requireMethod(String method, String expected) {
+        if (!method.equals(expected)) {
+            throw new ApiException(405, "invalid_request_error", "method_not_allowed", null,
+                    "use " + expected + ", not " + method, Map.of("Allow", expected));
+        }
+    }
+
+    private void authorize(HttpExchange ex) {
+        if (options.apiKey() == null) {
+            return;
+        }
+        String header = ex.getRequestHeaders().getFirst("Authorization");
+        String given = header != null && header.startsWith("Bearer ") ? header.substring(7).trim() : "";
+        if (!MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), options.apiKey().getBytes(StandardCharsets.UTF_8))) {
+            throw new ApiException(401, "invalid_request_error", "invalid_api_key", null,
+                    header == null ? "this server needs an API key: send Authorization: Bearer KEY"
+                            : "incorrect API key", Map.of("WWW-Authenticate", "Bearer"));
+        }
+    }
+
+    private MedQA loaded() {
+        if (model.isCompletedExceptionally()) {
+            throw new ApiException(503, "server_error", "load_failed", null, "the model failed to load", Map.of());
+        }
+        if (!model.isDone()) {
+            throw new ApiException(503, "server_error", "loading", null, "the model is still loading",
+                    Map.of("Retry-After", "5"));
+        }
+        return model.join();
+    }
+
+    // ---- endpoints ----
+
+    private int health(HttpExchange ex) throws IOException {
+        if (model.isCompletedExceptionally()) {
+            return send(ex, 500, "application/json", "{\"status\":\"failed\"}");
+        }
+        return model.isDone() ? send(ex, 200, "application/json", "{\"status\":\"ok\"}")
+                : send(ex, 503, "application/json", "{\"status\":\"loading\"}");
+    }
+
+    private int page(HttpExchange ex, String name) throws IOException {
+        try (InputStream in = MedQAServer.class.getResourceAsStream("static/" + name)) {
+            if (in == null) {
+                throw new ApiException(404, "invalid_request_error", "not_found", null, "no page " + name, Map.of());
+            }
+            byte[] body = in.readAllBytes();
+            String type = name.endsWith(".html") ? "text/html; charset=utf-8"
+                    : name.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+            ex.getResponseHeaders().set("Content-Security-Policy", "default-src 'self'; script-src 'self'; "
+                    + "style-src 'self'; img-src 'self' data:; connect-src 'self'");
+            ex.getResponseHeaders().set("Content-Type", type);
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            return 200;
+        }
+    }
+
+    private int models(HttpExchange ex, MedQA medqa) throws IOException {
+        ObjectNode out = Json.MAPPER.createObjectNode().put("object", "list");
+        ArrayNode data = out.putArray("data");
+        long created = Instant.now().getEpochSecond();
+        data.addObject().put("id", options.servedModelName()).put("object", "model").put("created", created)
+                .put("owned_by", "medqa").put("max_model_len", medqa.config().maxPositionEmbeddings());
+        for (String adapter : medqa.adapters()) {
+            data.addObject().put("id", adapter).put("object", "model").put("created", created).put("owned_by", "medqa")
+                    .put("parent", options.servedModelName()).put("max_model_len", medqa.config().maxPositionEmbeddings());
+        }
+        return sendJson(ex, 200, out);
+    }
+
+    private int feedback(HttpExchange ex) throws IOException {
+        JsonNode body = readJson(ex);
+        if (feedback == null) {
+            throw new ApiException(404, "invalid_request_error", "feedback_disabled", null,
+                    "this server keeps no feedback (start it with --feedback FILE)", Map.of());
+        }
+        String vote = body.path("vote").asText("");
+        if (!vote.equals("like") && !vote.equals("dislike")) {
+            throw ApiException.invalid("vote", "must be \"like\" or \"dislike\"");
+        }
+        if (!body.path("answer").isTextual()) {
+            throw ApiException.invalid("answer", "must be the answer's text");
+        }
+        if (!body.path("conversation").isArray()) {
+            throw ApiException.invalid("conversation", "must be the array of messages before the answer");
+        }
+        ObjectNode line = Json.MAPPER.createObjectNode();
+        line.put("time", Instant.now().toString());
+        line.put("vote", vote);
+        line.set("conversation", body.get("conversation"));
+        line.put("answer", body.get("answer").asText());
+        line.set("settings", body.path("settings").isObject() ? body.get("settings") : Json.MAPPER.createObjectNode());
+        if (body.path("model").isTextual()) {
+            line.put("model", body.get("model").asText());
+        }
+        feedback.append(Json.MAPPER.writeValueAsString(line));
+        return sendJson(ex, 200, Json.MAPPER.createObjectNode().put("status", "recorded"));
+    }
+
+    private int complete(HttpExchange ex, MedQA medqa, boolean chat) throws IOException {
+        ApiRequest request = ApiRequest.parse(readJson(ex), chat, options.servedModelName(), medqa.adapters());
+        int[] prompt = promptIds(medqa, request);
+        int context = medqa.config().maxPositionEmbeddings();
+        if (prompt.length >= context) {
+            throw new ApiException(400, "invalid_request_error", "context_length_exceeded", chat ? "messages" : "prompt",
+                    "the prompt has " + prompt.length + " tokens; this model's context is " + context
+                            + " tokens, which leaves no room for an answer", Map.of());
+        }
+        GenerationConfig config = request.config(prompt.length, context, options.maxTokensCap());
+        BlockingQueue<String> pieces = new LinkedBlockingQueue<>();
+        BatchEngine.Request job;
+        try {
+            job = engine.submit(prompt, config, request.adapter, (id, text) -> {
+                if (!text.isEmpty()) {
+                    pieces.add(text);
+                }
+            });
+        } catch (BatchEngine.QueueFullException e) {
+            throw new ApiException(429, "rate_limit_error", "queue_full", null,
+                    "the server is busy (" + e.getMessage() + "); retry shortly", Map.of("Retry-After", "1"));
+        }
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
+        long created = Instant.now().getEpochSecond();
+        if (request.stream) {
+            return stream(ex, request, job, pieces, id, created);
+        }
+        Generation g = await(job);
+        metrics.completed(prompt.length, g.tokens().length);
+        ObjectNode out = envelope(id, chat ? "chat.completion" : "text_completion", created, request.model);
+        ObjectNode choice = out.putArray("choices").addObject().put("index", 0);
+        if (chat) {
+            choice.putObject("message").put("role", "assistant").put("content", g.text());
+        } else {
+            choice.put("text", g.text());
+        }
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason(g.stopReason()));
+        usage(out, prompt.length, g.tokens().length);
+        return sendJson(ex, 200, out);
+    }
+
+    private int[] promptIds(MedQA medqa, ApiRequest request) {
+        try {
+            return request.chat ? medqa.chatTemplate().encode(request.messages) : medqa.tokenizer().encode(request.prompt);
+        } catch (ChatTemplateException | IllegalArgumentException | IllegalStateException e) {
+            throw new ApiException(400, "invalid_request_error", "invalid_messages", request.chat ? "messages" : "prompt",
+                    (request.chat ? "messages: the chat template refuses them: " : "prompt: ") + e.getMessage(), Map.of());
+        }
+    }
+
+    /** Writes Server-Sent Events as pieces arrive; a client that goes away cancels its generation. */
+    private int stream(HttpExchange ex, ApiRequest request, BatchEngine.Request job, BlockingQueue<String> pieces,
+            String id, long created) throws IOException {
+        String object = request.chat ? "chat.completion.chunk" : "text_completion";
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, 0);
+        OutputStream out = ex.getResponseBody();
+        try {
+            if (request.chat) {
+                event(out, chunk(id, object, created, request, "", true, null));
+            }
+            while (true) {
+                String piece = pieces.poll(20, TimeUnit.MILLISECONDS);
+                if (piece != null) {
+                    event(out, chunk(id, object, created, request, piece, false, null));
+                    Duration delay = pieceDelay;
+                    if (!delay.isZero()) {
+                        Thread.sleep(delay.toMillis());
+                    }
+                } else if (job.result().isDone() && pieces.isEmpty()) {
+                    break;
+                }
+            }
+            Generation g = await(job);
+            metrics.completed(job.promptTokens(), g.tokens().length);
+            event(out, chunk(id, object, created, request, "", false, finishReason(g.stopReason())));
+            if (request.includeUsage) {
+                ObjectNode u = envelope(id, object, created, request.model);
+                u.putArray("choices");
+                usage(u, job.promptTokens(), g.tokens().length);
+                event(out, Json.MAPPER.writeValueAsString(u));
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            return 200;
+        } catch (IOException e) {
+            job.cancel();
+            log.debug("client went away; cancelled its generation", e);
+            return 499; // nginx's "client closed request"
+        } catch (InterruptedException e) {
+            job.cancel();
+            Thread.currentThread().interrupt();
+            return 503;
+        } catch (ApiException e) {
+            // Headers are sent: the error goes in the stream, as OpenAI does.
+            event(out, errorJson(e).toString());
+            return e.status;
+        }
+    }
+
+    private String chunk(String id, String object, long created, ApiRequest request, String text, boolean role,
+            String finish) throws JsonProcessingException {
+        ObjectNode c = envelope(id, object, created, request.model);
+        ObjectNode choice = c.putArray("choices").addObject().put("index", 0);
+        if (request.chat) {
+            ObjectNode delta = choice.putObject("delta");
+            if (role) {
+                delta.put("role", "assistant");
+            }
+            if (finish == null) {
+                delta.put("content", text);
+            }
+        } else {
+            choice.put("text", text);
+        }
+        choice.putNull("logprobs");
+        if (finish == null) {
+            choice.putNull("finish_reason");
+        } else {
+            choice.put("finish_reason", finish);
+        }
+        return Json.MAPPER.writeValueAsString(c);
+    }
+
+    private static void event(OutputStream out, String json) throws IOException {
+        out.write(("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private static Generation await(BatchEngine.Request job) {
+        try {
+            return job.result().get();
+        } catch (InterruptedException e) {
+            job.cancel();
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "server_error", "interrupted", null, "the server is stopping", Map.of());
+        } catch (CancellationException e) {
+            throw new ApiException(503, "server_error", "cancelled", null, "the generation was cancelled", Map.of());
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("generation failed: " + e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private static ObjectNode envelope(String id, String object, long created, String model) {
+        return Json.MAPPER.createObjectNode().put("id", id).put("object", object).put("created", created).put("model", model);
+    }
+
+    private static void usage(ObjectNode out, int prompt, int completion) {
+        out.putObject("usage").put("prompt_tokens", prompt).put("completion_tokens", completion)
+                .put("total_tokens", prompt + completion);
+    }
+
+    static String finishReason(StopReason reason) {
+        return reason == StopReason.EOS || reason == StopReason.STOP_STRING ? "stop" : "length";
+    }
+
+    // ---- plumbing ----
+
+    private JsonNode readJson(HttpExchange ex) throws IOException {
+        byte[] body;
+        try (InputStream in = ex.getRequestBody()) {
+            body = in.readNBytes(options.maxBody() + 1);
+        }
+        if (body.length > options.maxBody()) {
+            throw ApiException.badRequest("body_too_large", "the request body is larger than the server's limit of "
+                    + options.maxBody() + " bytes (--max-body)");
+        }
+        try {
+            return Json.MAPPER.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest("invalid_json", "the body is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private static ObjectNode errorJson(ApiException e) {
+        ObjectNode out = Json.MAPPER.createObjectNode();
+        ObjectNode error = out.putObject("error").put("message", e.getMessage()).put("type", e.type);
+        if (e.param == null) {
+            error.putNull("param");
+        } else {
+            error.put("param", e.param);
+        }
+        error.put("code", e.code);
+        return out;
+    }
+
+    private void sendError(HttpExchange ex, ApiException e) {
+        try {
+            e.headers.forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+            sendJson(ex, e.status, errorJson(e));
+        } catch (IOException | RuntimeException io) {
+            log.debug("could not send the error (headers already sent or client gone)", io);
+        }
+    }
+
+    private static int sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
+        return send(ex, status, "application/json", Json.MAPPER.writeValueAsString(body));
+    }
+
+    private static int send(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, bytes.length);
+        ex.getResponseBody().write(bytes);
+        return status;
+    }
+
+    private static boolean isLoopback(String host) {
+        return host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1");
+    }
+}

@@ -1,0 +1,325 @@
+// The MedQA chat page: the notebook's Gradio ChatInterface, served by `medqa serve`, no CDN.
+// Conversations live in this browser (localStorage); the API key only for this tab (sessionStorage).
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const HISTORY = 'medqa.history';
+let conversation = newConversation();
+let controller = null; // the running request's AbortController
+
+function newConversation() {
+  return { id: String(Date.now()) + Math.random().toString(16).slice(2, 6), title: '', messages: [], updated: Date.now() };
+}
+
+// ---- Markdown, with every character of model and user text escaped first ----
+function escapeHtml(s) {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+function inline(s) {
+  // s is already escaped: these patterns only add fixed tags around escaped text.
+  return s.replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+    .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>');
+}
+
+function renderMarkdown(text) {
+  const out = [];
+  const blocks = escapeHtml(text).split(/```/);
+  blocks.forEach((block, i) => {
+    if (i % 2 === 1) { // inside a code fence: the first line may name the language
+      out.push('<pre><code>' + block.replace(/^[^\n]*\n/, '') + '</code></pre>');
+      return;
+    }
+    let list = null;
+    for (const line of block.split('\n')) {
+      const item = line.match(/^\s*(?:[-*]|\d+\.)\s+(.*)$/);
+      if (item) {
+        if (!list) { out.push('<ul>'); list = true; }
+        out.push('<li>' + inline(item[1]) + '</li>');
+        continue;
+      }
+      if (list) { out.push('</ul>'); list = null; }
+      const heading = line.match(/^(#{1,4})\s+(.*)$/);
+      if (heading) {
+        out.push('<h4>' + inline(heading[2]) + '</h4>');
+      } else if (line.trim() !== '') {
+        out.push('<p>' + inline(line) + '</p>');
+      }
+    }
+    if (list) { out.push('</ul>'); }
+  });
+  return out.join('');
+}
+
+// ---- API ----
+function headers() {
+  const h = { 'Content-Type': 'application/json' };
+  const key = sessionStorage.getItem('medqa.key');
+  if (key) { h.Authorization = 'Bearer ' + key; }
+  return h;
+}
+
+function status(text) { $('status').textContent = text || ''; }
+
+async function api(path, body, signal) {
+  const res = await fetch(path, body === undefined ? { headers: headers() }
+    : { method: 'POST', headers: headers(), body: JSON.stringify(body), signal });
+  if (res.status === 401) {
+    $('key-box').hidden = false;
+    throw new Error('this server needs an API key');
+  }
+  return res;
+}
+
+async function loadModels() {
+  try {
+    const res = await api('/v1/models');
+    const data = await res.json();
+    const select = $('adapter');
+    select.textContent = '';
+    for (const m of data.data) {
+      const option = document.createElement('option');
+      option.value = m.id;
+      option.textContent = m.parent ? m.id + ' (adapter)' : m.id;
+      select.appendChild(option);
+    }
+    status('');
+  } catch (e) {
+    status(e.message);
+    setTimeout(loadModels, 2000); // the model may still be loading
+  }
+}
+
+function settings() {
+  return {
+    model: $('adapter').value || undefined,
+    temperature: Number($('temperature').value),
+    top_p: Number($('top-p').value),
+    repetition_penalty: Number($('rep').value),
+    max_tokens: Number($('max-tokens').value),
+    system: $('system').value,
+  };
+}
+
+function requestMessages() {
+  const system = $('system').value.trim();
+  const turns = conversation.messages.map((m) => ({ role: m.role, content: m.content }));
+  return system ? [{ role: 'system', content: system }, ...turns] : turns;
+}
+
+// ---- the conversation ----
+function render() {
+  const box = $('messages');
+  box.textContent = '';
+  conversation.messages.forEach((m, i) => box.appendChild(messageElement(m, i)));
+  box.scrollTop = box.scrollHeight;
+  renderHistory();
+}
+
+function messageElement(m, index) {
+  const div = document.createElement('div');
+  div.className = 'msg ' + m.role;
+  const role = document.createElement('div');
+  role.className = 'role';
+  role.textContent = m.role === 'user' ? 'You' : 'MedQA';
+  const content = document.createElement('div');
+  content.className = 'content';
+  content.innerHTML = renderMarkdown(m.content);
+  div.append(role, content);
+  if (m.role === 'assistant') {
+    const votes = document.createElement('div');
+    votes.className = 'votes';
+    for (const [vote, label] of [['like', '👍'], ['dislike', '👎']]) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = vote + (m.vote === vote ? ' chosen' : '');
+      b.title = vote;
+      b.textContent = label;
+      b.addEventListener('click', () => sendVote(index, vote));
+      votes.appendChild(b);
+    }
+    div.appendChild(votes);
+  }
+  return div;
+}
+
+async function sendVote(index, vote) {
+  const answer = conversation.messages[index];
+  const before = requestMessages().slice(0, (($('system').value.trim()) ? 1 : 0) + index);
+  const s = settings();
+  try {
+    const res = await api('/v1/feedback', {
+      vote, answer: answer.content, conversation: before, model: s.model, settings: s,
+    });
+    if (!res.ok) { throw new Error((await res.json()).error.message); }
+    answer.vote = vote;
+    save();
+    render();
+    status('thanks: your ' + vote + ' was recorded');
+  } catch (e) {
+    status(e.message);
+  }
+}
+
+async function ask() {
+  if (controller) { return; }
+  const reply = { role: 'assistant', content: '' };
+  conversation.messages.push(reply);
+  render();
+  const content = $('messages').lastChild.querySelector('.content');
+  controller = new AbortController();
+  $('stop').disabled = false;
+  $('send').disabled = true;
+  const s = settings();
+  try {
+    const res = await api('/v1/chat/completions', {
+      model: s.model, messages: requestMessages().slice(0, -1), stream: true, temperature: s.temperature,
+      top_p: s.top_p, repetition_penalty: s.repetition_penalty, max_tokens: s.max_tokens,
+    }, controller.signal);
+    if (!res.ok) { throw new Error((await res.json()).error.message); }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) { break; }
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, end).replace(/^data: /, '');
+        buffer = buffer.slice(end + 2);
+        if (event === '[DONE]') { continue; }
+        const chunk = JSON.parse(event);
+        if (chunk.error) { throw new Error(chunk.error.message); }
+        const delta = chunk.choices.length ? chunk.choices[0].delta.content : null;
+        if (delta) {
+          reply.content += delta;
+          content.innerHTML = renderMarkdown(reply.content);
+          $('messages').scrollTop = $('messages').scrollHeight;
+        }
+      }
+    }
+    status('');
+  } catch (e) {
+    status(e.name === 'AbortError' ? 'stopped' : e.message);
+  } finally {
+    controller = null;
+    $('stop').disabled = true;
+    $('send').disabled = false;
+    if (!reply.content) { conversation.messages.pop(); }
+    save();
+    render();
+  }
+}
+
+function send(event) {
+  event.preventDefault();
+  const text = $('input').value.trim();
+  if (!text || controller) { return; }
+  const last = conversation.messages[conversation.messages.length - 1];
+  if (last && last.role === 'user') { conversation.messages.pop(); } // an unanswered question is replaced
+  conversation.messages.push({ role: 'user', content: text });
+  if (!conversation.title) { conversation.title = text.slice(0, 60); }
+  $('input').value = '';
+  ask();
+}
+
+function retry() {
+  if (controller) { return; }
+  const last = conversation.messages[conversation.messages.length - 1];
+  if (last && last.role === 'assistant') { conversation.messages.pop(); }
+  if (conversation.messages.length) { ask(); }
+}
+
+function undo() {
+  if (controller) { return; }
+  const last = conversation.messages[conversation.messages.length - 1];
+  if (last && last.role === 'assistant') { conversation.messages.pop(); }
+  const question = conversation.messages.pop();
+  if (question) { $('input').value = question.content; }
+  save();
+  render();
+}
+
+function clear() {
+  if (controller) { controller.abort(); }
+  conversation = newConversation();
+  render();
+}
+
+// ---- history, kept in this browser ----
+function history() {
+  try { return JSON.parse(localStorage.getItem(HISTORY)) || []; } catch (e) { return []; }
+}
+
+function save() {
+  if (!conversation.messages.length) { return; }
+  conversation.updated = Date.now();
+  const all = history().filter((c) => c.id !== conversation.id);
+  all.unshift(conversation);
+  localStorage.setItem(HISTORY, JSON.stringify(all.slice(0, 100)));
+  renderHistory();
+}
+
+function renderHistory() {
+  const list = $('history');
+  list.textContent = '';
+  for (const c of history()) {
+    const li = document.createElement('li');
+    li.textContent = c.title || '(untitled)';
+    li.title = new Date(c.updated).toLocaleString();
+    if (c.id === conversation.id) { li.className = 'current'; }
+    li.addEventListener('click', () => {
+      if (controller) { return; }
+      conversation = c;
+      render();
+    });
+    list.appendChild(li);
+  }
+}
+
+function download(kind) {
+  const name = 'medqa-' + conversation.id + '.' + (kind === 'md' ? 'md' : 'json');
+  let text;
+  if (kind === 'md') {
+    text = '# ' + (conversation.title || 'MedQA conversation') + '\n\n'
+      + conversation.messages.map((m) => '**' + (m.role === 'user' ? 'You' : 'MedQA') + ':** ' + m.content).join('\n\n') + '\n';
+  } else {
+    text = JSON.stringify({ system: $('system').value, messages: conversation.messages }, null, 2);
+  }
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: kind === 'md' ? 'text/markdown' : 'application/json' }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+function bindSlider(id) {
+  const update = () => { $(id + '-value').textContent = $(id).value; };
+  $(id).addEventListener('input', update);
+  update();
+}
+
+window.addEventListener('DOMContentLoaded', () => {
+  $('composer').addEventListener('submit', send);
+  $('input').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) { send(e); }
+  });
+  $('stop').addEventListener('click', () => controller && controller.abort());
+  $('retry').addEventListener('click', retry);
+  $('undo').addEventListener('click', undo);
+  $('clear').addEventListener('click', clear);
+  $('new-chat').addEventListener('click', clear);
+  $('download-md').addEventListener('click', () => download('md'));
+  $('download-json').addEventListener('click', () => download('json'));
+  $('save-key').addEventListener('click', () => {
+    sessionStorage.setItem('medqa.key', $('api-key').value);
+    $('key-box').hidden = true;
+    loadModels();
+  });
+  ['temperature', 'top-p', 'rep', 'max-tokens'].forEach(bindSlider);
+  renderHistory();
+  loadModels();
+});
