@@ -131,7 +131,7 @@ function messageElement(m, index) {
   if (m.role === 'assistant') {
     const votes = document.createElement('div');
     votes.className = 'votes';
-    for (const [vote, label] of [['like', '👍'], ['dislike', '👎']]) {
+    for (const [vote, label] of [['like', '▲ Like'], ['dislike', '▼ Dislike']]) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = vote + (m.vote === vote ? ' chosen' : '');

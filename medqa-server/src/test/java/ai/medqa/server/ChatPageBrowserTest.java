@@ -1,0 +1,169 @@
+package ai.medqa.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.medqa.MedQA;
+import ai.medqa.common.Json;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The chat page in a real headless Chromium (Debian's chromium and chromium-driver; Selenium is
+ * given both paths, so Selenium Manager never downloads anything), against a real server and model.
+ */
+class ChatPageBrowserTest {
+    static final File CHROMIUM = new File("/usr/bin/chromium");
+    static final File DRIVER = new File("/usr/bin/chromedriver");
+    @TempDir
+    static Path dir;
+    static MedQA medqa;
+    static MedQAServer server;
+    static WebDriver browser;
+
+    @BeforeAll
+    static void start() throws Exception {
+        if (!CHROMIUM.canExecute() || !DRIVER.canExecute()) {
+            String why = "\n\n*** BROWSER TESTS SKIPPED: no " + (CHROMIUM.canExecute() ? DRIVER : CHROMIUM)
+                    + ". Install Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver;"
+                    + " .ci/run does) to run them. ***\n";
+            System.err.println(why);
+            Assumptions.abort(why);
+        }
+        TinyServerModel.write(dir, 4096);
+        medqa = TinyServerModel.load(dir);
+        server = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0).withFeedback(dir.resolve("feedback.jsonl")),
+                medqa);
+        // The tiny model writes a whole answer in a blink: slow the stream so the page can be watched.
+        server.pieceDelay = Duration.ofMillis(40);
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM);
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,860",
+                "--user-data-dir=" + Files.createDirectories(dir.resolve("chromium-profile")));
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER).usingAnyFreePort().build();
+        browser = new ChromeDriver(service, options);
+        browser.manage().timeouts().scriptTimeout(Duration.ofSeconds(20));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (browser != null) {
+            browser.quit();
+        }
+        if (server != null) {
+            server.close();
+        }
+        if (medqa != null) {
+            medqa.close();
+        }
+    }
+
+    static WebDriverWait waiting(int seconds) {
+        return new WebDriverWait(browser, Duration.ofSeconds(seconds), Duration.ofMillis(10));
+    }
+
+    static List<WebElement> answers() {
+        return browser.findElements(By.cssSelector(".msg.assistant .content"));
+    }
+
+    @Test
+    void askWatchItGrowStopLikeReloadAndFindItInHistory() throws Exception {
+        browser.get(server.url() + "/");
+        waiting(30).until(b -> b.findElements(By.cssSelector("#adapter option")).size() == 2);
+        browser.findElement(By.id("input")).sendKeys("Does metformin cause lactic acidosis?");
+        browser.findElement(By.id("send")).click();
+
+        // The answer grows in visible steps while it streams.
+        Set<Integer> lengths = new LinkedHashSet<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (lengths.size() < 4 && System.nanoTime() < deadline) {
+            List<WebElement> a = answers();
+            if (!a.isEmpty()) {
+                int n = a.get(a.size() - 1).getText().length();
+                if (n > 0) {
+                    lengths.add(n);
+                }
+            }
+        }
+        assertThat(lengths).as("answer lengths seen while streaming").hasSizeGreaterThanOrEqualTo(3);
+
+        WebElement stop = browser.findElement(By.id("stop"));
+        assertThat(stop.isEnabled()).isTrue();
+        stop.click();
+        waiting(10).until(b -> b.findElement(By.id("status")).getText().equals("stopped"));
+        assertThat(browser.findElement(By.id("stop")).isEnabled()).isFalse();
+        String answer = answers().get(0).getText();
+        assertThat(answer).isNotEmpty();
+
+        browser.findElement(By.cssSelector(".msg.assistant .votes .like")).click();
+        waiting(10).until(b -> b.findElement(By.id("status")).getText().contains("recorded"));
+        List<String> lines = Files.readAllLines(dir.resolve("feedback.jsonl"));
+        assertThat(lines).hasSize(1);
+        JsonNode vote = Json.MAPPER.readTree(lines.get(0));
+        assertThat(vote.get("vote").asText()).isEqualTo("like");
+        assertThat(vote.get("conversation").toString()).contains("Does metformin cause lactic acidosis?");
+        assertThat(vote.get("settings").get("temperature").asDouble()).isEqualTo(0.7);
+        assertThat(vote.get("answer").asText()).isNotEmpty();
+
+        screenshot("chat-page.png");
+        browser.navigate().refresh();
+        waiting(10).until(b -> !b.findElements(By.cssSelector("#history li")).isEmpty());
+        WebElement past = browser.findElement(By.cssSelector("#history li"));
+        assertThat(past.getText()).isEqualTo("Does metformin cause lactic acidosis?");
+        past.click();
+        assertThat(browser.findElement(By.cssSelector(".msg.user .content")).getText())
+                .isEqualTo("Does metformin cause lactic acidosis?");
+        assertThat(browser.findElement(By.cssSelector(".msg.assistant .votes .like")).getAttribute("class")).contains("chosen");
+    }
+
+    @Test
+    void markupInAnAnswerIsShownAsTextNeverRun() throws Exception {
+        browser.get(server.url() + "/");
+        String evil = "**Bold** point.\n<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">";
+        // An answer as the page keeps it (its history holds answers exactly as the model streamed them).
+        ((JavascriptExecutor) browser).executeScript("localStorage.setItem('medqa.history', JSON.stringify([{id: 'x1',"
+                + " title: 'xss', updated: Date.now(), messages: [{role: 'user', content: 'q'},"
+                + " {role: 'assistant', content: arguments[0]}]}]));", evil);
+        browser.navigate().refresh();
+        waiting(10).until(b -> !b.findElements(By.cssSelector("#history li")).isEmpty());
+        browser.findElement(By.cssSelector("#history li")).click();
+        WebElement content = answers().get(0);
+        assertThat(content.getText()).contains("<script>window.__pwned = 1</script>").contains("<img src=x");
+        assertThat(content.findElements(By.tagName("script"))).isEmpty();
+        assertThat(content.findElements(By.tagName("img"))).isEmpty();
+        assertThat(content.findElement(By.tagName("strong")).getText()).isEqualTo("Bold");
+        Thread.sleep(300); // an onerror handler would have fired by now
+        assertThat(((JavascriptExecutor) browser).executeScript("return window.__pwned === undefined")).isEqualTo(true);
+        screenshot("chat-page-escaped.png");
+    }
+
+    static void screenshot(String name) throws Exception {
+        Path shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
+        Path out = Path.of("target", name);
+        Files.createDirectories(out.getParent());
+        Files.copy(shot, out, StandardCopyOption.REPLACE_EXISTING);
+    }
+}
