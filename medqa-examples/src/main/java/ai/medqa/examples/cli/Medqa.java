@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
             DoctorCommand.class,
             DemoCommand.class,
             EvalCommand.class,
+            ServeCommand.class,
         })
 public final class Medqa {
 

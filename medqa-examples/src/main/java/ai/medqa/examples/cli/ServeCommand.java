@@ -1,0 +1,76 @@
+package ai.medqa.examples.cli;
+
+import ai.medqa.server.MedQAServer;
+import ai.medqa.server.ServerOptions;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code medqa serve}: the OpenAI-compatible API and the chat page, until interrupted. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve the model over an OpenAI-compatible HTTP API, with a chat page at /.")
+final class ServeCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1",
+            description = "Interface to bind (default ${DEFAULT-VALUE}, this machine only). Set --api-key-env before serving others.")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "TCP port (default ${DEFAULT-VALUE}; 0 picks a free one).")
+    int port;
+
+    @Option(names = "--api-key-env", description = "Name of the environment variable holding the API key clients must send.")
+    String apiKeyEnv;
+
+    @Option(names = "--feedback", description = "JSON Lines file the page's like/dislike votes are appended to.")
+    Path feedback;
+
+    @Option(names = "--max-batch", defaultValue = "8", description = "Rows decoded together (default ${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--max-queue", defaultValue = "64", description = "Requests waiting beyond those; more get 429 (default ${DEFAULT-VALUE}).")
+    int maxQueue;
+
+    @Option(names = "--max-body", defaultValue = "1048576", description = "Largest request body in bytes (default ${DEFAULT-VALUE}).")
+    int maxBody;
+
+    @Option(names = "--served-model-name", description = "The base model's id in /v1/models (default: the model folder's name).")
+    String servedModelName;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    PrintStream err = System.err;
+    /** Counted down by the shutdown hook (Ctrl-C); tests count it down to stop. */
+    final CountDownLatch stopped = new CountDownLatch(1);
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = model.requireModel();
+        String key = null;
+        if (apiKeyEnv != null) {
+            key = System.getenv(apiKeyEnv);
+            if (key == null || key.isEmpty()) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--api-key-env " + apiKeyEnv + ": that environment variable is not set");
+            }
+        }
+        String name = servedModelName != null ? servedModelName : dir.toAbsolutePath().normalize().getFileName().toString();
+        ServerOptions options = new ServerOptions(host, port, key, feedback, maxBatch, maxQueue, maxBody, name, 1024);
+        var builder = model.builder(); // option errors before the port opens
+        try (MedQAServer server = MedQAServer.start(options, builder::build)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+            err.println("medqa: serving " + name + " on " + server.url() + "/ (loading the model)");
+            server.awaitReady(Duration.ofDays(1));
+            err.println("medqa: ready: " + server.url() + "/v1/chat/completions, chat page at " + server.url() + "/");
+            stopped.await();
+        }
+        return 0;
+    }
+}
