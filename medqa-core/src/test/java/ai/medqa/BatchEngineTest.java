@@ -93,6 +93,45 @@ class BatchEngineTest {
     }
 
     @Test
+    void aGatheredBatchGivesEachRowItsSingleRunLogitsWithin1e4() {
+        ai.medqa.model.MistralModel m = medqa.model();
+        int[][] prompts = {prompt, Arrays.copyOf(prompt, 4), Arrays.copyOfRange(prompt, 3, 12)};
+        int[] next = {7, 99, 180};
+        ai.medqa.model.KvCache[] alone = new ai.medqa.model.KvCache[prompts.length];
+        float[][] expected = new float[prompts.length][];
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            for (int r = 0; r < prompts.length; r++) {
+                alone[r] = m.newCache(prompts[r].length + 1);
+                m.forward(new int[][] {prompts[r]}, alone[r], false);
+            }
+            // The batch is gathered before the single rows take their next step.
+            try (ai.medqa.model.KvCache batch = m.gatherCache(alone, new int[prompts.length], 1)) {
+                assertThat(batch.padLeft()).containsExactly(0, prompts[0].length - 4, prompts[0].length - 9);
+                for (int r = 0; r < prompts.length; r++) {
+                    expected[r] = m.forward(new int[][] {{next[r]}}, alone[r], false).toFloatArray();
+                }
+                float[] got = m.forward(new int[][] {{next[0]}, {next[1]}, {next[2]}}, batch, false).toFloatArray();
+                int vocab = m.config().vocabSize();
+                for (int r = 0; r < prompts.length; r++) {
+                    float[] row = Arrays.copyOfRange(got, r * vocab, (r + 1) * vocab);
+                    float worst = 0;
+                    for (int v = 0; v < vocab; v++) {
+                        worst = Math.max(worst, Math.abs(row[v] - expected[r][v]));
+                    }
+                    assertThat(worst).as("row %d, max |batched - alone|", r).isLessThanOrEqualTo(1e-4f);
+                }
+            }
+        } finally {
+            for (ai.medqa.model.KvCache c : alone) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void seededSamplingInABatchEqualsTheSingleRun() throws Exception {
         GenerationConfig[] configs = new GenerationConfig[8];
         int[][] alone = new int[8][];
