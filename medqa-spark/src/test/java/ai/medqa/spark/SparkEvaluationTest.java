@@ -96,6 +96,22 @@ class SparkEvaluationTest {
     }
 
     @Test
+    void generateModeGivesTheSingleMachineAnswersWhateverTheBatches() throws Exception {
+        // Sampled with a seed: each row samples as it would alone, so other batch boundaries change nothing.
+        List<Evaluation.Config> notebook = Evaluation.notebookPreset(List.of(), "both", 4, 7).subList(1, 3);
+        Path one = dir.resolve("generate-single");
+        Evaluation.builder().model(model).mode(Evaluation.Mode.GENERATE).limit(6).configs(notebook).batchSize(4).bootstrap(50)
+                .out(one).build().run();
+        Path out = dir.resolve("generate-spark");
+        SparkEvaluation.of(spark, ModelSpec.of(model.toString()), Evaluation.builder().mode(Evaluation.Mode.GENERATE).limit(6)
+                .configs(notebook).batchSize(4).bootstrap(50).out(out)).partitions(3).run();
+
+        assertThat(Files.readAllLines(out.resolve("predictions.jsonl")))
+                .isEqualTo(Files.readAllLines(one.resolve("predictions.jsonl")));
+        assertThat(out.resolve("summary.json")).hasSameTextualContentAs(one.resolve("summary.json"));
+    }
+
+    @Test
     void aTaskThatFailsOnceIsRetriedIntoCompleteDuplicateFreeOutput() throws Exception {
         AtomicInteger fired = new AtomicInteger();
         // Partition 1's first attempt dies computing its second batch, after the first reached the writer.
