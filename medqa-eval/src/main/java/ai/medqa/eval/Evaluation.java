@@ -174,13 +174,7 @@ public final class Evaluation {
     /** Runs (or continues) the evaluation and writes the summary and report. */
     public List<ConfigSummary> run() {
         Path out = settings.out;
-        try {
-            Files.createDirectories(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create --out " + out + ": " + e.getMessage(), e);
-        }
-        ObjectNode fingerprint = fingerprint();
-        checkOrWriteRun(out.resolve(RUN_FILE), fingerprint);
+        claimOut();
         Path predictions = out.resolve(PREDICTIONS_FILE);
         Set<String> done = readDone(predictions);
         int remaining = 0;
@@ -193,61 +187,24 @@ public final class Evaluation {
             try (MedQA medqa = settings.medqa.get();
                     FileChannel channel = FileChannel.open(predictions, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                             StandardOpenOption.APPEND)) {
-                LikelihoodScorer scorer = new LikelihoodScorer(medqa.model(), medqa.tokenizer(), settings.bos);
                 PairScorer pairs = new PairScorer();
                 Progress progress = new Progress(remaining, settings.progress);
+                // Likelihood lines are appended one question at a time (a kill loses at most one),
+                // generate lines one batch at a time.
+                int chunkSize = settings.mode == Mode.GENERATE ? settings.batchSize : 1;
                 for (Config config : settings.configs) {
                     List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(config.name(), i.pmid()))).toList();
                     if (todo.isEmpty()) {
                         continue;
                     }
                     useAdapter(medqa, config);
-                    if (settings.mode == Mode.GENERATE) {
-                        for (int from = 0; from < todo.size(); from += settings.batchSize) {
-                            List<PubMedQaItem> chunk = todo.subList(from, Math.min(todo.size(), from + settings.batchSize));
-                            List<Answer> answers = answers(medqa, config, chunk);
-                            for (int k = 0; k < chunk.size(); k++) {
-                                PubMedQaItem item = chunk.get(k);
-                                Answer answer = answers.get(k);
-                                ObjectNode line = JSON.createObjectNode();
-                                line.put("config", config.name());
-                                line.put("pubid", item.pmid());
-                                line.put("label", item.finalDecision().text());
-                                String prediction = AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
-                                        .orElse(Classification.UNKNOWN);
-                                line.put("prediction", prediction);
-                                line.put("answer", answer.text());
-                                line.put("truncated_contexts", answer.truncated());
-                                pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
-                                if (settings.answerMetrics != null) {
-                                    settings.answerMetrics.score(item.question(), answer.text(), item.longAnswer())
-                                            .forEach(line::put);
-                                }
-                                append(channel, line);
-                                progress.add(prediction.equals(item.finalDecision().text()));
-                            }
+                    for (int from = 0; from < todo.size(); from += chunkSize) {
+                        List<PubMedQaItem> chunk = todo.subList(from, Math.min(todo.size(), from + chunkSize));
+                        for (ObjectNode line : lines(medqa, config, chunk, settings.mode, settings.bos, pairs,
+                                settings.answerMetrics)) {
+                            append(channel, line);
+                            progress.add(line.get("prediction").asText().equals(line.get("label").asText()));
                         }
-                        continue;
-                    }
-                    for (PubMedQaItem item : todo) {
-                    ObjectNode line = JSON.createObjectNode();
-                    line.put("config", config.name());
-                    line.put("pubid", item.pmid());
-                    line.put("label", item.finalDecision().text());
-                    String prediction;
-                    if (settings.mode == Mode.LIKELIHOOD) {
-                        LikelihoodScorer.Scored s = scorer.score(item, config.contexts(), config.template(),
-                                config.systemPrompt());
-                        prediction = s.prediction();
-                        line.put("prediction", prediction);
-                        ObjectNode ll = line.putObject("loglikelihood");
-                        s.loglikelihood().forEach(ll::put);
-                        line.put("truncated_contexts", s.truncated());
-                    } else {
-                        throw new IllegalStateException("generate mode runs in batches");
-                    }
-                    append(channel, line);
-                    progress.add(prediction.equals(item.finalDecision().text()));
                     }
                 }
             } catch (IOException e) {
@@ -255,6 +212,161 @@ public final class Evaluation {
             }
         }
         return report(out, settings.bootstrap, settings.seed);
+    }
+
+    /**
+     * The prediction lines of {@code items} under {@code config}, exactly as {@link #run} writes them
+     * (generate mode: one left-padded batch of all of them). The caller makes the configuration's
+     * adapter the active one; {@code medqa} is only read, so callers sharing it between threads must
+     * agree on the adapter. For distributed runs ({@code medqa-spark}), where each worker scores its
+     * share of the (configuration, question) pairs.
+     */
+    public static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos) {
+        return lines(medqa, config, items, mode, bos, mode == Mode.GENERATE ? new PairScorer() : null, null);
+    }
+
+    private static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos,
+            PairScorer pairs, AnswerMetrics answerMetrics) {
+        List<ObjectNode> out = new ArrayList<>(items.size());
+        if (mode == Mode.GENERATE) {
+            List<Answer> answers = answers(medqa, config, items);
+            for (int k = 0; k < items.size(); k++) {
+                PubMedQaItem item = items.get(k);
+                Answer answer = answers.get(k);
+                ObjectNode line = newLine(config, item);
+                line.put("prediction", AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
+                        .orElse(Classification.UNKNOWN));
+                line.put("answer", answer.text());
+                line.put("truncated_contexts", answer.truncated());
+                pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
+                if (answerMetrics != null) {
+                    answerMetrics.score(item.question(), answer.text(), item.longAnswer()).forEach(line::put);
+                }
+                out.add(line);
+            }
+            return out;
+        }
+        LikelihoodScorer scorer = new LikelihoodScorer(medqa.model(), medqa.tokenizer(), bos);
+        for (PubMedQaItem item : items) {
+            LikelihoodScorer.Scored s = scorer.score(item, config.contexts(), config.template(), config.systemPrompt());
+            ObjectNode line = newLine(config, item);
+            line.put("prediction", s.prediction());
+            ObjectNode ll = line.putObject("loglikelihood");
+            s.loglikelihood().forEach(ll::put);
+            line.put("truncated_contexts", s.truncated());
+            out.add(line);
+        }
+        return out;
+    }
+
+    private static ObjectNode newLine(Config config, PubMedQaItem item) {
+        ObjectNode line = JSON.createObjectNode();
+        line.put("config", config.name());
+        line.put("pubid", item.pmid());
+        line.put("label", item.finalDecision().text());
+        return line;
+    }
+
+    /**
+     * Creates the output folder and writes {@code run.json}, or checks that the one there describes
+     * this run (refusing another, naming what changed).
+     */
+    public void claimOut() {
+        try {
+            Files.createDirectories(settings.out);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create --out " + settings.out + ": " + e.getMessage(), e);
+        }
+        checkOrWriteRun(settings.out.resolve(RUN_FILE), fingerprint());
+    }
+
+    /**
+     * Writes {@code predictions.jsonl} from lines scored elsewhere (by {@link #lines}, in any order),
+     * in the order {@link #run} writes them (configurations, then questions, as selected), then the
+     * summary and report as {@link #report} does.
+     *
+     * @throws IllegalStateException when a line is not of this run, a pair appears twice or is missing
+     */
+    public List<ConfigSummary> reportFrom(java.util.Collection<String> lines) {
+        Map<String, Integer> configIndex = new HashMap<>();
+        for (int c = 0; c < settings.configs.size(); c++) {
+            configIndex.put(settings.configs.get(c).name(), c);
+        }
+        Map<String, Integer> itemIndex = new HashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            itemIndex.put(items.get(i).pmid(), i);
+        }
+        String[] ordered = new String[settings.configs.size() * items.size()];
+        for (String text : lines) {
+            JsonNode line;
+            try {
+                line = JSON.readTree(text);
+            } catch (IOException e) {
+                throw new IllegalStateException("not a prediction line (" + e.getMessage() + "): " + text, e);
+            }
+            Integer c = line.hasNonNull("config") ? configIndex.get(line.get("config").asText()) : null;
+            Integer i = line.hasNonNull("pubid") ? itemIndex.get(line.get("pubid").asText()) : null;
+            if (c == null || i == null) {
+                throw new IllegalStateException("a prediction of another run (configuration " + line.get("config")
+                        + ", pubid " + line.get("pubid") + ")");
+            }
+            int at = c * items.size() + i;
+            if (ordered[at] != null) {
+                throw new IllegalStateException(key(line.get("config").asText(), line.get("pubid").asText()).replace('\t', ' ')
+                        + " appears twice");
+            }
+            ordered[at] = text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
+        }
+        List<String> missing = new ArrayList<>();
+        for (int at = 0; at < ordered.length; at++) {
+            if (ordered[at] == null) {
+                missing.add(settings.configs.get(at / items.size()).name() + " " + items.get(at % items.size()).pmid());
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new IllegalStateException(missing.size() + " of " + ordered.length + " predictions are missing, first "
+                    + missing.subList(0, Math.min(5, missing.size())));
+        }
+        claimOut();
+        AtomicFiles.write(settings.out.resolve(PREDICTIONS_FILE), o -> {
+            for (String line : ordered) {
+                o.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+        });
+        return report(settings.out, settings.bootstrap, settings.seed);
+    }
+
+    /** The output folder. */
+    public Path out() {
+        return settings.out;
+    }
+
+    /** The questions selected, in the order given or found. */
+    public List<PubMedQaItem> questions() {
+        return items;
+    }
+
+    public List<Config> configs() {
+        return settings.configs;
+    }
+
+    public Mode mode() {
+        return settings.mode;
+    }
+
+    /** Whether prompts are encoded with the tokenizer's special tokens (BOS). */
+    public boolean bos() {
+        return settings.bos;
+    }
+
+    /** Generate mode's batch size. */
+    public int batchSize() {
+        return settings.batchSize;
+    }
+
+    /** Whether answer metrics beyond the lexical ones were set ({@link Builder#answerMetrics}). */
+    public boolean hasAnswerMetrics() {
+        return settings.answerMetrics != null;
     }
 
     /**

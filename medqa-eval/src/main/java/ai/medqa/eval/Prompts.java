@@ -4,13 +4,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Prompt templates with the placeholders {@code {question}} and {@code {context}} (the abstract). */
-final class Prompts {
+public final class Prompts {
     private static final Pattern PLACEHOLDER = Pattern.compile("\\{([^{}]*)\\}");
 
     private Prompts() {}
 
     /** Refuses placeholders other than {question} and {context}, and a template without {question}. */
-    static void check(String template, String where) {
+    public static void check(String template, String where) {
         Matcher m = PLACEHOLDER.matcher(template);
         while (m.find()) {
             if (!m.group(1).equals("question") && !m.group(1).equals("context")) {
@@ -23,7 +23,7 @@ final class Prompts {
         }
     }
 
-    static String render(String template, String question, String context) {
+    public static String render(String template, String question, String context) {
         // One pass, so that braces inside the question or abstract are never read as placeholders.
         Matcher m = PLACEHOLDER.matcher(template);
         StringBuilder out = new StringBuilder();
