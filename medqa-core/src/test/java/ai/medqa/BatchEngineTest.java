@@ -180,6 +180,9 @@ class BatchEngineTest {
             assertThatThrownBy(() -> engine.submit(new int[64], greedy(3), null, null))
                     .hasMessageContaining("max_position_embeddings");
         }
+        try (BatchEngine unbounded = medqa.newEngine(4, Integer.MAX_VALUE)) {
+            assertThat(unbounded.submit(prompt, greedy(2), null, null).result().join().tokens()).hasSize(2);
+        }
     }
 
     @Test

@@ -167,7 +167,7 @@ public final class BatchEngine implements AutoCloseable {
             if (closed) {
                 throw new RejectedExecutionException("the engine is closed");
             }
-            if (queue.size() >= maxQueue + Math.max(0, maxBatch - running)) {
+            if (queue.size() >= (long) maxQueue + Math.max(0, maxBatch - running)) {
                 throw new QueueFullException("the queue is full (" + queue.size() + " requests waiting, "
                         + running + " running)");
             }

@@ -87,26 +87,10 @@ class MedQALangchainTest {
     @Test
     void streamingModelGivesTheSameTextInPieces() throws Exception {
         try (MedQAStreamingChatModel model = MedQAStreamingChatModel.of(medqa, DEFAULTS, "tiny")) {
-            StringBuilder pieces = new StringBuilder();
-            CompletableFuture<ChatResponse> done = new CompletableFuture<>();
-            model.chat(request(), new StreamingChatResponseHandler() {
-                @Override
-                public void onPartialResponse(String partial) {
-                    pieces.append(partial);
-                }
-
-                @Override
-                public void onCompleteResponse(ChatResponse response) {
-                    done.complete(response);
-                }
-
-                @Override
-                public void onError(Throwable error) {
-                    done.completeExceptionally(error);
-                }
-            });
-            ChatResponse r = done.get(60, TimeUnit.SECONDS);
-            assertThat(pieces.toString()).isEqualTo(r.aiMessage().text()).isEqualTo(direct());
+            Collector collector = new Collector();
+            model.chat(request(), collector);
+            ChatResponse r = collector.done.get(60, TimeUnit.SECONDS);
+            assertThat(collector.pieces.toString()).isEqualTo(r.aiMessage().text()).isEqualTo(direct());
             assertThat(r.tokenUsage().outputTokenCount()).isPositive();
         }
     }
@@ -136,26 +120,31 @@ class MedQALangchainTest {
 
             OpenAiStreamingChatModel streaming = OpenAiStreamingChatModel.builder().baseUrl(server.url() + "/v1").apiKey("k")
                     .modelName("tiny").temperature(0.0).maxTokens(12).build();
-            StringBuilder pieces = new StringBuilder();
-            CompletableFuture<ChatResponse> done = new CompletableFuture<>();
-            streaming.chat("Is aspirin an NSAID?", new StreamingChatResponseHandler() {
-                @Override
-                public void onPartialResponse(String partial) {
-                    pieces.append(partial);
-                }
+            Collector collector = new Collector();
+            streaming.chat("Is aspirin an NSAID?", collector);
+            assertThat(collector.done.get(60, TimeUnit.SECONDS).aiMessage().text()).isEqualTo(greedy);
+            assertThat(collector.pieces.toString()).isEqualTo(greedy);
+        }
+    }
 
-                @Override
-                public void onCompleteResponse(ChatResponse response) {
-                    done.complete(response);
-                }
+    /** Collects a streamed answer. */
+    static final class Collector implements StreamingChatResponseHandler {
+        final StringBuilder pieces = new StringBuilder();
+        final CompletableFuture<ChatResponse> done = new CompletableFuture<>();
 
-                @Override
-                public void onError(Throwable error) {
-                    done.completeExceptionally(error);
-                }
-            });
-            assertThat(done.get(60, TimeUnit.SECONDS).aiMessage().text()).isEqualTo(greedy);
-            assertThat(pieces.toString()).isEqualTo(greedy);
+        @Override
+        public void onPartialResponse(String partial) {
+            pieces.append(partial);
+        }
+
+        @Override
+        public void onCompleteResponse(ChatResponse response) {
+            done.complete(response);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            done.completeExceptionally(error);
         }
     }
 }

@@ -1,6 +1,7 @@
 package ai.medqa.spark;
 
 import ai.medqa.MedQA;
+import ai.medqa.generate.BatchEngine;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -17,7 +18,9 @@ import org.slf4j.LoggerFactory;
  * One {@link MedQA} per {@link ModelSpec} in this JVM, loaded by the first task that needs it and shared
  * by all task threads after it: a 7B model loaded per task (or per partition) would cost more than the
  * task. Tasks lease the model for one batch at a time; the LoRA adapter is global to a {@code MedQA},
- * so leases of different adapters take turns (leases of the same adapter run together).
+ * so leases of different adapters take turns (leases of the same adapter run together). Generation
+ * goes through one {@link BatchEngine} per model, whose passes take leases too: rows of all task
+ * threads decode together.
  *
  * <p>Closed when the application ends: on the driver (and so in local mode) by a listener on the
  * application's end, on a cluster's executors by a shutdown hook, since executors hear no such event
@@ -30,6 +33,8 @@ final class ExecutorModels {
     private static final AtomicInteger CLOSES = new AtomicInteger();
     private static final AtomicBoolean HOOK = new AtomicBoolean();
     private static final Set<String> LISTENING = ConcurrentHashMap.newKeySet();
+    /** Rows the engine decodes together, all task threads and adapters of this JVM. */
+    static final int ENGINE_BATCH = 16;
 
     private ExecutorModels() {}
 
@@ -97,6 +102,15 @@ final class ExecutorModels {
             return entry.medqa;
         }
 
+        /**
+         * The JVM's batching engine for this model: rows of every task thread (and every adapter)
+         * decode together. Wait for its results only after closing the lease: its passes take
+         * leases of their own adapter.
+         */
+        BatchEngine engine() {
+            return entry.engine();
+        }
+
         @Override
         public void close() {
             if (!closed) {
@@ -109,6 +123,7 @@ final class ExecutorModels {
     private static final class Entry {
         private final ModelSpec spec;
         private MedQA medqa;
+        private BatchEngine engine;
         private String adapter;
         private boolean adapterSet;
         private int users;
@@ -157,11 +172,47 @@ final class ExecutorModels {
             }
         }
 
-        synchronized void close() {
-            closing = true;
-            notifyAll();
-            if (users == 0) {
-                closeNow();
+        /** Made on first use; each pass holds a lease of its adapter, so it never races a scorer's adapter. */
+        synchronized BatchEngine engine() {
+            if (engine == null) {
+                BatchEngine.Adapters leased = new BatchEngine.Adapters() {
+                    @Override
+                    public Set<String> names() {
+                        return medqa.adapters();
+                    }
+
+                    @Override
+                    public void with(String name, Runnable pass) {
+                        Lease lease = acquire(name);
+                        if (lease == null) {
+                            throw new IllegalStateException("the model was closed (the application ended)");
+                        }
+                        try (lease) {
+                            pass.run();
+                        }
+                    }
+                };
+                engine = new BatchEngine(medqa.model(), medqa.tokenizer(), leased, ENGINE_BATCH, Integer.MAX_VALUE);
+            }
+            return engine;
+        }
+
+        void close() {
+            BatchEngine running;
+            synchronized (this) {
+                closing = true;
+                running = engine;
+                engine = null;
+                notifyAll();
+            }
+            // Outside the lock: the engine's thread may be waiting in acquire for it.
+            if (running != null) {
+                running.close();
+            }
+            synchronized (this) {
+                if (users == 0) {
+                    closeNow();
+                }
             }
         }
 

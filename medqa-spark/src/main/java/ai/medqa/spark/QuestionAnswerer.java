@@ -1,6 +1,7 @@
 package ai.medqa.spark;
 
 import ai.medqa.MedQA;
+import ai.medqa.generate.BatchEngine;
 import ai.medqa.chat.Conversation;
 import ai.medqa.eval.Prompts;
 import ai.medqa.generate.GenerationConfig;
@@ -239,27 +240,41 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
             return Batches.lazily(rows, batchSize, r -> Boolean.TRUE, batch -> answer(batch, g));
         }
 
+        /**
+         * Prompts are built under a lease; the rows then go to the JVM's batching engine, where they
+         * decode together with other task threads' rows (of any adapter), each sampling as it would alone.
+         */
         private List<Row> answer(List<Row> batch, GenerationConfig g) {
-            List<int[]> prompts = new ArrayList<>();
+            List<BatchEngine.Request> requests = new ArrayList<>();
             try (ExecutorModels.Lease lease = ExecutorModels.acquire(spec, adapter)) {
                 MedQA medqa = lease.medqa();
+                BatchEngine engine = lease.engine();
                 for (Row row : batch) {
                     if (!row.isNullAt(question)) {
                         String system = systemPromptColumn >= 0 && !row.isNullAt(systemPromptColumn)
                                 ? row.getString(systemPromptColumn) : systemPrompt;
-                        prompts.add(prompt(medqa, system, row.getString(question), sections(row, context), g));
+                        int[] ids = prompt(medqa, system, row.getString(question), sections(row, context), g);
+                        requests.add(engine.submit(ids, g, adapter, null));
                     }
                 }
-                List<ai.medqa.generate.Generation> answers = prompts.isEmpty() ? List.of() : medqa.generateIdsBatch(prompts, g);
-                List<Row> out = new ArrayList<>(batch.size());
-                int k = 0;
+            }
+            List<Row> out = new ArrayList<>(batch.size());
+            int k = 0;
+            try {
                 for (Row row : batch) {
                     Object[] v = values(row, 1);
-                    v[v.length - 1] = row.isNullAt(question) ? null : answers.get(k++).text();
+                    v[v.length - 1] = row.isNullAt(question) ? null : requests.get(k++).result().get().text();
                     out.add(RowFactory.create(v));
                 }
-                return out;
+            } catch (InterruptedException e) {
+                requests.forEach(BatchEngine.Request::cancel); // Spark killed the task
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while answering", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                requests.forEach(BatchEngine.Request::cancel);
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
+            return out;
         }
 
         /** The chat prompt; context sections that do not fit are left out from the end, never the question. */
