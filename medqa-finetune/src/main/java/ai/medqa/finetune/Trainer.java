@@ -222,7 +222,7 @@ final class Trainer {
             try (NDScope scope = new NDScope()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
                 NDArray[] sum = new NDArray[1];
-                model.forwardBackwardCheckpointed(ids, new int[b.rows()], logits -> {
+                CheckpointedBackward.run(model, ids, new int[b.rows()], logits -> {
                     sum[0] = CausalLmLoss.sum(logits, b);
                     return CausalLmLoss.scale(sum[0], 1.0 / stepTargets);
                 }, seed);
