@@ -114,7 +114,7 @@ public final class FineTune {
         if (b.evalExamples == null && settings.evalFraction() > 0) {
             // A held-out fold drawn with the run's seed: the same split on resume.
             List<Example> shuffled = new ArrayList<>(examples);
-            SplittableRandom r = new SplittableRandom(Trainer.mix(settings.seed(), 0xE7A1L));
+            SplittableRandom r = new SplittableRandom(ai.medqa.common.Seeds.mix(settings.seed(), 0xE7A1L));
             for (int i = shuffled.size() - 1; i > 0; i--) {
                 java.util.Collections.swap(shuffled, i, r.nextInt(i + 1));
             }
