@@ -84,14 +84,9 @@ final class TrainingData {
                     continue;
                 }
                 String where = file + ": line " + n;
-                JsonNode rec;
-                try {
-                    rec = JSON.readTree(line);
-                } catch (IOException e) {
-                    throw new IllegalArgumentException(where + ": not valid JSON: " + e.getMessage(), e);
-                }
-                JsonNode p = rec == null ? null : rec.get("prompt");
-                JsonNode c = rec == null ? null : rec.get("completion");
+                JsonNode rec = Json.parseObject(line, where, IllegalArgumentException::new);
+                JsonNode p = rec.get("prompt");
+                JsonNode c = rec.get("completion");
                 if (p == null || !p.isTextual() || c == null || !c.isTextual()) {
                     throw new IllegalArgumentException(where + ": expected {\"prompt\": text, \"completion\": text}");
                 }

@@ -2,7 +2,6 @@ package ai.medqa.metrics.pubmedqa;
 
 import ai.medqa.common.Json;
 import ai.medqa.metrics.MetricsException;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -81,15 +80,7 @@ public final class PubMedQaLoader {
                     continue;
                 }
                 String where = file + ": line " + lineNo;
-                JsonNode rec;
-                try {
-                    rec = JSON.readTree(line);
-                } catch (JsonProcessingException e) {
-                    throw new MetricsException(where + ": not valid JSON: " + e.getOriginalMessage(), e);
-                }
-                if (rec == null || !rec.isObject()) {
-                    throw new MetricsException(where + ": expected a JSON object");
-                }
+                JsonNode rec = Json.parseObject(line, where, MetricsException::new);
                 JsonNode id = rec.get("pubid");
                 if (id == null || !(id.isTextual() || id.isIntegralNumber())) {
                     throw new MetricsException(where + ": field 'pubid' is missing or not a string/integer");
