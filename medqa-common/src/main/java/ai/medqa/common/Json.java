@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -57,6 +59,33 @@ public final class Json {
             throw error.apply(where + ": not valid JSON: " + message(e), e);
         }
         return object(root, where, error);
+    }
+
+    /** One record of a JSON Lines file: its 1-based line, "file: line n" for messages, and the object. */
+    @FunctionalInterface
+    public interface LineHandler {
+        void accept(int line, String where, ObjectNode record);
+    }
+
+    /**
+     * Each non-blank line of the UTF-8 JSON Lines {@code file}, parsed as {@link #parseObject} does, in
+     * file order; a file that cannot be read is {@code error.apply("cannot read <file>: ...", cause)}.
+     */
+    public static void forEachLine(Path file, BiFunction<String, Exception, ? extends RuntimeException> error,
+            LineHandler each) {
+        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (!line.isBlank()) {
+                    String where = file + ": line " + n;
+                    each.accept(n, where, parseObject(line, where, error));
+                }
+            }
+        } catch (IOException e) {
+            throw error.apply("cannot read " + file + ": " + e.getMessage(), e);
+        }
     }
 
     private static ObjectNode object(JsonNode root, String where,
