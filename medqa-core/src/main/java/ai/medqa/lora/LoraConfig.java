@@ -6,7 +6,6 @@ import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
@@ -269,7 +268,7 @@ public record LoraConfig(
 
     /** The JSON PEFT writes ({@code save_pretrained}: sorted keys, two-space indent), loadable by PEFT. */
     public String toJson() {
-        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectMapper mapper = Json.MAPPER;
         ObjectNode o = mapper.createObjectNode();
         ObjectNode alphas = o.putObject("alpha_pattern");
         alphaPattern.forEach((k, v) -> putNumber(alphas, k, v));
@@ -315,7 +314,7 @@ public record LoraConfig(
         ObjectNode sorted = mapper.createObjectNode();
         new TreeMap<>(toMap(o)).forEach(sorted::set);
         try {
-            return mapper.writeValueAsString(sorted);
+            return Json.PRETTY.writeValueAsString(sorted);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e); // a tree of strings and numbers always serializes
         }
