@@ -1,5 +1,6 @@
 package ai.medqa;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -183,7 +184,7 @@ class BadInputTest {
     }
 
     private static void editConfig(Path model, java.util.function.Consumer<ObjectNode> edit) throws IOException {
-        ObjectMapper mapper = new ObjectMapper();
+        ObjectMapper mapper = Json.MAPPER;
         ObjectNode config = (ObjectNode) mapper.readTree(model.resolve("config.json").toFile());
         edit.accept(config);
         mapper.writeValue(model.resolve("config.json").toFile(), config);

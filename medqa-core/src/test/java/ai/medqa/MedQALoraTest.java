@@ -1,10 +1,10 @@
 package ai.medqa;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -17,11 +17,11 @@ class MedQALoraTest {
 
     @Test
     void adaptersFromTheBuilderMatchPeftAndSwitchPerRequest() throws Exception {
-        JsonNode golden = new ObjectMapper().readTree(resource("/fixtures/lora/golden.json").toFile());
-        int[] prompt = new ObjectMapper().convertValue(golden.get("prompt"), int[].class);
+        JsonNode golden = Json.MAPPER.readTree(resource("/fixtures/lora/golden.json").toFile());
+        int[] prompt = Json.MAPPER.convertValue(golden.get("prompt"), int[].class);
         int n = golden.get("n_greedy").asInt();
-        int[] base = new ObjectMapper().convertValue(
-                new ObjectMapper().readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
+        int[] base = Json.MAPPER.convertValue(
+                Json.MAPPER.readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
                         .get("cases").get(0).get("greedy"), int[].class);
         try (MedQA medqa = MedQA.builder().model(resource("/fixtures/mistral-swa/f32"))
                 .lora(resource("/fixtures/lora/C-qv")).lora("all", resource("/fixtures/lora/C-all")).build()) {
@@ -38,6 +38,6 @@ class MedQALoraTest {
     }
 
     private static int[] greedy(JsonNode golden, String adapter) {
-        return new ObjectMapper().convertValue(golden.get("adapters").get(adapter).get("greedy"), int[].class);
+        return Json.MAPPER.convertValue(golden.get("adapters").get(adapter).get("greedy"), int[].class);
     }
 }

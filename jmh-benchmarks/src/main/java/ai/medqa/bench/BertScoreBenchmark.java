@@ -1,5 +1,6 @@
 package ai.medqa.bench;
 
+import ai.medqa.common.Json;
 import ai.medqa.metrics.bertscore.BertEncoder;
 import ai.medqa.metrics.bertscore.BertScore;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -46,7 +47,7 @@ public class BertScoreBenchmark {
     public void setUp() throws IOException {
         System.setProperty("ai.djl.offline", "true");
         try (InputStream in = BertScoreBenchmark.class.getResourceAsStream("/bench/bertscore_pairs.jsonl")) {
-            ObjectMapper mapper = new ObjectMapper();
+            ObjectMapper mapper = Json.MAPPER;
             for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
                 JsonNode j = mapper.readTree(line);
                 candidates.add(j.get("conclusion").asText());

@@ -256,17 +256,8 @@ final class FastSampler implements Sampler {
     private int topPCandidates(float[] x, int n, int m, double tail, float inv) {
         boolean wholeVocabulary = !Float.isNaN(inv);
         if (!wholeVocabulary) {
-            float max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t < m; t++) {
-                max = Math.max(max, x[cand[t]]);
-            }
-            double sum = 0;
-            for (int t = 0; t < m; t++) { // index order, as the reference's softmax over the full row
-                float e = Softmax.exp(x[cand[t]], max);
-                exps[cand[t]] = e;
-                sum += e;
-            }
-            inv = 1f / (float) sum;
+            // Summed in index order, as the reference's softmax over the full row.
+            inv = 1f / (float) candidateExps(x, m);
         }
         for (int t = 0; t < m; t++) {
             int id = cand[t];

@@ -1,16 +1,13 @@
 package ai.medqa.lora;
 
 import ai.medqa.common.Json;
+import ai.medqa.common.JsonFields;
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -125,15 +122,8 @@ public record LoraConfig(
     /** Reads {@code dir/adapter_config.json}. */
     public static LoraConfig load(Path dir) {
         Path file = dir.resolve(FILE_NAME);
-        JsonNode json;
-        try {
-            json = Json.MAPPER.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new LoraException(file + ": not found; a PEFT adapter folder has adapter_config.json"
-                    + " and adapter_model.safetensors");
-        } catch (IOException e) {
-            throw new LoraException(file + ": not valid JSON: " + e.getMessage(), e);
-        }
+        JsonNode json = Json.readObject(file, "not found; a PEFT adapter folder has adapter_config.json"
+                + " and adapter_model.safetensors", LoraException::new);
         return fromJson(json, file.toString());
     }
 
@@ -142,7 +132,7 @@ public record LoraConfig(
         if (json == null || !json.isObject()) {
             throw new LoraException(source + ": expected a JSON object");
         }
-        Fields f = new Fields(json, source);
+        JsonFields f = new JsonFields(json, source, LoraException::new);
         String peftType = f.string("peft_type", "LORA");
         if (!peftType.equals("LORA")) {
             throw f.error("peft_type", "\"" + peftType + "\"", "\"LORA\"; MedQA reads LoRA adapters only");
@@ -278,7 +268,7 @@ public record LoraConfig(
 
     /** The JSON PEFT writes ({@code save_pretrained}: sorted keys, two-space indent), loadable by PEFT. */
     public String toJson() {
-        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectMapper mapper = Json.MAPPER;
         ObjectNode o = mapper.createObjectNode();
         ObjectNode alphas = o.putObject("alpha_pattern");
         alphaPattern.forEach((k, v) -> putNumber(alphas, k, v));
@@ -324,7 +314,7 @@ public record LoraConfig(
         ObjectNode sorted = mapper.createObjectNode();
         new TreeMap<>(toMap(o)).forEach(sorted::set);
         try {
-            return mapper.writeValueAsString(sorted);
+            return Json.PRETTY.writeValueAsString(sorted);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e); // a tree of strings and numbers always serializes
         }
@@ -396,65 +386,5 @@ public record LoraConfig(
             return n.isTextual() ? !n.asText().isEmpty() : n.size() > 0;
         }
         return true;
-    }
-
-    /** Typed access to JSON fields with errors that name the file and field. */
-    private record Fields(JsonNode json, String source) {
-        String string(String name, String dflt) {
-            JsonNode n = json.get(name);
-            if (n == null || n.isNull()) {
-                return dflt;
-            }
-            if (!n.isTextual()) {
-                throw error(name, n.toString(), "a string");
-            }
-            return n.asText();
-        }
-
-        List<String> strings(String name) {
-            JsonNode n = json.get(name);
-            if (!n.isArray()) {
-                throw error(name, n.toString(), "a list of strings or a string");
-            }
-            List<String> out = new ArrayList<>();
-            for (JsonNode e : n) {
-                if (!e.isTextual()) {
-                    throw error(name, n.toString(), "a list of strings");
-                }
-                out.add(e.asText());
-            }
-            return out;
-        }
-
-        Map<String, JsonNode> object(String name) {
-            JsonNode n = json.get(name);
-            Map<String, JsonNode> out = new LinkedHashMap<>();
-            if (n == null || n.isNull()) {
-                return out;
-            }
-            if (!n.isObject()) {
-                throw error(name, n.toString(), "an object");
-            }
-            n.properties().forEach(e -> out.put(e.getKey(), e.getValue()));
-            return out;
-        }
-
-        int integer(String name, JsonNode n) {
-            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-                throw error(name, n.toString(), "an integer");
-            }
-            return n.asInt();
-        }
-
-        double number(String name, JsonNode n) {
-            if (!n.isNumber()) {
-                throw error(name, n.toString(), "a number");
-            }
-            return n.asDouble();
-        }
-
-        LoraException error(String field, String value, String expected) {
-            return new LoraException(source + ": field " + field + " is " + value + "; expected " + expected);
-        }
     }
 }

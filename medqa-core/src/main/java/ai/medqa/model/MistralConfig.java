@@ -1,10 +1,8 @@
 package ai.medqa.model;
 
 import ai.medqa.common.Json;
+import ai.medqa.common.JsonFields;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,28 +56,19 @@ public record MistralConfig(
     /** Reads {@code dir/config.json}. */
     public static MistralConfig load(Path dir) {
         Path file = dir.resolve(FILE_NAME);
-        JsonNode json;
-        try {
-            json = Json.MAPPER.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new ConfigException(file + ": not found; a model folder needs a Hugging Face config.json");
-        } catch (IOException e) {
-            throw new ConfigException(file + ": not valid JSON: " + e.getMessage(), e);
-        }
-        if (json == null || !json.isObject()) {
-            throw new ConfigException(file + ": expected a JSON object");
-        }
+        JsonNode json = Json.readObject(file, "not found; a model folder needs a Hugging Face config.json",
+                ConfigException::new);
         return fromJson(json, file.toString());
     }
 
     /** Parses a config object; {@code source} names it in error messages. */
     public static MistralConfig fromJson(JsonNode json, String source) {
-        Fields f = new Fields(json, source);
+        JsonFields f = new JsonFields(json, source, ConfigException::new);
         String modelType = f.requiredString("model_type");
         if (!modelType.equals("mistral") && !modelType.equals("llama")) {
             throw new ConfigException(source + ": model_type is \"" + modelType + "\"; expected \"mistral\" or \"llama\"");
         }
-        String act = f.optionalString("hidden_act", "silu");
+        String act = f.string("hidden_act", "silu");
         if (!act.equals("silu")) {
             throw new ConfigException(source + ": hidden_act is \"" + act + "\"; only \"silu\" (SwiGLU) is supported");
         }
@@ -115,7 +104,7 @@ public record MistralConfig(
                 f.optionalInt("max_position_embeddings", mistral ? 4096 * 32 : 2048),
                 json.path("tie_word_embeddings").asBoolean(false),
                 f.optionalInt("bos_token_id", 1),
-                f.eosIds(),
+                eosIds(json, f),
                 json.get("quantization_config"));
         } catch (ConfigException e) {
             throw new ConfigException(source + ": " + e.getMessage(), e);
@@ -142,76 +131,19 @@ public record MistralConfig(
         }
     }
 
-    /** Typed access to JSON fields with error messages that name the file and field. */
-    private record Fields(JsonNode json, String source) {
-        String requiredString(String name) {
-            JsonNode n = json.get(name);
-            if (n == null || n.isNull()) {
-                throw missing(name, "a string");
+    /** {@code eos_token_id}: one id, a list, or absent (2, Llama's and Mistral's). */
+    private static List<Integer> eosIds(JsonNode json, JsonFields f) {
+        JsonNode n = json.get("eos_token_id");
+        List<Integer> ids = new ArrayList<>();
+        if (n == null || n.isNull()) {
+            ids.add(2);
+        } else if (n.isArray()) {
+            for (JsonNode e : n) {
+                ids.add(f.integer("eos_token_id", e));
             }
-            if (!n.isTextual()) {
-                throw wrongType(name, n, "a string");
-            }
-            return n.asText();
+        } else {
+            ids.add(f.integer("eos_token_id", n));
         }
-
-        String optionalString(String name, String dflt) {
-            JsonNode n = json.get(name);
-            return n == null || n.isNull() ? dflt : n.asText();
-        }
-
-        int requiredInt(String name) {
-            JsonNode n = json.get(name);
-            if (n == null || n.isNull()) {
-                throw missing(name, "an integer");
-            }
-            return toInt(name, n);
-        }
-
-        int optionalInt(String name, int dflt) {
-            JsonNode n = json.get(name);
-            return n == null || n.isNull() ? dflt : toInt(name, n);
-        }
-
-        double optionalDouble(String name, double dflt) {
-            JsonNode n = json.get(name);
-            if (n == null || n.isNull()) {
-                return dflt;
-            }
-            if (!n.isNumber()) {
-                throw wrongType(name, n, "a number");
-            }
-            return n.asDouble();
-        }
-
-        List<Integer> eosIds() {
-            JsonNode n = json.get("eos_token_id");
-            List<Integer> ids = new ArrayList<>();
-            if (n == null || n.isNull()) {
-                ids.add(2);
-            } else if (n.isArray()) {
-                for (JsonNode e : n) {
-                    ids.add(toInt("eos_token_id", e));
-                }
-            } else {
-                ids.add(toInt("eos_token_id", n));
-            }
-            return ids;
-        }
-
-        private int toInt(String name, JsonNode n) {
-            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-                throw wrongType(name, n, "an integer");
-            }
-            return n.asInt();
-        }
-
-        private ConfigException missing(String name, String expected) {
-            return new ConfigException(source + ": field " + name + " is missing; expected " + expected);
-        }
-
-        private ConfigException wrongType(String name, JsonNode n, String expected) {
-            return new ConfigException(source + ": field " + name + " is " + n + "; expected " + expected);
-        }
+        return ids;
     }
 }

@@ -1,8 +1,6 @@
 package ai.medqa.model;
 
-import ai.medqa.common.Seeds;
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -11,7 +9,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.medqa.io.Checkpoint;
-import ai.djl.training.GradientCollector;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
-import java.util.function.Function;
 import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -231,58 +227,56 @@ public final class MistralModel implements AutoCloseable {
     }
 
     /**
-     * Forward and backward over whole sequences with per-layer recomputation (gradient
-     * checkpointing), for training adapters on a large frozen base: the layers first run without
-     * recording (keeping only each layer's input), then the loss is backpropagated one layer at a
-     * time from the top, recomputing that layer with recording on. Peak memory holds one layer's
-     * activations (and, for a quantized base, one layer's dequantized weights) instead of all of
-     * them; the gradients that accumulate on the trainable arrays (LoRA A and B) are the same as a
-     * plain backward pass through {@link #forward(NDArray, int[])}.
-     *
-     * <p>Call it outside any gradient collector and inside an {@code NDScope}. Random operations
-     * (LoRA dropout) are re-seeded per layer from {@code seed}, so the recomputation draws the same
-     * masks as the first pass.
-     *
-     * @param loss maps float32 logits {@code [B, T, vocab]} to the scalar to differentiate
-     * @return the loss value
+     * Internal: for medqa-finetune's checkpointed backward, not a stable API. The training forward
+     * pass one piece at a time, so that a training algorithm can run, record and recompute layers in
+     * its own order; composed in order they are exactly {@link #forward(NDArray, int[])}.
      */
-    public float forwardBackwardCheckpointed(NDArray inputIds, int[] padLeft, Function<NDArray, NDArray> loss, long seed) {
-        NDList positionsAndMask = trainingInputs(inputIds, padLeft);
-        NDArray bias = positionsAndMask.get(1);
-        NDList cosSin = rope.lookup(positionsAndMask.get(0));
-        Engine engine = Engine.getInstance();
-        NDArray[] inputs = new NDArray[layers.length + 1];
-        inputs[0] = inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
-        for (int l = 0; l < layers.length; l++) {
-            engine.setRandomSeed(layerSeed(seed, l));
-            inputs[l + 1] = layers[l].forward(inputs[l], rope, cosSin, bias, null, l, 0, 0);
-        }
-        float value;
-        NDArray upstream;
-        NDArray top = inputs[layers.length];
-        top.setRequiresGradient(true);
-        try (GradientCollector gc = engine.newGradientCollector()) {
-            NDArray l = loss.apply(logits(norm.forward(top)));
-            gc.backward(l);
-            value = l.getFloat();
-        }
-        upstream = top.getGradient();
-        for (int l = layers.length - 1; l >= 0; l--) {
-            NDArray in = inputs[l];
-            in.setRequiresGradient(true);
-            try (GradientCollector gc = engine.newGradientCollector()) {
-                engine.setRandomSeed(layerSeed(seed, l));
-                NDArray out = layers[l].forward(in, rope, cosSin, bias, null, l, 0, 0);
-                // d/d(in) of sum(out * upstream) is the chain rule's vector-Jacobian product.
-                gc.backward(out.mul(upstream).sum());
-            }
-            upstream = l > 0 ? in.getGradient() : null;
-        }
-        return value;
+    public Layers layers() {
+        return new Layers();
     }
 
-    private static int layerSeed(long seed, int layer) {
-        return (int) Seeds.mix(seed, layer);
+    /**
+     * Internal: for medqa-finetune, not a stable API (see {@link #layers()}). Whole sequences, no
+     * cache; every array belongs to the caller's scope.
+     */
+    public final class Layers {
+        private Layers() {}
+
+        /** Rope tables and the causal, sliding-window and padding mask of one batch. */
+        public static final class Inputs {
+            private final NDList cosSin;
+            private final NDArray bias;
+
+            private Inputs(NDList cosSin, NDArray bias) {
+                this.cosSin = cosSin;
+                this.bias = bias;
+            }
+        }
+
+        public int count() {
+            return layers.length;
+        }
+
+        /** The positions and mask of {@code inputIds [B, T]} with {@code padLeft[b]} padding slots per row. */
+        public Inputs inputs(NDArray inputIds, int[] padLeft) {
+            NDList positionsAndMask = trainingInputs(inputIds, padLeft);
+            return new Inputs(rope.lookup(positionsAndMask.get(0)), positionsAndMask.get(1));
+        }
+
+        /** Token embeddings {@code [B, T, hidden]}: the first layer's input. */
+        public NDArray embed(NDArray inputIds) {
+            return MistralModel.this.embed(inputIds);
+        }
+
+        /** Decoder layer {@code l} over {@code x}, its output the next layer's input. */
+        public NDArray layer(int l, NDArray x, Inputs in) {
+            return layers[l].forward(x, rope, in.cosSin, in.bias, null, l, 0, 0);
+        }
+
+        /** Final norm and {@code lm_head} over the last layer's output: float32 logits {@code [B, T, vocab]}. */
+        public NDArray logits(NDArray hidden) {
+            return MistralModel.this.logits(norm.forward(hidden));
+        }
     }
 
     /** Position ids and the causal, sliding-window and padding mask of a training batch. */
@@ -302,8 +296,12 @@ public final class MistralModel implements AutoCloseable {
         return new NDList(manager.create(positions, new Shape(b, t)), manager.create(bias, new Shape(b, 1, 1, t, t)));
     }
 
+    private NDArray embed(NDArray inputIds) {
+        return inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
+    }
+
     private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from) {
-        NDArray x = inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
+        NDArray x = embed(inputIds);
         NDList cosSin = rope.lookup(positionIds);
         for (int l = 0; l < layers.length; l++) {
             x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);

@@ -1,9 +1,7 @@
 package ai.medqa.tokenizer;
 
 import ai.medqa.common.Json;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,8 +21,6 @@ record TokenizerConfig(
         boolean legacy,
         String tokenizerClass,
         String chatTemplate) {
-
-    private static final ObjectMapper JSON = Json.MAPPER;
 
     static TokenizerConfig defaults() {
         return new TokenizerConfig(true, false, "<s>", "</s>", "<unk>", true, null, null);
@@ -49,17 +45,7 @@ record TokenizerConfig(
     }
 
     private static TokenizerConfig parse(Path file) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readAllBytes(file));
-        } catch (JsonProcessingException e) {
-            throw new TokenizerException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
-        } catch (IOException e) {
-            throw new TokenizerException(file + ": cannot read: " + e, e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new TokenizerException(file + ": expected a JSON object");
-        }
+        JsonNode root = Json.readObject(file, null, TokenizerException::new);
         TokenizerConfig d = defaults();
         return new TokenizerConfig(
                 bool(file, root, "add_bos_token", d.addBosToken),

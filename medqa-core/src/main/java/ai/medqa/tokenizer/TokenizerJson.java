@@ -6,9 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -89,20 +86,8 @@ final class TokenizerJson {
     }
 
     static TokenizerJson read(Path file) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new TokenizerException(file + ": file not found (a Hugging Face tokenizer folder holds tokenizer.json)", e);
-        } catch (JsonProcessingException e) {
-            throw new TokenizerException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
-        } catch (IOException e) {
-            throw new TokenizerException(file + ": cannot read: " + e, e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new TokenizerException(file + ": expected a JSON object");
-        }
-        return new TokenizerJson(file, (ObjectNode) root);
+        return new TokenizerJson(file, Json.readObject(file,
+                "file not found (a Hugging Face tokenizer folder holds tokenizer.json)", TokenizerException::new));
     }
 
     /**

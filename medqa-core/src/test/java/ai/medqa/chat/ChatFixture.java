@@ -1,5 +1,6 @@
 package ai.medqa.chat;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -17,7 +18,7 @@ import java.util.List;
  * with its chat template, the pair the goldens were made with) and the chat golden rows.
  */
 final class ChatFixture {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     /** A row of golden/chat_template.jsonl (transformers) or golden/chat_literal.jsonl (sentencepiece runs). */
     record Row(String name, List<Message> messages, boolean addGenerationPrompt, String text, int[] ids,

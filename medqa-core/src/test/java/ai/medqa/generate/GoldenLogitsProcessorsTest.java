@@ -1,5 +1,6 @@
 package ai.medqa.generate;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class GoldenLogitsProcessorsTest {
     private static final double TOL = 1e-6;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     /** transformers' class names for ours, to check the chain order against the golden one. */
     private static final Map<Class<?>, String> HF_NAMES = Map.of(

@@ -1,12 +1,12 @@
 package ai.medqa.lora;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import java.util.Map;
@@ -138,7 +138,7 @@ class LoraConfigTest {
 
     private static JsonNode parse(String s) {
         try {
-            return new ObjectMapper().readTree(s);
+            return Json.MAPPER.readTree(s);
         } catch (Exception e) {
             throw new IllegalArgumentException(s, e);
         }

@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.common.Json;
 import ai.medqa.model.Logits;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -9,7 +10,6 @@ import ai.medqa.model.KvCache;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -31,7 +31,7 @@ final class LoraFixtures {
 
     static JsonNode json(String relative) {
         try {
-            return new ObjectMapper().readTree(fixture(relative).toFile());
+            return Json.MAPPER.readTree(fixture(relative).toFile());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -1,5 +1,6 @@
 package ai.medqa.lora;
 
+import ai.medqa.common.Json;
 import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -10,7 +11,6 @@ import ai.medqa.io.CheckpointException;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -25,8 +25,8 @@ class LoraMergeTest {
 
     @Test
     void mergedCheckpointMatchesPeftMergeAndUnload(@TempDir Path dir) throws Exception {
-        JsonNode golden = new ObjectMapper().readTree(resource("/fixtures/lora/golden.json").toFile());
-        int[] prompt = new ObjectMapper().convertValue(golden.get("prompt"), int[].class);
+        JsonNode golden = Json.MAPPER.readTree(resource("/fixtures/lora/golden.json").toFile());
+        int[] prompt = Json.MAPPER.convertValue(golden.get("prompt"), int[].class);
         for (String adapter : new String[] {"C-qv", "C-all", "C-rslora"}) {
             Path out = dir.resolve(adapter);
             LoraMerge.write(resource("/fixtures/mistral-swa/f32"), resource("/fixtures/lora/" + adapter), out);

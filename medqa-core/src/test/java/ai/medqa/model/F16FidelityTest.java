@@ -1,11 +1,11 @@
 package ai.medqa.model;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,7 +27,7 @@ class F16FidelityTest {
     @ParameterizedTest
     @ValueSource(strings = {"llama-rc/A", "llama-rc/B", "mistral-swa"})
     void f16ComputeIsAsCloseAsTransformersF16(String model) throws IOException {
-        JsonNode reference = new ObjectMapper().readTree(Golden.fixture("golden_f16_transformers.json").toFile())
+        JsonNode reference = Json.MAPPER.readTree(Golden.fixture("golden_f16_transformers.json").toFile())
                 .get("models").get(model);
         Golden golden32 = Golden.read(Golden.fixture(model + "/golden.json"));
         try (MistralModel m = MistralModel.load(Golden.fixture(model + "/f16"), Device.cpu(), DataType.FLOAT16,

@@ -1,7 +1,7 @@
 package ai.medqa.model;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -24,7 +24,7 @@ record Golden(List<Case> cases) {
 
     static Golden read(Path file) {
         try {
-            JsonNode root = new ObjectMapper().readTree(file.toFile());
+            JsonNode root = Json.MAPPER.readTree(file.toFile());
             List<Case> cases = new ArrayList<>();
             for (JsonNode c : root.get("cases")) {
                 cases.add(new Case(Logits.ints(c.get("prompt")), Logits.floats2(c.get("prompt_logits")), Logits.ints(c.get("greedy")),

@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -59,7 +60,7 @@ class Nf4CheckpointTest {
             ByteBuffer json = out.raw(module + Nf4Checkpoint.QUANT_STATE);
             byte[] b = new byte[json.remaining()];
             json.get(b);
-            JsonNode state = new ObjectMapper().readTree(new String(b, StandardCharsets.UTF_8));
+            JsonNode state = Json.MAPPER.readTree(new String(b, StandardCharsets.UTF_8));
             assertThat(state.get("quant_type").asText()).isEqualTo("nf4");
             assertThat(state.get("blocksize").asInt()).isEqualTo(64);
             assertThat(state.get("dtype").asText()).isEqualTo("bfloat16");
@@ -95,7 +96,7 @@ class Nf4CheckpointTest {
         Files.createDirectories(tmp.resolve("exists"));
         assertThatThrownBy(() -> Nf4Checkpoint.quantize(source, tmp.resolve("exists"), true))
                 .isInstanceOf(CheckpointException.class).hasMessageContaining("exists");
-        ObjectMapper m = new ObjectMapper();
+        ObjectMapper m = Json.MAPPER;
         assertThatThrownBy(() -> Nf4Checkpoint.checkConfig(m.readTree("{\"quant_method\":\"bitsandbytes\",\"load_in_8bit\":true}"), tmp))
                 .isInstanceOf(CheckpointException.class).hasMessageContaining("load_in_8bit");
         assertThatThrownBy(() -> Nf4Checkpoint.checkConfig(m.readTree("{\"load_in_4bit\":true,\"bnb_4bit_quant_type\":\"fp4\"}"), tmp))

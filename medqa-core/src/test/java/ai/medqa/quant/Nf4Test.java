@@ -1,9 +1,9 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
@@ -112,7 +112,7 @@ class Nf4Test {
 
     @Test
     void matchesBitsandbytesKernelsOnGolden() throws IOException {
-        JsonNode g = new ObjectMapper().readTree(resource("quant/nf4_golden.json").toFile());
+        JsonNode g = Json.MAPPER.readTree(resource("quant/nf4_golden.json").toFile());
         long[] shape = {g.get("shape").get(0).asLong(), g.get("shape").get(1).asLong()};
         float[] w = floats(g, "weight_f32_b64");
 

@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,7 +11,6 @@ import ai.medqa.io.CheckpointException;
 import ai.medqa.io.DType;
 import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -59,7 +59,7 @@ class PackedCheckpointTest {
             assertThat(c.contains("model.embed_tokens.weight")).isTrue();
             assertThat(c.info("model.embed_tokens.weight").dtype()).isEqualTo(DType.F32);
         }
-        ObjectNode config = (ObjectNode) new ObjectMapper().readTree(out.resolve("config.json").toFile());
+        ObjectNode config = (ObjectNode) Json.MAPPER.readTree(out.resolve("config.json").toFile());
         assertThat(config.get("quantization_config").get("quant_method").asText()).isEqualTo("medqa");
         assertThat(config.get("quantization_config").get("group_size").asInt()).isEqualTo(32);
 

@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
@@ -9,7 +10,6 @@ import ai.medqa.model.LinearFactory;
 import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,7 +33,7 @@ class PackedKernelFidelityTest {
 
     static synchronized JsonNode golden() throws IOException {
         if (golden == null) {
-            golden = new ObjectMapper().readTree(Nf4Test.resource("fixtures/golden_packed_transformers.json").toFile());
+            golden = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_transformers.json").toFile());
         }
         return golden;
     }
@@ -49,7 +49,7 @@ class PackedKernelFidelityTest {
             default -> Bf16Linear.converting(LinearFactory.DENSE); // MedQA.Precision.BF16
         };
         // bf16 runs the original weights: the float32 reference is the fixture's own golden (run.c / numpy).
-        JsonNode fixture = new ObjectMapper().readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
+        JsonNode fixture = Json.MAPPER.readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
         try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
                 DataType.FLOAT32, linears)) {
             for (int i = 0; i < g.get("cases").size(); i++) {

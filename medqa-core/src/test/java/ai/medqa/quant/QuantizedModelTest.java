@@ -1,5 +1,6 @@
 package ai.medqa.quant;
 
+import ai.medqa.common.Json;
 import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -13,7 +14,6 @@ import ai.medqa.model.KvCache;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,7 +67,7 @@ class QuantizedModelTest {
             quantized = QuantizedLinears.int8(int8Kernel);
             reference = javaDequantized(w -> Int8Linear.Int8Weight.quantize(w.values, w.shape[0], w.shape[1]).dequantize());
         }
-        JsonNode golden = new ObjectMapper().readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
         try (MistralModel q = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantized);
                 MistralModel ref = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, reference)) {
             double worstVsReference = 0;

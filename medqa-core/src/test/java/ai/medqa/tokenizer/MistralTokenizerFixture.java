@@ -1,5 +1,6 @@
 package ai.medqa.tokenizer;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -20,7 +21,7 @@ import java.util.List;
 final class MistralTokenizerFixture {
     static final String TOKENIZER_JSON = "/tokenizer/mistral-7b-v0.1/tokenizer.json";
     static final String TOKENIZER_CONFIG = "/tokenizer/mistral-7b-instruct-v0.1/tokenizer_config.json";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     /** One line of a golden file. {@code hfIds} is null for rows transformers was not run on. */
     record Row(String kind, String text, int[] spIds, int[] hfIds) {

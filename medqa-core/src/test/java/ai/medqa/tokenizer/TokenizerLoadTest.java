@@ -1,5 +1,6 @@
 package ai.medqa.tokenizer;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Loading a folder: metadata, tokenizer_config.json options, and errors that name the file. */
 class TokenizerLoadTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @TempDir
     Path dir;

@@ -10,7 +10,7 @@ import ai.medqa.metrics.pubmedqa.AnswerExtractor;
 import ai.medqa.metrics.pubmedqa.Classification;
 import ai.medqa.metrics.pubmedqa.PubMedQaLabel;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
-import ai.medqa.metrics.report.AtomicFiles;
+import ai.medqa.common.AtomicFiles;
 import ai.medqa.metrics.stats.Bootstrap;
 import ai.medqa.metrics.stats.NumpyRandom;
 import ai.medqa.metrics.stats.Percentile;

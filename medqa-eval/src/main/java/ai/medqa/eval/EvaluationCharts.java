@@ -1,6 +1,6 @@
 package ai.medqa.eval;
 
-import ai.medqa.metrics.report.AtomicFiles;
+import ai.medqa.common.AtomicFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -37,16 +37,7 @@ final class EvaluationCharts {
         Graphics2D g = image.createGraphics();
         try {
             style(g);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-            g.drawString("PubMedQA accuracy (95% bootstrap interval)", left, 30);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-            for (int i = 0; i <= 10; i++) {
-                int y = top + plotHeight - i * plotHeight / 10;
-                g.setColor(new Color(0xdddddd));
-                g.drawLine(left, y, width - 20, y);
-                g.setColor(Color.DARK_GRAY);
-                g.drawString(String.format(Locale.ROOT, "%.1f", i / 10.0), left - 30, y + 4);
-            }
+            titleAndGrid(g, "PubMedQA accuracy (95% bootstrap interval)", left, top, plotHeight, width);
             for (int i = 0; i < summaries.size(); i++) {
                 Evaluation.ConfigSummary s = summaries.get(i);
                 int x = left + 20 + i * (barWidth + 30);
@@ -120,6 +111,20 @@ final class EvaluationCharts {
         write(image, file);
     }
 
+    /** The title, and a [0, 1] value axis: a grid line and label every 0.1. */
+    private static void titleAndGrid(Graphics2D g, String title, int left, int top, int plotHeight, int width) {
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
+        g.drawString(title, left, 30);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        for (int i = 0; i <= 10; i++) {
+            int y = top + plotHeight - i * plotHeight / 10;
+            g.setColor(new Color(0xdddddd));
+            g.drawLine(left, y, width - 20, y);
+            g.setColor(Color.DARK_GRAY);
+            g.drawString(String.format(Locale.ROOT, "%.1f", i / 10.0), left - 30, y + 4);
+        }
+    }
+
     /** One column of dots per configuration (a value per question, jittered sideways), its mean as a bar. */
     static void distribution(Map<String, double[]> values, String title, Path file) {
         int column = 110;
@@ -132,16 +137,7 @@ final class EvaluationCharts {
         Graphics2D g = image.createGraphics();
         try {
             style(g);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-            g.drawString(title, left, 30);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-            for (int i = 0; i <= 10; i++) {
-                int y = top + plotHeight - i * plotHeight / 10;
-                g.setColor(new Color(0xdddddd));
-                g.drawLine(left, y, width - 20, y);
-                g.setColor(Color.DARK_GRAY);
-                g.drawString(String.format(Locale.ROOT, "%.1f", i / 10.0), left - 30, y + 4);
-            }
+            titleAndGrid(g, title, left, top, plotHeight, width);
             java.util.SplittableRandom jitter = new java.util.SplittableRandom(1);
             int c = 0;
             for (Map.Entry<String, double[]> e : values.entrySet()) {

@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The run around the scorer: resumable predictions, refusal of a changed run, the summary's numbers. */
 class EvaluationTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @Test
     void bootstrapEqualsTheNumpyAndScikitLearnRestatement() throws Exception {

@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -10,7 +11,6 @@ import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
 import ai.medqa.tokenizer.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.function.Function;
@@ -27,7 +27,7 @@ class LikelihoodGoldenTest {
 
     @Test
     void equalsTransformersWithAndWithoutBos(@TempDir Path dir) throws Exception {
-        JsonNode golden = new ObjectMapper().readTree(TinyModel.resource("likelihood_golden.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(TinyModel.resource("likelihood_golden.json").toFile());
         Map<String, PubMedQaItem> items = PubMedQaData.bundled().all().stream()
                 .collect(Collectors.toMap(PubMedQaItem::pmid, Function.identity()));
         Path model = TinyModel.write(dir.resolve("m"));

@@ -1,11 +1,11 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.medqa.MedQA;
 import ai.medqa.generate.GenerationConfig;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,7 +35,7 @@ class ParameterGridTest {
             ParameterGrid.writeJsonl(file, rows);
             List<String> lines = Files.readAllLines(file);
             assertThat(lines).hasSize(16);
-            JsonNode first = new ObjectMapper().readTree(lines.get(1));
+            JsonNode first = Json.MAPPER.readTree(lines.get(1));
             assertThat(first.get("temperature").asDouble()).isEqualTo(0.3);
             assertThat(first.get("id").asText()).isEqualTo("q2");
             assertThat(first.get("reference").asText()).isEqualTo("rarely");

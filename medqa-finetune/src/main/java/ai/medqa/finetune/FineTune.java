@@ -2,6 +2,7 @@ package ai.medqa.finetune;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.common.Seeds;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
 import ai.medqa.model.LinearFactory;
@@ -12,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
@@ -56,11 +58,19 @@ public final class FineTune {
                     double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery,
                     boolean gradientCheckpointing) {}
 
-    private final Builder b;
+    /** Where a run's model, data and output come from, and whom it tells of each step: build()'s snapshot. */
+    record Inputs(Path modelDir, MistralModel model, Tokenizer tokenizer, Device device, DataType computeType,
+                  LinearFactory baseLinears, Path dataFile, List<Example> examples, List<Example> evalExamples,
+                  boolean includeOfficialTest, PromptTemplate template, Path output, Consumer<StepStats> listener) {}
+
+    /** The examples a run trains and evaluates on, and the template that renders them. */
+    private record Data(List<Example> train, List<Example> eval, PromptTemplate template, int heldOutTest) {}
+
+    private final Inputs in;
     private final Settings settings;
 
-    private FineTune(Builder b, Settings settings) {
-        this.b = b;
+    private FineTune(Inputs in, Settings settings) {
+        this.in = in;
         this.settings = settings;
     }
 
@@ -75,16 +85,16 @@ public final class FineTune {
      */
     public FineTuneResult run() {
         long started = System.nanoTime();
-        boolean ownModel = b.model == null;
+        boolean ownModel = in.model() == null;
         MistralModel model = ownModel
-                ? MistralModel.load(b.modelDir, b.device, b.computeType, b.baseLinears)
-                : b.model;
+                ? MistralModel.load(in.modelDir(), in.device(), in.computeType(), in.baseLinears())
+                : in.model();
         try {
-            Tokenizer tokenizer = b.tokenizer != null ? b.tokenizer : Tokenizer.load(b.modelDir);
+            Tokenizer tokenizer = in.tokenizer() != null ? in.tokenizer() : Tokenizer.load(in.modelDir());
             try {
                 return train(model, tokenizer, started);
             } finally {
-                if (b.tokenizer == null) {
+                if (in.tokenizer() == null) {
                     tokenizer.close();
                 }
             }
@@ -96,28 +106,56 @@ public final class FineTune {
     }
 
     private FineTuneResult train(MistralModel model, Tokenizer tokenizer, long started) {
-        // Data: explicit examples, or a file; PubMedQA's official test split held out unless asked.
+        Data data = data();
+        Tokenization.Result train = Tokenization.tokenize(tokenizer, data.template(), data.train(), settings.maxLength());
+        Tokenization.Result eval = data.eval().isEmpty() ? null
+                : Tokenization.tokenize(tokenizer, data.template(), data.eval(), settings.maxLength());
+        logData(data.template(), train, eval);
+        int vocab = model.config().vocabSize();
+        if (tokenizer.vocabSize() > vocab) {
+            throw new IllegalArgumentException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model's"
+                    + " vocab_size is " + vocab);
+        }
+        try {
+            Files.createDirectories(in.output());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + in.output() + ": " + e.getMessage(), e);
+        }
+        LoraAdapters lora = LoraAdapters.of(model);
+        Trainer trainer = new Trainer(settings, model, train.examples(),
+                eval == null ? List.of() : eval.examples(), tokenizer.eosId(), in.listener());
+        Trainer.Outcome outcome;
+        try {
+            outcome = trainer.run(lora, in.output());
+        } catch (RuntimeException e) {
+            detach(lora);
+            throw e;
+        }
+        saveOutputs(lora, outcome.state());
+        if (in.model() == null) {
+            detach(lora);
+        }
+        return result(outcome, train, eval, data.heldOutTest(), started);
+    }
+
+    /** Explicit examples, or a file with PubMedQA's official test split held out unless asked; then the held-out fold. */
+    private Data data() {
         List<Example> examples;
         int heldOutTest = 0;
-        PromptTemplate template = b.template;
-        if (b.examples != null) {
-            examples = b.examples;
+        PromptTemplate template = in.template();
+        if (in.examples() != null) {
+            examples = in.examples();
             template = template != null ? template : PromptTemplate.raw();
         } else {
-            TrainingData.Loaded loaded = TrainingData.load(b.dataFile, b.includeOfficialTest);
+            TrainingData.Loaded loaded = TrainingData.load(in.dataFile(), in.includeOfficialTest());
             examples = loaded.examples();
             heldOutTest = loaded.heldOutTest();
             template = template != null ? template : loaded.pubMedQa() ? PromptTemplate.instruction() : PromptTemplate.raw();
         }
         List<Example> trainExamples = examples;
-        List<Example> evalExamples = b.evalExamples != null ? b.evalExamples : List.of();
-        if (b.evalExamples == null && settings.evalFraction() > 0) {
-            // A held-out fold drawn with the run's seed: the same split on resume.
-            List<Example> shuffled = new ArrayList<>(examples);
-            SplittableRandom r = new SplittableRandom(Trainer.mix(settings.seed(), 0xE7A1L));
-            for (int i = shuffled.size() - 1; i > 0; i--) {
-                java.util.Collections.swap(shuffled, i, r.nextInt(i + 1));
-            }
+        List<Example> evalExamples = in.evalExamples() != null ? in.evalExamples() : List.of();
+        if (in.evalExamples() == null && settings.evalFraction() > 0) {
+            List<Example> shuffled = shuffled(examples);
             int n = (int) Math.ceil(settings.evalFraction() * shuffled.size());
             evalExamples = shuffled.subList(0, n);
             trainExamples = shuffled.subList(n, shuffled.size());
@@ -126,9 +164,20 @@ public final class FineTune {
             throw new IllegalArgumentException("no training examples left (" + examples.size() + " loaded, "
                     + evalExamples.size() + " held out for evaluation)");
         }
-        Tokenization.Result train = Tokenization.tokenize(tokenizer, template, trainExamples, settings.maxLength());
-        Tokenization.Result eval = evalExamples.isEmpty() ? null
-                : Tokenization.tokenize(tokenizer, template, evalExamples, settings.maxLength());
+        return new Data(trainExamples, evalExamples, template, heldOutTest);
+    }
+
+    /** The examples in an order drawn with the run's seed, so the held-out fold is the same on resume. */
+    private List<Example> shuffled(List<Example> examples) {
+        List<Example> shuffled = new ArrayList<>(examples);
+        SplittableRandom r = new SplittableRandom(Seeds.mix(settings.seed(), 0xE7A1L));
+        for (int i = shuffled.size() - 1; i > 0; i--) {
+            Collections.swap(shuffled, i, r.nextInt(i + 1));
+        }
+        return shuffled;
+    }
+
+    private void logData(PromptTemplate template, Tokenization.Result train, Tokenization.Result eval) {
         log.info("template {}; training data: {}", template, train.stats());
         if (eval != null) {
             log.info("held-out data: {}", eval.stats());
@@ -138,44 +187,28 @@ public final class FineTune {
                             + " cut)", train.stats().truncated(), train.stats().examples(), settings.maxLength(),
                     train.stats().answerTruncated());
         }
-        int vocab = model.config().vocabSize();
-        if (tokenizer.vocabSize() > vocab) {
-            throw new IllegalArgumentException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model's"
-                    + " vocab_size is " + vocab);
-        }
+    }
 
-        try {
-            Files.createDirectories(b.output);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + b.output + ": " + e.getMessage(), e);
-        }
-        LoraAdapters lora = LoraAdapters.of(model);
-        Trainer trainer = new Trainer(settings, model, train.examples(),
-                eval == null ? List.of() : eval.examples(), tokenizer.eosId(), b.listener);
-        Trainer.Outcome outcome;
-        try {
-            outcome = trainer.run(lora, b.output);
-        } catch (RuntimeException e) {
-            detach(lora);
-            throw e;
-        }
-        TrainerState st = outcome.state();
-        lora.adapters().get(settings.adapterName()).save(b.output);
+    /** The final adapter in the output folder itself (PEFT's layout), with the loss curve as CSV and PNG. */
+    private void saveOutputs(LoraAdapters lora, TrainerState st) {
+        lora.adapters().get(settings.adapterName()).save(in.output());
         if (!st.history().isEmpty()) {
-            LossCurve.writeCsv(st.history(), b.output.resolve("loss.csv"));
-            LossCurve.writePng(st.history(), "LoRA fine-tuning: " + b.output.getFileName(), b.output.resolve("loss.png"));
+            LossCurve.writeCsv(st.history(), in.output().resolve("loss.csv"));
+            LossCurve.writePng(st.history(), "LoRA fine-tuning: " + in.output().getFileName(),
+                    in.output().resolve("loss.png"));
         }
-        if (b.model == null) {
-            detach(lora);
-        }
+    }
+
+    private FineTuneResult result(Trainer.Outcome outcome, Tokenization.Result train, Tokenization.Result eval,
+            int heldOutTest, long started) {
+        TrainerState st = outcome.state();
         double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
         FineTuneResult result = new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(),
-                st.bestEvalLoss(),
-                st.stoppedEarly(), b.output, train.stats(), eval == null ? null : eval.stats(), heldOutTest,
-                (System.nanoTime() - started) / 1e9, st.history());
+                st.bestEvalLoss(), st.stoppedEarly(), in.output(), train.stats(), eval == null ? null : eval.stats(),
+                heldOutTest, (System.nanoTime() - started) / 1e9, st.history());
         log.info("done: {} steps, train loss {}, held-out loss {} (before training {}); adapter in {}", result.steps(),
                 Trainer.fmt(result.trainLoss()), Trainer.fmt(result.evalLoss()), Trainer.fmt(result.initialEvalLoss()),
-                b.output);
+                in.output());
         return result;
     }
 
@@ -493,7 +526,9 @@ public final class FineTune {
                     schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, lora,
                     adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
                     keepCheckpoints, resume, logEvery, gradientCheckpointing);
-            return new FineTune(this, s);
+            Inputs inputs = new Inputs(modelDir, model, tokenizer, device, computeType, baseLinears, dataFile, examples,
+                    evalExamples, includeOfficialTest, template, output, listener);
+            return new FineTune(inputs, s);
         }
 
         private static void positive(String what, long v) {

@@ -1,6 +1,6 @@
 package ai.medqa.finetune;
 
-import ai.medqa.metrics.report.AtomicFiles;
+import ai.medqa.common.AtomicFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;

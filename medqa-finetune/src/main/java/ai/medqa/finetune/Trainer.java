@@ -52,34 +52,62 @@ final class Trainer {
 
     record Outcome(TrainerState state, double lastEval) {}
 
-    Outcome run(LoraAdapters lora, Path out) {
-        int perStep = s.batchSize() * s.gradientAccumulation();
-        long stepsPerEpoch = (train.size() + perStep - 1) / perStep;
-        long total = s.maxSteps() > 0 ? s.maxSteps() : stepsPerEpoch * s.epochs();
-        long warmup = s.warmupSteps() >= 0 ? s.warmupSteps() : (long) Math.ceil(s.warmupRatio() * total);
-        String fingerprint = fingerprint(total, warmup);
+    /** What one run trains and where it writes, fixed for the whole loop. */
+    private record Run(LoraAdapters lora, LoraAdapter adapter, LoraParameters params, AdamW adamw, long total,
+                       long warmup, Path out) {}
 
-        Optional<Path> resumeFrom = Optional.empty();
-        List<Path> existing = Checkpoints.list(out);
-        if (s.resume()) {
-            resumeFrom = Checkpoints.latest(out);
-            if (resumeFrom.isEmpty()) {
-                log.warn("--resume: no checkpoint in {}; starting from the beginning", out);
+    /** One optimizer step's micro-batches, with the examples, tokens and loss targets they hold. */
+    private record StepData(List<Batch> micro, int examples, int tokens, int targets) {}
+
+    /** Where the run stands between steps: starts as a fresh or resumed state, saved as one. */
+    private static final class Progress {
+        long step;
+        int epoch;
+        int position;
+        int[] order;
+        long tokensSeen;
+        double initialEval;
+        double best;
+        int sinceBest;
+        boolean stopped;
+        double lastEval = Double.NaN;
+        final double elapsedBefore;
+        final String fingerprint;
+        final List<StepStats> history;
+
+        Progress(TrainerState s) {
+            step = s.step();
+            epoch = s.epoch();
+            position = s.position();
+            tokensSeen = s.tokensSeen();
+            initialEval = s.initialEvalLoss();
+            best = s.bestEvalLoss();
+            sinceBest = s.evalsWithoutImprovement();
+            stopped = s.stoppedEarly();
+            elapsedBefore = s.elapsedSeconds();
+            fingerprint = s.fingerprint();
+            history = new ArrayList<>(s.history());
+            for (StepStats h : history) {
+                lastEval = Double.isNaN(h.evalLoss()) ? lastEval : h.evalLoss();
             }
-        } else if (!existing.isEmpty()) {
-            throw new IllegalStateException(out + " holds checkpoints of an earlier run (" + existing.get(0).getFileName()
-                    + "): resume it, or choose another output folder");
         }
 
+        TrainerState state(double runSeconds) {
+            return new TrainerState(step, epoch, position, elapsedBefore + runSeconds, tokensSeen, initialEval, best,
+                    sinceBest, stopped, fingerprint, history);
+        }
+    }
+
+    Outcome run(LoraAdapters lora, Path out) {
+        long total = s.maxSteps() > 0 ? s.maxSteps() : stepsPerEpoch() * s.epochs();
+        long warmup = s.warmupSteps() >= 0 ? s.warmupSteps() : (long) Math.ceil(s.warmupRatio() * total);
+        String fingerprint = fingerprint(total, warmup);
+        Optional<Path> resumeFrom = resumePoint(out);
         TrainerState state;
         LoraAdapter adapter;
         if (resumeFrom.isPresent()) {
             Path ckpt = resumeFrom.get();
-            state = Checkpoints.readState(ckpt);
-            if (!state.fingerprint().equals(fingerprint)) {
-                throw new IllegalStateException("cannot resume from " + ckpt + ": it was made with other settings or"
-                        + " data.\n  checkpoint: " + state.fingerprint() + "\n  this run:   " + fingerprint);
-            }
+            state = resumedState(ckpt, fingerprint);
             adapter = Adapters.read(model, ckpt, s.adapterName(), s.lora().loraDropout());
             requireSameConfig(adapter.config(), s.lora(), ckpt);
             log.info("resuming from {} at step {}/{} (epoch {}, example {} of {})", ckpt, state.step(), total,
@@ -91,129 +119,184 @@ final class Trainer {
         lora.attach(adapter);
         lora.activate(s.adapterName());
         LoraParameters params = new LoraParameters(adapter);
-        log.info("training {} LoRA parameters ({} tensors) of adapter {}: {} steps ({} per epoch, {} examples x"
-                        + " {} epochs, batch {} x {} accumulation), warm-up {} steps, {} schedule, peak lr {}",
-                adapter.parameterCount(), params.names().size(), s.adapterName(), total, stepsPerEpoch, train.size(),
-                s.epochs(), s.batchSize(), s.gradientAccumulation(), warmup, s.schedule(), s.learningRate());
-
+        logPlan(adapter, params, total, warmup);
         try (AdamW adamw = new AdamW(params.arrays(), s.beta1(), s.beta2(), s.eps(), s.weightDecay(), model.manager())) {
             resumeFrom.ifPresent(ckpt -> Checkpoints.restoreOptimizer(ckpt, params, adamw));
-            return loop(lora, adapter, params, adamw, state, total, warmup, out);
+            return loop(new Run(lora, adapter, params, adamw, total, warmup, out), new Progress(state));
         }
     }
 
-    private Outcome loop(LoraAdapters lora, LoraAdapter adapter, LoraParameters params, AdamW adamw,
-            TrainerState state, long total, long warmup, Path out) {
-        List<StepStats> history = new ArrayList<>(state.history());
-        long step = state.step();
-        int epoch = state.epoch();
-        int position = state.position();
-        double elapsedBefore = state.elapsedSeconds();
-        long tokensSeen = state.tokensSeen();
-        double best = state.bestEvalLoss();
-        int sinceBest = state.evalsWithoutImprovement();
-        boolean stopped = state.stoppedEarly();
-        double lastEval = Double.NaN;
-        for (StepStats h : history) {
-            lastEval = Double.isNaN(h.evalLoss()) ? lastEval : h.evalLoss();
+    private long stepsPerEpoch() {
+        int perStep = s.batchSize() * s.gradientAccumulation();
+        return (train.size() + perStep - 1) / perStep;
+    }
+
+    /** The checkpoint to continue from; refuses to start over an earlier run's checkpoints unless resuming. */
+    private Optional<Path> resumePoint(Path out) {
+        if (s.resume()) {
+            Optional<Path> latest = Checkpoints.latest(out);
+            if (latest.isEmpty()) {
+                log.warn("--resume: no checkpoint in {}; starting from the beginning", out);
+            }
+            return latest;
         }
-        double initialEval = state.initialEvalLoss();
-        if (step == 0 && !eval.isEmpty()) {
+        List<Path> existing = Checkpoints.list(out);
+        if (!existing.isEmpty()) {
+            throw new IllegalStateException(out + " holds checkpoints of an earlier run (" + existing.get(0).getFileName()
+                    + "): resume it, or choose another output folder");
+        }
+        return Optional.empty();
+    }
+
+    private static TrainerState resumedState(Path ckpt, String fingerprint) {
+        TrainerState state = Checkpoints.readState(ckpt);
+        if (!state.fingerprint().equals(fingerprint)) {
+            throw new IllegalStateException("cannot resume from " + ckpt + ": it was made with other settings or"
+                    + " data.\n  checkpoint: " + state.fingerprint() + "\n  this run:   " + fingerprint);
+        }
+        return state;
+    }
+
+    private void logPlan(LoraAdapter adapter, LoraParameters params, long total, long warmup) {
+        log.info("training {} LoRA parameters ({} tensors) of adapter {}: {} steps ({} per epoch, {} examples x"
+                        + " {} epochs, batch {} x {} accumulation), warm-up {} steps, {} schedule, peak lr {}",
+                adapter.parameterCount(), params.names().size(), s.adapterName(), total, stepsPerEpoch(), train.size(),
+                s.epochs(), s.batchSize(), s.gradientAccumulation(), warmup, s.schedule(), s.learningRate());
+    }
+
+    private Outcome loop(Run run, Progress p) {
+        if (p.step == 0 && !eval.isEmpty()) {
             // The base model's loss (B = 0 at the start): the reference every later evaluation is read against.
-            initialEval = evaluate(lora, eval);
-            log.info("held-out loss before training: {}", fmt(initialEval));
+            p.initialEval = evaluate(run.lora(), eval);
+            log.info("held-out loss before training: {}", fmt(p.initialEval));
         }
         long started = System.nanoTime();
-        long firstStep = step;
-        int[] order = permutation(epoch);
-        int perStep = s.batchSize() * s.gradientAccumulation();
-
-        while (step < total && !stopped) {
-            if (position >= train.size()) {
-                epoch++;
-                position = 0;
-                order = permutation(epoch);
-            }
+        long firstStep = p.step;
+        p.order = permutation(p.epoch);
+        while (p.step < run.total() && !p.stopped) {
             long stepStart = System.nanoTime();
-            int take = Math.min(perStep, train.size() - position);
-            List<Batch> micro = new ArrayList<>();
-            int targets = 0;
-            int tokens = 0;
-            for (int from = 0; from < take; from += s.batchSize()) {
-                List<TokenizedExample> rows = new ArrayList<>();
-                for (int i = from; i < Math.min(take, from + s.batchSize()); i++) {
-                    rows.add(train.get(order[position + i]));
-                }
-                Batch b = Batch.of(rows, padId);
-                micro.add(b);
-                targets += b.targets();
-                tokens += b.tokens();
-            }
-            double lr = s.learningRate() * s.schedule().factor(step, warmup, total);
-            double lossSum = 0;
-            lora.setTraining(true);
-            for (int k = 0; k < micro.size(); k++) {
-                Engine.getInstance().setRandomSeed(microSeed(step, k));
-                lossSum += forwardBackward(micro.get(k), targets, microSeed(step, k));
-            }
-            double gradNorm = params.clipGradNorm(s.maxGradNorm());
-            adamw.step(params.arrays(), lr);
-            params.zeroGradients();
-            step++;
-            position += take;
-            tokensSeen += tokens;
-            double loss = lossSum / targets;
+            StepData data = nextStepData(p);
+            double lr = s.learningRate() * s.schedule().factor(p.step, run.warmup(), run.total());
+            double lossSum = accumulate(run.lora(), data, p.step);
+            double gradNorm = optimizerStep(run, lr);
+            p.step++;
+            p.position += data.examples();
+            p.tokensSeen += data.tokens();
+            double loss = lossSum / data.targets();
             if (!Double.isFinite(loss)) {
-                throw new IllegalStateException("step " + step + ": the loss is " + loss);
+                throw new IllegalStateException("step " + p.step + ": the loss is " + loss);
             }
-
-            double evalLoss = Double.NaN;
-            boolean evalNow = !eval.isEmpty() && (step == total || (s.evalEvery() > 0 && step % s.evalEvery() == 0));
-            if (evalNow) {
-                evalLoss = evaluate(lora, eval);
-                lastEval = evalLoss;
-                if (Double.isNaN(best) || evalLoss < best - s.earlyStopMinDelta()) {
-                    best = evalLoss;
-                    sinceBest = 0;
-                    adapter.save(out.resolve("best"));
-                } else {
-                    sinceBest++;
-                    if (s.earlyStopPatience() > 0 && sinceBest >= s.earlyStopPatience()) {
-                        stopped = true;
-                        log.info("early stop at step {}: held-out loss {} has not improved on {} for {} evaluations",
-                                step, fmt(evalLoss), fmt(best), sinceBest);
-                    }
-                }
-            }
+            boolean evalNow = !eval.isEmpty()
+                    && (p.step == run.total() || (s.evalEvery() > 0 && p.step % s.evalEvery() == 0));
+            double evalLoss = evalNow ? evaluateAndTrackBest(run, p) : Double.NaN;
             long now = System.nanoTime();
-            double stepSeconds = (now - stepStart) / 1e9;
             double runSeconds = (now - started) / 1e9;
-            double eta = runSeconds / (step - firstStep) * (total - step);
-            StepStats stats = new StepStats(step, total, epoch + (double) position / train.size(), loss, evalLoss, lr,
-                    gradNorm, tokens, tokens / stepSeconds, elapsedBefore + runSeconds, eta);
-            history.add(stats);
-            if (s.logEvery() > 0 && (step % s.logEvery() == 0 || step == total || evalNow)) {
-                log.info(String.format(Locale.ROOT,
-                        "step %d/%d  epoch %.2f  loss %.4f%s  lr %.3e  grad-norm %.3f  %.0f tok/s  eta %s", step, total,
-                        stats.epoch(), loss, evalNow ? "  eval-loss " + fmt(evalLoss) : "", lr, gradNorm,
-                        stats.tokensPerSecond(), duration(eta)));
+            double eta = runSeconds / (p.step - firstStep) * (run.total() - p.step);
+            StepStats stats = new StepStats(p.step, run.total(), p.epoch + (double) p.position / train.size(), loss,
+                    evalLoss, lr, gradNorm, data.tokens(), data.tokens() / ((now - stepStart) / 1e9),
+                    p.elapsedBefore + runSeconds, eta);
+            p.history.add(stats);
+            report(stats, evalNow);
+            checkpointIfDue(run, p, runSeconds);
+        }
+        run.lora().setTraining(false);
+        return new Outcome(p.state((System.nanoTime() - started) / 1e9), p.lastEval);
+    }
+
+    /**
+     * Batch assembly: the next {@code batchSize x gradientAccumulation} examples in the epoch's order
+     * (fewer at the epoch's end), as micro-batches; an epoch used up starts the next with a new order.
+     */
+    private StepData nextStepData(Progress p) {
+        if (p.position >= train.size()) {
+            p.epoch++;
+            p.position = 0;
+            p.order = permutation(p.epoch);
+        }
+        int take = Math.min(s.batchSize() * s.gradientAccumulation(), train.size() - p.position);
+        List<Batch> micro = new ArrayList<>();
+        int targets = 0;
+        int tokens = 0;
+        for (int from = 0; from < take; from += s.batchSize()) {
+            List<TokenizedExample> rows = new ArrayList<>();
+            for (int i = from; i < Math.min(take, from + s.batchSize()); i++) {
+                rows.add(train.get(p.order[p.position + i]));
             }
-            if (listener != null) {
-                listener.accept(stats);
-            }
-            boolean last = step == total || stopped;
-            if (last || (s.saveEvery() > 0 && step % s.saveEvery() == 0)) {
-                TrainerState now2 = new TrainerState(step, epoch, position, elapsedBefore + runSeconds, tokensSeen,
-                        initialEval, best,
-                        sinceBest, stopped, state.fingerprint(), history);
-                Checkpoints.save(out, adapter, params, adamw, now2, s.keepCheckpoints());
-                LossCurve.writeCsv(history, out.resolve("loss.csv"));
+            Batch b = Batch.of(rows, padId);
+            micro.add(b);
+            targets += b.targets();
+            tokens += b.tokens();
+        }
+        return new StepData(micro, take, tokens, targets);
+    }
+
+    /**
+     * Gradient accumulation: forward and backward over each micro-batch, each scaled to its share of
+     * the step's mean, so the gradients summed on the LoRA parameters are the whole step's. Returns
+     * the loss sum.
+     */
+    private double accumulate(LoraAdapters lora, StepData data, long step) {
+        double lossSum = 0;
+        lora.setTraining(true);
+        for (int k = 0; k < data.micro().size(); k++) {
+            Engine.getInstance().setRandomSeed(microSeed(step, k));
+            lossSum += forwardBackward(data.micro().get(k), data.targets(), microSeed(step, k));
+        }
+        return lossSum;
+    }
+
+    /** Clips the accumulated gradients, steps AdamW and clears them; returns their norm before clipping. */
+    private double optimizerStep(Run run, double lr) {
+        double gradNorm = run.params().clipGradNorm(s.maxGradNorm());
+        run.adamw().step(run.params().arrays(), lr);
+        run.params().zeroGradients();
+        return gradNorm;
+    }
+
+    /**
+     * Early stopping: the held-out loss after this step; a new best is saved to {@code best/}, and
+     * {@code earlyStopPatience} evaluations without improvement stop the run.
+     */
+    private double evaluateAndTrackBest(Run run, Progress p) {
+        double evalLoss = evaluate(run.lora(), eval);
+        p.lastEval = evalLoss;
+        if (Double.isNaN(p.best) || evalLoss < p.best - s.earlyStopMinDelta()) {
+            p.best = evalLoss;
+            p.sinceBest = 0;
+            run.adapter().save(run.out().resolve("best"));
+        } else {
+            p.sinceBest++;
+            if (s.earlyStopPatience() > 0 && p.sinceBest >= s.earlyStopPatience()) {
+                p.stopped = true;
+                log.info("early stop at step {}: held-out loss {} has not improved on {} for {} evaluations",
+                        p.step, fmt(evalLoss), fmt(p.best), p.sinceBest);
             }
         }
-        lora.setTraining(false);
-        double elapsed = elapsedBefore + (System.nanoTime() - started) / 1e9;
-        return new Outcome(new TrainerState(step, epoch, position, elapsed, tokensSeen, initialEval, best, sinceBest, stopped,
-                state.fingerprint(), history), lastEval);
+        return evalLoss;
+    }
+
+    private void report(StepStats stats, boolean evaluated) {
+        long step = stats.step();
+        if (s.logEvery() > 0 && (step % s.logEvery() == 0 || step == stats.totalSteps() || evaluated)) {
+            log.info(String.format(Locale.ROOT,
+                    "step %d/%d  epoch %.2f  loss %.4f%s  lr %.3e  grad-norm %.3f  %.0f tok/s  eta %s", step,
+                    stats.totalSteps(), stats.epoch(), stats.loss(), evaluated ? "  eval-loss " + fmt(stats.evalLoss())
+                            : "", stats.learningRate(), stats.gradNorm(), stats.tokensPerSecond(),
+                    duration(stats.etaSeconds())));
+        }
+        if (listener != null) {
+            listener.accept(stats);
+        }
+    }
+
+    /** Checkpointing: after the last step, and every {@code saveEvery} steps; the loss curve with it. */
+    private void checkpointIfDue(Run run, Progress p, double runSeconds) {
+        boolean last = p.step == run.total() || p.stopped;
+        if (last || (s.saveEvery() > 0 && p.step % s.saveEvery() == 0)) {
+            Checkpoints.save(run.out(), run.adapter(), run.params(), run.adamw(), p.state(runSeconds),
+                    s.keepCheckpoints());
+            LossCurve.writeCsv(p.history, run.out().resolve("loss.csv"));
+        }
     }
 
     /** Forward, loss (this micro-batch's share of the step's mean) and backward; returns the loss sum. */
@@ -222,7 +305,7 @@ final class Trainer {
             try (NDScope scope = new NDScope()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
                 NDArray[] sum = new NDArray[1];
-                model.forwardBackwardCheckpointed(ids, new int[b.rows()], logits -> {
+                CheckpointedBackward.run(model, ids, new int[b.rows()], logits -> {
                     sum[0] = CausalLmLoss.sum(logits, b);
                     return CausalLmLoss.scale(sum[0], 1.0 / stepTargets);
                 }, seed);
@@ -262,7 +345,7 @@ final class Trainer {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        SplittableRandom r = new SplittableRandom(mix(s.seed(), 0x5EED_0000L + epoch));
+        SplittableRandom r = new SplittableRandom(Seeds.mix(s.seed(), 0x5EED_0000L + epoch));
         for (int i = order.length - 1; i > 0; i--) {
             int j = r.nextInt(i + 1);
             int t = order[i];
@@ -273,11 +356,7 @@ final class Trainer {
     }
 
     private int microSeed(long step, int micro) {
-        return (int) mix(mix(s.seed(), step), micro);
-    }
-
-    static long mix(long a, long b) {
-        return Seeds.mix(a, b);
+        return (int) Seeds.mix(Seeds.mix(s.seed(), step), micro);
     }
 
     /** Settings and data that must not change between a run and its resume. */

@@ -75,34 +75,17 @@ final class TrainingData {
 
     static List<Example> readPairs(Path file) {
         List<Example> out = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int n = 0;
-            while ((line = r.readLine()) != null) {
-                n++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                String where = file + ": line " + n;
-                JsonNode rec;
-                try {
-                    rec = JSON.readTree(line);
-                } catch (IOException e) {
-                    throw new IllegalArgumentException(where + ": not valid JSON: " + e.getMessage(), e);
-                }
-                JsonNode p = rec == null ? null : rec.get("prompt");
-                JsonNode c = rec == null ? null : rec.get("completion");
-                if (p == null || !p.isTextual() || c == null || !c.isTextual()) {
-                    throw new IllegalArgumentException(where + ": expected {\"prompt\": text, \"completion\": text}");
-                }
-                if (c.asText().isEmpty()) {
-                    throw new IllegalArgumentException(where + ": the completion is empty; nothing to learn");
-                }
-                out.add(Example.pair("line " + n, p.asText(), c.asText()));
+        Json.forEachLine(file, IllegalArgumentException::new, (n, where, rec) -> {
+            JsonNode p = rec.get("prompt");
+            JsonNode c = rec.get("completion");
+            if (p == null || !p.isTextual() || c == null || !c.isTextual()) {
+                throw new IllegalArgumentException(where + ": expected {\"prompt\": text, \"completion\": text}");
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-        }
+            if (c.asText().isEmpty()) {
+                throw new IllegalArgumentException(where + ": the completion is empty; nothing to learn");
+            }
+            out.add(Example.pair("line " + n, p.asText(), c.asText()));
+        });
         if (out.isEmpty()) {
             throw new IllegalArgumentException(file + ": no examples");
         }

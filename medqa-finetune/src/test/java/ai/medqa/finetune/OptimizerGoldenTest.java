@@ -1,5 +1,6 @@
 package ai.medqa.finetune;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -10,7 +11,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  */
 class OptimizerGoldenTest {
     private static JsonNode golden() throws IOException {
-        return new ObjectMapper().readTree(Fixtures.resource("optim_golden.json").toFile());
+        return Json.MAPPER.readTree(Fixtures.resource("optim_golden.json").toFile());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package ai.medqa.finetune;
 
+import ai.medqa.common.Json;
 import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsFile;
 import ai.medqa.io.SafetensorsWriter;
@@ -86,7 +87,7 @@ final class TestModels {
     }
 
     private static void writeByteTokenizer(Path target) throws IOException {
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = Json.MAPPER;
         ObjectNode root = (ObjectNode) json.readTree(tokenizerDir().resolve("tokenizer.json").toFile());
         ObjectNode model = (ObjectNode) root.get("model");
         ObjectNode vocab = json.createObjectNode();

@@ -66,6 +66,20 @@ class TrainingBehaviourTest {
                 p -> assertThat(Checkpoints.readState(p).stoppedEarly()).isTrue());
     }
 
+    /** build() takes a snapshot: changing the builder afterwards changes neither the run's settings nor its output. */
+    @Test
+    void aBuiltRunIgnoresLaterBuilderChanges() {
+        FineTune.Builder builder = base("built").batchSize(4).maxSteps(2);
+        FineTune run = builder.build();
+        builder.output(tmp.resolve("changed")).maxSteps(5).seed(6);
+        FineTuneResult r = run.run();
+        FineTuneResult same = base("same").batchSize(4).maxSteps(2).build().run();
+        assertThat(r.steps()).isEqualTo(2);
+        assertThat(r.adapterDir()).isEqualTo(tmp.resolve("built"));
+        assertThat(tmp.resolve("changed")).doesNotExist();
+        assertThat(r.history().get(1).loss()).isEqualTo(same.history().get(1).loss());
+    }
+
     private static double maxRelativeDifference(Path a, Path b) {
         try (SafetensorsFile x = SafetensorsFile.open(a.resolve("adapter_model.safetensors"));
                 SafetensorsFile y = SafetensorsFile.open(b.resolve("adapter_model.safetensors"))) {

@@ -1,5 +1,6 @@
 package ai.medqa.metrics;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -15,7 +16,7 @@ import java.util.List;
 
 /** Reads golden files from test resources (copied from shared/golden, never read from there). */
 public final class Golden {
-    public static final ObjectMapper JSON = new ObjectMapper();
+    public static final ObjectMapper JSON = Json.MAPPER;
 
     private Golden() {}
 

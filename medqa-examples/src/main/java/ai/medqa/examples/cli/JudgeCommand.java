@@ -7,7 +7,7 @@ import ai.medqa.metrics.judge.JudgeModel;
 import ai.medqa.metrics.judge.JudgeVerdict;
 import ai.medqa.metrics.judge.LlmJudge;
 import ai.medqa.metrics.judge.OpenAiChatModel;
-import ai.medqa.metrics.report.AtomicFiles;
+import ai.medqa.common.AtomicFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -7,7 +7,6 @@ import ai.medqa.metrics.bertscore.BertEncoder;
 import ai.medqa.metrics.bertscore.BertScore;
 import ai.medqa.metrics.lexical.PairScorer;
 import ai.medqa.metrics.stats.Summary;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -153,15 +152,7 @@ public final class ScoreCommand implements Callable<Integer> {
     }
 
     private ObjectNode parse(String line, int lineNo) {
-        try {
-            JsonNode node = JSON.readTree(line);
-            if (node instanceof ObjectNode) {
-                return (ObjectNode) node;
-            }
-            throw new MetricsException(in + ": line " + lineNo + ": expected a JSON object");
-        } catch (JsonProcessingException e) {
-            throw new MetricsException(in + ": line " + lineNo + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
+        return Json.parseObject(line, in + ": line " + lineNo, MetricsException::new);
     }
 
     Map<String, Double> score(ObjectNode rec, int lineNo) {

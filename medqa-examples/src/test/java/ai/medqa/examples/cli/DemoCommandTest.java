@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -31,7 +31,7 @@ class DemoCommandTest {
         for (String f : new String[] {"scores.json", "scores.csv", "report.md", "scores.png"}) {
             assertThat(Files.size(demo.resolve("report").resolve(f))).as(f).isPositive();
         }
-        JsonNode scores = new ObjectMapper().readTree(demo.resolve("report/scores.json").toFile());
+        JsonNode scores = Json.MAPPER.readTree(demo.resolve("report/scores.json").toFile());
         assertThat(scores.toString()).contains("16418930").contains("18239988").contains("26578404").contains("squad_f1");
     }
 }

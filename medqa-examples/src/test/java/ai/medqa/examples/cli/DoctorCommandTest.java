@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +18,7 @@ class DoctorCommandTest {
         DoctorCommand cmd = new DoctorCommand();
         cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
         assertThat(new CommandLine(cmd).execute("--json")).isZero();
-        JsonNode facts = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        JsonNode facts = Json.MAPPER.readTree(out.toString(StandardCharsets.UTF_8));
         assertThat(facts.get("engine").asText()).isEqualTo("loads");
         assertThat(facts.get("pytorch").asText()).isEqualTo("2.7.1");
         assertThat(facts.get("djl").asText()).isEqualTo("0.36.0");

@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -44,7 +44,7 @@ class EvalCommandTest {
         Files.delete(out.resolve("summary.json"));
         assertThat(new CommandLine(new EvalCommand()).execute("--report", out.toString(), "--bootstrap", "20")).isZero();
         assertThat(out.resolve("summary.json")).exists();
-        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        JsonNode summary = Json.MAPPER.readTree(out.resolve("summary.json").toFile());
         assertThat(summary.get("configs").get(0).get("n").asInt()).isEqualTo(4);
         assertThat(out.resolve("report.md")).exists();
     }
@@ -65,7 +65,7 @@ class EvalCommandTest {
                 model.toString(), "--lora", "pubmed=" + adapter, "--contexts", "both", "--limit", "3", "--split", "all",
                 "--out", out.toString(), "--bootstrap", "10");
         assertThat(code).isZero();
-        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        JsonNode summary = Json.MAPPER.readTree(out.resolve("summary.json").toFile());
         java.util.List<String> names = new java.util.ArrayList<>();
         summary.get("configs").forEach(c -> names.add(c.get("name").asText()));
         assertThat(names).containsExactly("harness", "harness+no-contexts", "finetuned-pubmed", "finetuned-pubmed+no-contexts");
@@ -81,7 +81,7 @@ class EvalCommandTest {
                 model.toString(), "--mode", "generate", "--max-new-tokens", "4", "--limit", "2", "--out", out.toString(),
                 "--bootstrap", "10");
         assertThat(code).isZero();
-        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        JsonNode summary = Json.MAPPER.readTree(out.resolve("summary.json").toFile());
         java.util.List<String> names = new java.util.ArrayList<>();
         summary.get("configs").forEach(c -> names.add(c.get("name").asText()));
         assertThat(names).containsExactly("zero-shot", "system-prompt", "temperature-0.7");
@@ -91,16 +91,16 @@ class EvalCommandTest {
         assertThat(new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
                 model.toString(), "--mode", "generate", "--max-new-tokens", "4", "--limit", "1", "--out", scored.toString(),
                 "--bootstrap", "5", "--bertscore")).isZero();
-        JsonNode line = new ObjectMapper().readTree(Files.readAllLines(scored.resolve("predictions.jsonl")).get(0));
+        JsonNode line = Json.MAPPER.readTree(Files.readAllLines(scored.resolve("predictions.jsonl")).get(0));
         assertThat(line.get("bertscore_f").asDouble()).isBetween(-1.0, 1.0);
-        assertThat(new ObjectMapper().readTree(scored.resolve("summary.json").toFile()).get("configs").get(0)
+        assertThat(Json.MAPPER.readTree(scored.resolve("summary.json").toFile()).get("configs").get(0)
                 .has("bertscore_f_mean")).isTrue();
         // A local judge (here the same random model: its verdicts rarely parse, and then no rating is made up).
         Path judged = dir.resolve("judged");
         assertThat(new CommandLine(new EvalCommand()).setCaseInsensitiveEnumValuesAllowed(true).execute("--model",
                 model.toString(), "--mode", "generate", "--max-new-tokens", "4", "--limit", "1", "--out", judged.toString(),
                 "--bootstrap", "5", "--judge-dir", model.toString())).isZero();
-        assertThat(new ObjectMapper().readTree(judged.resolve("run.json").toFile()).get("answer_metrics").toString())
+        assertThat(Json.MAPPER.readTree(judged.resolve("run.json").toFile()).get("answer_metrics").toString())
                 .contains("judge_rating");
         assertThat(new CommandLine(new EvalCommand()).execute("--model", model.toString(), "--out", dir.resolve("j").toString(),
                 "--mode", "generate", "--judge-endpoint", "http://127.0.0.1:9")).isEqualTo(2);

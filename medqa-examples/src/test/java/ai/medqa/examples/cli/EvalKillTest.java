@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -16,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** A real kill -9 of `medqa eval` in another JVM, then the same command again: nothing lost, nothing twice. */
 class EvalKillTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     @Test
     void killedMidRunAndRestartedEqualsAnUninterruptedRun(@TempDir Path dir) throws Exception {

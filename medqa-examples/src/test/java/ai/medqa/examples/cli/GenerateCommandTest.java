@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +20,7 @@ class GenerateCommandTest {
 
     @Test
     void printsTheGreedyIdsOnOneLine() throws Exception {
-        JsonNode golden = new ObjectMapper().readTree(FIXTURES.resolve("mistral-swa/golden.json").toFile())
+        JsonNode golden = Json.MAPPER.readTree(FIXTURES.resolve("mistral-swa/golden.json").toFile())
                 .get("cases").get(0);
         String prompt = StreamSupport.stream(golden.get("prompt").spliterator(), false).map(JsonNode::asText)
                 .collect(Collectors.joining(","));
@@ -70,7 +70,7 @@ class GenerateCommandTest {
 
     @Test
     void loraAndMergeLoraGivePeftsGreedyTokens(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
-        JsonNode golden = new ObjectMapper().readTree(FIXTURES.resolve("lora/golden.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(FIXTURES.resolve("lora/golden.json").toFile());
         String prompt = StreamSupport.stream(golden.get("prompt").spliterator(), false).map(JsonNode::asText)
                 .collect(Collectors.joining(","));
         JsonNode qv = golden.get("adapters").get("C-qv");

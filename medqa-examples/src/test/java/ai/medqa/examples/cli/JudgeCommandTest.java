@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,7 +31,7 @@ import picocli.CommandLine;
 
 /** {@code medqa judge} end to end against a loopback chat-completions server. */
 class JudgeCommandTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final String KEY = "sk-cli-test-0123456789abcdefSECRET";
 
     /** The judge's reply per question, as a chat model would write it. */

@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -24,7 +25,7 @@ import picocli.CommandLine;
 
 /** End to end: golden pairs in, the golden metric values (nltk, rouge-score) out. */
 class ScoreCommandTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private static List<ObjectNode> golden() throws IOException {
         List<ObjectNode> rows = new ArrayList<>();

@@ -1,5 +1,6 @@
 package ai.medqa.metrics.bertscore;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -20,7 +21,7 @@ final class TestData {
     }
 
     static List<Pair> pairs() {
-        ObjectMapper mapper = new ObjectMapper();
+        ObjectMapper mapper = Json.MAPPER;
         List<Pair> out = new ArrayList<>();
         try {
             for (String line : text("pubmedqa_pairs.jsonl").split("\n")) {

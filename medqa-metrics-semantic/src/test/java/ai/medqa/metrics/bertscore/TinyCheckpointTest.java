@@ -1,10 +1,10 @@
 package ai.medqa.metrics.bertscore;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +22,7 @@ class TinyCheckpointTest {
     @ValueSource(strings = {"bert", "roberta"})
     void everyLayerEqualsTransformers(String kind) throws Exception {
         Path folder = Path.of(TinyCheckpointTest.class.getResource("/bertscore/tiny/" + kind).toURI());
-        JsonNode golden = new ObjectMapper().readTree(folder.resolve("golden.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(folder.resolve("golden.json").toFile());
         try (BertEncoder encoder = BertEncoder.load(folder)) {
             assertThat(encoder.numLayers()).isEqualTo(2);
             List<String> texts = new ArrayList<>();

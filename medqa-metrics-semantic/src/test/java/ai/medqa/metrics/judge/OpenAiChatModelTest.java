@@ -1,5 +1,6 @@
 package ai.medqa.metrics.judge;
 
+import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -28,7 +29,7 @@ class OpenAiChatModelTest {
         System.setProperty("org.slf4j.simpleLogger.log.ai.medqa.metrics.judge", "debug");
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final String KEY = "sk-test-9f8e7d6c5b4a3210SECRET";
     private static final Map<String, String> ENV = Map.of("OPENAI_API_KEY", KEY);
 

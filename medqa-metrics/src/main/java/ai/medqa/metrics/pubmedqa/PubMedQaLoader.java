@@ -2,13 +2,9 @@ package ai.medqa.metrics.pubmedqa;
 
 import ai.medqa.common.Json;
 import ai.medqa.metrics.MetricsException;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -72,35 +68,15 @@ public final class PubMedQaLoader {
     /** JSON Lines with Hugging Face's field names; blank lines are skipped. Order as in the file. */
     public static List<PubMedQaItem> loadJsonLines(Path file) {
         List<PubMedQaItem> items = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = r.readLine()) != null) {
-                lineNo++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                String where = file + ": line " + lineNo;
-                JsonNode rec;
-                try {
-                    rec = JSON.readTree(line);
-                } catch (JsonProcessingException e) {
-                    throw new MetricsException(where + ": not valid JSON: " + e.getOriginalMessage(), e);
-                }
-                if (rec == null || !rec.isObject()) {
-                    throw new MetricsException(where + ": expected a JSON object");
-                }
-                JsonNode id = rec.get("pubid");
-                if (id == null || !(id.isTextual() || id.isIntegralNumber())) {
-                    throw new MetricsException(where + ": field 'pubid' is missing or not a string/integer");
-                }
-                where = where + " (pubid " + id.asText() + ")";
-                items.add(new PubMedQaItem(id.asText(), text(rec, "question", where), hfContexts(rec, where),
-                        text(rec, "long_answer", where), label(rec, "final_decision", where)));
+        Json.forEachLine(file, MetricsException::new, (n, line, rec) -> {
+            JsonNode id = rec.get("pubid");
+            if (id == null || !(id.isTextual() || id.isIntegralNumber())) {
+                throw new MetricsException(line + ": field 'pubid' is missing or not a string/integer");
             }
-        } catch (IOException e) {
-            throw new MetricsException("cannot read PubMedQA file " + file + ": " + e.getMessage(), e);
-        }
+            String where = line + " (pubid " + id.asText() + ")";
+            items.add(new PubMedQaItem(id.asText(), text(rec, "question", where), hfContexts(rec, where),
+                    text(rec, "long_answer", where), label(rec, "final_decision", where)));
+        });
         return items;
     }
 

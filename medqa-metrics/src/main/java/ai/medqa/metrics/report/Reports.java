@@ -1,5 +1,6 @@
 package ai.medqa.metrics.report;
 
+import ai.medqa.common.AtomicFiles;
 import ai.medqa.metrics.stats.Summary;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,5 +1,6 @@
 package ai.medqa.metrics.report;
 
+import ai.medqa.common.AtomicFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;

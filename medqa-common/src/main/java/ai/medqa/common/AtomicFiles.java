@@ -1,7 +1,6 @@
-package ai.medqa.metrics.report;
+package ai.medqa.common;
 
-import ai.medqa.common.Staging;
-import ai.medqa.metrics.MetricsException;
+import ai.medqa.MedQAException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -11,7 +10,8 @@ import java.nio.file.StandardCopyOption;
 
 /**
  * Writes a file so that readers see the old content or the complete new one, never a half-written
- * file: the bytes go to a temporary file in the same directory, which is then moved into place.
+ * file: the bytes go to a {@link Staging} file in the same directory, which is then moved into place.
+ * Reports, evaluation outputs and loss curves are all written through it.
  */
 public final class AtomicFiles {
     /** Writes the content to a stream. */
@@ -25,7 +25,7 @@ public final class AtomicFiles {
     public static void write(Path target, Writer writer) {
         Path abs = target.toAbsolutePath();
         if (Files.isDirectory(abs)) {
-            throw new MetricsException(abs + " is a directory; expected the path of a file to write");
+            throw new MedQAException(abs + " is a directory; expected the path of a file to write");
         }
         Path dir = abs.getParent();
         Path tmp = null;
@@ -38,11 +38,11 @@ public final class AtomicFiles {
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
-                throw new MetricsException("cannot replace " + abs + " atomically on this file system", e);
+                throw new MedQAException("cannot replace " + abs + " atomically on this file system", e);
             }
             tmp = null;
         } catch (IOException e) {
-            throw new MetricsException("cannot write " + abs + ": " + e.getMessage(), e);
+            throw new MedQAException("cannot write " + abs + ": " + e.getMessage(), e);
         } finally {
             if (tmp != null) {
                 try {
