@@ -9,7 +9,6 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.generate.StopReason;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,7 +34,7 @@ class BatchEngineTest {
 
     @BeforeAll
     static void load() throws Exception {
-        ObjectMapper json = new ObjectMapper();
+        var json = ai.medqa.common.Json.MAPPER;
         golden = json.readTree(resource("/fixtures/lora/golden.json").toFile());
         prompt = json.convertValue(golden.get("prompt"), int[].class);
         nGreedy = golden.get("n_greedy").asInt();
@@ -60,7 +59,7 @@ class BatchEngineTest {
     }
 
     private static int[] adapterGreedy(String adapter) {
-        return new ObjectMapper().convertValue(golden.get("adapters").get(adapter.equals("all") ? "C-all" : adapter).get("greedy"), int[].class);
+        return ai.medqa.common.Json.MAPPER.convertValue(golden.get("adapters").get(adapter.equals("all") ? "C-all" : adapter).get("greedy"), int[].class);
     }
 
     @Test
