@@ -94,7 +94,7 @@ final class ApiRequest {
         }
         // OpenAI's defaults (temperature 1, top_p 1, no top-k); temperature 0 is greedy.
         double t = temperature == null ? 1.0 : temperature;
-        GenerationConfig.Builder b = GenerationConfig.builder().doSample(t > 0).topK(0);
+        GenerationConfig.Builder b = GenerationConfig.builder().doSample(t > 0);
         if (t > 0) {
             b.temperature(t).topP(topP == null ? 1.0 : topP).topK(topK == null || topK < 0 ? 0 : topK);
             if (minP != null && minP > 0) {
