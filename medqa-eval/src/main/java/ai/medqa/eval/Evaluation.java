@@ -118,6 +118,31 @@ public final class Evaluation {
     }
 
     /**
+     * The rows of likelihood mode: the base model ({@code harness}) and one per adapter
+     * ({@code finetuned-NAME}), each scored with the abstract ({@code contexts} {@code with}), without it
+     * ({@code without}, a {@code +no-contexts} row) or both.
+     */
+    public static List<Config> likelihoodPreset(List<String> adapters, String contexts) {
+        if (!List.of("with", "without", "both").contains(contexts)) {
+            throw new IllegalArgumentException("contexts " + contexts + ": expected with, without or both");
+        }
+        List<String> models = new ArrayList<>();
+        models.add(null);
+        models.addAll(adapters);
+        List<Config> configs = new ArrayList<>();
+        for (String adapter : models) {
+            String name = adapter == null ? "harness" : "finetuned-" + adapter;
+            if (!contexts.equals("without")) {
+                configs.add(new Config(name, adapter, true));
+            }
+            if (!contexts.equals("with")) {
+                configs.add(new Config(name + "+no-contexts", adapter, false));
+            }
+        }
+        return configs;
+    }
+
+    /**
      * The notebook's rows for generate mode, in its order: {@code zero-shot} (the raw question,
      * temperature 1.0), {@code system-prompt} (MedQA's medical-assistant role prompt, 1.0),
      * {@code temperature-0.7} (role prompt, 0.7), then {@code finetuned-NAME} per adapter (role prompt,

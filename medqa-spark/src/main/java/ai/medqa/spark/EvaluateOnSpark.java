@@ -210,18 +210,7 @@ public final class EvaluateOnSpark {
             } else if (mode == Evaluation.Mode.GENERATE) {
                 configs = Evaluation.notebookPreset(loras.stream().map(l -> l[0]).toList(), contexts, maxNewTokens, seed);
             } else {
-                List<String> adapters = new ArrayList<>();
-                adapters.add(null);
-                loras.forEach(l -> adapters.add(l[0]));
-                for (String adapter : adapters) {
-                    String name = adapter == null ? "harness" : "finetuned-" + adapter;
-                    if (!contexts.equals("without")) {
-                        configs.add(new Evaluation.Config(name, adapter, true));
-                    }
-                    if (!contexts.equals("with")) {
-                        configs.add(new Evaluation.Config(name + "+no-contexts", adapter, false));
-                    }
-                }
+                configs = Evaluation.likelihoodPreset(loras.stream().map(l -> l[0]).toList(), contexts);
             }
             if (grid) {
                 if (mode != Evaluation.Mode.GENERATE) {

@@ -129,23 +129,12 @@ final class EvalCommand implements Callable<Integer> {
         if (!List.of("with", "without", "both").contains(contexts.toLowerCase(Locale.ROOT))) {
             throw new ParameterException(spec.commandLine(), "--contexts " + contexts + ": expected with, without or both");
         }
-        // Rows: the base model, then one per --lora adapter (finetuned-NAME), each with/without the abstract.
-        List<String> adapters = new ArrayList<>();
-        adapters.add(null);
-        adapters.addAll(model.adapters().keySet());
-        List<Evaluation.Config> configs = new ArrayList<>();
-        for (String adapter : generate ? List.<String>of() : adapters) {
-            String name = adapter == null ? "harness" : "finetuned-" + adapter;
-            if (!contexts.equalsIgnoreCase("without")) {
-                configs.add(new Evaluation.Config(name, adapter, true));
-            }
-            if (!contexts.equalsIgnoreCase("with")) {
-                configs.add(new Evaluation.Config(name + "+no-contexts", adapter, false));
-            }
-        }
+        // Rows: the base model, then one per --lora adapter, as each mode's preset names them.
+        List<String> adapters = new ArrayList<>(model.adapters().keySet());
+        String which = contexts.toLowerCase(Locale.ROOT);
+        List<Evaluation.Config> configs = generate ? Evaluation.notebookPreset(adapters, which, maxNewTokens, seed)
+                : Evaluation.likelihoodPreset(adapters, which);
         if (generate) {
-            configs = Evaluation.notebookPreset(adapters.subList(1, adapters.size()), contexts.toLowerCase(Locale.ROOT),
-                    maxNewTokens, seed);
             if (grid) {
                 configs = Evaluation.withGrid(configs);
             }
