@@ -160,6 +160,40 @@ class ChatPageBrowserTest {
         screenshot("chat-page-escaped.png");
     }
 
+    @Test
+    void aKeyedServerAsksForTheKeyThenRetryUndoAndClearWork() throws Exception {
+        try (MedQAServer keyed = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0).withApiKey("s3cret"), medqa)) {
+            browser.get(keyed.url() + "/");
+            ((JavascriptExecutor) browser).executeScript("localStorage.clear(); sessionStorage.clear();");
+            browser.navigate().refresh();
+            waiting(10).until(b -> b.findElement(By.id("key-box")).isDisplayed());
+            browser.findElement(By.id("api-key")).sendKeys("s3cret");
+            browser.findElement(By.id("save-key")).click();
+            waiting(30).until(b -> b.findElements(By.cssSelector("#adapter option")).size() == 2);
+
+            ((JavascriptExecutor) browser).executeScript("document.getElementById('max-tokens').value = 16;");
+            browser.findElement(By.id("input")).sendKeys("Is heparin an anticoagulant?");
+            browser.findElement(By.id("send")).click();
+            waiting(30).until(b -> b.findElement(By.id("send")).isEnabled() && answers().size() == 1
+                    && !answers().get(0).getText().isEmpty());
+
+            browser.findElement(By.id("retry")).click();
+            waiting(30).until(b -> b.findElement(By.id("send")).isEnabled() && answers().size() == 1
+                    && !answers().get(0).getText().isEmpty());
+            assertThat(browser.findElements(By.cssSelector(".msg.user"))).hasSize(1);
+
+            browser.findElement(By.id("undo")).click();
+            assertThat(browser.findElements(By.cssSelector(".msg"))).isEmpty();
+            assertThat(browser.findElement(By.id("input")).getAttribute("value")).isEqualTo("Is heparin an anticoagulant?");
+
+            browser.findElement(By.id("send")).click();
+            waiting(30).until(b -> b.findElement(By.id("send")).isEnabled() && answers().size() == 1);
+            browser.findElement(By.id("clear")).click();
+            assertThat(browser.findElements(By.cssSelector(".msg"))).isEmpty();
+            assertThat(browser.findElements(By.cssSelector("#history li"))).hasSize(1); // the conversation was kept
+        }
+    }
+
     static void screenshot(String name) throws Exception {
         Path shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
         Path out = Path.of("target", name);
