@@ -346,7 +346,7 @@ public final class BatchEngine implements AutoCloseable {
         List<Request> rows = new ArrayList<>(g.rows);
         rows.addAll(g.joining);
         KvCache old = g.cache;
-        g.cache = null;
+        KvCache fresh = null;
         if (!rows.isEmpty()) {
             KvCache[] sources = new KvCache[rows.size()];
             int[] index = new int[rows.size()];
@@ -358,11 +358,13 @@ public final class BatchEngine implements AutoCloseable {
                 index[i] = joining ? 0 : r.slot;
                 room = Math.max(room, r.row.remaining());
             }
-            g.cache = model.gatherCache(sources, index, room);
+            // If this throws (out of memory), the group still holds its old cache for the failure path to close.
+            fresh = model.gatherCache(sources, index, room);
             for (int i = 0; i < rows.size(); i++) {
                 rows.get(i).slot = i;
             }
         }
+        g.cache = fresh;
         if (old != null) {
             old.close();
         }
@@ -438,6 +440,9 @@ public final class BatchEngine implements AutoCloseable {
         synchronized (this) {
             closed = true;
             notifyAll();
+        }
+        if (Thread.currentThread() == thread) {
+            return; // closed from a listener: the loop ends after this step
         }
         try {
             thread.join();

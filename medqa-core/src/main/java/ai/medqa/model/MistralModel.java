@@ -43,6 +43,25 @@ public final class MistralModel implements AutoCloseable {
     private final Rope rope;
     /** The projections wrapped for the fused step; rebuilt when their forms change. */
     private DecoderStep.Plan plan;
+    /**
+     * Recent plans by signature, so that switching between a few adapters (a batching engine runs
+     * one pass per adapter per step) reuses their plans instead of rebuilding one per pass.
+     */
+    private final Map<PlanKey, DecoderStep.Plan> plans = new java.util.LinkedHashMap<>(8, 0.75f, true);
+    private static final int PLANS_KEPT = 4;
+    private boolean plansStale;
+
+    private record PlanKey(long[] signature) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PlanKey k && Arrays.equals(signature, k.signature);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(signature);
+        }
+    }
     /** What the script takes for "no mask": a zero-element array (TorchScript gets no nulls from DJL). */
     private final NDArray noBias;
     private volatile boolean fusedEnabled;
@@ -324,16 +343,31 @@ public final class MistralModel implements AutoCloseable {
             layer.mlp.forEachProjection((name, linear) -> forms.add(linear.fused()));
         }
         forms.add(lmHead.fused());
-        if (plan == null || !Arrays.equals(plan.signature, DecoderStep.signature(forms))) {
-            List<String> names = new ArrayList<>(projections().keySet());
+        long[] signature = DecoderStep.signature(forms);
+        if (plansStale) {
             resetFusedPlan();
-            NDArray[] norms = new NDArray[2 * layers.length];
-            for (int l = 0; l < layers.length; l++) {
-                norms[2 * l] = layers[l].inputLayernorm.weight();
-                norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
+            plansStale = false;
+        }
+        if (plan == null || !Arrays.equals(plan.signature, signature)) {
+            PlanKey key = new PlanKey(signature);
+            plan = plans.get(key);
+            if (plan == null) {
+                List<String> names = new ArrayList<>(projections().keySet());
+                NDArray[] norms = new NDArray[2 * layers.length];
+                for (int l = 0; l < layers.length; l++) {
+                    norms[2 * l] = layers[l].inputLayernorm.weight();
+                    norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
+                }
+                plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
+                DecoderStep.logPlan(plan, forms, layers.length, planBuilds.incrementAndGet() == 1);
+                plans.put(key, plan);
+                if (plans.size() > PLANS_KEPT) {
+                    // The least recently used; never the one just made.
+                    java.util.Iterator<DecoderStep.Plan> eldest = plans.values().iterator();
+                    eldest.next().close();
+                    eldest.remove();
+                }
             }
-            plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
-            DecoderStep.logPlan(plan, forms, layers.length, planBuilds.incrementAndGet() == 1);
         }
         return plan.fused() ? plan : null;
     }
@@ -436,6 +470,8 @@ public final class MistralModel implements AutoCloseable {
      */
     public synchronized void replaceProjection(String module, Linear linear) {
         java.util.Objects.requireNonNull(linear, "linear");
+        // Kept plans would hold the replaced weights alive: the next step drops them and makes a new one.
+        plansStale = true;
         if (module.equals("lm_head")) {
             lmHead = linear;
             return;
@@ -453,11 +489,11 @@ public final class MistralModel implements AutoCloseable {
         }
     }
 
+    /** Closes every kept plan: they hold references to the tensors they were made from. */
     private synchronized void resetFusedPlan() {
-        if (plan != null) {
-            plan.close();
-            plan = null;
-        }
+        plans.values().forEach(DecoderStep.Plan::close);
+        plans.clear();
+        plan = null;
     }
 
     @Override

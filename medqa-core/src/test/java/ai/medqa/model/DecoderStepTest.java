@@ -131,6 +131,11 @@ class DecoderStepTest {
             lora.activate(null);
             run(m, true, new int[][] {c.prompt()}, 2);
             assertThat(m.planBuilds()).as("a switch rebuilds it once").isEqualTo(builds + 1);
+            lora.activate("qv");
+            run(m, true, new int[][] {c.prompt()}, 2);
+            lora.activate(null);
+            run(m, true, new int[][] {c.prompt()}, 2);
+            assertThat(m.planBuilds()).as("switching back reuses the kept plans").isEqualTo(builds + 1);
             assertThat(m.projections()).hasSize(4 * 7 + 1).containsKey("model.layers.3.mlp.down_proj").containsKey("lm_head");
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection("model.layers.4.self_attn.q_proj",
                     m.projections().get("lm_head"))).hasMessageContaining("no projection model.layers.4.self_attn.q_proj");

@@ -10,8 +10,8 @@ import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 
 /**
  * A langchain4j {@link StreamingChatModel} backed by an in-process {@link MedQA}, mapped as
- * {@link MedQAChatModel} maps. The handler is called on MedQA's engine thread: partial responses
- * as the text becomes final, then the complete response (or the error). Keep the handler quick.
+ * {@link MedQAChatModel} maps. Partial responses are called on MedQA's engine thread as the text
+ * becomes final (keep that quick); the complete response (or the error) comes on another thread.
  */
 public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCloseable {
     private final Requests requests;
@@ -37,7 +37,8 @@ public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCl
             handler.onError(e);
             return;
         }
-        job.result().whenComplete((g, error) -> {
+        // Off the engine's thread: a handler that blocks (or waits for another answer) must not stall decoding.
+        job.result().whenCompleteAsync((g, error) -> {
             if (error != null) {
                 handler.onError(error);
             } else {

@@ -31,11 +31,11 @@ final class ApiRequest {
         }
         this.chat = chat;
         JsonNode m = body.get("model");
-        if (m == null || m.isNull() || m.asText().isEmpty()) {
+        if (m != null && !m.isNull() && !m.isTextual()) {
+            throw ApiException.invalid("model", "must be a string");
+        } else if (m == null || m.isNull() || m.asText().isEmpty()) {
             model = servedName;
             adapter = null;
-        } else if (!m.isTextual()) {
-            throw ApiException.invalid("model", "must be a string");
         } else if (m.asText().equals(servedName)) {
             model = servedName;
             adapter = null;
@@ -89,7 +89,7 @@ final class ApiRequest {
         Double minP = number(body, "min_p", 0, 1, true);
         Double repetition = number(body, "repetition_penalty", 0, Double.MAX_VALUE, false);
         JsonNode seed = body.get("seed");
-        if (seed != null && !seed.isNull() && !seed.canConvertToLong()) {
+        if (seed != null && !seed.isNull() && !(seed.isIntegralNumber() && seed.canConvertToLong())) {
             throw ApiException.invalid("seed", "must be an integer, got " + seed);
         }
         // OpenAI's defaults (temperature 1, top_p 1, no top-k); temperature 0 is greedy.

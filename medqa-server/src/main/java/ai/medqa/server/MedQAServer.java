@@ -58,6 +58,7 @@ public final class MedQAServer implements AutoCloseable {
     private final FeedbackLog feedback;
     private volatile BatchEngine engine;
     private volatile boolean ownsModel;
+    private boolean closed; // guarded by this
     /** Tests only: a pause after each streamed piece, so a browser can watch an answer grow. */
     volatile Duration pieceDelay = Duration.ZERO;
 
@@ -106,7 +107,16 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     private void ready(MedQA medqa) {
-        engine = medqa.newEngine(options.maxBatch(), options.maxQueue());
+        synchronized (this) {
+            if (closed) { // closed while the model was loading
+                if (ownsModel) {
+                    medqa.close();
+                }
+                model.completeExceptionally(new IllegalStateException("the server was closed"));
+                return;
+            }
+            engine = medqa.newEngine(options.maxBatch(), options.maxQueue());
+        }
         model.complete(medqa);
         log.info("ready: model {}, adapters {}", options.servedModelName(), medqa.adapters());
     }
@@ -132,6 +142,9 @@ public final class MedQAServer implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            closed = true;
+        }
         http.stop(0);
         handlers.shutdownNow();
         if (engine != null) {
@@ -152,7 +165,8 @@ public final class MedQAServer implements AutoCloseable {
     // ---- routing ----
 
     private void handle(HttpExchange ex) {
-        String path = ex.getRequestURI().getPath();
+        String raw = ex.getRequestURI().getPath();
+        String path = raw == null || raw.isEmpty() ? "/" : raw;
         String endpoint = endpoint(path);
         int status = 500;
         try {
@@ -183,7 +197,7 @@ public final class MedQAServer implements AutoCloseable {
         if (path.equals("/health")) {
             return health(ex);
         }
-        if (path.equals("/") || PAGES.contains(path.substring(1))) {
+        if (path.equals("/") || (path.startsWith("/") && PAGES.contains(path.substring(1)))) {
             requireMethod(method, "GET");
             return page(ex, path.equals("/") ? "index.html" : path.substring(1));
         }
@@ -194,6 +208,10 @@ public final class MedQAServer implements AutoCloseable {
         if (path.equals("/metrics")) {
             requireMethod(method, "GET");
             return send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(engine));
+        }
+        if (path.equals("/v1/feedback")) {
+            requireMethod(method, "POST");
+            return feedback(ex);
         }
         MedQA medqa = loaded();
         return switch (path) {
@@ -208,10 +226,6 @@ public final class MedQAServer implements AutoCloseable {
             case "/v1/completions" -> {
                 requireMethod(method, "POST");
                 yield complete(ex, medqa, false);
-            }
-            case "/v1/feedback" -> {
-                requireMethod(method, "POST");
-                yield feedback(ex);
             }
             default -> throw new ApiException(404, "invalid_request_error", "not_found", null, "no such endpoint: " + path,
                     Map.of());
@@ -230,7 +244,7 @@ public final class MedQAServer implements AutoCloseable {
             return;
         }
         String header = ex.getRequestHeaders().getFirst("Authorization");
-        String given = header != null && header.startsWith("Bearer ") ? header.substring(7).trim() : "";
+        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
         if (!MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), options.apiKey().getBytes(StandardCharsets.UTF_8))) {
             throw new ApiException(401, "invalid_request_error", "invalid_api_key", null,
                     header == null ? "this server needs an API key: send Authorization: Bearer KEY"
@@ -417,6 +431,12 @@ public final class MedQAServer implements AutoCloseable {
             // Headers are sent: the error goes in the stream, as OpenAI does.
             event(out, errorJson(e).toString());
             return e.status;
+        } catch (RuntimeException e) {
+            log.error("generation failed mid-stream", e);
+            job.cancel();
+            event(out, errorJson(new ApiException(500, "server_error", "internal_error", null,
+                    "generation failed: " + e.getMessage(), Map.of())).toString());
+            return 500;
         }
     }
 
@@ -528,6 +548,10 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     private static boolean isLoopback(String host) {
-        return host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1");
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 }

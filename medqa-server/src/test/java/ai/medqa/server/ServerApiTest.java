@@ -67,8 +67,13 @@ class ServerApiTest {
     }
 
     static ObjectNode chat(String question, long seed, int maxTokens) {
-        ObjectNode body = Json.MAPPER.createObjectNode().put("temperature", 0.9).put("top_p", 0.95).put("seed", seed)
+        return chat(question, (Number) seed, maxTokens);
+    }
+
+    static ObjectNode chat(String question, Number seed, int maxTokens) {
+        ObjectNode body = Json.MAPPER.createObjectNode().put("temperature", 0.9).put("top_p", 0.95)
                 .put("max_tokens", maxTokens);
+        body.set("seed", Json.MAPPER.valueToTree(seed));
         body.putArray("messages").addObject().put("role", "user").put("content", question);
         return body;
     }
@@ -116,6 +121,9 @@ class ServerApiTest {
         assertThat(Json.MAPPER.readTree(noKey.body()).get("error").get("code").asText()).isEqualTo("invalid_api_key");
         assertThat(get("/v1/models", "wrong").statusCode()).isEqualTo(401);
         assertThat(get("/metrics", null).statusCode()).isEqualTo(401);
+        assertThat(client.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/models"))
+                .header("Authorization", "bearer " + KEY).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
+                .as("the scheme is case-insensitive").isEqualTo(200);
         JsonNode models = Json.MAPPER.readTree(get("/v1/models", KEY).body());
         assertThat(models.get("data")).extracting(m -> m.get("id").asText()).containsExactly("tiny", "pubmed");
     }
@@ -196,6 +204,10 @@ class ServerApiTest {
         assertError(post("/v1/chat/completions", chat("q", 1, 5).put("top_p", 2).toString()), 400, "top_p");
         assertError(post("/v1/chat/completions", chat("q", 1, 5).put("n", 2).toString()), 400, "n:");
         assertError(post("/v1/chat/completions", chat("q", 1, 5).put("max_tokens", 0).toString()), 400, "max_tokens");
+        assertError(post("/v1/chat/completions", chat("q", 1.5, 5).toString()), 400, "seed");
+        ObjectNode objectModel = chat("q", 1, 5);
+        objectModel.putObject("model").put("id", "tiny");
+        assertError(post("/v1/chat/completions", objectModel.toString()), 400, "model");
         assertError(post("/v1/chat/completions", "{\"messages\": [ {\"role\": "), 400, "not valid JSON");
         assertError(post("/v1/chat/completions", chat("x".repeat(70 * 1024), 1, 5).toString()), 400, "--max-body");
         assertError(post("/v1/chat/completions", chat("word ".repeat(9000), 1, 5).toString()), 400, "context");

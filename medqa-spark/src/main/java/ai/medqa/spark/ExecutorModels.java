@@ -174,6 +174,9 @@ final class ExecutorModels {
 
         /** Made on first use; each pass holds a lease of its adapter, so it never races a scorer's adapter. */
         synchronized BatchEngine engine() {
+            if (closing) {
+                throw new IllegalStateException("the model is being closed (the application ended)");
+            }
             if (engine == null) {
                 BatchEngine.Adapters leased = new BatchEngine.Adapters() {
                     @Override

@@ -29,8 +29,9 @@ import org.apache.spark.sql.types.StructType;
  * Adds the model's answer to each question of a DataFrame, in the model's chat format: the system
  * prompt (a column, else the {@code systemPrompt} parameter, MedQA's medical-assistant prompt unless
  * set; empty for none), then the question, after the context when a context column is set. Each
- * executor JVM loads the model once and its task threads share it; a partition's rows are generated
- * {@code batchSize} at a time in one left-padded batch. A null question gets a null answer.
+ * executor JVM loads the model once and its task threads share it; a partition's rows are submitted
+ * {@code batchSize} at a time to the JVM's batching engine, where they decode together with other
+ * tasks' rows. A null question gets a null answer.
  *
  * <pre>{@code
  * Dataset<Row> answered = new QuestionAnswerer().setModelDir("/models/Mistral-7B-Instruct-v0.1")
@@ -38,7 +39,8 @@ import org.apache.spark.sql.types.StructType;
  * }</pre>
  *
  * <p>With sampling, set a seed: each row then samples as it would alone, so a retried task (or another
- * partitioning) writes the same answers.
+ * partitioning) writes the same answers, up to batch rounding: rows decoded beside others can differ
+ * from a single run within 1e-4 in the logits, which flips a token only where two were nearly tied.
  */
 public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
     private static final long serialVersionUID = 1L;
@@ -246,35 +248,36 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
          */
         private List<Row> answer(List<Row> batch, GenerationConfig g) {
             List<BatchEngine.Request> requests = new ArrayList<>();
-            try (ExecutorModels.Lease lease = ExecutorModels.acquire(spec, adapter)) {
-                MedQA medqa = lease.medqa();
-                BatchEngine engine = lease.engine();
-                for (Row row : batch) {
-                    if (!row.isNullAt(question)) {
-                        String system = systemPromptColumn >= 0 && !row.isNullAt(systemPromptColumn)
-                                ? row.getString(systemPromptColumn) : systemPrompt;
-                        int[] ids = prompt(medqa, system, row.getString(question), sections(row, context), g);
-                        requests.add(engine.submit(ids, g, adapter, null));
+            try {
+                try (ExecutorModels.Lease lease = ExecutorModels.acquire(spec, adapter)) {
+                    MedQA medqa = lease.medqa();
+                    BatchEngine engine = lease.engine();
+                    for (Row row : batch) {
+                        if (!row.isNullAt(question)) {
+                            String system = systemPromptColumn >= 0 && !row.isNullAt(systemPromptColumn)
+                                    ? row.getString(systemPromptColumn) : systemPrompt;
+                            int[] ids = prompt(medqa, system, row.getString(question), sections(row, context), g);
+                            requests.add(engine.submit(ids, g, adapter, null));
+                        }
                     }
                 }
-            }
-            List<Row> out = new ArrayList<>(batch.size());
-            int k = 0;
-            try {
+                List<Row> out = new ArrayList<>(batch.size());
+                int k = 0;
                 for (Row row : batch) {
                     Object[] v = values(row, 1);
                     v[v.length - 1] = row.isNullAt(question) ? null : requests.get(k++).result().get().text();
                     out.add(RowFactory.create(v));
                 }
+                return out;
             } catch (InterruptedException e) {
-                requests.forEach(BatchEngine.Request::cancel); // Spark killed the task
-                Thread.currentThread().interrupt();
+                Thread.currentThread().interrupt(); // Spark killed the task
                 throw new IllegalStateException("interrupted while answering", e);
             } catch (java.util.concurrent.ExecutionException e) {
-                requests.forEach(BatchEngine.Request::cancel);
                 throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } finally {
+                // A failed task's rows stop decoding (a no-op for those that finished).
+                requests.forEach(BatchEngine.Request::cancel);
             }
-            return out;
         }
 
         /** The chat prompt; context sections that do not fit are left out from the end, never the question. */

@@ -88,7 +88,7 @@ async function loadModels() {
     status('');
   } catch (e) {
     status(e.message);
-    setTimeout(loadModels, 2000); // the model may still be loading
+    if ($('key-box').hidden) { setTimeout(loadModels, 2000); } // the model may still be loading
   }
 }
 
@@ -165,8 +165,9 @@ async function sendVote(index, vote) {
 
 async function ask() {
   if (controller) { return; }
+  const convo = conversation; // Clear or New may replace the current conversation while this streams
   const reply = { role: 'assistant', content: '' };
-  conversation.messages.push(reply);
+  convo.messages.push(reply);
   render();
   const content = $('messages').lastChild.querySelector('.content');
   controller = new AbortController();
@@ -208,8 +209,8 @@ async function ask() {
     controller = null;
     $('stop').disabled = true;
     $('send').disabled = false;
-    if (!reply.content) { conversation.messages.pop(); }
-    save();
+    if (!reply.content) { convo.messages.pop(); }
+    save(convo);
     render();
   }
 }
@@ -254,11 +255,11 @@ function history() {
   try { return JSON.parse(localStorage.getItem(HISTORY)) || []; } catch (e) { return []; }
 }
 
-function save() {
-  if (!conversation.messages.length) { return; }
-  conversation.updated = Date.now();
-  const all = history().filter((c) => c.id !== conversation.id);
-  all.unshift(conversation);
+function save(c = conversation) {
+  if (!c.messages.length) { return; }
+  c.updated = Date.now();
+  const all = history().filter((h) => h.id !== c.id);
+  all.unshift(c);
   localStorage.setItem(HISTORY, JSON.stringify(all.slice(0, 100)));
   renderHistory();
 }
