@@ -153,6 +153,33 @@ class BatchEngineTest {
     }
 
     @Test
+    void aFinishedLongPromptLeavesBeforeItsSlotWouldPassTheContext() throws Exception {
+        // Context 64: the long prompt's row finishes after 3 tokens; its slot, kept while the short row
+        // runs on, would reach position 64 long before the short row's 58 tokens are done.
+        int[] longPrompt = new int[50];
+        for (int i = 0; i < longPrompt.length; i++) {
+            longPrompt[i] = 1 + (i * 37) % 250;
+        }
+        int[] shortPrompt = {1, 200};
+        Generation longAlone = new Generator(medqa.model(), null).generate(longPrompt, greedy(3));
+        Generation shortAlone = new Generator(medqa.model(), null).generate(shortPrompt, greedy(58));
+        try (BatchEngine engine = medqa.newEngine(4, 4)) {
+            CountDownLatch both = new CountDownLatch(1);
+            BatchEngine.Request shortOne = engine.submit(shortPrompt, greedy(58), null, (id, t) -> {
+                try {
+                    both.await(); // hold the engine until the long one is queued: they share the batch
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            BatchEngine.Request longOne = engine.submit(longPrompt, greedy(3), null, null);
+            both.countDown();
+            assertThat(longOne.result().get(60, TimeUnit.SECONDS).tokens()).containsExactly(longAlone.tokens());
+            assertThat(shortOne.result().get(60, TimeUnit.SECONDS).tokens()).containsExactly(shortAlone.tokens());
+        }
+    }
+
+    @Test
     void cancellingFreesTheRowAndTheQueueRefusesWhenFull() throws Exception {
         try (BatchEngine engine = medqa.newEngine(1, 1)) {
             CountDownLatch first = new CountDownLatch(1);
