@@ -73,7 +73,6 @@ public final class BatchEngine implements AutoCloseable {
         private volatile boolean cancelled;
         private KvCache prefill; // its own cache until it joins a batch
         private int slot; // its row in the group's cache since the last regroup
-        private boolean left; // answered (or cancelled) but still holding its slot until the next regroup
 
         private Request(DecodeRow row, String adapter, Generator.TokenListener listener) {
             this.row = row;
@@ -103,6 +102,7 @@ public final class BatchEngine implements AutoCloseable {
         final List<Request> rows = new ArrayList<>();
         final List<Request> joining = new ArrayList<>();
         KvCache cache;
+        boolean changed;
     }
 
     private final MistralModel model;
@@ -216,10 +216,9 @@ public final class BatchEngine implements AutoCloseable {
                     step(e.getKey().isEmpty() ? null : e.getKey(), g);
                 } catch (RuntimeException | Error failure) {
                     // A failure of the model itself: the group's rows get it; the engine keeps serving.
-                    List<Request> live = g.rows.stream().filter(r -> !r.left).toList();
-                    log.error("decode step failed; failing {} requests", live.size() + g.joining.size(), failure);
-                    running -= live.size() + g.joining.size();
-                    live.forEach(r -> r.result.completeExceptionally(failure));
+                    log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
+                    running -= g.rows.size() + g.joining.size();
+                    g.rows.forEach(r -> r.result.completeExceptionally(failure));
                     g.joining.forEach(r -> r.result.completeExceptionally(failure));
                     closeQuietly(g);
                     g.rows.clear();
@@ -228,7 +227,7 @@ public final class BatchEngine implements AutoCloseable {
                 }
             }
             groups.values().removeIf(g -> {
-                boolean idle = g.rows.stream().allMatch(r -> r.left) && g.joining.isEmpty();
+                boolean idle = g.rows.isEmpty() && g.joining.isEmpty();
                 if (idle) {
                     closeQuietly(g);
                 }
@@ -274,6 +273,7 @@ public final class BatchEngine implements AutoCloseable {
             if (!finishIfDone(r)) {
                 Group g = groups.computeIfAbsent(r.adapter == null ? "" : r.adapter, k -> new Group());
                 g.joining.add(r);
+                g.changed = true;
             }
         }
         return true;
@@ -293,20 +293,24 @@ public final class BatchEngine implements AutoCloseable {
 
     /** One decode step for one adapter's rows: regroup if rows joined or left, forward, sample. */
     private void step(String adapter, Group g) {
-        for (Request r : g.rows) {
-            if (!r.left && finishIfDone(r)) {
-                r.left = true; // cancelled
+        for (Iterator<Request> it = g.rows.iterator(); it.hasNext(); ) {
+            Request r = it.next();
+            if (finishIfDone(r)) {
+                it.remove();
+                g.changed = true;
             }
         }
-        g.joining.removeIf(this::finishIfDone);
-        int live = (int) g.rows.stream().filter(r -> !r.left).count();
-        if (live == 0 && g.joining.isEmpty()) {
-            return; // idle: the caller drops the group and its cache
+        for (Iterator<Request> it = g.joining.iterator(); it.hasNext(); ) {
+            Request r = it.next();
+            if (finishIfDone(r)) {
+                it.remove();
+            }
         }
-        // A row that left keeps its slot until rows join (which regroups anyway) or until half the
-        // batch is such slots: a leave alone then costs no copy of the whole cache.
-        if (!g.joining.isEmpty() || 2 * (g.rows.size() - live) > g.rows.size() || deadRowRunsOut(g)) {
+        if (g.changed) {
             regroup(g);
+        }
+        if (g.rows.isEmpty()) {
+            return;
         }
         int[][] feed = new int[g.rows.size()][];
         for (int i = 0; i < feed.length; i++) {
@@ -322,43 +326,24 @@ public final class BatchEngine implements AutoCloseable {
         steps.incrementAndGet();
         float[] row = feed.length > 1 ? new float[vocab] : logits[0];
         for (int i = 0; i < feed.length; i++) {
-            Request r = g.rows.get(i);
-            if (r.left) {
-                continue;
-            }
             if (feed.length > 1) {
                 System.arraycopy(logits[0], i * vocab, row, 0, vocab);
             }
+            Request r = g.rows.get(i);
             emit(r, r.row.advance(row));
-            if (finishIfDone(r)) {
-                r.left = true; // answers now
+        }
+        // Finished rows answer now; their slots go at the next regroup.
+        for (Iterator<Request> it = g.rows.iterator(); it.hasNext(); ) {
+            if (finishIfDone(it.next())) {
+                it.remove();
+                g.changed = true;
             }
         }
-    }
-
-    /** True when a left row's next position would pass the context (its slot must go before the step). */
-    private boolean deadRowRunsOut(Group g) {
-        int context = model.config().maxPositionEmbeddings();
-        int[] pad = null;
-        for (Request r : g.rows) {
-            if (r.left) {
-                pad = pad == null ? g.cache.padLeft() : pad;
-                if (g.cache.length() - pad[r.slot] >= context) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     /** A new cache for the group's surviving rows and its joiners, with room for the longest remaining budget. */
     private void regroup(Group g) {
-        List<Request> rows = new ArrayList<>();
-        for (Request r : g.rows) {
-            if (!r.left) {
-                rows.add(r);
-            }
-        }
+        List<Request> rows = new ArrayList<>(g.rows);
         rows.addAll(g.joining);
         KvCache old = g.cache;
         KvCache fresh = null;
@@ -390,6 +375,7 @@ public final class BatchEngine implements AutoCloseable {
         g.rows.clear();
         g.rows.addAll(rows);
         g.joining.clear();
+        g.changed = false;
     }
 
     private void emit(Request r, int id) {
