@@ -17,9 +17,9 @@ import org.apache.spark.sql.SparkSession;
  * {@code spark-submit --class ai.medqa.spark.EvaluateOnSpark}: {@code medqa eval}'s PubMedQA evaluation
  * as a Spark job (options as {@code medqa eval} spells them, plus {@code --parts} and
  * {@code --partitions}). Without {@code --master} from spark-submit it runs in {@code local[*]}.
- * Sets {@code ai.djl.offline=true} for the driver and the executors (the PyTorch natives come with the
- * job's jars), unless already given. Usage errors exit 2, other errors 1, each with one line
- * {@code medqa: error: ...}.
+ * Whether DJL may download is the job's choice, not this class's: submit with
+ * {@code -Dai.djl.offline=true} for the driver and the executors when the PyTorch natives come with the
+ * job's jars (README). Usage errors exit 2, other errors 1, each with one line {@code medqa: error: ...}.
  */
 public final class EvaluateOnSpark {
     static final String USAGE = """
@@ -53,16 +53,9 @@ public final class EvaluateOnSpark {
             System.out.print(USAGE);
             return;
         }
-        if (System.getProperty("ai.djl.offline") == null) {
-            System.setProperty("ai.djl.offline", "true");
-        }
         SparkConf conf = new SparkConf().setAppName("medqa-eval");
         if (!conf.contains("spark.master")) {
             conf.setMaster("local[*]");
-        }
-        String executorOptions = conf.get("spark.executor.extraJavaOptions", "");
-        if (!executorOptions.contains("ai.djl.offline")) {
-            conf.set("spark.executor.extraJavaOptions", (executorOptions + " -Dai.djl.offline=true").trim());
         }
         SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
         int status = 0;
