@@ -111,6 +111,7 @@ public final class BatchEngine implements AutoCloseable {
     private final int maxBatch;
     private final int maxQueue;
     private final int vocab;
+    private final float[] rowBuffer; // one row of a batch's logits at a time (the engine thread's)
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
     private final Map<String, Group> groups = new LinkedHashMap<>(); // key "" for the base model
     private final Thread thread;
@@ -137,6 +138,7 @@ public final class BatchEngine implements AutoCloseable {
         this.maxBatch = maxBatch;
         this.maxQueue = maxQueue;
         this.vocab = model.config().vocabSize();
+        this.rowBuffer = new float[vocab];
         this.thread = new Thread(this::run, "medqa-engine");
         thread.setDaemon(true);
         thread.start();
@@ -324,7 +326,7 @@ public final class BatchEngine implements AutoCloseable {
             }
         });
         steps.incrementAndGet();
-        float[] row = feed.length > 1 ? new float[vocab] : logits[0];
+        float[] row = feed.length > 1 ? rowBuffer : logits[0];
         for (int i = 0; i < feed.length; i++) {
             if (feed.length > 1) {
                 System.arraycopy(logits[0], i * vocab, row, 0, vocab);

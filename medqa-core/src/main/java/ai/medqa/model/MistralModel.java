@@ -49,6 +49,7 @@ public final class MistralModel implements AutoCloseable {
      */
     private final Map<PlanKey, DecoderStep.Plan> plans = new java.util.LinkedHashMap<>(8, 0.75f, true);
     private static final int PLANS_KEPT = 4;
+    private volatile String[] projectionNames;
     private boolean plansStale;
 
     private record PlanKey(long[] signature) {
@@ -384,12 +385,30 @@ public final class MistralModel implements AutoCloseable {
 
     /** Every projection in checkpoint order (7 per layer), then {@code lm_head}. */
     private void forEachProjection(BiConsumer<String, Linear> f) {
-        for (int i = 0; i < layers.length; i++) {
-            String p = "model.layers." + i + ".";
-            layers[i].selfAttn.forEachProjection((name, l) -> f.accept(p + "self_attn." + name, l));
-            layers[i].mlp.forEachProjection((name, l) -> f.accept(p + "mlp." + name, l));
+        // Read per decode step (the LoRA state, the active adapter): the names are made once.
+        String[] names = projectionNames();
+        int[] k = {0};
+        for (DecoderLayer layer : layers) {
+            layer.selfAttn.forEachProjection((name, l) -> f.accept(names[k[0]++], l));
+            layer.mlp.forEachProjection((name, l) -> f.accept(names[k[0]++], l));
         }
         f.accept("lm_head", lmHead);
+    }
+
+    /** Checkpoint names of the layers' projections, in {@link #forEachProjection}'s order (fixed by the architecture). */
+    private String[] projectionNames() {
+        String[] names = projectionNames;
+        if (names == null) {
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < layers.length; i++) {
+                String p = "model.layers." + i + ".";
+                layers[i].selfAttn.forEachProjection((name, l) -> out.add(p + "self_attn." + name));
+                layers[i].mlp.forEachProjection((name, l) -> out.add(p + "mlp." + name));
+            }
+            names = out.toArray(String[]::new);
+            projectionNames = names;
+        }
+        return names;
     }
 
     /**
