@@ -12,6 +12,12 @@ Also writes the codes, scales and zeros of one int4 matrix and one int8 matrix, 
 quantizers must reproduce exactly.
 
   /tmp/ref/bin/python tools/make_packed_golden.py medqa-core/src/test/resources/fixtures
+
+With --long-prompt it writes golden_packed_long_transformers.json instead: one prompt of 160 tokens
+(or the fixture's max_position_embeddings, 128 for llama-rc/B; mistral-swa's 64 is too few) per
+fixture and format, long enough that MedQA multiplies its prefill with bfloat16 GEMMs on the
+dequantized weights rather than the packed kernels (int4 from 128 rows on, int8 from 96); the
+float32 logits of its last 8 positions and transformers' bfloat16 error on them.
 """
 import json, sys, os
 import torch
@@ -83,6 +89,37 @@ def compare(m, golden, with_logits):
 
 
 root = sys.argv[1]
+if "--long-prompt" in sys.argv:
+    LONG, LAST = 160, 8
+    out = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, MistralForCausalLM "
+                     "(attn_implementation=eager, CPU) on dequantized projections, float32 and bfloat16",
+           "group_size": GROUP, "last_positions": LAST, "models": {}}
+    for model_dir in ["llama-rc/A", "llama-rc/B"]:
+        out["models"][model_dir] = {}
+        for fmt in ["int4", "int8"]:
+            m = MistralForCausalLM.from_pretrained(os.path.join(root, model_dir, "f32"), dtype=torch.float32,
+                                                   attn_implementation="eager").eval()
+            gen = torch.Generator().manual_seed(160)
+            n = min(LONG, m.config.max_position_embeddings)
+            prompt = [1] + torch.randint(3, m.config.vocab_size, (n - 1,), generator=gen).tolist()
+            for layer in m.model.layers:
+                for name in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]:
+                    lin = layer.get_submodule(name)
+                    if fmt == "int4" and not packable_int4(*lin.weight.shape):
+                        continue
+                    lin.weight.data = (int4(lin.weight.data)[3] if fmt == "int4" else int8(lin.weight.data)[2]).clone()
+            with torch.no_grad():
+                f32 = m(torch.tensor([prompt])).logits[0, -LAST:].float()
+                bf = m.to(torch.bfloat16)(torch.tensor([prompt])).logits[0, -LAST:].float()
+            out["models"][model_dir][fmt] = {"prompt": prompt,
+                                             "last_logits_f32": [[str(x) for x in row.numpy()] for row in f32],
+                                             "max_abs_bf16_vs_f32": float((bf - f32).abs().max())}
+            print(model_dir, fmt, round(float((bf - f32).abs().max()), 3))
+    path = os.path.join(root, "golden_packed_long_transformers.json")
+    json.dump(out, open(path, "w"))
+    print("wrote", path, os.path.getsize(path), "bytes")
+    sys.exit(0)
 out = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, MistralForCausalLM "
                  "(attn_implementation=eager, CPU) on dequantized projections, float32 and bfloat16",
        "group_size": GROUP, "models": {}}

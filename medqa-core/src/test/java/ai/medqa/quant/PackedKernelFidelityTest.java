@@ -84,6 +84,31 @@ class PackedKernelFidelityTest {
         }
     }
 
+    /**
+     * A 160-token prefill (128 on llama-rc/B, its whole context) multiplies INT4 and INT8 projections with bfloat16 GEMMs on the
+     * dequantized weights (from 128 and 96 rows on) instead of the packed kernels: the same bound
+     * against transformers' float32 run of the same weights, on the last 8 positions.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"llama-rc/A,int4", "llama-rc/B,int4", "llama-rc/A,int8", "llama-rc/B,int8"})
+    void longPromptPrefillWithinTransformersBf16Error(String model, String format) throws IOException {
+        JsonNode all = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_long_transformers.json").toFile());
+        JsonNode g = all.get("models").get(model).get(format);
+        LinearFactory linears = format.equals("int4") ? QuantizedLinears.int4(all.get("group_size").asInt())
+                : QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+        try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
+                DataType.FLOAT32, linears)) {
+            float[][] logits = Logits.prefillAll(m, Logits.ints(g.get("prompt")));
+            float[][] last = java.util.Arrays.copyOfRange(logits, logits.length - all.get("last_positions").asInt(),
+                    logits.length);
+            double ours = Logits.maxAbsDiff(last, Logits.floats2(g.get("last_logits_f32")));
+            double transformersBf16 = g.get("max_abs_bf16_vs_f32").asDouble();
+            System.out.printf("[figure] %-11s %s prompt %d (GEMM path): |ours - f32 ref| = %.3f, transformers bf16: %.3f%n",
+                    model, format, logits.length, ours, transformersBf16);
+            assertThat(ours).as("%s %s, %d-token prompt", model, format, logits.length).isLessThanOrEqualTo(1.5 * transformersBf16);
+        }
+    }
+
     /** Top-1 minus top-2 logit. */
     private static double margin(float[] logits) {
         int best = Logits.argmax(logits);
