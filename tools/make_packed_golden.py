@@ -18,6 +18,11 @@ With --long-prompt it writes golden_packed_long_transformers.json instead: one p
 fixture and format, long enough that MedQA multiplies its prefill with bfloat16 GEMMs on the
 dequantized weights rather than the packed kernels (int4 from 128 rows on, int8 from 96); the
 float32 logits of its last 8 positions and transformers' bfloat16 error on them.
+
+With --tied-head it writes golden_tied_head_transformers.json: llama-rc/A (tied embeddings) in
+float32 with lm_head untied and replaced by the int8 or int4 (group 64) dequantized embedding, the
+embedding itself unchanged (MedQA's --lm-head int8|int4 on a tied model): float32 logits, and the
+logits with the head's input and output rounded to bfloat16 as PyTorch's packed kernels round them.
 """
 import json, sys, os
 import torch
@@ -89,6 +94,29 @@ def compare(m, golden, with_logits):
 
 
 root = sys.argv[1]
+if "--tied-head" in sys.argv:
+    out = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, MistralForCausalLM "
+                     "(attn_implementation=eager, CPU, float32), lm_head = dequantized copy of the embedding",
+           "group_size": GROUP, "model": "llama-rc/A", "heads": {}}
+    golden = json.load(open(os.path.join(root, "llama-rc/A", "golden.json")))
+    prompt = golden["cases"][1]["prompt"]
+    for fmt in ["int8", "int4"]:
+        m = MistralForCausalLM.from_pretrained(os.path.join(root, "llama-rc/A", "f32"), dtype=torch.float32,
+                                               attn_implementation="eager").eval()
+        emb = m.model.embed_tokens.weight.data.clone()
+        deq = int8(emb)[2] if fmt == "int8" else int4(emb)[3]
+        m.lm_head.weight = torch.nn.Parameter(deq.clone())
+        assert m.lm_head.weight.data_ptr() != m.model.embed_tokens.weight.data_ptr()
+        with torch.no_grad():
+            hidden = m.model(torch.tensor([prompt])).last_hidden_state[0]
+            logits = m.lm_head(hidden).float()
+            rounded = bf16(bf16(hidden) @ deq.t())
+        out["heads"][fmt] = {"prompt": prompt, "prompt_logits_f32": [[str(x) for x in r.numpy()] for r in logits],
+                             "prompt_logits_bf16_head_io": [[str(x) for x in r.numpy()] for r in rounded]}
+    path = os.path.join(root, "golden_tied_head_transformers.json")
+    json.dump(out, open(path, "w"))
+    print("wrote", path, os.path.getsize(path), "bytes")
+    sys.exit(0)
 if "--long-prompt" in sys.argv:
     LONG, LAST = 160, 8
     out = {"source": f"transformers {transformers.__version__}, torch {torch.__version__}, MistralForCausalLM "

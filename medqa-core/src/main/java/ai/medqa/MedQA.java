@@ -342,7 +342,7 @@ public final class MedQA implements AutoCloseable {
         private Precision precision = Precision.F32;
         private Quantization quantization = Quantization.NONE;
         private int groupSize = ai.medqa.quant.QuantizedLinears.DEFAULT_GROUP_SIZE;
-        private boolean lmHeadInt8;
+        private ai.medqa.quant.LmHead lmHead = ai.medqa.quant.LmHead.COMPUTE;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
         private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
         private GenerationConfig defaults = ASK_DEFAULTS;
@@ -403,11 +403,13 @@ public final class MedQA implements AutoCloseable {
         }
 
         /**
-         * {@code lm_head} in int8 (one scale per row) instead of the compute dtype: on small models it
-         * is the largest matrix read per token; on Mistral-7B it is 2% of the weights.
+         * How {@code lm_head} is held: in the compute dtype ({@link ai.medqa.quant.LmHead#COMPUTE}, the
+         * default, as transformers keeps it), int8 (one scale per row) or int4 (the INT4 group size).
+         * On small models it is the largest matrix read per token; on Mistral-7B 2% of the weights.
+         * A head tied to the embedding gets a quantized copy; the embedding stays as it is.
          */
-        public Builder lmHeadInt8(boolean on) {
-            this.lmHeadInt8 = on;
+        public Builder lmHead(ai.medqa.quant.LmHead head) {
+            this.lmHead = Objects.requireNonNull(head, "head");
             return this;
         }
 
@@ -484,8 +486,8 @@ public final class MedQA implements AutoCloseable {
             try {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType,
-                            precision == Precision.BF16 ? Bf16Linear.converting(quantization.linears(groupSize, lmHeadInt8))
-                                    : quantization.linears(groupSize, lmHeadInt8));
+                            precision == Precision.BF16 ? Bf16Linear.converting(quantization.linears(groupSize, lmHead))
+                                    : quantization.linears(groupSize, lmHead));
                     try {
                         if (!loras.isEmpty()) {
                             LoraAdapters adapters = LoraAdapters.of(model);

@@ -15,6 +15,7 @@ import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
 import ai.medqa.quant.Int8Linear;
+import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Nf4Linear;
 import ai.medqa.quant.QuantizedLinears;
 import java.util.List;
@@ -56,7 +57,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>{@code format}: {@code F32}, {@code F16}, {@code BF16} (bfloat16 products, MedQA.Precision.BF16), {@code INT8}, {@code INT4}, {@code NF4} (projections;
  * quantized formats compute in F32 unless suffixed {@code _F16}), {@code +LORA} (a rank-8 adapter on
- * q_proj and v_proj, unmerged), {@code +HEAD8} ({@code lm_head} in int8; otherwise {@code lm_head}
+ * q_proj and v_proj, unmerged), {@code +HEAD8} / {@code +HEAD4} ({@code lm_head} in int8 / int4, a
+ * quantized copy when tied; otherwise {@code lm_head}
  * and embeddings stay in the compute precision, transformers' default). {@code fused=false} runs
  * the op-by-op layers. On a shared machine use {@code num_threads=1}: with PyTorch's spinning
  * intra-op threads, another busy process on a 2-core machine cuts throughput by 10-50x.
@@ -124,7 +126,8 @@ public class EngineBenchmark {
             case "NF4" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
             default -> throw new IllegalArgumentException("unknown format " + format);
         };
-        linears.lmHeadInt8(format.contains("+HEAD8"));
+        linears.lmHead(format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,
+                QuantizedLinears.DEFAULT_GROUP_SIZE);
         m = MistralModel.load(dir, Device.cpu(), dtype, quant.equals("BF16") ? Bf16Linear.converting(linears) : linears);
         if (format.contains("+LORA")) {
             LoraAdapters adapters = LoraAdapters.of(m);

@@ -29,13 +29,21 @@ public final class Bf16Linear implements Linear {
      * {@code lm_head}) converted to bfloat16 as it loads, so peak memory holds one float32 tensor.
      */
     public static LinearFactory converting(LinearFactory inner) {
-        return (module, in, out, weights) -> {
-            Linear l = inner.create(module, in, out, weights);
-            if (!(l instanceof DenseLinear d)) {
-                return l;
+        return new LinearFactory() {
+            @Override
+            public Linear create(String module, long in, long out, Weights weights) {
+                Linear l = inner.create(module, in, out, weights);
+                if (!(l instanceof DenseLinear d)) {
+                    return l;
+                }
+                try (d) {
+                    return new Bf16Linear(d.weight());
+                }
             }
-            try (d) {
-                return new Bf16Linear(d.weight());
+
+            @Override
+            public Linear tiedHead(String embedding, long in, long out, Weights weights) {
+                return inner.tiedHead(embedding, in, out, weights);
             }
         };
     }

@@ -124,7 +124,8 @@ public final class MistralModel implements AutoCloseable {
             RmsNorm norm = new RmsNorm(w.load("model.norm.weight", h), config.rmsNormEps());
             Linear lmHead;
             if (config.tieWordEmbeddings()) {
-                lmHead = new TiedHead(embed);
+                Linear own = linears.tiedHead("model.embed_tokens", h, config.vocabSize(), w);
+                lmHead = own != null ? own : new TiedHead(embed);
             } else {
                 lmHead = linears.create("lm_head", h, config.vocabSize(), w);
             }

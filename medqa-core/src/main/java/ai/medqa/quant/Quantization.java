@@ -23,21 +23,21 @@ public enum Quantization {
      * they load; {@code lm_head}, embeddings and norms stay in the compute dtype.
      */
     public LinearFactory linears() {
-        return linears(QuantizedLinears.DEFAULT_GROUP_SIZE, false);
+        return linears(QuantizedLinears.DEFAULT_GROUP_SIZE, LmHead.COMPUTE);
     }
 
     /**
-     * As {@link #linears()}, with int4's group size ({@code groupSize}, 32/64/128/256; ignored by the
-     * other formats) and {@code lm_head} in int8 when {@code lmHeadInt8}.
+     * As {@link #linears()}, with int4's group size ({@code groupSize}, 32/64/128/256; also an INT4
+     * head's) and {@code lm_head} held as {@code head}.
      */
-    public LinearFactory linears(int groupSize, boolean lmHeadInt8) {
+    public LinearFactory linears(int groupSize, LmHead head) {
         QuantizedLinears f = switch (this) {
             case NONE -> QuantizedLinears.dense();
             case NF4 -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
             case INT8 -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
             case INT4 -> QuantizedLinears.int4(groupSize);
         };
-        return f.lmHeadInt8(lmHeadInt8);
+        return f.lmHead(head, groupSize);
     }
 
     /** {@code nf4}, {@code int4}, {@code int8} or {@code none}, as the command line spells them. */

@@ -39,7 +39,8 @@ public final class QuantizedLinears implements LinearFactory {
     private final Nf4Linear.Kernel nf4Kernel;
     private final Int8Linear.Kernel int8Kernel;
     private int groupSize = DEFAULT_GROUP_SIZE;
-    private boolean lmHeadInt8;
+    private LmHead head = LmHead.COMPUTE;
+    private int headGroupSize = DEFAULT_GROUP_SIZE;
     private boolean dequantize;
     private double requantError;
     /** The checkpoint's own int4/int8 format ({@link PackedCheckpoint}), or null. */
@@ -99,12 +100,47 @@ public final class QuantizedLinears implements LinearFactory {
     }
 
     /**
-     * The same factory with {@code lm_head} in int8 (per output row, the packed kernel) instead of the
-     * compute dtype: at small model sizes it is the largest matrix read per token.
+     * The same factory with {@code lm_head} held as {@code head} ({@code groupSize}: an INT4 head's),
+     * tied heads included: at small model sizes it is the largest matrix read per token.
      */
-    public QuantizedLinears lmHeadInt8(boolean on) {
-        lmHeadInt8 = on;
+    public QuantizedLinears lmHead(LmHead head, int groupSize) {
+        if (head == LmHead.INT4 && !Int4Weight.supportedGroupSize(groupSize)) {
+            throw new IllegalArgumentException("int4 group size must be 32, 64, 128 or 256, got " + groupSize);
+        }
+        this.head = java.util.Objects.requireNonNull(head, "head");
+        this.headGroupSize = groupSize;
         return this;
+    }
+
+    /**
+     * A quantized copy of the embedding as {@code lm_head} when the head is not kept in the compute
+     * dtype; the embedding itself stays as it is for the lookup.
+     */
+    @Override
+    public Linear tiedHead(String embedding, long in, long out, Weights weights) {
+        if (head == LmHead.COMPUTE) {
+            return null;
+        }
+        Checkpoint c = weights.checkpoint();
+        return quantizedHead(embedding, floats(c, embedding, out, in), in, out, weights);
+    }
+
+    /** {@code lm_head} from its float32 weight {@code w}, as {@link #head} asks (not COMPUTE). */
+    private Linear quantizedHead(String module, float[] w, long in, long out, Weights weights) {
+        if (head == LmHead.INT4 && Int4Weight.packable(out, in, headGroupSize, weights.manager().getDevice().isGpu())) {
+            Int4Linear l = new Int4Linear(Int4Weight.quantize(w, out, in, headGroupSize), weights.manager());
+            log.info("lm_head from {} [{}x{}] as int4 (group {}), {} MB", module, out, in, headGroupSize,
+                    l.deviceBytes() >> 20);
+            return l;
+        }
+        if (head == LmHead.INT4) {
+            log.warn("lm_head [{}x{}]: the int4 kernels cannot take this shape with group size {}; int8 instead", out, in,
+                    headGroupSize);
+        }
+        Int8Linear l = new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype(),
+                Int8Linear.Kernel.PACKED);
+        log.info("lm_head from {} [{}x{}] as int8, {} MB", module, out, in, l.deviceBytes() >> 20);
+        return l;
     }
 
     @Override
@@ -127,10 +163,9 @@ public final class QuantizedLinears implements LinearFactory {
             return stored(c, module, in, out, weights);
         }
         boolean prequantized = Nf4Checkpoint.isQuantized(c, module);
-        if (module.equals("lm_head") && lmHeadInt8) {
+        if (module.equals("lm_head") && head != LmHead.COMPUTE) {
             float[] w = prequantized ? Nf4.dequantize(Nf4Checkpoint.read(c, module, out, in)) : floats(c, module, out, in);
-            return new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype(),
-                    Int8Linear.Kernel.PACKED);
+            return quantizedHead(module, w, in, out, weights);
         }
         boolean unpackable = format == Format.INT4
                 && !Int4Weight.packable(out, in, groupSize, weights.manager().getDevice().isGpu());
@@ -274,6 +309,6 @@ public final class QuantizedLinears implements LinearFactory {
     public String toString() {
         return "QuantizedLinears[" + format + (format == Format.NF4 ? ", " + nf4Kernel + (doubleQuant ? ", double quant" : "")
                 : format == Format.INT8 ? ", " + int8Kernel : format == Format.INT4 ? ", group " + groupSize : "")
-                + (lmHeadInt8 ? ", lm_head int8" : "") + "]";
+                + (head != LmHead.COMPUTE ? ", lm_head " + head.name().toLowerCase(java.util.Locale.ROOT) : "") + "]";
     }
 }

@@ -188,7 +188,7 @@ public final class EvaluateOnSpark {
         }
 
         ModelSpec modelSpec() {
-            ModelSpec s = ModelSpec.of(model).withDevice(device).withPrecision(precision).withQuantization(quantize, 64, false);
+            ModelSpec s = ModelSpec.of(model).withDevice(device).withPrecision(precision).withQuantization(quantize, 64, ai.medqa.quant.LmHead.COMPUTE);
             for (String[] l : loras) {
                 s = s.withLora(l[0], l[1]);
             }

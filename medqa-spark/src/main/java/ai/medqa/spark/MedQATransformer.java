@@ -144,7 +144,7 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         }
         ModelSpec spec = ModelSpec.of(getOrDefault(modelDir)).withDevice(getOrDefault(device))
                 .withPrecision(ModelSpec.precision(getOrDefault(precision)))
-                .withQuantization(Quantization.parse(getOrDefault(quantize)), 64, false);
+                .withQuantization(Quantization.parse(getOrDefault(quantize)), 64, ai.medqa.quant.LmHead.COMPUTE);
         for (String l : getOrDefault(loras)) {
             int eq = l.indexOf('=');
             if (eq <= 0 || eq == l.length() - 1) {

@@ -1,6 +1,7 @@
 package ai.medqa.spark;
 
 import ai.medqa.MedQA;
+import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Quantization;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -20,7 +21,7 @@ import java.util.Objects;
  * @param loras adapter name to PEFT adapter folder, in load order
  */
 public record ModelSpec(String modelDir, String device, MedQA.Precision precision, Quantization quantization, int groupSize,
-        boolean lmHeadInt8, Map<String, String> loras) implements Serializable {
+        LmHead lmHead, Map<String, String> loras) implements Serializable {
     private static final long serialVersionUID = 1L;
 
     public ModelSpec {
@@ -28,26 +29,27 @@ public record ModelSpec(String modelDir, String device, MedQA.Precision precisio
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(precision, "precision");
         Objects.requireNonNull(quantization, "quantization");
+        Objects.requireNonNull(lmHead, "lmHead");
         // Serializable and ordered whatever map the caller passed.
         loras = Collections.unmodifiableMap(new LinkedHashMap<>(loras));
     }
 
     /** A model folder with MedQA's defaults: CPU, F32, not quantized, no adapters. */
     public static ModelSpec of(String modelDir) {
-        return new ModelSpec(modelDir, "cpu", MedQA.Precision.F32, Quantization.NONE, 64, false, Map.of());
+        return new ModelSpec(modelDir, "cpu", MedQA.Precision.F32, Quantization.NONE, 64, LmHead.COMPUTE, Map.of());
     }
 
     public ModelSpec withDevice(String device) {
-        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHeadInt8, loras);
+        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHead, loras);
     }
 
     public ModelSpec withPrecision(MedQA.Precision precision) {
-        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHeadInt8, loras);
+        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHead, loras);
     }
 
     /** As {@link MedQA.Builder#quantize}; {@code groupSize} applies to INT4. */
-    public ModelSpec withQuantization(Quantization quantization, int groupSize, boolean lmHeadInt8) {
-        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHeadInt8, loras);
+    public ModelSpec withQuantization(Quantization quantization, int groupSize, LmHead lmHead) {
+        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHead, loras);
     }
 
     /** Adds a LoRA adapter folder under {@code name}. */
@@ -56,7 +58,7 @@ public record ModelSpec(String modelDir, String device, MedQA.Precision precisio
         if (more.putIfAbsent(name, adapterDir) != null) {
             throw new IllegalArgumentException("two LoRA adapters named \"" + name + "\"");
         }
-        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHeadInt8, more);
+        return new ModelSpec(modelDir, device, precision, quantization, groupSize, lmHead, more);
     }
 
     /** {@code F32}, {@code F16} or {@code BF16}, case-insensitive. */
@@ -71,7 +73,7 @@ public record ModelSpec(String modelDir, String device, MedQA.Precision precisio
     /** Loads the model (what an executor does once per spec). */
     MedQA load() {
         MedQA.Builder b = MedQA.builder().model(Path.of(modelDir)).device(device).precision(precision)
-                .quantize(quantization).lmHeadInt8(lmHeadInt8);
+                .quantize(quantization).lmHead(lmHead);
         if (quantization == Quantization.INT4) {
             b.groupSize(groupSize);
         }

@@ -34,7 +34,8 @@ final class ModelOptions {
     int groupSize;
 
     @Option(names = "--lm-head", defaultValue = "compute",
-            description = "lm_head precision: compute (the --precision, transformers' default) or int8.")
+            description = "lm_head: compute (the --precision, transformers' default), int8 or int4 (a tied head gets a quantized copy; "
+                    + "on small models the largest matrix read per token).")
     String lmHead;
 
     @Option(names = "--lora", description = "PEFT LoRA adapter: NAME=DIR, or DIR named after its folder (repeatable; the first is active).")
@@ -57,12 +58,15 @@ final class ModelOptions {
     }
 
     MedQA.Builder builder() {
-        if (!lmHead.equalsIgnoreCase("compute") && !lmHead.equalsIgnoreCase("int8")) {
-            throw new IllegalArgumentException("--lm-head " + lmHead + ": expected compute or int8");
+        ai.medqa.quant.LmHead head;
+        try {
+            head = ai.medqa.quant.LmHead.parse(lmHead);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--lm-head " + lmHead + ": expected compute, int8 or int4");
         }
         MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
                 .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
-                .lmHeadInt8(lmHead.equalsIgnoreCase("int8"));
+                .lmHead(head);
         adapters().forEach(b::lora);
         return b;
     }
