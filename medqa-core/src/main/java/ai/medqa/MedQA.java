@@ -13,6 +13,7 @@ import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.Bf16Linear;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
+import ai.medqa.model.PyTorchThreads;
 import ai.medqa.quant.Quantization;
 import ai.medqa.tokenizer.Tokenizer;
 import ai.medqa.tokenizer.TokenizerException;
@@ -343,6 +344,7 @@ public final class MedQA implements AutoCloseable {
         private Quantization quantization = Quantization.NONE;
         private int groupSize = ai.medqa.quant.QuantizedLinears.DEFAULT_GROUP_SIZE;
         private ai.medqa.quant.LmHead lmHead = ai.medqa.quant.LmHead.COMPUTE;
+        private int threads;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
         private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
         private GenerationConfig defaults = ASK_DEFAULTS;
@@ -414,6 +416,19 @@ public final class MedQA implements AutoCloseable {
         }
 
         /**
+         * PyTorch's intra-op threads, for the whole process (0, the default: PyTorch's own choice, one
+         * per physical core). With other busy processes on the machine, use the cores left free:
+         * PyTorch's workers spin, and on 2 cores with one busy throughput drops 5-15x.
+         */
+        public Builder threads(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("threads must be >= 1 (or 0 for PyTorch's default), got " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        /**
          * A PEFT LoRA adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors}),
          * named after the folder. The first adapter added is active after {@link #build()}; switch with
          * {@link MedQA#useAdapter}.
@@ -469,6 +484,9 @@ public final class MedQA implements AutoCloseable {
                 throw new IllegalStateException("no model folder: call model(dir) before build()");
             }
             requireDevice(device);
+            if (threads > 0) {
+                PyTorchThreads.set(threads);
+            }
             MistralConfig config = MistralConfig.load(modelDir);
             Tokenizer tokenizer = null;
             if (Files.exists(modelDir.resolve("tokenizer.json"))) {

@@ -117,6 +117,13 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--precision", defaultValue = "F32", description = "Dense base compute type: F32 or F16 (default ${DEFAULT-VALUE}).")
     String precision;
 
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "PyTorch threads (default: one per physical core; fewer on a machine with other busy processes).")
+    int threads;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--train-step-check", paramLabel = "DIR", description = "Run only the golden step of"
             + " DIR/lora/train_step_golden.json on model C (DIR/mistral-swa/f32) and print the loss and the errors"
             + " against PyTorch + PEFT; exit 0 if all are within 1e-4 relative.")
@@ -138,6 +145,9 @@ public final class FinetuneCommand implements Callable<Integer> {
         if (model == null || data == null || out == null) {
             err.println("medqa finetune: --model, --data and --out are required (or --train-step-check DIR)");
             return 2;
+        }
+        if (ModelOptions.threadCount(threads, spec) > 0) {
+            ai.medqa.model.PyTorchThreads.set(threads);
         }
         FineTune.Builder b = FineTune.builder()
                 .model(model).device(device(device)).computeType(dataType(precision))

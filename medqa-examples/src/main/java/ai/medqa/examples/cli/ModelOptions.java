@@ -38,6 +38,11 @@ final class ModelOptions {
                     + "on small models the largest matrix read per token).")
     String lmHead;
 
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "PyTorch threads (default: one per physical core). On a machine with other busy processes, "
+                    + "the cores left free: PyTorch's workers spin, and a busy core slows every step 5-15x.")
+    int threads;
+
     @Option(names = "--lora", description = "PEFT LoRA adapter: NAME=DIR, or DIR named after its folder (repeatable; the first is active).")
     java.util.List<String> lora = new java.util.ArrayList<>();
 
@@ -57,6 +62,15 @@ final class ModelOptions {
         return out;
     }
 
+    /** --threads as given, checked: 0 (PyTorch's default) or a positive count. */
+    static int threadCount(int threads, picocli.CommandLine.Model.CommandSpec spec) {
+        if (threads < 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--threads " + threads + ": expected a number of threads >= 1 (leave it out for PyTorch's default)");
+        }
+        return threads;
+    }
+
     MedQA.Builder builder() {
         ai.medqa.quant.LmHead head;
         try {
@@ -66,7 +80,7 @@ final class ModelOptions {
         }
         MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
                 .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
-                .lmHead(head);
+                .lmHead(head).threads(threadCount(threads, mixee));
         adapters().forEach(b::lora);
         return b;
     }

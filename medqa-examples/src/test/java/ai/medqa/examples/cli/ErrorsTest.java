@@ -101,6 +101,16 @@ class ErrorsTest {
     }
 
     @Test
+    void threadsAndLmHeadAreCheckedBeforeTheModelLoads(@TempDir Path dir) {
+        Run threads = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1", "--threads", "-1");
+        assertThat(threads.code()).isEqualTo(2);
+        assertThat(threads.err()).contains("--threads -1: expected a number of threads >= 1").doesNotContain(dir.toString());
+        Run head = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1", "--lm-head", "int5");
+        assertThat(head.code()).isEqualTo(1);
+        assertThat(head.err()).contains("--lm-head int5: expected compute, int8 or int4").doesNotContain(dir.toString());
+    }
+
+    @Test
     void usageErrorsKeepExitCodeTwo() {
         Run r = run("generate", "--tokens", "1", "--no-such-option");
         assertThat(r.code()).isEqualTo(2);

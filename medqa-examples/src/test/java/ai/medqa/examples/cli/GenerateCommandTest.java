@@ -55,6 +55,40 @@ class GenerateCommandTest {
         assertThat(errors.toString()).contains("tokenizer");
     }
 
+    /** --lm-head int4 on a tied model and --threads reach the model: the ids of a model loaded so directly. */
+    @Test
+    void lmHeadAndThreadsReachTheModel() {
+        int[] prompt = {1, 268, 382, 10, 345, 56};
+        String cli = generateIds("--model", FIXTURES.resolve("llama-rc/A/f32").toString(), "--quantize", "int4",
+                "--lm-head", "int4", "--threads", "1", "--tokens", "1,268,382,10,345,56", "--max-new-tokens", "8", "--ids");
+        String compute = generateIds("--model", FIXTURES.resolve("llama-rc/A/f32").toString(), "--quantize", "int4",
+                "--tokens", "1,268,382,10,345,56", "--max-new-tokens", "8", "--ids");
+        try (ai.medqa.model.MistralModel m = ai.medqa.model.MistralModel.load(FIXTURES.resolve("llama-rc/A/f32"),
+                ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT32,
+                ai.medqa.quant.Quantization.INT4.linears(64, ai.medqa.quant.LmHead.INT4))) {
+            assertThat(m.projections().get("lm_head")).isInstanceOf(ai.medqa.quant.Int4Linear.class);
+            int[] ids = new int[8];
+            try (ai.medqa.model.KvCache cache = m.newCache(prompt.length + 8)) {
+                int[] feed = prompt;
+                for (int i = 0; i < ids.length; i++) {
+                    try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                        scope.suppressNotUsedWarning();
+                        float[] logits = m.forward(new int[][] {feed}, cache, false).toFloatArray();
+                        int best = 0;
+                        for (int v = 1; v < logits.length; v++) {
+                            best = logits[v] > logits[best] ? v : best;
+                        }
+                        ids[i] = best;
+                        feed = new int[] {best};
+                    }
+                }
+            }
+            assertThat(cli).isEqualTo(java.util.Arrays.stream(ids).mapToObj(String::valueOf).collect(Collectors.joining(" ")));
+        }
+        assertThat(ai.medqa.model.PyTorchThreads.get()).isEqualTo(1);
+        System.out.printf("[figure] llama-rc/A INT4 greedy, int4 head: %s; compute head: %s%n", cli, compute);
+    }
+
     private static String generateIds(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         GenerateCommand cmd = new GenerateCommand();
