@@ -25,8 +25,9 @@ public final class Bf16Linear implements Linear {
     }
 
     /**
-     * {@code inner}, with every full-precision projection it makes (including an untied
-     * {@code lm_head}) converted to bfloat16 as it loads, so peak memory holds one float32 tensor.
+     * {@code inner}, with every full-precision projection it makes (including {@code lm_head}, a
+     * copy of the embedding when tied) converted to bfloat16 as it loads, so peak memory holds one
+     * float32 tensor.
      */
     public static LinearFactory converting(LinearFactory inner) {
         return new LinearFactory() {
@@ -41,9 +42,19 @@ public final class Bf16Linear implements Linear {
                 }
             }
 
+            /**
+             * A head tied to the embedding becomes a bfloat16 copy of it too (unless {@code inner}
+             * quantizes it): the products are bfloat16, the embedding lookup keeps its float32 rows.
+             */
             @Override
             public Linear tiedHead(String embedding, long in, long out, Weights weights) {
-                return inner.tiedHead(embedding, in, out, weights);
+                Linear own = inner.tiedHead(embedding, in, out, weights);
+                if (own != null) {
+                    return own;
+                }
+                try (NDArray w = weights.load(embedding + ".weight", out, in)) {
+                    return new Bf16Linear(w);
+                }
             }
         };
     }

@@ -1,6 +1,7 @@
 package ai.medqa.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
 
 /** A full-precision weight {@code [out, in]} as stored in the checkpoint. */
 public final class DenseLinear implements Linear {
@@ -30,8 +31,12 @@ public final class DenseLinear implements Linear {
 
     @Override
     public NDArray forward(NDArray x) {
-        // aten::linear multiplies by W^T without materialising the transpose.
-        return x.getNDArrayInternal().linear(x, weight, null).singletonOrThrow();
+        if (JniUtils.isGradMode()) {
+            // aten::linear multiplies by W^T without materialising the transpose, with a backward.
+            return x.getNDArrayInternal().linear(x, weight, null).singletonOrThrow();
+        }
+        // Inference: the fused step's own product (oneDNN for float32), so both paths agree.
+        return DecoderStep.project(x, fused());
     }
 
     @Override
