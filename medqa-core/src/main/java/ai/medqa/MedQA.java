@@ -160,49 +160,28 @@ public final class MedQA implements AutoCloseable {
 
     /**
      * A continuous-batching engine over this model (for servers and batch jobs): requests join the
-     * running batch between steps, each with its own settings, seed and adapter. Its passes share
-     * this instance's lock: an engine row asking for another adapter than {@link #activeAdapter}
-     * switches it for that pass only, so direct calls on this instance are unaffected. Close the
-     * engine before this instance.
+     * running batch between steps, each with its own settings, seed and adapter; rows of different
+     * adapters decode in the same forward pass. The engine names each row's adapter in its passes,
+     * so it neither reads nor changes {@link #activeAdapter}: direct calls on this instance are
+     * unaffected. Close the engine before this instance.
      */
     public BatchEngine newEngine(int maxBatch, int maxQueue) {
-        BatchEngine.Adapters scope = new BatchEngine.Adapters() {
+        return new BatchEngine(model, tokenizer, engineAdapters(), maxBatch, maxQueue);
+    }
+
+    /** This instance's adapters as an engine resolves them: names, and the ids its forward passes use. */
+    public BatchEngine.Adapters engineAdapters() {
+        return new BatchEngine.Adapters() {
             @Override
             public java.util.Set<String> names() {
                 return adapters();
             }
 
             @Override
-            public void with(String name, Runnable pass) {
-                runWithAdapter(name, pass);
+            public int id(String name) {
+                return LoraAdapters.of(model).id(name);
             }
         };
-        return new BatchEngine(model, tokenizer, scope, maxBatch, maxQueue);
-    }
-
-    private void runWithAdapter(String name, Runnable pass) {
-        requests.readLock().lock();
-        try {
-            if (java.util.Objects.equals(activeAdapter().orElse(null), name)) {
-                pass.run();
-                return;
-            }
-        } finally {
-            requests.readLock().unlock();
-        }
-        requests.writeLock().lock();
-        try {
-            LoraAdapters adapters = LoraAdapters.of(model);
-            String before = adapters.active().orElse(null);
-            adapters.activate(name);
-            try {
-                pass.run();
-            } finally {
-                adapters.activate(before);
-            }
-        } finally {
-            requests.writeLock().unlock();
-        }
     }
 
     /** Names of the LoRA adapters this instance was built with. */

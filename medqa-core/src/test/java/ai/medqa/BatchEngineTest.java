@@ -87,7 +87,7 @@ class BatchEngineTest {
             Generation alone = new Generator(medqa.model(), null).generate(shortPrompt, greedy(12));
             assertThat(shortOne.result().get(60, TimeUnit.SECONDS).tokens()).containsExactly(alone.tokens());
         }
-        // Each pass restored the instance's own choice.
+        // The engine names each row's adapter: the instance's own choice was never touched.
         assertThat(medqa.activeAdapter()).isEmpty();
     }
 
@@ -128,6 +128,112 @@ class BatchEngineTest {
                 }
             }
         }
+    }
+
+    /**
+     * Rows of three adapters and none, with prompts of three lengths, in one gathered batch and one
+     * forward pass: each row's logits are its single run's (the same adapter alone) within 1e-4, and
+     * differ from the base's where an adapter applies.
+     */
+    @Test
+    void aMixedAdapterBatchGivesEachRowItsSingleRunLogitsWithin1e4() {
+        ai.medqa.model.MistralModel m = medqa.model();
+        ai.medqa.lora.LoraAdapters lora = ai.medqa.lora.LoraAdapters.of(m);
+        String[] names = {"C-qv", "all", null, "all", "C-qv"};
+        int[][] prompts = {prompt, Arrays.copyOf(prompt, 4), Arrays.copyOfRange(prompt, 3, 12), prompt,
+            Arrays.copyOf(prompt, 7)};
+        int[] ids = new int[names.length];
+        for (int r = 0; r < names.length; r++) {
+            ids[r] = lora.id(names[r]);
+        }
+        int[][] next = {{7}, {99}, {180}, {7}, {55}};
+        ai.medqa.model.KvCache[] alone = new ai.medqa.model.KvCache[prompts.length];
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            for (int r = 0; r < prompts.length; r++) {
+                alone[r] = m.newCache(prompts[r].length + 1);
+                m.forward(new int[][] {prompts[r]}, alone[r], false, ai.medqa.model.AdapterRows.of(ids[r]));
+            }
+            try (ai.medqa.model.KvCache batch = m.gatherCache(alone, new int[prompts.length], 1)) {
+                float[][] expected = new float[prompts.length][];
+                float[][] base = new float[prompts.length][];
+                for (int r = 0; r < prompts.length; r++) {
+                    try (ai.medqa.model.KvCache copy = m.gatherCache(new ai.medqa.model.KvCache[] {alone[r]}, new int[1], 1)) {
+                        base[r] = m.forward(new int[][] {next[r]}, copy, false, ai.medqa.model.AdapterRows.of(-1))
+                                .toFloatArray();
+                    }
+                    expected[r] = m.forward(new int[][] {next[r]}, alone[r], false, ai.medqa.model.AdapterRows.of(ids[r]))
+                            .toFloatArray();
+                }
+                float[] got = m.forward(next, batch, false, ai.medqa.model.AdapterRows.of(ids)).toFloatArray();
+                int vocab = m.config().vocabSize();
+                for (int r = 0; r < prompts.length; r++) {
+                    float[] row = Arrays.copyOfRange(got, r * vocab, (r + 1) * vocab);
+                    assertThat(maxAbsDiff(row, expected[r])).as("row %d (%s), max |batched - alone|", r, names[r])
+                            .isLessThanOrEqualTo(1e-4f);
+                    if (names[r] != null) {
+                        assertThat(maxAbsDiff(row, base[r])).as("row %d: its adapter applied", r).isGreaterThan(1e-3f);
+                    } else {
+                        assertThat(maxAbsDiff(row, base[r])).as("row %d: no adapter", r).isLessThanOrEqualTo(1e-4f);
+                    }
+                }
+            }
+        } finally {
+            for (ai.medqa.model.KvCache c : alone) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    /** Eight seeded samplers over three adapters and none: each row's tokens are its single run's, in one pass per step. */
+    @Test
+    void seededSamplingOfMixedAdaptersInABatchEqualsTheSingleRuns() throws Exception {
+        String[] names = {"C-qv", "all", null, "all", "C-qv", null, "all", "C-qv"};
+        GenerationConfig[] configs = new GenerationConfig[names.length];
+        int[][] alone = new int[names.length][];
+        int longest = 0;
+        for (int i = 0; i < names.length; i++) {
+            configs[i] = GenerationConfig.sampling().toBuilder().temperature(1.1).topP(0.95).seed(300 + i)
+                    .maxNewTokens(12 + i).eosTokenIds(Set.of()).build();
+            medqa.useAdapter(names[i]);
+            alone[i] = medqa.generate(prompt, configs[i]).tokens();
+            longest = Math.max(longest, 12 + i);
+        }
+        medqa.useAdapter(null);
+        CountDownLatch go = new CountDownLatch(1);
+        try (BatchEngine engine = medqa.newEngine(8, 8)) {
+            // Held at the first token until all are queued, so that they run side by side.
+            BatchEngine.Request first = engine.submit(prompt, configs[0], names[0], (id, t) -> awaitQuietly(go));
+            List<BatchEngine.Request> requests = new ArrayList<>(List.of(first));
+            for (int i = 1; i < names.length; i++) {
+                requests.add(engine.submit(prompt, configs[i], names[i], null));
+            }
+            go.countDown();
+            for (int i = 0; i < names.length; i++) {
+                assertThat(requests.get(i).result().get(60, TimeUnit.SECONDS).tokens()).as("row %d (%s)", i, names[i])
+                        .containsExactly(alone[i]);
+            }
+            // One prefill per request and one pass per decode step, not one per adapter per step.
+            assertThat(engine.forwardPasses()).isLessThanOrEqualTo(names.length + longest);
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static float maxAbsDiff(float[] a, float[] b) {
+        float worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
     }
 
     @Test

@@ -1,15 +1,14 @@
 package ai.medqa.generate;
 
 import ai.djl.ndarray.NDScope;
+import ai.medqa.model.AdapterRows;
 import ai.medqa.model.KvCache;
 import ai.medqa.model.MistralModel;
 import ai.medqa.tokenizer.Tokenizer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
@@ -26,22 +25,23 @@ import org.slf4j.LoggerFactory;
  * a future.
  *
  * <p>A joining request is prefilled alone (the same arithmetic as a single run), then its keys and
- * values are copied into its adapter's batch ({@link MistralModel#gatherCache}), right-aligned so
- * each row keeps its own positions. Rows are <b>grouped by adapter</b>: each step runs one forward
- * pass per adapter that has rows, with that adapter switched on (a switch reloads nothing), so the
- * decoder step stays one product per projection. Batched products can round differently from a
- * single row's (within 1e-4 in the logits), which can flip a sampled token where two were nearly tied.
+ * values are copied into the batch ({@link MistralModel#gatherCache}), right-aligned so each row
+ * keeps its own positions. Rows of <b>different LoRA adapters share the batch</b>: each step is one
+ * forward pass in which the base products run once for all rows and each row adds its own
+ * adapter's low-rank delta ({@link AdapterRows}); no adapter is switched and no model state is
+ * read. Batched products can round differently from a single row's (within 1e-4 in the logits),
+ * which can flip a sampled token where two were nearly tied.
  */
 public final class BatchEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BatchEngine.class);
 
-    /** How the engine selects a LoRA adapter for the duration of one forward pass. */
+    /** The LoRA adapters requests may ask for, and the ids the model's forward pass knows them by. */
     public interface Adapters {
         /** Names that requests may ask for (null, the base model, is always allowed). */
         Set<String> names();
 
-        /** Runs {@code pass} with adapter {@code name} (null: none) applied. */
-        void with(String name, Runnable pass);
+        /** The id of adapter {@code name} in {@link AdapterRows} (null: {@link AdapterRows#NONE_ID}). */
+        int id(String name);
 
         /** A model without adapters. */
         Adapters NONE = new Adapters() {
@@ -51,8 +51,8 @@ public final class BatchEngine implements AutoCloseable {
             }
 
             @Override
-            public void with(String name, Runnable pass) {
-                pass.run();
+            public int id(String name) {
+                return AdapterRows.NONE_ID;
             }
         };
     }
@@ -68,16 +68,23 @@ public final class BatchEngine implements AutoCloseable {
     public final class Request {
         private final DecodeRow row;
         private final String adapter;
+        private final int adapterId;
         private final Generator.TokenListener listener;
         private final CompletableFuture<Generation> result = new CompletableFuture<>();
         private volatile boolean cancelled;
         private KvCache prefill; // its own cache until it joins a batch
-        private int slot; // its row in the group's cache since the last regroup
+        private int slot; // its row in the batch's cache since the last regroup
 
-        private Request(DecodeRow row, String adapter, Generator.TokenListener listener) {
+        private Request(DecodeRow row, String adapter, int adapterId, Generator.TokenListener listener) {
             this.row = row;
             this.adapter = adapter;
+            this.adapterId = adapterId;
             this.listener = listener;
+        }
+
+        /** The LoRA adapter it decodes with, or null for the base model. */
+        public String adapter() {
+            return adapter;
         }
 
         /** Completes with the generation, or exceptionally ({@link CancellationException} when cancelled). */
@@ -97,7 +104,7 @@ public final class BatchEngine implements AutoCloseable {
         }
     }
 
-    /** One adapter's rows and their shared cache. */
+    /** The running rows and their shared cache. */
     private static final class Group {
         final List<Request> rows = new ArrayList<>();
         final List<Request> joining = new ArrayList<>();
@@ -113,7 +120,7 @@ public final class BatchEngine implements AutoCloseable {
     private final int vocab;
     private final float[] rowBuffer; // one row of a batch's logits at a time (the engine thread's)
     private final ArrayDeque<Request> queue = new ArrayDeque<>();
-    private final Map<String, Group> groups = new LinkedHashMap<>(); // key "" for the base model
+    private final Group group = new Group();
     private final Thread thread;
     private volatile boolean closed;
     private volatile int running;
@@ -164,7 +171,7 @@ public final class BatchEngine implements AutoCloseable {
         int budget = Math.min(config.maxNewTokens(), context - prompt.length);
         DecodeRow row = new DecodeRow(prompt, budget, budget < config.maxNewTokens(), Sampler.create(config), stop,
                 tokenizer, System.nanoTime());
-        Request r = new Request(row, adapter, listener == null ? (id, text) -> {} : listener);
+        Request r = new Request(row, adapter, adapters.id(adapter), listener == null ? (id, text) -> {} : listener);
         synchronized (this) {
             if (closed) {
                 throw new RejectedExecutionException("the engine is closed");
@@ -194,7 +201,7 @@ public final class BatchEngine implements AutoCloseable {
         return generatedTokens.get();
     }
 
-    /** Forward passes since the engine started (one per adapter group per step, prefills included). */
+    /** Forward passes since the engine started (one per step whatever the rows' adapters, prefills included). */
     public long forwardPasses() {
         return steps.get();
     }
@@ -212,29 +219,24 @@ public final class BatchEngine implements AutoCloseable {
             } catch (InterruptedException e) {
                 break;
             }
-            for (Map.Entry<String, Group> e : groups.entrySet()) {
-                Group g = e.getValue();
-                try {
-                    step(e.getKey().isEmpty() ? null : e.getKey(), g);
-                } catch (RuntimeException | Error failure) {
-                    // A failure of the model itself: the group's rows get it; the engine keeps serving.
-                    log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
-                    running -= g.rows.size() + g.joining.size();
-                    g.rows.forEach(r -> r.result.completeExceptionally(failure));
-                    g.joining.forEach(r -> r.result.completeExceptionally(failure));
-                    closeQuietly(g);
-                    g.rows.clear();
-                    g.joining.clear();
-                    g.cache = null;
-                }
+            Group g = group;
+            try {
+                step(g);
+            } catch (RuntimeException | Error failure) {
+                // A failure of the model itself: the batch's rows get it; the engine keeps serving.
+                log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
+                running -= g.rows.size() + g.joining.size();
+                g.rows.forEach(r -> r.result.completeExceptionally(failure));
+                g.joining.forEach(r -> r.result.completeExceptionally(failure));
+                closeQuietly(g);
+                g.rows.clear();
+                g.joining.clear();
+                g.cache = null;
             }
-            groups.values().removeIf(g -> {
-                boolean idle = g.rows.isEmpty() && g.joining.isEmpty();
-                if (idle) {
-                    closeQuietly(g);
-                }
-                return idle;
-            });
+            if (g.rows.isEmpty() && g.joining.isEmpty() && g.cache != null) {
+                g.cache.close();
+                g.cache = null;
+            }
         }
         shutdown();
     }
@@ -243,7 +245,7 @@ public final class BatchEngine implements AutoCloseable {
     private boolean admit() throws InterruptedException {
         List<Request> admitted = new ArrayList<>();
         synchronized (this) {
-            while (!closed && queue.isEmpty() && groups.isEmpty()) {
+            while (!closed && queue.isEmpty() && group.rows.isEmpty() && group.joining.isEmpty()) {
                 wait();
             }
             if (closed) {
@@ -262,7 +264,7 @@ public final class BatchEngine implements AutoCloseable {
                 continue;
             }
             try {
-                adapters.with(r.adapter, () -> prefill(r));
+                prefill(r);
             } catch (RuntimeException | Error failure) {
                 log.error("prefill failed for a prompt of {} tokens", r.row.prompt.length, failure);
                 r.result.completeExceptionally(failure);
@@ -273,9 +275,8 @@ public final class BatchEngine implements AutoCloseable {
                 continue;
             }
             if (!finishIfDone(r)) {
-                Group g = groups.computeIfAbsent(r.adapter == null ? "" : r.adapter, k -> new Group());
-                g.joining.add(r);
-                g.changed = true;
+                group.joining.add(r);
+                group.changed = true;
             }
         }
         return true;
@@ -287,14 +288,14 @@ public final class BatchEngine implements AutoCloseable {
         float[] logits;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            logits = model.forward(new int[][] {prompt}, r.prefill, false).toFloatArray();
+            logits = model.forward(new int[][] {prompt}, r.prefill, false, AdapterRows.of(r.adapterId)).toFloatArray();
         }
         steps.incrementAndGet();
         emit(r, r.row.advance(logits));
     }
 
-    /** One decode step for one adapter's rows: regroup if rows joined or left, forward, sample. */
-    private void step(String adapter, Group g) {
+    /** One decode step: regroup if rows joined or left, one forward pass for every row, sample. */
+    private void step(Group g) {
         for (Iterator<Request> it = g.rows.iterator(); it.hasNext(); ) {
             Request r = it.next();
             if (finishIfDone(r)) {
@@ -315,21 +316,21 @@ public final class BatchEngine implements AutoCloseable {
             return;
         }
         int[][] feed = new int[g.rows.size()][];
+        int[] ids = new int[feed.length];
         for (int i = 0; i < feed.length; i++) {
             feed[i] = new int[] {g.rows.get(i).row.lastId()};
+            ids[i] = g.rows.get(i).adapterId;
         }
-        float[][] logits = new float[1][];
-        adapters.with(adapter, () -> {
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                logits[0] = model.forward(feed, g.cache, false).toFloatArray();
-            }
-        });
+        float[] logits;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            logits = model.forward(feed, g.cache, false, AdapterRows.of(ids)).toFloatArray();
+        }
         steps.incrementAndGet();
-        float[] row = feed.length > 1 ? rowBuffer : logits[0];
+        float[] row = feed.length > 1 ? rowBuffer : logits;
         for (int i = 0; i < feed.length; i++) {
             if (feed.length > 1) {
-                System.arraycopy(logits[0], i * vocab, row, 0, vocab);
+                System.arraycopy(logits, i * vocab, row, 0, vocab);
             }
             Request r = g.rows.get(i);
             emit(r, r.row.advance(row));
@@ -427,12 +428,12 @@ public final class BatchEngine implements AutoCloseable {
         }
         CancellationException closing = new CancellationException("the engine was closed");
         waiting.forEach(r -> r.result.completeExceptionally(closing));
-        for (Group g : groups.values()) {
-            g.rows.forEach(r -> r.result.completeExceptionally(closing));
-            g.joining.forEach(r -> r.result.completeExceptionally(closing));
-            closeQuietly(g);
-        }
-        groups.clear();
+        group.rows.forEach(r -> r.result.completeExceptionally(closing));
+        group.joining.forEach(r -> r.result.completeExceptionally(closing));
+        closeQuietly(group);
+        group.rows.clear();
+        group.joining.clear();
+        group.cache = null;
         running = 0;
     }
 

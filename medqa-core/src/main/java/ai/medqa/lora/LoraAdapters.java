@@ -65,6 +65,7 @@ public final class LoraAdapters {
         String name = adapter.name();
         requireNew(name);
         LoraState state = state().orElseGet(LoraState::new);
+        model.activeAdapterSource(state::activeId);
         int[] wrapped = {0};
         model.mapLinears((module, linear) -> {
             LoraWeights w = adapter.weights().get(module);
@@ -103,6 +104,29 @@ public final class LoraAdapters {
 
     public Optional<String> active() {
         return state().map(s -> s.active);
+    }
+
+    /**
+     * The id rows name adapter {@code name} by in {@link ai.medqa.model.AdapterRows} ({@code null}:
+     * {@link ai.medqa.model.AdapterRows#NONE_ID}, the base model alone).
+     *
+     * @throws LoraException for an adapter that is not loaded, or while an adapter is merged (its
+     *     weights are then in the base, for every row)
+     */
+    public int id(String name) {
+        Optional<String> merged = merged();
+        if (merged.isPresent()) {
+            throw new LoraException("adapter " + merged.get() + " is merged into the base weights: unmerge it to pick "
+                    + "adapters per row");
+        }
+        if (name == null) {
+            return ai.medqa.model.AdapterRows.NONE_ID;
+        }
+        Integer id = state().map(s -> s.ids.get(name)).orElse(null);
+        if (id == null || !adapters().containsKey(name)) {
+            throw new LoraException("no adapter named " + name + " is loaded (loaded: " + adapters().keySet() + ")");
+        }
+        return id;
     }
 
     /** Loaded adapters by name, in load order. */
@@ -194,12 +218,14 @@ public final class LoraAdapters {
         if (active().filter(name::equals).isPresent()) {
             activate(null);
         }
+        Optional<LoraState> state = state();
         model.mapLinears((module, linear) -> {
             if (linear instanceof LoraLinear l && l.has(name) && l.remove(name)) {
                 return l.base();
             }
             return linear;
         });
+        state.ifPresent(s -> s.ids.remove(name));
         adapter.close();
     }
 

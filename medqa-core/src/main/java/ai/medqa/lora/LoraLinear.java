@@ -3,7 +3,10 @@ package ai.medqa.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.model.AdapterRows;
+import ai.medqa.model.DecoderStep;
 import ai.medqa.model.DenseLinear;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
 import java.util.LinkedHashMap;
@@ -11,8 +14,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A projection with LoRA adapters: {@code y = base(x) + scaling * (x A^T) B^T} for the active
- * adapter, as PEFT's {@code lora.Linear} computes it ({@code lora_B(lora_A(dropout(x))) * scaling},
+ * A projection with LoRA adapters: {@code y = base(x) + scaling * (x A^T) B^T} for each row's
+ * adapter ({@link AdapterRows}; the active one unless a call says), as PEFT's {@code lora.Linear} computes it ({@code lora_B(lora_A(dropout(x))) * scaling},
  * in float32, the sum cast back to the base's dtype). The base may be any {@link Linear}: dense
  * F32/F16 or quantized, since only its {@code forward} is called.
  *
@@ -20,8 +23,9 @@ import java.util.Set;
  * changes one field and reloads nothing. Created and driven by {@link LoraAdapters}; the state
  * (active, merged, training) is one {@link LoraState} shared by every LoraLinear of a model.
  *
- * <p>Switch adapters between requests, not during one: a forward pass running while another thread
- * switches may use different adapters in different layers.
+ * <p>Calls that name their rows' adapters read no state; a call on {@link AdapterRows#ACTIVE}
+ * running while another thread switches the active adapter may use different adapters in
+ * different layers: switch between requests.
  */
 public final class LoraLinear implements Linear {
     private final String module;
@@ -29,8 +33,8 @@ public final class LoraLinear implements Linear {
     private final Map<String, Entry> adapters = new LinkedHashMap<>();
     private final LoraState state;
 
-    /** An adapter's weights here, and its dropout (applied only in training). */
-    private record Entry(LoraAdapter adapter, LoraWeights weights, float dropout) {}
+    /** An adapter's weights here, its id in the model, and its dropout (applied only in training). */
+    private record Entry(LoraAdapter adapter, LoraWeights weights, float dropout, int id) {}
 
     LoraLinear(String module, Linear base, LoraState state) {
         this.module = module;
@@ -65,46 +69,81 @@ public final class LoraLinear implements Linear {
 
     @Override
     public NDArray forward(NDArray x) {
+        return forward(x, AdapterRows.ACTIVE);
+    }
+
+    /**
+     * The base's output plus each row's adapter delta, with {@link AdapterRows#ACTIVE} the active
+     * adapter's for every row. Inference runs the fused step's own product ({@code project} on
+     * {@link #fused()}), so both paths agree to the bit; while gradients are recorded (training) the
+     * active adapter's delta is formed with differentiable DJL operations, with its dropout.
+     */
+    @Override
+    public NDArray forward(NDArray x, AdapterRows rows) {
+        if (!rows.active() && rows.size() != x.getShape().get(0)) {
+            throw new IllegalArgumentException(module + ": " + x.getShape().get(0) + " rows but adapters for " + rows.size());
+        }
+        FusedProjection form = JniUtils.isGradMode() ? null : fused();
+        if (form instanceof FusedProjection.WithLora) {
+            int[] ids = new int[(int) x.getShape().get(0)];
+            for (int r = 0; r < ids.length; r++) {
+                ids[r] = rows.active() ? state.activeId() : rows.id(r);
+            }
+            return DecoderStep.project(x, form, ids);
+        }
         NDArray y = base.forward(x);
-        String name = state.active;
-        Entry e = name == null || state.merged != null ? null : adapters.get(name);
+        if (state.merged != null) {
+            return y; // the merged adapter is in the base weights
+        }
+        if (!rows.active()) {
+            throw new IllegalStateException(module + ": adapters per row need the fused step's form (no gradients, no "
+                    + "dropout, a base with a fused form)");
+        }
+        Entry e = state.active == null ? null : adapters.get(state.active);
         if (e == null) {
-            return y; // no adapter active here, or it is already in the base weights
+            return y; // no adapter active here
         }
         NDArray in = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
         if (state.training && e.dropout() > 0) {
             in = in.getNDArrayInternal().dropout(in, e.dropout(), true).singletonOrThrow();
         }
-        LoraWeights w = e.weights();
-        NDArray down = in.getNDArrayInternal().linear(in, w.a(), null).singletonOrThrow();
-        NDArray up = down.getNDArrayInternal().linear(down, w.b(), null).singletonOrThrow();
-        // Not up.mul(double): DJL makes the number a scalar tensor over Java memory and frees it at once,
-        // while autograd keeps it for the backward pass, which then reads freed memory after a GC. This
-        // scalar belongs to the caller's NDScope, like every other array of the forward pass.
-        NDArray scaling = up.getManager().create((float) w.scaling()).toDevice(up.getDevice(), false);
-        NDArray delta = up.mul(scaling);
+        NDArray delta = delta(in, e.weights());
         if (y.getDataType() == DataType.FLOAT32) {
             return y.add(delta);
         }
         return y.toType(DataType.FLOAT32, false).add(delta).toType(y.getDataType(), false);
     }
 
+    /** {@code scaling * (in A^T) B^T} in float32. */
+    private static NDArray delta(NDArray in, LoraWeights w) {
+        NDArray down = in.getNDArrayInternal().linear(in, w.a(), null).singletonOrThrow();
+        NDArray up = down.getNDArrayInternal().linear(down, w.b(), null).singletonOrThrow();
+        // Not up.mul(double): DJL makes the number a scalar tensor over Java memory and frees it at once,
+        // while autograd keeps it for the backward pass, which then reads freed memory after a GC. This
+        // scalar belongs to the caller's NDScope, like every other array of the forward pass.
+        NDArray scaling = up.getManager().create((float) w.scaling()).toDevice(up.getDevice(), false);
+        return up.mul(scaling);
+    }
+
     /**
-     * The base's form, plus the active adapter unless it is merged (merged weights are plain base
-     * weights); null when the base has none.
+     * The base's form with every adapter attached here (each call's rows pick theirs), or the base
+     * alone while one is merged (merged weights are plain base weights); null when the base has none,
+     * or in training with dropout (drawn op by op).
      */
     @Override
     public FusedProjection fused() {
         FusedProjection b = base.fused();
-        String name = state.active;
-        Entry e = name == null || state.merged != null ? null : adapters.get(name);
-        if (b == null || e == null) {
+        if (b == null || state.merged != null || adapters.isEmpty()) {
             return b;
         }
-        if (state.training && e.dropout() > 0) {
-            return null; // dropout is drawn op by op
+        if (state.training && adapters.values().stream().anyMatch(e -> e.dropout() > 0)) {
+            return null;
         }
-        return new FusedProjection.WithLora(b, e.weights().a(), e.weights().b(), (float) e.weights().scaling());
+        java.util.List<FusedProjection.Lora> forms = new java.util.ArrayList<>();
+        for (Entry e : adapters.values()) {
+            forms.add(new FusedProjection.Lora(e.id(), e.weights().a(), e.weights().b(), (float) e.weights().scaling()));
+        }
+        return new FusedProjection.WithLora(b, forms);
     }
 
     /** Closes the base projection; adapter weights belong to their {@link LoraAdapter}. */
@@ -120,7 +159,8 @@ public final class LoraLinear implements Linear {
     }
 
     void add(LoraAdapter adapter, LoraWeights weights) {
-        adapters.put(adapter.name(), new Entry(adapter, weights, (float) adapter.config().loraDropout()));
+        adapters.put(adapter.name(), new Entry(adapter, weights, (float) adapter.config().loraDropout(),
+                state.assign(adapter.name())));
     }
 
     Map<String, LoraAdapter> adapterEntries() {

@@ -55,13 +55,15 @@ final class Attention implements AutoCloseable {
      *     {@code [from, start + T)} is visible to the single query
      * @param cache null to attend within {@code x} only (training); else keys/values are appended at
      *     slot {@code start} and read back from slot {@code from}
+     * @param adapters the LoRA adapter of each row
      */
-    NDArray forward(NDArray x, Rope ropeTables, NDList rope, NDArray bias, KvCache cache, int layer, int start, int from) {
+    NDArray forward(NDArray x, Rope ropeTables, NDList rope, NDArray bias, KvCache cache, int layer, int start, int from,
+            AdapterRows adapters) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
-        NDArray q = qProj.forward(x).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray k = kProj.forward(x).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
-        NDArray v = vProj.forward(x).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray q = qProj.forward(x, adapters).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
+        NDArray k = kProj.forward(x, adapters).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray v = vProj.forward(x, adapters).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
         q = ropeTables.apply(q, rope);
         k = ropeTables.apply(k, rope);
         if (cache != null) {
@@ -93,7 +95,7 @@ final class Attention implements AutoCloseable {
                 .reshape(b, heads, t, headDim)
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * headDim);
-        return oProj.forward(out);
+        return oProj.forward(out, adapters);
     }
 
     @Override

@@ -5,6 +5,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
 import java.io.IOException;
@@ -35,11 +36,15 @@ public final class DecoderStep {
     /** {@code -Dmedqa.fused=false} forces the op-by-op path everywhere. */
     static final String PROPERTY = "medqa.fused";
     static final String SOURCE = "decoder_step.py";
-    private static final int DENSE = 0;
-    private static final int INT4 = 1;
-    private static final int INT8 = 2;
-    private static final int NF4 = 3;
-    private static final int BF16 = 4;
+    // The script's projection kinds (decoder_step.py's header and project(); DecoderStepTest checks
+    // that both sides agree).
+    static final int DENSE = 0;
+    static final int INT4 = 1;
+    static final int INT8 = 2;
+    static final int NF4 = 3;
+    static final int BF16 = 4;
+    /** Not a script kind: marks a LoRA form in a plan's signature. */
+    private static final int SIGN_LORA = 100;
 
     private static volatile TorchScript script;
 
@@ -81,13 +86,37 @@ public final class DecoderStep {
      * fused step uses too. The result has {@code x}'s dtype and belongs to {@code x}'s manager.
      */
     public static NDArray project(NDArray x, FusedProjection p) {
+        return project(x, p, null);
+    }
+
+    /**
+     * As {@link #project(NDArray, FusedProjection)}, where a LoRA form adds to batch row {@code b} of
+     * {@code x [B, ...]} the delta of adapter {@code adapterIds[b]} ({@link AdapterRows#NONE_ID}, or an
+     * id the form does not hold: none), exactly as the fused step does.
+     */
+    public static NDArray project(NDArray x, FusedProjection p, int[] adapterIds) {
         List<IValue> owned = new ArrayList<>();
-        try {
-            Encoded e = encode(p, x.getManager(), false, owned);
+        try (NDManager local = x.getManager().newSubManager()) {
+            Encoded e = encode(p, local, false, owned);
             IValue xv = own(owned, IValue.from((PtNDArray) x));
             IValue kind = own(owned, IValue.from((long) e.kind));
             IValue param = own(owned, IValue.from(e.param));
-            return script().call(x.getManager(), "project", xv, kind, param, e.tensors, e.lora);
+            NDArray selection = local.create(new float[0]);
+            if (p instanceof FusedProjection.WithLora l && adapterIds != null) {
+                int slots = 0;
+                for (FusedProjection.Lora a : l.adapters()) {
+                    slots = Math.max(slots, a.id() + 1);
+                }
+                float[] sel = new float[adapterIds.length * slots];
+                for (int r = 0; r < adapterIds.length; r++) {
+                    if (adapterIds[r] >= 0 && adapterIds[r] < slots) {
+                        sel[r * slots + adapterIds[r]] = 1f;
+                    }
+                }
+                selection = local.create(sel, new Shape(adapterIds.length, slots)).toDevice(x.getDevice(), false);
+            }
+            IValue sel = own(owned, IValue.from((PtNDArray) selection));
+            return script().call(x.getManager(), "project", xv, kind, param, e.tensors, e.lora, sel);
         } finally {
             closeAll(owned);
         }
@@ -116,6 +145,8 @@ public final class DecoderStep {
         /** Why the step cannot be fused; null when it can. */
         final String blocker;
         final long[] signature;
+        /** One more than the largest adapter id among the projections' LoRA forms (0: none). */
+        int adapterSlots;
         private final NDManager scalars;
         private final List<IValue> owned = new ArrayList<>();
         private IValue embed;
@@ -167,6 +198,11 @@ public final class DecoderStep {
             IValue[] loras = new IValue[forms.size()];
             List<IValue> temporary = new ArrayList<>();
             for (int i = 0; i < forms.size(); i++) {
+                if (forms.get(i) instanceof FusedProjection.WithLora l) {
+                    for (FusedProjection.Lora a : l.adapters()) {
+                        plan.adapterSlots = Math.max(plan.adapterSlots, a.id() + 1);
+                    }
+                }
                 Encoded e = encode(forms.get(i), plan.scalars, true, temporary);
                 kinds[i] = e.kind;
                 params[i] = e.param;
@@ -194,19 +230,22 @@ public final class DecoderStep {
      * One step through the script.
      *
      * @param bias the additive mask, or a zero-element array for none
+     * @param sel float32 {@code [B, plan.adapterSlots]}, 1 where a row uses an adapter id; a zero-element
+     *     array when no row does
      * @param last logits of the last position only ({@code [B, vocab]}) instead of all ({@code [B, T, vocab]})
      * @return float32 logits, attached to {@code ids}' manager
      */
-    static NDArray step(Plan plan, NDArray ids, NDArray positions, NDArray bias, KvCache cache, int start, int from,
-            double eps, double scale, boolean last) {
+    static NDArray step(Plan plan, NDArray ids, NDArray positions, NDArray bias, NDArray sel, KvCache cache, int start,
+            int from, double eps, double scale, boolean last) {
         IValue[] lists = cache.fusedLists();
         IValue[] perCall = {
             IValue.from((PtNDArray) ids), IValue.from((PtNDArray) positions), IValue.from((PtNDArray) bias),
-            IValue.from((long) start), IValue.from((long) from), IValue.from(eps), IValue.from(scale), IValue.from(last)};
+            IValue.from((long) start), IValue.from((long) from), IValue.from(eps), IValue.from(scale), IValue.from(last),
+            IValue.from((PtNDArray) sel)};
         try {
             return script().call(ids.getManager(), "forward", perCall[0], perCall[1], plan.embed, plan.cosTable,
-                    plan.sinTable, perCall[2], lists[0], lists[1], plan.norms, plan.kinds, plan.params, plan.weights,
-                    plan.loras, plan.norm, perCall[3], perCall[4], perCall[5], perCall[6], perCall[7]);
+                    plan.sinTable, perCall[2], perCall[8], lists[0], lists[1], plan.norms, plan.kinds, plan.params,
+                    plan.weights, plan.loras, plan.norm, perCall[3], perCall[4], perCall[5], perCall[6], perCall[7]);
         } finally {
             for (IValue v : perCall) {
                 v.close();
@@ -224,8 +263,30 @@ public final class DecoderStep {
     private static Encoded encode(FusedProjection p, NDManager scalars, boolean keep, List<IValue> owned) {
         IValue lora;
         if (p instanceof FusedProjection.WithLora l) {
-            NDArray scaling = scalar(scalars, l.scaling(), l.a().getDevice(), keep);
-            lora = own(owned, IValue.listFrom(pt(l.a()), pt(l.b()), pt(scaling)));
+            // [cols, scales, A_0, B_0, A_1, B_1, ...]: A and B are the adapters' own arrays (training
+            // updates them in place), only the small column tables are made here.
+            List<Long> cols = new ArrayList<>();
+            List<Float> scales = new ArrayList<>();
+            List<PtNDArray> tensors = new ArrayList<>();
+            tensors.add(null);
+            tensors.add(null);
+            for (FusedProjection.Lora a : l.adapters()) {
+                long rank = a.a().getShape().get(0);
+                for (long j = 0; j < rank; j++) {
+                    cols.add((long) a.id());
+                    scales.add(a.scaling());
+                }
+                tensors.add(pt(a.a()));
+                tensors.add(pt(a.b()));
+            }
+            Device device = l.adapters().get(0).a().getDevice();
+            tensors.set(0, pt(keep(scalars, scalars.create(cols.stream().mapToLong(Long::longValue).toArray()), device, keep)));
+            float[] sc = new float[scales.size()];
+            for (int i = 0; i < sc.length; i++) {
+                sc[i] = scales.get(i);
+            }
+            tensors.set(1, pt(keep(scalars, scalars.create(sc), device, keep)));
+            lora = own(owned, IValue.listFrom(tensors.toArray(PtNDArray[]::new)));
             p = l.base();
         } else {
             lora = own(owned, IValue.listFrom(new PtNDArray[0]));
@@ -258,6 +319,22 @@ public final class DecoderStep {
         throw new IllegalArgumentException("a LoRA form wraps another LoRA form: " + p);
     }
 
+    /** {@code wrapped} (which may alias Java memory) as an array of its own on {@code device}; see {@link #scalar}. */
+    private static NDArray keep(NDManager manager, NDArray wrapped, Device device, boolean keep) {
+        try (wrapped) {
+            NDArray own = wrapped.duplicate();
+            if (!own.getDevice().equals(device)) {
+                NDArray moved = own.toDevice(device, true);
+                own.close();
+                own = moved;
+            }
+            if (keep) {
+                NDScope.unregister(own);
+            }
+            return own;
+        }
+    }
+
     /**
      * The native tensors (and scalars) a list of forms is made of: equal signatures mean a plan
      * built from one serves the other. Native handles, not Java objects, because merging an adapter
@@ -275,10 +352,14 @@ public final class DecoderStep {
         if (p == null) {
             out.add(-1L);
         } else if (p instanceof FusedProjection.WithLora l) {
-            out.add(4L);
-            out.add(handle(l.a()));
-            out.add(handle(l.b()));
-            out.add((long) Float.floatToIntBits(l.scaling()));
+            out.add((long) SIGN_LORA);
+            out.add((long) l.adapters().size());
+            for (FusedProjection.Lora a : l.adapters()) {
+                out.add((long) a.id());
+                out.add(handle(a.a()));
+                out.add(handle(a.b()));
+                out.add((long) Float.floatToIntBits(a.scaling()));
+            }
             sign(l.base(), out);
         } else if (p instanceof FusedProjection.Dense d) {
             out.add((long) DENSE);

@@ -37,6 +37,20 @@ public sealed interface FusedProjection {
     record Nf4(NDArray packed, NDArray pairs, NDArray absmax, NDArray qabsmax, NDArray nestedAbsmax,
             NDArray nestedMap, float offset, long outFeatures) implements FusedProjection {}
 
-    /** {@code base(x) + scaling * (x A^T) B^T} with float32 {@code a [r, in]} and {@code b [out, r]}, as PEFT. */
-    record WithLora(FusedProjection base, NDArray a, NDArray b, float scaling) implements FusedProjection {}
+    /**
+     * {@code base(x)} plus, for each row, its adapter's {@code scaling * (x A^T) B^T} (PEFT's LoRA,
+     * unmerged): every adapter attached to this projection, by id ({@link AdapterRows}); a row whose
+     * adapter is not among them gets the base alone.
+     */
+    record WithLora(FusedProjection base, java.util.List<Lora> adapters) implements FusedProjection {
+        public WithLora {
+            adapters = java.util.List.copyOf(adapters);
+            if (adapters.isEmpty()) {
+                throw new IllegalArgumentException("a LoRA form needs at least one adapter");
+            }
+        }
+    }
+
+    /** One adapter of a {@link WithLora}: float32 {@code a [r, in]} and {@code b [out, r]}, its id and scaling. */
+    record Lora(int id, NDArray a, NDArray b, float scaling) {}
 }

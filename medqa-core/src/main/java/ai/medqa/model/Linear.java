@@ -22,6 +22,14 @@ public interface Linear extends AutoCloseable {
     NDArray forward(NDArray x);
 
     /**
+     * As {@link #forward(NDArray)}, for {@code x [B, ...]} whose rows use the LoRA adapters
+     * {@code rows} gives; only projections with adapters look at them.
+     */
+    default NDArray forward(NDArray x, AdapterRows rows) {
+        return forward(x);
+    }
+
+    /**
      * This projection as the fused decoder step multiplies it, or null if the step cannot (the
      * model then runs every layer op by op and logs why). The result reflects the current state
      * (an active adapter, merged weights) and is asked again before each step.

@@ -41,28 +41,16 @@ public final class MistralModel implements AutoCloseable {
     private final RmsNorm norm;
     private Linear lmHead;
     private final Rope rope;
-    /** The projections wrapped for the fused step; rebuilt when their forms change. */
-    private DecoderStep.Plan plan;
     /**
-     * Recent plans by signature, so that switching between a few adapters (a batching engine runs
-     * one pass per adapter per step) reuses their plans instead of rebuilding one per pass.
+     * The projections wrapped for the fused step, every attached adapter included (rows pick theirs
+     * per call), so switching adapters changes nothing here; rebuilt when a projection is replaced
+     * or its tensors change (an adapter attached, removed, merged).
      */
-    private final Map<PlanKey, DecoderStep.Plan> plans = new java.util.LinkedHashMap<>(8, 0.75f, true);
-    private static final int PLANS_KEPT = 4;
+    private DecoderStep.Plan plan;
     private volatile String[] projectionNames;
-    private boolean plansStale;
-
-    private record PlanKey(long[] signature) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof PlanKey k && Arrays.equals(signature, k.signature);
-        }
-
-        @Override
-        public int hashCode() {
-            return Arrays.hashCode(signature);
-        }
-    }
+    private boolean planStale;
+    /** The adapter id rows use when a call passes {@link AdapterRows#ACTIVE}; set by the LoRA package. */
+    private volatile java.util.function.IntSupplier activeAdapter = () -> AdapterRows.NONE_ID;
     /** What the script takes for "no mask": a zero-element array (TorchScript gets no nulls from DJL). */
     private final NDArray noBias;
     private volatile boolean fusedEnabled;
@@ -187,7 +175,18 @@ public final class MistralModel implements AutoCloseable {
      *     for the last position
      */
     public NDArray forward(int[][] tokens, KvCache cache, boolean allPositions) {
+        return forward(tokens, cache, allPositions, AdapterRows.ACTIVE);
+    }
+
+    /**
+     * As {@link #forward(int[][], KvCache, boolean)}, row {@code b} with the LoRA adapter
+     * {@code adapters} gives it: rows of different adapters (or none) decode in one pass.
+     */
+    public NDArray forward(int[][] tokens, KvCache cache, boolean allPositions, AdapterRows adapters) {
         int b = tokens.length;
+        if (!adapters.active() && adapters.size() != b) {
+            throw new IllegalArgumentException(b + " rows but adapters for " + adapters.size());
+        }
         int t = tokens[0].length;
         if (b != cache.batchSize()) {
             throw new IllegalArgumentException("cache holds " + cache.batchSize() + " rows, got " + b);
@@ -222,18 +221,41 @@ public final class MistralModel implements AutoCloseable {
         if (fusedPlan != null) {
             double eps = (float) config.rmsNormEps(); // RmsNorm adds eps as a float
             double scale = (float) (1.0 / Math.sqrt(config.headDim())); // as Attention scales
-            NDArray logits = DecoderStep.step(fusedPlan, inputIds, positionIds, bias == null ? noBias : bias, cache,
-                    start, from, eps, scale, !allPositions);
+            NDArray logits = DecoderStep.step(fusedPlan, inputIds, positionIds, bias == null ? noBias : bias,
+                    selection(adapters, b, fusedPlan.adapterSlots), cache, start, from, eps, scale, !allPositions);
             cache.advance(t);
             fusedSteps.incrementAndGet();
             return logits;
         }
-        NDArray hidden = hidden(inputIds, positionIds, bias, cache, start, from);
+        NDArray hidden = hidden(inputIds, positionIds, bias, cache, start, from, adapters);
         cache.advance(t);
         if (!allPositions) {
             hidden = hidden.get(new NDIndex(":, -1, :"));
         }
-        return logits(hidden);
+        return logits(hidden, adapters);
+    }
+
+    /** The script's row-to-adapter matrix: {@code [b, slots]} float32 one-hot, or empty when no row has one. */
+    private NDArray selection(AdapterRows adapters, int b, int slots) {
+        int active = adapters.active() ? activeAdapter.getAsInt() : AdapterRows.NONE_ID;
+        float[] sel = new float[b * slots];
+        boolean any = false;
+        for (int r = 0; r < b; r++) {
+            int id = adapters.active() ? active : adapters.id(r);
+            if (id != AdapterRows.NONE_ID && id < slots) {
+                sel[r * slots + id] = 1f;
+                any = true;
+            }
+        }
+        return any ? manager.create(sel, new Shape(b, slots)) : noBias;
+    }
+
+    /**
+     * Internal, for the LoRA package: where {@link AdapterRows#ACTIVE} finds the active adapter's id
+     * ({@link AdapterRows#NONE_ID} for none).
+     */
+    public void activeAdapterSource(java.util.function.IntSupplier source) {
+        this.activeAdapter = java.util.Objects.requireNonNull(source, "source");
     }
 
     /**
@@ -244,7 +266,8 @@ public final class MistralModel implements AutoCloseable {
      */
     public NDArray forward(NDArray inputIds, int[] padLeft) {
         NDList positionsAndMask = trainingInputs(inputIds, padLeft);
-        return logits(hidden(inputIds, positionsAndMask.get(0), positionsAndMask.get(1), null, 0, 0));
+        return logits(hidden(inputIds, positionsAndMask.get(0), positionsAndMask.get(1), null, 0, 0, AdapterRows.ACTIVE),
+                AdapterRows.ACTIVE);
     }
 
     /**
@@ -291,12 +314,12 @@ public final class MistralModel implements AutoCloseable {
 
         /** Decoder layer {@code l} over {@code x}, its output the next layer's input. */
         public NDArray layer(int l, NDArray x, Inputs in) {
-            return layers[l].forward(x, rope, in.cosSin, in.bias, null, l, 0, 0);
+            return layers[l].forward(x, rope, in.cosSin, in.bias, null, l, 0, 0, AdapterRows.ACTIVE);
         }
 
         /** Final norm and {@code lm_head} over the last layer's output: float32 logits {@code [B, T, vocab]}. */
         public NDArray logits(NDArray hidden) {
-            return MistralModel.this.logits(norm.forward(hidden));
+            return MistralModel.this.logits(norm.forward(hidden), AdapterRows.ACTIVE);
         }
     }
 
@@ -321,11 +344,12 @@ public final class MistralModel implements AutoCloseable {
         return inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
     }
 
-    private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from) {
+    private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from,
+            AdapterRows adapters) {
         NDArray x = embed(inputIds);
         NDList cosSin = rope.lookup(positionIds);
         for (int l = 0; l < layers.length; l++) {
-            x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from);
+            x = layers[l].forward(x, rope, cosSin, bias, cache, l, start, from, adapters);
         }
         return norm.forward(x);
     }
@@ -346,30 +370,19 @@ public final class MistralModel implements AutoCloseable {
         }
         forms.add(lmHead.fused());
         long[] signature = DecoderStep.signature(forms);
-        if (plansStale) {
+        if (planStale || (plan != null && !Arrays.equals(plan.signature, signature))) {
             resetFusedPlan();
-            plansStale = false;
+            planStale = false;
         }
-        if (plan == null || !Arrays.equals(plan.signature, signature)) {
-            PlanKey key = new PlanKey(signature);
-            plan = plans.get(key);
-            if (plan == null) {
-                List<String> names = new ArrayList<>(projections().keySet());
-                NDArray[] norms = new NDArray[2 * layers.length];
-                for (int l = 0; l < layers.length; l++) {
-                    norms[2 * l] = layers[l].inputLayernorm.weight();
-                    norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
-                }
-                plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
-                DecoderStep.logPlan(plan, forms, layers.length, planBuilds.incrementAndGet() == 1);
-                plans.put(key, plan);
-                if (plans.size() > PLANS_KEPT) {
-                    // The least recently used; never the one just made.
-                    java.util.Iterator<DecoderStep.Plan> eldest = plans.values().iterator();
-                    eldest.next().close();
-                    eldest.remove();
-                }
+        if (plan == null) {
+            List<String> names = new ArrayList<>(projections().keySet());
+            NDArray[] norms = new NDArray[2 * layers.length];
+            for (int l = 0; l < layers.length; l++) {
+                norms[2 * l] = layers[l].inputLayernorm.weight();
+                norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
             }
+            plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
+            DecoderStep.logPlan(plan, forms, layers.length, planBuilds.incrementAndGet() == 1);
         }
         return plan.fused() ? plan : null;
     }
@@ -435,8 +448,8 @@ public final class MistralModel implements AutoCloseable {
         return fusedPlan() != null;
     }
 
-    private NDArray logits(NDArray hidden) {
-        NDArray logits = lmHead.forward(hidden);
+    private NDArray logits(NDArray hidden, AdapterRows adapters) {
+        NDArray logits = lmHead.forward(hidden, adapters);
         return logits.getDataType() == DataType.FLOAT32 ? logits : logits.toType(DataType.FLOAT32, false);
     }
 
@@ -490,8 +503,8 @@ public final class MistralModel implements AutoCloseable {
      */
     public synchronized void replaceProjection(String module, Linear linear) {
         java.util.Objects.requireNonNull(linear, "linear");
-        // Kept plans would hold the replaced weights alive: the next step drops them and makes a new one.
-        plansStale = true;
+        // The plan would hold the replaced weights alive: the next step drops it and makes a new one.
+        planStale = true;
         if (module.equals("lm_head")) {
             lmHead = linear;
             return;
@@ -509,11 +522,12 @@ public final class MistralModel implements AutoCloseable {
         }
     }
 
-    /** Closes every kept plan: they hold references to the tensors they were made from. */
+    /** Closes the plan: it holds references to the tensors it was made from. */
     private synchronized void resetFusedPlan() {
-        plans.values().forEach(DecoderStep.Plan::close);
-        plans.clear();
-        plan = null;
+        if (plan != null) {
+            plan.close();
+            plan = null;
+        }
     }
 
     @Override

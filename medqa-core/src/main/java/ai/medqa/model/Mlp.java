@@ -31,10 +31,10 @@ final class Mlp implements AutoCloseable {
         }
     }
 
-    NDArray forward(NDArray x) {
-        NDArray gate = gateProj.forward(x);
+    NDArray forward(NDArray x, AdapterRows adapters) {
+        NDArray gate = gateProj.forward(x, adapters);
         NDArray silu = gate.mul(Activation.sigmoid(gate));
-        return downProj.forward(silu.mul(upProj.forward(x)));
+        return downProj.forward(silu.mul(upProj.forward(x, adapters)), adapters);
     }
 
     @Override

@@ -12,7 +12,12 @@
 #   kind 4 bf16:   [weight bf16 [out, in]], bfloat16 activations      param unused
 #   kind 3 nf4:    [packed uint8, pairs [256, 2], absmax [blocks]]      param = out
 #               or [packed uint8, pairs, qabsmax uint8, nested_absmax, nested_map [256, 1], offset []]
-#   lora: [] or [A [r, in] float32, B [out, r] float32, scaling [] float32], added unmerged as PEFT does.
+#   lora: [] or [cols int64 [R], scales float32 [R], A_0 [r_0, in], B_0 [out, r_0], A_1, B_1, ...]: the
+#     float32 LoRA matrices of every adapter attached to the projection, R = sum of their ranks; rank
+#     column j belongs to adapter id cols[j] and carries that adapter's scaling scales[j].
+# sel [B, slots] float32 says which adapter each batch row uses (sel[b, id] = 1; a zero row: none), or
+# is an empty tensor when no row uses one. Each row gets base(x) + scaling * (x A^T) B^T of its own
+# adapter, unmerged as PEFT adds it: rows of different adapters share the base products.
 # Per layer there are 7 projections in checkpoint order (q, k, v, o, gate, up, down); lm_head follows
 # the last layer's. Keys and values of the T new positions are written in place into the
 # preallocated caches [B, kv_heads, capacity, head_dim] at slots [start, start + T); attention reads
@@ -33,6 +38,7 @@ class DecoderStep(Module):
     cos_table: Tensor,
     sin_table: Tensor,
     bias: Tensor,
+    sel: Tensor,
     k_caches: List[Tensor],
     v_caches: List[Tensor],
     norms: List[Tensor],
@@ -61,8 +67,12 @@ class DecoderStep(Module):
     # flip per rotation instead of two slices, a negation and a concatenation; exact, as only
     # signs move.
     sin = torch.cat([torch.neg(torch.slice(sin, -1, 0, half)), torch.slice(sin, -1, half)], -1)
-    # Rows are tokens: projections are plain 2-D matrix products.
+    # Rows are tokens: projections are plain 2-D matrix products; each token row takes its batch
+    # row's adapter.
     x = torch.reshape(x, [b * t, hidden])
+    tsel = sel
+    if t > 1 and torch.numel(sel) > 0:
+      tsel = torch.repeat_interleave(sel, t, 0)
     for i in range(torch.len(k_caches)):
       p = 7 * i
       k_cache = k_caches[i]
@@ -70,9 +80,9 @@ class DecoderStep(Module):
       kv_heads = torch.size(k_cache, 1)
       # Attention (Attention.forward).
       n = self.rms_norm(x, norms[2 * i], eps)
-      q = self.project(n, kinds[p], params[p], weights[p], loras[p])
-      k = self.project(n, kinds[p + 1], params[p + 1], weights[p + 1], loras[p + 1])
-      v = self.project(n, kinds[p + 2], params[p + 2], weights[p + 2], loras[p + 2])
+      q = self.project(n, kinds[p], params[p], weights[p], loras[p], tsel)
+      k = self.project(n, kinds[p + 1], params[p + 1], weights[p + 1], loras[p + 1], tsel)
+      v = self.project(n, kinds[p + 2], params[p + 2], weights[p + 2], loras[p + 2], tsel)
       q = torch.transpose(torch.reshape(q, [b, t, -1, d]), 1, 2)
       k = torch.transpose(torch.reshape(k, [b, t, kv_heads, d]), 1, 2)
       v = torch.transpose(torch.reshape(v, [b, t, kv_heads, d]), 1, 2)
@@ -97,18 +107,20 @@ class DecoderStep(Module):
       probs = torch.to(torch.softmax(scores, -1), dtype)
       out = torch.view(torch.bmm(probs, v), [b, heads, t, d])
       out = torch.reshape(torch.transpose(out, 1, 2), [b * t, heads * d])
-      x = torch.add(x, self.project(out, kinds[p + 3], params[p + 3], weights[p + 3], loras[p + 3]))
+      x = torch.add(x, self.project(out, kinds[p + 3], params[p + 3], weights[p + 3], loras[p + 3], tsel))
       # SwiGLU MLP (Mlp.forward).
       n = self.rms_norm(x, norms[2 * i + 1], eps)
-      gate = self.project(n, kinds[p + 4], params[p + 4], weights[p + 4], loras[p + 4])
+      gate = self.project(n, kinds[p + 4], params[p + 4], weights[p + 4], loras[p + 4], tsel)
       silu = torch.mul(gate, torch.sigmoid(gate))
-      up = self.project(n, kinds[p + 5], params[p + 5], weights[p + 5], loras[p + 5])
-      x = torch.add(x, self.project(torch.mul(silu, up), kinds[p + 6], params[p + 6], weights[p + 6], loras[p + 6]))
+      up = self.project(n, kinds[p + 5], params[p + 5], weights[p + 5], loras[p + 5], tsel)
+      x = torch.add(x, self.project(torch.mul(silu, up), kinds[p + 6], params[p + 6], weights[p + 6], loras[p + 6], tsel))
     x = torch.view(self.rms_norm(x, norm, eps), [b, t, hidden])
     if last:
       x = torch.select(x, 1, -1)
     h = 7 * torch.len(k_caches)
-    logits = self.project(x, kinds[h], params[h], weights[h], loras[h])
+    if last:
+      tsel = sel
+    logits = self.project(x, kinds[h], params[h], weights[h], loras[h], tsel)
     return torch.to(logits, 6)
 
   # y = x W^T (+ the LoRA delta) for one projection described as in the header.
@@ -117,7 +129,8 @@ class DecoderStep(Module):
     kind: int,
     param: int,
     w: List[Tensor],
-    lora: List[Tensor]) -> Tensor:
+    lora: List[Tensor],
+    sel: Tensor) -> Tensor:
     if kind == 0:
       y = self.dense_mm(x, w[0])
     elif kind == 1:
@@ -128,10 +141,22 @@ class DecoderStep(Module):
       y = torch.to(self.bf16_mm(torch.to(x, 15), w[0]), ops.prim.dtype(x))
     else:
       y = self.nf4_mm(x, w, param)
-    if torch.len(lora) == 0:
+    if torch.len(lora) == 0 or torch.numel(sel) == 0:
       return y
-    # LoraLinear.forward: B A x in float32, scaled, added to the base output in float32.
-    delta = torch.mul(torch.linear(torch.linear(torch.to(x, 6), lora[0]), lora[1]), lora[2])
+    # LoraLinear.forward: (x A^T) B^T in float32, scaled, added to the base output in float32. The
+    # adapters' A (and B) side by side make one product for all rows; the mask keeps, in each row,
+    # the rank columns of that row's adapter only, times its scaling.
+    if torch.len(lora) == 4:
+      a = lora[2]
+      bm = lora[3]
+    else:
+      a = torch.cat(lora[2::2], 0)
+      bm = torch.cat(lora[3::2], 1)
+    mask = torch.mul(torch.index_select(sel, 1, lora[0]), lora[1])
+    if torch.dim(x) == 3:
+      # Op by op, x is [B, T, in] and sel has one row per batch row.
+      mask = torch.unsqueeze(mask, 1)
+    delta = torch.linear(torch.mul(torch.linear(torch.to(x, 6), a), mask), bm)
     dtype = ops.prim.dtype(y)
     if dtype == 6:
       return torch.add(y, delta)

@@ -114,7 +114,7 @@ class DecoderStepTest {
     }
 
     @Test
-    void readingAdaptersOrProjectionsKeepsThePlanOnlySwitchingRebuildsIt() {
+    void readingOrSwitchingAdaptersKeepsThePlanAttachingOrRemovingRebuildsIt() {
         Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
         try (MistralModel m = load("mistral-swa/f32", DataType.FLOAT32)) {
             LoraAdapters lora = LoraAdapters.of(m);
@@ -129,20 +129,49 @@ class DecoderStepTest {
             }
             run(m, true, new int[][] {c.prompt()}, 2);
             assertThat(m.planBuilds()).as("reads rebuilt the plan").isEqualTo(builds);
+            // The plan holds every attached adapter; rows pick theirs per call: switching is not a change.
             lora.activate(null);
             run(m, true, new int[][] {c.prompt()}, 2);
-            assertThat(m.planBuilds()).as("a switch rebuilds it once").isEqualTo(builds + 1);
             lora.activate("qv");
             run(m, true, new int[][] {c.prompt()}, 2);
-            lora.activate(null);
+            assertThat(m.planBuilds()).as("switching adapters rebuilt the plan").isEqualTo(builds);
+            lora.load(Golden.fixture("lora/C-all"), "all");
             run(m, true, new int[][] {c.prompt()}, 2);
-            assertThat(m.planBuilds()).as("switching back reuses the kept plans").isEqualTo(builds + 1);
+            assertThat(m.planBuilds()).as("attaching an adapter rebuilds it once").isEqualTo(builds + 1);
+            lora.remove("all");
+            run(m, true, new int[][] {c.prompt()}, 2);
+            assertThat(m.planBuilds()).as("removing one rebuilds it once").isEqualTo(builds + 2);
             assertThat(m.projections()).hasSize(4 * 7 + 1).containsKey("model.layers.3.mlp.down_proj").containsKey("lm_head");
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection("model.layers.4.self_attn.q_proj",
                     m.projections().get("lm_head"))).hasMessageContaining("no projection model.layers.4.self_attn.q_proj");
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection("model.layers.0.mlp.q_proj",
                     m.projections().get("lm_head"))).hasMessageContaining("no MLP projection q_proj");
         }
+    }
+
+    /**
+     * The projection kinds are numbers on both sides of the script boundary: each Java constant must
+     * select, in decoder_step.py's project(), the product of its own format.
+     */
+    @Test
+    void kindNumbersAgreeWithTheScript() throws Exception {
+        String source = DecoderStep.source();
+        String project = source.substring(source.indexOf("  def project("), source.indexOf("    if torch.len(lora) == 0"));
+        java.util.Map<Integer, String> products = new java.util.HashMap<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("kind == (\\d+):\\s*\\n\\s*y = (?:torch\\.to\\()?self\\.(\\w+)\\(").matcher(project);
+        while (m.find()) {
+            products.put(Integer.parseInt(m.group(1)), m.group(2));
+        }
+        java.util.regex.Matcher otherwise = java.util.regex.Pattern.compile("else:\\s*\\n\\s*y = self\\.(\\w+)\\(")
+                .matcher(project);
+        assertThat(otherwise.find()).as("project() ends with an else branch").isTrue();
+        assertThat(products).containsEntry(DecoderStep.DENSE, "dense_mm").containsEntry(DecoderStep.INT4, "int4_mm")
+                .containsEntry(DecoderStep.INT8, "int8_mm").containsEntry(DecoderStep.BF16, "bf16_mm").hasSize(4)
+                .doesNotContainKey(DecoderStep.NF4);
+        assertThat(otherwise.group(1)).as("the remaining kind, NF4 (%d)", DecoderStep.NF4).isEqualTo("nf4_mm");
+        assertThat(java.util.Set.of(DecoderStep.DENSE, DecoderStep.INT4, DecoderStep.INT8, DecoderStep.NF4, DecoderStep.BF16))
+                .as("five distinct kinds").hasSize(5);
     }
 
     @Test

@@ -172,30 +172,17 @@ final class ExecutorModels {
             }
         }
 
-        /** Made on first use; each pass holds a lease of its adapter, so it never races a scorer's adapter. */
+        /**
+         * Made on first use. Its passes name each row's adapter and never switch the model's active
+         * one, so they run beside scorers holding leases of theirs.
+         */
         synchronized BatchEngine engine() {
             if (closing) {
                 throw new IllegalStateException("the model is being closed (the application ended)");
             }
             if (engine == null) {
-                BatchEngine.Adapters leased = new BatchEngine.Adapters() {
-                    @Override
-                    public Set<String> names() {
-                        return medqa.adapters();
-                    }
-
-                    @Override
-                    public void with(String name, Runnable pass) {
-                        Lease lease = acquire(name);
-                        if (lease == null) {
-                            throw new IllegalStateException("the model was closed (the application ended)");
-                        }
-                        try (lease) {
-                            pass.run();
-                        }
-                    }
-                };
-                engine = new BatchEngine(medqa.model(), medqa.tokenizer(), leased, ENGINE_BATCH, Integer.MAX_VALUE);
+                engine = new BatchEngine(medqa.model(), medqa.tokenizer(), medqa.engineAdapters(), ENGINE_BATCH,
+                        Integer.MAX_VALUE);
             }
             return engine;
         }
