@@ -217,32 +217,52 @@ class DecoderStep(Module):
   # x [rows, in] bfloat16 times an int4 weight in the CPU kernel's layout, through bfloat16 GEMMs.
   # That layout (PyTorch 2.7's _convert_weight_to_int4pack_for_cpu; Int4LinearTest checks it) is
   # blocks of 64 output rows, each [in, 32] bytes whose low nibble is row j and high nibble row
-  # j + 32 of the block: once the nibbles are split, a block's codes are already W^T [in, 64]. A
-  # band of 4 blocks (256 rows: 2 MiB of bfloat16 at in = 4096) is dequantized as the kernel does,
-  # (q - 8) * scale + zero in float32 rounded once to bfloat16 (the weight a transformers bfloat16
-  # run of the dequantized model holds), and multiplied while it is in cache.
+  # j + 32 of the block. A band of 4 blocks (256 outputs: 2 MiB of bfloat16 at in = 4096) is
+  # unpacked into W^T [in, 256] and dequantized as the kernel does, (q - 8) * scale + zero in
+  # float32 rounded once to bfloat16 (the weight a transformers bfloat16 run of the dequantized
+  # model holds), then multiplied while it is in cache. Every band reuses the same two buffers and
+  # writes its product into its slice of one output: fresh tensors per band (or a batched matmul,
+  # which copies x once per block) cost more in page faults than the products themselves.
   def int4_bands(self: __torch__.DecoderStep,
     x: Tensor,
     packed: Tensor,
     group: int,
     scales_and_zeros: Tensor) -> Tensor:
     k = torch.size(x, 1)
+    m = torch.size(x, 0)
     out = torch.size(scales_and_zeros, 1)
     groups = torch.floordiv(k, group)
     blocks = torch.floordiv(out, 64)
-    ys: List[Tensor] = []
-    b = 0
-    while b < blocks:
-      b1 = min(b + 4, blocks)
-      v = torch.view(torch.slice(packed, 0, b * 64, b1 * 64), [b1 - b, groups, group, 32])
-      q = torch.sub(torch.to(torch.cat([torch.bitwise_and(v, 15), torch.bitwise_right_shift(v, 4)], -1), 15), 8.0)
-      # scales_and_zeros [groups, out, 2] -> [blocks, groups, 2, 1, 64]: broadcast over the group.
-      sz = torch.view(torch.slice(scales_and_zeros, 1, b * 64, b1 * 64), [groups, b1 - b, 64, 2])
-      sz = torch.contiguous(torch.unsqueeze(torch.permute(sz, [1, 0, 3, 2]), 3))
-      w = torch.addcmul(torch.select(sz, 2, 1), q, torch.select(sz, 2, 0))
-      ys.append(torch.matmul(x, torch.view(w, [b1 - b, k, 64])))
-      b = b1
-    return torch.reshape(torch.permute(torch.cat(ys, 0), [1, 0, 2]), [torch.size(x, 0), out])
+    band = min(4, blocks)
+    codes = torch.empty([k, band, 64], dtype=0, device=x.device)
+    w = torch.empty([k, band, 64], dtype=15, device=x.device)
+    bands = torch.floordiv(blocks + band - 1, band)
+    y = torch.empty([bands, m, band * 64], dtype=15, device=x.device)
+    i = 0
+    while i < bands:
+      b = i * band
+      n = min(band, blocks - b)
+      # Block j's bytes [in, 32] land in codes[:, j, :32] (low nibbles) and [:, j, 32:] (high).
+      v = torch.view(torch.slice(packed, 0, b * 64, (b + n) * 64), [n, k, 32])
+      c = torch.permute(torch.slice(codes, 1, 0, n), [1, 0, 2])
+      torch.bitwise_and(v, 15, out=torch.slice(c, 2, 0, 32))
+      torch.bitwise_right_shift(v, 4, out=torch.slice(c, 2, 32, 64))
+      wn = torch.slice(w, 1, 0, n)
+      torch.copy_(wn, torch.slice(codes, 1, 0, n))
+      # scales_and_zeros [groups, out, 2] -> scale and zero - 8 * scale [groups, 1, n * 64], float32
+      # (exact: both are bfloat16 values): one pass, q * scale + (zero - 8 * scale) in float32
+      # rounded once into the bfloat16 buffer, instead of subtracting 8 from every code first.
+      sz = torch.to(torch.slice(scales_and_zeros, 1, b * 64, (b + n) * 64), 6)
+      scale = torch.reshape(torch.select(sz, 2, 0), [groups, 1, n * 64])
+      offset = torch.sub(torch.reshape(torch.select(sz, 2, 1), [groups, 1, n * 64]), scale, alpha=8.0)
+      wg = torch.view(wn, [groups, group, n * 64])
+      torch.addcmul(offset, wg, scale, out=wg)
+      if n == band:
+        torch.mm(x, torch.view(wn, [k, n * 64]), out=torch.select(y, 0, i))
+      else:
+        torch.copy_(torch.slice(torch.select(y, 0, i), 1, 0, n * 64), torch.mm(x, torch.reshape(wn, [k, n * 64])))
+      i = i + 1
+    return torch.slice(torch.reshape(y, [m, -1]) if bands == 1 else torch.reshape(torch.permute(y, [1, 0, 2]), [m, -1]), 1, 0, out)
 
   # int8 with one scale per output channel, bfloat16 activations. PyTorch 2.7.1's CPU kernel reads
   # out of bounds for several rows when in_features is not a multiple of 32 (it crashed on 172):
@@ -259,18 +279,36 @@ class DecoderStep(Module):
       return torch.mul(torch.linear(x, torch.to(q, dtype)), torch.to(scales, dtype))
     rows = torch.reshape(torch.to(x, 15), [-1, shape[-1]])
     if torch.size(rows, 0) >= 96 and not x.is_cuda:
-      n = torch.size(q, 0)
-      ys: List[Tensor] = []
-      r = 0
-      while r < n:
-        r1 = min(r + 256, n)
-        ys.append(torch.linear(rows, torch.to(torch.slice(q, 0, r, r1), 15)))
-        r = r1
-      y = torch.mul(torch.to(torch.cat(ys, 1), 6), scales)
+      y = torch.mul(torch.to(self.int8_bands(rows, q), 6), scales)
     else:
       y = torch._weight_int8pack_mm(rows, q, scales)
     shape[-1] = torch.size(y, 1)
     return torch.reshape(torch.to(y, dtype), shape)
+
+  # rows [m, in] bfloat16 times int8 codes q [out, in] (exact in bfloat16), unscaled, through
+  # bfloat16 GEMMs on bands of 256 rows of q converted into one reused buffer, each product
+  # written into its slice of one output (no fresh tensor per band, as in int4_bands).
+  def int8_bands(self: __torch__.DecoderStep,
+    rows: Tensor,
+    q: Tensor) -> Tensor:
+    n = torch.size(q, 0)
+    k = torch.size(q, 1)
+    band = min(256, n)
+    w = torch.empty([band, k], dtype=15, device=rows.device)
+    y = torch.empty([torch.floordiv(n + band - 1, band), torch.size(rows, 0), band], dtype=15, device=rows.device)
+    r = 0
+    i = 0
+    while r < n:
+      r1 = min(r + band, n)
+      wn = torch.slice(w, 0, 0, r1 - r)
+      torch.copy_(wn, torch.slice(q, 0, r, r1))
+      if r1 - r == band:
+        torch.matmul(rows, torch.t(wn), out=torch.select(y, 0, i))
+      else:
+        torch.copy_(torch.slice(torch.select(y, 0, i), 1, 0, r1 - r), torch.matmul(rows, torch.t(wn)))
+      r = r1
+      i = i + 1
+    return torch.slice(torch.reshape(torch.permute(y, [1, 0, 2]), [torch.size(rows, 0), -1]), 1, 0, n)
 
   # Codes q [out, in] (int32, 0..15) in the int4 kernel's layout for x's device.
   def pack_int4(self: __torch__.DecoderStep,

@@ -20,13 +20,13 @@ class Int4LinearTest {
      * Few rows take PyTorch's packed kernel; 128 rows and more ({@code decoder_step.py}'s
      * {@code int4_bands}) dequantize the kernel's layout to bfloat16 and multiply with a GEMM. Both
      * must equal the plain-Java dequantized weight up to bfloat16 rounding: a wrong reading of the
-     * layout, of the nibble order or of the scales is off by the size of the output itself. 320
-     * outputs make five 64-row blocks (a full band of four, then one more).
+     * layout, of the nibble order or of the scales is off by the size of the output itself. 448
+     * outputs make seven 64-row blocks (a full band of four, then a band of three).
      */
     @ParameterizedTest(name = "{0} rows")
     @ValueSource(ints = {2, 127, 128, 160})
     void productEqualsTheDequantizedWeightUpToBf16Rounding(int rows) {
-        int out = 320;
+        int out = 448;
         int in = 256;
         SplittableRandom r = new SplittableRandom(7);
         float[] w = new float[out * in];
