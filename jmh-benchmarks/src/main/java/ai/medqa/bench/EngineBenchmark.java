@@ -45,6 +45,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * ~100M parameters), {@code L} (TinyLlama-1.1B's shape: dim 2048, hidden 5632, 22 layers, 32 / 4
  * heads, untied), or a fixture folder under the repository root.
  *
+ * <p>Batched decode (8 and 32 rows, with no, one or eight LoRA adapters in the batch):
+ * {@link BatchDecodeBenchmark}.
+ *
  * <p>{@code decodeLoop} runs the whole generation loop (sampling with temperature, top-p and
  * repetition penalty, stop checks, KV cache) and {@code decodeForward} only the forward steps of the
  * same run: their ratio is the loop's overhead outside the forward pass. {@code prefill400} is one
@@ -78,7 +81,7 @@ public class EngineBenchmark {
     @Param({"M"})
     public String model;
 
-    @Param({"F32", "F16", "BF16", "INT8", "INT4", "INT4_F16", "NF4", "F32+LORA", "INT4+LORA", "INT4_F16+HEAD8"})
+    @Param({"F32", "F16", "BF16", "INT8+HEAD8", "INT4+HEAD4", "INT4", "NF4", "F32+LORA", "INT4+HEAD4+LORA"})
     public String format;
 
     /** {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). */
