@@ -226,12 +226,7 @@ public final class BatchEngine implements AutoCloseable {
                 // A failure of the model itself: the batch's rows get it; the engine keeps serving.
                 log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
                 running -= g.rows.size() + g.joining.size();
-                g.rows.forEach(r -> r.result.completeExceptionally(failure));
-                g.joining.forEach(r -> r.result.completeExceptionally(failure));
-                closeQuietly(g);
-                g.rows.clear();
-                g.joining.clear();
-                g.cache = null;
+                failAll(failure);
             }
             if (g.rows.isEmpty() && g.joining.isEmpty() && g.cache != null) {
                 g.cache.close();
@@ -428,13 +423,18 @@ public final class BatchEngine implements AutoCloseable {
         }
         CancellationException closing = new CancellationException("the engine was closed");
         waiting.forEach(r -> r.result.completeExceptionally(closing));
-        group.rows.forEach(r -> r.result.completeExceptionally(closing));
-        group.joining.forEach(r -> r.result.completeExceptionally(closing));
+        failAll(closing);
+        running = 0;
+    }
+
+    /** Completes every running and joining row with {@code failure} and frees their caches. */
+    private void failAll(Throwable failure) {
+        group.rows.forEach(r -> r.result.completeExceptionally(failure));
+        group.joining.forEach(r -> r.result.completeExceptionally(failure));
         closeQuietly(group);
         group.rows.clear();
         group.joining.clear();
         group.cache = null;
-        running = 0;
     }
 
     /** Stops the engine: waiting and running requests complete with a {@link CancellationException}. */

@@ -319,7 +319,10 @@ public final class DecoderStep {
         throw new IllegalArgumentException("a LoRA form wraps another LoRA form: " + p);
     }
 
-    /** {@code wrapped} (which may alias Java memory) as an array of its own on {@code device}; see {@link #scalar}. */
+    /**
+     * {@code wrapped} (which may alias Java memory, and is closed) as an array with native memory
+     * of its own on {@code device}; {@code keep}: outside any NDScope, as a plan's arrays are.
+     */
     private static NDArray keep(NDManager manager, NDArray wrapped, Device device, boolean keep) {
         try (wrapped) {
             NDArray own = wrapped.duplicate();
@@ -387,18 +390,7 @@ public final class DecoderStep {
      * that is freed with the array, while the script's lists keep the tensor (a plan's across steps).
      */
     private static NDArray scalar(NDManager manager, float value, Device device, boolean keep) {
-        try (NDArray wrapped = manager.create(value)) {
-            NDArray own = wrapped.duplicate();
-            if (!own.getDevice().equals(device)) {
-                NDArray moved = own.toDevice(device, true);
-                own.close();
-                own = moved;
-            }
-            if (keep) {
-                NDScope.unregister(own);
-            }
-            return own;
-        }
+        return keep(manager, manager.create(value), device, keep);
     }
 
     private static long handle(NDArray a) {
