@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * by all task threads after it: a 7B model loaded per task (or per partition) would cost more than the
  * task. Tasks lease the model for one batch at a time; the LoRA adapter is global to a {@code MedQA},
  * so leases of different adapters take turns (leases of the same adapter run together). Generation
- * goes through one {@link BatchEngine} per model, whose passes take leases too: rows of all task
- * threads decode together.
+ * goes through one {@link BatchEngine} per model, whose passes name each row's adapter and never
+ * switch the model's: rows of all task threads and adapters decode together, beside the leases.
  *
  * <p>Closed when the application ends: on the driver (and so in local mode) by a listener on the
  * application's end, on a cluster's executors by a shutdown hook, since executors hear no such event
@@ -104,8 +104,7 @@ final class ExecutorModels {
 
         /**
          * The JVM's batching engine for this model: rows of every task thread (and every adapter)
-         * decode together. Wait for its results only after closing the lease: its passes take
-         * leases of their own adapter.
+         * decode together. Its passes take no lease and change no adapter.
          */
         BatchEngine engine() {
             return entry.engine();
