@@ -118,6 +118,26 @@ public class EngineBenchmark {
                 throw new IllegalStateException(dir.toAbsolutePath() + " not found: run from the repository root");
             }
         }
+        m = load(dir, format);
+        if (format.contains("+LORA")) {
+            LoraAdapters adapters = LoraAdapters.of(m);
+            adapters.attach(LoraAdapter.create(m, "bench", LoraConfig.of(8, 16, 0.0, List.of("q_proj", "v_proj")), 1));
+            adapters.activate("bench");
+        }
+        generator = new Generator(m, null);
+        sampling = GenerationConfig.sampling().toBuilder().temperature(0.7).topP(0.9).repetitionPenalty(1.2)
+                .maxNewTokens(NEW).eosTokenIds(Set.of()).seed(1).build();
+        prompt = tokens(PROMPT);
+        longPrompt = tokens(LONG_PROMPT);
+        cache = m.newCache(PROMPT + NEW);
+        longCache = m.newCache(LONG_PROMPT);
+    }
+
+    /**
+     * {@code dir} loaded as {@code format} says (see the class comment; a {@code +LORA} suffix is
+     * the caller's): the one reading of format names, shared with {@link SideBySide}.
+     */
+    static MistralModel load(Path dir, String format) {
         String base = format.split("\\+")[0];
         boolean f16 = base.equals("F16") || base.endsWith("_F16");
         DataType dtype = f16 ? DataType.FLOAT16 : DataType.FLOAT32;
@@ -131,19 +151,7 @@ public class EngineBenchmark {
         };
         linears.lmHead(format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,
                 QuantizedLinears.DEFAULT_GROUP_SIZE);
-        m = MistralModel.load(dir, Device.cpu(), dtype, quant.equals("BF16") ? Bf16Linear.converting(linears) : linears);
-        if (format.contains("+LORA")) {
-            LoraAdapters adapters = LoraAdapters.of(m);
-            adapters.attach(LoraAdapter.create(m, "bench", LoraConfig.of(8, 16, 0.0, List.of("q_proj", "v_proj")), 1));
-            adapters.activate("bench");
-        }
-        generator = new Generator(m, null);
-        sampling = GenerationConfig.sampling().toBuilder().temperature(0.7).topP(0.9).repetitionPenalty(1.2)
-                .maxNewTokens(NEW).eosTokenIds(Set.of()).seed(1).build();
-        prompt = tokens(PROMPT);
-        longPrompt = tokens(LONG_PROMPT);
-        cache = m.newCache(PROMPT + NEW);
-        longCache = m.newCache(LONG_PROMPT);
+        return MistralModel.load(dir, Device.cpu(), dtype, quant.equals("BF16") ? Bf16Linear.converting(linears) : linears);
     }
 
     private int[] tokens(int n) {

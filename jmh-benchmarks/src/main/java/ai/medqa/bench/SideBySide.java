@@ -1,14 +1,8 @@
 package ai.medqa.bench;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
-import ai.medqa.model.Bf16Linear;
 import ai.medqa.model.KvCache;
 import ai.medqa.model.MistralModel;
-import ai.medqa.quant.Int8Linear;
-import ai.medqa.quant.LmHead;
-import ai.medqa.quant.QuantizedLinears;
 import java.nio.file.Path;
 
 /**
@@ -23,8 +17,9 @@ import java.nio.file.Path;
  *     ai.medqa.bench.SideBySide DIR INT4+HEAD4 [steps=64] [rounds=3]
  * </pre>
  *
- * FORMAT: {@code F32}, {@code F16}, {@code BF16}, {@code INT8}, {@code INT4} (a MedQA INT4/INT8
- * checkpoint loads as stored), with {@code +HEAD8} / {@code +HEAD4} for an int8 / int4 {@code lm_head}.
+ * FORMAT: {@link EngineBenchmark}'s names ({@code F32}, {@code F16}, {@code BF16}, {@code INT8},
+ * {@code INT4}, {@code NF4}, with {@code +HEAD8} / {@code +HEAD4} for an int8 / int4 {@code lm_head});
+ * a MedQA INT4/INT8 checkpoint loads as stored.
  */
 public final class SideBySide {
     private SideBySide() {}
@@ -38,19 +33,8 @@ public final class SideBySide {
         String format = args[1];
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-        String base = format.split("\\+")[0];
-        QuantizedLinears linears = switch (base) {
-            case "F32", "F16", "BF16" -> QuantizedLinears.dense();
-            case "INT8" -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
-            case "INT4" -> QuantizedLinears.int4(QuantizedLinears.DEFAULT_GROUP_SIZE);
-            default -> throw new IllegalArgumentException("unknown format " + format);
-        };
-        linears.lmHead(format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,
-                QuantizedLinears.DEFAULT_GROUP_SIZE);
-        DataType dtype = base.equals("F16") ? DataType.FLOAT16 : DataType.FLOAT32;
         long t0 = System.nanoTime();
-        try (MistralModel m = MistralModel.load(dir, Device.cpu(), dtype,
-                base.equals("BF16") ? Bf16Linear.converting(linears) : linears)) {
+        try (MistralModel m = EngineBenchmark.load(dir, format)) {
             System.out.printf("load %.1f s%n", (System.nanoTime() - t0) / 1e9);
             int vocab = m.config().vocabSize();
             int[] prompt = new int[16];

@@ -33,13 +33,6 @@ public final class AdapterRows {
         return new AdapterRows(ids.clone());
     }
 
-    /** {@code rows} rows of one adapter. */
-    public static AdapterRows all(int rows, int id) {
-        int[] ids = new int[rows];
-        Arrays.fill(ids, id);
-        return of(ids);
-    }
-
     /** Whether this is {@link #ACTIVE}. */
     public boolean active() {
         return ids == null;
@@ -53,11 +46,6 @@ public final class AdapterRows {
     /** The adapter id of row {@code row} (not for {@link #ACTIVE}). */
     public int id(int row) {
         return ids[row];
-    }
-
-    /** Whether any row uses an adapter. */
-    public boolean any() {
-        return ids == null || Arrays.stream(ids).anyMatch(id -> id != NONE_ID);
     }
 
     @Override

@@ -101,25 +101,35 @@ public final class DecoderStep {
             IValue xv = own(owned, IValue.from((PtNDArray) x));
             IValue kind = own(owned, IValue.from((long) e.kind));
             IValue param = own(owned, IValue.from(e.param));
-            NDArray selection = local.create(new float[0]);
+            NDArray selection = null;
             if (p instanceof FusedProjection.WithLora l && adapterIds != null) {
                 int slots = 0;
                 for (FusedProjection.Lora a : l.adapters()) {
                     slots = Math.max(slots, a.id() + 1);
                 }
-                float[] sel = new float[adapterIds.length * slots];
-                for (int r = 0; r < adapterIds.length; r++) {
-                    if (adapterIds[r] >= 0 && adapterIds[r] < slots) {
-                        sel[r * slots + adapterIds[r]] = 1f;
-                    }
-                }
-                selection = local.create(sel, new Shape(adapterIds.length, slots)).toDevice(x.getDevice(), false);
+                selection = selection(local, adapterIds, slots);
             }
-            IValue sel = own(owned, IValue.from((PtNDArray) selection));
+            IValue sel = own(owned, IValue.from((PtNDArray) (selection != null ? selection : local.create(new float[0]))));
             return script().call(x.getManager(), "project", xv, kind, param, e.tensors, e.lora, sel);
         } finally {
             closeAll(owned);
         }
+    }
+
+    /**
+     * The script's {@code sel} for rows of adapters {@code ids}: float32 {@code [ids.length, slots]},
+     * 1 at each row's adapter id; null when no row has an id below {@code slots} (no delta to add).
+     */
+    static NDArray selection(NDManager manager, int[] ids, int slots) {
+        float[] sel = new float[ids.length * slots];
+        boolean any = false;
+        for (int r = 0; r < ids.length; r++) {
+            if (ids[r] >= 0 && ids[r] < slots) {
+                sel[r * slots + ids[r]] = 1f;
+                any = true;
+            }
+        }
+        return any ? manager.create(sel, new Shape(ids.length, slots)) : null;
     }
 
     /** Codes {@code q [out, in]} (int32, 0..15) in the int4 kernel's layout for their device. */

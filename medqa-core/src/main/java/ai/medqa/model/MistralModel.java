@@ -235,19 +235,17 @@ public final class MistralModel implements AutoCloseable {
         return logits(hidden, adapters);
     }
 
-    /** The script's row-to-adapter matrix: {@code [b, slots]} float32 one-hot, or empty when no row has one. */
+    /** The script's row-to-adapter matrix ({@link DecoderStep#selection}), or the empty array when no row has one. */
     private NDArray selection(AdapterRows adapters, int b, int slots) {
-        int active = adapters.active() ? activeAdapter.getAsInt() : AdapterRows.NONE_ID;
-        float[] sel = new float[b * slots];
-        boolean any = false;
-        for (int r = 0; r < b; r++) {
-            int id = adapters.active() ? active : adapters.id(r);
-            if (id != AdapterRows.NONE_ID && id < slots) {
-                sel[r * slots + id] = 1f;
-                any = true;
-            }
+        if (slots == 0) {
+            return noBias;
         }
-        return any ? manager.create(sel, new Shape(b, slots)) : noBias;
+        int[] ids = new int[b];
+        for (int r = 0; r < b; r++) {
+            ids[r] = adapters.active() ? activeAdapter.getAsInt() : adapters.id(r);
+        }
+        NDArray sel = DecoderStep.selection(manager, ids, slots);
+        return sel != null ? sel : noBias;
     }
 
     /**

@@ -163,20 +163,15 @@ class DecoderStep(Module):
     return torch.to(torch.add(torch.to(y, 6), delta), dtype)
 
   # x W^T for a dense weight in x's dtype. On the CPU, float32 goes to oneDNN's matmul directly
-  # (ops.mkldnn._linear_pointwise, the plain weight as stored): aten::linear takes MKL's sgemm,
-  # which on AMD CPUs runs 2.4-4.3x slower at one row and 1.6-2.8x slower at 400 (measured on a
-  # Zen 5 with Mistral-7B, L and M shapes). float16 has no oneDNN path without AVX512-FP16 and
-  # keeps aten's.
+  # (onednn_mm): aten::linear takes MKL's sgemm, which on AMD CPUs runs 2.4-4.3x slower at one row
+  # and 1.6-2.8x slower at 400 (measured on a Zen 5 with Mistral-7B, L and M shapes). float16 has
+  # no oneDNN path without AVX512-FP16 and keeps aten's.
   def dense_mm(self: __torch__.DecoderStep,
     x: Tensor,
     w: Tensor) -> Tensor:
     if x.is_cuda or ops.prim.dtype(x) != 6:
       return torch.linear(x, w)
-    shape = torch.size(x)
-    y = ops.mkldnn._linear_pointwise(torch.reshape(x, [-1, shape[-1]]), w, None, "none",
-        annotate(List[Optional[number]], []), "")
-    shape[-1] = torch.size(y, 1)
-    return torch.reshape(y, shape)
+    return self.onednn_mm(x, w)
 
   # x W^T for bfloat16 x and W. Below 128 rows (decode, batched decode) oneDNN's matmul called
   # directly reads the weight 2.2-2.5x faster than aten::linear's route to it; from 128 rows on
@@ -184,11 +179,17 @@ class DecoderStep(Module):
   def bf16_mm(self: __torch__.DecoderStep,
     x: Tensor,
     w: Tensor) -> Tensor:
-    shape = torch.size(x)
-    rows = torch.reshape(x, [-1, shape[-1]])
-    if x.is_cuda or torch.size(rows, 0) >= 128:
+    if x.is_cuda or torch.floordiv(torch.numel(x), torch.size(x, -1)) >= 128:
       return torch.linear(x, w)
-    y = ops.mkldnn._linear_pointwise(rows, w, None, "none", annotate(List[Optional[number]], []), "")
+    return self.onednn_mm(x, w)
+
+  # x [..., in] W^T through oneDNN's matmul on the plain weight as stored (no reordered copy).
+  def onednn_mm(self: __torch__.DecoderStep,
+    x: Tensor,
+    w: Tensor) -> Tensor:
+    shape = torch.size(x)
+    y = ops.mkldnn._linear_pointwise(torch.reshape(x, [-1, shape[-1]]), w, None, "none",
+        annotate(List[Optional[number]], []), "")
     shape[-1] = torch.size(y, 1)
     return torch.reshape(y, shape)
 
@@ -262,7 +263,7 @@ class DecoderStep(Module):
       else:
         torch.copy_(torch.slice(torch.select(y, 0, i), 1, 0, n * 64), torch.mm(x, torch.reshape(wn, [k, n * 64])))
       i = i + 1
-    return torch.slice(torch.reshape(y, [m, -1]) if bands == 1 else torch.reshape(torch.permute(y, [1, 0, 2]), [m, -1]), 1, 0, out)
+    return torch.slice(torch.reshape(torch.permute(y, [1, 0, 2]), [m, -1]), 1, 0, out)
 
   # int8 with one scale per output channel, bfloat16 activations. PyTorch 2.7.1's CPU kernel reads
   # out of bounds for several rows when in_features is not a multiple of 32 (it crashed on 172):
