@@ -86,7 +86,7 @@ public class BatchDecodeBenchmark {
         RandomCheckpoint.write(tmp, config, DType.F16, 1);
         QuantizedLinears linears = switch (format) {
             case "F32", "BF16" -> QuantizedLinears.dense();
-            case "INT8" -> QuantizedLinears.int8(ai.medqa.quant.Int8Linear.Kernel.PACKED).lmHead(LmHead.INT8, 64);
+            case "INT8" -> QuantizedLinears.int8().lmHead(LmHead.INT8, 64);
             case "INT4" -> QuantizedLinears.int4(64).lmHead(LmHead.INT4, 64);
             default -> throw new IllegalArgumentException("unknown format " + format);
         };

@@ -144,9 +144,9 @@ public class EngineBenchmark {
         String quant = base.replace("_F16", "");
         QuantizedLinears linears = switch (quant) {
             case "F32", "F16", "BF16" -> QuantizedLinears.dense();
-            case "INT8" -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+            case "INT8" -> QuantizedLinears.int8();
             case "INT4" -> QuantizedLinears.int4(QuantizedLinears.DEFAULT_GROUP_SIZE);
-            case "NF4" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
+            case "NF4" -> QuantizedLinears.nf4(true);
             default -> throw new IllegalArgumentException("unknown format " + format);
         };
         linears.lmHead(format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,

@@ -52,8 +52,7 @@ public class QuantMatmulBenchmark {
         @Param({"4096x4096", "4096x14336"})
         public String shape;
 
-        @Param({"F32", "F16", "INT4", "INT8_PACKED", "NF4_SCRIPT", "NF4_DEQUANTIZE", "NF4_CHUNKED", "NF4_CACHED",
-            "NF4_CHUNKED_F16", "INT8_DEQUANTIZE", "INT8_SCALE_AFTER"})
+        @Param({"F32", "F16", "INT4", "INT8", "NF4", "NF4_F16"})
         public String variant;
 
         /**
@@ -95,20 +94,8 @@ public class QuantMatmulBenchmark {
                         yield new DenseLinear(a.toType(dtype, true).duplicate());
                     }
                 }
-                case "NF4_DEQUANTIZE" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
-                        Nf4Linear.Kernel.DEQUANTIZE);
-                case "NF4_SCRIPT" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
-                        Nf4Linear.Kernel.SCRIPT);
-                case "NF4_CHUNKED", "NF4_CHUNKED_F16" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager,
-                        dtype, Nf4Linear.Kernel.CHUNKED);
-                case "NF4_CACHED" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype,
-                        Nf4Linear.Kernel.CACHED);
-                case "INT8_DEQUANTIZE" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype,
-                        Int8Linear.Kernel.DEQUANTIZE);
-                case "INT8_SCALE_AFTER" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype,
-                        Int8Linear.Kernel.SCALE_AFTER);
-                case "INT8_PACKED" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype,
-                        Int8Linear.Kernel.PACKED);
+                case "NF4", "NF4_F16" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype);
+                case "INT8" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype);
                 case "INT4" -> new Int4Linear(Int4Weight.quantize(w, out, in, QuantizedLinears.DEFAULT_GROUP_SIZE), manager);
                 default -> throw new IllegalArgumentException(variant);
             };
@@ -138,7 +125,7 @@ public class QuantMatmulBenchmark {
     /** Decode steps of RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096): ~100M parameters. */
     @State(Scope.Benchmark)
     public static class Decode {
-        @Param({"NONE", "NF4", "NF4_DEQUANTIZE", "INT8", "NF4_CACHED"})
+        @Param({"NONE", "NF4", "INT8", "INT4"})
         public String quantization;
 
         Path dir;
@@ -150,11 +137,7 @@ public class QuantMatmulBenchmark {
         public void setUp() throws IOException {
             dir = Files.createTempDirectory("medqa-bench-");
             RandomCheckpoint.write(dir, RandomCheckpoint.config(768, 2048, 8, 12, 4, 32000, 2048, 4096), DType.F16, 1);
-            var linears = switch (quantization) {
-                case "NF4_CACHED" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.CACHED);
-                case "NF4_DEQUANTIZE" -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.DEQUANTIZE);
-                default -> Quantization.valueOf(quantization).linears(); // NF4 = the SCRIPT kernel
-            };
+            var linears = Quantization.valueOf(quantization).linears();
             model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, linears);
             cache = model.newCache(512);
         }

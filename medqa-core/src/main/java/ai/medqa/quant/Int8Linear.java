@@ -17,25 +17,14 @@ import java.nio.ByteBuffer;
  * quantization without the outlier decomposition, {@code scale = bf16(absmax(row) / 127)},
  * {@code q = round(w / scale)}. Scales are bfloat16 values because PyTorch's int8 kernel takes them
  * so: the weight the kernel multiplies is exactly {@code q * scale}, the one the tests dequantize.
+ *
+ * <p>Inference runs PyTorch's {@code _weight_int8pack_mm} with bfloat16 activations (bfloat16 GEMMs
+ * on bands of the weight for many rows), in the fused step and op by op alike; while gradients are
+ * recorded, W is dequantized to the compute dtype with DJL ops and multiplied, so autograd sees the
+ * base. Measured and dropped (README "Speed"): the dequantizing product and {@code (x q^T) * scale}
+ * as inference kernels.
  */
 public final class Int8Linear implements Linear {
-
-    /** How the int8 weight meets x. */
-    public enum Kernel {
-        /** Baseline: {@code x (q * scale)^T}, dequantizing the whole weight on every call. */
-        DEQUANTIZE,
-        /**
-         * {@code (x q^T) * scale}: a row's scale is common to its whole dot product, so it is applied
-         * to the {@code out} results instead of the {@code out * in} weights.
-         */
-        SCALE_AFTER,
-        /**
-         * PyTorch's {@code _weight_int8pack_mm} with bfloat16 activations (inside TorchScript), also in
-         * the fused step; while gradients are recorded, {@link #DEQUANTIZE}'s DJL ops so autograd sees
-         * the base.
-         */
-        PACKED
-    }
 
     /**
      * One int8 weight.
@@ -83,38 +72,32 @@ public final class Int8Linear implements Linear {
     private final long in;
     private final long out;
     private final DataType dtype;
-    private final Kernel kernel;
     private final NDArray q; // int8 [out, in]
-    private final NDArray scale; // compute dtype [out] (DEQUANTIZE, PACKED: float32 [out, 1])
-    private final IValue packedScales; // PACKED: bfloat16 [out], only TorchScript sees it
+    private final NDArray scale; // float32 [out, 1], for the gradient path
+    private final IValue packedScales; // bfloat16 [out], only TorchScript sees it
 
-    public Int8Linear(Int8Weight w, NDManager manager, DataType dtype, Kernel kernel) {
+    public Int8Linear(Int8Weight w, NDManager manager, DataType dtype) {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
             throw new IllegalArgumentException("compute dtype must be FLOAT32 or FLOAT16, got " + dtype);
         }
         this.out = w.shape()[0];
         this.in = w.shape()[1];
         this.dtype = dtype;
-        this.kernel = kernel;
         ByteBuffer buf = ByteBuffer.allocateDirect(w.q().length).put(w.q()).flip();
         try (NDArray wrapped = manager.create(buf, new Shape(out, in), DataType.INT8)) {
             q = wrapped.duplicate();
         }
         // duplicate() copies: create() may wrap a Java buffer, and toType() to the same dtype aliases it.
         try (NDArray s = manager.create(w.scale()); NDArray own = s.duplicate()) {
-            scale = kernel == Kernel.SCALE_AFTER ? own.toType(dtype, true) : own.reshape(out, 1);
+            scale = own.reshape(out, 1);
         }
-        if (kernel == Kernel.PACKED) {
-            try (NDArray row = scale.reshape(out)) {
-                packedScales = DecoderStep.bf16(row);
-            }
-        } else {
-            packedScales = null;
+        try (NDArray row = scale.reshape(out)) {
+            packedScales = DecoderStep.bf16(row);
+        } catch (RuntimeException e) {
+            q.close();
+            scale.close();
+            throw e;
         }
-    }
-
-    public Kernel kernel() {
-        return kernel;
     }
 
     @Override
@@ -129,15 +112,12 @@ public final class Int8Linear implements Linear {
 
     /** Bytes held on the device. */
     public long deviceBytes() {
-        return q.size() + scale.size() * scale.getDataType().getNumOfBytes() + (packedScales != null ? 2 * out : 0);
+        return q.size() + scale.size() * scale.getDataType().getNumOfBytes() + 2 * out;
     }
 
     @Override
     public NDArray forward(NDArray x) {
-        if (kernel == Kernel.SCALE_AFTER) {
-            return linear(x, q.toType(dtype, false)).mul(scale);
-        }
-        if (kernel == Kernel.PACKED && !JniUtils.isGradMode()) {
+        if (!JniUtils.isGradMode()) {
             return DecoderStep.project(x, fused());
         }
         NDArray w = q.toType(DataType.FLOAT32, false).mul(scale);
@@ -148,23 +128,20 @@ public final class Int8Linear implements Linear {
         return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
     }
 
-    /** The packed kernel's form; null for the other kernels, which then run op by op. */
     @Override
     public FusedProjection fused() {
-        return kernel == Kernel.PACKED ? new FusedProjection.Int8(q, packedScales) : null;
+        return new FusedProjection.Int8(q, packedScales);
     }
 
     @Override
     public void close() {
         q.close();
         scale.close();
-        if (packedScales != null) {
-            packedScales.close();
-        }
+        packedScales.close();
     }
 
     @Override
     public String toString() {
-        return "Int8Linear[" + out + "x" + in + ", " + kernel + ", " + dtype + "]";
+        return "Int8Linear[" + out + "x" + in + ", " + dtype + "]";
     }
 }

@@ -1,10 +1,7 @@
 package ai.medqa.quant;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -15,49 +12,23 @@ import ai.medqa.model.DecoderStep;
 import ai.medqa.model.FusedProjection;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * {@code y = x W^T} with W held as NF4 on the model's device: packed codes (uint8, 4 bits a weight)
- * and the (double-quantized) absmax, as bitsandbytes keeps them. How W meets x is the {@link Kernel}.
+ * and the (double-quantized) absmax, as bitsandbytes keeps them. Inference runs one TorchScript call
+ * per product ({@code DecoderStep}'s {@code nf4_mm}): a single-row input (a decode step) never
+ * dequantizes W (it tabulates each input pair against the 256 byte values and sums the table entries
+ * the packed bytes pick), several rows dequantize a band of rows at a time; weights stay 4-bit.
+ * While gradients are recorded, and for block sizes other than 64, W is dequantized with DJL ops
+ * (as bitsandbytes does, in float32) and multiplied, so training differentiates through the base.
+ * Measured and dropped (README "Speed"): dequantizing the whole weight per call, bands in DJL ops,
+ * and a dequantized copy kept at load (dense speed at dense memory).
  */
 public final class Nf4Linear implements Linear {
-
-    /** How the 4-bit weight is turned into a product; all give the same result (F32: bit for bit). */
-    public enum Kernel {
-        /** Baseline: dequantize the whole weight with DJL ops on every call, then one matmul. */
-        DEQUANTIZE,
-        /**
-         * Dequantize and multiply a band of rows at a time, so each band's floats are still in cache
-         * when the matmul reads them (the baseline writes and re-reads the full-size weight).
-         */
-        CHUNKED,
-        /**
-         * Dequantize once at load and keep the compute-dtype weight: dense speed at dense memory.
-         * A measured trade-off, not a 4-bit format; the packed codes are dropped.
-         */
-        CACHED,
-        /**
-         * One TorchScript call per product ({@code DecoderStep}'s {@code nf4_mm}): a single-row input (a decode
-         * step) never dequantizes W — it tabulates each input pair against the 256 byte values and
-         * sums table entries picked by the packed bytes; several rows dequantize a band of rows at
-         * a time. Weights stay 4-bit. While gradients are being recorded it runs
-         * {@link #DEQUANTIZE}'s DJL ops instead, so training differentiates through the base.
-         */
-        SCRIPT
-    }
-
-    /** Rows per band in {@link Kernel#SCRIPT}: 256 rows of 4,096 inputs = 1M weights per band. */
-    static final long SCRIPT_BAND = 256;
-
-    /** Weights per band in {@link Kernel#CHUNKED}: 256K floats = 1 MiB, about one core's L2. */
-    static final long CHUNK_WEIGHTS = 1L << 18;
 
     private final long in;
     private final long out;
     private final DataType dtype;
-    private final Kernel kernel;
     private final int blockSize;
     private final long blocks;
     private final Tables tables;
@@ -68,8 +39,6 @@ public final class Nf4Linear implements Linear {
     private NDArray nestedAbsmax; // float32 [nestedBlocks]
     private final float offset;
     private final int nestedBlockSize;
-    private NDArray cached; // Kernel.CACHED only
-    private final long chunkRows; // Kernel.CHUNKED: rows per band
 
     /**
      * The lookup tables an NF4 weight needs on the device: each byte's two code values, and the
@@ -112,27 +81,20 @@ public final class Nf4Linear implements Linear {
     }
 
     /** Puts {@code w} ({@code [out, in]}) on {@code manager}'s device with its own tables. */
-    public static Nf4Linear of(Nf4Weight w, NDManager manager, DataType dtype, Kernel kernel) {
+    public static Nf4Linear of(Nf4Weight w, NDManager manager, DataType dtype) {
         Tables t = new Tables(manager, w.quantMap(), w.nested() == null ? null : w.nested().quantMap());
-        return new Nf4Linear(w, manager, dtype, kernel, t, true, CHUNK_WEIGHTS);
-    }
-
-    /** As {@link #of(Nf4Weight, NDManager, DataType, Kernel)} with bands of {@code chunkWeights}: for tests. */
-    static Nf4Linear of(Nf4Weight w, NDManager manager, DataType dtype, Kernel kernel, long chunkWeights) {
-        Tables t = new Tables(manager, w.quantMap(), w.nested() == null ? null : w.nested().quantMap());
-        return new Nf4Linear(w, manager, dtype, kernel, t, true, chunkWeights);
+        return new Nf4Linear(w, manager, dtype, t, true);
     }
 
     /** Puts {@code w} on {@code manager}'s device using shared {@code tables} (not closed by this). */
-    public static Nf4Linear of(Nf4Weight w, NDManager manager, DataType dtype, Kernel kernel, Tables tables) {
+    public static Nf4Linear of(Nf4Weight w, NDManager manager, DataType dtype, Tables tables) {
         if (!tables.fits(w)) {
             throw new IllegalArgumentException("the shared tables do not hold this weight's quant maps");
         }
-        return new Nf4Linear(w, manager, dtype, kernel, tables, false, CHUNK_WEIGHTS);
+        return new Nf4Linear(w, manager, dtype, tables, false);
     }
 
-    private Nf4Linear(Nf4Weight w, NDManager manager, DataType dtype, Kernel kernel, Tables tables, boolean ownsTables,
-            long chunkWeights) {
+    private Nf4Linear(Nf4Weight w, NDManager manager, DataType dtype, Tables tables, boolean ownsTables) {
         long[] shape = w.shape();
         if (shape.length != 2) {
             throw new IllegalArgumentException("a linear weight is [out, in], got " + w);
@@ -143,12 +105,10 @@ public final class Nf4Linear implements Linear {
         this.out = shape[0];
         this.in = shape[1];
         this.dtype = dtype;
-        this.kernel = kernel;
         this.blockSize = w.blockSize();
         this.blocks = w.blocks();
         this.tables = tables;
         this.ownsTables = ownsTables;
-        this.chunkRows = Math.max(1, chunkWeights / in);
         // Whole blocks on the device let every kernel view the codes as [blocks, blockSize]; the
         // padding (at most one block's bytes) decodes to weights past the end that are cut off.
         byte[] p = java.util.Arrays.copyOf(w.packed(), Math.toIntExact(blocks * blockSize / 2));
@@ -164,14 +124,6 @@ public final class Nf4Linear implements Linear {
             qabsmax = uint8(manager, java.util.Arrays.copyOf(n.q(), n.absmax().length * n.blockSize()));
             nestedAbsmax = float32(manager, n.absmax());
             offset = n.offset();
-        }
-        if (kernel == Kernel.CACHED) {
-            try (NDScope scope = new NDScope()) {
-                cached = dequantize();
-                scope.suppressNotUsedWarning();
-                NDScope.unregister(cached);
-            }
-            closeQuantized();
         }
     }
 
@@ -191,10 +143,6 @@ public final class Nf4Linear implements Linear {
         }
     }
 
-    public Kernel kernel() {
-        return kernel;
-    }
-
     @Override
     public long inFeatures() {
         return in;
@@ -208,7 +156,7 @@ public final class Nf4Linear implements Linear {
     /** Bytes this layer holds on the device (its own arrays; shared tables are not counted). */
     public long deviceBytes() {
         long bytes = ownsTables ? tables.bytes() : 0;
-        for (NDArray a : new NDArray[] {packed, absmax, qabsmax, nestedAbsmax, cached}) {
+        for (NDArray a : new NDArray[] {packed, absmax, qabsmax, nestedAbsmax}) {
             if (a != null) {
                 bytes += a.size() * a.getDataType().getNumOfBytes();
             }
@@ -218,46 +166,19 @@ public final class Nf4Linear implements Linear {
 
     @Override
     public NDArray forward(NDArray x) {
-        switch (kernel) {
-            case CACHED:
-                return linear(x, cached);
-            case SCRIPT:
-                if (blockSize == 64 && !JniUtils.isGradMode()) {
-                    return DecoderStep.project(x, fused());
-                }
-                return linear(x, dequantize());
-            case CHUNKED:
-                if (in % blockSize == 0 && chunkRows < out) {
-                    return chunked(x, chunkRows);
-                }
-                // One band covers the weight, or rows do not start on block boundaries.
-                return linear(x, dequantize());
-            default:
-                return linear(x, dequantize());
+        if (blockSize == 64 && !JniUtils.isGradMode()) {
+            return DecoderStep.project(x, fused());
         }
+        return linear(x, dequantize());
     }
 
-    /** The form the fused step multiplies; null for block sizes other than 64 or the CACHED kernel. */
+    /** The form the fused step multiplies; null for block sizes other than 64 (op by op then). */
     @Override
     public FusedProjection fused() {
-        if (kernel == Kernel.CACHED) {
-            return new FusedProjection.Dense(cached);
-        }
         if (blockSize != 64) {
             return null;
         }
         return new FusedProjection.Nf4(packed, tables.pairs, absmax, qabsmax, nestedAbsmax, tables.nested, offset, out);
-    }
-
-    private NDArray chunked(NDArray x, long rows) {
-        NDArray scales = blockScales();
-        List<NDArray> parts = new ArrayList<>();
-        for (long r = 0; r < out; r += rows) {
-            long r1 = Math.min(out, r + rows);
-            NDArray w = dequantize(scales, r * in / blockSize, (r1 - r) * in / blockSize).reshape(r1 - r, in);
-            parts.add(linear(x, dtype == DataType.FLOAT32 ? w : w.toType(dtype, false)));
-        }
-        return NDArrays.concat(new NDList(parts), -1);
     }
 
     /** W {@code [out, in]} in the compute dtype, dequantized as bitsandbytes does (in float32). */
@@ -299,7 +220,8 @@ public final class Nf4Linear implements Linear {
         return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
     }
 
-    private void closeQuantized() {
+    @Override
+    public void close() {
         for (NDArray a : new NDArray[] {packed, absmax, qabsmax, nestedAbsmax}) {
             if (a != null) {
                 a.close();
@@ -309,14 +231,6 @@ public final class Nf4Linear implements Linear {
         absmax = null;
         qabsmax = null;
         nestedAbsmax = null;
-    }
-
-    @Override
-    public void close() {
-        closeQuantized();
-        if (cached != null) {
-            cached.close();
-        }
         if (ownsTables) {
             tables.close();
         }
@@ -324,6 +238,6 @@ public final class Nf4Linear implements Linear {
 
     @Override
     public String toString() {
-        return "Nf4Linear[" + out + "x" + in + ", " + kernel + ", " + dtype + "]";
+        return "Nf4Linear[" + out + "x" + in + ", " + dtype + "]";
     }
 }

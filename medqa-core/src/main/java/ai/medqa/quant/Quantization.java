@@ -33,8 +33,8 @@ public enum Quantization {
     public LinearFactory linears(int groupSize, LmHead head) {
         QuantizedLinears f = switch (this) {
             case NONE -> QuantizedLinears.dense();
-            case NF4 -> QuantizedLinears.nf4(true, Nf4Linear.Kernel.SCRIPT);
-            case INT8 -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+            case NF4 -> QuantizedLinears.nf4(true);
+            case INT8 -> QuantizedLinears.int8();
             case INT4 -> QuantizedLinears.int4(groupSize);
         };
         return f.lmHead(head, groupSize);

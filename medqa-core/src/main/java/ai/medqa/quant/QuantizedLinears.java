@@ -23,26 +23,39 @@ import org.slf4j.LoggerFactory;
  * {@link LinearFactory}s that quantize each projection as it loads: one tensor is read as float32,
  * quantized in Java and put on the device before the next is read, so peak memory is the quantized
  * model plus one full-precision tensor. {@code lm_head} (and any module the checkpoint's
- * {@code llm_int8_skip_modules} names) stays in the compute dtype, as transformers keeps it.
- * A bitsandbytes 4-bit checkpoint is read as stored.
+ * {@code llm_int8_skip_modules} names) stays in the compute dtype, as transformers keeps it, unless
+ * {@link #lmHead} says otherwise. A quantized checkpoint (bitsandbytes NF4, MedQA INT4/INT8) is read
+ * as stored.
+ *
+ * <p>Each projection is decided in three steps, one method each: what the checkpoint holds for it
+ * ({@link #create}: MedQA's packed int4/int8, bitsandbytes NF4, or full precision), what it becomes
+ * ({@link #target}: the head's format, the compute dtype, NF4 as stored, or this factory's format),
+ * and the quantizer that makes it ({@link #quantize}).
  */
 public final class QuantizedLinears implements LinearFactory {
     private static final Logger log = LoggerFactory.getLogger(QuantizedLinears.class);
 
-    private enum Format { DENSE, NF4, INT8, INT4 }
-
     /** int4's default group size: torchao's, and the measured sweet spot of error against size (see README). */
     public static final int DEFAULT_GROUP_SIZE = 64;
 
-    private final Format format;
+    /** What one projection becomes. */
+    private enum Target {
+        /** {@code lm_head} in {@link #head}'s format. */
+        HEAD,
+        /** Dense in the compute dtype (a 4-bit checkpoint's weight dequantized). */
+        COMPUTE,
+        /** A bitsandbytes NF4 weight as stored. */
+        NF4_AS_STORED,
+        /** This factory's {@link #format}. */
+        FORMAT
+    }
+
+    private final Quantization format;
     private final boolean doubleQuant;
-    private final Nf4Linear.Kernel nf4Kernel;
-    private final Int8Linear.Kernel int8Kernel;
     private int groupSize = DEFAULT_GROUP_SIZE;
     private LmHead head = LmHead.COMPUTE;
     private int headGroupSize = DEFAULT_GROUP_SIZE;
     private boolean dequantize;
-    private double requantError;
     /** The checkpoint's own int4/int8 format ({@link PackedCheckpoint}), or null. */
     private String packedFormat;
     private int packedGroupSize;
@@ -53,21 +66,19 @@ public final class QuantizedLinears implements LinearFactory {
     private long quantizedBytes;
     private long started;
 
-    private QuantizedLinears(Format format, boolean doubleQuant, Nf4Linear.Kernel nf4Kernel, Int8Linear.Kernel int8Kernel) {
+    private QuantizedLinears(Quantization format, boolean doubleQuant) {
         this.format = format;
         this.doubleQuant = doubleQuant;
-        this.nf4Kernel = nf4Kernel;
-        this.int8Kernel = int8Kernel;
     }
 
     /** NF4 on load ({@code doubleQuant}: bitsandbytes' {@code bnb_4bit_use_double_quant}). */
-    public static QuantizedLinears nf4(boolean doubleQuant, Nf4Linear.Kernel kernel) {
-        return new QuantizedLinears(Format.NF4, doubleQuant, kernel, null);
+    public static QuantizedLinears nf4(boolean doubleQuant) {
+        return new QuantizedLinears(Quantization.NF4, doubleQuant);
     }
 
     /** INT8 (per output channel) on load; a 4-bit checkpoint is dequantized first. */
-    public static QuantizedLinears int8(Int8Linear.Kernel kernel) {
-        return new QuantizedLinears(Format.INT8, false, null, kernel);
+    public static QuantizedLinears int8() {
+        return new QuantizedLinears(Quantization.INT8, false);
     }
 
     /**
@@ -79,7 +90,7 @@ public final class QuantizedLinears implements LinearFactory {
         if (!Int4Weight.supportedGroupSize(groupSize)) {
             throw new IllegalArgumentException("int4 group size must be 32, 64, 128 or 256, got " + groupSize);
         }
-        QuantizedLinears f = new QuantizedLinears(Format.INT4, false, null, null);
+        QuantizedLinears f = new QuantizedLinears(Quantization.INT4, false);
         f.groupSize = groupSize;
         return f;
     }
@@ -89,12 +100,12 @@ public final class QuantizedLinears implements LinearFactory {
      * loads as stored.
      */
     public static QuantizedLinears dense() {
-        return new QuantizedLinears(Format.DENSE, false, null, null);
+        return new QuantizedLinears(Quantization.NONE, false);
     }
 
     /** Dense weights in the compute dtype; a bitsandbytes NF4 checkpoint is dequantized on load. */
     public static QuantizedLinears dequantizing() {
-        QuantizedLinears f = new QuantizedLinears(Format.DENSE, false, null, null);
+        QuantizedLinears f = dense();
         f.dequantize = true;
         return f;
     }
@@ -137,82 +148,75 @@ public final class QuantizedLinears implements LinearFactory {
             log.warn("lm_head [{}x{}]: the int4 kernels cannot take this shape with group size {}; int8 instead", out, in,
                     headGroupSize);
         }
-        Int8Linear l = new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype(),
-                Int8Linear.Kernel.PACKED);
+        Int8Linear l = new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype());
         log.info("lm_head from {} [{}x{}] as int8, {} MB", module, out, in, l.deviceBytes() >> 20);
         return l;
     }
 
+    /** Step 1: what the checkpoint holds for {@code module}. */
     @Override
     public Linear create(String module, long in, long out, Weights weights) {
         Checkpoint c = weights.checkpoint();
         if (skip == null) {
-            skip = skipped(c);
-            started = System.nanoTime();
-            JsonNode q = c.directory() == null || !Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME))
-                    ? null : MistralConfig.load(c.directory()).quantizationConfig();
-            packedFormat = PackedCheckpoint.format(q);
-            if (packedFormat != null) {
-                packedGroupSize = q.path("group_size").asInt(DEFAULT_GROUP_SIZE);
-                if (format != Format.DENSE && !format.name().equalsIgnoreCase(packedFormat)) {
-                    log.warn("{} is stored as {}: it loads as stored, not as {}", c.directory(), packedFormat, format);
-                }
-            }
+            readQuantizationConfig(c);
         }
         if (packedFormat != null && PackedCheckpoint.isQuantized(c, module)) {
             return stored(c, module, in, out, weights);
         }
-        boolean prequantized = Nf4Checkpoint.isQuantized(c, module);
-        if (module.equals("lm_head") && head != LmHead.COMPUTE) {
-            float[] w = prequantized ? Nf4.dequantize(Nf4Checkpoint.read(c, module, out, in)) : floats(c, module, out, in);
-            return quantizedHead(module, w, in, out, weights);
+        Nf4Weight nf4 = Nf4Checkpoint.isQuantized(c, module) ? Nf4Checkpoint.read(c, module, out, in) : null;
+        return switch (target(module, in, out, weights, nf4 != null)) {
+            case HEAD -> quantizedHead(module, nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in), in, out,
+                    weights);
+            case COMPUTE -> nf4 == null ? LinearFactory.DENSE.create(module, in, out, weights)
+                    : dense(Nf4.dequantize(nf4), out, in, weights);
+            case NF4_AS_STORED -> counted(Nf4Linear.of(nf4, weights.manager(), weights.dtype(), tables(nf4, weights)));
+            case FORMAT -> quantize(module, c, nf4, in, out, weights);
+        };
+    }
+
+    /** Step 2: what {@code module} becomes (a stored NF4 weight when {@code nf4}). */
+    private Target target(String module, long in, long out, Weights weights, boolean nf4) {
+        if (module.equals("lm_head")) {
+            return head != LmHead.COMPUTE ? Target.HEAD : Target.COMPUTE;
         }
-        boolean unpackable = format == Format.INT4
-                && !Int4Weight.packable(out, in, groupSize, weights.manager().getDevice().isGpu());
-        boolean keep16 = module.equals("lm_head") || skip.stream().anyMatch(s -> module.equals(s) || module.endsWith("." + s))
-                || unpackable;
-        if (unpackable) {
+        if (skip.stream().anyMatch(s -> module.equals(s) || module.endsWith("." + s))) {
+            return Target.COMPUTE;
+        }
+        if (format == Quantization.INT4 && !Int4Weight.packable(out, in, groupSize, weights.manager().getDevice().isGpu())) {
             log.warn("{} [{}x{}]: the int4 kernels cannot take this shape with group size {}; kept in {}", module, out, in,
                     groupSize, weights.dtype());
+            return Target.COMPUTE;
         }
-        if (!prequantized && (format == Format.DENSE || keep16)) {
-            return LinearFactory.DENSE.create(module, in, out, weights);
+        if (format == Quantization.NONE) {
+            // A quantized checkpoint loads as stored unless a format (or dequantizing) is asked for.
+            return nf4 && !dequantize ? Target.NF4_AS_STORED : Target.COMPUTE;
         }
-        Nf4Weight nf4 = prequantized ? Nf4Checkpoint.read(c, module, out, in) : null;
-        if (keep16 || (format == Format.DENSE && dequantize)) {
-            return dense(Nf4.dequantize(nf4), out, in, weights);
-        }
-        if (format == Format.DENSE) {
-            // A quantized checkpoint loads as stored unless a format is asked for.
-            Nf4Linear l = Nf4Linear.of(nf4, weights.manager(), weights.dtype(), Nf4Linear.Kernel.SCRIPT, tables(nf4, weights));
-            quantizedBytes += l.deviceBytes();
-            return l;
-        }
-        Linear linear;
-        if (format == Format.INT4) {
-            float[] w = nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in);
-            Int4Weight q = Int4Weight.quantize(w, out, in, groupSize);
-            if (nf4 != null) {
-                requantized(module, w, q);
+        return Target.FORMAT;
+    }
+
+    /** Step 3: {@code module} in this factory's format, from its stored NF4 weight or its full-precision one. */
+    private Linear quantize(String module, Checkpoint c, Nf4Weight nf4, long in, long out, Weights weights) {
+        Linear linear = switch (format) {
+            case INT4 -> {
+                float[] w = nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in);
+                Int4Weight q = Int4Weight.quantize(w, out, in, groupSize);
+                if (nf4 != null) {
+                    requantized(module, w, q);
+                }
+                yield new Int4Linear(q, weights.manager());
             }
-            Int4Linear l = new Int4Linear(q, weights.manager());
-            quantizedBytes += l.deviceBytes();
-            linear = l;
-        } else if (format == Format.NF4) {
-            if (nf4 == null) {
-                nf4 = Nf4.quantize(floats(c, module, out, in), new long[] {out, in}, doubleQuant,
-                        Nf4Checkpoint.torchName(c.info(module + ".weight").dtype()));
+            case NF4 -> {
+                Nf4Weight q = nf4 != null ? nf4 : Nf4.quantize(floats(c, module, out, in), new long[] {out, in},
+                        doubleQuant, Nf4Checkpoint.torchName(c.info(module + ".weight").dtype()));
+                yield Nf4Linear.of(q, weights.manager(), weights.dtype(), tables(q, weights));
             }
-            Nf4Linear l = Nf4Linear.of(nf4, weights.manager(), weights.dtype(), nf4Kernel, tables(nf4, weights));
-            quantizedBytes += l.deviceBytes();
-            linear = l;
-        } else {
-            float[] w = nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in);
-            Int8Linear l = new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype(),
-                    int8Kernel);
-            quantizedBytes += l.deviceBytes();
-            linear = l;
-        }
+            case INT8 -> {
+                float[] w = nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in);
+                yield new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype());
+            }
+            case NONE -> throw new IllegalStateException("NONE never quantizes");
+        };
+        counted(linear);
         quantizedWeights += out * in;
         if (module.endsWith("mlp.down_proj")) {
             log.info("{}: {} weights as {} so far, {} MB, {} bits a weight, {} s", module, quantizedWeights, format,
@@ -224,13 +228,38 @@ public final class QuantizedLinears implements LinearFactory {
         return linear;
     }
 
+    /** Adds {@code linear}'s device bytes to the running total the progress lines report. */
+    private Linear counted(Linear linear) {
+        if (linear instanceof Int4Linear l) {
+            quantizedBytes += l.deviceBytes();
+        } else if (linear instanceof Int8Linear l) {
+            quantizedBytes += l.deviceBytes();
+        } else if (linear instanceof Nf4Linear l) {
+            quantizedBytes += l.deviceBytes();
+        }
+        return linear;
+    }
+
+    /** The checkpoint's {@code quantization_config}, once: modules kept in 16 bits, a stored int4/int8 format. */
+    private void readQuantizationConfig(Checkpoint c) {
+        skip = skipped(c);
+        started = System.nanoTime();
+        JsonNode q = c.directory() == null || !Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME))
+                ? null : MistralConfig.load(c.directory()).quantizationConfig();
+        packedFormat = PackedCheckpoint.format(q);
+        if (packedFormat != null) {
+            packedGroupSize = q.path("group_size").asInt(DEFAULT_GROUP_SIZE);
+            if (format != Quantization.NONE && !format.name().equalsIgnoreCase(packedFormat)) {
+                log.warn("{} is stored as {}: it loads as stored, not as {}", c.directory(), packedFormat, format);
+            }
+        }
+    }
+
     /** A projection of a MedQA int4/int8 checkpoint, as stored (dense if this device's kernels cannot take it). */
     private Linear stored(Checkpoint c, String module, long in, long out, Weights weights) {
         if (packedFormat.equals("int8")) {
-            Int8Linear l = new Int8Linear(PackedCheckpoint.readInt8(c, module, out, in), weights.manager(), weights.dtype(),
-                    Int8Linear.Kernel.PACKED);
-            quantizedBytes += l.deviceBytes();
-            return l;
+            return counted(new Int8Linear(PackedCheckpoint.readInt8(c, module, out, in), weights.manager(),
+                    weights.dtype()));
         }
         Int4Weight w = PackedCheckpoint.readInt4(c, module, out, in, packedGroupSize);
         if (!Int4Weight.packable(out, in, packedGroupSize, weights.manager().getDevice().isGpu())) {
@@ -238,9 +267,7 @@ public final class QuantizedLinears implements LinearFactory {
                     weights.dtype());
             return dense(w.dequantize(), out, in, weights);
         }
-        Int4Linear l = new Int4Linear(w, weights.manager());
-        quantizedBytes += l.deviceBytes();
-        return l;
+        return counted(new Int4Linear(w, weights.manager()));
     }
 
     /** An NF4 weight requantized to int4: warns once, then reports the added relative RMS error. */
@@ -255,7 +282,6 @@ public final class QuantizedLinears implements LinearFactory {
         if (requantWeights == 0) {
             log.warn("requantizing a bitsandbytes NF4 checkpoint to int4: each weight carries both rounding errors");
         }
-        requantError += diff;
         requantWeights += w.length;
         log.info("{}: int4 minus NF4 weights, relative RMS {}", module, String.format("%.4f", Math.sqrt(diff / norm)));
     }
@@ -307,8 +333,8 @@ public final class QuantizedLinears implements LinearFactory {
 
     @Override
     public String toString() {
-        return "QuantizedLinears[" + format + (format == Format.NF4 ? ", " + nf4Kernel + (doubleQuant ? ", double quant" : "")
-                : format == Format.INT8 ? ", " + int8Kernel : format == Format.INT4 ? ", group " + groupSize : "")
+        return "QuantizedLinears[" + format + (format == Quantization.NF4 && doubleQuant ? ", double quant" : "")
+                + (format == Quantization.INT4 ? ", group " + groupSize : "")
                 + (head != LmHead.COMPUTE ? ", lm_head " + head.name().toLowerCase(java.util.Locale.ROOT) : "") + "]";
     }
 }

@@ -65,7 +65,7 @@ class Int4LinearTest {
         Int8Linear.Int8Weight q = Int8Linear.Int8Weight.quantize(w, out, in);
         float[] deq = q.dequantize();
         try (NDManager m = NDManager.newBaseManager();
-                Int8Linear linear = new Int8Linear(q, m, ai.djl.ndarray.types.DataType.FLOAT32, Int8Linear.Kernel.PACKED)) {
+                Int8Linear linear = new Int8Linear(q, m, ai.djl.ndarray.types.DataType.FLOAT32)) {
             float[] y = linear.forward(m.create(x, new Shape(rows, in))).toFloatArray();
             assertThat(worstRelativeError(x, deq, y, rows, out, in)).isLessThanOrEqualTo(2 * Math.pow(2, -8));
         }

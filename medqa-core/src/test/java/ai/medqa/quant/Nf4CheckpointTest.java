@@ -75,9 +75,9 @@ class Nf4CheckpointTest {
         // Loading the written checkpoint gives the very logits of quantizing on load.
         int[] prompt = {1, 87, 35, 79, 52, 3, 40, 232};
         try (MistralModel onLoad = MistralModel.load(source, Device.cpu(), DataType.FLOAT32,
-                        QuantizedLinears.nf4(true, Nf4Linear.Kernel.DEQUANTIZE));
+                        QuantizedLinears.nf4(true));
                 MistralModel fromFile = MistralModel.load(target, Device.cpu(), DataType.FLOAT32,
-                        QuantizedLinears.nf4(true, Nf4Linear.Kernel.DEQUANTIZE));
+                        QuantizedLinears.nf4(true));
                 MistralModel asStored = MistralModel.load(target, Device.cpu(), DataType.FLOAT32, Quantization.NONE.linears());
                 MistralModel dense = MistralModel.load(target, Device.cpu(), DataType.FLOAT32, QuantizedLinears.dequantizing())) {
             float[][] a = Logits.prefillAll(onLoad, prompt);

@@ -42,9 +42,9 @@ class Nf4MemoryTest {
                     tables = new Nf4Linear.Tables(manager, q.quantMap(), q.nested().quantMap());
                     tableBytes = tables.bytes();
                 }
-                try (Nf4Linear l = Nf4Linear.of(q, manager, DataType.FLOAT16, Nf4Linear.Kernel.DEQUANTIZE, tables);
+                try (Nf4Linear l = Nf4Linear.of(q, manager, DataType.FLOAT16, tables);
                         Int8Linear i8 = new Int8Linear(Int8Linear.Int8Weight.quantize(w, s[0], s[1]), manager,
-                                DataType.FLOAT16, Int8Linear.Kernel.SCALE_AFTER)) {
+                                DataType.FLOAT16)) {
                     weights += s[0] * s[1];
                     bytes += l.deviceBytes();
                     int8Bytes += i8.deviceBytes();

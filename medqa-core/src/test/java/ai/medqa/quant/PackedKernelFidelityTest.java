@@ -45,7 +45,7 @@ class PackedKernelFidelityTest {
         JsonNode g = golden().get("models").get(model).get(format);
         LinearFactory linears = switch (format) {
             case "int4" -> QuantizedLinears.int4(golden().get("group_size").asInt());
-            case "int8" -> QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+            case "int8" -> QuantizedLinears.int8();
             default -> Bf16Linear.converting(LinearFactory.DENSE); // MedQA.Precision.BF16
         };
         // bf16 runs the original weights: the float32 reference is the fixture's own golden (run.c / numpy).
@@ -95,7 +95,7 @@ class PackedKernelFidelityTest {
         JsonNode all = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_long_transformers.json").toFile());
         JsonNode g = all.get("models").get(model).get(format);
         LinearFactory linears = format.equals("int4") ? QuantizedLinears.int4(all.get("group_size").asInt())
-                : QuantizedLinears.int8(Int8Linear.Kernel.PACKED);
+                : QuantizedLinears.int8();
         try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
                 DataType.FLOAT32, linears)) {
             float[][] logits = Logits.prefillAll(m, Logits.ints(g.get("prompt")));
