@@ -17,7 +17,9 @@ With --long-prompt it writes golden_packed_long_transformers.json instead: one p
 (or the fixture's max_position_embeddings, 128 for llama-rc/B; mistral-swa's 64 is too few) per
 fixture and format, long enough that MedQA multiplies its prefill with bfloat16 GEMMs on the
 dequantized weights rather than the packed kernels (int4 from 128 rows on, int8 from 96); the
-float32 logits of its last 8 positions and transformers' bfloat16 error on them.
+float32 logits of its last 8 positions and transformers' bfloat16 error on them. Format "bf16" is
+the fixture's own weights (no quantization): the reference of an F32 model whose many-row products
+run in bfloat16 (MedQA's --float32-matmul-precision medium).
 
 With --tied-head it writes golden_tied_head_transformers.json: llama-rc/A (tied embeddings) in
 float32 with lm_head untied and replaced by the int8 or int4 (group 64) dequantized embedding, the
@@ -124,7 +126,7 @@ if "--long-prompt" in sys.argv:
            "group_size": GROUP, "last_positions": LAST, "models": {}}
     for model_dir in ["llama-rc/A", "llama-rc/B"]:
         out["models"][model_dir] = {}
-        for fmt in ["int4", "int8"]:
+        for fmt in ["int4", "int8", "bf16"]:
             m = MistralForCausalLM.from_pretrained(os.path.join(root, model_dir, "f32"), dtype=torch.float32,
                                                    attn_implementation="eager").eval()
             gen = torch.Generator().manual_seed(160)
@@ -134,7 +136,7 @@ if "--long-prompt" in sys.argv:
                 for name in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                              "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]:
                     lin = layer.get_submodule(name)
-                    if fmt == "int4" and not packable_int4(*lin.weight.shape):
+                    if fmt == "bf16" or (fmt == "int4" and not packable_int4(*lin.weight.shape)):
                         continue
                     lin.weight.data = (int4(lin.weight.data)[3] if fmt == "int4" else int8(lin.weight.data)[2]).clone()
             with torch.no_grad():

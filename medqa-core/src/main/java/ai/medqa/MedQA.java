@@ -11,6 +11,9 @@ import ai.medqa.generate.Generator;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.Bf16Linear;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.LinearFactory;
+import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.PyTorchThreads;
@@ -324,6 +327,7 @@ public final class MedQA implements AutoCloseable {
         private int groupSize = ai.medqa.quant.QuantizedLinears.DEFAULT_GROUP_SIZE;
         private ai.medqa.quant.LmHead lmHead = ai.medqa.quant.LmHead.COMPUTE;
         private int threads;
+        private MatmulPrecision matmulPrecision = MatmulPrecision.HIGHEST;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
         private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
         private GenerationConfig defaults = ASK_DEFAULTS;
@@ -391,6 +395,18 @@ public final class MedQA implements AutoCloseable {
          */
         public Builder lmHead(ai.medqa.quant.LmHead head) {
             this.lmHead = Objects.requireNonNull(head, "head");
+            return this;
+        }
+
+        /**
+         * Internal precision of float32 products, as {@code torch.set_float32_matmul_precision}:
+         * {@link MatmulPrecision#HIGHEST} (the default) or
+         * {@link MatmulPrecision#MEDIUM}, which runs F32 products of 128 rows or more
+         * (long prompts, likelihood scoring, wide batches) as bfloat16 GEMMs: faster, about bfloat16's
+         * error; decode stays float32. Only for {@link Precision#F32}.
+         */
+        public Builder float32MatmulPrecision(MatmulPrecision precision) {
+            this.matmulPrecision = Objects.requireNonNull(precision, "precision");
             return this;
         }
 
@@ -463,6 +479,10 @@ public final class MedQA implements AutoCloseable {
                 throw new IllegalStateException("no model folder: call model(dir) before build()");
             }
             requireDevice(device);
+            if (matmulPrecision != MatmulPrecision.HIGHEST && precision != Precision.F32) {
+                throw new IllegalArgumentException("float32 matmul precision " + matmulPrecision + " applies to precision F32; "
+                        + "the products of " + precision + " are not float32");
+            }
             if (threads > 0) {
                 PyTorchThreads.set(threads);
             }
@@ -482,9 +502,10 @@ public final class MedQA implements AutoCloseable {
             }
             try {
                 try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
-                    MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType,
-                            precision == Precision.BF16 ? Bf16Linear.converting(quantization.linears(groupSize, lmHead))
-                                    : quantization.linears(groupSize, lmHead));
+                    LinearFactory linears = quantization.linears(groupSize, lmHead);
+                    linears = precision == Precision.BF16 ? Bf16Linear.converting(linears)
+                            : DenseLinear.withMatmulPrecision(linears, matmulPrecision);
+                    MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType, linears);
                     try {
                         if (!loras.isEmpty()) {
                             LoraAdapters adapters = LoraAdapters.of(model);

@@ -7,6 +7,9 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.DType;
 import ai.medqa.model.Bf16Linear;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.LinearFactory;
+import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.KvCache;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
@@ -81,7 +84,7 @@ public class EngineBenchmark {
     @Param({"M"})
     public String model;
 
-    @Param({"F32", "F16", "BF16", "INT8+HEAD8", "INT4+HEAD4", "INT4", "NF4", "F32+LORA", "INT4+HEAD4+LORA"})
+    @Param({"F32", "F32+MEDIUM", "F16", "BF16", "INT8+HEAD8", "INT4+HEAD4", "INT4", "NF4", "F32+LORA", "INT4+HEAD4+LORA"})
     public String format;
 
     /** {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). */
@@ -151,7 +154,10 @@ public class EngineBenchmark {
         };
         linears.lmHead(format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,
                 QuantizedLinears.DEFAULT_GROUP_SIZE);
-        return MistralModel.load(dir, Device.cpu(), dtype, quant.equals("BF16") ? Bf16Linear.converting(linears) : linears);
+        LinearFactory factory = quant.equals("BF16") ? Bf16Linear.converting(linears)
+                : DenseLinear.withMatmulPrecision(linears, format.contains("+MEDIUM") ? MatmulPrecision.MEDIUM
+                        : MatmulPrecision.HIGHEST);
+        return MistralModel.load(dir, Device.cpu(), dtype, factory);
     }
 
     private int[] tokens(int n) {

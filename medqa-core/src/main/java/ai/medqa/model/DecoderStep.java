@@ -302,7 +302,7 @@ public final class DecoderStep {
             lora = own(owned, IValue.listFrom(new PtNDArray[0]));
         }
         if (p instanceof FusedProjection.Dense d) {
-            return new Encoded(DENSE, 0, own(owned, IValue.listFrom(pt(d.weight()))), lora);
+            return new Encoded(DENSE, d.bf16ManyRows() ? 1 : 0, own(owned, IValue.listFrom(pt(d.weight()))), lora);
         }
         if (p instanceof FusedProjection.Bf16 b) {
             return new Encoded(BF16, 0, own(owned, IValue.listFrom(b.weight())), lora);
@@ -377,6 +377,7 @@ public final class DecoderStep {
         } else if (p instanceof FusedProjection.Dense d) {
             out.add((long) DENSE);
             out.add(handle(d.weight()));
+            out.add(d.bf16ManyRows() ? 1L : 0L);
         } else if (p instanceof FusedProjection.Bf16 b) {
             out.add((long) BF16);
             out.add(b.weight().getHandle());

@@ -6,13 +6,42 @@ import ai.djl.pytorch.jni.JniUtils;
 /** A full-precision weight {@code [out, in]} as stored in the checkpoint. */
 public final class DenseLinear implements Linear {
     private final NDArray weight;
+    private final boolean bf16ManyRows;
 
     /** Takes ownership of {@code weight} ({@code [out, in]}, in the compute dtype). */
     public DenseLinear(NDArray weight) {
+        this(weight, false);
+    }
+
+    private DenseLinear(NDArray weight, boolean bf16ManyRows) {
         if (weight.getShape().dimension() != 2) {
             throw new IllegalArgumentException("a linear weight is [out, in], got " + weight.getShape());
         }
         this.weight = weight;
+        this.bf16ManyRows = bf16ManyRows;
+    }
+
+    /**
+     * {@code inner}, with every float32 dense projection it makes taking bfloat16 GEMMs for products
+     * of many rows ({@link MatmulPrecision#MEDIUM}); other projections as {@code inner} makes them.
+     */
+    public static LinearFactory withMatmulPrecision(LinearFactory inner, MatmulPrecision precision) {
+        if (precision == MatmulPrecision.HIGHEST) {
+            return inner;
+        }
+        return new LinearFactory() {
+            @Override
+            public Linear create(String module, long in, long out, Weights weights) {
+                Linear l = inner.create(module, in, out, weights);
+                return l instanceof DenseLinear d && d.weight.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32
+                        ? new DenseLinear(d.weight, true) : l; // the weight changes hands: d is not closed
+            }
+
+            @Override
+            public Linear tiedHead(String embedding, long in, long out, Weights weights) {
+                return inner.tiedHead(embedding, in, out, weights);
+            }
+        };
     }
 
     public NDArray weight() {
@@ -41,7 +70,7 @@ public final class DenseLinear implements Linear {
 
     @Override
     public FusedProjection fused() {
-        return new FusedProjection.Dense(weight);
+        return new FusedProjection.Dense(weight, bf16ManyRows);
     }
 
     @Override

@@ -13,8 +13,15 @@ import ai.djl.pytorch.jni.IValue;
  */
 public sealed interface FusedProjection {
 
-    /** {@code x W^T} with {@code weight [out, in]} in the compute dtype. */
-    record Dense(NDArray weight) implements FusedProjection {}
+    /**
+     * {@code x W^T} with {@code weight [out, in]} in the compute dtype; with {@code bf16ManyRows}, a
+     * float32 product of many rows takes bfloat16 GEMMs ({@link MatmulPrecision#MEDIUM}).
+     */
+    record Dense(NDArray weight, boolean bf16ManyRows) implements FusedProjection {
+        public Dense(NDArray weight) {
+            this(weight, false);
+        }
+    }
 
     /** {@code x W^T} with {@code weight [out, in]} in bfloat16 and bfloat16 activations ({@link Bf16Linear}). */
     record Bf16(IValue weight) implements FusedProjection {}

@@ -6,7 +6,8 @@
 # here: the quantized Linears call these methods for their op-by-op forward too.
 #
 # A projection is (kind, param, tensors, lora):
-#   kind 0 dense:  [weight [out, in]]                                  param unused
+#   kind 0 dense:  [weight [out, in]]                                  param = 1: float32 products of many
+#                                                                      rows may take bfloat16 GEMMs
 #   kind 1 int4:   [packed (the kernel's layout), scales_and_zeros bf16 [in/group, out, 2]]  param = group
 #   kind 2 int8:   [q int8 [out, in], scales bf16 [out]]               param unused
 #   kind 4 bf16:   [weight bf16 [out, in]], bfloat16 activations      param unused
@@ -132,7 +133,7 @@ class DecoderStep(Module):
     lora: List[Tensor],
     sel: Tensor) -> Tensor:
     if kind == 0:
-      y = self.dense_mm(x, w[0])
+      y = self.dense_mm(x, w[0], param)
     elif kind == 1:
       y = self.int4_mm(x, w[0], param, w[1])
     elif kind == 2:
@@ -165,12 +166,20 @@ class DecoderStep(Module):
   # x W^T for a dense weight in x's dtype. On the CPU, float32 goes to oneDNN's matmul directly
   # (onednn_mm): aten::linear takes MKL's sgemm, which on AMD CPUs runs 2.4-4.3x slower at one row
   # and 1.6-2.8x slower at 400 (measured on a Zen 5 with Mistral-7B, L and M shapes). float16 has
-  # no oneDNN path without AVX512-FP16 and keeps aten's.
+  # no oneDNN path without AVX512-FP16 and keeps aten's. With bf16_many_rows (MatmulPrecision.MEDIUM)
+  # a float32 product of 128 rows or more runs as bfloat16 GEMMs on bands of the weight
+  # (bf16_bands), its result rounded to bfloat16 as Precision.BF16's products are.
   def dense_mm(self: __torch__.DecoderStep,
     x: Tensor,
-    w: Tensor) -> Tensor:
+    w: Tensor,
+    bf16_many_rows: int) -> Tensor:
     if x.is_cuda or ops.prim.dtype(x) != 6:
       return torch.linear(x, w)
+    shape = torch.size(x)
+    if bf16_many_rows == 1 and torch.floordiv(torch.numel(x), shape[-1]) >= 128:
+      y = self.bf16_bands(torch.reshape(torch.to(x, 15), [-1, shape[-1]]), w)
+      shape[-1] = torch.size(y, 1)
+      return torch.reshape(torch.to(y, 6), shape)
     return self.onednn_mm(x, w)
 
   # x W^T for bfloat16 x and W. Below 128 rows (decode, batched decode) oneDNN's matmul called
@@ -280,16 +289,17 @@ class DecoderStep(Module):
       return torch.mul(torch.linear(x, torch.to(q, dtype)), torch.to(scales, dtype))
     rows = torch.reshape(torch.to(x, 15), [-1, shape[-1]])
     if torch.size(rows, 0) >= 96 and not x.is_cuda:
-      y = torch.mul(torch.to(self.int8_bands(rows, q), 6), scales)
+      y = torch.mul(torch.to(self.bf16_bands(rows, q), 6), scales)
     else:
       y = torch._weight_int8pack_mm(rows, q, scales)
     shape[-1] = torch.size(y, 1)
     return torch.reshape(torch.to(y, dtype), shape)
 
-  # rows [m, in] bfloat16 times int8 codes q [out, in] (exact in bfloat16), unscaled, through
-  # bfloat16 GEMMs on bands of 256 rows of q converted into one reused buffer, each product
-  # written into its slice of one output (no fresh tensor per band, as in int4_bands).
-  def int8_bands(self: __torch__.DecoderStep,
+  # rows [m, in] bfloat16 times q [out, in] of any dtype (int8 codes, exact in bfloat16; float32
+  # weights, rounded to nearest) through bfloat16 GEMMs on bands of 256 rows of q converted into one
+  # reused buffer, each product written into its slice of one output (no fresh tensor per band, as
+  # in int4_bands).
+  def bf16_bands(self: __torch__.DecoderStep,
     rows: Tensor,
     q: Tensor) -> Tensor:
     n = torch.size(q, 0)

@@ -6,11 +6,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import ai.medqa.model.Bf16Linear;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -87,15 +90,21 @@ class PackedKernelFidelityTest {
     /**
      * A 160-token prefill (128 on llama-rc/B, its whole context) multiplies INT4 and INT8 projections with bfloat16 GEMMs on the
      * dequantized weights (from 128 and 96 rows on) instead of the packed kernels: the same bound
-     * against transformers' float32 run of the same weights, on the last 8 positions.
+     * against transformers' float32 run of the same weights, on the last 8 positions. So does an F32
+     * model with {@code MatmulPrecision.MEDIUM} (format {@code medium}: the original weights, its
+     * products of 128 rows or more in bfloat16).
      */
     @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"llama-rc/A,int4", "llama-rc/B,int4", "llama-rc/A,int8", "llama-rc/B,int8"})
+    @CsvSource({"llama-rc/A,int4", "llama-rc/B,int4", "llama-rc/A,int8", "llama-rc/B,int8", "llama-rc/A,medium",
+        "llama-rc/B,medium"})
     void longPromptPrefillWithinTransformersBf16Error(String model, String format) throws IOException {
         JsonNode all = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_long_transformers.json").toFile());
-        JsonNode g = all.get("models").get(model).get(format);
-        LinearFactory linears = format.equals("int4") ? QuantizedLinears.int4(all.get("group_size").asInt())
-                : QuantizedLinears.int8();
+        JsonNode g = all.get("models").get(model).get(format.equals("medium") ? "bf16" : format);
+        LinearFactory linears = switch (format) {
+            case "int4" -> QuantizedLinears.int4(all.get("group_size").asInt());
+            case "int8" -> QuantizedLinears.int8();
+            default -> DenseLinear.withMatmulPrecision(LinearFactory.DENSE, MatmulPrecision.MEDIUM);
+        };
         try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
                 DataType.FLOAT32, linears)) {
             float[][] logits = Logits.prefillAll(m, Logits.ints(g.get("prompt")));
@@ -106,6 +115,37 @@ class PackedKernelFidelityTest {
             System.out.printf("[figure] %-11s %s prompt %d (GEMM path): |ours - f32 ref| = %.3f, transformers bf16: %.3f%n",
                     model, format, logits.length, ours, transformersBf16);
             assertThat(ours).as("%s %s, %d-token prompt", model, format, logits.length).isLessThanOrEqualTo(1.5 * transformersBf16);
+            if (format.equals("medium")) {
+                // The setting does act: float32 products throughout land much nearer the reference.
+                try (MistralModel f32 = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
+                        DataType.FLOAT32, LinearFactory.DENSE)) {
+                    float[][] exact = Logits.prefillAll(f32, Logits.ints(g.get("prompt")));
+                    double highest = Logits.maxAbsDiff(java.util.Arrays.copyOfRange(exact, exact.length - last.length,
+                            exact.length), Logits.floats2(g.get("last_logits_f32")));
+                    assertThat(highest).as("highest precision").isLessThan(1e-3).isLessThan(ours / 10);
+                }
+            }
+        }
+    }
+
+    /**
+     * Below 128 rows (decode, short prompts) MEDIUM leaves every float32 product as it is: the same logits
+     * to the bit, within ForwardFidelityTest's 1e-3 of the fixture's float32 golden.
+     */
+    @Test
+    void mediumMatmulPrecisionKeepsFewRowProductsInFloat32() throws IOException {
+        Path dir = Nf4Test.resource("fixtures/llama-rc/A/f32");
+        JsonNode fixture = Json.MAPPER.readTree(Nf4Test.resource("fixtures/llama-rc/A/golden.json").toFile());
+        try (MistralModel highest = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
+                MistralModel medium = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32,
+                        DenseLinear.withMatmulPrecision(LinearFactory.DENSE, MatmulPrecision.MEDIUM))) {
+            for (JsonNode c : fixture.get("cases")) {
+                int[] prompt = Logits.ints(c.get("prompt"));
+                assertThat(prompt.length).isLessThan(128);
+                float[][] a = Logits.prefillAll(highest, prompt);
+                assertThat(Logits.maxAbsDiff(Logits.prefillAll(medium, prompt), a)).isZero();
+                assertThat(Logits.maxAbsDiff(a, Logits.floats2(c.get("prompt_logits")))).isLessThanOrEqualTo(1e-3);
+            }
         }
     }
 

@@ -38,6 +38,12 @@ final class ModelOptions {
                     + "on small models the largest matrix read per token).")
     String lmHead;
 
+    @Option(names = "--float32-matmul-precision", defaultValue = "highest", paramLabel = "highest|medium",
+            description = "as torch.set_float32_matmul_precision: highest (default) keeps F32 products in float32; medium runs "
+                    + "F32 products of 128 rows or more (long prompts, scoring) as bfloat16 GEMMs, faster and about "
+                    + "bfloat16's error; decode stays float32.")
+    String matmulPrecision;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
             description = "PyTorch threads (default: one per physical core). On a machine with other busy processes, "
                     + "the cores left free: PyTorch's workers spin, and a busy core slows every step 5-15x.")
@@ -78,7 +84,19 @@ final class ModelOptions {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--lm-head " + lmHead + ": expected compute, int8 or int4");
         }
+        ai.medqa.model.MatmulPrecision matmul;
+        try {
+            matmul = ai.medqa.model.MatmulPrecision.parse(matmulPrecision);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(),
+                    "--float32-matmul-precision " + matmulPrecision + ": expected highest or medium");
+        }
+        if (matmul == ai.medqa.model.MatmulPrecision.MEDIUM && precision != MedQA.Precision.F32) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--float32-matmul-precision medium "
+                    + "applies to --precision F32 (the products of --precision " + precision + " are not float32)");
+        }
         MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
+                .float32MatmulPrecision(matmul)
                 .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
                 .lmHead(head).threads(threadCount(threads, mixee));
         adapters().forEach(b::lora);

@@ -108,6 +108,14 @@ class ErrorsTest {
         Run head = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1", "--lm-head", "int5");
         assertThat(head.code()).isEqualTo(1);
         assertThat(head.err()).contains("--lm-head int5: expected compute, int8 or int4").doesNotContain(dir.toString());
+        Run matmul = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1",
+                "--float32-matmul-precision", "fast");
+        assertThat(matmul.code()).isEqualTo(2);
+        assertThat(matmul.err()).contains("--float32-matmul-precision fast: expected highest or medium");
+        Run bf16 = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1",
+                "--float32-matmul-precision", "MEDIUM", "--precision", "bf16");
+        assertThat(bf16.code()).isEqualTo(2);
+        assertThat(bf16.err()).contains("--float32-matmul-precision medium applies to --precision F32");
     }
 
     @Test
