@@ -96,7 +96,7 @@ public final class ServerLoad {
                             body.putArray("messages").addObject().put("role", "user").put("content", question(i));
                             long t0 = System.nanoTime();
                             HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create(server.url()
-                                    + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                                    + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                                     .build(), HttpResponse.BodyHandlers.ofString());
                             latency[i] = System.nanoTime() - t0;
                             JsonNode out = Json.MAPPER.readTree(res.body());

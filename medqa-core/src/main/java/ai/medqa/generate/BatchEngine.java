@@ -176,9 +176,11 @@ public final class BatchEngine implements AutoCloseable {
             if (closed) {
                 throw new RejectedExecutionException("the engine is closed");
             }
-            if (queue.size() >= (long) maxQueue + Math.max(0, maxBatch - running)) {
-                throw new QueueFullException("the queue is full (" + queue.size() + " requests waiting, "
-                        + running + " running)");
+            // Requests that will take a free row at the next step are not waiting in the queue's sense.
+            int free = Math.max(0, maxBatch - running);
+            if (queue.size() >= (long) maxQueue + free) {
+                throw new QueueFullException("the queue is full: " + (queue.size() - free) + " requests waiting of at most "
+                        + maxQueue + ", " + running + " rows running");
             }
             queue.add(r);
             notifyAll();

@@ -30,6 +30,7 @@ final class ApiRequest {
             throw ApiException.badRequest("invalid_json", "the body must be a JSON object");
         }
         this.chat = chat;
+        refuseUnsupported(body);
         JsonNode m = body.get("model");
         if (m != null && !m.isNull() && !m.isTextual()) {
             throw ApiException.invalid("model", "must be a string");
@@ -65,6 +66,53 @@ final class ApiRequest {
         Integer legacy = integer(body, "max_tokens", 1, Integer.MAX_VALUE);
         maxTokens = max != null ? max : legacy;
         settings = sampling(body);
+    }
+
+    /** OpenAI fields that change what the answer must be, when set to anything but their no-op value. */
+    private static void refuseUnsupported(JsonNode body) {
+        List<String> asked = new ArrayList<>();
+        for (String f : new String[] {"tools", "functions", "logit_bias"}) {
+            JsonNode v = body.get(f);
+            if (v != null && !v.isNull() && !(v.isContainerNode() && v.isEmpty())) {
+                asked.add(f);
+            }
+        }
+        for (String f : new String[] {"tool_choice", "function_call"}) {
+            JsonNode v = body.get(f);
+            if (v != null && !v.isNull() && !(v.isTextual() && v.asText().equals("none"))) {
+                asked.add(f);
+            }
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull() && !"text".equals(format.path("type").asText())) {
+            asked.add("response_format");
+        }
+        JsonNode logprobs = body.get("logprobs");
+        if (logprobs != null && !logprobs.isNull() && !(logprobs.isBoolean() && !logprobs.asBoolean())) {
+            asked.add("logprobs");
+        }
+        JsonNode top = body.get("top_logprobs");
+        if (top != null && !top.isNull() && !(top.isNumber() && top.asInt() == 0)) {
+            asked.add("top_logprobs");
+        }
+        JsonNode echo = body.get("echo");
+        if (echo != null && echo.isBoolean() && echo.asBoolean()) {
+            asked.add("echo");
+        }
+        JsonNode bestOf = body.get("best_of");
+        if (bestOf != null && bestOf.isNumber() && bestOf.asInt() != 1) {
+            asked.add("best_of");
+        }
+        JsonNode suffix = body.get("suffix");
+        if (suffix != null && suffix.isTextual() && !suffix.asText().isEmpty()) {
+            asked.add("suffix");
+        }
+        if (!asked.isEmpty()) {
+            throw new ApiException(400, "invalid_request_error", "unsupported_parameter", asked.get(0),
+                    String.join(", ", asked) + ": not supported by this server yet; leave "
+                            + (asked.size() == 1 ? "it" : "them") + " out (the answer would not follow "
+                            + (asked.size() == 1 ? "it" : "them") + ")", Map.of());
+        }
     }
 
     static ApiRequest parse(JsonNode body, boolean chat, String servedName, Set<String> adapters) {
@@ -149,6 +197,12 @@ final class ApiRequest {
                 throw ApiException.invalid(where + ".role", "must be one of system, user, assistant");
             }
             String role = msg.get("role").asText();
+            if (role.equals("tool") || role.equals("function") || msg.hasNonNull("tool_calls")
+                    || msg.hasNonNull("function_call")) {
+                throw new ApiException(400, "invalid_request_error", "unsupported_parameter", where + ".role",
+                        where + ".role \"" + role + "\": tool messages and tool calls are not supported by this server yet",
+                        Map.of());
+            }
             String content = content(msg.get("content"), where + ".content");
             switch (role) {
                 case "system", "developer" -> out.add(Message.system(content));

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -30,8 +31,8 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,10 +46,34 @@ import org.slf4j.LoggerFactory;
  * <p>Requests are decoded together by a {@link BatchEngine}: a new request joins the running batch
  * at the next step. The server listens before the model is loaded ({@code /health} answers 503
  * "loading" meanwhile), so that orchestrators can tell loading from dead.
+ *
+ * <p>Browsers on other sites are kept out ({@link RequestGuard}: Host, Origin, JSON bodies). Each
+ * connection is served by one of a bounded pool of threads; a request's headers and body must
+ * arrive within {@value #REQUEST_SECONDS} s (slow or stalled clients are cut off), and responses go
+ * out without Nagle's delay. The last two are JVM-wide properties of the JDK's HTTP server, set
+ * here only when the application has not set them and read once, when the first server of the
+ * process starts.
  */
 public final class MedQAServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MedQAServer.class);
     private static final Set<String> PAGES = Set.of("index.html", "app.js", "style.css");
+    /** Seconds a client has to send a request's headers and body. */
+    static final int REQUEST_SECONDS = 20;
+    /** Largest vote body, and votes accepted per minute: the feedback file is training data. */
+    static final int MAX_VOTE_BYTES = 64 * 1024;
+    static final int VOTES_PER_MINUTE = 60;
+
+    static {
+        // Without TCP_NODELAY a kept-alive connection waits ~40 ms per response (Nagle + delayed ACK).
+        setIfAbsent("sun.net.httpserver.nodelay", "true");
+        setIfAbsent("sun.net.httpserver.maxReqTime", Integer.toString(REQUEST_SECONDS));
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
 
     private final ServerOptions options;
     private final HttpServer http;
@@ -56,6 +81,8 @@ public final class MedQAServer implements AutoCloseable {
     private final ServerMetrics metrics = new ServerMetrics();
     private final CompletableFuture<MedQA> model = new CompletableFuture<>();
     private final FeedbackLog feedback;
+    private final RequestGuard guard;
+    private final RateLimit votes = new RateLimit(VOTES_PER_MINUTE, Duration.ofMinutes(1));
     private volatile BatchEngine engine;
     private volatile boolean ownsModel;
     private boolean closed; // guarded by this
@@ -65,13 +92,9 @@ public final class MedQAServer implements AutoCloseable {
     private MedQAServer(ServerOptions options) throws IOException {
         this.options = options;
         this.feedback = options.feedback() == null ? null : new FeedbackLog(options.feedback());
+        this.guard = new RequestGuard(options.host(), options.allowedHosts(), options.allowedOrigins());
         this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 64);
-        // One thread per exchange: a streaming response holds its thread until the answer ends.
-        this.handlers = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "medqa-http");
-            t.setDaemon(true);
-            return t;
-        });
+        this.handlers = handlerPool(options);
         http.setExecutor(handlers);
         http.createContext("/", this::handle);
         http.start();
@@ -80,6 +103,28 @@ public final class MedQAServer implements AutoCloseable {
         if (!isLoopback(options.host()) && options.apiKey() == null) {
             log.warn("serving on {} without an API key: anyone who reaches this port can use the model", options.host());
         }
+    }
+
+    /**
+     * One thread per exchange (a streaming response holds its thread until the answer ends; the JDK
+     * server reads a request's headers on it too), at most {@link #handlerThreads} of them; idle ones
+     * end after 30 s. Past that, connections wait in a queue of 1,024, and past that they are closed.
+     */
+    private static ExecutorService handlerPool(ServerOptions options) {
+        int threads = handlerThreads(options);
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+                    Thread t = new Thread(null, r, "medqa-http", 512 * 1024);
+                    t.setDaemon(true);
+                    return t;
+                });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
+    }
+
+    /** Every row and waiting request streaming at once, plus room for slow clients and short requests. */
+    static int handlerThreads(ServerOptions options) {
+        return Math.min(1024, options.maxBatch() + options.maxQueue() + 256);
     }
 
     /** Starts listening now and loads the model in the background; the server closes the model when it closes. */
@@ -165,15 +210,24 @@ public final class MedQAServer implements AutoCloseable {
     // ---- routing ----
 
     private void handle(HttpExchange ex) {
-        String raw = ex.getRequestURI().getPath();
-        String path = raw == null || raw.isEmpty() ? "/" : raw;
+        String path = path(ex);
         String endpoint = endpoint(path);
         int status = 500;
         try {
-            status = route(ex, path);
+            securityHeaders(ex);
+            if (guard.check(ex.getRequestMethod(), ex.getRequestHeaders(), ex.getResponseHeaders())) {
+                ex.sendResponseHeaders(204, -1);
+                status = 204;
+            } else {
+                status = route(ex, path);
+            }
         } catch (ApiException e) {
             status = e.status;
             sendError(ex, e);
+        } catch (IOException e) {
+            // The client closed the connection or stopped reading: its business, not a server error.
+            log.debug("{} {}: client connection lost", ex.getRequestMethod(), path, e);
+            status = 499; // nginx's "client closed request"
         } catch (Exception | Error e) {
             log.error("{} {} failed", ex.getRequestMethod(), path, e);
             status = 500;
@@ -185,46 +239,77 @@ public final class MedQAServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The request's path as sent. A target such as {@code //v1/chat/completions} parses as a URI with
+     * authority {@code v1}; it is put back together so that it is refused as the path it is.
+     */
+    private static String path(HttpExchange ex) {
+        java.net.URI uri = ex.getRequestURI();
+        String raw = uri.getPath() == null ? "" : uri.getPath();
+        if (uri.getScheme() == null && uri.getRawAuthority() != null) {
+            raw = "//" + uri.getRawAuthority() + raw;
+        }
+        return raw.isEmpty() ? "/" : raw;
+    }
+
+    /** On every response: no MIME sniffing, no framing by other sites, no Referer leaving the page. */
+    private static void securityHeaders(HttpExchange ex) {
+        Headers h = ex.getResponseHeaders();
+        h.set("X-Content-Type-Options", "nosniff");
+        h.set("X-Frame-Options", "DENY");
+        h.set("Referrer-Policy", "no-referrer");
+    }
+
     private static String endpoint(String path) {
         return switch (path) {
             case "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/feedback", "/health", "/metrics" -> path;
-            default -> path.startsWith("/v1/") ? "/v1/other" : "/page";
+            default -> path.startsWith("/v1/models/") ? "/v1/models/{id}" : path.startsWith("/v1/") ? "/v1/other" : "/page";
         };
     }
 
     private int route(HttpExchange ex, String path) throws IOException {
         String method = ex.getRequestMethod();
         if (path.equals("/health")) {
+            requireMethod(ex, "GET");
             return health(ex);
         }
         if (path.equals("/") || (path.startsWith("/") && PAGES.contains(path.substring(1)))) {
-            requireMethod(method, "GET");
+            requireMethod(ex, "GET");
             return page(ex, path.equals("/") ? "index.html" : path.substring(1));
+        }
+        if (path.equals("/favicon.ico")) {
+            requireMethod(ex, "GET");
+            ex.sendResponseHeaders(204, -1); // no icon; a 404 would be logged by every browser
+            return 204;
         }
         if (!path.startsWith("/v1/") && !path.equals("/metrics")) {
             throw new ApiException(404, "invalid_request_error", "not_found", null, "no such path: " + path, Map.of());
         }
         authorize(ex);
         if (path.equals("/metrics")) {
-            requireMethod(method, "GET");
+            requireMethod(ex, "GET");
             return send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(engine));
         }
         if (path.equals("/v1/feedback")) {
-            requireMethod(method, "POST");
+            requireMethod(ex, "POST");
             return feedback(ex);
         }
         MedQA medqa = loaded();
+        if (path.startsWith("/v1/models/")) {
+            requireMethod(ex, "GET");
+            return model(ex, medqa, path.substring("/v1/models/".length()));
+        }
         return switch (path) {
             case "/v1/models" -> {
-                requireMethod(method, "GET");
+                requireMethod(ex, "GET");
                 yield models(ex, medqa);
             }
             case "/v1/chat/completions" -> {
-                requireMethod(method, "POST");
+                requireMethod(ex, "POST");
                 yield complete(ex, medqa, true);
             }
             case "/v1/completions" -> {
-                requireMethod(method, "POST");
+                requireMethod(ex, "POST");
                 yield complete(ex, medqa, false);
             }
             default -> throw new ApiException(404, "invalid_request_error", "not_found", null, "no such endpoint: " + path,
@@ -232,11 +317,17 @@ public final class MedQAServer implements AutoCloseable {
         };
     }
 
-    private static void requireMethod(String method, String expected) {
-        if (!method.equals(expected)) {
-            throw new ApiException(405, "invalid_request_error", "method_not_allowed", null,
-                    "use " + expected + ", not " + method, Map.of("Allow", expected));
+    /** GET routes answer HEAD too (headers only); a POST must carry a JSON body. */
+    private static void requireMethod(HttpExchange ex, String expected) {
+        String method = ex.getRequestMethod();
+        if (method.equals(expected) || (expected.equals("GET") && method.equals("HEAD"))) {
+            if (method.equals("POST")) {
+                RequestGuard.requireJson(ex.getRequestHeaders());
+            }
+            return;
         }
+        throw new ApiException(405, "invalid_request_error", "method_not_allowed", null,
+                "use " + expected + ", not " + method, Map.of("Allow", expected.equals("GET") ? "GET, HEAD" : expected));
     }
 
     private void authorize(HttpExchange ex) {
@@ -282,32 +373,52 @@ public final class MedQAServer implements AutoCloseable {
             String type = name.endsWith(".html") ? "text/html; charset=utf-8"
                     : name.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
             ex.getResponseHeaders().set("Content-Security-Policy", "default-src 'self'; script-src 'self'; "
-                    + "style-src 'self'; img-src 'self' data:; connect-src 'self'");
-            ex.getResponseHeaders().set("Content-Type", type);
-            ex.sendResponseHeaders(200, body.length);
-            ex.getResponseBody().write(body);
-            return 200;
+                    + "style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
+            return send(ex, 200, type, body);
         }
     }
 
     private int models(HttpExchange ex, MedQA medqa) throws IOException {
         ObjectNode out = Json.MAPPER.createObjectNode().put("object", "list");
         ArrayNode data = out.putArray("data");
-        long created = Instant.now().getEpochSecond();
-        data.addObject().put("id", options.servedModelName()).put("object", "model").put("created", created)
-                .put("owned_by", "medqa").put("max_model_len", medqa.config().maxPositionEmbeddings());
+        data.add(modelEntry(medqa, options.servedModelName()));
         for (String adapter : medqa.adapters()) {
-            data.addObject().put("id", adapter).put("object", "model").put("created", created).put("owned_by", "medqa")
-                    .put("parent", options.servedModelName()).put("max_model_len", medqa.config().maxPositionEmbeddings());
+            data.add(modelEntry(medqa, adapter));
         }
         return sendJson(ex, 200, out);
     }
 
+    /** {@code GET /v1/models/{id}}: OpenAI's retrieve, for the base model or an adapter. */
+    private int model(HttpExchange ex, MedQA medqa, String rawId) throws IOException {
+        String id = java.net.URLDecoder.decode(rawId, StandardCharsets.UTF_8);
+        if (!id.equals(options.servedModelName()) && !medqa.adapters().contains(id)) {
+            throw new ApiException(404, "invalid_request_error", "model_not_found", "model", "The model `" + id
+                    + "` does not exist (served: " + options.servedModelName()
+                    + (medqa.adapters().isEmpty() ? "" : ", adapters " + medqa.adapters()) + ").", Map.of());
+        }
+        return sendJson(ex, 200, modelEntry(medqa, id));
+    }
+
+    private ObjectNode modelEntry(MedQA medqa, String id) {
+        ObjectNode m = Json.MAPPER.createObjectNode().put("id", id).put("object", "model")
+                .put("created", Instant.now().getEpochSecond()).put("owned_by", "medqa");
+        if (!id.equals(options.servedModelName())) {
+            m.put("parent", options.servedModelName());
+        }
+        return m.put("max_model_len", medqa.config().maxPositionEmbeddings());
+    }
+
     private int feedback(HttpExchange ex) throws IOException {
-        JsonNode body = readJson(ex);
         if (feedback == null) {
+            drain(ex);
             throw new ApiException(404, "invalid_request_error", "feedback_disabled", null,
                     "this server keeps no feedback (start it with --feedback FILE)", Map.of());
+        }
+        JsonNode body = readJson(ex, Math.min(MAX_VOTE_BYTES, options.maxBody()), "a vote's limit");
+        long wait = votes.acquire();
+        if (wait > 0) {
+            throw new ApiException(429, "rate_limit_error", "too_many_votes", null, "at most " + VOTES_PER_MINUTE
+                    + " votes a minute are recorded; retry in " + wait + " s", Map.of("Retry-After", Long.toString(wait)));
         }
         String vote = body.path("vote").asText("");
         if (!vote.equals("like") && !vote.equals("dislike")) {
@@ -351,8 +462,10 @@ public final class MedQAServer implements AutoCloseable {
                 }
             });
         } catch (BatchEngine.QueueFullException e) {
+            long after = retryAfterSeconds(engine.queued() + engine.running());
             throw new ApiException(429, "rate_limit_error", "queue_full", null,
-                    "the server is busy (" + e.getMessage() + "); retry shortly", Map.of("Retry-After", "1"));
+                    "the server is busy (" + e.getMessage() + "); retry in about " + after + " s",
+                    Map.of("Retry-After", Long.toString(after)));
         }
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         long created = Instant.now().getEpochSecond();
@@ -372,6 +485,18 @@ public final class MedQAServer implements AutoCloseable {
         choice.put("finish_reason", finishReason(g.stopReason()));
         usage(out, prompt.length, g.tokens().length);
         return sendJson(ex, 200, out);
+    }
+
+    /**
+     * Seconds until {@code ahead} requests have finished at the rate requests finished over the last
+     * minute (at least 1, at most 600; 10 before any has finished).
+     */
+    private long retryAfterSeconds(int ahead) {
+        double rate = metrics.requestsPerSecond();
+        if (rate <= 0) {
+            return 10;
+        }
+        return Math.max(1, Math.min(600, (long) Math.ceil(ahead / rate)));
     }
 
     private int[] promptIds(MedQA medqa, ApiRequest request) {
@@ -499,18 +624,50 @@ public final class MedQAServer implements AutoCloseable {
     // ---- plumbing ----
 
     private JsonNode readJson(HttpExchange ex) throws IOException {
+        return readJson(ex, options.maxBody(), "--max-body");
+    }
+
+    /**
+     * The body as JSON, at most {@code limit} bytes ({@code what} names the limit in the error). A
+     * larger body gets 413; the rest of it is read and dropped first (up to a bound), so that the
+     * client, still sending, reads the error instead of a reset connection.
+     */
+    private JsonNode readJson(HttpExchange ex, int limit, String what) throws IOException {
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
         byte[] body;
-        try (InputStream in = ex.getRequestBody()) {
-            body = in.readNBytes(options.maxBody() + 1);
+        InputStream in = ex.getRequestBody();
+        if (length != null && length.trim().matches("\\d{1,18}") && Long.parseLong(length.trim()) > limit) {
+            body = null;
+        } else {
+            body = in.readNBytes(limit + 1);
         }
-        if (body.length > options.maxBody()) {
-            throw ApiException.badRequest("body_too_large", "the request body is larger than the server's limit of "
-                    + options.maxBody() + " bytes (--max-body)");
+        if (body == null || body.length > limit) {
+            drain(ex);
+            throw new ApiException(413, "invalid_request_error", "body_too_large", null, "the request body is larger than "
+                    + "the server's limit of " + limit + " bytes (" + what + ")", Map.of());
         }
         try {
             return Json.MAPPER.readTree(body);
         } catch (JsonProcessingException e) {
             throw ApiException.badRequest("invalid_json", "the body is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /** Reads and drops what is left of the request body, up to 64 MiB; beyond that the connection closes. */
+    private static void drain(HttpExchange ex) {
+        try {
+            InputStream in = ex.getRequestBody();
+            byte[] buf = new byte[64 * 1024];
+            long left = 64L << 20;
+            int n;
+            while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0) {
+                left -= n;
+            }
+            if (left <= 0) {
+                ex.getResponseHeaders().set("Connection", "close");
+            }
+        } catch (IOException e) {
+            log.debug("draining a refused request body", e);
         }
     }
 
@@ -540,8 +697,17 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     private static int send(HttpExchange ex, int status, String type, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        return send(ex, status, type, body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A whole response; to HEAD, its headers only. */
+    private static int send(HttpExchange ex, int status, String type, byte[] bytes) throws IOException {
         ex.getResponseHeaders().set("Content-Type", type);
+        if (ex.getRequestMethod().equals("HEAD")) {
+            ex.getResponseHeaders().set("Content-Length", Integer.toString(bytes.length));
+            ex.sendResponseHeaders(status, -1);
+            return status;
+        }
         ex.sendResponseHeaders(status, bytes.length);
         ex.getResponseBody().write(bytes);
         return status;

@@ -13,6 +13,7 @@ final class ServerMetrics {
     final AtomicLong completionTokens = new AtomicLong();
     private final long[] windowTokens = new long[11];
     private final long[] windowSecond = new long[11];
+    private final java.util.ArrayDeque<Long> finished = new java.util.ArrayDeque<>(); // nanoTime of each, last minute
 
     void request(String endpoint, int status) {
         requests.computeIfAbsent(endpoint + "|" + status, k -> new AtomicLong()).incrementAndGet();
@@ -29,6 +30,27 @@ final class ServerMetrics {
             windowTokens[slot] = 0;
         }
         windowTokens[slot] += completion;
+        long now = System.nanoTime();
+        finished.addLast(now);
+        dropOld(now);
+    }
+
+    /** Requests completed per second over the last minute (0 before the first). */
+    synchronized double requestsPerSecond() {
+        long now = System.nanoTime();
+        dropOld(now);
+        if (finished.isEmpty()) {
+            return 0;
+        }
+        // Over the span actually observed (at least 1 s), so a server up for 5 s is not read as idle.
+        double span = Math.max(1.0, Math.min(60.0, (now - finished.peekFirst()) / 1e9));
+        return finished.size() / span;
+    }
+
+    private void dropOld(long now) {
+        while (!finished.isEmpty() && now - finished.peekFirst() > 60_000_000_000L) {
+            finished.removeFirst();
+        }
     }
 
     /** Completion tokens per second over the last ten whole seconds. */

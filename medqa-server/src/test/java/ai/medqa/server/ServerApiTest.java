@@ -55,7 +55,7 @@ class ServerApiTest {
 
     static HttpResponse<String> post(String path, String body) throws Exception {
         return client.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + KEY)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     static HttpResponse<String> get(String path, String key) throws Exception {
@@ -173,7 +173,7 @@ class ServerApiTest {
                 body.put("model", "pubmed");
             }
             responses.add(client.sendAsync(HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
-                    .header("Authorization", "Bearer " + KEY).POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                    .header("Authorization", "Bearer " + KEY).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                     .build(), HttpResponse.BodyHandlers.ofString()));
         }
         for (int i = 0; i < 8; i++) {
@@ -209,7 +209,7 @@ class ServerApiTest {
         objectModel.putObject("model").put("id", "tiny");
         assertError(post("/v1/chat/completions", objectModel.toString()), 400, "model");
         assertError(post("/v1/chat/completions", "{\"messages\": [ {\"role\": "), 400, "not valid JSON");
-        assertError(post("/v1/chat/completions", chat("x".repeat(70 * 1024), 1, 5).toString()), 400, "--max-body");
+        assertError(post("/v1/chat/completions", chat("x".repeat(70 * 1024), 1, 5).toString()), 413, "--max-body");
         assertError(post("/v1/chat/completions", chat("word ".repeat(9000), 1, 5).toString()), 400, "context");
         ObjectNode twoUsers = chat("first", 1, 5);
         twoUsers.withArray("messages").addObject().put("role", "user").put("content", "second");
@@ -287,7 +287,7 @@ class ServerApiTest {
             vote.putArray("conversation").addObject().put("role", "user").put("content", "question " + i);
             vote.putObject("settings").put("temperature", 0.7);
             votes.add(client.sendAsync(HttpRequest.newBuilder(URI.create(server.url() + "/v1/feedback"))
-                    .header("Authorization", "Bearer " + KEY).POST(HttpRequest.BodyPublishers.ofString(vote.toString()))
+                    .header("Authorization", "Bearer " + KEY).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(vote.toString()))
                     .build(), HttpResponse.BodyHandlers.ofString()));
         }
         votes.forEach(v -> assertThat(v.join().statusCode()).isEqualTo(200));
@@ -315,7 +315,7 @@ class ServerApiTest {
             release.countDown();
             small.awaitReady(Duration.ofSeconds(60));
             HttpRequest longOne = HttpRequest.newBuilder(URI.create(small.url() + "/v1/chat/completions"))
-                    .POST(HttpRequest.BodyPublishers.ofString(chat("long", 1, 6000).put("stream", true).toString())).build();
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(chat("long", 1, 6000).put("stream", true).toString())).build();
             CompletableFuture<HttpResponse<String>> first = client.sendAsync(longOne, HttpResponse.BodyHandlers.ofString());
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (!client.send(HttpRequest.newBuilder(URI.create(small.url() + "/metrics")).build(),
@@ -324,7 +324,7 @@ class ServerApiTest {
                 Thread.sleep(5);
             }
             HttpResponse<String> busy = client.send(HttpRequest.newBuilder(URI.create(small.url() + "/v1/chat/completions"))
-                    .POST(HttpRequest.BodyPublishers.ofString(chat("second", 2, 5).toString())).build(),
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(chat("second", 2, 5).toString())).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(busy.statusCode()).isEqualTo(429);
             assertThat(busy.headers().firstValue("Retry-After")).isPresent();

@@ -40,6 +40,16 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-body", defaultValue = "1048576", description = "Largest request body in bytes (default ${DEFAULT-VALUE}).")
     int maxBody;
 
+    @Option(names = "--allowed-hosts", split = ",", paramLabel = "NAME",
+            description = "Host names to answer besides IP addresses and localhost (DNS rebinding protection): "
+                    + "name, .domain (and its subdomains) or *; comma-separated or repeated.")
+    java.util.List<String> allowedHosts = new java.util.ArrayList<>();
+
+    @Option(names = "--allowed-origins", split = ",", paramLabel = "ORIGIN",
+            description = "Web origins whose pages may call the API from a browser (CORS), e.g. https://app.example.org, "
+                    + "or *; the chat page at / needs none.")
+    java.util.List<String> allowedOrigins = new java.util.ArrayList<>();
+
     @Option(names = "--served-model-name", description = "The base model's id in /v1/models (default: the model folder's name).")
     String servedModelName;
 
@@ -62,7 +72,14 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         String name = servedModelName != null ? servedModelName : dir.toAbsolutePath().normalize().getFileName().toString();
-        ServerOptions options = new ServerOptions(host, port, key, feedback, maxBatch, maxQueue, maxBody, name, 1024);
+        ServerOptions options;
+        try {
+            options = new ServerOptions(host, port, key, feedback, maxBatch, maxQueue, maxBody, name, 1024, allowedHosts,
+                    allowedOrigins);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage()
+                    .replace("allowed origin", "--allowed-origins").replace("allowed host", "--allowed-hosts"));
+        }
         var builder = model.builder(); // option errors before the port opens
         try (MedQAServer server = MedQAServer.start(options, builder::build)) {
             Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));

@@ -45,7 +45,7 @@ class ServeCommandTest {
                 HttpResponse.BodyHandlers.ofString()).body();
         assertThat(models).contains("\"id\":\"random-model\"").contains("\"id\":\"tuned\"");
         HttpResponse<String> answer = client.send(HttpRequest.newBuilder(URI.create(url + "/v1/chat/completions"))
-                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tuned\",\"max_tokens\":4,\"messages\":"
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tuned\",\"max_tokens\":4,\"messages\":"
                         + "[{\"role\":\"user\",\"content\":\"Is aspirin an NSAID?\"}]}")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).isEqualTo(200);
