@@ -112,6 +112,13 @@ public record LoraConfig(
                 List.of(), List.of(), null, "CAUSAL_LM");
     }
 
+    /** The same configuration naming {@code nameOrPath} as its base model (PEFT's {@code base_model_name_or_path}). */
+    public LoraConfig withBaseModel(String nameOrPath) {
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, targetModulesRegex, excludeModules,
+                excludeModulesRegex, useRslora, rankPattern, alphaPattern, layersToTransform, layersPattern,
+                nameOrPath, taskType);
+    }
+
     /** The same configuration with rsLoRA scaling on or off. */
     public LoraConfig withRslora(boolean on) {
         return new LoraConfig(r, loraAlpha, loraDropout, targetModules, targetModulesRegex, excludeModules,

@@ -167,6 +167,35 @@ public final class FineTune {
         return new Data(trainExamples, evalExamples, template, heldOutTest);
     }
 
+    /**
+     * Why {@code output} cannot take a run's files, or null: it is the model's folder, a model folder
+     * ({@code config.json}), or (unless resuming) a folder that already holds files.
+     */
+    public static String outputProblem(Path output, Path modelDir, boolean resume) {
+        Path out = output.toAbsolutePath().normalize();
+        if (modelDir != null && out.equals(modelDir.toAbsolutePath().normalize())) {
+            return out + " is the model's folder: the adapter's files would mix with the model's; choose another folder";
+        }
+        if (Files.isRegularFile(out.resolve("config.json"))) {
+            return out + " holds a model (config.json); choose another folder for the adapter";
+        }
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            return out + " is a file, not a folder";
+        }
+        if (!resume && Files.isDirectory(out)) {
+            try (java.util.stream.Stream<Path> files = Files.list(out)) {
+                List<String> names = files.map(p -> p.getFileName().toString()).sorted().limit(4).toList();
+                if (!names.isEmpty()) {
+                    return out + " already holds files (" + String.join(", ", names) + (names.size() == 4 ? ", ..." : "")
+                            + "); nothing is overwritten: choose a new folder, or resume it";
+                }
+            } catch (IOException e) {
+                return out + " cannot be read: " + e.getMessage();
+            }
+        }
+        return null;
+    }
+
     /** The examples in an order drawn with the run's seed, so the held-out fold is the same on resume. */
     private List<Example> shuffled(List<Example> examples) {
         List<Example> shuffled = new ArrayList<>(examples);
@@ -337,6 +366,11 @@ public final class FineTune {
             return this;
         }
 
+        /**
+         * Where the adapter, curves and checkpoints go: a new or empty folder, or, with
+         * {@link #resume}, the folder of the run to continue. A folder holding other files (an
+         * earlier adapter, a model) is refused at {@link #build()}: nothing is overwritten.
+         */
         public Builder output(Path dir) {
             this.output = Objects.requireNonNull(dir, "dir");
             return this;
@@ -506,6 +540,10 @@ public final class FineTune {
             if (output == null) {
                 throw new IllegalStateException("no output folder: call output(dir)");
             }
+            String refused = outputProblem(output, modelDir, resume);
+            if (refused != null) {
+                throw new IllegalArgumentException("output folder " + refused);
+            }
             positive("epochs", epochs);
             positive("batch size", batchSize);
             positive("gradient accumulation", gradientAccumulation);
@@ -522,8 +560,11 @@ public final class FineTune {
             if (!(evalFraction >= 0 && evalFraction < 1) || !(warmupRatio >= 0 && warmupRatio <= 1)) {
                 throw new IllegalArgumentException("eval fraction must be in [0, 1), warm-up ratio in [0, 1]");
             }
+            // PEFT records the base a model was loaded from, so AutoPeftModelForCausalLM finds it.
+            LoraConfig config = lora.baseModelNameOrPath() == null && modelDir != null
+                    ? lora.withBaseModel(modelDir.toAbsolutePath().normalize().toString()) : lora;
             Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
-                    schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, lora,
+                    schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, config,
                     adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
                     keepCheckpoints, resume, logEvery, gradientCheckpointing);
             Inputs inputs = new Inputs(modelDir, model, tokenizer, device, computeType, baseLinears, dataFile, examples,

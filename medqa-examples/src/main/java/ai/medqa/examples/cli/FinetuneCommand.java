@@ -146,6 +146,11 @@ public final class FinetuneCommand implements Callable<Integer> {
             err.println("medqa finetune: --model, --data and --out are required (or --train-step-check DIR)");
             return 2;
         }
+        String refused = FineTune.outputProblem(out, model, resume);
+        if (refused != null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--out " + refused.replace(
+                    "or resume it", "or resume it with --resume"));
+        }
         if (ModelOptions.threadCount(threads, spec) > 0) {
             ai.medqa.model.PyTorchThreads.set(threads);
         }

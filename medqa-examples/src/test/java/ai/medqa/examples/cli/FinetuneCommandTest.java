@@ -25,7 +25,7 @@ class FinetuneCommandTest {
         FinetuneCommand cmd = new FinetuneCommand();
         cmd.out2 = new PrintStream(out, true, StandardCharsets.UTF_8);
         cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
-        return new CommandLine(cmd).execute(args);
+        return new CommandLine(cmd).setErr(new java.io.PrintWriter(cmd.err, true)).execute(args);
     }
 
     @Test
@@ -50,6 +50,23 @@ class FinetuneCommandTest {
         assertThat(tmp.resolve("out/adapter_model.safetensors")).exists();
         assertThat(tmp.resolve("out/adapter_config.json")).exists();
         assertThat(tmp.resolve("out/loss.csv")).exists();
+        // PEFT's AutoPeftModelForCausalLM finds the base through this field.
+        assertThat(ai.medqa.common.Json.MAPPER.readTree(tmp.resolve("out/adapter_config.json").toFile())
+                .get("base_model_name_or_path").asText()).isEqualTo(model.toAbsolutePath().normalize().toString());
+
+        // A second run into the same folder is refused before anything loads: the adapter stays as it was.
+        byte[] before = Files.readAllBytes(tmp.resolve("out/adapter_model.safetensors"));
+        err.reset();
+        int again = run("--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("out").toString(),
+                "--max-steps", "1", "--lr", "5e-2");
+        assertThat(again).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--out " + tmp.resolve("out").toAbsolutePath().normalize()
+                + " already holds files (adapter_config.json, adapter_model.safetensors", "--resume");
+        assertThat(Files.readAllBytes(tmp.resolve("out/adapter_model.safetensors"))).isEqualTo(before);
+        // Nor may the adapter go into the model's folder.
+        err.reset();
+        assertThat(run("--model", model.toString(), "--data", data.toString(), "--out", model.toString())).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("is the model's folder");
     }
 
     @Test
