@@ -342,8 +342,7 @@ public final class GenerationConfig {
         }
 
         private static GenerationConfigException invalid(String field, String allowed, Object value) {
-            return new GenerationConfigException(
-                    "GenerationConfig." + field + " must be " + allowed + ", but is " + value);
+            return new GenerationConfigException(field, allowed, value);
         }
     }
 }

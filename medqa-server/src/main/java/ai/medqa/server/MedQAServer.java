@@ -91,9 +91,19 @@ public final class MedQAServer implements AutoCloseable {
 
     private MedQAServer(ServerOptions options) throws IOException {
         this.options = options;
-        this.feedback = options.feedback() == null ? null : new FeedbackLog(options.feedback());
         this.guard = new RequestGuard(options.host(), options.allowedHosts(), options.allowedOrigins());
-        this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 64);
+        try {
+            this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 64);
+        } catch (java.net.BindException e) {
+            throw new java.net.BindException("cannot listen on " + options.host() + ":" + options.port() + ": "
+                    + e.getMessage() + " (another server on that port? choose another one)");
+        }
+        try {
+            this.feedback = options.feedback() == null ? null : new FeedbackLog(options.feedback());
+        } catch (IOException | RuntimeException e) {
+            http.stop(0);
+            throw e;
+        }
         this.handlers = handlerPool(options);
         http.setExecutor(handlers);
         http.createContext("/", this::handle);

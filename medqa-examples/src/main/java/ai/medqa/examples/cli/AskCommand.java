@@ -33,7 +33,11 @@ final class AskCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if ((question == null) == (promptFile == null)) {
+        if (question == null && promptFile == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "no question: give it as an argument (medqa ask --model DIR \"QUESTION\") or with --prompt-file FILE");
+        }
+        if (question != null && promptFile != null) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "give the question as an argument or with --prompt-file, not both");
         }

@@ -85,12 +85,17 @@ final class DemoCommand implements Callable<Integer> {
                     medqa.activeAdapter().orElse("none"));
             for (PubMedQaItem item : items) {
                 stdout.println("Q (PMID " + item.pmid() + "): " + item.question());
-                stdout.print("A: ");
+                // "A: " goes out with the first piece: a log line printed while the step compiles stays off the answer.
+                boolean[] answering = {false};
                 Generation g = medqa.stream(item.question(), config, piece -> {
+                    if (!answering[0]) {
+                        stdout.print("A: ");
+                        answering[0] = true;
+                    }
                     stdout.print(piece);
                     stdout.flush();
                 });
-                stdout.println();
+                stdout.println(answering[0] ? "" : "A: ");
                 stdout.printf(Locale.ROOT, "   (%d tokens, %.0f tokens/s; reference: %s)%n%n", g.tokens().length,
                         g.decodeTokensPerSecond(), item.finalDecision());
                 Map<String, String> fields = new LinkedHashMap<>();

@@ -89,7 +89,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--no-bos", description = "Encode without special tokens (lm-evaluation-harness's default for Hugging Face models).")
     boolean noBos;
 
-    @Option(names = "--bootstrap", defaultValue = "1000", description = "Bootstrap resamples for the 95% intervals (default ${DEFAULT-VALUE}).")
+    @Option(names = "--bootstrap", defaultValue = "1000", description = "Bootstrap resamples for the 95%% intervals (default ${DEFAULT-VALUE}).")
     int bootstrap;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default ${DEFAULT-VALUE}).")
@@ -212,7 +212,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         ai.medqa.eval.AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
         Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(all)
-                .onProgress(System.console() != null ? EvalCommand::bar : null)
+                .onProgress(Terminal.stderrIsTerminal() ? EvalCommand::bar : null)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
@@ -225,13 +225,17 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** A one-line progress bar on the terminal's standard error, redrawn in place. */
+    /**
+     * A one-line progress bar on the terminal's standard error, redrawn in place. It leaves the
+     * cursor at the start of its line ({@code \r} after it, the line cleared before it), so a log
+     * line printed meanwhile overwrites the bar instead of being appended to it.
+     */
     private static void bar(Evaluation.ProgressUpdate p) {
         int width = 30;
         int filled = (int) Math.round(width * (double) p.done() / p.total());
-        System.err.printf(Locale.ROOT, "\r[%s%s] %d/%d  %.2f q/s  ETA %ds  accuracy %.3f%s", "#".repeat(filled),
+        System.err.printf(Locale.ROOT, "\033[2K[%s%s] %d/%d  %.2f q/s  ETA %ds  accuracy %.3f%s", "#".repeat(filled),
                 " ".repeat(width - filled), p.done(), p.total(), p.questionsPerSecond(), p.etaSeconds(), p.runningAccuracy(),
-                p.done() == p.total() ? "\n" : "");
+                p.done() == p.total() ? "\n" : "\r");
         System.err.flush();
     }
 

@@ -34,12 +34,49 @@ public final class Medqa {
             description = "On an error, print the stack trace too.")
     boolean verbose;
 
+    /** Levels slf4j-simple knows, as --log-level spells them. */
+    private static final java.util.List<String> LEVELS = java.util.List.of("error", "warn", "info", "debug", "trace");
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.Option(names = "--log-level", scope = CommandLine.ScopeType.INHERIT, paramLabel = "LEVEL",
+            description = "Log lines on standard error: error, warn, info (default; DJL's own at warn), debug or trace.")
+    void logLevel(String level) {
+        String l = level.trim().toLowerCase(java.util.Locale.ROOT);
+        if (!LEVELS.contains(l)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--log-level " + level
+                    + ": expected error, warn, info, debug or trace");
+        }
+        logLevels(l);
+    }
+
+    @CommandLine.Option(names = {"-q", "--quiet"}, scope = CommandLine.ScopeType.INHERIT,
+            description = "Only warnings and errors on standard error (as --log-level warn).")
+    void quiet(boolean on) {
+        if (on) {
+            logLevels("warn");
+        }
+    }
+
+    /**
+     * Sets slf4j-simple's levels. It reads them once, when the first logger is made, which happens
+     * after the command line is parsed (no library class logs before a command runs).
+     */
+    private static void logLevels(String level) {
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        boolean detail = level.equals("debug") || level.equals("trace");
+        System.setProperty("org.slf4j.simpleLogger.log.ai.djl", detail ? level : LEVELS.indexOf(level) < 1 ? level : "warn");
+    }
+
     public static void main(String[] args) {
         // The application's choice, not the library's: no engine download unless asked for.
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
         // DJL warns on every GPU probe of a machine without CUDA; a CPU-only run need not read that.
         System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils",
                 System.getProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error"));
+        // DJL's INFO lines (engine found, natives loaded: 4-12 a command) are not the user's business.
+        System.setProperty("org.slf4j.simpleLogger.log.ai.djl", System.getProperty("org.slf4j.simpleLogger.log.ai.djl", "warn"));
         System.exit(commandLine().execute(args));
     }
 
@@ -49,6 +86,7 @@ public final class Medqa {
      */
     static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Medqa()).setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setParameterExceptionHandler(Medqa::usageError);
         cli.setExecutionExceptionHandler((e, command, parsed) -> {
             command.getErr().println("medqa: error: " + message(e));
             if (parsed.matchedOption("--verbose") != null
@@ -58,6 +96,19 @@ public final class Medqa {
             return 1;
         });
         return cli;
+    }
+
+    /**
+     * A usage error (a bad flag or value): its message and where to read more, exit code 2, as
+     * picocli's documented short error handler and GNU tools do; the full usage only on --help.
+     */
+    static int usageError(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cmd = ex.getCommandLine();
+        java.io.PrintWriter err = cmd.getErr();
+        err.println(cmd.getColorScheme().errorText(ex.getMessage()));
+        CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+        err.printf("Try '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     /** The most telling message of {@code e}: its own, or its cause's when it has none. */

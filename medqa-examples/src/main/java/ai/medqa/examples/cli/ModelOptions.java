@@ -12,10 +12,14 @@ final class ModelOptions {
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
     picocli.CommandLine.Model.CommandSpec mixee;
 
-    /** The model folder; a usage error (exit 2) when --model is missing. */
+    /** The model folder; a usage error (exit 2) when --model is missing or is not a folder. */
     Path requireModel() {
         if (model == null) {
             throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "Missing required option: '--model=<model>'");
+        }
+        if (java.nio.file.Files.isRegularFile(model)) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--model " + model + ": a file; expected a "
+                    + "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)");
         }
         return model;
     }
@@ -59,6 +63,10 @@ final class ModelOptions {
             int eq = spec.indexOf('=');
             // NAME=DIR, unless the '=' belongs to the path (then a folder of that name exists).
             boolean named = eq > 0 && !java.nio.file.Files.exists(Path.of(spec));
+            if (spec.isBlank() || eq == 0 || (named && eq == spec.length() - 1)) {
+                throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--lora \"" + spec
+                        + "\": expected NAME=DIR or DIR (a PEFT adapter folder)");
+            }
             Path dir = Path.of(named ? spec.substring(eq + 1) : spec);
             String name = named ? spec.substring(0, eq) : dir.toAbsolutePath().normalize().getFileName().toString();
             if (out.put(name, dir) != null) {
@@ -82,7 +90,15 @@ final class ModelOptions {
         try {
             head = ai.medqa.quant.LmHead.parse(lmHead);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--lm-head " + lmHead + ": expected compute, int8 or int4");
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--lm-head " + lmHead
+                    + ": expected compute, int8 or int4");
+        }
+        ai.medqa.quant.Quantization quantization;
+        try {
+            quantization = ai.medqa.quant.Quantization.parse(quantize);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--quantize " + quantize
+                    + ": expected int4, nf4, int8 or none");
         }
         ai.medqa.model.MatmulPrecision matmul;
         try {
@@ -97,7 +113,7 @@ final class ModelOptions {
         }
         MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
                 .float32MatmulPrecision(matmul)
-                .quantize(ai.medqa.quant.Quantization.parse(quantize)).groupSize(groupSize)
+                .quantize(quantization).groupSize(groupSize)
                 .lmHead(head).threads(threadCount(threads, mixee));
         adapters().forEach(b::lora);
         return b;

@@ -6,6 +6,9 @@ import picocli.CommandLine.Option;
 
 /** Sampling settings with Hugging Face's names; unset ones keep {@link MedQA#ASK_DEFAULTS}. */
 final class SamplingOptions {
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
+
     @Option(names = "--system", description = "System prompt (default: the medical-assistant role prompt; \"\" for none).")
     String system;
 
@@ -53,7 +56,17 @@ final class SamplingOptions {
         if (seed != null) {
             b.seed(seed);
         }
-        return b.build();
+        try {
+            return b.build();
+        } catch (ai.medqa.generate.GenerationConfigException e) {
+            if (e.field() == null) {
+                throw e;
+            }
+            // maxNewTokens -> --max-new-tokens: the flag the user typed, not the builder's name.
+            String flag = "--" + e.field().replaceAll("([A-Z])", "-$1").toLowerCase(java.util.Locale.ROOT);
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), flag + " " + e.value() + ": must be "
+                    + e.allowed());
+        }
     }
 
     MedQA.Builder apply(MedQA.Builder builder) {

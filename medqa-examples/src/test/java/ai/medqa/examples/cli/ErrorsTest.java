@@ -106,7 +106,7 @@ class ErrorsTest {
         assertThat(threads.code()).isEqualTo(2);
         assertThat(threads.err()).contains("--threads -1: expected a number of threads >= 1").doesNotContain(dir.toString());
         Run head = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1", "--lm-head", "int5");
-        assertThat(head.code()).isEqualTo(1);
+        assertThat(head.code()).isEqualTo(2);
         assertThat(head.err()).contains("--lm-head int5: expected compute, int8 or int4").doesNotContain(dir.toString());
         Run matmul = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1",
                 "--float32-matmul-precision", "fast");
@@ -119,10 +119,56 @@ class ErrorsTest {
     }
 
     @Test
-    void usageErrorsKeepExitCodeTwo() {
+    void usageErrorsAreTheMessageAndAPointerToHelpWithExitCodeTwo() {
         Run r = run("generate", "--tokens", "1", "--no-such-option");
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("Usage: medqa generate").doesNotContain("medqa: error:");
+        assertThat(r.err()).contains("Unknown option: '--no-such-option'", "Try 'medqa generate --help' for more information.")
+                .doesNotContain("Usage:").doesNotContain("medqa: error:");
+    }
+
+    /** Every bad value a user can type names the flag and what it takes, exit 2, before any model is read. */
+    @Test
+    void badValuesNameTheFlagInTheUsersWords(@TempDir Path dir) throws Exception {
+        String model = dir.resolve("absent").toString();
+        String[][] cases = {
+            {"--precision fp8", "Invalid value for option '--precision'", "ask", "--model", model, "--precision", "fp8", "q"},
+            {"--quantize int3", "--quantize int3: expected int4, nf4, int8 or none", "ask", "--model", model, "--quantize", "int3", "q"},
+            {"--max-new-tokens -5", "--max-new-tokens -5: must be an integer >= 1", "ask", "--model", model, "--max-new-tokens", "-5", "q"},
+            {"--top-p 2", "--top-p 2.0: must be", "ask", "--model", model, "--top-p", "2", "q"},
+            {"no question", "no question: give it as an argument", "ask", "--model", model},
+            {"--lora =", "--lora \"=\": expected NAME=DIR or DIR", "ask", "--model", model, "--lora", "=", "q"},
+            {"--log-level", "--log-level loud: expected error, warn, info, debug or trace", "--log-level", "loud", "doctor"},
+        };
+        for (String[] c : cases) {
+            Run r = run(java.util.Arrays.copyOfRange(c, 2, c.length));
+            assertThat(r.code()).as(c[0] + ": " + r.err()).isEqualTo(2);
+            assertThat(r.err()).as(c[0]).contains(c[1]).doesNotContain("GenerationConfig.").doesNotContain("Usage:");
+        }
+        Path file = java.nio.file.Files.writeString(dir.resolve("config.json"), "{}");
+        Run r = run("ask", "--model", file.toString(), "q");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--model " + file + ": a file; expected a Hugging Face model folder")
+                .doesNotContain("FileSystemException");
+    }
+
+    /** picocli formats descriptions with String.format: a bare % breaks a help text (and prints warnings). */
+    @Test
+    void everyHelpTextFormats() {
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            for (String command : Medqa.commandLine().getSubcommands().keySet()) {
+                StringWriter out = new StringWriter();
+                CommandLine cli = Medqa.commandLine();
+                cli.setOut(new PrintWriter(out, true));
+                assertThat(cli.execute(command, "--help")).as(command).isZero();
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("picocli WARN")
+                .doesNotContain("Could not format");
     }
 
     @Test
