@@ -115,6 +115,7 @@ class ChatPageBrowserTest {
         stop.click();
         waiting(10).until(b -> b.findElement(By.id("status")).getText().equals("stopped"));
         assertThat(browser.findElement(By.id("stop")).isEnabled()).isFalse();
+        assertThat(browser.findElement(By.cssSelector(".msg.assistant .note")).getText()).isEqualTo("stopped before the end");
         String answer = answers().get(0).getText();
         assertThat(answer).isNotEmpty();
 
@@ -142,7 +143,8 @@ class ChatPageBrowserTest {
     @Test
     void markupInAnAnswerIsShownAsTextNeverRun() throws Exception {
         browser.get(server.url() + "/");
-        String evil = "**Bold** point.\n<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">";
+        String evil = "**Bold** point, *real* emphasis.\n<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+                + "\nDose 5*3 mg *twice* a day, then 2 * 4 mg.";
         // An answer as the page keeps it (its history holds answers exactly as the model streamed them).
         ((JavascriptExecutor) browser).executeScript("localStorage.setItem('medqa.history', JSON.stringify([{id: 'x1',"
                 + " title: 'xss', updated: Date.now(), messages: [{role: 'user', content: 'q'},"
@@ -155,6 +157,9 @@ class ChatPageBrowserTest {
         assertThat(content.findElements(By.tagName("script"))).isEmpty();
         assertThat(content.findElements(By.tagName("img"))).isEmpty();
         assertThat(content.findElement(By.tagName("strong")).getText()).isEqualTo("Bold");
+        // Emphasis where CommonMark puts it, not "3 mg " italicised by a multiplication sign.
+        assertThat(content.findElements(By.tagName("em"))).extracting(WebElement::getText).containsExactly("real", "twice");
+        assertThat(content.getText()).contains("Dose 5*3 mg twice a day, then 2 * 4 mg.");
         Thread.sleep(300); // an onerror handler would have fired by now
         assertThat(((JavascriptExecutor) browser).executeScript("return window.__pwned === undefined")).isEqualTo(true);
         screenshot("chat-page-escaped.png");
@@ -192,6 +197,87 @@ class ChatPageBrowserTest {
             assertThat(browser.findElements(By.cssSelector(".msg"))).isEmpty();
             assertThat(browser.findElements(By.cssSelector("#history li"))).hasSize(1); // the conversation was kept
         }
+    }
+
+    /** Two long answers at 1280x900: the messages pane scrolls, header and composer stay in view. */
+    @Test
+    void longAnswersScrollInTheMessagesPaneOnDesktopAndPhone() throws Exception {
+        browser.get(server.url() + "/");
+        String answer = ("Metformin is a biguanide that lowers hepatic glucose production. ".repeat(8) + "\n\n").repeat(6);
+        ((JavascriptExecutor) browser).executeScript("localStorage.setItem('medqa.history', JSON.stringify([{id: 'long',"
+                + " title: 'long answers', updated: Date.now(), messages: [{role: 'user', content: 'first?'},"
+                + " {role: 'assistant', content: arguments[0]}, {role: 'user', content: 'second?'},"
+                + " {role: 'assistant', content: arguments[0]}]}]));", answer);
+        browser.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
+        try {
+            twoLongAnswers();
+        } finally {
+            browser.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 860));
+        }
+    }
+
+    private void twoLongAnswers() throws Exception {
+        browser.navigate().refresh();
+        waiting(10).until(b -> !b.findElements(By.cssSelector("#history li")).isEmpty());
+        browser.findElement(By.cssSelector("#history li")).click();
+        waiting(10).until(b -> answers().size() == 2);
+        assertLayout("1280 wide");
+        screenshot("chat-1280x900-long-answers.png");
+
+        browser.manage().window().setSize(new org.openqa.selenium.Dimension(420, 860));
+        waiting(10).until(b -> js("return window.innerWidth") <= 420);
+        assertLayout("420 wide");
+        assertThat(js("return document.getElementById('messages').getBoundingClientRect().width"))
+                .as("the chat takes the width").isGreaterThan(380);
+        assertThat(browser.findElement(By.id("sidebar")).isDisplayed()).isFalse();
+        assertThat(browser.findElement(By.id("settings")).isDisplayed()).isFalse();
+        screenshot("chat-420-wide.png");
+        browser.findElement(By.id("toggle-settings")).click();
+        assertThat(browser.findElement(By.id("settings")).isDisplayed()).isTrue();
+        screenshot("chat-420-wide-settings.png");
+        ((JavascriptExecutor) browser).executeScript("document.getElementById('messages').click();"); // touching the chat
+        assertThat(browser.findElement(By.id("settings")).isDisplayed()).isFalse();
+        browser.findElement(By.id("toggle-settings")).click();
+        browser.findElement(By.id("toggle-history")).click();
+        assertThat(browser.findElement(By.id("settings")).isDisplayed()).isFalse();
+        assertThat(browser.findElement(By.id("sidebar")).isDisplayed()).isTrue();
+        browser.findElement(By.cssSelector("#history li")).click();
+        assertThat(browser.findElement(By.id("sidebar")).isDisplayed()).isFalse();
+    }
+
+    /** The page does not scroll; the messages pane does, showing its end; header and input are on screen. */
+    private static void assertLayout(String what) {
+        double viewport = js("return window.innerHeight");
+        assertThat(js("return document.scrollingElement.scrollHeight")).as(what + ": page height").isLessThanOrEqualTo(viewport);
+        assertThat(js("return document.querySelector('header').getBoundingClientRect().top")).as(what + ": header").isEqualTo(0.0);
+        assertThat(js("return document.getElementById('input').getBoundingClientRect().bottom")).as(what + ": input box")
+                .isLessThanOrEqualTo(viewport);
+        assertThat(js("const m = document.getElementById('messages'); return m.scrollHeight - m.clientHeight"))
+                .as(what + ": the pane has more than fits").isGreaterThan(100);
+        assertThat(js("const m = document.getElementById('messages'); return m.scrollHeight - m.scrollTop - m.clientHeight"))
+                .as(what + ": scrolled to the last answer").isLessThan(2.0);
+    }
+
+    private static double js(String script) {
+        return ((Number) ((JavascriptExecutor) browser).executeScript(script)).doubleValue();
+    }
+
+    /** A history this page did not write (edited by hand, an older version) must not stop the page from loading. */
+    @Test
+    void aMalformedHistoryIsSkippedAndThePageStillLoads() throws Exception {
+        browser.get(server.url() + "/");
+        ((JavascriptExecutor) browser).executeScript("localStorage.setItem('medqa.history', '[null,5,{\"id\":1},"
+                + "{\"id\":\"ok\",\"title\":\"kept\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]},"
+                + "{\"id\":\"bad\",\"messages\":[null]}]');");
+        browser.navigate().refresh();
+        waiting(30).until(b -> b.findElements(By.cssSelector("#adapter option")).size() == 2);
+        assertThat(browser.findElements(By.cssSelector("#history li"))).extracting(li -> li.getAttribute("textContent"))
+                .containsExactly("kept");
+        ((JavascriptExecutor) browser).executeScript("localStorage.setItem('medqa.history', '{\"not\": \"a list\"}');");
+        browser.navigate().refresh();
+        waiting(30).until(b -> b.findElements(By.cssSelector("#adapter option")).size() == 2);
+        assertThat(browser.findElements(By.cssSelector("#history li"))).isEmpty();
+        ((JavascriptExecutor) browser).executeScript("localStorage.clear();");
     }
 
     static void screenshot(String name) throws Exception {

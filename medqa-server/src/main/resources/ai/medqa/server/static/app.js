@@ -21,7 +21,9 @@ function inline(s) {
   // s is already escaped: these patterns only add fixed tags around escaped text.
   return s.replace(/`([^`]+)`/g, '<code>$1</code>')
     .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
-    .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>');
+    // Emphasis as CommonMark delimits it: no space after the opening * or before the closing one,
+    // so "5 * 3 and 2 * 4" stays as typed instead of italicising the rest of the line.
+    .replace(/(^|[^*\w])\*([^*\s](?:[^*]*[^*\s])?)\*(?!\w)/g, '$1<em>$2</em>');
 }
 
 function renderMarkdown(text) {
@@ -118,6 +120,12 @@ function render() {
   renderHistory();
 }
 
+// Whether the reader is at the end of the messages (then new text keeps it there; if they have
+// scrolled up to read, the stream leaves them where they are).
+function atBottom(box) {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+}
+
 function messageElement(m, index) {
   const div = document.createElement('div');
   div.className = 'msg ' + m.role;
@@ -128,6 +136,12 @@ function messageElement(m, index) {
   content.className = 'content';
   content.innerHTML = renderMarkdown(m.content);
   div.append(role, content);
+  if (m.stopped) {
+    const note = document.createElement('div');
+    note.className = 'note';
+    note.textContent = 'stopped before the end';
+    div.appendChild(note);
+  }
   if (m.role === 'assistant') {
     const votes = document.createElement('div');
     votes.className = 'votes';
@@ -196,14 +210,17 @@ async function ask() {
         if (chunk.error) { throw new Error(chunk.error.message); }
         const delta = chunk.choices.length ? chunk.choices[0].delta.content : null;
         if (delta) {
+          const box = $('messages');
+          const stick = atBottom(box);
           reply.content += delta;
           content.innerHTML = renderMarkdown(reply.content);
-          $('messages').scrollTop = $('messages').scrollHeight;
+          if (stick) { box.scrollTop = box.scrollHeight; }
         }
       }
     }
     status('');
   } catch (e) {
+    if (e.name === 'AbortError') { reply.stopped = true; }
     status(e.name === 'AbortError' ? 'stopped' : e.message);
   } finally {
     controller = null;
@@ -251,8 +268,17 @@ function clear() {
 }
 
 // ---- history, kept in this browser ----
+// What this browser kept; anything malformed (edited by hand, another version, another page on
+// this origin) is skipped rather than breaking the page.
 function history() {
-  try { return JSON.parse(localStorage.getItem(HISTORY)) || []; } catch (e) { return []; }
+  let all;
+  try { all = JSON.parse(localStorage.getItem(HISTORY)); } catch (e) { return []; }
+  if (!Array.isArray(all)) { return []; }
+  return all.filter((c) => c !== null && typeof c === 'object' && typeof c.id === 'string'
+    && Array.isArray(c.messages) && c.messages.every((m) => m !== null && typeof m === 'object'
+      && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string'))
+    .map((c) => ({ ...c, title: typeof c.title === 'string' ? c.title : '',
+      updated: typeof c.updated === 'number' ? c.updated : 0 }));
 }
 
 function save(c = conversation) {
@@ -275,6 +301,7 @@ function renderHistory() {
     li.addEventListener('click', () => {
       if (controller) { return; }
       conversation = c;
+      document.body.classList.remove('show-history');
       render();
     });
     list.appendChild(li);
@@ -321,6 +348,22 @@ window.addEventListener('DOMContentLoaded', () => {
     loadModels();
   });
   ['temperature', 'top-p', 'rep', 'max-tokens'].forEach(bindSlider);
+  // Reflowing (a resized window, a rotated phone) keeps a reader who was at the end at the end.
+  let stuck = true;
+  $('messages').addEventListener('scroll', () => { stuck = atBottom($('messages')); });
+  window.addEventListener('resize', () => { if (stuck) { $('messages').scrollTop = $('messages').scrollHeight; } });
+  // An open panel (narrow screens) closes when the chat behind it is touched.
+  document.querySelector('main').addEventListener('click', (e) => {
+    if (!e.target.closest('.panel-toggle')) { document.body.classList.remove('show-history', 'show-settings'); }
+  });
+  $('toggle-history').addEventListener('click', () => {
+    document.body.classList.remove('show-settings');
+    document.body.classList.toggle('show-history');
+  });
+  $('toggle-settings').addEventListener('click', () => {
+    document.body.classList.remove('show-history');
+    document.body.classList.toggle('show-settings');
+  });
   renderHistory();
   loadModels();
 });
