@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import ai.medqa.common.AppendLog;
 import ai.medqa.common.Json;
 import ai.medqa.MedQA;
 import ai.medqa.chat.Conversation;
@@ -20,12 +21,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -201,17 +199,17 @@ public final class Evaluation {
         Path out = settings.out;
         claimOut();
         Path predictions = out.resolve(PREDICTIONS_FILE);
-        Set<String> done = readDone(predictions);
+        AppendLog predictionsLog = AppendLog.open(predictions);
+        Set<String> done = done(predictionsLog);
         int remaining = 0;
         for (Config c : settings.configs) {
             remaining += (int) items.stream().filter(i -> !done.contains(key(c.name(), i.pmid()))).count();
         }
         if (remaining > 0) {
-            log.info("PubMedQA likelihood: {} of {} (configuration, question) pairs to score ({} already in {})", remaining,
+            log.info("PubMedQA {}: {} of {} (configuration, question) pairs to answer ({} already in {})",
+                    settings.mode.name().toLowerCase(java.util.Locale.ROOT), remaining,
                     items.size() * settings.configs.size(), items.size() * settings.configs.size() - remaining, predictions);
-            try (MedQA medqa = settings.medqa.get();
-                    FileChannel channel = FileChannel.open(predictions, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                            StandardOpenOption.APPEND)) {
+            try (MedQA medqa = settings.medqa.get(); predictionsLog) {
                 PairScorer pairs = new PairScorer();
                 Progress progress = new Progress(remaining, settings.progress);
                 // Likelihood lines are appended one question at a time (a kill loses at most one),
@@ -227,13 +225,11 @@ public final class Evaluation {
                         List<PubMedQaItem> chunk = todo.subList(from, Math.min(todo.size(), from + chunkSize));
                         for (ObjectNode line : lines(medqa, config, chunk, settings.mode, settings.bos, pairs,
                                 settings.answerMetrics)) {
-                            append(channel, line);
+                            predictionsLog.append(line);
                             progress.add(line.get("prediction").asText().equals(line.get("label").asText()));
                         }
                     }
                 }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + predictions + ": " + e.getMessage(), e);
             }
         }
         return report(out, settings.bootstrap, settings.seed);
@@ -415,12 +411,6 @@ public final class Evaluation {
         return out;
     }
 
-    /** One write of a whole line, then a sync: a kill leaves whole lines or a detectable stub. */
-    private static void append(FileChannel channel, ObjectNode line) throws IOException {
-        channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
-        channel.force(false);
-    }
-
     private record Prompt(int[] ids, int truncated) {}
 
     private static Prompt prompt(MedQA medqa, Config config, PubMedQaItem item) {
@@ -458,7 +448,7 @@ public final class Evaluation {
     /** Writes {@code summary.json} and {@code report.md} of the predictions in {@code out} (atomically). */
     public static List<ConfigSummary> report(Path out, int bootstrap, long seed) {
         Map<String, List<ObjectNode>> byConfig = new LinkedHashMap<>();
-        for (ObjectNode line : readLines(out.resolve(PREDICTIONS_FILE))) {
+        for (ObjectNode line : predictionLines(AppendLog.open(out.resolve(PREDICTIONS_FILE)))) {
             byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>()).add(line);
         }
         List<ConfigSummary> summaries = new ArrayList<>();
@@ -696,56 +686,25 @@ public final class Evaluation {
         writeAtomically(file, fingerprint.toPrettyString());
     }
 
-    /** (config, pubid) of the complete lines; a half-written last line (a kill mid-write) is cut off. */
-    private static Set<String> readDone(Path predictions) {
+    /** (config, pubid) of the complete lines ({@link AppendLog} has cut off a half-written last one). */
+    private static Set<String> done(AppendLog predictions) {
         Set<String> done = new java.util.HashSet<>();
-        if (!Files.exists(predictions)) {
-            return done;
-        }
-        try {
-            byte[] bytes = Files.readAllBytes(predictions);
-            int end = bytes.length;
-            while (end > 0 && bytes[end - 1] != '\n') {
-                end--;
+        for (ObjectNode line : predictionLines(predictions)) {
+            String k = key(line.get("config").asText(), line.get("pubid").asText());
+            if (!done.add(k)) {
+                throw new IllegalStateException(predictions.file() + ": " + k + " appears twice");
             }
-            if (end < bytes.length) {
-                log.warn("{}: dropping a half-written last line ({} bytes); its question is scored again", predictions,
-                        bytes.length - end);
-                try (FileChannel ch = FileChannel.open(predictions, StandardOpenOption.WRITE)) {
-                    ch.truncate(end);
-                }
-            }
-            for (ObjectNode line : readLines(predictions)) {
-                String k = key(line.get("config").asText(), line.get("pubid").asText());
-                if (!done.add(k)) {
-                    throw new IllegalStateException(predictions + ": " + k + " appears twice");
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + predictions + ": " + e.getMessage(), e);
         }
         return done;
     }
 
-    private static List<ObjectNode> readLines(Path file) {
-        List<ObjectNode> out = new ArrayList<>();
-        if (!Files.exists(file)) {
-            return out;
-        }
-        try {
-            int n = 0;
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-                n++;
-                if (!line.isBlank()) {
-                    JsonNode node = JSON.readTree(line);
-                    if (!(node instanceof ObjectNode o) || !o.has("config") || !o.has("pubid")) {
-                        throw new IllegalStateException(file + ": line " + n + " is not a prediction");
-                    }
-                    out.add(o);
-                }
+    /** The prediction lines of a log, each checked to be one. */
+    private static List<ObjectNode> predictionLines(AppendLog predictions) {
+        List<ObjectNode> out = predictions.lines();
+        for (int i = 0; i < out.size(); i++) {
+            if (!out.get(i).has("config") || !out.get(i).has("pubid")) {
+                throw new IllegalStateException(predictions.file() + ": record " + (i + 1) + " is not a prediction");
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
         return out;
     }

@@ -101,7 +101,7 @@ final class EvalCommand implements Callable<Integer> {
     PrintStream stdout = System.out;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         if (report != null) {
             for (Evaluation.ConfigSummary s : Evaluation.report(report, bootstrap, seed)) {
                 print(s);
@@ -221,7 +221,11 @@ final class EvalCommand implements Callable<Integer> {
         for (Evaluation.ConfigSummary s : evaluation.run()) {
             print(s);
         }
-        stdout.println("wrote " + out.resolve("summary.json") + " and " + out.resolve("report.md"));
+        // Every file of the folder, as written (predictions, run, summary, report, charts).
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(out)) {
+            stdout.println("wrote " + out + ": " + String.join(", ", files.filter(java.nio.file.Files::isRegularFile)
+                    .map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList()));
+        }
         return 0;
     }
 

@@ -51,6 +51,77 @@ class AskChatCommandTest {
         }
     }
 
+    /**
+     * --in/--out: each answer equals the single-question API's for the same settings (sampled, seeded:
+     * batching changes nothing); input fields are kept; a killed run (two whole answers and half a
+     * third) continues to the same file; medqa score reads the result.
+     */
+    @Test
+    void askAnswersAFileInBatchesResumablyForScore(@TempDir Path tmp) throws Exception {
+        String[] questions = {"Is aspirin an NSAID?", "Does metformin cause lactic acidosis?", "What is heparin?",
+            "Is insulin a hormone?", "Do statins lower LDL?"};
+        StringBuilder in = new StringBuilder();
+        for (int i = 0; i < questions.length; i++) {
+            in.append(ai.medqa.common.Json.MAPPER.createObjectNode().put("id", "q" + i).put("question", questions[i])
+                    .put("reference", "reference answer " + i)).append('\n');
+            if (i == 2) {
+                in.append('\n'); // blank lines are skipped
+            }
+        }
+        Path questionsFile = Files.writeString(tmp.resolve("questions.jsonl"), in.toString());
+        Path answers = tmp.resolve("out/answers.jsonl");
+        String[] args = {"--model", model.toString(), "--in", questionsFile.toString(), "--out", answers.toString(),
+            "--batch", "2", "--temperature", "0.7", "--top-p", "0.9", "--max-new-tokens", "6", "--seed", "11"};
+        assertThat(ask(args)).isZero();
+        java.util.List<String> lines = Files.readAllLines(answers);
+        assertThat(lines).hasSize(questions.length);
+        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder().temperature(0.7).topP(0.9).maxNewTokens(6).seed(11).build();
+        try (MedQA medqa = MedQA.builder().model(model).build()) {
+            for (int i = 0; i < questions.length; i++) {
+                com.fasterxml.jackson.databind.JsonNode line = ai.medqa.common.Json.MAPPER.readTree(lines.get(i));
+                assertThat(line.get("id").asText()).isEqualTo("q" + i);
+                assertThat(line.get("reference").asText()).isEqualTo("reference answer " + i);
+                assertThat(line.get("candidate").asText()).as(questions[i]).isEqualTo(medqa.ask(questions[i], config).text());
+                assertThat(line.has("_line")).isFalse();
+            }
+        }
+        byte[] whole = Files.readAllBytes(answers);
+        String killed = lines.get(0) + "\n" + lines.get(1) + "\n" + lines.get(2).substring(0, 20);
+        Files.writeString(answers, killed);
+        assertThat(ask(args)).isZero();
+        assertThat(Files.readAllBytes(answers)).isEqualTo(whole);
+
+        Path scores = tmp.resolve("scores.jsonl");
+        ScoreCommand score = new ScoreCommand();
+        score.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        assertThat(new CommandLine(score).execute("--in", answers.toString(), "--out", scores.toString())).isZero();
+        assertThat(Files.readAllLines(scores)).hasSize(questions.length).allSatisfy(l -> assertThat(l).contains("squad_f1"));
+
+        // Answers written for other questions are not continued with these.
+        Path other = Files.writeString(tmp.resolve("other.jsonl"), "{\"question\": \"Something else?\"}\n"
+                .repeat(questions.length));
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertThat(ask(err, "--model", model.toString(), "--in", other.toString(), "--out", answers.toString())).isEqualTo(1);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("answer 1 is for another question than line 1");
+    }
+
+    private static int ask(String... args) {
+        return ask(new ByteArrayOutputStream(), args);
+    }
+
+    private static int ask(ByteArrayOutputStream err, String... args) {
+        AskCommand cmd = new AskCommand();
+        cmd.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(err, true, StandardCharsets.UTF_8);
+        CommandLine cli = new CommandLine(cmd);
+        cli.setErr(new java.io.PrintWriter(cmd.err, true));
+        cli.setExecutionExceptionHandler((e, c, p) -> {
+            cmd.err.println("medqa: error: " + e.getMessage());
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
     @Test
     void askReadsTheQuestionFromStandardInputOrAFile(@TempDir Path tmp) throws Exception {
         String question = "Is aspirin an NSAID? \u00b5g/mL \u03b2-blockers";
