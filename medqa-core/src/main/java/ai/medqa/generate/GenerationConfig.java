@@ -68,6 +68,57 @@ public final class GenerationConfig {
         return builder().doSample(true).build();
     }
 
+    /** Hugging Face's file of a model's generation defaults. */
+    public static final String FILE_NAME = "generation_config.json";
+
+    /**
+     * The defaults a model folder's {@code generation_config.json} sets, as transformers'
+     * {@code generate()} takes them ({@code do_sample}, {@code temperature}, {@code top_k},
+     * {@code top_p}, {@code min_p}, {@code repetition_penalty}, {@code max_new_tokens},
+     * {@code eos_token_id}; other fields are not decoding settings here and are ignored); greedy
+     * decoding with this class's defaults when the folder has none.
+     *
+     * @throws GenerationConfigException naming the file and field when a value has the wrong type or range
+     */
+    public static GenerationConfig load(java.nio.file.Path modelDir) {
+        java.nio.file.Path file = modelDir.resolve(FILE_NAME);
+        Builder b = builder();
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            return b.build();
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode json = ai.medqa.common.Json.readObject(file, null,
+                (message, cause) -> new GenerationConfigException(message));
+        ai.medqa.common.JsonFields f = new ai.medqa.common.JsonFields(json, file.toString(), GenerationConfigException::new);
+        com.fasterxml.jackson.databind.JsonNode sample = json.get("do_sample");
+        if (sample != null && !sample.isNull()) {
+            if (!sample.isBoolean()) {
+                throw f.error("do_sample", sample.toString(), "true or false");
+            }
+            b.doSample(sample.asBoolean());
+        }
+        b.temperature(f.optionalDouble("temperature", b.temperature));
+        b.topK(f.optionalInt("top_k", b.topK));
+        b.topP(f.optionalDouble("top_p", b.topP));
+        if (json.hasNonNull("min_p")) {
+            b.minP(f.optionalDouble("min_p", 0));
+        }
+        b.repetitionPenalty(f.optionalDouble("repetition_penalty", b.repetitionPenalty));
+        b.maxNewTokens(f.optionalInt("max_new_tokens", b.maxNewTokens));
+        com.fasterxml.jackson.databind.JsonNode eos = json.get("eos_token_id");
+        if (eos != null && !eos.isNull()) {
+            List<Integer> ids = new ArrayList<>();
+            for (com.fasterxml.jackson.databind.JsonNode id : eos.isArray() ? eos : List.of(eos)) {
+                ids.add(f.integer("eos_token_id", id));
+            }
+            b.eosTokenIds(ids);
+        }
+        try {
+            return b.build();
+        } catch (GenerationConfigException e) {
+            throw new GenerationConfigException(file + ": " + e.getMessage());
+        }
+    }
+
     public static Builder builder() {
         return new Builder();
     }

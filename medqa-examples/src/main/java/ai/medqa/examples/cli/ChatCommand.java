@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code medqa chat}: an interactive multi-turn session. Each line typed is a user turn; the reply
  * streams back. {@code /reset} starts over, {@code /save FILE} writes the conversation as JSON,
- * {@code /exit} (or end of input) quits.
+ * {@code /help} lists the commands, {@code /exit} (or end of input) quits. A line starting with
+ * {@code /} is a command, never sent to the model; {@code //} sends a line that starts with {@code /}.
  */
 @Command(name = "chat", mixinStandardHelpOptions = true, description = "Interactive multi-turn chat.")
 final class ChatCommand implements Callable<Integer> {
@@ -34,25 +35,48 @@ final class ChatCommand implements Callable<Integer> {
     InputStream in = System.in;
     PrintStream out = System.out;
 
+    static final String HELP = "commands: /reset (start over), /save FILE (the conversation as JSON), /help, /exit "
+            + "(or end of input); //text sends a line starting with /";
+
     @Override
     public Integer call() throws IOException {
         var config = sampling.config(); // checked before the model loads
         try (MedQA medqa = sampling.apply(model.builder()).build()) {
             Conversation conversation = load != null ? Conversation.load(load) : medqa.newConversation();
             BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            out.println("medqa chat: " + model.model.toAbsolutePath().normalize().getFileName()
+                    + (medqa.activeAdapter().isPresent() ? " with adapter " + medqa.activeAdapter().get() : "")
+                    + (load != null ? ", continuing " + load : "") + ". Type a question; /help for commands.");
             out.print("> ");
             out.flush();
             for (String line = reader.readLine(); line != null; line = reader.readLine()) {
                 String text = line.strip();
-                if (text.equals("/exit")) {
-                    break;
-                } else if (text.equals("/reset")) {
-                    conversation = medqa.newConversation();
-                } else if (text.startsWith("/save ")) {
-                    Path file = Path.of(text.substring(6).strip());
-                    conversation.save(file);
-                    out.println("saved " + file);
+                String command = text.startsWith("/") && !text.startsWith("//") ? text.split("\\s+", 2)[0] : null;
+                String argument = command == null ? "" : text.substring(command.length()).strip();
+                if (command != null) {
+                    switch (command) {
+                        case "/exit", "/quit" -> {
+                            out.println();
+                            return 0;
+                        }
+                        case "/reset" -> {
+                            conversation = medqa.newConversation();
+                            out.println("(conversation cleared)");
+                        }
+                        case "/save" -> {
+                            if (argument.isEmpty()) {
+                                out.println("(/save needs a file: /save FILE)");
+                            } else {
+                                Path file = Path.of(argument);
+                                conversation.save(file);
+                                out.println("saved " + file);
+                            }
+                        }
+                        case "/help" -> out.println(HELP);
+                        default -> out.println("(unknown command " + command + "; " + HELP + ")");
+                    }
                 } else if (!text.isEmpty()) {
+                    text = text.startsWith("//") ? text.substring(1) : text;
                     conversation.addUser(text);
                     try {
                         medqa.chat(conversation, sampling.config(), piece -> {

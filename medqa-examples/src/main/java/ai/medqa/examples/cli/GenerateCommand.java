@@ -2,6 +2,7 @@ package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
 import ai.medqa.generate.Generation;
+import ai.medqa.generate.GenerationConfig;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -13,13 +14,21 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code medqa generate}: greedy continuation of a prompt or of token ids. */
+/**
+ * {@code medqa generate}: continuation of a prompt or of token ids, as transformers' {@code generate()}
+ * decodes it: the model folder's {@code generation_config.json} (greedy when it has none), then the
+ * sampling flags given.
+ */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Greedy continuation of a text prompt or of token ids.")
+        description = {"Continuation of a text prompt or of token ids: as the model folder's generation_config.json says",
+            "(greedy without one), with the sampling flags given on top."})
 final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     ModelOptions model;
+
+    @Mixin
+    SamplingOptions sampling;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -34,9 +43,6 @@ final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--prompt-file", description = "Text prompt from a UTF-8 file; - reads standard input.")
         String promptFile;
     }
-
-    @Option(names = "--max-new-tokens", defaultValue = "32", description = "New tokens to generate (default ${DEFAULT-VALUE}).")
-    int maxNewTokens;
 
     @Option(names = "--ids", description = "Print only the generated ids, space-separated, on one line.")
     boolean ids;
@@ -53,14 +59,17 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         // Checked before anything loads: a bad option should not cost a model load.
-        if (maxNewTokens < 1) {
-            throw new ParameterException(spec.commandLine(), "--max-new-tokens must be at least 1, got " + maxNewTokens);
+        if (sampling.system != null) {
+            throw new ParameterException(spec.commandLine(), "--system applies to ask and chat; generate continues the "
+                    + "prompt as given");
         }
+        GenerationConfig base = GenerationConfig.load(model.requireModel()).toBuilder().maxNewTokens(32).build();
+        GenerationConfig config = sampling.config(base);
         String prompt = input.promptFile != null ? TextFiles.read(input.promptFile, in) : input.prompt;
         try (MedQA medqa = model.builder().build()) {
             Generation g = input.tokens != null
-                    ? medqa.generate(input.tokens, maxNewTokens)
-                    : medqa.generate(prompt, maxNewTokens);
+                    ? medqa.generate(input.tokens, config)
+                    : medqa.generate(prompt, config);
             if (ids || g.text() == null) {
                 out.println(Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
             } else {

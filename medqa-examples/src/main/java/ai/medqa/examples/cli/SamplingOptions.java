@@ -27,16 +27,28 @@ final class SamplingOptions {
     @Option(names = "--repetition-penalty", description = "Penalty > 1 discourages repeats (default 1.0).")
     Double repetitionPenalty;
 
-    @Option(names = "--max-new-tokens", description = "New tokens at most (default 150).")
+    @Option(names = "--max-new-tokens", description = "New tokens at most (default 150; generate: 32).")
     Integer maxNewTokens;
 
     @Option(names = "--seed", description = "Seed for a repeatable run.")
     Long seed;
 
+    @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when the text generated contains TEXT (repeatable).")
+    java.util.List<String> stop = new java.util.ArrayList<>();
+
+    /** The settings of ask and chat: {@link MedQA#ASK_DEFAULTS} with the flags given. */
     GenerationConfig config() {
-        GenerationConfig.Builder b = MedQA.ASK_DEFAULTS.toBuilder();
+        return config(MedQA.ASK_DEFAULTS);
+    }
+
+    /** {@code base} with the flags given; a --temperature above 0 turns sampling on, 0 means greedy. */
+    GenerationConfig config(GenerationConfig base) {
+        GenerationConfig.Builder b = base.toBuilder();
         if (temperature != null) {
             b.temperature(temperature);
+            if (temperature > 0) {
+                b.doSample(true);
+            }
         }
         if (topP != null) {
             b.topP(topP);
@@ -55,6 +67,9 @@ final class SamplingOptions {
         }
         if (seed != null) {
             b.seed(seed);
+        }
+        if (!stop.isEmpty()) {
+            b.stopStrings(stop);
         }
         try {
             return b.build();

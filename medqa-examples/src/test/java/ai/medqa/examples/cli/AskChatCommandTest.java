@@ -122,6 +122,28 @@ class AskChatCommandTest {
         return cli.execute(args);
     }
 
+    /** --stop ends the answer where the text first contains it (the same answer, cut short). */
+    @Test
+    void askStopsAtAStopString() {
+        String whole = askOut("--temperature", "0", "--max-new-tokens", "24", "Is aspirin an NSAID?");
+        assertThat(whole.length()).isGreaterThan(12);
+        String stop = whole.substring(6, 9);
+        String cut = askOut("--temperature", "0", "--max-new-tokens", "24", "--stop", stop, "Is aspirin an NSAID?");
+        assertThat(cut.length()).isLessThan(whole.length());
+        assertThat(whole).startsWith(cut);
+    }
+
+    private static String askOut(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AskCommand cmd = new AskCommand();
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("--model", model.toString()));
+        all.addAll(java.util.List.of(args));
+        assertThat(new CommandLine(cmd).execute(all.toArray(String[]::new))).isZero();
+        return out.toString(StandardCharsets.UTF_8).strip();
+    }
+
     @Test
     void askReadsTheQuestionFromStandardInputOrAFile(@TempDir Path tmp) throws Exception {
         String question = "Is aspirin an NSAID? \u00b5g/mL \u03b2-blockers";
@@ -197,5 +219,26 @@ class AskChatCommandTest {
                 .containsExactly("system", "user", "assistant", "user", "assistant");
         assertThat(out.toString(StandardCharsets.UTF_8)).contains(c.messages().get(2).content())
                 .contains(c.messages().get(4).content()).contains("saved " + saved);
+    }
+
+    /** Lines starting with / are commands, answered by the chat itself; none reaches the model. */
+    @Test
+    void chatCommandsAreAnsweredNotSentToTheModel(@TempDir Path tmp) {
+        Path saved = tmp.resolve("c.json");
+        String input = "/help\n/bogus\n/save\nWhat is metformin?\n/reset\n//etc is a folder\n/save " + saved + "\n/exit\n";
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ChatCommand cmd = new ChatCommand();
+        cmd.in = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        assertThat(new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "4"))
+                .isZero();
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(text).startsWith("medqa chat: ").contains("/help for commands")
+                .contains(ChatCommand.HELP).contains("(unknown command /bogus;").contains("(/save needs a file: /save FILE)")
+                .contains("(conversation cleared)").contains("saved " + saved);
+        // After /reset only "/etc is a folder" (sent with its leading / kept) and its answer remain.
+        Conversation c = Conversation.load(saved);
+        assertThat(c.messages()).extracting(m -> m.role().jsonName()).containsExactly("system", "user", "assistant");
+        assertThat(c.messages().get(1).content()).isEqualTo("/etc is a folder");
     }
 }

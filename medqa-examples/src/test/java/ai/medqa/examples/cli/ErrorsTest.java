@@ -60,7 +60,7 @@ class ErrorsTest {
         // The folder does not exist: the error must be about the option, found before any load.
         Run r = run("generate", "--model", dir.resolve("absent").toString(), "--tokens", "1", "--max-new-tokens", "0");
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("--max-new-tokens must be at least 1").doesNotContain("absent");
+        assertThat(r.err()).contains("--max-new-tokens 0: must be an integer >= 1").doesNotContain("absent");
     }
 
     @Test

@@ -41,6 +41,58 @@ class GenerateCommandTest {
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("24 prompt + 20 new tokens");
     }
 
+    /**
+     * The model folder's generation_config.json sets the decoding (sampling, top-k, eos), as transformers'
+     * generate() takes it; the flags go on top; without the file it is greedy.
+     */
+    @Test
+    void generationConfigJsonAndSamplingFlagsSetTheDecoding(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path model = tmp.resolve("model");
+        java.nio.file.Files.createDirectories(model);
+        try (var files = java.nio.file.Files.list(FIXTURES.resolve("mistral-swa/f32"))) {
+            for (Path f : files.toList()) {
+                java.nio.file.Files.copy(f, model.resolve(f.getFileName()));
+            }
+        }
+        int[] prompt = {1, 87, 35, 79, 52, 3, 40};
+        String greedy = ids(model, "--max-new-tokens", "12");
+        ai.medqa.generate.GenerationConfig sampled = ai.medqa.generate.GenerationConfig.builder().doSample(true)
+                .temperature(1.3).topK(7).seed(5).maxNewTokens(12).build();
+        java.nio.file.Files.writeString(model.resolve("generation_config.json"),
+                "{\"do_sample\": true, \"temperature\": 1.3, \"top_k\": 7, \"bos_token_id\": 1}");
+        String fromFile = ids(model, "--max-new-tokens", "12", "--seed", "5");
+        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(model).build()) {
+            String expected = java.util.Arrays.stream(medqa.generate(prompt, sampled).tokens()).mapToObj(Integer::toString)
+                    .collect(Collectors.joining(" "));
+            assertThat(fromFile).isEqualTo(expected).isNotEqualTo(greedy);
+        }
+        // --temperature 0 on top of the file: greedy again.
+        assertThat(ids(model, "--max-new-tokens", "12", "--temperature", "0")).isEqualTo(greedy);
+        java.nio.file.Files.writeString(model.resolve("generation_config.json"), "{\"top_k\": \"many\"}");
+        GenerateCommand bad = new GenerateCommand();
+        CommandLine line = new CommandLine(bad);
+        java.io.StringWriter errors = new java.io.StringWriter();
+        line.setErr(new java.io.PrintWriter(errors, true));
+        line.setExecutionExceptionHandler((e, c, p) -> {
+            errors.write(e.getMessage());
+            return 1;
+        });
+        assertThat(line.execute("--model", model.toString(), "--tokens", "1,87", "--ids")).isEqualTo(1);
+        assertThat(errors.toString()).contains("generation_config.json: field top_k is \"many\"; expected an integer");
+    }
+
+    private static String ids(Path model, String... flags) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        GenerateCommand cmd = new GenerateCommand();
+        cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
+        cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--model", model.toString(), "--tokens",
+                "1,87,35,79,52,3,40", "--ids"));
+        args.addAll(java.util.List.of(flags));
+        assertThat(new CommandLine(cmd).execute(args.toArray(String[]::new))).isZero();
+        return out.toString(StandardCharsets.UTF_8).strip();
+    }
+
     @Test
     void aTextPromptNeedsATokenizer() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
