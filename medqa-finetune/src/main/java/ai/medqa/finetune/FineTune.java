@@ -85,6 +85,7 @@ public final class FineTune {
      */
     public FineTuneResult run() {
         long started = System.nanoTime();
+        Data data = data(); // a bad data file is reported before minutes of model loading
         boolean ownModel = in.model() == null;
         MistralModel model = ownModel
                 ? MistralModel.load(in.modelDir(), in.device(), in.computeType(), in.baseLinears())
@@ -92,7 +93,7 @@ public final class FineTune {
         try {
             Tokenizer tokenizer = in.tokenizer() != null ? in.tokenizer() : Tokenizer.load(in.modelDir());
             try {
-                return train(model, tokenizer, started);
+                return train(model, tokenizer, data, started);
             } finally {
                 if (in.tokenizer() == null) {
                     tokenizer.close();
@@ -105,8 +106,7 @@ public final class FineTune {
         }
     }
 
-    private FineTuneResult train(MistralModel model, Tokenizer tokenizer, long started) {
-        Data data = data();
+    private FineTuneResult train(MistralModel model, Tokenizer tokenizer, Data data, long started) {
         Tokenization.Result train = Tokenization.tokenize(tokenizer, data.template(), data.train(), settings.maxLength());
         Tokenization.Result eval = data.eval().isEmpty() ? null
                 : Tokenization.tokenize(tokenizer, data.template(), data.eval(), settings.maxLength());

@@ -179,6 +179,7 @@ final class Trainer {
             double lr = s.learningRate() * s.schedule().factor(p.step, run.warmup(), run.total());
             double lossSum = accumulate(run.lora(), data, p.step);
             double gradNorm = optimizerStep(run, lr);
+            long trained = System.nanoTime(); // tokens/s of the step itself, not of the evaluation after it
             p.step++;
             p.position += data.examples();
             p.tokensSeen += data.tokens();
@@ -193,7 +194,7 @@ final class Trainer {
             double runSeconds = (now - started) / 1e9;
             double eta = runSeconds / (p.step - firstStep) * (run.total() - p.step);
             StepStats stats = new StepStats(p.step, run.total(), p.epoch + (double) p.position / train.size(), loss,
-                    evalLoss, lr, gradNorm, data.tokens(), data.tokens() / ((now - stepStart) / 1e9),
+                    evalLoss, lr, gradNorm, data.tokens(), data.tokens() / ((trained - stepStart) / 1e9),
                     p.elapsedBefore + runSeconds, eta);
             p.history.add(stats);
             report(stats, evalNow);

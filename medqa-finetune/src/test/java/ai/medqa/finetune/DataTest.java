@@ -45,6 +45,15 @@ class DataTest {
         assertThat(TrainingData.load(TestModels.pubmedSubset(), true).examples()).hasSize(320);
     }
 
+    /** A bad data file is reported before the model loads: here there is no model at all, and the error is the data's. */
+    @Test
+    void aBadDataFileIsReportedBeforeTheModelLoads() throws IOException {
+        Path data = Files.writeString(tmp.resolve("pairs.jsonl"), "{\"prompt\": \"q\", \"completion\": \"a\"}\nnot json\n");
+        assertThatThrownBy(() -> FineTune.builder().model(tmp.resolve("no-model-here")).data(data)
+                .output(tmp.resolve("out")).build().run())
+                .hasMessageContaining("pairs.jsonl").hasMessageContaining("line 2").hasMessageNotContaining("no-model-here");
+    }
+
     @Test
     void jsonLinesPairs() throws IOException {
         Path f = tmp.resolve("pairs.jsonl");

@@ -121,6 +121,7 @@ final class AskCommand implements Callable<Integer> {
             if (!done.isEmpty()) {
                 err.println("medqa: continuing " + outFile + ": " + done.size() + " of " + questions.size() + " answered");
             }
+            Medqa.onInterrupt("rerun the same command to continue: the answers so far are kept in " + outFile);
             try (MedQA medqa = sampling.apply(model.builder()).build();
                     BatchEngine engine = medqa.newEngine(batch, questions.size())) {
                 String adapter = medqa.activeAdapter().orElse(null);

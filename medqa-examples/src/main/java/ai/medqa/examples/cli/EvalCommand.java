@@ -211,6 +211,8 @@ final class EvalCommand implements Callable<Integer> {
             metrics.add(0, extra);
         }
         ai.medqa.eval.AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
+        Medqa.onInterrupt("rerun the same command to continue: the answered questions are kept in " + out.resolve(
+                "predictions.jsonl"));
         Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(all)
                 .onProgress(Terminal.stderrIsTerminal() ? EvalCommand::bar : null)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)

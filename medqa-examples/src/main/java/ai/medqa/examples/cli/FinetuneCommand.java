@@ -175,6 +175,8 @@ public final class FinetuneCommand implements Callable<Integer> {
         if (template != null) {
             b.template(PromptTemplate.parse(template));
         }
+        Medqa.onInterrupt("rerun the same command with --resume to continue from the last checkpoint in " + out
+                + " (written every --save-every steps)");
         FineTuneResult res = b.build().run();
         out2.printf(Locale.ROOT, "adapter %s%nsteps %d  train-loss %.4f  eval-loss %.4f (before %.4f, best %.4f)%s"
                         + "  %.0f tokens/s  %.1f s%n", res.adapterDir(), res.steps(), res.trainLoss(), res.evalLoss(),

@@ -77,7 +77,24 @@ public final class Medqa {
                 System.getProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error"));
         // DJL's INFO lines (engine found, natives loaded: 4-12 a command) are not the user's business.
         System.setProperty("org.slf4j.simpleLogger.log.ai.djl", System.getProperty("org.slf4j.simpleLogger.log.ai.djl", "warn"));
-        System.exit(commandLine().execute(args));
+        // Ctrl-C (SIGINT) or SIGTERM runs the shutdown hooks: a long command then says how to continue.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            String hint = onInterrupt;
+            if (hint != null) {
+                System.err.println(System.lineSeparator() + "medqa: interrupted; " + hint);
+            }
+        }, "medqa-interrupted"));
+        int code = commandLine().execute(args);
+        onInterrupt = null; // finished (or failed with its own message): nothing to add at exit
+        System.exit(code);
+    }
+
+    /** What an interrupted command tells the user (how to continue), or null. */
+    private static volatile String onInterrupt;
+
+    /** Set by a long command while it runs: printed if the process is interrupted before it ends. */
+    static void onInterrupt(String hint) {
+        onInterrupt = hint;
     }
 
     /**

@@ -31,6 +31,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Quantization q = Quantization.parse(format);
+        Medqa.onInterrupt("nothing was written to " + out + " (it appears only when complete); rerun to start again");
         switch (q) {
             case NF4 -> Nf4Checkpoint.quantize(model, out, !noDoubleQuant);
             case INT4, INT8 -> PackedCheckpoint.quantize(model, out, q, groupSize);

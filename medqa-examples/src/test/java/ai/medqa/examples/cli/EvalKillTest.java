@@ -61,6 +61,28 @@ class EvalKillTest {
         }
     }
 
+    /** Ctrl-C or SIGTERM (shutdown hooks run) mid-evaluation: the command says how to continue. */
+    @Test
+    void anInterruptedRunSaysHowToContinue(@TempDir Path dir) throws Exception {
+        Path model = EvalCommandTest.tinyModel(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), "-Dai.djl.pytorch.num_threads=1", "ai.medqa.examples.cli.Medqa",
+                "eval", "--quiet", "--model", model.toString(), "--split", "all", "--limit", "200", "--out", out.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
+        Path predictions = out.resolve("predictions.jsonl");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline && p.isAlive()
+                && (!Files.exists(predictions) || Files.readAllLines(predictions).size() < 3)) {
+            Thread.sleep(20);
+        }
+        assertThat(p.isAlive()).as("still running when interrupted (see child.log)").isTrue();
+        p.destroy(); // SIGTERM: the JVM runs its shutdown hooks, as on Ctrl-C
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Files.readString(dir.resolve("child.log"))).contains("medqa: interrupted; rerun the same command to "
+                + "continue: the answered questions are kept in " + predictions);
+    }
+
     private static Map<String, JsonNode> byPubid(Path file) throws Exception {
         Map<String, JsonNode> m = new HashMap<>();
         for (String line : Files.readAllLines(file)) {
