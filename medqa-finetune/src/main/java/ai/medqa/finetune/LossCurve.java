@@ -43,6 +43,16 @@ final class LossCurve {
     }
 
     static void writePng(List<StepStats> rows, String title, Path file) {
+        BufferedImage image = render(rows, title);
+        AtomicFiles.write(file, out -> {
+            if (!ImageIO.write(image, "png", out)) {
+                throw new IOException("no PNG writer available");
+            }
+        });
+    }
+
+    /** The chart, 900 x 500; {@code chart[0]}, when given, receives the JFreeChart drawn. */
+    static BufferedImage render(List<StepStats> rows, String title, JFreeChart... chartOut) {
         System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
         XYSeries train = new XYSeries("train loss");
         XYSeries eval = new XYSeries("held-out loss");
@@ -71,6 +81,12 @@ final class LossCurve {
         renderer.setSeriesShapesVisible(1, true);
         plot.setRenderer(renderer);
         ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        // Optimizer steps are whole numbers: no ticks at 2.5.
+        ((org.jfree.chart.axis.NumberAxis) plot.getDomainAxis())
+                .setStandardTickUnits(org.jfree.chart.axis.NumberAxis.createIntegerTickUnits());
+        if (chartOut.length > 0) {
+            chartOut[0] = chart;
+        }
         BufferedImage image = new BufferedImage(900, 500, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         try {
@@ -79,10 +95,6 @@ final class LossCurve {
         } finally {
             g.dispose();
         }
-        AtomicFiles.write(file, out -> {
-            if (!ImageIO.write(image, "png", out)) {
-                throw new IOException("no PNG writer available");
-            }
-        });
+        return image;
     }
 }
