@@ -163,8 +163,12 @@ public final class JudgeCommand implements Callable<Integer> {
             throw new MetricsException(where + ": expected a JSON object");
         }
         for (String field : List.of("question", "answer")) {
-            if (rec.get(field) == null || !rec.get(field).isTextual()) {
-                throw new MetricsException(where + ": field '" + field + "' must be a string");
+            if (rec.get(field) == null) {
+                throw new MetricsException(where + ": no field '" + field + "' (a string); the line has "
+                        + ScoreCommand.fieldNames(rec));
+            }
+            if (!rec.get(field).isTextual()) {
+                throw new MetricsException(where + ": field '" + field + "' is " + rec.get(field) + "; expected a string");
             }
         }
         JsonNode ref = rec.get("reference");

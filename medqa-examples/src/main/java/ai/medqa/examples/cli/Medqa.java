@@ -128,8 +128,23 @@ public final class Medqa {
         return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
-    /** The most telling message of {@code e}: its own, or its cause's when it has none. */
+    /**
+     * The most telling message of {@code e}: its own, or its cause's when it has none. A file system
+     * error whose message is only a path (NoSuchFileException's) says what went wrong with it.
+     */
     static String message(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.nio.file.FileSystemException f && f.getFile() != null
+                    && (e.getMessage() == null || e.getMessage().isBlank() || e.getMessage().strip().equals(f.getFile())
+                    || e == f)) {
+                String why = f instanceof java.nio.file.NoSuchFileException ? "no such file or folder"
+                        : f instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                        : f instanceof java.nio.file.FileAlreadyExistsException ? "already exists"
+                        : f instanceof java.nio.file.NotDirectoryException ? "not a folder"
+                        : f.getReason() != null ? f.getReason() : f.getClass().getSimpleName();
+                return f.getFile() + ": " + why;
+            }
+        }
         Throwable t = e;
         while ((t.getMessage() == null || t.getMessage().isBlank()) && t.getCause() != null) {
             t = t.getCause();

@@ -158,8 +158,12 @@ public final class ScoreCommand implements Callable<Integer> {
     Map<String, Double> score(ObjectNode rec, int lineNo) {
         String where = in + ": line " + lineNo;
         JsonNode cand = rec.get("candidate");
-        if (cand == null || !cand.isTextual()) {
-            throw new MetricsException(where + ": field 'candidate' must be a string");
+        if (cand == null) {
+            throw new MetricsException(where + ": no field 'candidate' (the answer to score; medqa ask --in/--out writes it)"
+                    + "; the line has " + fieldNames(rec));
+        }
+        if (!cand.isTextual()) {
+            throw new MetricsException(where + ": field 'candidate' is " + cand + "; expected a string");
         }
         return scorer.score(cand.asText(), references(rec.get("reference"), where));
     }
@@ -175,10 +179,20 @@ public final class ScoreCommand implements Callable<Integer> {
                 }
                 refs.add(ref.get(i).asText());
             }
+        } else if (ref == null) {
+            throw new MetricsException(where + ": no field 'reference' (the reference answer, a string or a list of strings)");
         } else {
-            throw new MetricsException(where + ": field 'reference' must be a string or a non-empty list of strings");
+            throw new MetricsException(where + ": field 'reference' is " + ref
+                    + "; expected a string or a non-empty list of strings");
         }
         return refs;
+    }
+
+    /** The record's field names, for an error that says what a line does have. */
+    static String fieldNames(ObjectNode rec) {
+        List<String> names = new ArrayList<>();
+        rec.fieldNames().forEachRemaining(names::add);
+        return names.isEmpty() ? "no fields" : String.join(", ", names);
     }
 
     private void printSummary(int n, Map<String, List<Double>> columns) {

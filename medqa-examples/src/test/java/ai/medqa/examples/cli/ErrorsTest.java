@@ -151,6 +151,21 @@ class ErrorsTest {
                 .doesNotContain("FileSystemException");
     }
 
+    /** A missing field says which one and what the line has; an output path that cannot be made says why, not just a path. */
+    @Test
+    void missingFieldsAndUnwritableOutputsAreExplained(@TempDir Path dir) throws Exception {
+        Path in = java.nio.file.Files.writeString(dir.resolve("pairs.jsonl"), "{\"answer\": \"a b\", \"reference\": \"a\"}\n");
+        Run missing = run("score", "--in", in.toString(), "--out", dir.resolve("s.jsonl").toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.lines()[0]).contains("line 1: no field 'candidate'").contains("the line has answer, reference")
+                .doesNotContain("must be a string");
+        Path good = java.nio.file.Files.writeString(dir.resolve("good.jsonl"), "{\"candidate\": \"a b\", \"reference\": \"a\"}\n");
+        Path file = java.nio.file.Files.writeString(dir.resolve("a-file"), "x");
+        Run unwritable = run("score", "--in", good.toString(), "--out", file.resolve("sub/s.jsonl").toString());
+        assertThat(unwritable.code()).isEqualTo(1);
+        assertThat(unwritable.lines()[0]).matches("medqa: error: .*a-file.*: .+").doesNotEndWith("a-file");
+    }
+
     /** picocli formats descriptions with String.format: a bare % breaks a help text (and prints warnings). */
     @Test
     void everyHelpTextFormats() {
