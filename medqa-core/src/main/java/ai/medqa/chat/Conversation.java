@@ -139,9 +139,9 @@ public final class Conversation {
         int lastStart = (turns.size() - 1) / 2 * 2;
         int[] minimal = template.encode(messagesFrom(lastStart));
         if (minimal.length > maxPromptTokens) {
-            throw new ContextOverflowException("the conversation does not fit in maxPromptTokens = " + maxPromptTokens
-                    + ": the system prompt and the last user turn alone take " + minimal.length
-                    + " tokens (the whole history " + all.length + ")");
+            throw new ContextOverflowException("the message does not fit: the system prompt and the last user turn take "
+                    + minimal.length + " tokens, and " + maxPromptTokens + " are left for the prompt (the model's context "
+                    + "less the new tokens asked for); shorten the message or ask for fewer new tokens");
         }
         // Binary search for the oldest exchange that can be kept: leaving out one more exchange removes
         // its ids and changes nothing else (the system prompt goes with whichever user turn is first),

@@ -649,7 +649,13 @@ public final class MedQAServer implements AutoCloseable {
         if (length != null && length.trim().matches("\\d{1,18}") && Long.parseLong(length.trim()) > limit) {
             body = null;
         } else {
-            body = in.readNBytes(limit + 1);
+            try {
+                body = in.readNBytes(limit + 1);
+            } catch (IOException e) {
+                // A malformed chunked body (or one cut short): say so; a client that is gone never reads it.
+                ex.getResponseHeaders().set("Connection", "close");
+                throw ApiException.badRequest("invalid_body", "the request body could not be read: " + e.getMessage());
+            }
         }
         if (body == null || body.length > limit) {
             drain(ex);

@@ -210,6 +210,19 @@ class ServerHardeningTest {
     }
 
     @Test
+    void aMalformedChunkedBodyGets400() throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                    + "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{\"prompt\": \"hi\"}\r\n0\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            String reply = new String(readAll(socket.getInputStream()), StandardCharsets.UTF_8);
+            assertThat(reply).startsWith("HTTP/1.1 400").contains("the request body could not be read");
+        }
+    }
+
+    @Test
     void unsupportedParametersAreRefusedByName() throws Exception {
         String[][] cases = {
             {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": \"required\"", "tools, tool_choice"},
