@@ -83,6 +83,7 @@ public final class MedQAServer implements AutoCloseable {
     private final FeedbackLog feedback;
     private final RequestGuard guard;
     private final RateLimit votes = new RateLimit(VOTES_PER_MINUTE, Duration.ofMinutes(1));
+    private final CompletionRecords completions = new CompletionRecords();
     private volatile BatchEngine engine;
     private volatile boolean ownsModel;
     private boolean closed; // guarded by this
@@ -430,27 +431,97 @@ public final class MedQAServer implements AutoCloseable {
             throw new ApiException(429, "rate_limit_error", "too_many_votes", null, "at most " + VOTES_PER_MINUTE
                     + " votes a minute are recorded; retry in " + wait + " s", Map.of("Retry-After", Long.toString(wait)));
         }
-        String vote = body.path("vote").asText("");
-        if (!vote.equals("like") && !vote.equals("dislike")) {
-            throw ApiException.invalid("vote", "must be \"like\" or \"dislike\"");
-        }
-        if (!body.path("answer").isTextual()) {
-            throw ApiException.invalid("answer", "must be the answer's text");
-        }
-        if (!body.path("conversation").isArray()) {
-            throw ApiException.invalid("conversation", "must be the array of messages before the answer");
-        }
         ObjectNode line = Json.MAPPER.createObjectNode();
         line.put("time", Instant.now().toString());
-        line.put("vote", vote);
-        line.set("conversation", body.get("conversation"));
-        line.put("answer", body.get("answer").asText());
-        line.set("settings", body.path("settings").isObject() ? body.get("settings") : Json.MAPPER.createObjectNode());
-        if (body.path("model").isTextual()) {
-            line.put("model", body.get("model").asText());
+        if (body.has("chosen") || body.has("rejected")) {
+            // A pair: the user saw two answers to the same conversation and picked one (DPO's data).
+            ObjectNode chosen = completion(body, "chosen");
+            ObjectNode rejected = completion(body, "rejected");
+            if (chosen.get("id").equals(rejected.get("id"))) {
+                throw ApiException.invalid("rejected", "must name another completion than chosen");
+            }
+            if (!chosen.path("messages").equals(rejected.path("messages")) || !chosen.path("prompt").equals(rejected.path("prompt"))) {
+                throw ApiException.invalid("rejected", "must answer the same conversation as chosen");
+            }
+            line.put("type", "pair");
+            line.set("chosen", chosen);
+            line.set("rejected", rejected);
+        } else {
+            String vote = body.path("vote").asText("");
+            if (!vote.equals("like") && !vote.equals("dislike")) {
+                throw ApiException.invalid("vote", "must be \"like\" or \"dislike\"");
+            }
+            line.put("type", "vote");
+            line.put("vote", vote);
+            line.set("completion", completion(body, "completion_id"));
         }
         feedback.append(Json.MAPPER.writeValueAsString(line));
         return sendJson(ex, 200, Json.MAPPER.createObjectNode().put("status", "recorded"));
+    }
+
+    /** The record of the completion the vote's {@code field} names; a 404 when unknown or forgotten. */
+    private ObjectNode completion(JsonNode body, String field) {
+        JsonNode id = body.get(field);
+        if (id == null || !id.isTextual() || id.asText().isEmpty()) {
+            throw ApiException.invalid(field, "must be the id of a completion this server returned (its \"id\")");
+        }
+        ObjectNode record = completions.get(id.asText());
+        if (record == null) {
+            throw new ApiException(404, "invalid_request_error", "unknown_completion", field, "no completion " + id.asText()
+                    + " is known here: votes name a completion this server returned since it started (the last "
+                    + CompletionRecords.CAPACITY + ")", Map.of());
+        }
+        return record;
+    }
+
+    /**
+     * What produces completion {@code id}, kept for votes ({@link CompletionRecords}) from its start: a
+     * streamed answer's text grows with what was sent ({@link #progress}), so a vote cast right after
+     * the user stopped it records what they saw.
+     */
+    private ObjectNode remember(String id, long created, ApiRequest request, GenerationConfig config) {
+        ObjectNode r = Json.MAPPER.createObjectNode().put("id", id).put("created", created).put("model", request.model);
+        if (request.adapter == null) {
+            r.putNull("adapter");
+        } else {
+            r.put("adapter", request.adapter);
+        }
+        if (request.chat) {
+            ArrayNode messages = r.putArray("messages");
+            request.messages.forEach(m -> messages.addObject().put("role", m.role().jsonName()).put("content", m.content()));
+        } else {
+            r.put("prompt", request.prompt);
+        }
+        ObjectNode settings = r.putObject("settings");
+        settings.put("temperature", config.isGreedy() ? 0.0 : config.temperature());
+        settings.put("top_p", config.topP()).put("top_k", config.topK());
+        if (config.minP().isPresent()) {
+            settings.put("min_p", config.minP().getAsDouble());
+        }
+        settings.put("repetition_penalty", config.repetitionPenalty()).put("max_tokens", config.maxNewTokens());
+        settings.put("seed", config.seed().orElseThrow());
+        ArrayNode stop = settings.putArray("stop");
+        config.stopStrings().forEach(stop::add);
+        r.put("completion", "").put("finish_reason", "in_progress");
+        completions.put(r);
+        return r;
+    }
+
+    /** The text sent so far of a streamed completion. */
+    private static void progress(ObjectNode record, CharSequence text) {
+        synchronized (record) {
+            record.put("completion", text.toString());
+        }
+    }
+
+    /** The completion's end: its text, why it ended and its token counts (none when cancelled). */
+    private static void finished(ObjectNode record, String text, String finish, int promptTokens, int completionTokens) {
+        synchronized (record) {
+            record.put("completion", text).put("finish_reason", finish);
+            if (completionTokens >= 0) {
+                usage(record, promptTokens, completionTokens);
+            }
+        }
     }
 
     private int complete(HttpExchange ex, MedQA medqa, boolean chat) throws IOException {
@@ -463,6 +534,10 @@ public final class MedQAServer implements AutoCloseable {
                             + " tokens, which leaves no room for an answer", Map.of());
         }
         GenerationConfig config = request.config(prompt.length, context, options.maxTokensCap());
+        if (config.seed().isEmpty()) {
+            // A seed of our drawing, so the record of this completion says how to reproduce it.
+            config = config.toBuilder().seed(java.util.concurrent.ThreadLocalRandom.current().nextLong()).build();
+        }
         BlockingQueue<String> pieces = new LinkedBlockingQueue<>();
         BatchEngine.Request job;
         try {
@@ -479,11 +554,13 @@ public final class MedQAServer implements AutoCloseable {
         }
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         long created = Instant.now().getEpochSecond();
+        ObjectNode record = remember(id, created, request, config);
         if (request.stream) {
-            return stream(ex, request, job, pieces, id, created);
+            return stream(ex, request, record, job, pieces, id, created);
         }
         Generation g = await(job);
         metrics.completed(prompt.length, g.tokens().length);
+        finished(record, g.text(), finishReason(g.stopReason()), prompt.length, g.tokens().length);
         ObjectNode out = envelope(id, chat ? "chat.completion" : "text_completion", created, request.model);
         ObjectNode choice = out.putArray("choices").addObject().put("index", 0);
         if (chat) {
@@ -519,8 +596,9 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     /** Writes Server-Sent Events as pieces arrive; a client that goes away cancels its generation. */
-    private int stream(HttpExchange ex, ApiRequest request, BatchEngine.Request job, BlockingQueue<String> pieces,
-            String id, long created) throws IOException {
+    private int stream(HttpExchange ex, ApiRequest request, ObjectNode record, BatchEngine.Request job,
+            BlockingQueue<String> pieces, String id, long created) throws IOException {
+        StringBuilder sent = new StringBuilder();
         String object = request.chat ? "chat.completion.chunk" : "text_completion";
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
@@ -534,6 +612,8 @@ public final class MedQAServer implements AutoCloseable {
                 String piece = pieces.poll(20, TimeUnit.MILLISECONDS);
                 if (piece != null) {
                     event(out, chunk(id, object, created, request, piece, false, null));
+                    sent.append(piece);
+                    progress(record, sent);
                     Duration delay = pieceDelay;
                     if (!delay.isZero()) {
                         Thread.sleep(delay.toMillis());
@@ -544,6 +624,7 @@ public final class MedQAServer implements AutoCloseable {
             }
             Generation g = await(job);
             metrics.completed(job.promptTokens(), g.tokens().length);
+            finished(record, g.text(), finishReason(g.stopReason()), job.promptTokens(), g.tokens().length);
             event(out, chunk(id, object, created, request, "", false, finishReason(g.stopReason())));
             if (request.includeUsage) {
                 ObjectNode u = envelope(id, object, created, request.model);
@@ -557,6 +638,8 @@ public final class MedQAServer implements AutoCloseable {
         } catch (IOException e) {
             job.cancel();
             log.debug("client went away; cancelled its generation", e);
+            // The user stopped it (the page's Stop) and may still vote on what they saw.
+            finished(record, sent.toString(), "cancelled", job.promptTokens(), -1);
             return 499; // nginx's "client closed request"
         } catch (InterruptedException e) {
             job.cancel();

@@ -119,15 +119,27 @@ class ChatPageBrowserTest {
         String answer = answers().get(0).getText();
         assertThat(answer).isNotEmpty();
 
+        // The audit's case: settings changed after the answer, before the vote, must not be what is recorded.
+        String systemAtGeneration = browser.findElement(By.id("system")).getAttribute("value");
+        String modelAtGeneration = browser.findElement(By.id("adapter")).getAttribute("value");
+        ((JavascriptExecutor) browser).executeScript("const t = document.getElementById('temperature'); t.value = 1.9;"
+                + " t.dispatchEvent(new Event('input')); document.getElementById('system').value = 'Edited afterwards.';"
+                + " const a = document.getElementById('adapter'); a.selectedIndex = 1;");
         browser.findElement(By.cssSelector(".msg.assistant .votes .like")).click();
         waiting(10).until(b -> b.findElement(By.id("status")).getText().contains("recorded"));
         List<String> lines = Files.readAllLines(dir.resolve("feedback.jsonl"));
         assertThat(lines).hasSize(1);
         JsonNode vote = Json.MAPPER.readTree(lines.get(0));
         assertThat(vote.get("vote").asText()).isEqualTo("like");
-        assertThat(vote.get("conversation").toString()).contains("Does metformin cause lactic acidosis?");
-        assertThat(vote.get("settings").get("temperature").asDouble()).isEqualTo(0.7);
-        assertThat(vote.get("answer").asText()).isNotEmpty();
+        JsonNode completion = vote.get("completion");
+        assertThat(completion.get("messages").toString()).contains("Does metformin cause lactic acidosis?");
+        assertThat(completion.get("settings").get("temperature").asDouble()).isEqualTo(0.7);
+        assertThat(completion.at("/messages/0/content").asText()).isEqualTo(systemAtGeneration.strip());
+        assertThat(completion.get("model").asText()).isEqualTo(modelAtGeneration);
+        assertThat(completion.toString()).doesNotContain("Edited afterwards.");
+        // It was stopped: the server has seen the client go, or is about to (at its next piece).
+        assertThat(completion.get("finish_reason").asText()).isIn("cancelled", "in_progress");
+        assertThat(completion.get("completion").asText()).isNotEmpty();
 
         screenshot("chat-page.png");
         browser.navigate().refresh();

@@ -278,27 +278,57 @@ class ServerApiTest {
         assertThat(metric("medqa_completion_tokens_total")).isPositive();
     }
 
+    /**
+     * A vote names a completion and is recorded with what produced it (messages, adapter, settings,
+     * the seed drawn for it, the text, why it ended); concurrent votes make whole lines; a pair of
+     * answers to the same conversation is one line; unknown ids and mismatched pairs are refused.
+     */
     @Test
-    void feedbackLinesAreWholeAndConcurrentVotesNeverInterleave() throws Exception {
+    void votesAreRecordedWithTheCompletionTheyName() throws Exception {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            HttpResponse<String> r = post("/v1/chat/completions", chat("question " + (i % 2), i, 4).put("temperature", 0.3 + 0.4 * i)
+                    .toString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            ids.add(Json.MAPPER.readTree(r.body()).get("id").asText());
+        }
+        long before = Files.exists(dir.resolve("votes/feedback.jsonl")) ? Files.readAllLines(dir.resolve("votes/feedback.jsonl")).size() : 0;
         List<CompletableFuture<HttpResponse<String>>> votes = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
             ObjectNode vote = Json.MAPPER.createObjectNode().put("vote", i % 2 == 0 ? "like" : "dislike")
-                    .put("answer", "answer " + i + " " + "x".repeat(2000));
-            vote.putArray("conversation").addObject().put("role", "user").put("content", "question " + i);
-            vote.putObject("settings").put("temperature", 0.7);
+                    .put("completion_id", ids.get(i % 4));
             votes.add(client.sendAsync(HttpRequest.newBuilder(URI.create(server.url() + "/v1/feedback"))
-                    .header("Authorization", "Bearer " + KEY).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(vote.toString()))
-                    .build(), HttpResponse.BodyHandlers.ofString()));
+                    .header("Authorization", "Bearer " + KEY).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(vote.toString())).build(), HttpResponse.BodyHandlers.ofString()));
         }
         votes.forEach(v -> assertThat(v.join().statusCode()).isEqualTo(200));
         List<String> lines = Files.readAllLines(dir.resolve("votes/feedback.jsonl"));
-        assertThat(lines).hasSizeGreaterThanOrEqualTo(16);
-        for (String line : lines) {
+        assertThat(lines).hasSize((int) before + 16);
+        for (String line : lines.subList((int) before, lines.size())) {
             JsonNode record = Json.MAPPER.readTree(line);
-            assertThat(record.get("vote").asText()).isIn("like", "dislike");
-            assertThat(record.has("time")).isTrue();
+            assertThat(record.get("type").asText()).isEqualTo("vote");
+            JsonNode c = record.get("completion");
+            int i = ids.indexOf(c.get("id").asText());
+            assertThat(i).isNotNegative();
+            assertThat(c.get("settings").get("temperature").asDouble()).isEqualTo(0.3 + 0.4 * i);
+            assertThat(c.get("settings").get("seed").asLong()).isEqualTo(i);
+            assertThat(c.get("messages").get(0).get("content").asText()).isEqualTo("question " + (i % 2));
+            assertThat(c.get("completion").isTextual()).isTrue();
+            assertThat(c.has("finish_reason")).isTrue();
         }
-        assertError(post("/v1/feedback", "{\"vote\": \"meh\", \"answer\": \"a\", \"conversation\": []}"), 400, "vote");
+        HttpResponse<String> pair = post("/v1/feedback", "{\"chosen\": \"" + ids.get(0) + "\", \"rejected\": \"" + ids.get(2) + "\"}");
+        assertThat(pair.statusCode()).as(pair.body()).isEqualTo(200);
+        JsonNode pairLine = Json.MAPPER.readTree(Files.readAllLines(dir.resolve("votes/feedback.jsonl")).get(lines.size()));
+        assertThat(pairLine.get("type").asText()).isEqualTo("pair");
+        assertThat(pairLine.at("/chosen/id").asText()).isEqualTo(ids.get(0));
+        assertThat(pairLine.at("/rejected/id").asText()).isEqualTo(ids.get(2));
+        assertError(post("/v1/feedback", "{\"chosen\": \"" + ids.get(0) + "\", \"rejected\": \"" + ids.get(1) + "\"}"), 400,
+                "same conversation");
+        HttpResponse<String> unknown = post("/v1/feedback", "{\"vote\": \"like\", \"completion_id\": \"chatcmpl-nope\"}");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.body()).contains("no completion chatcmpl-nope is known here");
+        assertError(post("/v1/feedback", "{\"vote\": \"meh\", \"completion_id\": \"" + ids.get(0) + "\"}"), 400, "vote");
+        assertError(post("/v1/feedback", "{\"vote\": \"like\"}"), 400, "completion_id");
     }
 
     @Test

@@ -112,9 +112,15 @@ class ServerHardeningTest {
         return out.toString();
     }
 
-    static byte[] vote(String answer) {
-        ObjectNode v = Json.MAPPER.createObjectNode().put("vote", "like").put("answer", answer);
-        v.putArray("conversation").addObject().put("role", "user").put("content", "q");
+    /** A vote on a fresh completion of {@code s}; {@code padding} adds that many bytes of an ignored field. */
+    static byte[] vote(MedQAServer s, int padding) throws IOException {
+        Reply done = send(s, "POST", "/v1/chat/completions", Map.of("Content-Type", "application/json"),
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}], \"max_tokens\": 2}".getBytes());
+        assertThat(done.status()).as(done.body()).isEqualTo(200);
+        ObjectNode v = Json.MAPPER.createObjectNode().put("vote", "like").put("completion_id", done.json().get("id").asText());
+        if (padding > 0) {
+            v.put("padding", "x".repeat(padding));
+        }
         return v.toString().getBytes(StandardCharsets.UTF_8);
     }
 
@@ -126,25 +132,23 @@ class ServerHardeningTest {
     void aPageOnAnotherSiteCannotWriteVotesOrCallTheApi() throws Exception {
         long before = voteLines();
         // fetch(url, {mode: "no-cors", body}) from evil.example: text/plain, Origin set.
+        byte[] vote = vote(server, 0);
         Reply noCors = send(server, "POST", "/v1/feedback", Map.of("Origin", "http://evil.example",
-                "Content-Type", "text/plain;charset=UTF-8"), vote("poisoned"));
+                "Content-Type", "text/plain;charset=UTF-8"), vote);
         assertThat(noCors.status()).isEqualTo(403);
         assertThat(noCors.json().at("/error/message").asText()).contains("origin \"http://evil.example\"", "--allowed-origins");
         // A cross-site form (no Origin from an old browser): form-encoded, refused for its type.
         Reply form = send(server, "POST", "/v1/feedback", Map.of("Content-Type", "application/x-www-form-urlencoded"),
-                vote("poisoned"));
+                vote);
         assertThat(form.status()).isEqualTo(415);
         assertThat(form.json().at("/error/message").asText()).contains("Content-Type: application/json");
         Reply chat = send(server, "POST", "/v1/chat/completions", Map.of("Origin", "https://evil.example",
                 "Content-Type", "application/json"), "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes());
         assertThat(chat.status()).isEqualTo(403);
         assertThat(voteLines()).isEqualTo(before);
-        if (Files.exists(votes)) {
-            assertThat(Files.readString(votes)).doesNotContain("poisoned");
-        }
         // The chat page itself (same origin) still votes.
         Reply own = send(server, "POST", "/v1/feedback", Map.of("Origin", "http://127.0.0.1:" + server.port(),
-                "Content-Type", "application/json"), vote("fine"));
+                "Content-Type", "application/json"), vote);
         assertThat(own.status()).isEqualTo(200);
         assertThat(voteLines()).isEqualTo(before + 1);
     }
@@ -182,15 +186,16 @@ class ServerHardeningTest {
     @Test
     void votesAreCappedInSizeAndRate() throws Exception {
         Reply big = send(server, "POST", "/v1/feedback", Map.of("Content-Type", "application/json"),
-                vote("x".repeat(MedQAServer.MAX_VOTE_BYTES)));
+                vote(server, MedQAServer.MAX_VOTE_BYTES));
         assertThat(big.status()).isEqualTo(413);
         assertThat(big.json().at("/error/message").asText()).contains(Integer.toString(MedQAServer.MAX_VOTE_BYTES));
         try (MedQAServer fresh = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0)
                 .withFeedback(dir.resolve("rate.jsonl")), medqa)) {
             int ok = 0;
             Reply last = null;
+            byte[] one = vote(fresh, 0);
             for (int i = 0; i < MedQAServer.VOTES_PER_MINUTE + 5; i++) {
-                last = send(fresh, "POST", "/v1/feedback", Map.of("Content-Type", "application/json"), vote("v" + i));
+                last = send(fresh, "POST", "/v1/feedback", Map.of("Content-Type", "application/json"), one);
                 ok += last.status() == 200 ? 1 : 0;
             }
             assertThat(ok).isEqualTo(MedQAServer.VOTES_PER_MINUTE);

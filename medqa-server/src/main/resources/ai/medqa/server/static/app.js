@@ -159,14 +159,12 @@ function messageElement(m, index) {
   return div;
 }
 
+// A vote names the completion; the server records it with what produced it (messages, model,
+// every setting, the seed), never with the page's settings at the time of the click.
 async function sendVote(index, vote) {
   const answer = conversation.messages[index];
-  const before = requestMessages().slice(0, (($('system').value.trim()) ? 1 : 0) + index);
-  const s = settings();
   try {
-    const res = await api('/v1/feedback', {
-      vote, answer: answer.content, conversation: before, model: s.model, settings: s,
-    });
+    const res = await api('/v1/feedback', { completion_id: answer.id, vote });
     if (!res.ok) { throw new Error((await res.json()).error.message); }
     answer.vote = vote;
     save();
@@ -208,6 +206,7 @@ async function ask() {
         if (event === '[DONE]') { continue; }
         const chunk = JSON.parse(event);
         if (chunk.error) { throw new Error(chunk.error.message); }
+        if (chunk.id) { reply.id = chunk.id; }
         const delta = chunk.choices.length ? chunk.choices[0].delta.content : null;
         if (delta) {
           const box = $('messages');
@@ -276,7 +275,8 @@ function history() {
   if (!Array.isArray(all)) { return []; }
   return all.filter((c) => c !== null && typeof c === 'object' && typeof c.id === 'string'
     && Array.isArray(c.messages) && c.messages.every((m) => m !== null && typeof m === 'object'
-      && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string'))
+      && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string'
+      && (m.id === undefined || typeof m.id === 'string')))
     .map((c) => ({ ...c, title: typeof c.title === 'string' ? c.title : '',
       updated: typeof c.updated === 'number' ? c.updated : 0 }));
 }
