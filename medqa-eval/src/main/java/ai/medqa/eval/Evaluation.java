@@ -507,19 +507,12 @@ public final class Evaluation {
             Map<String, ObjectNode> other = byPubid(byConfig.get(names.get(i)));
             List<String> common = first.keySet().stream().filter(other::containsKey)
                     .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x)).toList();
-            int b = 0;
-            int cc = 0;
-            double[] diffs = new double[common.size()];
-            for (int q = 0; q < common.size(); q++) {
-                boolean r1 = correct(first.get(common.get(q)));
-                boolean r2 = correct(other.get(common.get(q)));
-                b += r1 && !r2 ? 1 : 0;
-                cc += !r1 && r2 ? 1 : 0;
-                diffs[q] = (r2 ? 1 : 0) - (r1 ? 1 : 0);
-            }
-            double[] ci = meanInterval(diffs, bootstrap, seed);
-            double p = McNemar.exactPValue(b, cc);
-            double diff = java.util.Arrays.stream(diffs).average().orElse(Double.NaN);
+            Comparison k = compare(first, other, names.get(i), names.get(0), bootstrap, seed);
+            double[] ci = k.accuracyDifferenceCi95();
+            double p = k.mcnemarP();
+            double diff = k.accuracyDifference();
+            int b = k.mcnemarB();
+            int cc = k.mcnemarC();
             ObjectNode cmp = comparisons.addObject();
             cmp.put("baseline", names.get(0));
             cmp.put("config", names.get(i));
@@ -614,6 +607,58 @@ public final class Evaluation {
             });
         }
         return new ArrayList<>(fields);
+    }
+
+    /**
+     * One configuration against another on the questions both answered: the accuracy difference
+     * ({@code config} minus {@code baseline}) with its 95% bootstrap interval, and McNemar's exact test
+     * on the discordant pairs ({@code b}: only the baseline right, {@code c}: only the configuration).
+     */
+    public record Comparison(String config, String baseline, int n, double accuracyDifference,
+            double[] accuracyDifferenceCi95, int mcnemarB, int mcnemarC, double mcnemarP) {
+
+        /** Worse with McNemar's p below {@code alpha}: what an evaluation gate refuses. */
+        public boolean significantlyWorse(double alpha) {
+            return accuracyDifference < 0 && mcnemarP < alpha;
+        }
+    }
+
+    /**
+     * {@code config} against {@code baseline} from the predictions in the evaluation folder {@code out}
+     * (as its report computes them, with the same bootstrap).
+     *
+     * @throws IllegalArgumentException naming the configuration that is not in the folder
+     */
+    public static Comparison compare(Path out, String config, String baseline, int bootstrap, long seed) {
+        Map<String, List<ObjectNode>> byConfig = new LinkedHashMap<>();
+        for (ObjectNode line : predictionLines(AppendLog.open(out.resolve(PREDICTIONS_FILE)))) {
+            byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>()).add(line);
+        }
+        for (String name : List.of(config, baseline)) {
+            if (!byConfig.containsKey(name)) {
+                throw new IllegalArgumentException("no configuration " + name + " in " + out.resolve(PREDICTIONS_FILE)
+                        + " (it has " + String.join(", ", byConfig.keySet()) + ")");
+            }
+        }
+        return compare(byPubid(byConfig.get(baseline)), byPubid(byConfig.get(config)), config, baseline, bootstrap, seed);
+    }
+
+    private static Comparison compare(Map<String, ObjectNode> first, Map<String, ObjectNode> other, String config,
+            String baseline, int bootstrap, long seed) {
+        List<String> common = first.keySet().stream().filter(other::containsKey)
+                .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x)).toList();
+        int b = 0;
+        int c = 0;
+        double[] diffs = new double[common.size()];
+        for (int q = 0; q < common.size(); q++) {
+            boolean r1 = correct(first.get(common.get(q)));
+            boolean r2 = correct(other.get(common.get(q)));
+            b += r1 && !r2 ? 1 : 0;
+            c += !r1 && r2 ? 1 : 0;
+            diffs[q] = (r2 ? 1 : 0) - (r1 ? 1 : 0);
+        }
+        return new Comparison(config, baseline, common.size(), java.util.Arrays.stream(diffs).average().orElse(Double.NaN),
+                meanInterval(diffs, bootstrap, seed), b, c, McNemar.exactPValue(b, c));
     }
 
     private static Map<String, ObjectNode> byPubid(List<ObjectNode> rows) {

@@ -95,6 +95,14 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--fail-if-worse", paramLabel = "NEW:OLD",
+            description = "Exit 3 when configuration NEW is significantly worse than OLD (lower accuracy, McNemar's "
+                    + "exact p < 0.05 on the questions both answered): a gate before promoting an adapter. Repeatable.")
+    List<String> failIfWorse = new java.util.ArrayList<>();
+
+    /** Exit code of a failed --fail-if-worse gate (1 is an error, 2 a usage error). */
+    static final int GATE_FAILED = 3;
+
     @Spec
     CommandSpec spec;
 
@@ -102,12 +110,19 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
+        for (String gate : failIfWorse) {
+            String[] parts = gate.split(":", -1);
+            if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank() || parts[0].equals(parts[1])) {
+                throw new ParameterException(spec.commandLine(), "--fail-if-worse " + gate
+                        + ": expected NEW:OLD, two configuration names (e.g. finetuned-pubmed:harness)");
+            }
+        }
         if (report != null) {
             for (Evaluation.ConfigSummary s : Evaluation.report(report, bootstrap, seed)) {
                 print(s);
             }
             stdout.println("wrote " + report.resolve("summary.json") + " and " + report.resolve("report.md"));
-            return 0;
+            return gates(report);
         }
         if (out == null) {
             throw new ParameterException(spec.commandLine(), "Missing required option: '--out=<out>' (or --report DIR)");
@@ -162,9 +177,23 @@ final class EvalCommand implements Callable<Integer> {
                     ? new LocalJudgeModel(judgeMedqa, judgeDir.toString(), 256, 0.0)
                     : judgeEndpoint != null ? ai.medqa.metrics.judge.OpenAiChatModel.builder().baseUrl(judgeEndpoint)
                             .model(judgeModel).apiKeyEnv(judgeApiKeyEnv).temperature(0.0).maxTokens(256).build() : null;
+            checkGates(configs);
             return run(configs, generate, encoder, judge);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot load the BERTScore encoder: " + e.getMessage(), e);
+        }
+    }
+
+    /** Gates name configurations of this run: checked before any model loads. */
+    private void checkGates(List<Evaluation.Config> configs) {
+        List<String> names = configs.stream().map(Evaluation.Config::name).toList();
+        for (String gate : failIfWorse) {
+            for (String name : gate.split(":", -1)) {
+                if (!names.contains(name)) {
+                    throw new ParameterException(spec.commandLine(), "--fail-if-worse " + gate + ": no configuration "
+                            + name + " in this run (it has " + String.join(", ", names) + ")");
+                }
+            }
         }
     }
 
@@ -228,7 +257,22 @@ final class EvalCommand implements Callable<Integer> {
             stdout.println("wrote " + out + ": " + String.join(", ", files.filter(java.nio.file.Files::isRegularFile)
                     .map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList()));
         }
-        return 0;
+        return gates(out);
+    }
+
+    /** The --fail-if-worse gates on the folder's predictions: 0 when all hold, {@link #GATE_FAILED} otherwise. */
+    private int gates(Path folder) {
+        int code = 0;
+        for (String gate : failIfWorse) {
+            String[] parts = gate.split(":", -1);
+            Evaluation.Comparison c = Evaluation.compare(folder, parts[0], parts[1], bootstrap, seed);
+            boolean worse = c.significantlyWorse(0.05);
+            stdout.printf(Locale.ROOT, "gate %s vs %s: accuracy %+.3f (95%% CI %+.3f to %+.3f) on %d questions, McNemar p %.4f: %s%n",
+                    c.config(), c.baseline(), c.accuracyDifference(), c.accuracyDifferenceCi95()[0],
+                    c.accuracyDifferenceCi95()[1], c.n(), c.mcnemarP(), worse ? "FAILED (significantly worse)" : "passed");
+            code = worse ? GATE_FAILED : code;
+        }
+        return code;
     }
 
     /**

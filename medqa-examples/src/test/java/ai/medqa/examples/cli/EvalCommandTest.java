@@ -49,6 +49,38 @@ class EvalCommandTest {
         assertThat(out.resolve("report.md")).exists();
     }
 
+    /**
+     * --fail-if-worse NEW:OLD exits 3 when NEW is worse with McNemar's p < 0.05 (here: 20 of 40 answers
+     * lost, none won: p = 2 * 0.5^20), 0 otherwise; names not in the folder are refused naming them.
+     */
+    @Test
+    void anEvaluationGateFailsOnlyWhenSignificantlyWorse(@TempDir Path dir) throws Exception {
+        StringBuilder lines = new StringBuilder();
+        for (int q = 0; q < 40; q++) {
+            lines.append(String.format("{\"config\": \"old\", \"pubid\": \"%d\", \"label\": \"yes\", \"prediction\": \"yes\"}%n", q));
+            lines.append(String.format("{\"config\": \"new\", \"pubid\": \"%d\", \"label\": \"yes\", \"prediction\": \"%s\"}%n", q,
+                    q < 20 ? "no" : "yes"));
+            lines.append(String.format("{\"config\": \"same\", \"pubid\": \"%d\", \"label\": \"yes\", \"prediction\": \"%s\"}%n",
+                    q, q == 0 ? "no" : "yes"));
+        }
+        Files.writeString(dir.resolve("predictions.jsonl"), lines);
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        EvalCommand cmd = new EvalCommand();
+        cmd.stdout = new PrintStream(stdout, true, StandardCharsets.UTF_8);
+        assertThat(new CommandLine(cmd).execute("--report", dir.toString(), "--bootstrap", "20", "--fail-if-worse", "new:old"))
+                .isEqualTo(EvalCommand.GATE_FAILED);
+        assertThat(stdout.toString(StandardCharsets.UTF_8)).contains("gate new vs old: accuracy -0.500")
+                .contains("FAILED (significantly worse)");
+        // One answer lost of 40 is not significant; better is never a failure.
+        assertThat(new CommandLine(new EvalCommand()).execute("--report", dir.toString(), "--bootstrap", "20",
+                "--fail-if-worse", "same:old", "--fail-if-worse", "old:new")).isZero();
+        java.io.StringWriter err = new java.io.StringWriter();
+        CommandLine bad = new CommandLine(new EvalCommand());
+        bad.setErr(new java.io.PrintWriter(err, true));
+        assertThat(bad.execute("--report", dir.toString(), "--fail-if-worse", "new")).isEqualTo(2);
+        assertThat(err.toString()).contains("--fail-if-worse new: expected NEW:OLD");
+    }
+
     @Test
     void adaptersAndContextsMakeConfigurations(@TempDir Path dir) throws Exception {
         Path model = tinyModel(dir.resolve("model"));
