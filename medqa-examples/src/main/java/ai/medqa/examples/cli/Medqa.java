@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
             DemoCommand.class,
             EvalCommand.class,
             ServeCommand.class,
+            FeedbackCommand.class,
         })
 public final class Medqa {
 
