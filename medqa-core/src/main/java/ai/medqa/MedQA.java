@@ -162,6 +162,31 @@ public final class MedQA implements AutoCloseable {
     }
 
     /**
+     * Reads the PEFT adapter in {@code dir} and attaches it as {@code name}, while the model serves:
+     * it waits for running direct calls ({@link #ask}, {@link #generate}, ...) and holds off new ones
+     * meanwhile; an engine must call it between its steps ({@link BatchEngine#betweenSteps}). The
+     * adapter is checked whole first (files, shapes, targets): a bad one leaves the model unchanged.
+     */
+    public void addAdapter(String name, Path dir) {
+        requests.writeLock().lock();
+        try {
+            LoraAdapters.of(model).load(dir, name);
+        } finally {
+            requests.writeLock().unlock();
+        }
+    }
+
+    /** Detaches and frees adapter {@code name}, under the same rules as {@link #addAdapter}. */
+    public void removeAdapter(String name) {
+        requests.writeLock().lock();
+        try {
+            LoraAdapters.of(model).remove(name);
+        } finally {
+            requests.writeLock().unlock();
+        }
+    }
+
+    /**
      * A continuous-batching engine over this model (for servers and batch jobs): requests join the
      * running batch between steps, each with its own settings, seed and adapter; rows of different
      * adapters decode in the same forward pass. The engine names each row's adapter in its passes,

@@ -212,8 +212,57 @@ public final class BatchEngine implements AutoCloseable {
         notifyAll();
     }
 
+    private final java.util.ArrayDeque<Runnable> tasks = new java.util.ArrayDeque<>(); // guarded by this
+
+    /**
+     * Runs {@code task} on the engine's thread between two steps, when no forward pass is running
+     * (for changes to the model, such as attaching or removing an adapter while serving).
+     */
+    public <T> CompletableFuture<T> betweenSteps(java.util.concurrent.Callable<T> task) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        synchronized (this) {
+            if (closed) {
+                throw new RejectedExecutionException("the engine is closed");
+            }
+            tasks.add(() -> {
+                try {
+                    result.complete(task.call());
+                } catch (Exception | Error e) {
+                    result.completeExceptionally(e);
+                }
+            });
+            notifyAll();
+        }
+        return result;
+    }
+
+    /** Whether a waiting or running request uses adapter {@code name}; for tasks run {@link #betweenSteps}. */
+    public boolean inUse(String name) {
+        synchronized (this) {
+            if (queue.stream().anyMatch(r -> name.equals(r.adapter))) {
+                return true;
+            }
+        }
+        return group.rows.stream().anyMatch(r -> name.equals(r.adapter))
+                || group.joining.stream().anyMatch(r -> name.equals(r.adapter));
+    }
+
+    private void runTasks() {
+        while (true) {
+            Runnable t;
+            synchronized (this) {
+                t = tasks.poll();
+            }
+            if (t == null) {
+                return;
+            }
+            t.run();
+        }
+    }
+
     private void run() {
         while (!closed) {
+            runTasks();
             try {
                 if (!admit()) {
                     continue;
@@ -242,7 +291,7 @@ public final class BatchEngine implements AutoCloseable {
     private boolean admit() throws InterruptedException {
         List<Request> admitted = new ArrayList<>();
         synchronized (this) {
-            while (!closed && queue.isEmpty() && group.rows.isEmpty() && group.joining.isEmpty()) {
+            while (!closed && queue.isEmpty() && group.rows.isEmpty() && group.joining.isEmpty() && tasks.isEmpty()) {
                 wait();
             }
             if (closed) {
@@ -252,6 +301,9 @@ public final class BatchEngine implements AutoCloseable {
             while (free-- > 0 && !queue.isEmpty()) {
                 admitted.add(queue.poll());
                 running++; // counted from here, so that submit sees the row taken
+            }
+            if (admitted.isEmpty() && group.rows.isEmpty() && group.joining.isEmpty()) {
+                return false; // woken for a task only
             }
         }
         for (Request r : admitted) {
@@ -427,6 +479,7 @@ public final class BatchEngine implements AutoCloseable {
         waiting.forEach(r -> r.result.completeExceptionally(closing));
         failAll(closing);
         running = 0;
+        runTasks(); // their callers wait for them; they find no row running
     }
 
     /** Completes every running and joining row with {@code failure} and frees their caches. */

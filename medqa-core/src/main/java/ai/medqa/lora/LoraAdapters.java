@@ -64,6 +64,25 @@ public final class LoraAdapters {
     public void attach(LoraAdapter adapter) {
         String name = adapter.name();
         requireNew(name);
+        // Checked whole before anything is wrapped: a bad adapter leaves the model as it was.
+        java.util.Set<String> found = new java.util.HashSet<>();
+        model.mapLinears((module, linear) -> {
+            LoraWeights w = adapter.weights().get(module);
+            if (w != null) {
+                found.add(module);
+                if (linear.inFeatures() != w.a().getShape().get(1) || linear.outFeatures() != w.b().getShape().get(0)) {
+                    throw new LoraException("adapter " + name + ": " + module + " is [" + linear.outFeatures() + ", "
+                            + linear.inFeatures() + "] in the model but the adapter has A " + w.a().getShape()
+                            + " and B " + w.b().getShape());
+                }
+            }
+            return linear;
+        });
+        if (found.size() != adapter.weights().size()) {
+            java.util.Set<String> missing = new java.util.TreeSet<>(adapter.weights().keySet());
+            missing.removeAll(found);
+            throw new LoraException("adapter " + name + " targets modules this model does not have: " + missing);
+        }
         LoraState state = state().orElseGet(LoraState::new);
         model.activeAdapterSource(state::activeId);
         int[] wrapped = {0};

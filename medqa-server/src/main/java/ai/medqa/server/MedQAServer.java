@@ -19,6 +19,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
@@ -84,6 +86,8 @@ public final class MedQAServer implements AutoCloseable {
     private final RequestGuard guard;
     private final RateLimit votes = new RateLimit(VOTES_PER_MINUTE, Duration.ofMinutes(1));
     private final CompletionRecords completions = new CompletionRecords();
+    /** Adapters being removed: hidden from new requests, freed when no request uses them. */
+    private final Set<String> retiring = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile BatchEngine engine;
     private volatile boolean ownsModel;
     private boolean closed; // guarded by this
@@ -273,8 +277,10 @@ public final class MedQAServer implements AutoCloseable {
 
     private static String endpoint(String path) {
         return switch (path) {
-            case "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/feedback", "/health", "/metrics" -> path;
-            default -> path.startsWith("/v1/models/") ? "/v1/models/{id}" : path.startsWith("/v1/") ? "/v1/other" : "/page";
+            case "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/feedback", "/v1/adapters", "/health",
+                    "/metrics" -> path;
+            default -> path.startsWith("/v1/models/") ? "/v1/models/{id}" : path.startsWith("/v1/adapters/")
+                    ? "/v1/adapters/{name}" : path.startsWith("/v1/") ? "/v1/other" : "/page";
         };
     }
 
@@ -306,6 +312,18 @@ public final class MedQAServer implements AutoCloseable {
             return feedback(ex);
         }
         MedQA medqa = loaded();
+        if (path.equals("/v1/adapters")) {
+            requireMethod(ex, "POST");
+            return addAdapter(ex, medqa);
+        }
+        if (path.startsWith("/v1/adapters/")) {
+            if (!method.equals("DELETE")) {
+                throw new ApiException(405, "invalid_request_error", "method_not_allowed", null, "use DELETE, not " + method,
+                        Map.of("Allow", "DELETE"));
+            }
+            return removeAdapter(ex, medqa, java.net.URLDecoder.decode(path.substring("/v1/adapters/".length()),
+                    StandardCharsets.UTF_8));
+        }
         if (path.startsWith("/v1/models/")) {
             requireMethod(ex, "GET");
             return model(ex, medqa, path.substring("/v1/models/".length()));
@@ -393,19 +411,125 @@ public final class MedQAServer implements AutoCloseable {
         ObjectNode out = Json.MAPPER.createObjectNode().put("object", "list");
         ArrayNode data = out.putArray("data");
         data.add(modelEntry(medqa, options.servedModelName()));
-        for (String adapter : medqa.adapters()) {
+        for (String adapter : adapters(medqa)) {
             data.add(modelEntry(medqa, adapter));
         }
         return sendJson(ex, 200, out);
     }
 
+    /** The adapters requests may name: those loaded, less those being removed. */
+    private java.util.Set<String> adapters(MedQA medqa) {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>(medqa.adapters());
+        names.removeAll(retiring);
+        return names;
+    }
+
+    /**
+     * {@code POST /v1/adapters {"name", "path"}}: loads the PEFT adapter in {@code path} (a folder
+     * under {@code --adapters-dir}, absolute or relative to it) as {@code name}, between two decode
+     * steps; requests may name it as their model at once. A name in use is refused (remove the old
+     * one first); a bad folder is refused naming the file or field, and nothing changes.
+     */
+    private int addAdapter(HttpExchange ex, MedQA medqa) throws IOException {
+        Path root = adaptersRoot();
+        JsonNode body = readJson(ex);
+        String name = body.path("name").asText("");
+        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw ApiException.invalid("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+                    + "digit, got " + body.get("name"));
+        }
+        if (name.equals(options.servedModelName()) || medqa.adapters().contains(name)) {
+            throw new ApiException(409, "invalid_request_error", "name_in_use", "name", "the name " + name + " is in use"
+                    + (retiring.contains(name) ? " (its adapter is being removed)" : "") + "; DELETE /v1/adapters/" + name
+                    + " first, or choose another", Map.of());
+        }
+        if (!body.path("path").isTextual() || body.get("path").asText().isBlank()) {
+            throw ApiException.invalid("path", "must be the adapter's folder under " + root);
+        }
+        Path dir;
+        try {
+            dir = root.resolve(body.get("path").asText()).toRealPath();
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            throw ApiException.invalid("path", "no such folder under " + root + ": " + body.get("path").asText());
+        }
+        if (!dir.startsWith(root) || dir.equals(root) || !Files.isDirectory(dir)) {
+            throw ApiException.invalid("path", "must be a folder under " + root + " (--adapters-dir), got "
+                    + body.get("path").asText());
+        }
+        try {
+            engine.betweenSteps(() -> {
+                medqa.addAdapter(name, dir);
+                return null;
+            }).get(5, TimeUnit.MINUTES);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            throw ApiException.invalid("path", "adapter " + name + " from " + dir + " refused: " + c.getMessage());
+        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+            throw new ApiException(503, "server_error", "busy", null, "the adapter could not be loaded in time", Map.of());
+        }
+        log.info("adapter {} loaded from {}", name, dir);
+        return sendJson(ex, 200, Json.MAPPER.createObjectNode().put("status", "loaded").put("name", name)
+                .put("path", dir.toString()));
+    }
+
+    /**
+     * {@code DELETE /v1/adapters/{name}}: new requests can no longer name it at once; requests already
+     * decoding with it finish with it, and it is freed after the last (200 when that is at once, 202
+     * while some still run).
+     */
+    private int removeAdapter(HttpExchange ex, MedQA medqa, String name) throws IOException {
+        adaptersRoot();
+        drain(ex);
+        if (!medqa.adapters().contains(name) || !retiring.add(name)) {
+            throw new ApiException(404, "invalid_request_error", "model_not_found", "name", "no adapter " + name
+                    + " is loaded" + (retiring.contains(name) ? " (it is being removed)" : ""), Map.of());
+        }
+        boolean removed;
+        try {
+            removed = retire(medqa, name).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("removing adapter " + name + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+            removed = false;
+        }
+        return sendJson(ex, removed ? 200 : 202, Json.MAPPER.createObjectNode().put("status", removed ? "removed" : "removing")
+                .put("name", name));
+    }
+
+    /** Removes {@code name} between steps once no request uses it; true if that was at the first try. */
+    private CompletableFuture<Boolean> retire(MedQA medqa, String name) {
+        return engine.betweenSteps(() -> {
+            if (engine.inUse(name)) {
+                // Try again after the rows using it have moved on (a later step), without blocking this one.
+                CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS).execute(() -> retire(medqa, name));
+                return false;
+            }
+            medqa.removeAdapter(name);
+            retiring.remove(name);
+            log.info("adapter {} removed", name);
+            return true;
+        });
+    }
+
+    private Path adaptersRoot() {
+        if (options.adaptersDir() == null) {
+            throw new ApiException(404, "invalid_request_error", "adapters_fixed", null, "this server's adapters are fixed; "
+                    + "start it with --adapters-dir DIR to load and remove adapters while it runs", Map.of());
+        }
+        try {
+            return options.adaptersDir().toRealPath();
+        } catch (IOException e) {
+            throw new IllegalStateException("--adapters-dir " + options.adaptersDir() + ": " + e.getMessage(), e);
+        }
+    }
+
     /** {@code GET /v1/models/{id}}: OpenAI's retrieve, for the base model or an adapter. */
     private int model(HttpExchange ex, MedQA medqa, String rawId) throws IOException {
         String id = java.net.URLDecoder.decode(rawId, StandardCharsets.UTF_8);
-        if (!id.equals(options.servedModelName()) && !medqa.adapters().contains(id)) {
+        if (!id.equals(options.servedModelName()) && !adapters(medqa).contains(id)) {
             throw new ApiException(404, "invalid_request_error", "model_not_found", "model", "The model `" + id
                     + "` does not exist (served: " + options.servedModelName()
-                    + (medqa.adapters().isEmpty() ? "" : ", adapters " + medqa.adapters()) + ").", Map.of());
+                    + (adapters(medqa).isEmpty() ? "" : ", adapters " + adapters(medqa)) + ").", Map.of());
         }
         return sendJson(ex, 200, modelEntry(medqa, id));
     }
@@ -525,7 +649,7 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     private int complete(HttpExchange ex, MedQA medqa, boolean chat) throws IOException {
-        ApiRequest request = ApiRequest.parse(readJson(ex), chat, options.servedModelName(), medqa.adapters());
+        ApiRequest request = ApiRequest.parse(readJson(ex), chat, options.servedModelName(), adapters(medqa));
         int[] prompt = promptIds(medqa, request);
         int context = medqa.config().maxPositionEmbeddings();
         if (prompt.length >= context) {
@@ -546,6 +670,9 @@ public final class MedQAServer implements AutoCloseable {
                     pieces.add(text);
                 }
             });
+        } catch (IllegalArgumentException e) {
+            // Its adapter was removed between reading the request and submitting it.
+            throw new ApiException(404, "invalid_request_error", "model_not_found", "model", e.getMessage(), Map.of());
         } catch (BatchEngine.QueueFullException e) {
             long after = retryAfterSeconds(engine.queued() + engine.running());
             throw new ApiException(429, "rate_limit_error", "queue_full", null,

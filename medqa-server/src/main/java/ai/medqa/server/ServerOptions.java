@@ -18,11 +18,14 @@ import java.util.List;
  * @param allowedHosts Host names served besides IP literals, {@code localhost} and {@code host}
  *     (DNS rebinding protection): exact names, {@code .example.org} for a domain and its
  *     subdomains, {@code *} for any
+ * @param adaptersDir the folder under which {@code POST /v1/adapters} may load adapters while serving
+ *     ({@code medqa serve --adapters-dir}); null: adapters are fixed at start
  * @param allowedOrigins browser origins (e.g. {@code https://app.example.org}) that may call the API
  *     from their pages, with CORS; {@code *} for any. The chat page's own origin needs no entry.
  */
 public record ServerOptions(String host, int port, String apiKey, Path feedback, int maxBatch, int maxQueue,
-        int maxBody, String servedModelName, int maxTokensCap, List<String> allowedHosts, List<String> allowedOrigins) {
+        int maxBody, String servedModelName, int maxTokensCap, List<String> allowedHosts, List<String> allowedOrigins,
+        Path adaptersDir) {
 
     public ServerOptions {
         allowedHosts = List.copyOf(allowedHosts);
@@ -68,37 +71,43 @@ public record ServerOptions(String host, int port, String apiKey, Path feedback,
      */
     public static ServerOptions defaults(String servedModelName) {
         return new ServerOptions("127.0.0.1", 8080, null, null, 8, 64, 1 << 20, servedModelName, 1024, List.of(),
-                List.of());
+                List.of(), null);
     }
 
     public ServerOptions withPort(int port) {
         return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins);
+                allowedHosts, allowedOrigins, adaptersDir);
     }
 
     public ServerOptions withHost(String host) {
         return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins);
+                allowedHosts, allowedOrigins, adaptersDir);
     }
 
     public ServerOptions withApiKey(String apiKey) {
         return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins);
+                allowedHosts, allowedOrigins, adaptersDir);
     }
 
     public ServerOptions withFeedback(Path feedback) {
         return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins);
+                allowedHosts, allowedOrigins, adaptersDir);
     }
 
     /** Host names and browser origins allowed besides the defaults (see the record's parameters). */
     public ServerOptions withAllowed(List<String> allowedHosts, List<String> allowedOrigins) {
         return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins);
+                allowedHosts, allowedOrigins, adaptersDir);
+    }
+
+    /** Lets {@code POST /v1/adapters} load adapters found under {@code dir} while serving. */
+    public ServerOptions withAdaptersDir(Path dir) {
+        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
+                allowedHosts, allowedOrigins, dir);
     }
 
     public ServerOptions withLimits(int maxBatch, int maxQueue, int maxBody) {
         return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins);
+                allowedHosts, allowedOrigins, adaptersDir);
     }
 }

@@ -50,6 +50,11 @@ final class ServeCommand implements Callable<Integer> {
                     + "or *; the chat page at / needs none.")
     java.util.List<String> allowedOrigins = new java.util.ArrayList<>();
 
+    @Option(names = "--adapters-dir", paramLabel = "DIR",
+            description = "Load every PEFT adapter folder in DIR at start (named after its folder), and let POST /v1/adapters "
+                    + "{name, path} and DELETE /v1/adapters/NAME load and remove adapters under DIR while serving.")
+    Path adaptersDir;
+
     @Option(names = "--served-model-name", description = "The base model's id in /v1/models (default: the model folder's name).")
     String servedModelName;
 
@@ -73,14 +78,26 @@ final class ServeCommand implements Callable<Integer> {
         }
         String name = servedModelName != null ? servedModelName : dir.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions options;
+        if (adaptersDir != null && !java.nio.file.Files.isDirectory(adaptersDir)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--adapters-dir " + adaptersDir
+                    + ": not a folder");
+        }
         try {
             options = new ServerOptions(host, port, key, feedback, maxBatch, maxQueue, maxBody, name, 1024, allowedHosts,
-                    allowedOrigins);
+                    allowedOrigins, adaptersDir);
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage()
                     .replace("allowed origin", "--allowed-origins").replace("allowed host", "--allowed-hosts"));
         }
         var builder = model.builder(); // option errors before the port opens
+        if (adaptersDir != null) {
+            try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.list(adaptersDir)) {
+                for (Path d : dirs.filter(d -> java.nio.file.Files.isRegularFile(d.resolve("adapter_config.json"))).sorted()
+                        .toList()) {
+                    builder.lora(d.getFileName().toString(), d);
+                }
+            }
+        }
         try (MedQAServer server = MedQAServer.start(options, builder::build)) {
             Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
             err.println("medqa: serving " + name + " on " + server.url() + "/ (loading the model)");

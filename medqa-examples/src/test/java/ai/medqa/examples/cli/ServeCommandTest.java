@@ -28,9 +28,17 @@ class ServeCommandTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         ServeCommand serve = new ServeCommand();
         serve.err = new PrintStream(err, true, StandardCharsets.UTF_8);
+        // --adapters-dir: its adapter folders load at start, named after the folder.
+        Path adapters = java.nio.file.Files.createDirectories(dir.resolve("adapters"));
+        java.nio.file.Files.createDirectories(adapters.resolve("live"));
+        try (var files = java.nio.file.Files.list(dir.resolve("random-adapter"))) {
+            for (Path f : files.toList()) {
+                java.nio.file.Files.copy(f, adapters.resolve("live").resolve(f.getFileName()));
+            }
+        }
         CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> new CommandLine(serve).execute("--model",
                 dir.resolve("random-model").toString(), "--lora", "tuned=" + dir.resolve("random-adapter"), "--port", "0",
-                "--quantize", "int8"));
+                "--quantize", "int8", "--adapters-dir", adapters.toString()));
         Pattern ready = Pattern.compile("ready: (http://127\\.0\\.0\\.1:\\d+)/");
         Matcher m = ready.matcher("");
         long deadline = System.nanoTime() + 120_000_000_000L;
@@ -43,7 +51,7 @@ class ServeCommandTest {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         String models = client.send(HttpRequest.newBuilder(URI.create(url + "/v1/models")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(models).contains("\"id\":\"random-model\"").contains("\"id\":\"tuned\"");
+        assertThat(models).contains("\"id\":\"random-model\"").contains("\"id\":\"tuned\"").contains("\"id\":\"live\"");
         HttpResponse<String> answer = client.send(HttpRequest.newBuilder(URI.create(url + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tuned\",\"max_tokens\":4,\"messages\":"
                         + "[{\"role\":\"user\",\"content\":\"Is aspirin an NSAID?\"}]}")).build(),
