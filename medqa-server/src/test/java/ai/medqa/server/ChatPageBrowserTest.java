@@ -211,6 +211,44 @@ class ChatPageBrowserTest {
         }
     }
 
+    /** "Another answer" shows a second answer beside the first; picking one writes one pair line with both records. */
+    @Test
+    void anotherAnswerThenAPickWritesOnePair() throws Exception {
+        browser.get(server.url() + "/");
+        ((JavascriptExecutor) browser).executeScript("localStorage.clear();");
+        browser.navigate().refresh();
+        waiting(30).until(b -> b.findElements(By.cssSelector("#adapter option")).size() == 2);
+        ((JavascriptExecutor) browser).executeScript("document.getElementById('max-tokens').value = 16;");
+        browser.findElement(By.id("input")).sendKeys("Is warfarin an anticoagulant?");
+        browser.findElement(By.id("send")).click();
+        waiting(30).until(b -> b.findElement(By.id("send")).isEnabled() && !b.findElements(By.cssSelector(".msg .another")).isEmpty());
+        String first = answers().get(0).getText();
+        browser.findElement(By.cssSelector(".msg .another")).click();
+        waiting(30).until(b -> b.findElement(By.id("send")).isEnabled()
+                && b.findElement(By.cssSelector(".msg .pick-second")).isEnabled());
+        String second = browser.findElement(By.cssSelector(".msg .alternative .content")).getText();
+        assertThat(second).isNotEmpty();
+        long before = Files.exists(dir.resolve("feedback.jsonl")) ? Files.readAllLines(dir.resolve("feedback.jsonl")).size() : 0;
+        screenshot("chat-another-answer.png");
+        browser.findElement(By.cssSelector(".msg .pick-second")).click();
+        waiting(10).until(b -> b.findElement(By.id("status")).getText().contains("pick was recorded"));
+        List<String> lines = Files.readAllLines(dir.resolve("feedback.jsonl"));
+        assertThat(lines).hasSize((int) before + 1);
+        JsonNode pair = Json.MAPPER.readTree(lines.get(lines.size() - 1));
+        assertThat(pair.get("type").asText()).isEqualTo("pair");
+        // As the page shows them (Markdown rendered, runs of white space collapsed).
+        assertThat(squeeze(pair.at("/chosen/completion").asText())).isEqualTo(squeeze(second));
+        assertThat(squeeze(pair.at("/rejected/completion").asText())).isEqualTo(squeeze(first));
+        assertThat(pair.at("/chosen/messages")).isEqualTo(pair.at("/rejected/messages"));
+        // The conversation keeps the picked answer, alone.
+        assertThat(browser.findElements(By.cssSelector(".msg .alternative"))).isEmpty();
+        assertThat(squeeze(answers().get(0).getText())).isEqualTo(squeeze(second));
+    }
+
+    static String squeeze(String s) {
+        return s.replaceAll("\\s+", " ").strip();
+    }
+
     /** Two long answers at 1280x900: the messages pane scrolls, header and composer stay in view. */
     @Test
     void longAnswersScrollInTheMessagesPaneOnDesktopAndPhone() throws Exception {

@@ -142,6 +142,30 @@ function messageElement(m, index) {
     note.textContent = 'stopped before the end';
     div.appendChild(note);
   }
+  if (m.role === 'assistant' && m.alternative) {
+    const alt = document.createElement('div');
+    alt.className = 'alternative';
+    const altRole = document.createElement('div');
+    altRole.className = 'role';
+    altRole.textContent = 'Another answer';
+    const altContent = document.createElement('div');
+    altContent.className = 'content';
+    altContent.innerHTML = renderMarkdown(m.alternative.content);
+    alt.append(altRole, altContent);
+    div.appendChild(alt);
+    const picks = document.createElement('div');
+    picks.className = 'picks';
+    for (const [which, label] of [['first', 'The first is better'], ['second', 'The other is better'], ['neither', 'Neither']]) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'pick-' + which;
+      b.textContent = label;
+      b.disabled = !m.alternative.id || controller !== null;
+      b.addEventListener('click', () => pick(index, which));
+      picks.appendChild(b);
+    }
+    div.appendChild(picks);
+  }
   if (m.role === 'assistant') {
     const votes = document.createElement('div');
     votes.className = 'votes';
@@ -153,6 +177,15 @@ function messageElement(m, index) {
       b.textContent = label;
       b.addEventListener('click', () => sendVote(index, vote));
       votes.appendChild(b);
+    }
+    if (m.id && !m.alternative && index === conversation.messages.length - 1) {
+      const another = document.createElement('button');
+      another.type = 'button';
+      another.className = 'another';
+      another.textContent = 'Another answer';
+      another.title = 'a second answer to compare with this one';
+      another.addEventListener('click', () => anotherAnswer(index));
+      votes.appendChild(another);
     }
     div.appendChild(votes);
   }
@@ -175,6 +208,46 @@ async function sendVote(index, vote) {
   }
 }
 
+// Streams one answer to `messages` into `reply` ({content, id}), showing it in `contentEl`.
+async function streamAnswer(messages, reply, contentEl) {
+  const s = settings();
+  const res = await api('/v1/chat/completions', {
+    model: s.model, messages, stream: true, temperature: s.temperature,
+    top_p: s.top_p, repetition_penalty: s.repetition_penalty, max_tokens: s.max_tokens,
+  }, controller.signal);
+  if (!res.ok) { throw new Error((await res.json()).error.message); }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) { break; }
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, end).replace(/^data: /, '');
+      buffer = buffer.slice(end + 2);
+      if (event === '[DONE]') { continue; }
+      const chunk = JSON.parse(event);
+      if (chunk.error) { throw new Error(chunk.error.message); }
+      if (chunk.id) { reply.id = chunk.id; }
+      const delta = chunk.choices.length ? chunk.choices[0].delta.content : null;
+      if (delta) {
+        const box = $('messages');
+        const stick = atBottom(box);
+        reply.content += delta;
+        contentEl.innerHTML = renderMarkdown(reply.content);
+        if (stick) { box.scrollTop = box.scrollHeight; }
+      }
+    }
+  }
+}
+
+function busy(on) {
+  $('stop').disabled = !on;
+  $('send').disabled = on;
+}
+
 async function ask() {
   if (controller) { return; }
   const convo = conversation; // Clear or New may replace the current conversation while this streams
@@ -183,52 +256,74 @@ async function ask() {
   render();
   const content = $('messages').lastChild.querySelector('.content');
   controller = new AbortController();
-  $('stop').disabled = false;
-  $('send').disabled = true;
-  const s = settings();
+  busy(true);
   try {
-    const res = await api('/v1/chat/completions', {
-      model: s.model, messages: requestMessages().slice(0, -1), stream: true, temperature: s.temperature,
-      top_p: s.top_p, repetition_penalty: s.repetition_penalty, max_tokens: s.max_tokens,
-    }, controller.signal);
-    if (!res.ok) { throw new Error((await res.json()).error.message); }
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) { break; }
-      buffer += decoder.decode(value, { stream: true });
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, end).replace(/^data: /, '');
-        buffer = buffer.slice(end + 2);
-        if (event === '[DONE]') { continue; }
-        const chunk = JSON.parse(event);
-        if (chunk.error) { throw new Error(chunk.error.message); }
-        if (chunk.id) { reply.id = chunk.id; }
-        const delta = chunk.choices.length ? chunk.choices[0].delta.content : null;
-        if (delta) {
-          const box = $('messages');
-          const stick = atBottom(box);
-          reply.content += delta;
-          content.innerHTML = renderMarkdown(reply.content);
-          if (stick) { box.scrollTop = box.scrollHeight; }
-        }
-      }
-    }
+    await streamAnswer(requestMessages().slice(0, -1), reply, content);
     status('');
   } catch (e) {
     if (e.name === 'AbortError') { reply.stopped = true; }
     status(e.name === 'AbortError' ? 'stopped' : e.message);
   } finally {
     controller = null;
-    $('stop').disabled = true;
-    $('send').disabled = false;
+    busy(false);
     if (!reply.content) { convo.messages.pop(); }
     save(convo);
     render();
   }
+}
+
+// "Another answer": a second answer to the same conversation, shown beside the first; the user
+// picks the better one (a pair for preference tuning) or neither.
+async function anotherAnswer(index) {
+  if (controller) { return; }
+  const convo = conversation;
+  const first = convo.messages[index];
+  const second = { content: '', id: undefined };
+  first.alternative = second;
+  render();
+  const content = $('messages').children[index].querySelector('.alternative .content');
+  controller = new AbortController();
+  busy(true);
+  try {
+    await streamAnswer(requestMessages().slice(0, requestMessages().length - convo.messages.length + index), second,
+      content);
+    status('pick the better answer, or neither');
+  } catch (e) {
+    delete first.alternative;
+    status(e.name === 'AbortError' ? 'stopped' : e.message);
+  } finally {
+    controller = null;
+    busy(false);
+    save(convo);
+    render();
+  }
+}
+
+// Keeps the picked answer in the conversation; with a pick (not "neither") the pair is recorded.
+async function pick(index, which) {
+  const m = conversation.messages[index];
+  const alt = m.alternative;
+  if (!alt) { return; }
+  if (which !== 'neither') {
+    const chosen = which === 'first' ? m : alt;
+    const rejected = which === 'first' ? alt : m;
+    try {
+      const res = await api('/v1/feedback', { chosen: chosen.id, rejected: rejected.id });
+      if (!res.ok) { throw new Error((await res.json()).error.message); }
+      status('thanks: your pick was recorded');
+    } catch (e) {
+      status(e.message);
+      return;
+    }
+    if (which === 'second') {
+      m.content = alt.content;
+      m.id = alt.id;
+      delete m.vote;
+    }
+  }
+  delete m.alternative;
+  save();
+  render();
 }
 
 function send(event) {
