@@ -1,0 +1,114 @@
+package ai.medqa.finetune;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.medqa.model.MistralModel;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Direct Preference Optimization's loss as TRL's {@code DPOTrainer} computes it (its {@code sigmoid}
+ * loss, the paper's): for each pair, the summed log-probabilities of the chosen and the rejected
+ * completion under the policy (the model with its adapter, recording gradients) and under the
+ * reference (the same model with the adapter disabled, as TRL does for a new PEFT adapter), then
+ * {@code -logsigmoid(beta * ((pc - rc) - (pr - rr)))}, averaged over pairs; the rewards are
+ * {@code beta * (p - r)} of each completion.
+ *
+ * <p>A batch is TRL's: the chosen sequences ({@code prompt + chosen}) then the rejected ones,
+ * right-padded, the completion tokens alone counted.
+ */
+final class PreferenceLoss {
+    private PreferenceLoss() {}
+
+    /** One preference example as token ids: the prompt (with BOS), and the two completions. */
+    record Pair(int[] prompt, int[] chosen, int[] rejected) {}
+
+    /** The loss (a recorded scalar) and, per pair, the chosen and rejected rewards. */
+    record Dpo(NDArray loss, float[] chosenRewards, float[] rejectedRewards) {}
+
+    /** TRL's batch of {@code pairs}: chosen rows, then rejected rows, the completion tokens as labels. */
+    static Batch batch(List<Pair> pairs, int padId) {
+        List<TokenizedExample> rows = new ArrayList<>();
+        for (boolean chosen : new boolean[] {true, false}) {
+            for (int i = 0; i < pairs.size(); i++) {
+                Pair p = pairs.get(i);
+                int[] completion = chosen ? p.chosen() : p.rejected();
+                int[] ids = new int[p.prompt().length + completion.length];
+                System.arraycopy(p.prompt(), 0, ids, 0, p.prompt().length);
+                System.arraycopy(completion, 0, ids, p.prompt().length, completion.length);
+                rows.add(new TokenizedExample((chosen ? "chosen " : "rejected ") + i, ids, p.prompt().length, false, false));
+            }
+        }
+        return Batch.of(rows, padId);
+    }
+
+    /**
+     * Per row, the summed log-probability of its labels ({@code logits [B, T, V]} float32, position t
+     * predicting label t + 1, {@link Batch#IGNORE} skipped): {@code [B]}, recorded for autograd.
+     */
+    static NDArray sequenceLogps(NDArray logits, Batch batch) {
+        int b = batch.rows();
+        int t = batch.length();
+        long[] target = new long[b * (t - 1)];
+        float[] mask = new float[b * (t - 1)];
+        for (int r = 0; r < b; r++) {
+            for (int i = 0; i < t - 1; i++) {
+                int label = batch.labels()[r * t + i + 1];
+                if (label != Batch.IGNORE) {
+                    target[r * (t - 1) + i] = label;
+                    mask[r * (t - 1) + i] = 1f;
+                }
+            }
+        }
+        NDManager m = logits.getManager();
+        NDArray logp = logits.get(new NDIndex(":, :-1, :")).logSoftmax(-1);
+        NDArray idx = m.create(target, new Shape(b, t - 1, 1)).toDevice(logits.getDevice(), false);
+        NDArray picked = logp.gather(idx, 2).reshape(b, t - 1);
+        NDArray weights = m.create(mask, new Shape(b, t - 1)).toDevice(logits.getDevice(), false);
+        return picked.mul(weights).sum(new int[] {1});
+    }
+
+    /**
+     * The reference log-probabilities of {@code batch}: {@code model} with its adapter disabled, no
+     * gradients recorded. {@code disable}/{@code enable} switch the adapter off and back on.
+     */
+    static float[] referenceLogps(MistralModel model, Batch batch, Runnable disable, Runnable enable) {
+        disable.run();
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray ids = model.manager().create(batch.ids(), new Shape(batch.rows(), batch.length()));
+            return sequenceLogps(model.forward(ids, new int[batch.rows()]), batch).toFloatArray();
+        } finally {
+            enable.run();
+        }
+    }
+
+    /**
+     * The DPO loss of policy log-probabilities {@code policy [2P]} (chosen rows first, recorded) against
+     * the reference's {@code reference [2P]}.
+     */
+    static Dpo dpo(NDArray policy, float[] reference, double beta) {
+        int pairs = reference.length / 2;
+        NDManager m = policy.getManager();
+        NDArray ref = m.create(reference).toDevice(policy.getDevice(), false);
+        NDArray ratios = policy.sub(ref); // log pi/ref per row
+        NDArray chosen = ratios.get(new NDIndex("0:{}", pairs));
+        NDArray rejected = ratios.get(new NDIndex("{}:", pairs));
+        NDArray z = CausalLmLoss.scale(chosen.sub(rejected), beta);
+        // -logsigmoid(z) = softplus(-z) = log(1 + exp(-z)), written stably: max(-z, 0) + log(1 + exp(-|z|)).
+        // The constants are arrays of the caller's scope: autograd keeps them (see CausalLmLoss.scale).
+        NDArray zero = m.create(0f).toDevice(policy.getDevice(), false);
+        NDArray one = m.create(1f).toDevice(policy.getDevice(), false);
+        NDArray loss = z.neg().maximum(zero).add(z.abs().neg().exp().add(one).log()).mean();
+        float[] r = ratios.toFloatArray();
+        float[] cr = new float[pairs];
+        float[] rr = new float[pairs];
+        for (int i = 0; i < pairs; i++) {
+            cr[i] = (float) (beta * r[i]);
+            rr[i] = (float) (beta * r[pairs + i]);
+        }
+        return new Dpo(loss, cr, rr);
+    }
+}
