@@ -56,7 +56,26 @@ public final class FineTune {
                     double beta1, double beta2, double eps, double maxGradNorm, long seed, LoraConfig lora,
                     String adapterName, int evalEvery, double evalFraction, int earlyStopPatience,
                     double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery,
-                    boolean gradientCheckpointing) {}
+                    boolean gradientCheckpointing, Method method, double beta) {}
+
+    /**
+     * What the run optimizes: {@link #SFT}, next-token cross-entropy on prompt/completion examples (the
+     * default), or {@link #DPO}, TRL's DPO loss on preference pairs ({@code prompt}, {@code chosen},
+     * {@code rejected}, as {@code medqa feedback export --format dpo} writes them) against the base
+     * model with the adapter disabled.
+     */
+    public enum Method {
+        SFT, DPO;
+
+        /** {@code sft} or {@code dpo}. */
+        public static Method parse(String name) {
+            try {
+                return valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unknown method \"" + name + "\"; expected sft or dpo");
+            }
+        }
+    }
 
     /** Where a run's model, data and output come from, and whom it tells of each step: build()'s snapshot. */
     record Inputs(Path modelDir, MistralModel model, Tokenizer tokenizer, Device device, DataType computeType,
@@ -85,6 +104,9 @@ public final class FineTune {
      */
     public FineTuneResult run() {
         long started = System.nanoTime();
+        if (settings.method() == Method.DPO) {
+            return runDpo(started);
+        }
         Data data = data(); // a bad data file is reported before minutes of model loading
         boolean ownModel = in.model() == null;
         MistralModel model = ownModel
@@ -136,6 +158,99 @@ public final class FineTune {
             detach(lora);
         }
         return result(outcome, train, eval, data.heldOutTest(), started);
+    }
+
+    /**
+     * DPO: the pairs of the data file (read and checked before the model loads), tokenized with the
+     * model's chat template, a held-out fold, each pair's reference log-probabilities computed once
+     * with the base model (no adapter attached yet; on resume, with it disabled), then the trainer's
+     * loop, checkpoints and resume as for SFT.
+     */
+    private FineTuneResult runDpo(long started) {
+        if (in.dataFile() == null) {
+            throw new IllegalArgumentException("DPO reads its pairs from a file: data(file)");
+        }
+        List<PreferenceData.Text> texts = PreferenceData.load(in.dataFile());
+        boolean ownModel = in.model() == null;
+        MistralModel model = ownModel ? MistralModel.load(in.modelDir(), in.device(), in.computeType(), in.baseLinears())
+                : in.model();
+        try {
+            Tokenizer tokenizer = in.tokenizer() != null ? in.tokenizer() : Tokenizer.load(in.modelDir());
+            try {
+                List<String> dropped = new ArrayList<>();
+                List<PreferenceLoss.Pair> pairs = PreferenceData.tokenize(texts, ai.medqa.chat.ChatTemplate.of(tokenizer),
+                        settings.maxLength(), dropped);
+                if (!dropped.isEmpty()) {
+                    log.warn("{} pairs left out: their prompt alone fills max length {} ({})", dropped.size(),
+                            settings.maxLength(), dropped.get(0));
+                }
+                List<PreferenceLoss.Pair> shuffled = new ArrayList<>(pairs);
+                SplittableRandom r = new SplittableRandom(Seeds.mix(settings.seed(), 0xE7A1L));
+                for (int i = shuffled.size() - 1; i > 0; i--) {
+                    Collections.swap(shuffled, i, r.nextInt(i + 1));
+                }
+                int n = settings.evalFraction() > 0 ? (int) Math.ceil(settings.evalFraction() * shuffled.size()) : 0;
+                List<PreferenceLoss.Pair> eval = shuffled.subList(0, n);
+                List<PreferenceLoss.Pair> train = shuffled.subList(n, shuffled.size());
+                if (train.isEmpty()) {
+                    throw new IllegalArgumentException(in.dataFile() + ": no training pairs left (" + pairs.size()
+                            + " usable, " + n + " held out)");
+                }
+                Files.createDirectories(in.output());
+                LoraAdapters lora = LoraAdapters.of(model);
+                int padId = tokenizer.eosId();
+                Objective trainObjective = Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
+                Objective evalObjective = Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
+                log.info("DPO on {} pairs ({} held out), beta {}", train.size(), eval.size(), settings.beta());
+                Trainer trainer = new Trainer(settings, model, trainObjective, evalObjective, in.listener());
+                Trainer.Outcome outcome;
+                try {
+                    outcome = trainer.run(lora, in.output());
+                } catch (RuntimeException e) {
+                    detach(lora);
+                    throw e;
+                }
+                saveOutputs(lora, outcome.state());
+                if (in.model() == null) {
+                    detach(lora);
+                }
+                long tokens = train.stream().mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length).sum();
+                long targets = train.stream().mapToLong(p -> (long) p.chosen().length + p.rejected().length).sum();
+                int longest = train.stream().mapToInt(p -> p.prompt().length + Math.max(p.chosen().length, p.rejected().length))
+                        .max().orElse(0);
+                TrainerState st = outcome.state();
+                double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
+                return new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(), st.bestEvalLoss(),
+                        st.stoppedEarly(), in.output(), new DataStats(train.size(), 0, 0, tokens, targets, longest),
+                        eval.isEmpty() ? null : new DataStats(eval.size(), 0, 0, 0, 0, 0), 0,
+                        (System.nanoTime() - started) / 1e9, st.history());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create " + in.output() + ": " + e.getMessage(), e);
+            } finally {
+                if (in.tokenizer() == null) {
+                    tokenizer.close();
+                }
+            }
+        } finally {
+            if (ownModel) {
+                model.close();
+            }
+        }
+    }
+
+    /** Each pair's reference log-probabilities {chosen, rejected}: the model with no adapter active, no gradients. */
+    private float[][] reference(MistralModel model, LoraAdapters lora, List<PreferenceLoss.Pair> pairs, int padId) {
+        float[][] out = new float[pairs.size()][];
+        String active = lora.active().orElse(null);
+        for (int from = 0; from < pairs.size(); from += settings.batchSize()) {
+            List<PreferenceLoss.Pair> chunk = pairs.subList(from, Math.min(pairs.size(), from + settings.batchSize()));
+            float[] logps = PreferenceLoss.referenceLogps(model, PreferenceLoss.batch(chunk, padId),
+                    () -> lora.activate(null), () -> lora.activate(active));
+            for (int k = 0; k < chunk.size(); k++) {
+                out[from + k] = new float[] {logps[k], logps[chunk.size() + k]};
+            }
+        }
+        return out;
     }
 
     /** Explicit examples, or a file with PubMedQA's official test split held out unless asked; then the held-out fold. */
@@ -288,6 +403,8 @@ public final class FineTune {
         private int saveEvery = 50;
         private int keepCheckpoints = 2;
         private boolean resume;
+        private Method method = Method.SFT;
+        private double beta = 0.1;
         private int logEvery = 1;
 
         private Builder() {}
@@ -509,6 +626,18 @@ public final class FineTune {
             return this;
         }
 
+        /** {@link Method#SFT} (default) or {@link Method#DPO}. */
+        public Builder method(Method method) {
+            this.method = Objects.requireNonNull(method, "method");
+            return this;
+        }
+
+        /** DPO's beta: how far the policy may move from the reference (TRL's default 0.1). */
+        public Builder beta(double beta) {
+            this.beta = beta;
+            return this;
+        }
+
         /** Continue from the output folder's latest checkpoint (a fresh start if it has none). */
         public Builder resume(boolean on) {
             this.resume = on;
@@ -557,6 +686,12 @@ public final class FineTune {
             if (!(eps > 0) || weightDecay < 0 || maxGradNorm < 0) {
                 throw new IllegalArgumentException("eps must be > 0, weight decay and max grad norm >= 0");
             }
+            if (method == Method.DPO && !(beta > 0 && Double.isFinite(beta))) {
+                throw new IllegalArgumentException("DPO beta " + beta + ": expected > 0");
+            }
+            if (method == Method.DPO && dataFile == null) {
+                throw new IllegalStateException("DPO reads its pairs from a file: data(file)");
+            }
             if (!(evalFraction >= 0 && evalFraction < 1) || !(warmupRatio >= 0 && warmupRatio <= 1)) {
                 throw new IllegalArgumentException("eval fraction must be in [0, 1), warm-up ratio in [0, 1]");
             }
@@ -566,7 +701,7 @@ public final class FineTune {
             Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
                     schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, config,
                     adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
-                    keepCheckpoints, resume, logEvery, gradientCheckpointing);
+                    keepCheckpoints, resume, logEvery, gradientCheckpointing, method, beta);
             Inputs inputs = new Inputs(modelDir, model, tokenizer, device, computeType, baseLinears, dataFile, examples,
                     evalExamples, includeOfficialTest, template, output, listener);
             return new FineTune(inputs, s);

@@ -35,18 +35,21 @@ final class Trainer {
 
     private final FineTune.Settings s;
     private final MistralModel model;
-    private final List<TokenizedExample> train;
-    private final List<TokenizedExample> eval;
-    private final int padId;
+    private final Objective train;
+    private final Objective eval;
     private final Consumer<StepStats> listener;
 
     Trainer(FineTune.Settings settings, MistralModel model, List<TokenizedExample> train, List<TokenizedExample> eval,
             int padId, Consumer<StepStats> listener) {
+        this(settings, model, Objective.sft(train, padId), Objective.sft(eval, padId), listener);
+    }
+
+    /** A run minimizing {@code train}, evaluated on {@code eval} (of the same kind; may be empty). */
+    Trainer(FineTune.Settings settings, MistralModel model, Objective train, Objective eval, Consumer<StepStats> listener) {
         this.s = settings;
         this.model = model;
         this.train = train;
         this.eval = eval;
-        this.padId = padId;
         this.listener = listener;
     }
 
@@ -57,7 +60,7 @@ final class Trainer {
                        long warmup, Path out) {}
 
     /** One optimizer step's micro-batches, with the examples, tokens and loss targets they hold. */
-    private record StepData(List<Batch> micro, int examples, int tokens, int targets) {}
+    private record StepData(List<Objective.Micro> micro, int examples, int tokens, int targets) {}
 
     /** Where the run stands between steps: starts as a fresh or resumed state, saved as one. */
     private static final class Progress {
@@ -165,7 +168,7 @@ final class Trainer {
     }
 
     private Outcome loop(Run run, Progress p) {
-        if (p.step == 0 && !eval.isEmpty()) {
+        if (p.step == 0 && eval.size() > 0) {
             // The base model's loss (B = 0 at the start): the reference every later evaluation is read against.
             p.initialEval = evaluate(run.lora(), eval);
             log.info("held-out loss before training: {}", fmt(p.initialEval));
@@ -187,7 +190,7 @@ final class Trainer {
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("step " + p.step + ": the loss is " + loss);
             }
-            boolean evalNow = !eval.isEmpty()
+            boolean evalNow = eval.size() > 0
                     && (p.step == run.total() || (s.evalEvery() > 0 && p.step % s.evalEvery() == 0));
             double evalLoss = evalNow ? evaluateAndTrackBest(run, p) : Double.NaN;
             long now = System.nanoTime();
@@ -215,18 +218,18 @@ final class Trainer {
             p.order = permutation(p.epoch);
         }
         int take = Math.min(s.batchSize() * s.gradientAccumulation(), train.size() - p.position);
-        List<Batch> micro = new ArrayList<>();
+        List<Objective.Micro> micro = new ArrayList<>();
         int targets = 0;
         int tokens = 0;
         for (int from = 0; from < take; from += s.batchSize()) {
-            List<TokenizedExample> rows = new ArrayList<>();
-            for (int i = from; i < Math.min(take, from + s.batchSize()); i++) {
-                rows.add(train.get(p.order[p.position + i]));
+            int[] rows = new int[Math.min(take, from + s.batchSize()) - from];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = p.order[p.position + from + i];
             }
-            Batch b = Batch.of(rows, padId);
-            micro.add(b);
-            targets += b.targets();
-            tokens += b.tokens();
+            Objective.Micro m = train.micro(rows);
+            micro.add(m);
+            targets += m.units();
+            tokens += m.batch().tokens();
         }
         return new StepData(micro, take, tokens, targets);
     }
@@ -301,13 +304,14 @@ final class Trainer {
     }
 
     /** Forward, loss (this micro-batch's share of the step's mean) and backward; returns the loss sum. */
-    private double forwardBackward(Batch b, int stepTargets, long seed) {
+    private double forwardBackward(Objective.Micro m, int stepTargets, long seed) {
+        Batch b = m.batch();
         if (s.gradientCheckpointing()) {
             try (NDScope scope = new NDScope()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
                 NDArray[] sum = new NDArray[1];
                 CheckpointedBackward.run(model, ids, new int[b.rows()], logits -> {
-                    sum[0] = CausalLmLoss.sum(logits, b);
+                    sum[0] = train.lossSum(logits, m);
                     return CausalLmLoss.scale(sum[0], 1.0 / stepTargets);
                 }, seed);
                 return sum[0].getFloat();
@@ -316,25 +320,30 @@ final class Trainer {
         try (NDScope scope = new NDScope()) {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
-                NDArray sum = CausalLmLoss.sum(model.forward(ids, new int[b.rows()]), b);
+                NDArray sum = train.lossSum(model.forward(ids, new int[b.rows()]), m);
                 gc.backward(CausalLmLoss.scale(sum, 1.0 / stepTargets));
                 return sum.getFloat();
             }
         }
     }
 
-    /** Mean cross-entropy per completion token over {@code examples}, without dropout or gradients. */
-    double evaluate(LoraAdapters lora, List<TokenizedExample> examples) {
+    /** The objective's mean loss per unit over all of {@code data}, without dropout or gradients. */
+    double evaluate(LoraAdapters lora, Objective data) {
         lora.setTraining(false);
         double sum = 0;
         long targets = 0;
-        for (int from = 0; from < examples.size(); from += s.batchSize()) {
-            Batch b = Batch.of(examples.subList(from, Math.min(examples.size(), from + s.batchSize())), padId);
+        for (int from = 0; from < data.size(); from += s.batchSize()) {
+            int[] rows = new int[Math.min(data.size(), from + s.batchSize()) - from];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = from + i;
+            }
+            Objective.Micro m = data.micro(rows);
+            Batch b = m.batch();
             try (NDScope scope = new NDScope()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
-                sum += CausalLmLoss.sum(model.forward(ids, new int[b.rows()]), b).getFloat();
+                sum += data.lossSum(model.forward(ids, new int[b.rows()]), m).getFloat();
             }
-            targets += b.targets();
+            targets += m.units();
         }
         lora.setTraining(true);
         return sum / targets;
@@ -363,14 +372,7 @@ final class Trainer {
     /** Settings and data that must not change between a run and its resume. */
     private String fingerprint(long total, long warmup) {
         CRC32 crc = new CRC32();
-        for (TokenizedExample e : train) {
-            for (int id : e.ids()) {
-                crc.update(id);
-                crc.update(id >>> 8);
-                crc.update(id >>> 16);
-            }
-            crc.update(e.promptLength());
-        }
+        train.fingerprint(crc);
         return String.format(Locale.ROOT, "train=%d data-crc=%08x eval=%d steps=%d warmup=%d lr=%s schedule=%s batch=%d"
                         + " accum=%d seed=%d wd=%s betas=%s,%s eps=%s clip=%s", train.size(), crc.getValue(),
                 eval.size(), total, warmup, s.learningRate(), s.schedule(), s.batchSize(), s.gradientAccumulation(),

@@ -71,6 +71,14 @@ public final class FinetuneCommand implements Callable<Integer> {
             + " (contexts first, answer last) and counted (default ${DEFAULT-VALUE}).")
     int maxLen;
 
+    @Option(names = "--method", defaultValue = "sft", paramLabel = "sft|dpo",
+            description = "sft (default): learn the completions of --data; dpo: learn from preference pairs (prompt, chosen, "
+                    + "rejected; medqa feedback export --format dpo) against the base model, as TRL's DPOTrainer.")
+    String method;
+
+    @Option(names = "--beta", defaultValue = "0.1", description = "DPO's beta (default ${DEFAULT-VALUE}, TRL's).")
+    double beta;
+
     @Option(names = "--resume", description = "Continue from the latest checkpoint in --out.")
     boolean resume;
 
@@ -154,7 +162,20 @@ public final class FinetuneCommand implements Callable<Integer> {
         if (ModelOptions.threadCount(threads, spec) > 0) {
             ai.medqa.model.PyTorchThreads.set(threads);
         }
-        FineTune.Builder b = FineTune.builder()
+        FineTune.Method m;
+        try {
+            m = FineTune.Method.parse(method);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--method " + method + ": expected sft or dpo");
+        }
+        if (m == FineTune.Method.DPO && !(beta > 0)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--beta " + beta + ": expected > 0");
+        }
+        if (m == FineTune.Method.DPO && gradientCheckpointing) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--gradient-checkpointing is not available with --method dpo yet");
+        }
+        FineTune.Builder b = FineTune.builder().method(m).beta(beta)
                 .model(model).device(device(device)).computeType(dataType(precision))
                 .data(data).output(out)
                 .lora(LoraConfig.of(r, alpha, dropout, targets))
