@@ -56,23 +56,25 @@ public final class FineTune {
                     double beta1, double beta2, double eps, double maxGradNorm, long seed, LoraConfig lora,
                     String adapterName, int evalEvery, double evalFraction, int earlyStopPatience,
                     double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery,
-                    boolean gradientCheckpointing, Method method, double beta) {}
+                    boolean gradientCheckpointing, Method method, double beta, double desirableWeight,
+                    double undesirableWeight) {}
 
     /**
      * What the run optimizes: {@link #SFT}, next-token cross-entropy on prompt/completion examples (the
      * default), or {@link #DPO}, TRL's DPO loss on preference pairs ({@code prompt}, {@code chosen},
      * {@code rejected}, as {@code medqa feedback export --format dpo} writes them) against the base
-     * model with the adapter disabled.
+     * model with the adapter disabled, or {@link #KTO}, TRL's KTO loss on liked and disliked answers
+     * ({@code prompt}, {@code completion}, {@code label}; {@code --format kto}) likewise.
      */
     public enum Method {
-        SFT, DPO;
+        SFT, DPO, KTO;
 
         /** {@code sft} or {@code dpo}. */
         public static Method parse(String name) {
             try {
                 return valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("unknown method \"" + name + "\"; expected sft or dpo");
+                throw new IllegalArgumentException("unknown method \"" + name + "\"; expected sft, dpo or kto");
             }
         }
     }
@@ -104,8 +106,8 @@ public final class FineTune {
      */
     public FineTuneResult run() {
         long started = System.nanoTime();
-        if (settings.method() == Method.DPO) {
-            return runDpo(started);
+        if (settings.method() != Method.SFT) {
+            return runPreference(started);
         }
         Data data = data(); // a bad data file is reported before minutes of model loading
         boolean ownModel = in.model() == null;
@@ -161,47 +163,73 @@ public final class FineTune {
     }
 
     /**
-     * DPO: the pairs of the data file (read and checked before the model loads), tokenized with the
-     * model's chat template, a held-out fold, each pair's reference log-probabilities computed once
-     * with the base model (no adapter attached yet; on resume, with it disabled), then the trainer's
-     * loop, checkpoints and resume as for SFT.
+     * DPO and KTO: the data file's pairs or labeled answers (read and checked before the model loads),
+     * tokenized with the model's chat template, a held-out fold, reference log-probabilities computed
+     * once with the base model (no adapter attached yet), then the trainer's loop, checkpoints and
+     * resume as for SFT. KTO keeps file order (its KL estimate pairs neighbours within a micro-batch).
      */
-    private FineTuneResult runDpo(long started) {
+    private FineTuneResult runPreference(long started) {
         if (in.dataFile() == null) {
-            throw new IllegalArgumentException("DPO reads its pairs from a file: data(file)");
+            throw new IllegalArgumentException(settings.method() + " reads its data from a file: data(file)");
         }
-        List<PreferenceData.Text> texts = PreferenceData.load(in.dataFile());
+        boolean dpo = settings.method() == Method.DPO;
+        List<PreferenceData.Text> pairTexts = dpo ? PreferenceData.load(in.dataFile()) : null;
+        List<PreferenceData.LabeledText> labeledTexts = dpo ? null : PreferenceData.loadLabeled(in.dataFile());
         boolean ownModel = in.model() == null;
         MistralModel model = ownModel ? MistralModel.load(in.modelDir(), in.device(), in.computeType(), in.baseLinears())
                 : in.model();
         try {
             Tokenizer tokenizer = in.tokenizer() != null ? in.tokenizer() : Tokenizer.load(in.modelDir());
             try {
+                ai.medqa.chat.ChatTemplate template = ai.medqa.chat.ChatTemplate.of(tokenizer);
                 List<String> dropped = new ArrayList<>();
-                List<PreferenceLoss.Pair> pairs = PreferenceData.tokenize(texts, ai.medqa.chat.ChatTemplate.of(tokenizer),
-                        settings.maxLength(), dropped);
+                int padId = tokenizer.eosId();
+                LoraAdapters lora = LoraAdapters.of(model);
+                Objective trainObjective;
+                Objective evalObjective;
+                int trainUnits;
+                int evalUnits;
+                long tokens;
+                long targets;
+                if (dpo) {
+                    List<PreferenceLoss.Pair> all = PreferenceData.tokenize(pairTexts, template, settings.maxLength(), dropped);
+                    List<List<PreferenceLoss.Pair>> split = split(all, true);
+                    List<PreferenceLoss.Pair> train = split.get(0);
+                    List<PreferenceLoss.Pair> eval = split.get(1);
+                    trainObjective = Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
+                    evalObjective = Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
+                    trainUnits = train.size();
+                    evalUnits = eval.size();
+                    tokens = train.stream().mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length)
+                            .sum();
+                    targets = train.stream().mapToLong(p -> (long) p.chosen().length + p.rejected().length).sum();
+                } else {
+                    List<PreferenceLoss.Labeled> all = PreferenceData.tokenizeLabeled(labeledTexts, template,
+                            settings.maxLength(), dropped);
+                    List<List<PreferenceLoss.Labeled>> split = split(all, false);
+                    List<PreferenceLoss.Labeled> train = split.get(0);
+                    List<PreferenceLoss.Labeled> eval = split.get(1);
+                    trainObjective = Objective.kto(model, train, klReference(model, lora, train, padId), settings.beta(),
+                            settings.desirableWeight(), settings.undesirableWeight(), padId);
+                    evalObjective = Objective.kto(model, eval, klReference(model, lora, eval, padId), settings.beta(),
+                            settings.desirableWeight(), settings.undesirableWeight(), padId);
+                    trainUnits = train.size();
+                    evalUnits = eval.size();
+                    tokens = train.stream().mapToLong(e -> 2L * (e.prompt().length + e.completion().length)).sum();
+                    targets = train.stream().mapToLong(e -> e.completion().length).sum();
+                    long liked = train.stream().filter(PreferenceLoss.Labeled::desirable).count();
+                    if (liked == 0 || liked == train.size()) {
+                        log.warn("KTO on {} examples of one label only ({} liked): its KL term has nothing to contrast",
+                                train.size(), liked);
+                    }
+                }
                 if (!dropped.isEmpty()) {
-                    log.warn("{} pairs left out: their prompt alone fills max length {} ({})", dropped.size(),
+                    log.warn("{} left out: their prompt alone fills max length {} ({})", dropped.size(),
                             settings.maxLength(), dropped.get(0));
                 }
-                List<PreferenceLoss.Pair> shuffled = new ArrayList<>(pairs);
-                SplittableRandom r = new SplittableRandom(Seeds.mix(settings.seed(), 0xE7A1L));
-                for (int i = shuffled.size() - 1; i > 0; i--) {
-                    Collections.swap(shuffled, i, r.nextInt(i + 1));
-                }
-                int n = settings.evalFraction() > 0 ? (int) Math.ceil(settings.evalFraction() * shuffled.size()) : 0;
-                List<PreferenceLoss.Pair> eval = shuffled.subList(0, n);
-                List<PreferenceLoss.Pair> train = shuffled.subList(n, shuffled.size());
-                if (train.isEmpty()) {
-                    throw new IllegalArgumentException(in.dataFile() + ": no training pairs left (" + pairs.size()
-                            + " usable, " + n + " held out)");
-                }
                 Files.createDirectories(in.output());
-                LoraAdapters lora = LoraAdapters.of(model);
-                int padId = tokenizer.eosId();
-                Objective trainObjective = Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
-                Objective evalObjective = Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
-                log.info("DPO on {} pairs ({} held out), beta {}", train.size(), eval.size(), settings.beta());
+                log.info("{} on {} {} ({} held out), beta {}", settings.method(), trainUnits, trainObjective.unit(),
+                        evalUnits, settings.beta());
                 Trainer trainer = new Trainer(settings, model, trainObjective, evalObjective, in.listener());
                 Trainer.Outcome outcome;
                 try {
@@ -214,15 +242,11 @@ public final class FineTune {
                 if (in.model() == null) {
                     detach(lora);
                 }
-                long tokens = train.stream().mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length).sum();
-                long targets = train.stream().mapToLong(p -> (long) p.chosen().length + p.rejected().length).sum();
-                int longest = train.stream().mapToInt(p -> p.prompt().length + Math.max(p.chosen().length, p.rejected().length))
-                        .max().orElse(0);
                 TrainerState st = outcome.state();
                 double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
                 return new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(), st.bestEvalLoss(),
-                        st.stoppedEarly(), in.output(), new DataStats(train.size(), 0, 0, tokens, targets, longest),
-                        eval.isEmpty() ? null : new DataStats(eval.size(), 0, 0, 0, 0, 0), 0,
+                        st.stoppedEarly(), in.output(), new DataStats(trainUnits, 0, 0, tokens, targets, 0),
+                        evalUnits == 0 ? null : new DataStats(evalUnits, 0, 0, 0, 0, 0), 0,
                         (System.nanoTime() - started) / 1e9, st.history());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create " + in.output() + ": " + e.getMessage(), e);
@@ -236,6 +260,64 @@ public final class FineTune {
                 model.close();
             }
         }
+    }
+
+    /**
+     * Training and held-out parts: a held-out fold drawn with the run's seed; the training part
+     * shuffled ({@code shuffle}) or in file order (KTO).
+     */
+    private <T> List<List<T>> split(List<T> all, boolean shuffle) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            order.add(i);
+        }
+        SplittableRandom r = new SplittableRandom(Seeds.mix(settings.seed(), 0xE7A1L));
+        for (int i = order.size() - 1; i > 0; i--) {
+            Collections.swap(order, i, r.nextInt(i + 1));
+        }
+        int n = settings.evalFraction() > 0 ? (int) Math.ceil(settings.evalFraction() * all.size()) : 0;
+        java.util.Set<Integer> held = new java.util.TreeSet<>(order.subList(0, n));
+        List<T> train = new ArrayList<>();
+        List<T> eval = new ArrayList<>();
+        if (shuffle) {
+            for (int i : order.subList(n, order.size())) {
+                train.add(all.get(i));
+            }
+        } else {
+            for (int i = 0; i < all.size(); i++) {
+                if (!held.contains(i)) {
+                    train.add(all.get(i));
+                }
+            }
+        }
+        for (int i : held) {
+            eval.add(all.get(i));
+        }
+        if (train.isEmpty()) {
+            throw new IllegalArgumentException(in.dataFile() + ": nothing left to train on (" + all.size() + " usable, "
+                    + n + " held out)");
+        }
+        return List.of(train, eval);
+    }
+
+    /**
+     * Each KTO example's reference log-probabilities {its completion, the mismatched one its micro-batch
+     * pairs it with}: the model with no adapter active, in the micro-batches the trainer will form.
+     */
+    private float[][] klReference(MistralModel model, LoraAdapters lora, List<PreferenceLoss.Labeled> examples, int padId) {
+        float[][] out = new float[examples.size()][];
+        String active = lora.active().orElse(null);
+        for (int from = 0; from < examples.size(); from += settings.batchSize()) {
+            List<PreferenceLoss.Labeled> chunk = examples.subList(from, Math.min(examples.size(), from + settings.batchSize()));
+            float[] matched = PreferenceLoss.referenceLogps(model, PreferenceLoss.labeledBatch(chunk, padId),
+                    () -> lora.activate(null), () -> lora.activate(active));
+            float[] mismatched = PreferenceLoss.referenceLogps(model, PreferenceLoss.klBatch(chunk, padId),
+                    () -> lora.activate(null), () -> lora.activate(active));
+            for (int k = 0; k < chunk.size(); k++) {
+                out[from + k] = new float[] {matched[k], mismatched[k]};
+            }
+        }
+        return out;
     }
 
     /** Each pair's reference log-probabilities {chosen, rejected}: the model with no adapter active, no gradients. */
@@ -405,6 +487,8 @@ public final class FineTune {
         private boolean resume;
         private Method method = Method.SFT;
         private double beta = 0.1;
+        private double desirableWeight = 1.0;
+        private double undesirableWeight = 1.0;
         private int logEvery = 1;
 
         private Builder() {}
@@ -638,6 +722,13 @@ public final class FineTune {
             return this;
         }
 
+        /** KTO's weights of liked and disliked examples (TRL's desirable_weight, undesirable_weight; 1 and 1). */
+        public Builder ktoWeights(double desirable, double undesirable) {
+            this.desirableWeight = desirable;
+            this.undesirableWeight = undesirable;
+            return this;
+        }
+
         /** Continue from the output folder's latest checkpoint (a fresh start if it has none). */
         public Builder resume(boolean on) {
             this.resume = on;
@@ -686,11 +777,15 @@ public final class FineTune {
             if (!(eps > 0) || weightDecay < 0 || maxGradNorm < 0) {
                 throw new IllegalArgumentException("eps must be > 0, weight decay and max grad norm >= 0");
             }
-            if (method == Method.DPO && !(beta > 0 && Double.isFinite(beta))) {
-                throw new IllegalArgumentException("DPO beta " + beta + ": expected > 0");
+            if (method != Method.SFT && !(beta > 0 && Double.isFinite(beta))) {
+                throw new IllegalArgumentException(method + " beta " + beta + ": expected > 0");
             }
-            if (method == Method.DPO && dataFile == null) {
-                throw new IllegalStateException("DPO reads its pairs from a file: data(file)");
+            if (method != Method.SFT && dataFile == null) {
+                throw new IllegalStateException(method + " reads its data from a file: data(file)");
+            }
+            if (!(desirableWeight > 0) || !(undesirableWeight > 0)) {
+                throw new IllegalArgumentException("KTO weights must be > 0, got " + desirableWeight + " and "
+                        + undesirableWeight);
             }
             if (!(evalFraction >= 0 && evalFraction < 1) || !(warmupRatio >= 0 && warmupRatio <= 1)) {
                 throw new IllegalArgumentException("eval fraction must be in [0, 1), warm-up ratio in [0, 1]");
@@ -701,7 +796,7 @@ public final class FineTune {
             Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
                     schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, config,
                     adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
-                    keepCheckpoints, resume, logEvery, gradientCheckpointing, method, beta);
+                    keepCheckpoints, resume, logEvery, gradientCheckpointing, method, beta, desirableWeight, undesirableWeight);
             Inputs inputs = new Inputs(modelDir, model, tokenizer, device, computeType, baseLinears, dataFile, examples,
                     evalExamples, includeOfficialTest, template, output, listener);
             return new FineTune(inputs, s);

@@ -13,8 +13,11 @@ import java.util.zip.CRC32;
  */
 interface Objective {
 
-    /** A micro-batch: its token batch, the units its loss sums over, and the reference log-probs (DPO). */
-    record Micro(Batch batch, int units, float[] reference) {}
+    /**
+     * A micro-batch: its token batch, the units its loss sums over, the reference log-probs (DPO, KTO),
+     * and for KTO the batch's KL estimate and which rows were liked.
+     */
+    record Micro(Batch batch, int units, float[] reference, double kl, boolean[] desirable) {}
 
     /** Units (examples or pairs) in the data. */
     int size();
@@ -31,6 +34,14 @@ interface Objective {
     /** "completion tokens" or "pairs": what the held-out loss is a mean over. */
     String unit();
 
+    /**
+     * Whether examples must be taken in file order, in fixed micro-batches (KTO: its KL estimate pairs
+     * each example with its neighbour's completion within the batch, as TRL's sequential sampling does).
+     */
+    default boolean sequential() {
+        return false;
+    }
+
     /** Cross-entropy over the completion tokens of {@code examples} (the supervised fine-tuning loss). */
     static Objective sft(List<TokenizedExample> examples, int padId) {
         return new Objective() {
@@ -46,7 +57,7 @@ interface Objective {
                     rows.add(examples.get(i));
                 }
                 Batch b = Batch.of(rows, padId);
-                return new Micro(b, b.targets(), null);
+                return new Micro(b, b.targets(), null, 0, null);
             }
 
             @Override
@@ -89,7 +100,7 @@ interface Objective {
                     ref[k] = reference[indices[k]][0];
                     ref[indices.length + k] = reference[indices[k]][1];
                 }
-                return new Micro(PreferenceLoss.batch(rows, padId), indices.length, ref);
+                return new Micro(PreferenceLoss.batch(rows, padId), indices.length, ref, 0, null);
             }
 
             @Override
@@ -111,6 +122,77 @@ interface Objective {
             @Override
             public String unit() {
                 return "pairs";
+            }
+        };
+    }
+
+    /**
+     * The KTO loss over {@code examples}, in file order and micro-batches of {@code batchSize} (TRL's
+     * pairing for the KL estimate), against {@code reference} log-probabilities computed once: per
+     * example, {matched, mismatched}. Each micro-batch runs the policy on its mismatched completions
+     * (no gradient) for the KL estimate.
+     */
+    static Objective kto(ai.medqa.model.MistralModel model, List<PreferenceLoss.Labeled> examples, float[][] reference,
+            double beta, double desirableWeight, double undesirableWeight, int padId) {
+        return new Objective() {
+            @Override
+            public int size() {
+                return examples.size();
+            }
+
+            @Override
+            public Micro micro(int[] indices) {
+                List<PreferenceLoss.Labeled> rows = new ArrayList<>();
+                float[] ref = new float[indices.length];
+                double refKl = 0;
+                for (int k = 0; k < indices.length; k++) {
+                    rows.add(examples.get(indices[k]));
+                    ref[k] = reference[indices[k]][0];
+                    refKl += reference[indices[k]][1];
+                }
+                Batch kl = PreferenceLoss.klBatch(rows, padId);
+                double policyKl = 0;
+                try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    NDArray ids = model.manager().create(kl.ids(), new ai.djl.ndarray.types.Shape(kl.rows(), kl.length()));
+                    for (float v : PreferenceLoss.sequenceLogps(model.forward(ids, new int[kl.rows()]), kl).toFloatArray()) {
+                        policyKl += v;
+                    }
+                }
+                double estimate = Math.max(0, (float) ((policyKl - refKl) / indices.length));
+                boolean[] desirable = new boolean[rows.size()];
+                for (int k = 0; k < desirable.length; k++) {
+                    desirable[k] = rows.get(k).desirable();
+                }
+                return new Micro(PreferenceLoss.labeledBatch(rows, padId), indices.length, ref, estimate, desirable);
+            }
+
+            @Override
+            public NDArray lossSum(NDArray logits, Micro micro) {
+                NDArray policy = PreferenceLoss.sequenceLogps(logits, micro.batch());
+                return PreferenceLoss.ktoSum(policy, micro.reference(), micro.desirable(), micro.kl(), beta,
+                        desirableWeight, undesirableWeight);
+            }
+
+            @Override
+            public void fingerprint(CRC32 crc) {
+                crc.update(("kto " + beta + " " + desirableWeight + " " + undesirableWeight)
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                for (PreferenceLoss.Labeled e : examples) {
+                    ids(crc, e.prompt());
+                    ids(crc, e.completion());
+                    crc.update(e.desirable() ? 1 : 0);
+                }
+            }
+
+            @Override
+            public String unit() {
+                return "examples";
+            }
+
+            @Override
+            public boolean sequential() {
+                return true;
             }
         };
     }

@@ -26,6 +26,9 @@ final class PreferenceData {
     /** One pair as text. */
     record Text(String id, List<Message> prompt, String chosen, String rejected) {}
 
+    /** One KTO example as text. */
+    record LabeledText(String id, List<Message> prompt, String completion, boolean desirable) {}
+
     /**
      * The pairs of {@code file}.
      *
@@ -34,30 +37,55 @@ final class PreferenceData {
      */
     static List<Text> load(Path file) {
         List<Text> out = new ArrayList<>();
-        Json.forEachLine(file, (message, cause) -> new IllegalArgumentException(message), (line, where, record) -> {
-            JsonNode prompt = record.get("prompt");
-            if (prompt == null || !prompt.isArray() || prompt.isEmpty()) {
-                throw new IllegalArgumentException(where + ": prompt must be the list of messages before the answer "
-                        + "(TRL's conversational form, as medqa feedback export --format dpo writes it)");
-            }
-            List<Message> messages = new ArrayList<>();
-            for (int i = 0; i < prompt.size(); i++) {
-                JsonNode m = prompt.get(i);
-                String role = m.path("role").asText("");
-                if (!m.path("content").isTextual() || !(role.equals("system") || role.equals("user") || role.equals("assistant"))) {
-                    throw new IllegalArgumentException(where + ": prompt[" + i + "] must be {role: system|user|assistant, "
-                            + "content: string}");
-                }
-                messages.add(role.equals("system") ? Message.system(m.get("content").asText())
-                        : role.equals("user") ? Message.user(m.get("content").asText())
-                        : Message.assistant(m.get("content").asText()));
-            }
-            out.add(new Text(where, messages, answer(record, "chosen", where), answer(record, "rejected", where)));
-        });
+        Json.forEachLine(file, (message, cause) -> new IllegalArgumentException(message), (line, where, record) ->
+                out.add(new Text(where, prompt(record, where, "dpo"), answer(record, "chosen", where),
+                        answer(record, "rejected", where))));
         if (out.isEmpty()) {
             throw new IllegalArgumentException(file + ": no preference pairs");
         }
         return out;
+    }
+
+    /**
+     * KTO examples: {@code prompt}, {@code completion} and a boolean {@code label}, as
+     * {@code medqa feedback export --format kto} writes them.
+     */
+    static List<LabeledText> loadLabeled(Path file) {
+        List<LabeledText> out = new ArrayList<>();
+        Json.forEachLine(file, (message, cause) -> new IllegalArgumentException(message), (line, where, record) -> {
+            JsonNode label = record.get("label");
+            if (label == null || !label.isBoolean()) {
+                throw new IllegalArgumentException(where + ": label must be true (liked) or false (disliked)"
+                        + (label == null ? "; the line has none" : ", got " + label));
+            }
+            out.add(new LabeledText(where, prompt(record, where, "kto"), answer(record, "completion", where),
+                    label.asBoolean()));
+        });
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException(file + ": no examples");
+        }
+        return out;
+    }
+
+    private static List<Message> prompt(ObjectNode record, String where, String format) {
+        JsonNode prompt = record.get("prompt");
+        if (prompt == null || !prompt.isArray() || prompt.isEmpty()) {
+            throw new IllegalArgumentException(where + ": prompt must be the list of messages before the answer "
+                    + "(TRL's conversational form, as medqa feedback export --format " + format + " writes it)");
+        }
+        List<Message> messages = new ArrayList<>();
+        for (int i = 0; i < prompt.size(); i++) {
+            JsonNode m = prompt.get(i);
+            String role = m.path("role").asText("");
+            if (!m.path("content").isTextual() || !(role.equals("system") || role.equals("user") || role.equals("assistant"))) {
+                throw new IllegalArgumentException(where + ": prompt[" + i + "] must be {role: system|user|assistant, "
+                        + "content: string}");
+            }
+            messages.add(role.equals("system") ? Message.system(m.get("content").asText())
+                    : role.equals("user") ? Message.user(m.get("content").asText())
+                    : Message.assistant(m.get("content").asText()));
+        }
+        return messages;
     }
 
     private static String answer(ObjectNode record, String field, String where) {
@@ -100,6 +128,29 @@ final class PreferenceData {
             int room = maxLength - prompt.length;
             out.add(new PreferenceLoss.Pair(prompt, Arrays.copyOf(chosen, Math.min(room, chosen.length)),
                     Arrays.copyOf(rejected, Math.min(room, rejected.length))));
+        }
+        return out;
+    }
+
+    /** KTO examples as token ids, cut as {@link #tokenize} cuts pairs. */
+    static List<PreferenceLoss.Labeled> tokenizeLabeled(List<LabeledText> examples, ChatTemplate template, int maxLength,
+            List<String> dropped) {
+        List<PreferenceLoss.Labeled> out = new ArrayList<>();
+        for (LabeledText t : examples) {
+            int[] prompt;
+            int[] completion;
+            try {
+                prompt = template.encode(t.prompt(), true);
+                completion = completion(template, t.prompt(), prompt, t.completion());
+            } catch (ChatTemplateException e) {
+                throw new IllegalArgumentException(t.id() + ": the chat template refuses the prompt: " + e.getMessage(), e);
+            }
+            if (prompt.length >= maxLength) {
+                dropped.add(t.id());
+                continue;
+            }
+            out.add(new PreferenceLoss.Labeled(prompt, Arrays.copyOf(completion,
+                    Math.min(maxLength - prompt.length, completion.length)), t.desirable()));
         }
         return out;
     }

@@ -28,6 +28,63 @@ final class PreferenceLoss {
     /** The loss (a recorded scalar) and, per pair, the chosen and rejected rewards. */
     record Dpo(NDArray loss, float[] chosenRewards, float[] rejectedRewards) {}
 
+    /** One KTO example as token ids: the prompt (with BOS), a completion, and whether it was liked. */
+    record Labeled(int[] prompt, int[] completion, boolean desirable) {}
+
+    /** The batch of {@code rows}: prompt + completion, the completion tokens as labels. */
+    static Batch labeledBatch(List<Labeled> rows, int padId) {
+        List<TokenizedExample> out = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            out.add(example("example " + i, rows.get(i).prompt(), rows.get(i).completion()));
+        }
+        return Batch.of(out, padId);
+    }
+
+    /**
+     * KTO's mismatched batch for its KL estimate, as TRL builds it: prompt i with the completion of
+     * row i - 1 (row 0 with the last row's).
+     */
+    static Batch klBatch(List<Labeled> rows, int padId) {
+        List<TokenizedExample> out = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            int partner = (i + rows.size() - 1) % rows.size();
+            out.add(example("kl " + i, rows.get(i).prompt(), rows.get(partner).completion()));
+        }
+        return Batch.of(out, padId);
+    }
+
+    private static TokenizedExample example(String id, int[] prompt, int[] completion) {
+        int[] ids = new int[prompt.length + completion.length];
+        System.arraycopy(prompt, 0, ids, 0, prompt.length);
+        System.arraycopy(completion, 0, ids, prompt.length, completion.length);
+        return new TokenizedExample(id, ids, prompt.length, false, false);
+    }
+
+    /**
+     * The KTO loss ({@code loss_type="kto"}) summed over a batch: a liked completion costs
+     * {@code wD (1 - sigmoid(beta (p - r - kl)))}, a disliked one {@code wU (1 - sigmoid(beta (kl - (p - r))))},
+     * with {@code kl} the batch's KL estimate (TRL's: the mean policy-minus-reference log-probability of
+     * the mismatched completions, clamped at 0, no gradient). TRL averages over the batch; the trainer
+     * divides this sum by the step's examples.
+     */
+    static NDArray ktoSum(NDArray policy, float[] reference, boolean[] desirable, double kl, double beta,
+            double desirableWeight, double undesirableWeight) {
+        NDManager m = policy.getManager();
+        NDArray ref = m.create(reference).toDevice(policy.getDevice(), false);
+        float[] sign = new float[desirable.length];
+        float[] offset = new float[desirable.length];
+        float[] weight = new float[desirable.length];
+        for (int i = 0; i < desirable.length; i++) {
+            // liked: beta (ratio - kl); disliked: beta (kl - ratio)
+            sign[i] = desirable[i] ? 1f : -1f;
+            offset[i] = (float) (desirable[i] ? -kl : kl);
+            weight[i] = (float) (desirable[i] ? desirableWeight : undesirableWeight);
+        }
+        NDArray z = CausalLmLoss.scale(policy.sub(ref).mul(m.create(sign)).add(m.create(offset)), beta);
+        NDArray one = m.create(1f).toDevice(policy.getDevice(), false);
+        return one.sub(ai.djl.nn.Activation.sigmoid(z)).mul(m.create(weight)).sum();
+    }
+
     /** TRL's batch of {@code pairs}: chosen rows, then rejected rows, the completion tokens as labels. */
     static Batch batch(List<Pair> pairs, int padId) {
         List<TokenizedExample> rows = new ArrayList<>();

@@ -355,6 +355,9 @@ final class Trainer {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
+        if (train.sequential()) {
+            return order; // file order, fixed micro-batches (KTO's KL pairing)
+        }
         SplittableRandom r = new SplittableRandom(Seeds.mix(s.seed(), 0x5EED_0000L + epoch));
         for (int i = order.length - 1; i > 0; i--) {
             int j = r.nextInt(i + 1);

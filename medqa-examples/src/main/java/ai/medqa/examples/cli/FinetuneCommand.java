@@ -71,13 +71,21 @@ public final class FinetuneCommand implements Callable<Integer> {
             + " (contexts first, answer last) and counted (default ${DEFAULT-VALUE}).")
     int maxLen;
 
-    @Option(names = "--method", defaultValue = "sft", paramLabel = "sft|dpo",
+    @Option(names = "--method", defaultValue = "sft", paramLabel = "sft|dpo|kto",
             description = "sft (default): learn the completions of --data; dpo: learn from preference pairs (prompt, chosen, "
-                    + "rejected; medqa feedback export --format dpo) against the base model, as TRL's DPOTrainer.")
+                    + "rejected; medqa feedback export --format dpo), as TRL's DPOTrainer; kto: from liked and disliked "
+                    + "answers (prompt, completion, label; --format kto), as TRL's KTOTrainer. Both against the base model.")
     String method;
 
-    @Option(names = "--beta", defaultValue = "0.1", description = "DPO's beta (default ${DEFAULT-VALUE}, TRL's).")
+    @Option(names = "--beta", defaultValue = "0.1", description = "DPO's and KTO's beta (default ${DEFAULT-VALUE}, TRL's).")
     double beta;
+
+    @Option(names = "--desirable-weight", defaultValue = "1.0", description = "KTO's weight of liked answers (default ${DEFAULT-VALUE}).")
+    double desirableWeight;
+
+    @Option(names = "--undesirable-weight", defaultValue = "1.0",
+            description = "KTO's weight of disliked answers (default ${DEFAULT-VALUE}).")
+    double undesirableWeight;
 
     @Option(names = "--resume", description = "Continue from the latest checkpoint in --out.")
     boolean resume;
@@ -166,16 +174,21 @@ public final class FinetuneCommand implements Callable<Integer> {
         try {
             m = FineTune.Method.parse(method);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--method " + method + ": expected sft or dpo");
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--method " + method
+                    + ": expected sft, dpo or kto");
         }
-        if (m == FineTune.Method.DPO && !(beta > 0)) {
+        if (m != FineTune.Method.SFT && !(beta > 0)) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--beta " + beta + ": expected > 0");
         }
-        if (m == FineTune.Method.DPO && gradientCheckpointing) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--gradient-checkpointing is not available with --method dpo yet");
+        if (!(desirableWeight > 0) || !(undesirableWeight > 0)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--desirable-weight and "
+                    + "--undesirable-weight must be > 0");
         }
-        FineTune.Builder b = FineTune.builder().method(m).beta(beta)
+        if (m != FineTune.Method.SFT && gradientCheckpointing) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--gradient-checkpointing is not available with --method " + method + " yet");
+        }
+        FineTune.Builder b = FineTune.builder().method(m).beta(beta).ktoWeights(desirableWeight, undesirableWeight)
                 .model(model).device(device(device)).computeType(dataType(precision))
                 .data(data).output(out)
                 .lora(LoraConfig.of(r, alpha, dropout, targets))

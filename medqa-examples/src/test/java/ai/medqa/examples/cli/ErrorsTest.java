@@ -138,7 +138,7 @@ class ErrorsTest {
             {"no question", "no question: give it as an argument", "ask", "--model", model},
             {"--lora =", "--lora \"=\": expected NAME=DIR or DIR", "ask", "--model", model, "--lora", "=", "q"},
             {"--log-level", "--log-level loud: expected error, warn, info, debug or trace", "--log-level", "loud", "doctor"},
-            {"--method", "--method ppo: expected sft or dpo", "finetune", "--model", model, "--data", model, "--out",
+            {"--method", "--method ppo: expected sft, dpo or kto", "finetune", "--model", model, "--data", model, "--out",
                 model + "-out", "--method", "ppo"},
         };
         for (String[] c : cases) {
