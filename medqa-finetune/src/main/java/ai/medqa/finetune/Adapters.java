@@ -25,7 +25,11 @@ final class Adapters {
 
     /** Reads the PEFT adapter in {@code dir} (not attached) with {@code lora_dropout} overridden. */
     static LoraAdapter read(MistralModel model, Path dir, String name, double dropout) {
-        LoraConfig config = withDropout(LoraConfig.load(dir), dropout);
+        return read(model, dir, name, withDropout(LoraConfig.load(dir), dropout));
+    }
+
+    /** Reads the PEFT adapter weights in {@code dir} (not attached) under {@code config} (same shapes). */
+    static LoraAdapter read(MistralModel model, Path dir, String name, LoraConfig config) {
         Path file = dir.resolve(LoraAdapter.WEIGHTS_FILE);
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         try (SafetensorsFile st = SafetensorsFile.open(file)) {

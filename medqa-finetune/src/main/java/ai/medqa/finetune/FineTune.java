@@ -57,7 +57,7 @@ public final class FineTune {
                     String adapterName, int evalEvery, double evalFraction, int earlyStopPatience,
                     double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery,
                     boolean gradientCheckpointing, Method method, double beta, double desirableWeight,
-                    double undesirableWeight) {}
+                    double undesirableWeight, Path initAdapter) {}
 
     /**
      * What the run optimizes: {@link #SFT}, next-token cross-entropy on prompt/completion examples (the
@@ -185,6 +185,10 @@ public final class FineTune {
                 List<String> dropped = new ArrayList<>();
                 int padId = tokenizer.eosId();
                 LoraAdapters lora = LoraAdapters.of(model);
+                if (settings.initAdapter() != null) {
+                    // The reference: the starting adapter, frozen (attached only while the reference is computed).
+                    lora.attach(Adapters.read(model, settings.initAdapter(), REFERENCE, 0.0));
+                }
                 Objective trainObjective;
                 Objective evalObjective;
                 int trainUnits;
@@ -222,6 +226,9 @@ public final class FineTune {
                         log.warn("KTO on {} examples of one label only ({} liked): its KL term has nothing to contrast",
                                 train.size(), liked);
                     }
+                }
+                if (settings.initAdapter() != null) {
+                    lora.remove(REFERENCE);
                 }
                 if (!dropped.isEmpty()) {
                     log.warn("{} left out: their prompt alone fills max length {} ({})", dropped.size(),
@@ -310,14 +317,22 @@ public final class FineTune {
         for (int from = 0; from < examples.size(); from += settings.batchSize()) {
             List<PreferenceLoss.Labeled> chunk = examples.subList(from, Math.min(examples.size(), from + settings.batchSize()));
             float[] matched = PreferenceLoss.referenceLogps(model, PreferenceLoss.labeledBatch(chunk, padId),
-                    () -> lora.activate(null), () -> lora.activate(active));
+                    () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
             float[] mismatched = PreferenceLoss.referenceLogps(model, PreferenceLoss.klBatch(chunk, padId),
-                    () -> lora.activate(null), () -> lora.activate(active));
+                    () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
             for (int k = 0; k < chunk.size(); k++) {
                 out[from + k] = new float[] {matched[k], mismatched[k]};
             }
         }
         return out;
+    }
+
+    /** The name the frozen starting adapter has while the reference is computed. */
+    private static final String REFERENCE = "reference";
+
+    /** The adapter the reference runs with: the frozen starting adapter, or none (the base model). */
+    private String referenceAdapter() {
+        return settings.initAdapter() != null ? REFERENCE : null;
     }
 
     /** Each pair's reference log-probabilities {chosen, rejected}: the model with no adapter active, no gradients. */
@@ -327,7 +342,7 @@ public final class FineTune {
         for (int from = 0; from < pairs.size(); from += settings.batchSize()) {
             List<PreferenceLoss.Pair> chunk = pairs.subList(from, Math.min(pairs.size(), from + settings.batchSize()));
             float[] logps = PreferenceLoss.referenceLogps(model, PreferenceLoss.batch(chunk, padId),
-                    () -> lora.activate(null), () -> lora.activate(active));
+                    () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
             for (int k = 0; k < chunk.size(); k++) {
                 out[from + k] = new float[] {logps[k], logps[chunk.size() + k]};
             }
@@ -489,6 +504,7 @@ public final class FineTune {
         private double beta = 0.1;
         private double desirableWeight = 1.0;
         private double undesirableWeight = 1.0;
+        private Path initAdapter;
         private int logEvery = 1;
 
         private Builder() {}
@@ -722,6 +738,17 @@ public final class FineTune {
             return this;
         }
 
+        /**
+         * Start from the PEFT adapter in {@code dir} instead of a new one (its {@code adapter_config.json}
+         * replaces {@link #lora}'s rank, alpha and targets; the dropout stays this run's). For DPO and
+         * KTO the reference is then that adapter as it is now, frozen, as TRL does when given a model
+         * with an adapter; a new adapter's reference is the base model.
+         */
+        public Builder initAdapter(Path dir) {
+            this.initAdapter = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
         /** KTO's weights of liked and disliked examples (TRL's desirable_weight, undesirable_weight; 1 and 1). */
         public Builder ktoWeights(double desirable, double undesirable) {
             this.desirableWeight = desirable;
@@ -790,13 +817,22 @@ public final class FineTune {
             if (!(evalFraction >= 0 && evalFraction < 1) || !(warmupRatio >= 0 && warmupRatio <= 1)) {
                 throw new IllegalArgumentException("eval fraction must be in [0, 1), warm-up ratio in [0, 1]");
             }
+            LoraConfig start = lora;
+            if (initAdapter != null) {
+                if (!Files.isRegularFile(initAdapter.resolve(ai.medqa.lora.LoraAdapter.WEIGHTS_FILE))) {
+                    throw new IllegalArgumentException("init adapter " + initAdapter + ": no "
+                            + ai.medqa.lora.LoraAdapter.WEIGHTS_FILE + " (a PEFT adapter folder is expected)");
+                }
+                start = Adapters.withDropout(LoraConfig.load(initAdapter), lora.loraDropout());
+            }
             // PEFT records the base a model was loaded from, so AutoPeftModelForCausalLM finds it.
-            LoraConfig config = lora.baseModelNameOrPath() == null && modelDir != null
-                    ? lora.withBaseModel(modelDir.toAbsolutePath().normalize().toString()) : lora;
+            LoraConfig config = modelDir != null
+                    ? start.withBaseModel(modelDir.toAbsolutePath().normalize().toString()) : start;
             Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
                     schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, config,
                     adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
-                    keepCheckpoints, resume, logEvery, gradientCheckpointing, method, beta, desirableWeight, undesirableWeight);
+                    keepCheckpoints, resume, logEvery, gradientCheckpointing, method, beta, desirableWeight, undesirableWeight,
+                    initAdapter);
             Inputs inputs = new Inputs(modelDir, model, tokenizer, device, computeType, baseLinears, dataFile, examples,
                     evalExamples, includeOfficialTest, template, output, listener);
             return new FineTune(inputs, s);

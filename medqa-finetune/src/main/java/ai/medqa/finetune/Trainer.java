@@ -117,7 +117,9 @@ final class Trainer {
                     state.epoch() + 1, state.position(), train.size());
         } else {
             state = new TrainerState(0, 0, 0, 0, 0, Double.NaN, Double.NaN, 0, false, fingerprint, List.of());
-            adapter = LoraAdapter.create(model, s.adapterName(), s.lora(), s.seed());
+            // A starting adapter's weights under this run's config (its own, with this run's base and dropout).
+            adapter = s.initAdapter() != null ? Adapters.read(model, s.initAdapter(), s.adapterName(), s.lora())
+                    : LoraAdapter.create(model, s.adapterName(), s.lora(), s.seed());
         }
         lora.attach(adapter);
         lora.activate(s.adapterName());
@@ -376,6 +378,13 @@ final class Trainer {
     private String fingerprint(long total, long warmup) {
         CRC32 crc = new CRC32();
         train.fingerprint(crc);
+        if (s.initAdapter() != null) {
+            try {
+                crc.update(java.nio.file.Files.readAllBytes(s.initAdapter().resolve(LoraAdapter.WEIGHTS_FILE)));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read " + s.initAdapter() + ": " + e.getMessage(), e);
+            }
+        }
         return String.format(Locale.ROOT, "train=%d data-crc=%08x eval=%d steps=%d warmup=%d lr=%s schedule=%s batch=%d"
                         + " accum=%d seed=%d wd=%s betas=%s,%s eps=%s clip=%s", train.size(), crc.getValue(),
                 eval.size(), total, warmup, s.learningRate(), s.schedule(), s.batchSize(), s.gradientAccumulation(),

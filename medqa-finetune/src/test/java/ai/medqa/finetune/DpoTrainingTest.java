@@ -63,6 +63,12 @@ class DpoTrainingTest {
         assertThat(resumed.steps()).isEqualTo(8);
         assertThat(Files.readAllBytes(killed.resolve("adapter_model.safetensors")))
                 .isEqualTo(Files.readAllBytes(dir.resolve("full/adapter_model.safetensors")));
+
+        // Continuing from the trained adapter: it is the reference now (TRL's frozen copy), so the loss
+        // starts at log 2 again, where against the base model it would start near 0.
+        FineTuneResult more = settings(data, dir.resolve("more")).initAdapter(dir.resolve("full")).maxSteps(2).build().run();
+        assertThat(more.initialEvalLoss()).isCloseTo(Math.log(2), within(1e-4));
+        assertThat(more.history().get(0).loss()).isCloseTo(Math.log(2), within(1e-4));
     }
 
     @Test

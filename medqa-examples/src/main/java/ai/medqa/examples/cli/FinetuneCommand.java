@@ -87,6 +87,11 @@ public final class FinetuneCommand implements Callable<Integer> {
             description = "KTO's weight of disliked answers (default ${DEFAULT-VALUE}).")
     double undesirableWeight;
 
+    @Option(names = "--init-adapter", paramLabel = "DIR",
+            description = "Start from this PEFT adapter (its rank, alpha and targets) instead of a new one; with dpo/kto it is "
+                    + "also the reference, frozen, as TRL does for a model with an adapter.")
+    Path initAdapter;
+
     @Option(names = "--resume", description = "Continue from the latest checkpoint in --out.")
     boolean resume;
 
@@ -188,6 +193,10 @@ public final class FinetuneCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--gradient-checkpointing is not available with --method " + method + " yet");
         }
+        if (initAdapter != null && !java.nio.file.Files.isRegularFile(initAdapter.resolve("adapter_config.json"))) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--init-adapter " + initAdapter
+                    + ": no adapter_config.json (a PEFT adapter folder is expected)");
+        }
         FineTune.Builder b = FineTune.builder().method(m).beta(beta).ktoWeights(desirableWeight, undesirableWeight)
                 .model(model).device(device(device)).computeType(dataType(precision))
                 .data(data).output(out)
@@ -197,6 +206,9 @@ public final class FinetuneCommand implements Callable<Integer> {
                 .maxGradNorm(maxGradNorm).seed(seed).evalEvery(evalEvery).evalFraction(evalFraction)
                 .earlyStop(earlyStop, 0.0).saveEvery(saveEvery).resume(resume)
                 .includeOfficialTestSplit(includeTestSplit).gradientCheckpointing(gradientCheckpointing);
+        if (initAdapter != null) {
+            b.initAdapter(initAdapter);
+        }
         if (quantize != null && Quantization.parse(quantize) == Quantization.INT4) {
             // PyTorch's packed int4 kernels have no backward: refuse before loading anything.
             throw new IllegalArgumentException("--quantize int4 cannot train adapters (the packed int4 kernels have no "
