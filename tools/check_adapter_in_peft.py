@@ -12,6 +12,12 @@ A manual cross-check (tests never run Python). Reproduce:
 
 Observed 2026-11-28 (transformers 5.18, peft 0.21, torch 2.13 CPU): PEFT's 12 greedy ids equal
 MedQA's, and the prompt logits differ by at most 1.9e-6 (largest |logit| 5.2).
+
+Also for a DPO adapter (2026-12-04): `medqa demo`'s random model, 8 pairs (prompt, chosen, rejected),
+`medqa finetune --method dpo --batch 4 --max-len 64 --lr 5e-2 --max-steps 3 --targets q_proj,v_proj
+--eval-fraction 0`, then this script on ids 1,733,28705,28740,5023,28804: PEFT's 12 greedy ids equal
+MedQA's (10711 27951 10711 27951 10711 28695 24636 25327 10711 28695 8142 10711), and differ from the
+base model's.
 """
 import sys, json, torch
 from transformers import MistralForCausalLM
