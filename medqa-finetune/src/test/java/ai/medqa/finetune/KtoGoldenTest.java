@@ -63,7 +63,20 @@ class KtoGoldenTest {
                 lora.setTraining(true);
                 Batch b = micro.batch();
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
-                NDArray sum = kto.lossSum(model.forward(ids, new int[b.rows()]), micro);
+                NDArray logits = model.forward(ids, new int[b.rows()]);
+                // TRL's logged rewards: beta times the mean log-probability ratio of the liked, and of the disliked.
+                float[] policy = PreferenceLoss.sequenceLogps(logits, b).toFloatArray();
+                double beta = golden.get("beta").asDouble();
+                double[] rewards = new double[2];
+                int[] counts = new int[2];
+                for (int i = 0; i < policy.length; i++) {
+                    int side = examples.get(i).desirable() ? 0 : 1;
+                    rewards[side] += beta * (policy[i] - reference[i][0]);
+                    counts[side]++;
+                }
+                assertThat(rewards[0] / counts[0]).isCloseTo(golden.at("/metrics/rewards~1chosen").asDouble(), within(1e-5));
+                assertThat(rewards[1] / counts[1]).isCloseTo(golden.at("/metrics/rewards~1rejected").asDouble(), within(1e-5));
+                NDArray sum = kto.lossSum(logits, micro);
                 NDArray loss = CausalLmLoss.scale(sum, 1.0 / micro.units());
                 gc.backward(loss);
                 double ours = loss.getFloat();
