@@ -24,8 +24,10 @@ import java.util.TreeMap;
  *       a user picked between;
  *   <li>{@link Format#SFT}: {@code {"messages": [..., the liked answer]}} from likes.
  * </ul>
- * The last vote on a completion wins. An answer the user stopped (or still streaming when voted on)
- * is dropped: it is not what the model would answer. All examples must come from one model or
+ * The last vote on a completion wins, and the last pick between two completions. An answer the user
+ * stopped (or still streaming when voted on) is dropped: it is not what the model would answer; so is
+ * one cut at {@code max_tokens} unless asked to keep it (the chat template ends a training answer with
+ * EOS, so a cut answer would teach the model to stop there). All examples must come from one model or
  * adapter (votes on the base model do not train an adapter's successor by accident): with several,
  * the export is refused naming them unless one is chosen.
  */
@@ -59,8 +61,13 @@ public final class FeedbackExport {
      *     choose from, or why nothing is left to export
      */
     public static Summary export(Path votes, Format format, String model, Path out) {
+        return export(votes, format, model, out, false);
+    }
+
+    /** As {@link #export(Path, Format, String, Path)}; {@code keepTruncated}: also answers cut at {@code max_tokens}. */
+    public static Summary export(Path votes, Format format, String model, Path out, boolean keepTruncated) {
         Map<String, ObjectNode> lastVote = new LinkedHashMap<>(); // completion id -> vote line, last wins
-        List<ObjectNode> pairs = new ArrayList<>();
+        Map<String, ObjectNode> lastPair = new LinkedHashMap<>(); // the two completion ids -> pair line, last wins
         Map<String, Integer> dropped = new TreeMap<>();
         Json.forEachLine(votes, (message, cause) -> new IllegalArgumentException(message), (line, where, record) -> {
             String type = record.path("type").asText("");
@@ -75,9 +82,11 @@ public final class FeedbackExport {
                     lastVote.put(id, record);
                 }
                 case "pair" -> {
-                    check(record.get("chosen"), where + ": chosen");
-                    check(record.get("rejected"), where + ": rejected");
-                    pairs.add(record);
+                    String a = check(record.get("chosen"), where + ": chosen").get("id").asText();
+                    String b = check(record.get("rejected"), where + ": rejected").get("id").asText();
+                    String key = a.compareTo(b) < 0 ? a + "\n" + b : b + "\n" + a;
+                    lastPair.remove(key);
+                    lastPair.put(key, record);
                 }
                 default -> {
                     if (record.has("vote") && record.has("answer")) {
@@ -88,6 +97,7 @@ public final class FeedbackExport {
                 }
             }
         });
+        List<ObjectNode> pairs = new ArrayList<>(lastPair.values());
         List<ObjectNode> examples = new ArrayList<>();
         Map<String, Integer> byModel = new TreeMap<>();
         if (format == Format.DPO) {
@@ -95,7 +105,8 @@ public final class FeedbackExport {
             for (ObjectNode pair : pairs) {
                 ObjectNode chosen = (ObjectNode) pair.get("chosen");
                 ObjectNode rejected = (ObjectNode) pair.get("rejected");
-                String why = unusable(chosen) != null ? unusable(chosen) : unusable(rejected);
+                String why = unusable(chosen, keepTruncated) != null ? unusable(chosen, keepTruncated)
+                        : unusable(rejected, keepTruncated);
                 if (why != null) {
                     dropped.merge(why, 1, Integer::sum);
                 } else if (!modelOf(chosen).equals(modelOf(rejected))) {
@@ -109,7 +120,7 @@ public final class FeedbackExport {
             dropped.merge("pairs (" + format.name().toLowerCase(Locale.ROOT) + " takes votes)", pairs.size(), Integer::sum);
             for (ObjectNode vote : lastVote.values()) {
                 ObjectNode c = (ObjectNode) vote.get("completion");
-                String why = unusable(c);
+                String why = unusable(c, keepTruncated);
                 if (why == null && format == Format.SFT && vote.get("vote").asText().equals("dislike")) {
                     why = "dislikes (sft keeps liked answers)";
                 }
@@ -181,10 +192,13 @@ public final class FeedbackExport {
     }
 
     /** Why a completion cannot be a training example, or null. */
-    private static String unusable(ObjectNode c) {
+    private static String unusable(ObjectNode c, boolean keepTruncated) {
         String finish = c.path("finish_reason").asText("");
         if (finish.equals("cancelled") || finish.equals("in_progress")) {
             return "answers stopped before their end";
+        }
+        if (finish.equals("length") && !keepTruncated) {
+            return "answers cut at max_tokens (keep them with --keep-truncated)";
         }
         if (!c.has("messages")) {
             return "plain completions (no chat messages)";

@@ -189,46 +189,52 @@ public final class FineTune {
                     // The reference: the starting adapter, frozen (attached only while the reference is computed).
                     lora.attach(Adapters.read(model, settings.initAdapter(), REFERENCE, 0.0));
                 }
+                boolean referenceAttached = settings.initAdapter() != null;
                 Objective trainObjective;
                 Objective evalObjective;
                 int trainUnits;
                 int evalUnits;
                 long tokens;
                 long targets;
-                if (dpo) {
-                    List<PreferenceLoss.Pair> all = PreferenceData.tokenize(pairTexts, template, settings.maxLength(), dropped);
-                    List<List<PreferenceLoss.Pair>> split = split(all, true);
-                    List<PreferenceLoss.Pair> train = split.get(0);
-                    List<PreferenceLoss.Pair> eval = split.get(1);
-                    trainObjective = Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
-                    evalObjective = Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
-                    trainUnits = train.size();
-                    evalUnits = eval.size();
-                    tokens = train.stream().mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length)
-                            .sum();
-                    targets = train.stream().mapToLong(p -> (long) p.chosen().length + p.rejected().length).sum();
-                } else {
-                    List<PreferenceLoss.Labeled> all = PreferenceData.tokenizeLabeled(labeledTexts, template,
-                            settings.maxLength(), dropped);
-                    List<List<PreferenceLoss.Labeled>> split = split(all, false);
-                    List<PreferenceLoss.Labeled> train = split.get(0);
-                    List<PreferenceLoss.Labeled> eval = split.get(1);
-                    trainObjective = Objective.kto(model, train, klReference(model, lora, train, padId), settings.beta(),
-                            settings.desirableWeight(), settings.undesirableWeight(), padId);
-                    evalObjective = Objective.kto(model, eval, klReference(model, lora, eval, padId), settings.beta(),
-                            settings.desirableWeight(), settings.undesirableWeight(), padId);
-                    trainUnits = train.size();
-                    evalUnits = eval.size();
-                    tokens = train.stream().mapToLong(e -> 2L * (e.prompt().length + e.completion().length)).sum();
-                    targets = train.stream().mapToLong(e -> e.completion().length).sum();
-                    long liked = train.stream().filter(PreferenceLoss.Labeled::desirable).count();
-                    if (liked == 0 || liked == train.size()) {
-                        log.warn("KTO on {} examples of one label only ({} liked): its KL term has nothing to contrast",
-                                train.size(), liked);
+                try {
+                    if (dpo) {
+                        List<PreferenceLoss.Pair> all = PreferenceData.tokenize(pairTexts, template, settings.maxLength(), dropped);
+                        List<List<PreferenceLoss.Pair>> split = split(all, true);
+                        List<PreferenceLoss.Pair> train = split.get(0);
+                        List<PreferenceLoss.Pair> eval = split.get(1);
+                        trainObjective = Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
+                        evalObjective = Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
+                        trainUnits = train.size();
+                        evalUnits = eval.size();
+                        tokens = train.stream().mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length)
+                                .sum();
+                        targets = train.stream().mapToLong(p -> (long) p.chosen().length + p.rejected().length).sum();
+                    } else {
+                        List<PreferenceLoss.Labeled> all = PreferenceData.tokenizeLabeled(labeledTexts, template,
+                                settings.maxLength(), dropped);
+                        // Shuffled once with the run's seed, then kept in that order: the KL estimate pairs neighbours,
+                        // and the export keeps answers to one conversation together (not a mismatch).
+                        List<List<PreferenceLoss.Labeled>> split = split(all, true);
+                        List<PreferenceLoss.Labeled> train = split.get(0);
+                        List<PreferenceLoss.Labeled> eval = split.get(1);
+                        trainObjective = Objective.kto(model, train, klReference(model, lora, train, padId), settings.beta(),
+                                settings.desirableWeight(), settings.undesirableWeight(), padId, settings.maxLength());
+                        evalObjective = Objective.kto(model, eval, klReference(model, lora, eval, padId), settings.beta(),
+                                settings.desirableWeight(), settings.undesirableWeight(), padId, settings.maxLength());
+                        trainUnits = train.size();
+                        evalUnits = eval.size();
+                        tokens = train.stream().mapToLong(e -> 2L * (e.prompt().length + e.completion().length)).sum();
+                        targets = train.stream().mapToLong(e -> e.completion().length).sum();
+                        long liked = train.stream().filter(PreferenceLoss.Labeled::desirable).count();
+                        if (liked == 0 || liked == train.size()) {
+                            log.warn("KTO on {} examples of one label only ({} liked): its KL term has nothing to contrast",
+                                    train.size(), liked);
+                        }
                     }
-                }
-                if (settings.initAdapter() != null) {
-                    lora.remove(REFERENCE);
+                } finally {
+                    if (referenceAttached) {
+                        lora.remove(REFERENCE);
+                    }
                 }
                 if (!dropped.isEmpty()) {
                     log.warn("{} left out: their prompt alone fills max length {} ({})", dropped.size(),
@@ -318,7 +324,7 @@ public final class FineTune {
             List<PreferenceLoss.Labeled> chunk = examples.subList(from, Math.min(examples.size(), from + settings.batchSize()));
             float[] matched = PreferenceLoss.referenceLogps(model, PreferenceLoss.labeledBatch(chunk, padId),
                     () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
-            float[] mismatched = PreferenceLoss.referenceLogps(model, PreferenceLoss.klBatch(chunk, padId),
+            float[] mismatched = PreferenceLoss.referenceLogps(model, PreferenceLoss.klBatch(chunk, padId, settings.maxLength()),
                     () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
             for (int k = 0; k < chunk.size(); k++) {
                 out[from + k] = new float[] {matched[k], mismatched[k]};
@@ -809,6 +815,10 @@ public final class FineTune {
             }
             if (method != Method.SFT && dataFile == null) {
                 throw new IllegalStateException(method + " reads its data from a file: data(file)");
+            }
+            if (method == Method.KTO && batchSize < 2) {
+                throw new IllegalArgumentException("KTO needs a batch size of at least 2: its KL estimate pairs each "
+                        + "example with another of its micro-batch (TRL refuses 1 too)");
             }
             if (!(desirableWeight > 0) || !(undesirableWeight > 0)) {
                 throw new IllegalArgumentException("KTO weights must be > 0, got " + desirableWeight + " and "

@@ -15,9 +15,10 @@ interface Objective {
 
     /**
      * A micro-batch: its token batch, the units its loss sums over, the reference log-probs (DPO, KTO),
-     * and for KTO the batch's KL estimate and which rows were liked.
+     * and for KTO which rows were liked, the mismatched batch of its KL estimate and the reference's
+     * summed log-probabilities of it.
      */
-    record Micro(Batch batch, int units, float[] reference, double kl, boolean[] desirable) {}
+    record Micro(Batch batch, int units, float[] reference, boolean[] desirable, Batch klBatch, double referenceKl) {}
 
     /** Units (examples or pairs) in the data. */
     int size();
@@ -33,6 +34,15 @@ interface Objective {
 
     /** "completion tokens" or "pairs": what the held-out loss is a mean over. */
     String unit();
+
+    /**
+     * Whether a step's loss is the mean of its micro-batches' means (TRL's preference trainers, which
+     * set {@code model_accepts_loss_kwargs=False}) rather than its sum over all its units (transformers'
+     * {@code num_items_in_batch}, SFT).
+     */
+    default boolean meanOfMicroBatches() {
+        return false;
+    }
 
     /**
      * Whether examples must be taken in file order, in fixed micro-batches (KTO: its KL estimate pairs
@@ -57,7 +67,7 @@ interface Objective {
                     rows.add(examples.get(i));
                 }
                 Batch b = Batch.of(rows, padId);
-                return new Micro(b, b.targets(), null, 0, null);
+                return new Micro(b, b.targets(), null, null, null, 0);
             }
 
             @Override
@@ -100,7 +110,7 @@ interface Objective {
                     ref[k] = reference[indices[k]][0];
                     ref[indices.length + k] = reference[indices[k]][1];
                 }
-                return new Micro(PreferenceLoss.batch(rows, padId), indices.length, ref, 0, null);
+                return new Micro(PreferenceLoss.batch(rows, padId), indices.length, ref, null, null, 0);
             }
 
             @Override
@@ -123,17 +133,22 @@ interface Objective {
             public String unit() {
                 return "pairs";
             }
+
+            @Override
+            public boolean meanOfMicroBatches() {
+                return true;
+            }
         };
     }
 
     /**
-     * The KTO loss over {@code examples}, in file order and micro-batches of {@code batchSize} (TRL's
+     * The KTO loss over {@code examples}, in a fixed order and micro-batches of {@code batchSize} (TRL's
      * pairing for the KL estimate), against {@code reference} log-probabilities computed once: per
-     * example, {matched, mismatched}. Each micro-batch runs the policy on its mismatched completions
-     * (no gradient) for the KL estimate.
+     * example, {matched, mismatched}. The policy's KL estimate runs inside the loss, in training mode
+     * and after the step's seeding (as TRL runs it: dropout on, no gradient), so resumes are exact.
      */
     static Objective kto(ai.medqa.model.MistralModel model, List<PreferenceLoss.Labeled> examples, float[][] reference,
-            double beta, double desirableWeight, double undesirableWeight, int padId) {
+            double beta, double desirableWeight, double undesirableWeight, int padId, int maxLength) {
         return new Objective() {
             @Override
             public int size() {
@@ -144,33 +159,22 @@ interface Objective {
             public Micro micro(int[] indices) {
                 List<PreferenceLoss.Labeled> rows = new ArrayList<>();
                 float[] ref = new float[indices.length];
+                boolean[] desirable = new boolean[indices.length];
                 double refKl = 0;
                 for (int k = 0; k < indices.length; k++) {
                     rows.add(examples.get(indices[k]));
                     ref[k] = reference[indices[k]][0];
                     refKl += reference[indices[k]][1];
+                    desirable[k] = examples.get(indices[k]).desirable();
                 }
-                Batch kl = PreferenceLoss.klBatch(rows, padId);
-                double policyKl = 0;
-                try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
-                    scope.suppressNotUsedWarning();
-                    NDArray ids = model.manager().create(kl.ids(), new ai.djl.ndarray.types.Shape(kl.rows(), kl.length()));
-                    for (float v : PreferenceLoss.sequenceLogps(model.forward(ids, new int[kl.rows()]), kl).toFloatArray()) {
-                        policyKl += v;
-                    }
-                }
-                double estimate = Math.max(0, (float) ((policyKl - refKl) / indices.length));
-                boolean[] desirable = new boolean[rows.size()];
-                for (int k = 0; k < desirable.length; k++) {
-                    desirable[k] = rows.get(k).desirable();
-                }
-                return new Micro(PreferenceLoss.labeledBatch(rows, padId), indices.length, ref, estimate, desirable);
+                return new Micro(PreferenceLoss.labeledBatch(rows, padId), indices.length, ref, desirable,
+                        PreferenceLoss.klBatch(rows, padId, maxLength), refKl);
             }
 
             @Override
             public NDArray lossSum(NDArray logits, Micro micro) {
                 NDArray policy = PreferenceLoss.sequenceLogps(logits, micro.batch());
-                return PreferenceLoss.ktoSum(policy, micro.reference(), micro.desirable(), micro.kl(), beta,
+                return PreferenceLoss.ktoSum(policy, micro.reference(), micro.desirable(), klEstimate(model, micro), beta,
                         desirableWeight, undesirableWeight);
             }
 
@@ -194,7 +198,34 @@ interface Objective {
             public boolean sequential() {
                 return true;
             }
+
+            @Override
+            public boolean meanOfMicroBatches() {
+                return true;
+            }
         };
+    }
+
+    /**
+     * KTO's KL estimate of a micro-batch: the policy's mean log-probability of the mismatched
+     * completions minus the reference's, clamped at 0, computed without recording gradients (TRL:
+     * {@code torch.no_grad()}, in whatever training mode the model is in).
+     */
+    static double klEstimate(ai.medqa.model.MistralModel model, Micro micro) {
+        Batch kl = micro.klBatch();
+        double policy = 0;
+        boolean recording = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray ids = model.manager().create(kl.ids(), new ai.djl.ndarray.types.Shape(kl.rows(), kl.length()));
+            for (float v : PreferenceLoss.sequenceLogps(model.forward(ids, new int[kl.rows()]), kl).toFloatArray()) {
+                policy += v;
+            }
+        } finally {
+            ai.djl.pytorch.jni.JniUtils.setGradMode(recording);
+        }
+        return Math.max(0, (float) ((policy - micro.referenceKl()) / micro.units()));
     }
 
     private static void ids(CRC32 crc, int[] ids) {

@@ -42,13 +42,16 @@ final class PreferenceLoss {
 
     /**
      * KTO's mismatched batch for its KL estimate, as TRL builds it: prompt i with the completion of
-     * row i - 1 (row 0 with the last row's).
+     * row i - 1 (row 0 with the last row's), each row cut to {@code maxLength} as TRL's collator cuts it.
      */
-    static Batch klBatch(List<Labeled> rows, int padId) {
+    static Batch klBatch(List<Labeled> rows, int padId, int maxLength) {
         List<TokenizedExample> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             int partner = (i + rows.size() - 1) % rows.size();
-            out.add(example("kl " + i, rows.get(i).prompt(), rows.get(partner).completion()));
+            int[] prompt = rows.get(i).prompt();
+            int[] completion = rows.get(partner).completion();
+            int room = Math.max(1, maxLength - prompt.length);
+            out.add(example("kl " + i, prompt, java.util.Arrays.copyOf(completion, Math.min(room, completion.length))));
         }
         return Batch.of(out, padId);
     }

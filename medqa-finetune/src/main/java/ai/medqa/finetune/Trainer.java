@@ -246,7 +246,10 @@ final class Trainer {
         lora.setTraining(true);
         for (int k = 0; k < data.micro().size(); k++) {
             Engine.getInstance().setRandomSeed(microSeed(step, k));
-            lossSum += forwardBackward(data.micro().get(k), data.targets(), microSeed(step, k));
+            Objective.Micro m = data.micro().get(k);
+            // SFT: the step's sum over all its targets; DPO/KTO: the mean of the micro-batches' means (TRL).
+            double denominator = train.meanOfMicroBatches() ? (double) m.units() * data.micro().size() : data.targets();
+            lossSum += forwardBackward(m, denominator, microSeed(step, k));
         }
         return lossSum;
     }
@@ -306,7 +309,7 @@ final class Trainer {
     }
 
     /** Forward, loss (this micro-batch's share of the step's mean) and backward; returns the loss sum. */
-    private double forwardBackward(Objective.Micro m, int stepTargets, long seed) {
+    private double forwardBackward(Objective.Micro m, double stepTargets, long seed) {
         Batch b = m.batch();
         if (s.gradientCheckpointing()) {
             try (NDScope scope = new NDScope()) {

@@ -45,7 +45,9 @@ class FeedbackExportTest {
         lines.add(vote("dislike", completion("b", "pubmed", "Is insulin a hormone?", "No.", "stop")));
         lines.add(vote("dislike", completion("a", "pubmed", "Is aspirin an NSAID?", "Yes.", "stop"))); // changed mind
         lines.add(vote("like", completion("c", "pubmed", "What is heparin?", "An anti", "cancelled")));
-        lines.add(pair(completion("d", "pubmed", "Q?", "Good.", "stop"), completion("e", "pubmed", "Q?", "Bad.", "length")));
+        lines.add(pair(completion("e", "pubmed", "Q?", "Bad.", "stop"), completion("d", "pubmed", "Q?", "Good.", "stop")));
+        lines.add(pair(completion("d", "pubmed", "Q?", "Good.", "stop"), completion("e", "pubmed", "Q?", "Bad.", "stop")));
+        lines.add(pair(completion("f", "pubmed", "Q?", "Cut", "length"), completion("d", "pubmed", "Q?", "Good.", "stop")));
         lines.add("{\"vote\": \"like\", \"answer\": \"old\", \"conversation\": []}");
         lines.add("");
         return Files.write(dir.resolve("votes.jsonl"), lines);
@@ -66,7 +68,7 @@ class FeedbackExportTest {
         assertThat(kto.examples()).isEqualTo(2);
         assertThat(kto.model()).isEqualTo("pubmed");
         assertThat(kto.dropped()).containsEntry("answers stopped before their end", 1)
-                .containsEntry("old-format vote without its completion record", 1).containsEntry("pairs (kto takes votes)", 1);
+                .containsEntry("old-format vote without its completion record", 1).containsEntry("pairs (kto takes votes)", 2);
         List<JsonNode> k = read(dir.resolve("kto.jsonl"));
         // The last vote on "a" wins (a dislike), in the order of last votes.
         assertThat(k.get(0).at("/prompt/0/content").asText()).isEqualTo("Is insulin a hormone?");
@@ -76,7 +78,9 @@ class FeedbackExportTest {
         assertThat(k.get(1).get("label").asBoolean()).isFalse();
         assertThat(k.get(1).fieldNames()).toIterable().containsExactly("prompt", "completion", "label");
 
-        FeedbackExport.export(votes, FeedbackExport.Format.DPO, null, dir.resolve("dpo.jsonl"));
+        // The user changed their pick between d and e: the last one wins; the pair with a cut answer is dropped.
+        FeedbackExport.Summary dpo = FeedbackExport.export(votes, FeedbackExport.Format.DPO, null, dir.resolve("dpo.jsonl"));
+        assertThat(dpo.dropped()).containsEntry("answers cut at max_tokens (keep them with --keep-truncated)", 1);
         List<JsonNode> d = read(dir.resolve("dpo.jsonl"));
         assertThat(d).hasSize(1);
         assertThat(d.get(0).fieldNames()).toIterable().containsExactly("prompt", "chosen", "rejected");

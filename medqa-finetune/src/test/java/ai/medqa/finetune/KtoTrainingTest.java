@@ -37,8 +37,12 @@ class KtoTrainingTest {
     }
 
     FineTune.Builder settings(Path data, Path out) {
+        return settings(data, out, 0.0);
+    }
+
+    FineTune.Builder settings(Path data, Path out, double dropout) {
         return FineTune.builder().model(TestModels.pubmedModel()).data(data).method(FineTune.Method.KTO).beta(0.5)
-                .output(out).lora(LoraConfig.of(4, 8, 0.0, List.of("q_proj", "v_proj", "o_proj")))
+                .output(out).lora(LoraConfig.of(4, 8, dropout, List.of("q_proj", "v_proj", "o_proj")))
                 .learningRate(2e-2).batchSize(4).gradientAccumulation(1).maxLength(128).maxSteps(8).evalFraction(0.25)
                 .evalEvery(4).saveEvery(2).seed(5);
     }
@@ -61,6 +65,27 @@ class KtoTrainingTest {
         settings(data, killed).resume(true).build().run();
         assertThat(Files.readAllBytes(killed.resolve("adapter_model.safetensors")))
                 .isEqualTo(Files.readAllBytes(dir.resolve("full/adapter_model.safetensors")));
+    }
+
+    /**
+     * With LoRA dropout the KL estimate draws dropout masks too (in training mode, as TRL's): from the
+     * step's seeded generator, so a killed run still resumes to the same bytes.
+     */
+    @Test
+    void aKilledRunWithDropoutResumesToTheSameAdapter() throws Exception {
+        Path data = examples(16);
+        settings(data, dir.resolve("full"), 0.05).maxSteps(4).evalFraction(0).build().run();
+        Path killed = dir.resolve("killed");
+        assertThatThrownBy(() -> settings(data, killed, 0.05).maxSteps(4).evalFraction(0).onStep(s -> {
+            if (s.step() == 3) {
+                throw new IllegalStateException("simulated kill");
+            }
+        }).build().run()).hasMessageContaining("simulated kill");
+        settings(data, killed, 0.05).maxSteps(4).evalFraction(0).resume(true).build().run();
+        assertThat(Files.readAllBytes(killed.resolve("adapter_model.safetensors")))
+                .isEqualTo(Files.readAllBytes(dir.resolve("full/adapter_model.safetensors")));
+        assertThatThrownBy(() -> settings(data, dir.resolve("one")).batchSize(1).build())
+                .hasMessageContaining("KTO needs a batch size of at least 2");
     }
 
     @Test

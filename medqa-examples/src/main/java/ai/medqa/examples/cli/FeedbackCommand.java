@@ -39,6 +39,10 @@ final class FeedbackCommand implements Runnable {
                 description = "The model or adapter whose answers to export, when the votes cover several.")
         String model;
 
+        @Option(names = "--keep-truncated",
+                description = "Also export answers cut at max_tokens (dropped by default: training would teach the cut).")
+        boolean keepTruncated;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -56,7 +60,7 @@ final class FeedbackCommand implements Runnable {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--out " + out
                         + " already exists; nothing is overwritten: choose a new file");
             }
-            FeedbackExport.Summary s = FeedbackExport.export(in, f, model, out);
+            FeedbackExport.Summary s = FeedbackExport.export(in, f, model, out, keepTruncated);
             err.println("medqa: wrote " + s.examples() + " " + f.name().toLowerCase(java.util.Locale.ROOT) + " examples of "
                     + (s.model().isEmpty() ? "the base model" : s.model()) + " to " + out
                     + (s.dropped().isEmpty() ? "" : "; dropped " + s.dropped()));
