@@ -89,6 +89,12 @@ public final class MedQA implements AutoCloseable {
     private final GenerationConfig defaults;
     private ChatTemplate chatTemplate;
 
+    /**
+     * The adapters' names, republished after every change: read by request threads while an engine's
+     * thread may be adding or removing one (the layers' own maps are not safe to walk meanwhile).
+     */
+    private volatile java.util.Set<String> adapterNames;
+
     private MedQA(Path modelDir, MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
         this.modelDir = modelDir;
         this.model = model;
@@ -96,6 +102,7 @@ public final class MedQA implements AutoCloseable {
         this.generator = new Generator(model, tokenizer);
         this.systemPrompt = systemPrompt;
         this.defaults = defaults;
+        this.adapterNames = java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
     }
 
     public static Builder builder() {
@@ -172,6 +179,7 @@ public final class MedQA implements AutoCloseable {
         try {
             LoraAdapters.of(model).load(dir, name);
         } finally {
+            adapterNames = java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
             requests.writeLock().unlock();
         }
     }
@@ -182,6 +190,7 @@ public final class MedQA implements AutoCloseable {
         try {
             LoraAdapters.of(model).remove(name);
         } finally {
+            adapterNames = java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
             requests.writeLock().unlock();
         }
     }
@@ -212,9 +221,9 @@ public final class MedQA implements AutoCloseable {
         };
     }
 
-    /** Names of the LoRA adapters this instance was built with. */
+    /** Names of the LoRA adapters loaded (those it was built with, and any added since). */
     public java.util.Set<String> adapters() {
-        return java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+        return adapterNames;
     }
 
     /** The active LoRA adapter, if any. */

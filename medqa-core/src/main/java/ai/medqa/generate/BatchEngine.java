@@ -68,17 +68,16 @@ public final class BatchEngine implements AutoCloseable {
     public final class Request {
         private final DecodeRow row;
         private final String adapter;
-        private final int adapterId;
+        private int adapterId; // resolved on the engine's thread when it is admitted (adapters may change meanwhile)
         private final Generator.TokenListener listener;
         private final CompletableFuture<Generation> result = new CompletableFuture<>();
         private volatile boolean cancelled;
         private KvCache prefill; // its own cache until it joins a batch
         private int slot; // its row in the batch's cache since the last regroup
 
-        private Request(DecodeRow row, String adapter, int adapterId, Generator.TokenListener listener) {
+        private Request(DecodeRow row, String adapter, Generator.TokenListener listener) {
             this.row = row;
             this.adapter = adapter;
-            this.adapterId = adapterId;
             this.listener = listener;
         }
 
@@ -171,7 +170,7 @@ public final class BatchEngine implements AutoCloseable {
         int budget = Math.min(config.maxNewTokens(), context - prompt.length);
         DecodeRow row = new DecodeRow(prompt, budget, budget < config.maxNewTokens(), Sampler.create(config), stop,
                 tokenizer, System.nanoTime());
-        Request r = new Request(row, adapter, adapters.id(adapter), listener == null ? (id, text) -> {} : listener);
+        Request r = new Request(row, adapter, listener == null ? (id, text) -> {} : listener);
         synchronized (this) {
             if (closed) {
                 throw new RejectedExecutionException("the engine is closed");
@@ -261,30 +260,35 @@ public final class BatchEngine implements AutoCloseable {
     }
 
     private void run() {
-        while (!closed) {
-            runTasks();
-            try {
-                if (!admit()) {
-                    continue;
+        try {
+            while (!closed) {
+                runTasks();
+                Group g = group;
+                try {
+                    if (!admit()) {
+                        continue;
+                    }
+                    step(g);
+                } catch (InterruptedException e) {
+                    break;
+                } catch (RuntimeException | Error failure) {
+                    // A failure of the model itself: the batch's rows get it; the engine keeps serving.
+                    log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
+                    running -= g.rows.size() + g.joining.size();
+                    failAll(failure);
                 }
-            } catch (InterruptedException e) {
-                break;
+                if (g.rows.isEmpty() && g.joining.isEmpty() && g.cache != null) {
+                    g.cache.close();
+                    g.cache = null;
+                }
             }
-            Group g = group;
-            try {
-                step(g);
-            } catch (RuntimeException | Error failure) {
-                // A failure of the model itself: the batch's rows get it; the engine keeps serving.
-                log.error("decode step failed; failing {} requests", g.rows.size() + g.joining.size(), failure);
-                running -= g.rows.size() + g.joining.size();
-                failAll(failure);
+        } finally {
+            // Whatever ends the loop, nothing waits forever: refuse new work, fail what is left.
+            synchronized (this) {
+                closed = true;
             }
-            if (g.rows.isEmpty() && g.joining.isEmpty() && g.cache != null) {
-                g.cache.close();
-                g.cache = null;
-            }
+            shutdown();
         }
-        shutdown();
     }
 
     /** Moves waiting requests into rows (prefilling each); false when there was nothing to do. */
@@ -309,6 +313,15 @@ public final class BatchEngine implements AutoCloseable {
         for (Request r : admitted) {
             if (r.cancelled) {
                 r.result.completeExceptionally(new CancellationException("cancelled before it started"));
+                running--;
+                continue;
+            }
+            // Here, between steps, no adapter is being added or removed: the id is the adapter's own.
+            try {
+                r.adapterId = adapters.id(r.adapter);
+            } catch (RuntimeException gone) {
+                r.result.completeExceptionally(new IllegalArgumentException("no adapter named " + r.adapter
+                        + " is loaded any more", gone));
                 running--;
                 continue;
             }

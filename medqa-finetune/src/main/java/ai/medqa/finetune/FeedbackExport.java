@@ -194,7 +194,7 @@ public final class FeedbackExport {
     /** Why a completion cannot be a training example, or null. */
     private static String unusable(ObjectNode c, boolean keepTruncated) {
         String finish = c.path("finish_reason").asText("");
-        if (finish.equals("cancelled") || finish.equals("in_progress")) {
+        if (finish.equals("cancelled") || finish.equals("in_progress") || finish.equals("error")) {
             return "answers stopped before their end";
         }
         if (finish.equals("length") && !keepTruncated) {

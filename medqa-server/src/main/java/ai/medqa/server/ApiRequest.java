@@ -95,6 +95,12 @@ final class ApiRequest {
         if (top != null && !top.isNull() && !(top.isNumber() && top.asInt() == 0)) {
             asked.add("top_logprobs");
         }
+        for (String f : new String[] {"presence_penalty", "frequency_penalty"}) {
+            JsonNode v = body.get(f);
+            if (v != null && !v.isNull() && !(v.isNumber() && v.asDouble() == 0)) {
+                asked.add(f); // not repetition_penalty's multiplicative rule: use that (vLLM's field) instead
+            }
+        }
         JsonNode echo = body.get("echo");
         if (echo != null && echo.isBoolean() && echo.asBoolean()) {
             asked.add("echo");

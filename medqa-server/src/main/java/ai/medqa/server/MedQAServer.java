@@ -321,8 +321,7 @@ public final class MedQAServer implements AutoCloseable {
                 throw new ApiException(405, "invalid_request_error", "method_not_allowed", null, "use DELETE, not " + method,
                         Map.of("Allow", "DELETE"));
             }
-            return removeAdapter(ex, medqa, java.net.URLDecoder.decode(path.substring("/v1/adapters/".length()),
-                    StandardCharsets.UTF_8));
+            return removeAdapter(ex, medqa, path.substring("/v1/adapters/".length())); // getPath() is decoded
         }
         if (path.startsWith("/v1/models/")) {
             requireMethod(ex, "GET");
@@ -504,8 +503,14 @@ public final class MedQAServer implements AutoCloseable {
                 CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS).execute(() -> retire(medqa, name));
                 return false;
             }
-            medqa.removeAdapter(name);
-            retiring.remove(name);
+            try {
+                medqa.removeAdapter(name);
+            } catch (RuntimeException e) {
+                log.error("removing adapter {} failed; it stays loaded", name, e);
+                throw e;
+            } finally {
+                retiring.remove(name);
+            }
             log.info("adapter {} removed", name);
             return true;
         });
@@ -525,7 +530,7 @@ public final class MedQAServer implements AutoCloseable {
 
     /** {@code GET /v1/models/{id}}: OpenAI's retrieve, for the base model or an adapter. */
     private int model(HttpExchange ex, MedQA medqa, String rawId) throws IOException {
-        String id = java.net.URLDecoder.decode(rawId, StandardCharsets.UTF_8);
+        String id = rawId; // getPath() is already decoded
         if (!id.equals(options.servedModelName()) && !adapters(medqa).contains(id)) {
             throw new ApiException(404, "invalid_request_error", "model_not_found", "model", "The model `" + id
                     + "` does not exist (served: " + options.servedModelName()
@@ -550,11 +555,6 @@ public final class MedQAServer implements AutoCloseable {
                     "this server keeps no feedback (start it with --feedback FILE)", Map.of());
         }
         JsonNode body = readJson(ex, Math.min(MAX_VOTE_BYTES, options.maxBody()), "a vote's limit");
-        long wait = votes.acquire();
-        if (wait > 0) {
-            throw new ApiException(429, "rate_limit_error", "too_many_votes", null, "at most " + VOTES_PER_MINUTE
-                    + " votes a minute are recorded; retry in " + wait + " s", Map.of("Retry-After", Long.toString(wait)));
-        }
         ObjectNode line = Json.MAPPER.createObjectNode();
         line.put("time", Instant.now().toString());
         if (body.has("chosen") || body.has("rejected")) {
@@ -579,7 +579,18 @@ public final class MedQAServer implements AutoCloseable {
             line.put("vote", vote);
             line.set("completion", completion(body, "completion_id"));
         }
-        feedback.append(Json.MAPPER.writeValueAsString(line));
+        // Counted once the vote is valid: invalid ones do not use up the minute's votes.
+        long wait = votes.acquire();
+        if (wait > 0) {
+            throw new ApiException(429, "rate_limit_error", "too_many_votes", null, "at most " + VOTES_PER_MINUTE
+                    + " votes a minute are recorded; retry in " + wait + " s", Map.of("Retry-After", Long.toString(wait)));
+        }
+        try {
+            feedback.append(Json.MAPPER.writeValueAsString(line));
+        } catch (IOException e) {
+            // The server's disk, not the client: an error, not a 499.
+            throw new IllegalStateException("cannot record the vote in " + feedback.file() + ": " + e.getMessage(), e);
+        }
         return sendJson(ex, 200, Json.MAPPER.createObjectNode().put("status", "recorded"));
     }
 
@@ -600,8 +611,8 @@ public final class MedQAServer implements AutoCloseable {
 
     /**
      * What produces completion {@code id}, kept for votes ({@link CompletionRecords}) from its start: a
-     * streamed answer's text grows with what was sent ({@link #progress}), so a vote cast right after
-     * the user stopped it records what they saw.
+     * streamed answer's text is what was sent so far ({@link CompletionRecords#streaming}), so a vote
+     * cast right after the user stopped it records what they saw.
      */
     private ObjectNode remember(String id, long created, ApiRequest request, GenerationConfig config) {
         ObjectNode r = Json.MAPPER.createObjectNode().put("id", id).put("created", created).put("model", request.model);
@@ -631,21 +642,18 @@ public final class MedQAServer implements AutoCloseable {
         return r;
     }
 
-    /** The text sent so far of a streamed completion. */
-    private static void progress(ObjectNode record, CharSequence text) {
-        synchronized (record) {
-            record.put("completion", text.toString());
-        }
-    }
+
 
     /** The completion's end: its text, why it ended and its token counts (none when cancelled). */
-    private static void finished(ObjectNode record, String text, String finish, int promptTokens, int completionTokens) {
+    private void finished(ObjectNode record, String text, String finish, int promptTokens, int completionTokens) {
         synchronized (record) {
             record.put("completion", text).put("finish_reason", finish);
             if (completionTokens >= 0) {
                 usage(record, promptTokens, completionTokens);
             }
         }
+        completions.put(record); // its final size counts against the cap
+        completions.done(record.get("id").asText());
     }
 
     private int complete(HttpExchange ex, MedQA medqa, boolean chat) throws IOException {
@@ -726,6 +734,7 @@ public final class MedQAServer implements AutoCloseable {
     private int stream(HttpExchange ex, ApiRequest request, ObjectNode record, BatchEngine.Request job,
             BlockingQueue<String> pieces, String id, long created) throws IOException {
         StringBuilder sent = new StringBuilder();
+        completions.streaming(id, sent); // a vote cast while it streams records what was sent
         String object = request.chat ? "chat.completion.chunk" : "text_completion";
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
@@ -739,8 +748,9 @@ public final class MedQAServer implements AutoCloseable {
                 String piece = pieces.poll(20, TimeUnit.MILLISECONDS);
                 if (piece != null) {
                     event(out, chunk(id, object, created, request, piece, false, null));
-                    sent.append(piece);
-                    progress(record, sent);
+                    synchronized (sent) {
+                        sent.append(piece);
+                    }
                     Duration delay = pieceDelay;
                     if (!delay.isZero()) {
                         Thread.sleep(delay.toMillis());
@@ -770,14 +780,17 @@ public final class MedQAServer implements AutoCloseable {
             return 499; // nginx's "client closed request"
         } catch (InterruptedException e) {
             job.cancel();
+            finished(record, sent.toString(), "cancelled", job.promptTokens(), -1);
             Thread.currentThread().interrupt();
             return 503;
         } catch (ApiException e) {
             // Headers are sent: the error goes in the stream, as OpenAI does.
+            finished(record, sent.toString(), "error", job.promptTokens(), -1);
             event(out, errorJson(e).toString());
             return e.status;
         } catch (RuntimeException e) {
             log.error("generation failed mid-stream", e);
+            finished(record, sent.toString(), "error", job.promptTokens(), -1);
             job.cancel();
             event(out, errorJson(new ApiException(500, "server_error", "internal_error", null,
                     "generation failed: " + e.getMessage(), Map.of())).toString());
@@ -824,6 +837,10 @@ public final class MedQAServer implements AutoCloseable {
         } catch (CancellationException e) {
             throw new ApiException(503, "server_error", "cancelled", null, "the generation was cancelled", Map.of());
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof IllegalArgumentException gone) {
+                // Its adapter was removed after the request was read (BatchEngine resolves it when it starts).
+                throw new ApiException(404, "invalid_request_error", "model_not_found", "model", gone.getMessage(), Map.of());
+            }
             throw new IllegalStateException("generation failed: " + e.getCause().getMessage(), e.getCause());
         }
     }

@@ -64,7 +64,7 @@ final class RequestGuard {
         response.set("Access-Control-Allow-Origin", origin);
         response.add("Vary", "Origin");
         if (method.equals("OPTIONS")) {
-            response.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            response.set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
             response.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
             response.set("Access-Control-Max-Age", "600");
             return true;
