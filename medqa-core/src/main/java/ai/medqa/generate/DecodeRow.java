@@ -2,6 +2,8 @@ package ai.medqa.generate;
 
 import ai.medqa.tokenizer.Tokenizer;
 import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One sequence being generated: its ids, sampler, streaming text and stop rule. The decode loops
@@ -9,6 +11,7 @@ import java.util.Arrays;
  * forward pass; a row only turns logits into its next token and decides when it is done.
  */
 final class DecodeRow {
+    private static final Logger LOG = LoggerFactory.getLogger(DecodeRow.class);
     final int[] prompt;
     private final int[] ids; // prompt then new tokens
     private int length;
@@ -17,6 +20,7 @@ final class DecodeRow {
     private final Sampler sampler;
     private final StopCriteria stop;
     private final Tokenizer.StreamDecoder decoder; // null: ids only
+    private final Constraint.Cursor constraint; // null: free text
     private final StringBuilder text = new StringBuilder();
     private int emitted; // chars of text handed out by takeText
     private StopReason reason;
@@ -39,6 +43,16 @@ final class DecodeRow {
         this.stop = stop;
         this.decoder = tokenizer == null ? null : tokenizer.newStreamDecoder();
         this.started = started;
+        Constraint c = sampler.config().constraint().orElse(null);
+        if (c != null && tokenizer == null) {
+            throw new IllegalArgumentException("a constraint (" + c + ") needs the model's tokenizer: this model has none");
+        }
+        this.constraint = c == null ? null : c.start(tokenizer);
+        if (constraint != null && constraint.tokensToFinish() > budget) {
+            LOG.warn("the constraint ({}) needs at least {} new tokens but this answer may have only {} ({}): it will be "
+                    + "cut before it is complete", c, constraint.tokensToFinish(), budget,
+                    contextLimited ? "the context ends first" : "max_new_tokens");
+        }
     }
 
     int generated() {
@@ -60,7 +74,13 @@ final class DecodeRow {
 
     /** Picks the next token from this row's {@code logits} (changed in place) and applies the stop rule. */
     int advance(float[] logits) {
+        if (constraint != null) {
+            constraint.mask(logits, stop::isEos, remaining());
+        }
         int next = sampler.sample(ids, length, logits);
+        if (constraint != null) {
+            constraint.advance(next);
+        }
         ids[length++] = next;
         if (generated() == 1) {
             firstTokenNanos = System.nanoTime() - started;
@@ -86,6 +106,13 @@ final class DecodeRow {
         }
         if (eos) {
             finish(StopReason.EOS);
+        } else if (constraint != null && constraint.complete()) {
+            if (decoder != null) {
+                text.append(decoder.finish());
+            }
+            finish(StopReason.CONSTRAINT_COMPLETE);
+        } else if (generated() == budget && constraint != null && constraint.accepting()) {
+            finish(StopReason.CONSTRAINT_COMPLETE);
         } else if (generated() == budget) {
             finish(contextLimited ? StopReason.CONTEXT_FULL : StopReason.MAX_NEW_TOKENS);
         }

@@ -44,6 +44,7 @@ public final class GenerationConfig {
     private final Set<Integer> eosTokenIds; // null = take them from the model's config
     private final List<String> stopStrings;
     private final Long seed; // null = a fresh random seed per sampler
+    private final Constraint constraint; // null = free text
 
     private GenerationConfig(Builder b) {
         this.doSample = b.doSample;
@@ -56,6 +57,7 @@ public final class GenerationConfig {
         this.eosTokenIds = b.eosTokenIds == null ? null : Collections.unmodifiableSet(new LinkedHashSet<>(b.eosTokenIds));
         this.stopStrings = List.copyOf(b.stopStrings);
         this.seed = b.seed;
+        this.constraint = b.constraint;
     }
 
     /** Hugging Face's defaults: greedy decoding, 256 new tokens at most. */
@@ -135,6 +137,7 @@ public final class GenerationConfig {
         b.eosTokenIds = eosTokenIds;
         b.stopStrings = new ArrayList<>(stopStrings);
         b.seed = seed;
+        b.constraint = constraint;
         return b;
     }
 
@@ -191,6 +194,11 @@ public final class GenerationConfig {
         return seed == null ? OptionalLong.empty() : OptionalLong.of(seed);
     }
 
+    /** What the answer must match ({@link Constraint}), if anything. */
+    public Optional<Constraint> constraint() {
+        return Optional.ofNullable(constraint);
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) {
@@ -204,13 +212,13 @@ public final class GenerationConfig {
                 && Double.compare(topP, c.topP) == 0 && Objects.equals(minP, c.minP)
                 && Double.compare(repetitionPenalty, c.repetitionPenalty) == 0 && maxNewTokens == c.maxNewTokens
                 && Objects.equals(eosTokenIds, c.eosTokenIds) && stopStrings.equals(c.stopStrings)
-                && Objects.equals(seed, c.seed);
+                && Objects.equals(seed, c.seed) && Objects.equals(constraint, c.constraint);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(doSample, temperature, topK, topP, minP, repetitionPenalty, maxNewTokens, eosTokenIds,
-                stopStrings, seed);
+                stopStrings, seed, constraint);
     }
 
     /** Sampling settings given without {@code doSample}, as transformers lists them when it warns; "" if none. */
@@ -253,6 +261,9 @@ public final class GenerationConfig {
         if (seed != null) {
             s.append(", seed=").append(seed);
         }
+        if (constraint != null) {
+            s.append(", constraint=").append(constraint);
+        }
         return s.append('}').toString();
     }
 
@@ -268,6 +279,7 @@ public final class GenerationConfig {
         private Set<Integer> eosTokenIds = null;
         private List<String> stopStrings = new ArrayList<>();
         private Long seed = null;
+        private Constraint constraint = null;
 
         private Builder() {
         }
@@ -340,6 +352,12 @@ public final class GenerationConfig {
 
         public Builder seed(long seed) {
             this.seed = seed;
+            return this;
+        }
+
+        /** The answer must match {@code constraint} ({@link Constraint}); null for free text. */
+        public Builder constraint(Constraint constraint) {
+            this.constraint = constraint;
             return this;
         }
 

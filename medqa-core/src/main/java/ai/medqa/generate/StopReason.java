@@ -8,6 +8,8 @@ public enum StopReason {
     MAX_NEW_TOKENS,
     /** The decoded text came to contain one of the stop strings. */
     STOP_STRING,
+    /** The answer is complete under its {@link Constraint}: nothing but its end could follow. */
+    CONSTRAINT_COMPLETE,
     /** The model's context ({@code max_position_embeddings}) is full. */
     CONTEXT_FULL
 }

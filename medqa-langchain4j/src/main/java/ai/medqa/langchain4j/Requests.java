@@ -116,6 +116,7 @@ final class Requests implements AutoCloseable {
                 .modelName(adapter != null ? adapter : modelName)
                 .tokenUsage(new TokenUsage(prompt, g.tokens().length, prompt + g.tokens().length))
                 .finishReason(g.stopReason() == StopReason.EOS || g.stopReason() == StopReason.STOP_STRING
+                        || g.stopReason() == StopReason.CONSTRAINT_COMPLETE
                         ? FinishReason.STOP : FinishReason.LENGTH)
                 .build();
     }

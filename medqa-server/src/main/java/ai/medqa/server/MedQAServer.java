@@ -855,7 +855,8 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     static String finishReason(StopReason reason) {
-        return reason == StopReason.EOS || reason == StopReason.STOP_STRING ? "stop" : "length";
+        return reason == StopReason.EOS || reason == StopReason.STOP_STRING || reason == StopReason.CONSTRAINT_COMPLETE
+                ? "stop" : "length";
     }
 
     // ---- plumbing ----

@@ -1,0 +1,220 @@
+package ai.medqa.generate;
+
+import ai.medqa.common.Json;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A JSON Schema as a regular expression over the JSON text (the approach of Outlines): every text the
+ * expression matches is a JSON value valid against the schema. Supported: {@code type} (object,
+ * array, string, number, integer, boolean, null, or a list of them), {@code properties},
+ * {@code required}, {@code additionalProperties}, {@code items}, {@code minItems}/{@code maxItems},
+ * {@code enum}, {@code const}, {@code anyOf}/{@code oneOf} (alternatives), local {@code $ref} to
+ * {@code $defs}/{@code definitions} (not recursive), string {@code maxLength}/{@code minLength}; the
+ * annotations {@code title}, {@code description}, {@code examples}, {@code default}, {@code $schema},
+ * {@code $id}, {@code $comment} are ignored. Any other keyword is refused, naming it. Objects list
+ * every declared property, in order (optional ones too: still valid), and no others; compact
+ * separators with an optional space.
+ */
+final class JsonSchemaRegex {
+    private static final Set<String> KEYWORDS = Set.of("type", "properties", "required", "additionalProperties", "items",
+            "minItems", "maxItems", "enum", "const", "anyOf", "oneOf", "$ref", "$defs", "definitions", "maxLength",
+            "minLength", "title", "description", "examples", "default", "$schema", "$id", "$comment");
+    /** JSON string characters: anything but a quote, a backslash or a control character; or an escape. */
+    private static final String CHAR = "([^\"\\\\\u0000-\u001f]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})";
+    /** A quote as brics reads it: a bare {@code "} opens one of its string literals. */
+    private static final String QUOTE = "\\\"";
+    private static final String STRING = QUOTE + CHAR + "*" + QUOTE;
+    private static final String INTEGER = "\\-?(0|[1-9][0-9]{0,15})";
+    private static final String NUMBER = INTEGER + "(\\.[0-9]{1,15})?([eE][\\+\\-]?[0-9]{1,2})?";
+    private static final String SEP = " ?";
+
+    private final JsonNode root;
+    private final Set<String> resolving = new HashSet<>();
+
+    private JsonSchemaRegex(JsonNode root) {
+        this.root = root;
+    }
+
+    static String of(JsonNode schema) {
+        if (schema == null || !(schema.isObject() || schema.isBoolean())) {
+            throw new IllegalArgumentException("a JSON schema is an object, got " + schema);
+        }
+        return new JsonSchemaRegex(schema).value(schema, "schema");
+    }
+
+    /** Any JSON object, nesting at most {@code depth} levels. */
+    static String anyObject(int depth) {
+        String value = "(" + STRING + "|" + NUMBER + "|true|false|null)";
+        String object = null;
+        for (int d = 0; d < depth; d++) {
+            String inner = object == null ? value : "(" + value + "|" + object + "|" + array(object, value) + ")";
+            object = "\\{" + SEP + "(" + STRING + SEP + ":" + SEP + inner + "(" + SEP + "," + SEP + STRING + SEP + ":" + SEP
+                    + inner + ")*)?" + SEP + "\\}";
+        }
+        return object;
+    }
+
+    private static String array(String object, String value) {
+        String item = "(" + value + "|" + object + ")";
+        return "\\[" + SEP + "(" + item + "(" + SEP + "," + SEP + item + ")*)?" + SEP + "\\]";
+    }
+
+    private String value(JsonNode s, String where) {
+        if (s.isBoolean()) {
+            if (!s.asBoolean()) {
+                throw new IllegalArgumentException(where + ": false allows no value");
+            }
+            return anyObject(2) + "|" + STRING + "|" + NUMBER + "|true|false|null";
+        }
+        for (Iterator<String> it = s.fieldNames(); it.hasNext();) {
+            String k = it.next();
+            if (!KEYWORDS.contains(k)) {
+                throw new IllegalArgumentException(where + ": the keyword \"" + k + "\" is not supported for constrained "
+                        + "output (supported: " + String.join(", ", new java.util.TreeSet<>(KEYWORDS)) + ")");
+            }
+        }
+        if (s.has("$ref")) {
+            return ref(s.get("$ref").asText(), where);
+        }
+        if (s.has("const")) {
+            return literalJson(s.get("const"));
+        }
+        if (s.has("enum")) {
+            if (!s.get("enum").isArray() || s.get("enum").isEmpty()) {
+                throw new IllegalArgumentException(where + ".enum: must be a non-empty array");
+            }
+            List<String> options = new ArrayList<>();
+            s.get("enum").forEach(v -> options.add(literalJson(v)));
+            return "(" + String.join("|", options) + ")";
+        }
+        for (String alt : new String[] {"anyOf", "oneOf"}) {
+            if (s.has(alt)) {
+                List<String> options = new ArrayList<>();
+                int i = 0;
+                for (JsonNode option : s.get(alt)) {
+                    options.add("(" + value(option, where + "." + alt + "[" + i++ + "]") + ")");
+                }
+                if (options.isEmpty()) {
+                    throw new IllegalArgumentException(where + "." + alt + ": must list at least one schema");
+                }
+                return "(" + String.join("|", options) + ")";
+            }
+        }
+        JsonNode type = s.get("type");
+        if (type == null) {
+            if (s.has("properties")) {
+                return object(s, where);
+            }
+            if (s.has("items")) {
+                return array(s, where);
+            }
+            return value(Json.MAPPER.getNodeFactory().booleanNode(true), where);
+        }
+        if (type.isArray()) {
+            List<String> options = new ArrayList<>();
+            for (JsonNode t : type) {
+                options.add("(" + typed(t.asText(), s, where) + ")");
+            }
+            return "(" + String.join("|", options) + ")";
+        }
+        return typed(type.asText(), s, where);
+    }
+
+    private String typed(String type, JsonNode s, String where) {
+        return switch (type) {
+            case "object" -> object(s, where);
+            case "array" -> array(s, where);
+            case "string" -> string(s, where);
+            case "integer" -> INTEGER;
+            case "number" -> NUMBER;
+            case "boolean" -> "(true|false)";
+            case "null" -> "null";
+            default -> throw new IllegalArgumentException(where + ".type: \"" + type + "\" is not a JSON Schema type");
+        };
+    }
+
+    private String string(JsonNode s, String where) {
+        int min = s.path("minLength").asInt(0);
+        int max = s.has("maxLength") ? s.get("maxLength").asInt() : -1;
+        if (min < 0 || (max >= 0 && max < min)) {
+            throw new IllegalArgumentException(where + ": minLength " + min + " / maxLength " + max + " allow no string");
+        }
+        if (min == 0 && max < 0) {
+            return STRING;
+        }
+        return QUOTE + CHAR + "{" + min + "," + (max < 0 ? "" : max) + "}" + QUOTE;
+    }
+
+    private String object(JsonNode s, String where) {
+        JsonNode props = s.path("properties");
+        if (s.has("required")) {
+            for (JsonNode r : s.get("required")) {
+                if (!props.has(r.asText())) {
+                    throw new IllegalArgumentException(where + ".required: \"" + r.asText() + "\" is not among its properties"
+                            + " (constrained output lists declared properties only)");
+                }
+            }
+        }
+        List<String> parts = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = props.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> p = it.next();
+            parts.add(literalJson(Json.MAPPER.getNodeFactory().textNode(p.getKey())) + SEP + ":" + SEP
+                    + "(" + value(p.getValue(), where + ".properties." + p.getKey()) + ")");
+        }
+        if (parts.isEmpty()) {
+            return "\\{" + SEP + "\\}";
+        }
+        return "\\{" + SEP + String.join(SEP + "," + SEP, parts) + SEP + "\\}";
+    }
+
+    private String array(JsonNode s, String where) {
+        JsonNode items = s.get("items");
+        String item = items == null ? value(Json.MAPPER.getNodeFactory().booleanNode(true), where + ".items")
+                : value(items, where + ".items");
+        int min = s.path("minItems").asInt(0);
+        int max = s.has("maxItems") ? s.get("maxItems").asInt() : -1;
+        if (min < 0 || (max >= 0 && max < min)) {
+            throw new IllegalArgumentException(where + ": minItems " + min + " / maxItems " + max + " allow no array");
+        }
+        String one = "(" + item + ")";
+        if (max == 0) {
+            return "\\[" + SEP + "\\]";
+        }
+        String more = "(" + SEP + "," + SEP + one + "){" + Math.max(0, min - 1) + "," + (max < 0 ? "" : max - 1) + "}";
+        String body = one + more;
+        return "\\[" + SEP + (min == 0 ? "(" + body + ")?" : body) + SEP + "\\]";
+    }
+
+    private String ref(String ref, String where) {
+        String prefix = ref.startsWith("#/$defs/") ? "#/$defs/" : ref.startsWith("#/definitions/") ? "#/definitions/" : null;
+        if (prefix == null) {
+            throw new IllegalArgumentException(where + ".$ref: only local references to #/$defs/NAME or "
+                    + "#/definitions/NAME are supported, got " + ref);
+        }
+        String name = ref.substring(prefix.length());
+        JsonNode target = root.path(prefix.equals("#/$defs/") ? "$defs" : "definitions").get(name);
+        if (target == null) {
+            throw new IllegalArgumentException(where + ".$ref: " + ref + " is not defined");
+        }
+        if (!resolving.add(ref)) {
+            throw new IllegalArgumentException(where + ".$ref: " + ref + " is recursive (a regular language cannot nest "
+                    + "without bound)");
+        }
+        try {
+            return value(target, ref);
+        } finally {
+            resolving.remove(ref);
+        }
+    }
+
+    /** A JSON value written exactly (as Jackson writes it), as a regex. */
+    private static String literalJson(JsonNode v) {
+        return Constraint.literal(v.toString());
+    }
+}
