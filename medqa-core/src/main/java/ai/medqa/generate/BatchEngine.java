@@ -446,7 +446,7 @@ public final class BatchEngine implements AutoCloseable {
     private void emit(Request r, int id) {
         generatedTokens.incrementAndGet();
         try {
-            r.listener.onToken(id, tokenizer == null ? "" : r.row.takeText());
+            r.listener.onToken(id, tokenizer == null ? "" : r.row.takeText(), r.row.lastLogprob());
         } catch (RuntimeException e) {
             log.warn("a token listener failed; cancelling its request", e);
             r.cancelled = true;

@@ -1,7 +1,9 @@
 package ai.medqa.generate;
 
 import ai.medqa.tokenizer.Tokenizer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +23,8 @@ final class DecodeRow {
     private final StopCriteria stop;
     private final Tokenizer.StreamDecoder decoder; // null: ids only
     private final Constraint.Cursor constraint; // null: free text
+    private final int logprobs; // -1: none kept
+    private final List<TokenLogprob> logprobList = new ArrayList<>();
     private final StringBuilder text = new StringBuilder();
     private int emitted; // chars of text handed out by takeText
     private StopReason reason;
@@ -48,6 +52,7 @@ final class DecodeRow {
             throw new IllegalArgumentException("a constraint (" + c + ") needs the model's tokenizer: this model has none");
         }
         this.constraint = c == null ? null : c.start(tokenizer);
+        this.logprobs = sampler.config().logprobs().orElse(-1);
         if (constraint != null && constraint.tokensToFinish() > budget) {
             LOG.warn("the constraint ({}) needs at least {} new tokens but this answer may have only {} ({}): it will be "
                     + "cut before it is complete", c, constraint.tokensToFinish(), budget,
@@ -74,6 +79,7 @@ final class DecodeRow {
 
     /** Picks the next token from this row's {@code logits} (changed in place) and applies the stop rule. */
     int advance(float[] logits) {
+        float[] raw = logprobs >= 0 ? logits.clone() : null; // the sampler and the constraint change logits
         if (constraint != null) {
             constraint.mask(logits, stop::isEos, remaining());
         }
@@ -82,6 +88,9 @@ final class DecodeRow {
             constraint.advance(next);
         }
         ids[length++] = next;
+        if (raw != null) {
+            logprobList.add(TokenLogprob.of(raw, next, logprobs));
+        }
         if (generated() == 1) {
             firstTokenNanos = System.nanoTime() - started;
         }
@@ -137,6 +146,11 @@ final class DecodeRow {
         return out;
     }
 
+    /** The log-probability of the last token chosen, or null if none are kept (or before the first). */
+    TokenLogprob lastLogprob() {
+        return logprobList.isEmpty() ? null : logprobList.get(logprobList.size() - 1);
+    }
+
     /** The id chosen at the last step, or -1 before the first. */
     int lastToken() {
         return generated() == 0 ? -1 : ids[length - 1];
@@ -145,6 +159,6 @@ final class DecodeRow {
     Generation result() {
         long end = reason != null ? doneNanos : System.nanoTime() - started;
         return new Generation(prompt.clone(), Arrays.copyOfRange(ids, prompt.length, length),
-                decoder == null ? null : text.toString(), reason, firstTokenNanos, end - firstTokenNanos);
+                decoder == null ? null : text.toString(), reason, firstTokenNanos, end - firstTokenNanos, logprobList);
     }
 }

@@ -139,6 +139,10 @@ final class DecodeSession implements AutoCloseable {
     }
 
     /** The id chosen for {@code row} at the last step, or -1 if the row was already done before it. */
+    TokenLogprob lastLogprob(int row) {
+        return rows[row].lastLogprob();
+    }
+
     int lastToken(int row) {
         return rows[row].lastToken();
     }

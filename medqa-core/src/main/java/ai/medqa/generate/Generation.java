@@ -1,5 +1,7 @@
 package ai.medqa.generate;
 
+import java.util.List;
+
 /**
  * The outcome of one generation.
  *
@@ -11,9 +13,20 @@ package ai.medqa.generate;
  * @param stopReason why generation ended
  * @param prefillNanos time until the first new token was chosen
  * @param decodeNanos time of the steps after that
+ * @param logprobs one per new token when {@link GenerationConfig.Builder#logprobs} asked for them, else empty
  */
-public record Generation(
-        int[] promptIds, int[] tokens, String text, StopReason stopReason, long prefillNanos, long decodeNanos) {
+public record Generation(int[] promptIds, int[] tokens, String text, StopReason stopReason, long prefillNanos,
+        long decodeNanos, List<TokenLogprob> logprobs) {
+
+    public Generation {
+        logprobs = logprobs == null ? List.of() : List.copyOf(logprobs);
+    }
+
+    /** A generation without log-probabilities. */
+    public Generation(int[] promptIds, int[] tokens, String text, StopReason stopReason, long prefillNanos,
+            long decodeNanos) {
+        this(promptIds, tokens, text, stopReason, prefillNanos, decodeNanos, List.of());
+    }
 
     /** Decode speed in tokens per second, counting the steps after the first token. */
     public double decodeTokensPerSecond() {

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -45,6 +46,7 @@ public final class GenerationConfig {
     private final List<String> stopStrings;
     private final Long seed; // null = a fresh random seed per sampler
     private final Constraint constraint; // null = free text
+    private final int logprobs; // -1 = none; else the number of most likely tokens to list per step
 
     private GenerationConfig(Builder b) {
         this.doSample = b.doSample;
@@ -58,6 +60,7 @@ public final class GenerationConfig {
         this.stopStrings = List.copyOf(b.stopStrings);
         this.seed = b.seed;
         this.constraint = b.constraint;
+        this.logprobs = b.logprobs;
     }
 
     /** Hugging Face's defaults: greedy decoding, 256 new tokens at most. */
@@ -138,6 +141,7 @@ public final class GenerationConfig {
         b.stopStrings = new ArrayList<>(stopStrings);
         b.seed = seed;
         b.constraint = constraint;
+        b.logprobs = logprobs;
         return b;
     }
 
@@ -199,6 +203,14 @@ public final class GenerationConfig {
         return Optional.ofNullable(constraint);
     }
 
+    /**
+     * Whether each new token's log-probability is kept ({@link Generation#logprobs()}), and how many
+     * of each step's most likely tokens with it; empty when not asked.
+     */
+    public OptionalInt logprobs() {
+        return logprobs < 0 ? OptionalInt.empty() : OptionalInt.of(logprobs);
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) {
@@ -212,13 +224,13 @@ public final class GenerationConfig {
                 && Double.compare(topP, c.topP) == 0 && Objects.equals(minP, c.minP)
                 && Double.compare(repetitionPenalty, c.repetitionPenalty) == 0 && maxNewTokens == c.maxNewTokens
                 && Objects.equals(eosTokenIds, c.eosTokenIds) && stopStrings.equals(c.stopStrings)
-                && Objects.equals(seed, c.seed) && Objects.equals(constraint, c.constraint);
+                && Objects.equals(seed, c.seed) && Objects.equals(constraint, c.constraint) && logprobs == c.logprobs;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(doSample, temperature, topK, topP, minP, repetitionPenalty, maxNewTokens, eosTokenIds,
-                stopStrings, seed, constraint);
+                stopStrings, seed, constraint, logprobs);
     }
 
     /** Sampling settings given without {@code doSample}, as transformers lists them when it warns; "" if none. */
@@ -264,6 +276,9 @@ public final class GenerationConfig {
         if (constraint != null) {
             s.append(", constraint=").append(constraint);
         }
+        if (logprobs >= 0) {
+            s.append(", logprobs=").append(logprobs);
+        }
         return s.append('}').toString();
     }
 
@@ -280,6 +295,7 @@ public final class GenerationConfig {
         private List<String> stopStrings = new ArrayList<>();
         private Long seed = null;
         private Constraint constraint = null;
+        private int logprobs = -1;
 
         private Builder() {
         }
@@ -358,6 +374,19 @@ public final class GenerationConfig {
         /** The answer must match {@code constraint} ({@link Constraint}); null for free text. */
         public Builder constraint(Constraint constraint) {
             this.constraint = constraint;
+            return this;
+        }
+
+        /**
+         * Keep each new token's log-probability under the model ({@link TokenLogprob}) with the
+         * {@code top} most likely tokens of its step (0 to 20, OpenAI's range); -1 for none (the default).
+         */
+        public Builder logprobs(int top) {
+            if (top < -1 || top > 20) {
+                throw new GenerationConfigException("logprobs: the number of most likely tokens must be in [0, 20] "
+                        + "(or -1 for none), got " + top);
+            }
+            this.logprobs = top;
             return this;
         }
 

@@ -27,6 +27,14 @@ public final class Generator {
          *     what could still be the start of a stop string), possibly several tokens' worth
          */
         void onToken(int id, String text);
+
+        /**
+         * As {@link #onToken(int, String)}, with the token's log-probability when the configuration
+         * asked for them ({@link GenerationConfig#logprobs()}), else null. The decode loops call this one.
+         */
+        default void onToken(int id, String text, TokenLogprob logprob) {
+            onToken(id, text);
+        }
     }
 
     private final MistralModel model;
@@ -48,7 +56,7 @@ public final class Generator {
             boolean more = true;
             while (more) {
                 more = session.step();
-                listener.onToken(session.lastToken(0), tokenizer == null ? "" : session.takeText(0));
+                listener.onToken(session.lastToken(0), tokenizer == null ? "" : session.takeText(0), session.lastLogprob(0));
             }
             return session.result(0);
         }

@@ -1,10 +1,15 @@
 package ai.medqa.server;
 
 import ai.medqa.chat.Message;
+import ai.medqa.chat.Tools;
+import ai.medqa.generate.Constraint;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.GenerationConfigException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -23,6 +28,10 @@ final class ApiRequest {
     final boolean stream;
     final boolean includeUsage;
     final Integer maxTokens;
+    /** -1: no logprobs; else how many most likely tokens per step ({@code top_logprobs}, or completions' {@code logprobs}). */
+    final int logprobs;
+    final Tools tools; // null: no tool calling
+    final Constraint constraint; // null: free text (or the tools' constraint)
     private final GenerationConfig.Builder settings;
 
     private ApiRequest(JsonNode body, boolean chat, String servedName, Set<String> adapters) {
@@ -49,11 +58,26 @@ final class ApiRequest {
                             + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").", Map.of());
         }
         if (chat) {
-            messages = messages(body.get("messages"));
+            tools = tools(body);
+            List<Message> given = messages(body.get("messages"));
+            messages = tools == null ? given : tools.describeIn(given);
             prompt = null;
         } else {
+            for (String f : new String[] {"tools", "tool_choice"}) {
+                if (body.hasNonNull(f)) {
+                    throw ApiException.invalid(f, "tools are for chat completions (/v1/chat/completions)");
+                }
+            }
+            tools = null;
             prompt = prompt(body.get("prompt"));
             messages = null;
+        }
+        logprobs = logprobs(body, chat);
+        constraint = constraint(body);
+        if (constraint != null && tools != null) {
+            throw new ApiException(400, "invalid_request_error", "unsupported_parameter", "response_format",
+                    "response_format (or guided_*) and tools together: not supported; the answer follows the tools' "
+                            + "format when tools are given", Map.of());
         }
         stream = bool(body, "stream", false);
         JsonNode options = body.get("stream_options");
@@ -66,34 +90,26 @@ final class ApiRequest {
         Integer legacy = integer(body, "max_tokens", 1, Integer.MAX_VALUE);
         maxTokens = max != null ? max : legacy;
         settings = sampling(body);
+        if (constraint != null || tools != null) {
+            settings.constraint(tools != null ? tools.constraint() : constraint);
+        }
+        if (logprobs >= 0) {
+            settings.logprobs(logprobs);
+        }
     }
 
     /** OpenAI fields that change what the answer must be, when set to anything but their no-op value. */
     private static void refuseUnsupported(JsonNode body) {
         List<String> asked = new ArrayList<>();
-        for (String f : new String[] {"tools", "functions", "logit_bias"}) {
+        for (String f : new String[] {"functions", "logit_bias"}) {
             JsonNode v = body.get(f);
             if (v != null && !v.isNull() && !(v.isContainerNode() && v.isEmpty())) {
                 asked.add(f);
             }
         }
-        for (String f : new String[] {"tool_choice", "function_call"}) {
-            JsonNode v = body.get(f);
-            if (v != null && !v.isNull() && !(v.isTextual() && v.asText().equals("none"))) {
-                asked.add(f);
-            }
-        }
-        JsonNode format = body.get("response_format");
-        if (format != null && !format.isNull() && !"text".equals(format.path("type").asText())) {
-            asked.add("response_format");
-        }
-        JsonNode logprobs = body.get("logprobs");
-        if (logprobs != null && !logprobs.isNull() && !(logprobs.isBoolean() && !logprobs.asBoolean())) {
-            asked.add("logprobs");
-        }
-        JsonNode top = body.get("top_logprobs");
-        if (top != null && !top.isNull() && !(top.isNumber() && top.asInt() == 0)) {
-            asked.add("top_logprobs");
+        JsonNode functionCall = body.get("function_call");
+        if (functionCall != null && !functionCall.isNull() && !(functionCall.isTextual() && functionCall.asText().equals("none"))) {
+            asked.add("function_call"); // the deprecated form of tools: use tools and tool_choice
         }
         for (String f : new String[] {"presence_penalty", "frequency_penalty"}) {
             JsonNode v = body.get(f);
@@ -119,6 +135,175 @@ final class ApiRequest {
                             + (asked.size() == 1 ? "it" : "them") + " out (the answer would not follow "
                             + (asked.size() == 1 ? "it" : "them") + ")", Map.of());
         }
+    }
+
+    /** Compiled constraints by their request text: compiling one costs milliseconds to seconds, and clients repeat them. */
+    private static final Map<String, Object> COMPILED = Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
+            return size() > 64;
+        }
+    });
+
+    private static <T> T compiled(String key, String field, java.util.function.Supplier<T> compile) {
+        Object c = COMPILED.get(key);
+        if (c == null) {
+            try {
+                c = compile.get();
+            } catch (IllegalArgumentException e) {
+                String m = e.getMessage();
+                if (field == null) { // the message starts with the field it is about ("tools[0].function.name: ...")
+                    int colon = m.indexOf(": ");
+                    throw ApiException.invalid(colon > 0 ? m.substring(0, colon) : "tools", colon > 0 ? m.substring(colon + 2) : m);
+                }
+                throw ApiException.invalid(field, m);
+            }
+            COMPILED.put(key, c);
+        }
+        @SuppressWarnings("unchecked")
+        T t = (T) c;
+        return t;
+    }
+
+    /** Chat: {@code logprobs} true with {@code top_logprobs} 0-20. Completions: {@code logprobs} 0-20. */
+    private static int logprobs(JsonNode body, boolean chat) {
+        if (!chat) {
+            Integer n = integer(body, "logprobs", 0, 20);
+            return n == null ? -1 : n;
+        }
+        boolean on = bool(body, "logprobs", false);
+        Integer top = integer(body, "top_logprobs", 0, 20);
+        if (top != null && !on) {
+            throw ApiException.invalid("top_logprobs", "needs \"logprobs\": true");
+        }
+        return on ? (top == null ? 0 : top) : -1;
+    }
+
+    /**
+     * The answer's constraint: {@code response_format} ({@code json_object}, {@code json_schema}) or
+     * vLLM's {@code guided_json}, {@code guided_choice}, {@code guided_regex}; one at most.
+     */
+    private static Constraint constraint(JsonNode body) {
+        List<String> given = new ArrayList<>();
+        Constraint c = null;
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull()) {
+            if (!format.isObject() || !format.path("type").isTextual()) {
+                throw ApiException.invalid("response_format", "must be {\"type\": \"text\" | \"json_object\" | \"json_schema\"}");
+            }
+            switch (format.get("type").asText()) {
+                case "text" -> { }
+                case "json_object" -> {
+                    c = compiled("json_object", "response_format", Constraint::jsonObject);
+                    given.add("response_format");
+                }
+                case "json_schema" -> {
+                    JsonNode js = format.get("json_schema");
+                    if (js == null || !js.isObject()) {
+                        throw ApiException.invalid("response_format.json_schema", "must be an object {name, schema, strict}");
+                    }
+                    JsonNode schema = js.get("schema");
+                    if (schema == null || !schema.isObject()) {
+                        throw ApiException.invalid("response_format.json_schema.schema", "must be a JSON Schema object");
+                    }
+                    c = compiled("schema " + schema, "response_format.json_schema.schema", () -> Constraint.jsonSchema(schema));
+                    given.add("response_format");
+                }
+                default -> throw ApiException.invalid("response_format.type", "must be text, json_object or json_schema, got \""
+                        + format.get("type").asText() + "\"");
+            }
+        }
+        JsonNode guidedJson = body.get("guided_json");
+        if (guidedJson != null && !guidedJson.isNull()) {
+            if (!guidedJson.isObject()) {
+                throw ApiException.invalid("guided_json", "must be a JSON Schema object");
+            }
+            c = compiled("schema " + guidedJson, "guided_json", () -> Constraint.jsonSchema(guidedJson));
+            given.add("guided_json");
+        }
+        JsonNode choice = body.get("guided_choice");
+        if (choice != null && !choice.isNull()) {
+            if (!choice.isArray() || choice.isEmpty()) {
+                throw ApiException.invalid("guided_choice", "must be a non-empty array of strings");
+            }
+            List<String> options = new ArrayList<>();
+            for (JsonNode o : choice) {
+                if (!o.isTextual() || o.asText().isEmpty()) {
+                    throw ApiException.invalid("guided_choice", "must be a non-empty array of non-empty strings");
+                }
+                options.add(o.asText());
+            }
+            c = compiled("choice " + choice, "guided_choice", () -> Constraint.choice(options.toArray(String[]::new)));
+            given.add("guided_choice");
+        }
+        JsonNode regex = body.get("guided_regex");
+        if (regex != null && !regex.isNull()) {
+            if (!regex.isTextual() || regex.asText().isEmpty()) {
+                throw ApiException.invalid("guided_regex", "must be a non-empty regular expression");
+            }
+            c = compiled("regex " + regex.asText(), "guided_regex", () -> Constraint.regex(regex.asText()));
+            given.add("guided_regex");
+        }
+        if (given.size() > 1) {
+            throw ApiException.invalid(given.get(1), "give one of response_format, guided_json, guided_choice, guided_regex; got "
+                    + String.join(" and ", given));
+        }
+        return c;
+    }
+
+    /** OpenAI's {@code tools} and {@code tool_choice}; null when there are none or the choice is "none". */
+    private static Tools tools(JsonNode body) {
+        JsonNode list = body.get("tools");
+        JsonNode choice = body.get("tool_choice");
+        if (list == null || list.isNull() || (list.isArray() && list.isEmpty())) {
+            if (choice != null && !choice.isNull() && !(choice.isTextual() && choice.asText().equals("none"))) {
+                throw ApiException.invalid("tool_choice", "names a tool choice but no tools are given");
+            }
+            return null;
+        }
+        if (!list.isArray()) {
+            throw ApiException.invalid("tools", "must be an array of {\"type\": \"function\", \"function\": {name, description, "
+                    + "parameters}}");
+        }
+        List<Tools.Tool> tools = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode t = list.get(i);
+            String where = "tools[" + i + "]";
+            if (!t.isObject() || !"function".equals(t.path("type").asText())) {
+                throw ApiException.invalid(where + ".type", "must be \"function\"");
+            }
+            JsonNode f = t.get("function");
+            if (f == null || !f.isObject()) {
+                throw ApiException.invalid(where + ".function", "must be an object {name, description, parameters}");
+            }
+            if (!f.path("name").isTextual() || f.get("name").asText().isEmpty()) {
+                throw ApiException.invalid(where + ".function.name", "is required: the tool's name");
+            }
+            JsonNode description = f.get("description");
+            if (description != null && !description.isNull() && !description.isTextual()) {
+                throw ApiException.invalid(where + ".function.description", "must be a string");
+            }
+            tools.add(new Tools.Tool(f.get("name").asText(), description == null ? null : description.asText(null),
+                    f.get("parameters")));
+        }
+        Tools.Choice how;
+        String named = null;
+        if (choice == null || choice.isNull() || (choice.isTextual() && choice.asText().equals("auto"))) {
+            how = Tools.Choice.AUTO;
+        } else if (choice.isTextual() && choice.asText().equals("none")) {
+            return null;
+        } else if (choice.isTextual() && choice.asText().equals("required")) {
+            how = Tools.Choice.REQUIRED;
+        } else if (choice.isObject() && choice.path("function").path("name").isTextual()) {
+            how = Tools.Choice.NAMED;
+            named = choice.get("function").get("name").asText();
+        } else {
+            throw ApiException.invalid("tool_choice", "must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
+                    + "\"function\": {\"name\": ...}}, got " + choice);
+        }
+        String key = "tools " + how + " " + named + " " + list;
+        String namedTool = named;
+        return compiled(key, null, () -> Tools.of(tools, how, namedTool));
     }
 
     static ApiRequest parse(JsonNode body, boolean chat, String servedName, Set<String> adapters) {
@@ -191,23 +376,48 @@ final class ApiRequest {
         return out;
     }
 
+    /**
+     * The chat's messages. An assistant's {@code tool_calls} become its turn as the model writes calls
+     * ({@link Tools#callsText}); consecutive {@code tool} messages become one user turn with their
+     * results ({@link Tools#resultsText}), each named by the call it answers.
+     */
     private static List<Message> messages(JsonNode node) {
         if (node == null || !node.isArray() || node.isEmpty()) {
             throw ApiException.invalid("messages", "must be a non-empty array of {role, content}");
         }
         List<Message> out = new ArrayList<>();
+        Map<String, String> callNames = new HashMap<>();
+        List<String> resultNames = new ArrayList<>();
+        List<String> results = new ArrayList<>();
         for (int i = 0; i < node.size(); i++) {
             JsonNode msg = node.get(i);
             String where = "messages[" + i + "]";
             if (!msg.isObject() || !msg.path("role").isTextual()) {
-                throw ApiException.invalid(where + ".role", "must be one of system, user, assistant");
+                throw ApiException.invalid(where + ".role", "must be one of system, user, assistant, tool");
             }
             String role = msg.get("role").asText();
-            if (role.equals("tool") || role.equals("function") || msg.hasNonNull("tool_calls")
-                    || msg.hasNonNull("function_call")) {
+            if (role.equals("function") || msg.hasNonNull("function_call")) {
                 throw new ApiException(400, "invalid_request_error", "unsupported_parameter", where + ".role",
-                        where + ".role \"" + role + "\": tool messages and tool calls are not supported by this server yet",
+                        where + ": function messages (deprecated) are not supported; use tool_calls and role \"tool\"",
                         Map.of());
+            }
+            if (role.equals("tool")) {
+                JsonNode callId = msg.get("tool_call_id");
+                if (callId == null || !callId.isTextual()) {
+                    throw ApiException.invalid(where + ".tool_call_id", "is required: the id of the call this answers");
+                }
+                resultNames.add(callNames.get(callId.asText()));
+                results.add(content(msg.get("content"), where + ".content"));
+                continue;
+            }
+            if (!results.isEmpty()) {
+                out.add(Message.user(Tools.resultsText(resultNames, results)));
+                resultNames.clear();
+                results.clear();
+            }
+            if (role.equals("assistant") && msg.hasNonNull("tool_calls")) {
+                out.add(Message.assistant(Tools.callsText(toolCalls(msg.get("tool_calls"), where + ".tool_calls", callNames))));
+                continue;
             }
             String content = content(msg.get("content"), where + ".content");
             switch (role) {
@@ -215,8 +425,35 @@ final class ApiRequest {
                 case "user" -> out.add(Message.user(content));
                 case "assistant" -> out.add(Message.assistant(content));
                 default -> throw ApiException.invalid(where + ".role",
-                        "the chat template has no role '" + role + "' (system, user, assistant)");
+                        "the chat template has no role '" + role + "' (system, user, assistant, tool)");
             }
+        }
+        if (!results.isEmpty()) {
+            out.add(Message.user(Tools.resultsText(resultNames, results)));
+        }
+        return out;
+    }
+
+    private static List<Tools.Call> toolCalls(JsonNode calls, String where, Map<String, String> names) {
+        if (!calls.isArray() || calls.isEmpty()) {
+            throw ApiException.invalid(where, "must be a non-empty array of {id, type, function: {name, arguments}}");
+        }
+        List<Tools.Call> out = new ArrayList<>();
+        for (int i = 0; i < calls.size(); i++) {
+            JsonNode c = calls.get(i);
+            JsonNode f = c.path("function");
+            if (!f.path("name").isTextual() || !f.path("arguments").isTextual()) {
+                throw ApiException.invalid(where + "[" + i + "].function", "must have a name and arguments (a JSON string)");
+            }
+            JsonNode args;
+            try {
+                args = ai.medqa.common.Json.MAPPER.readTree(f.get("arguments").asText());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw ApiException.invalid(where + "[" + i + "].function.arguments", "must be a JSON object as a string");
+            }
+            String id = c.path("id").asText("");
+            names.put(id, f.get("name").asText());
+            out.add(new Tools.Call(id, f.get("name").asText(), args));
         }
         return out;
     }

@@ -3,10 +3,13 @@ package ai.medqa.server;
 import ai.medqa.MedQA;
 import ai.medqa.chat.ChatTemplateException;
 import ai.medqa.common.Json;
+import ai.medqa.chat.Tools;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.Generator;
 import ai.medqa.generate.StopReason;
+import ai.medqa.generate.TokenLogprob;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -24,6 +27,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -637,6 +642,7 @@ public final class MedQAServer implements AutoCloseable {
         settings.put("seed", config.seed().orElseThrow());
         ArrayNode stop = settings.putArray("stop");
         config.stopStrings().forEach(stop::add);
+        config.constraint().ifPresent(c -> settings.put("constraint", c.toString()));
         r.put("completion", "").put("finish_reason", "in_progress");
         completions.put(r);
         return r;
@@ -670,12 +676,20 @@ public final class MedQAServer implements AutoCloseable {
             // A seed of our drawing, so the record of this completion says how to reproduce it.
             config = config.toBuilder().seed(java.util.concurrent.ThreadLocalRandom.current().nextLong()).build();
         }
-        BlockingQueue<String> pieces = new LinkedBlockingQueue<>();
+        BlockingQueue<Piece> pieces = new LinkedBlockingQueue<>();
         BatchEngine.Request job;
         try {
-            job = engine.submit(prompt, config, request.adapter, (id, text) -> {
-                if (!text.isEmpty()) {
-                    pieces.add(text);
+            job = engine.submit(prompt, config, request.adapter, new Generator.TokenListener() {
+                @Override
+                public void onToken(int id, String text) {
+                    onToken(id, text, null);
+                }
+
+                @Override
+                public void onToken(int id, String text, TokenLogprob logprob) {
+                    if (!text.isEmpty() || logprob != null) {
+                        pieces.add(new Piece(text, logprob));
+                    }
                 }
             });
         } catch (IllegalArgumentException e) {
@@ -698,15 +712,56 @@ public final class MedQAServer implements AutoCloseable {
         finished(record, g.text(), finishReason(g.stopReason()), prompt.length, g.tokens().length);
         ObjectNode out = envelope(id, chat ? "chat.completion" : "text_completion", created, request.model);
         ObjectNode choice = out.putArray("choices").addObject().put("index", 0);
+        String finish = finishReason(g.stopReason());
         if (chat) {
-            choice.putObject("message").put("role", "assistant").put("content", g.text());
+            ObjectNode message = choice.putObject("message").put("role", "assistant");
+            finish = answer(request, g, finish, message);
         } else {
             choice.put("text", g.text());
         }
-        choice.putNull("logprobs");
-        choice.put("finish_reason", finishReason(g.stopReason()));
+        if (request.logprobs >= 0) {
+            choice.set("logprobs", new LogprobsJson(medqa.tokenizer()).of(g.logprobs(), chat));
+        } else {
+            choice.putNull("logprobs");
+        }
+        choice.put("finish_reason", finish);
         usage(out, prompt.length, g.tokens().length);
         return sendJson(ex, 200, out);
+    }
+
+    /** A streamed token's text (possibly empty) and its log-probability (null unless asked for). */
+    private record Piece(String text, TokenLogprob logprob) {
+    }
+
+    /**
+     * Fills a chat answer's {@code message} (or a stream's last {@code delta}): its text, or with tools
+     * the model's tool calls ({@code finish_reason} "tool_calls") or its reply. Returns the finish reason.
+     */
+    private static String answer(ApiRequest request, Generation g, String finish, ObjectNode message) {
+        if (request.tools == null) {
+            message.put("content", g.text());
+            return finish;
+        }
+        Tools.Reply reply;
+        try {
+            reply = request.tools.parse(g.text());
+        } catch (IllegalArgumentException e) {
+            message.put("content", g.text()); // cut by max_tokens: what there is, and finish_reason "length"
+            return finish;
+        }
+        if (!reply.isCall()) {
+            message.put("content", reply.content());
+            return finish;
+        }
+        message.putNull("content");
+        ArrayNode calls = message.putArray("tool_calls");
+        for (int i = 0; i < reply.calls().size(); i++) {
+            Tools.Call c = reply.calls().get(i);
+            ObjectNode call = calls.addObject();
+            call.put("index", i).put("id", c.id()).put("type", "function");
+            call.putObject("function").put("name", c.name()).put("arguments", c.arguments().toString());
+        }
+        return "tool_calls";
     }
 
     /**
@@ -732,7 +787,7 @@ public final class MedQAServer implements AutoCloseable {
 
     /** Writes Server-Sent Events as pieces arrive; a client that goes away cancels its generation. */
     private int stream(HttpExchange ex, ApiRequest request, ObjectNode record, BatchEngine.Request job,
-            BlockingQueue<String> pieces, String id, long created) throws IOException {
+            BlockingQueue<Piece> pieces, String id, long created) throws IOException {
         StringBuilder sent = new StringBuilder();
         completions.streaming(id, sent); // a vote cast while it streams records what was sent
         String object = request.chat ? "chat.completion.chunk" : "text_completion";
@@ -742,14 +797,26 @@ public final class MedQAServer implements AutoCloseable {
         OutputStream out = ex.getResponseBody();
         try {
             if (request.chat) {
-                event(out, chunk(id, object, created, request, "", true, null));
+                event(out, Json.MAPPER.writeValueAsString(chunk(id, object, created, request, "", true, null)));
             }
+            // With tools the answer is JSON to be read whole: it goes out at the end as calls or a reply.
+            List<TokenLogprob> held = new ArrayList<>();
+            LogprobsJson logprobs = request.logprobs >= 0 ? new LogprobsJson(loaded().tokenizer()) : null;
             while (true) {
-                String piece = pieces.poll(20, TimeUnit.MILLISECONDS);
-                if (piece != null) {
-                    event(out, chunk(id, object, created, request, piece, false, null));
+                Piece piece = pieces.poll(20, TimeUnit.MILLISECONDS);
+                if (piece != null && request.tools != null) {
+                    if (piece.logprob() != null) {
+                        held.add(piece.logprob());
+                    }
+                } else if (piece != null) {
+                    ObjectNode c = chunk(id, object, created, request, piece.text(), false, null);
+                    if (logprobs != null && piece.logprob() != null) {
+                        ((ObjectNode) c.get("choices").get(0)).set("logprobs",
+                                logprobs.of(List.of(piece.logprob()), request.chat));
+                    }
+                    event(out, Json.MAPPER.writeValueAsString(c));
                     synchronized (sent) {
-                        sent.append(piece);
+                        sent.append(piece.text());
                     }
                     Duration delay = pieceDelay;
                     if (!delay.isZero()) {
@@ -761,8 +828,19 @@ public final class MedQAServer implements AutoCloseable {
             }
             Generation g = await(job);
             metrics.completed(job.promptTokens(), g.tokens().length);
-            finished(record, g.text(), finishReason(g.stopReason()), job.promptTokens(), g.tokens().length);
-            event(out, chunk(id, object, created, request, "", false, finishReason(g.stopReason())));
+            String finish = finishReason(g.stopReason());
+            if (request.tools != null) {
+                ObjectNode c = chunk(id, object, created, request, "", false, null);
+                ObjectNode delta = (ObjectNode) c.get("choices").get(0).get("delta");
+                delta.remove("content");
+                finish = answer(request, g, finish, delta);
+                if (logprobs != null) {
+                    ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobs.of(held, true));
+                }
+                event(out, Json.MAPPER.writeValueAsString(c));
+            }
+            finished(record, g.text(), finish, job.promptTokens(), g.tokens().length);
+            event(out, Json.MAPPER.writeValueAsString(chunk(id, object, created, request, "", false, finish)));
             if (request.includeUsage) {
                 ObjectNode u = envelope(id, object, created, request.model);
                 u.putArray("choices");
@@ -798,8 +876,8 @@ public final class MedQAServer implements AutoCloseable {
         }
     }
 
-    private String chunk(String id, String object, long created, ApiRequest request, String text, boolean role,
-            String finish) throws JsonProcessingException {
+    private ObjectNode chunk(String id, String object, long created, ApiRequest request, String text, boolean role,
+            String finish) {
         ObjectNode c = envelope(id, object, created, request.model);
         ObjectNode choice = c.putArray("choices").addObject().put("index", 0);
         if (request.chat) {
@@ -819,7 +897,7 @@ public final class MedQAServer implements AutoCloseable {
         } else {
             choice.put("finish_reason", finish);
         }
-        return Json.MAPPER.writeValueAsString(c);
+        return c;
     }
 
     private static void event(OutputStream out, String json) throws IOException {

@@ -216,7 +216,7 @@ class ServerApiTest {
         assertError(post("/v1/chat/completions", twoUsers.toString()), 400, "alternate");
         ObjectNode tool = chat("q", 1, 5);
         tool.withArray("messages").addObject().put("role", "tool").put("content", "x");
-        assertError(post("/v1/chat/completions", tool.toString()), 400, "messages[1].role");
+        assertError(post("/v1/chat/completions", tool.toString()), 400, "messages[1].tool_call_id");
         // Unknown fields are ignored, as clients send extras.
         assertThat(post("/v1/chat/completions", chat("q", 1, 3).put("logit_bias_extra", 1).put("user", "u").toString())
                 .statusCode()).isEqualTo(200);

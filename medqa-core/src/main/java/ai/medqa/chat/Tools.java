@@ -1,0 +1,222 @@
+package ai.medqa.chat;
+
+import ai.medqa.common.Json;
+import ai.medqa.generate.Constraint;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * Tool calling for models whose chat template has no tools of its own (Mistral v0.1/v0.2's): the
+ * generic way llama.cpp uses for such templates. The tools are described in the system prompt, and
+ * the answer is constrained ({@link Constraint}) to one JSON object, either calls of the tools
+ * ({@code {"tool_calls": [{"name": ..., "arguments": {...}}]}}, arguments valid against each tool's
+ * parameter schema) or a reply ({@code {"response": "..."}}); {@link #parse} reads it back. Calls and
+ * tool results of earlier turns are written into the conversation as the model would have written
+ * them ({@link #callsText}) and as a user turn ({@link #resultsText}), so any template renders them.
+ */
+public final class Tools {
+    private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
+    /** Calls in one answer, at most (parallel tool calls; a bound keeps the grammar regular and small). */
+    public static final int MAX_CALLS = 4;
+
+    /** One tool: OpenAI's function {name, description, parameters (a JSON Schema)}. */
+    public record Tool(String name, String description, JsonNode parameters) {
+        public Tool {
+            Objects.requireNonNull(name, "name");
+            description = description == null ? "" : description;
+            parameters = parameters == null || parameters.isNull()
+                    ? Json.MAPPER.createObjectNode().put("type", "object").set("properties", Json.MAPPER.createObjectNode())
+                    : parameters;
+        }
+    }
+
+    /** A call the model made: {@code arguments} is a JSON object valid against the tool's parameters. */
+    public record Call(String id, String name, JsonNode arguments) {
+    }
+
+    /** What the model answered: either {@code calls} (non-empty) or {@code content}. */
+    public record Reply(String content, List<Call> calls) {
+        public boolean isCall() {
+            return !calls.isEmpty();
+        }
+    }
+
+    /** OpenAI's {@code tool_choice}: {@code auto}, {@code required}, or one tool by name ({@code none} = no tools). */
+    public enum Choice {
+        AUTO, REQUIRED, NAMED
+    }
+
+    private final List<Tool> tools;
+    private final Choice choice;
+    private final String named; // NAMED: the tool's name
+    private final Constraint constraint;
+
+    private Tools(List<Tool> tools, Choice choice, String named) {
+        this.tools = List.copyOf(tools);
+        this.choice = choice;
+        this.named = named;
+        this.constraint = Constraint.jsonSchema(schema());
+    }
+
+    /**
+     * Tools for one request.
+     *
+     * @param named the tool that must be called when {@code choice} is NAMED, else null
+     * @throws IllegalArgumentException naming the tool ({@code tools[i]...}) or the choice that is wrong
+     */
+    public static Tools of(List<Tool> tools, Choice choice, String named) {
+        if (tools.isEmpty()) {
+            throw new IllegalArgumentException("tools: at least one tool is needed");
+        }
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < tools.size(); i++) {
+            String name = tools.get(i).name();
+            if (!NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("tools[" + i + "].function.name: must be 1-64 letters, digits, _ or -, got \""
+                        + name + "\"");
+            }
+            if (!names.add(name)) {
+                throw new IllegalArgumentException("tools[" + i + "].function.name: \"" + name + "\" is given twice");
+            }
+            JsonNode p = tools.get(i).parameters();
+            if (!p.isObject()) {
+                throw new IllegalArgumentException("tools[" + i + "].function.parameters: must be a JSON Schema object");
+            }
+            try {
+                Constraint.jsonSchema(p);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tools[" + i + "].function.parameters: " + e.getMessage(), e);
+            }
+        }
+        if (choice == Choice.NAMED && !names.contains(named)) {
+            throw new IllegalArgumentException("tool_choice: no tool is named \"" + named + "\" (tools: "
+                    + String.join(", ", names) + ")");
+        }
+        return new Tools(tools, choice, choice == Choice.NAMED ? named : null);
+    }
+
+    /** The constraint the answer follows. */
+    public Constraint constraint() {
+        return constraint;
+    }
+
+    private JsonNode schema() {
+        ArrayNode calls = Json.MAPPER.createArrayNode();
+        for (Tool t : tools) {
+            if (named != null && !t.name().equals(named)) {
+                continue;
+            }
+            ObjectNode call = calls.addObject().put("type", "object");
+            ObjectNode props = call.putObject("properties");
+            props.putObject("name").put("const", t.name());
+            props.set("arguments", t.parameters());
+            call.putArray("required").add("name").add("arguments");
+        }
+        ObjectNode callsSchema = Json.MAPPER.createObjectNode().put("type", "object");
+        ObjectNode array = callsSchema.putObject("properties").putObject("tool_calls").put("type", "array")
+                .put("minItems", 1).put("maxItems", named != null ? 1 : MAX_CALLS);
+        array.putObject("items").set("anyOf", calls);
+        callsSchema.putArray("required").add("tool_calls");
+        if (choice != Choice.AUTO) {
+            return callsSchema;
+        }
+        ObjectNode response = Json.MAPPER.createObjectNode().put("type", "object");
+        response.putObject("properties").putObject("response").put("type", "string");
+        response.putArray("required").add("response");
+        ObjectNode either = Json.MAPPER.createObjectNode();
+        either.putArray("anyOf").add(callsSchema).add(response);
+        return either;
+    }
+
+    /**
+     * {@code messages} with the tools described at the start of the system prompt (one is added if
+     * there is none): what each tool does, its parameters, and the JSON the answer must be.
+     */
+    public List<Message> describeIn(List<Message> messages) {
+        StringBuilder s = new StringBuilder("You can call these tools (JSON Schema of each one's arguments):\n");
+        for (Tool t : tools) {
+            s.append("- ").append(t.name());
+            if (!t.description().isBlank()) {
+                s.append(": ").append(t.description().strip());
+            }
+            s.append("\n  arguments: ").append(t.parameters().toString()).append('\n');
+        }
+        s.append(switch (choice) {
+            case AUTO -> "Answer in JSON: either {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]} to call tools, "
+                    + "or {\"response\": \"...\"} to reply to the user.";
+            case REQUIRED -> "Answer in JSON by calling tools: {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]}.";
+            case NAMED -> "Answer in JSON by calling " + named + ": {\"tool_calls\": [{\"name\": \"" + named
+                    + "\", \"arguments\": {...}}]}.";
+        });
+        s.append(" Tool results come back as {\"tool_results\": [...]}.");
+        List<Message> out = new ArrayList<>();
+        if (!messages.isEmpty() && messages.get(0).role() == Message.Role.SYSTEM) {
+            out.add(Message.system(s + "\n\n" + messages.get(0).content()));
+            out.addAll(messages.subList(1, messages.size()));
+        } else {
+            out.add(Message.system(s.toString()));
+            out.addAll(messages);
+        }
+        return out;
+    }
+
+    /** An assistant turn that made {@code calls}, as the model writes it. */
+    public static String callsText(List<Call> calls) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        ArrayNode a = o.putArray("tool_calls");
+        for (Call c : calls) {
+            a.addObject().put("name", c.name()).set("arguments", c.arguments());
+        }
+        return o.toString();
+    }
+
+    /** Tool results, as the user turn that carries them back: {@code [{name, content}]}. */
+    public static String resultsText(List<String> names, List<String> contents) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        ArrayNode a = o.putArray("tool_results");
+        for (int i = 0; i < contents.size(); i++) {
+            ObjectNode r = a.addObject();
+            if (names.get(i) != null) {
+                r.put("name", names.get(i));
+            }
+            r.put("content", contents.get(i));
+        }
+        return o.toString();
+    }
+
+    /**
+     * The model's answer read back: its tool calls (each with a fresh {@code call_...} id), or its
+     * reply. The answer was constrained, so it parses; a cut one (the budget ran out) does not.
+     *
+     * @throws IllegalArgumentException if {@code text} is not a complete answer
+     */
+    public Reply parse(String text) {
+        JsonNode answer;
+        try {
+            answer = Json.MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("the answer is not complete JSON (was it cut by max_tokens?): " + text, e);
+        }
+        if (answer != null && answer.has("tool_calls")) {
+            List<Call> calls = new ArrayList<>();
+            for (JsonNode c : answer.get("tool_calls")) {
+                calls.add(new Call("call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24),
+                        c.path("name").asText(), c.get("arguments")));
+            }
+            return new Reply(null, List.copyOf(calls));
+        }
+        if (answer != null && answer.path("response").isTextual()) {
+            return new Reply(answer.get("response").asText(), List.of());
+        }
+        throw new IllegalArgumentException("the answer is neither tool calls nor a response: " + text);
+    }
+}
