@@ -58,12 +58,14 @@ public final class Tools {
     private final List<Tool> tools;
     private final Choice choice;
     private final String named; // NAMED: the tool's name
+    private final JsonNode response; // the reply's schema; null: free text
     private final Constraint constraint;
 
-    private Tools(List<Tool> tools, Choice choice, String named) {
+    private Tools(List<Tool> tools, Choice choice, String named, JsonNode response) {
         this.tools = List.copyOf(tools);
         this.choice = choice;
         this.named = named;
+        this.response = response;
         this.constraint = Constraint.jsonSchema(schema());
     }
 
@@ -74,6 +76,16 @@ public final class Tools {
      * @throws IllegalArgumentException naming the tool ({@code tools[i]...}) or the choice that is wrong
      */
     public static Tools of(List<Tool> tools, Choice choice, String named) {
+        return of(tools, choice, named, null);
+    }
+
+    /**
+     * Tools for one request whose reply, when the model replies instead of calling, is JSON valid
+     * against {@code response} (a JSON Schema; {@link #parse} then gives the reply as that JSON's text).
+     *
+     * @param response the reply's schema, or null for a text reply
+     */
+    public static Tools of(List<Tool> tools, Choice choice, String named, JsonNode response) {
         if (tools.isEmpty()) {
             throw new IllegalArgumentException("tools: at least one tool is needed");
         }
@@ -101,7 +113,7 @@ public final class Tools {
             throw new IllegalArgumentException("tool_choice: no tool is named \"" + named + "\" (tools: "
                     + String.join(", ", names) + ")");
         }
-        return new Tools(tools, choice, choice == Choice.NAMED ? named : null);
+        return new Tools(tools, choice, choice == Choice.NAMED ? named : null, response);
     }
 
     /** The constraint the answer follows. */
@@ -129,11 +141,15 @@ public final class Tools {
         if (choice != Choice.AUTO) {
             return callsSchema;
         }
-        ObjectNode response = Json.MAPPER.createObjectNode().put("type", "object");
-        response.putObject("properties").putObject("response").put("type", "string");
-        response.putArray("required").add("response");
+        ObjectNode reply = Json.MAPPER.createObjectNode().put("type", "object");
+        if (this.response == null) {
+            reply.putObject("properties").putObject("response").put("type", "string");
+        } else {
+            reply.putObject("properties").set("response", this.response);
+        }
+        reply.putArray("required").add("response");
         ObjectNode either = Json.MAPPER.createObjectNode();
-        either.putArray("anyOf").add(callsSchema).add(response);
+        either.putArray("anyOf").add(callsSchema).add(reply);
         return either;
     }
 
@@ -152,7 +168,8 @@ public final class Tools {
         }
         s.append(switch (choice) {
             case AUTO -> "Answer in JSON: either {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]} to call tools, "
-                    + "or {\"response\": \"...\"} to reply to the user.";
+                    + (response == null ? "or {\"response\": \"...\"} to reply to the user."
+                            : "or {\"response\": REPLY} to reply to the user, REPLY following this JSON Schema: " + response);
             case REQUIRED -> "Answer in JSON by calling tools: {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]}.";
             case NAMED -> "Answer in JSON by calling " + named + ": {\"tool_calls\": [{\"name\": \"" + named
                     + "\", \"arguments\": {...}}]}.";
@@ -214,8 +231,9 @@ public final class Tools {
             }
             return new Reply(null, List.copyOf(calls));
         }
-        if (answer != null && answer.path("response").isTextual()) {
-            return new Reply(answer.get("response").asText(), List.of());
+        if (answer != null && answer.has("response")) {
+            JsonNode reply = answer.get("response");
+            return new Reply(reply.isTextual() && response == null ? reply.asText() : reply.toString(), List.of());
         }
         throw new IllegalArgumentException("the answer is neither tool calls nor a response: " + text);
     }

@@ -4,16 +4,20 @@ import ai.medqa.MedQA;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.GenerationConfig;
 import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
+import java.util.Set;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import java.util.concurrent.ExecutionException;
 
 /**
  * A langchain4j {@link ChatModel} backed by an in-process {@link MedQA}: system, user and AI
  * messages go through the model's chat template; temperature, top-p, top-k, max output tokens and
- * stop sequences override the defaults (MedQA's {@link MedQA#ASK_DEFAULTS} unless given); the
- * response carries token usage and the finish reason. {@code modelName} may name a LoRA adapter.
+ * stop sequences override the defaults (MedQA's {@link MedQA#ASK_DEFAULTS} unless given); tools
+ * ({@code ToolSpecification}s, tool choice auto or required) and JSON response formats (any object,
+ * or a schema) are enforced while decoding ({@link ai.medqa.chat.Tools}), so {@code AiServices} with
+ * {@code @Tool} methods and record return types work; the response carries token usage and the finish reason. {@code modelName} may name a LoRA adapter.
  * Thread-safe; concurrent calls are decoded together. Close it before the {@link MedQA}.
  *
  * <pre>{@code
@@ -45,7 +49,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     public ChatResponse doChat(ChatRequest request) {
         BatchEngine.Request job = requests.submit(request, text -> {});
         try {
-            return requests.response(job, job.result().get(), request.parameters().modelName());
+            return requests.response(job, job.result().get(), request.parameters());
         } catch (InterruptedException e) {
             job.cancel();
             Thread.currentThread().interrupt();
@@ -53,6 +57,12 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
+    }
+
+    /** JSON-schema response formats are enforced while decoding, so AiServices can return records. */
+    @Override
+    public Set<Capability> supportedCapabilities() {
+        return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
     }
 
     @Override

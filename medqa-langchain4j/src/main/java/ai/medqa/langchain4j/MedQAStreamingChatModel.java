@@ -4,8 +4,11 @@ import ai.medqa.MedQA;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.GenerationConfig;
 import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
+import java.util.Set;
+import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 
 /**
@@ -42,9 +45,25 @@ public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCl
             if (error != null) {
                 handler.onError(error);
             } else {
-                handler.onCompleteResponse(requests.response(job, g, request.parameters().modelName()));
+                ChatResponse response;
+                try {
+                    response = requests.response(job, g, request.parameters());
+                } catch (RuntimeException e) {
+                    handler.onError(e);
+                    return;
+                }
+                if (requests.tools(request.parameters()) != null && response.aiMessage().text() != null) {
+                    handler.onPartialResponse(response.aiMessage().text()); // a reply with tools comes whole, at the end
+                }
+                handler.onCompleteResponse(response);
             }
         });
+    }
+
+    /** JSON-schema response formats are enforced while decoding, so AiServices can return records. */
+    @Override
+    public Set<Capability> supportedCapabilities() {
+        return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
     }
 
     @Override

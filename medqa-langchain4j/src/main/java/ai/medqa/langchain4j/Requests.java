@@ -2,28 +2,42 @@ package ai.medqa.langchain4j;
 
 import ai.medqa.MedQA;
 import ai.medqa.chat.Message;
+import ai.medqa.chat.Tools;
+import ai.medqa.common.Json;
+import ai.medqa.generate.Constraint;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.StopReason;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.internal.JsonSchemaElementJsonUtils;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ResponseFormat;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
  * The mapping both models share: langchain4j messages to the model's chat template, request
  * parameters over the model's defaults to a {@link GenerationConfig}, and a {@link Generation} back
- * to a {@link ChatResponse}. Requests go through a {@link BatchEngine}, so concurrent calls decode
+ * to a {@link ChatResponse}; tool specifications and JSON response formats become constraints on the
+ * answer ({@link Tools}, {@link Constraint}). Requests go through a {@link BatchEngine}, so concurrent calls decode
  * together and {@code modelName} can pick a LoRA adapter per request.
  */
 final class Requests implements AutoCloseable {
@@ -31,6 +45,13 @@ final class Requests implements AutoCloseable {
     private final GenerationConfig defaults;
     private final String modelName;
     private final BatchEngine engine;
+    /** Compiled constraints and tools by their request text (compiling costs milliseconds to seconds). */
+    private final Map<String, Object> constraints = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
+            return size() > 64;
+        }
+    };
 
     Requests(MedQA medqa, GenerationConfig defaults, String modelName, int maxBatch) {
         this.medqa = Objects.requireNonNull(medqa, "medqa");
@@ -39,18 +60,12 @@ final class Requests implements AutoCloseable {
         this.engine = medqa.newEngine(maxBatch, 1024);
     }
 
-    /** Queues the request; {@code onText} receives the answer piece by piece. */
+    /** Queues the request; {@code onText} receives the answer piece by piece (with tools: the reply, at the end). */
     BatchEngine.Request submit(ChatRequest request, java.util.function.Consumer<String> onText) {
         ChatRequestParameters p = request.parameters();
-        if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
-            throw new UnsupportedFeatureException("MedQA models do not call tools");
-        }
         if (p.frequencyPenalty() != null || p.presencePenalty() != null) {
             throw new UnsupportedFeatureException("frequency and presence penalties are not supported; "
                     + "use repetition_penalty in the model's default GenerationConfig");
-        }
-        if (p.responseFormat() != null && p.responseFormat().type() != dev.langchain4j.model.chat.request.ResponseFormatType.TEXT) {
-            throw new UnsupportedFeatureException("only text responses are supported");
         }
         String adapter = null;
         if (p.modelName() != null && !p.modelName().equals(modelName)) {
@@ -60,12 +75,61 @@ final class Requests implements AutoCloseable {
             }
             adapter = p.modelName();
         }
-        int[] prompt = medqa.chatTemplate().encode(messages(request.messages()));
-        return engine.submit(prompt, config(p), adapter, (id, text) -> {
-            if (!text.isEmpty()) {
+        Tools tools = tools(p);
+        Constraint format = tools == null ? responseFormat(p.responseFormat()) : null;
+        List<Message> messages = messages(request.messages());
+        int[] prompt = medqa.chatTemplate().encode(tools == null ? messages : tools.describeIn(messages));
+        GenerationConfig config = config(p);
+        if (tools != null || format != null) {
+            config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
+        }
+        return engine.submit(prompt, config, adapter, (id, text) -> {
+            if (!text.isEmpty() && tools == null) {
                 onText.accept(text);
             }
         });
+    }
+
+    /** The request's tools, or null (none, or {@code ToolChoice.NONE}). */
+    Tools tools(ChatRequestParameters p) {
+        List<ToolSpecification> specs = p.toolSpecifications();
+        if (specs == null || specs.isEmpty() || (p.toolChoice() != null && p.toolChoice().name().equals("NONE"))) {
+            return null;
+        }
+        List<Tools.Tool> tools = new ArrayList<>();
+        for (ToolSpecification spec : specs) {
+            tools.add(new Tools.Tool(spec.name(), spec.description(),
+                    spec.parameters() == null ? null : Json.MAPPER.valueToTree(JsonSchemaElementJsonUtils.toMap(spec.parameters()))));
+        }
+        Tools.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? Tools.Choice.REQUIRED : Tools.Choice.AUTO;
+        JsonNode reply = replySchema(p.responseFormat()); // AiServices asks for tools and a record together
+        return compiled("tools " + choice + " " + specs + " " + reply, () -> Tools.of(tools, choice, null, reply));
+    }
+
+    private static JsonNode replySchema(ResponseFormat format) {
+        if (format == null || format.type() == ResponseFormatType.TEXT) {
+            return null;
+        }
+        if (format.jsonSchema() == null || format.jsonSchema().rootElement() == null) {
+            return Json.MAPPER.createObjectNode().put("type", "object");
+        }
+        return Json.MAPPER.valueToTree(JsonSchemaElementJsonUtils.toMap(format.jsonSchema().rootElement()));
+    }
+
+    /** JSON (any object, or a schema's) as langchain4j's {@link ResponseFormat} asks; null for text. */
+    Constraint responseFormat(ResponseFormat format) {
+        if (format == null || format.type() == ResponseFormatType.TEXT) {
+            return null;
+        }
+        JsonNode schema = replySchema(format);
+        return compiled("schema " + schema, () -> Constraint.jsonSchema(schema));
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> T compiled(String key, java.util.function.Supplier<T> compile) {
+        synchronized (constraints) {
+            return (T) constraints.computeIfAbsent(key, k -> compile.get());
+        }
     }
 
     GenerationConfig config(ChatRequestParameters p) {
@@ -88,9 +152,25 @@ final class Requests implements AutoCloseable {
         return b.build();
     }
 
+    /**
+     * langchain4j's messages as the chat template's: an AI message with tool requests becomes the
+     * calls as the model writes them, and consecutive tool results one user turn ({@link Tools}).
+     */
     static List<Message> messages(List<ChatMessage> messages) {
         List<Message> out = new ArrayList<>(messages.size());
+        List<String> names = new ArrayList<>();
+        List<String> results = new ArrayList<>();
         for (ChatMessage m : messages) {
+            if (m instanceof ToolExecutionResultMessage r) {
+                names.add(r.toolName());
+                results.add(r.text());
+                continue;
+            }
+            if (!results.isEmpty()) {
+                out.add(Message.user(Tools.resultsText(names, results)));
+                names.clear();
+                results.clear();
+            }
             if (m instanceof SystemMessage s) {
                 out.add(Message.system(s.text()));
             } else if (m instanceof UserMessage u) {
@@ -100,24 +180,58 @@ final class Requests implements AutoCloseable {
                 out.add(Message.user(u.singleText()));
             } else if (m instanceof AiMessage a) {
                 if (a.hasToolExecutionRequests()) {
-                    throw new UnsupportedFeatureException("MedQA models do not call tools");
+                    List<Tools.Call> calls = new ArrayList<>();
+                    for (ToolExecutionRequest t : a.toolExecutionRequests()) {
+                        calls.add(new Tools.Call(t.id(), t.name(), arguments(t)));
+                    }
+                    out.add(Message.assistant(Tools.callsText(calls)));
+                } else {
+                    out.add(Message.assistant(a.text() == null ? "" : a.text()));
                 }
-                out.add(Message.assistant(a.text() == null ? "" : a.text()));
             } else {
                 throw new UnsupportedFeatureException("messages of type " + m.type() + " are not supported");
             }
         }
+        if (!results.isEmpty()) {
+            out.add(Message.user(Tools.resultsText(names, results)));
+        }
         return out;
     }
 
-    ChatResponse response(BatchEngine.Request request, Generation g, String adapter) {
+    private static JsonNode arguments(ToolExecutionRequest t) {
+        try {
+            return Json.MAPPER.readTree(t.arguments() == null || t.arguments().isBlank() ? "{}" : t.arguments());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("tool request " + t.name() + ": arguments are not JSON: " + t.arguments(), e);
+        }
+    }
+
+    /** The answer as langchain4j's response: with tools, its tool requests (finish reason TOOL_EXECUTION) or its reply. */
+    ChatResponse response(BatchEngine.Request request, Generation g, ChatRequestParameters p) {
         int prompt = request.promptTokens();
-        return ChatResponse.builder().aiMessage(AiMessage.from(g.text()))
+        FinishReason finish = g.stopReason() == StopReason.EOS || g.stopReason() == StopReason.STOP_STRING
+                || g.stopReason() == StopReason.CONSTRAINT_COMPLETE ? FinishReason.STOP : FinishReason.LENGTH;
+        AiMessage message = AiMessage.from(g.text());
+        Tools tools = tools(p);
+        if (tools != null && finish == FinishReason.STOP) {
+            Tools.Reply reply = tools.parse(g.text());
+            if (reply.isCall()) {
+                List<ToolExecutionRequest> calls = new ArrayList<>();
+                for (Tools.Call c : reply.calls()) {
+                    calls.add(ToolExecutionRequest.builder().id(c.id()).name(c.name()).arguments(c.arguments().toString())
+                            .build());
+                }
+                message = AiMessage.from(calls);
+                finish = FinishReason.TOOL_EXECUTION;
+            } else {
+                message = AiMessage.from(reply.content());
+            }
+        }
+        String adapter = p.modelName();
+        return ChatResponse.builder().aiMessage(message)
                 .modelName(adapter != null ? adapter : modelName)
                 .tokenUsage(new TokenUsage(prompt, g.tokens().length, prompt + g.tokens().length))
-                .finishReason(g.stopReason() == StopReason.EOS || g.stopReason() == StopReason.STOP_STRING
-                        || g.stopReason() == StopReason.CONSTRAINT_COMPLETE
-                        ? FinishReason.STOP : FinishReason.LENGTH)
+                .finishReason(finish)
                 .build();
     }
 

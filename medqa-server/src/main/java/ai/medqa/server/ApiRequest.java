@@ -73,12 +73,7 @@ final class ApiRequest {
             messages = null;
         }
         logprobs = logprobs(body, chat);
-        constraint = constraint(body);
-        if (constraint != null && tools != null) {
-            throw new ApiException(400, "invalid_request_error", "unsupported_parameter", "response_format",
-                    "response_format (or guided_*) and tools together: not supported; the answer follows the tools' "
-                            + "format when tools are given", Map.of());
-        }
+        constraint = tools == null ? constraint(body) : null; // with tools, response_format shapes the reply (tools())
         stream = bool(body, "stream", false);
         JsonNode options = body.get("stream_options");
         includeUsage = options != null && options.isObject() && bool(options, "include_usage", false);
@@ -301,9 +296,32 @@ final class ApiRequest {
             throw ApiException.invalid("tool_choice", "must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
                     + "\"function\": {\"name\": ...}}, got " + choice);
         }
-        String key = "tools " + how + " " + named + " " + list;
+        JsonNode reply = replySchema(body);
+        String key = "tools " + how + " " + named + " " + list + " " + reply;
         String namedTool = named;
-        return compiled(key, null, () -> Tools.of(tools, how, namedTool));
+        return compiled(key, null, () -> Tools.of(tools, how, namedTool, reply));
+    }
+
+    /** With tools: the schema of a reply that is not a call, from {@code response_format}; null for text. */
+    private static JsonNode replySchema(JsonNode body) {
+        for (String guided : new String[] {"guided_json", "guided_choice", "guided_regex"}) {
+            if (body.hasNonNull(guided)) {
+                throw ApiException.invalid(guided, "cannot be combined with tools (response_format can: it shapes the reply)");
+            }
+        }
+        JsonNode format = body.get("response_format");
+        String type = format == null ? "text" : format.path("type").asText("text");
+        return switch (type) {
+            case "json_object" -> ai.medqa.common.Json.MAPPER.createObjectNode().put("type", "object");
+            case "json_schema" -> {
+                JsonNode schema = format.path("json_schema").get("schema");
+                if (schema == null || !schema.isObject()) {
+                    throw ApiException.invalid("response_format.json_schema.schema", "must be a JSON Schema object");
+                }
+                yield schema;
+            }
+            default -> null;
+        };
     }
 
     static ApiRequest parse(JsonNode body, boolean chat, String servedName, Set<String> adapters) {

@@ -308,9 +308,8 @@ class ServerStructuredOutputTest {
         ObjectNode unknown = withTools(chat("q", 1, 5));
         unknown.putObject("tool_choice").put("type", "function").putObject("function").put("name", "nope");
         assertError(post("/v1/chat/completions", unknown), 400, "tool_choice");
-        ObjectNode both = withTools(chat("q", 1, 5));
-        both.putObject("response_format").put("type", "json_object");
-        assertError(post("/v1/chat/completions", both), 400, "response_format");
+        ObjectNode both = withTools(chat("q", 1, 5)).put("guided_regex", "a+");
+        assertError(post("/v1/chat/completions", both), 400, "guided_regex");
         ObjectNode topWithout = chat("q", 1, 5).put("top_logprobs", 3);
         assertError(post("/v1/chat/completions", topWithout), 400, "top_logprobs");
         ObjectNode tooMany = chat("q", 1, 5).put("logprobs", true).put("top_logprobs", 21);
