@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.WeakHashMap;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.IntPredicate;
 
 /**
@@ -151,7 +151,11 @@ public final class Constraint {
          * Integer.MAX_VALUE where none completes it (a character the vocabulary spells only in bytes).
          */
         final int[] toFinish;
-        final Map<Integer, Allowed> allowed = new ConcurrentHashMap<>();
+        /**
+         * The allowed tokens of each DFA state met so far, by state number (an array: this is read at
+         * every step of every row). Two rows meeting a new state at once may both compute it; one wins.
+         */
+        private final AtomicReferenceArray<Allowed> allowed = new AtomicReferenceArray<>(dfa.getSize());
 
         Compiled(Tokenizer tokenizer) {
             pieces = new String[tokenizer.vocabSize()];
@@ -224,23 +228,34 @@ public final class Constraint {
         }
 
         Allowed allowed(int state) {
-            return allowed.computeIfAbsent(state, s -> {
-                int[] ids = new int[pieces.length];
-                int[] next = new int[pieces.length];
-                int count = 0;
-                int worst = 0;
-                for (int id = 0; id < pieces.length; id++) {
-                    if (pieces[id] != null) {
-                        int to = step(s, pieces[id]);
-                        if (to >= 0 && toFinish[to] != Integer.MAX_VALUE) {
-                            ids[count] = id;
-                            next[count++] = toFinish[to];
-                            worst = Math.max(worst, toFinish[to]);
-                        }
+            Allowed a = allowed.get(state);
+            if (a == null) {
+                a = compute(state);
+                if (!allowed.compareAndSet(state, null, a)) {
+                    a = allowed.get(state);
+                }
+            }
+            return a;
+        }
+
+        private Allowed compute(int s) {
+            int[] ids = new int[pieces.length];
+            int[] next = new int[pieces.length];
+            long[] bits = new long[(pieces.length + 63) >>> 6];
+            int count = 0;
+            int worst = 0;
+            for (int id = 0; id < pieces.length; id++) {
+                if (pieces[id] != null) {
+                    int to = step(s, pieces[id]);
+                    if (to >= 0 && toFinish[to] != Integer.MAX_VALUE) {
+                        ids[count] = id;
+                        next[count++] = toFinish[to];
+                        worst = Math.max(worst, toFinish[to]);
+                        bits[id >>> 6] |= 1L << id;
                     }
                 }
-                return new Allowed(Arrays.copyOf(ids, count), Arrays.copyOf(next, count), worst);
-            });
+            }
+            return new Allowed(Arrays.copyOf(ids, count), Arrays.copyOf(next, count), worst, bits);
         }
 
         int step(int state, String text) {
@@ -254,21 +269,28 @@ public final class Constraint {
 
     /**
      * The tokens that continue a valid answer from one state, and for each the tokens it then needs
-     * at most to finish ({@code worst}: the largest of those).
+     * at most to finish ({@code worst}: the largest of those); {@code bits}: the same ids as a bit set
+     * (bit {@code id % 64} of word {@code id / 64}), what the mask walks.
      */
-    record Allowed(int[] ids, int[] toFinish, int worst) {
+    record Allowed(int[] ids, int[] toFinish, int worst, long[] bits) {
     }
+
+    private static final int[] NO_IDS = new int[0];
 
     /** One generation's position in the constraint. */
     final class Cursor {
         private final Compiled c;
         private int state;
-        private final boolean[] keep;
+        /** A state's allowed bits less the tokens that could not finish in time (near the budget's end). */
+        private final long[] tight;
+        /** The end-of-sequence ids among the logits, found at the first step where the answer is complete. */
+        private int[] eosIds;
+        private float[] eosLogits;
 
         Cursor(Compiled c) {
             this.c = c;
             this.state = dfa.getInitialState();
-            this.keep = new boolean[c.pieces.length];
+            this.tight = new long[(c.pieces.length + 63) >>> 6];
         }
 
         /** The fewest tokens known to complete an answer from the start. */
@@ -281,6 +303,8 @@ public final class Constraint {
          * ({@code eos}) is allowed only where the answer is complete. With {@code remaining} tokens
          * left (this one included), a token is allowed only if the answer can still be completed in
          * what is left after it, so an answer that fits its budget is never cut off half-written.
+         * {@code eos} must be the same at every step of a cursor (a row's end-of-sequence ids): it is
+         * read once, over every id, the first time the answer is complete.
          */
         void mask(float[] logits, IntPredicate eos, int remaining) {
             Allowed ok = c.allowed(state);
@@ -288,18 +312,65 @@ public final class Constraint {
             if (ok.ids().length == 0 && !accept) {
                 throw new IllegalStateException(description + ": no token of this vocabulary continues the answer");
             }
-            boolean tight = ok.worst() > remaining - 1 && c.toFinish[state] <= remaining;
-            for (int i = 0; i < ok.ids().length; i++) {
-                keep[ok.ids()[i]] = !tight || ok.toFinish()[i] <= remaining - 1;
+            long[] bits = ok.bits();
+            if (ok.worst() > remaining - 1 && c.toFinish[state] <= remaining) {
+                // Near the end of the budget: only the tokens after which the answer still fits.
+                System.arraycopy(bits, 0, tight, 0, bits.length);
+                for (int i = 0; i < ok.ids().length; i++) {
+                    if (ok.toFinish()[i] > remaining - 1) {
+                        int id = ok.ids()[i];
+                        tight[id >>> 6] &= ~(1L << id);
+                    }
+                }
+                bits = tight;
             }
-            for (int id = 0; id < logits.length; id++) {
-                if (!(id < keep.length && keep[id]) && !(accept && eos.test(id))) {
+            int[] ends = accept ? eosIds(logits.length, eos) : NO_IDS;
+            for (int k = 0; k < ends.length; k++) {
+                eosLogits[k] = logits[ends[k]];
+            }
+            // A word at a time: inside a JSON string nearly every word is all allowed (skipped), in
+            // structure nearly every one is all refused (filled); only mixed words are walked bit by bit.
+            int n = logits.length;
+            for (int w = 0; w < bits.length; w++) {
+                long word = bits[w];
+                if (word == -1L) {
+                    continue;
+                }
+                int base = w << 6;
+                if (word == 0L) {
+                    Arrays.fill(logits, Math.min(base, n), Math.min(base + 64, n), Float.NEGATIVE_INFINITY);
+                    continue;
+                }
+                for (long refused = ~word; refused != 0; refused &= refused - 1) {
+                    int id = base + Long.numberOfTrailingZeros(refused);
+                    if (id >= n) {
+                        break;
+                    }
                     logits[id] = Float.NEGATIVE_INFINITY;
                 }
             }
-            for (int id : ok.ids()) {
-                keep[id] = false;
+            if (n > bits.length << 6) {
+                // Ids past the tokenizer's vocabulary (a model's padded embedding) are never text.
+                Arrays.fill(logits, bits.length << 6, n, Float.NEGATIVE_INFINITY);
             }
+            for (int k = 0; k < ends.length; k++) {
+                logits[ends[k]] = eosLogits[k];
+            }
+        }
+
+        private int[] eosIds(int n, IntPredicate eos) {
+            if (eosIds == null) {
+                int[] found = new int[n];
+                int count = 0;
+                for (int id = 0; id < n; id++) {
+                    if (eos.test(id)) {
+                        found[count++] = id;
+                    }
+                }
+                eosIds = Arrays.copyOf(found, count);
+                eosLogits = new float[count];
+            }
+            return eosIds;
         }
 
         /** Moves past token {@code id} (one {@link #mask} allowed). */

@@ -35,6 +35,7 @@ final class FastSampler implements Sampler {
     private long[] keys = new long[0];
     private float[] heap = new float[0];
     private int fallbacks;
+    private int lastSorted;
 
     FastSampler(GenerationConfig config) {
         this.config = config;
@@ -75,6 +76,11 @@ final class FastSampler implements Sampler {
         return sampleFast(prevIds, prevLen, logits);
     }
 
+    /** How many candidates the last top-p cut sorted (tests: masked tokens must not be among them). */
+    int lastSorted() {
+        return lastSorted;
+    }
+
     /** How often the fast path had to fall back to the full sort (ties across the top-p boundary). */
     int fallbacks() {
         return fallbacks;
@@ -105,7 +111,9 @@ final class FastSampler implements Sampler {
             float kth = kthLargest(x, n, topK);
             m = 0;
             for (int i = 0; i < n; i++) {
-                if (!(x[i] < kth)) {
+                // -inf (a constrained-out token) is never a candidate: with fewer than top_k allowed
+                // tokens kth is -inf, and keeping them would sort the whole vocabulary for top-p.
+                if (!(x[i] < kth) && x[i] != Float.NEGATIVE_INFINITY) {
                     cand[m++] = i;
                 }
             }
@@ -234,7 +242,7 @@ final class FastSampler implements Sampler {
             double tail = 0;
             int m = 0;
             for (int i = 0; i < n; i++) {
-                if (x[i] < kth) {
+                if (x[i] < kth || x[i] == Float.NEGATIVE_INFINITY) { // -inf: probability 0, as above
                     tail += exps[i] * inv;
                 } else {
                     cand[m++] = i;
@@ -264,6 +272,7 @@ final class FastSampler implements Sampler {
             keys[t] = ((long) sortable(x[id]) << 32) | id;
         }
         Arrays.sort(keys, 0, m); // ascending logits; ties by id, which cannot matter (see below)
+        lastSorted = m;
         double cum = tail;
         int keepFrom = m - LogitsProcessorChain.MIN_TOKENS_TO_KEEP;
         for (int t = 0; t < m - LogitsProcessorChain.MIN_TOKENS_TO_KEEP; t++) {

@@ -92,6 +92,40 @@ class SamplerTest {
                 Arrays.toString(fallbacks32k), Arrays.toString(calls32k));
     }
 
+    /**
+     * Logits a constraint masked (all but a few -inf, fewer than top_k left): the fast path keeps and
+     * draws what the full sort does, and never falls back to sorting the vocabulary.
+     */
+    @Test
+    void maskedLogitsKeepTheFastPath() {
+        Random r = new Random(7);
+        for (int allowed : new int[] {1, 3, 40, 2000}) {
+            float[] x = logits(r, 32000, 0);
+            boolean[] keep = new boolean[x.length];
+            for (int i = 0; i < allowed; i++) {
+                keep[r.nextInt(x.length)] = true;
+            }
+            for (int i = 0; i < x.length; i++) {
+                x[i] = keep[i] ? x[i] : Float.NEGATIVE_INFINITY;
+            }
+            int[] prev = {1, 2, 3};
+            for (GenerationConfig c : List.of(GenerationConfig.builder().doSample(true).topK(50).topP(0.95).seed(3).build(),
+                    GenerationConfig.builder().doSample(true).topK(0).topP(0.9).temperature(0.7).seed(4).build())) {
+                FastSampler fast = (FastSampler) Sampler.create(c);
+                Sampler base = Sampler.fullSortBaseline(c);
+                assertThat(fast.keptIds(prev, prev.length, x.clone())).as(allowed + " " + c)
+                        .isEqualTo(base.keptIds(prev, prev.length, x.clone()));
+                for (int d = 0; d < 5; d++) {
+                    int id = fast.sample(prev, prev.length, x.clone());
+                    assertThat(id).isEqualTo(base.sample(prev, prev.length, x.clone()));
+                    assertThat(keep[id]).isTrue();
+                    assertThat(fast.lastSorted()).as("candidates sorted, %d allowed", allowed).isLessThanOrEqualTo(allowed);
+                }
+                assertThat(fast.fallbacks()).as("full sorts, %d allowed, %s", allowed, c).isZero();
+            }
+        }
+    }
+
     @Test
     void fastPathUsuallyAvoidsTheFullSortOnAModelSizedVocabulary() {
         Random r = new Random(5);
