@@ -4,10 +4,13 @@ import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import ai.medqa.chat.ChatTemplate;
 import ai.medqa.chat.Conversation;
+import ai.medqa.common.Json;
 import ai.medqa.generate.BatchEngine;
+import ai.medqa.generate.Constraint;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
+import ai.medqa.generate.JsonSchemas;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.Bf16Linear;
@@ -20,6 +23,10 @@ import ai.medqa.model.PyTorchThreads;
 import ai.medqa.quant.Quantization;
 import ai.medqa.tokenizer.Tokenizer;
 import ai.medqa.tokenizer.TokenizerException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -265,6 +272,73 @@ public final class MedQA implements AutoCloseable {
 
     public Generation ask(String question, GenerationConfig config) {
         return chat(newConversation().addUser(question), config);
+    }
+
+    /**
+     * The schema and compiled constraint of each record type asked for: compiling a schema's DFA
+     * takes milliseconds to seconds, and the constraint keeps its per-state token sets, so every
+     * question of a type after the first reuses both. A ClassValue goes with its class (and class
+     * loader); a derivation that fails is not cached, so it fails the same way each time.
+     */
+    private static final ClassValue<TypedAnswer> TYPED = new ClassValue<>() {
+        @Override
+        protected TypedAnswer computeValue(Class<?> type) {
+            JsonNode schema = JsonSchemas.of(type);
+            return new TypedAnswer(schema, schema.toString(), Constraint.jsonSchema(schema));
+        }
+    };
+
+    private record TypedAnswer(JsonNode schema, String schemaText, Constraint constraint) {}
+
+    /** The shared mapper's settings plus {@code Optional} (record components may be optional). */
+    private static final ObjectMapper TYPED_READER = Json.MAPPER.copy().registerModule(new Jdk8Module());
+
+    /** {@link #ask(String, Class, GenerationConfig)} with the default generation settings. */
+    public <T> T ask(String question, Class<T> type) {
+        return ask(question, type, defaults);
+    }
+
+    /**
+     * Answers {@code question} as a value of the record {@code type}: the answer is constrained to
+     * the JSON Schema {@link JsonSchemas#of} derives from it (so it always parses) and read with
+     * Jackson. The question is followed by that schema ("Answer in JSON that follows this JSON
+     * Schema: ..."): the constraint forces the shape, but only the prompt tells the model what the
+     * fields mean ({@code @JsonPropertyDescription}). Each type's constraint is compiled once.
+     *
+     * @throws IllegalArgumentException when {@code type} has no schema (naming the component), or
+     *     {@code config} already has a constraint
+     * @throws MedQAException when the answer was cut before its JSON was complete (raise
+     *     {@code max_new_tokens})
+     */
+    public <T> T ask(String question, Class<T> type, GenerationConfig config) {
+        Objects.requireNonNull(type, "type");
+        if (config.constraint().isPresent()) {
+            throw new IllegalArgumentException("the generation config has a constraint (" + config.constraint().get()
+                    + "), but a typed answer brings its own (the JSON Schema of " + type.getTypeName() + "): "
+                    + "pass a config without one");
+        }
+        TypedAnswer typed = TYPED.get(type);
+        Generation g = ask(question + "\n\nAnswer in JSON that follows this JSON Schema: " + typed.schemaText(),
+                config.toBuilder().constraint(typed.constraint()).build());
+        String cut = switch (g.stopReason()) {
+            case CONSTRAINT_COMPLETE, EOS -> null;
+            case MAX_NEW_TOKENS -> "did not complete within max_new_tokens=" + config.maxNewTokens() + " (the JSON was still "
+                    + "open after " + g.tokens().length + " tokens): raise max_new_tokens";
+            case CONTEXT_FULL -> "was cut when the model's context (max_position_embeddings=" + config().maxPositionEmbeddings()
+                    + ") filled up: shorten the question";
+            case STOP_STRING -> "was cut by one of the stop strings " + config.stopStrings() + ": ask typed answers without "
+                    + "stop_strings";
+        };
+        if (cut != null) {
+            throw new MedQAException("the " + type.getSimpleName() + " answer " + cut);
+        }
+        try {
+            return TYPED_READER.readValue(g.text(), type);
+        } catch (JsonProcessingException e) {
+            // The constraint should make this impossible; if it happens, the text is what to look at.
+            throw new MedQAException("the answer does not read as " + type.getTypeName() + " (" + e.getOriginalMessage()
+                    + "): " + g.text(), e);
+        }
     }
 
     /** Like {@link #ask}, calling {@code onText} with each piece of the answer as it is generated. */

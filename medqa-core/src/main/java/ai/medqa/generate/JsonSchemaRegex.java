@@ -15,16 +15,19 @@ import java.util.Set;
  * array, string, number, integer, boolean, null, or a list of them), {@code properties},
  * {@code required}, {@code additionalProperties}, {@code items}, {@code minItems}/{@code maxItems},
  * {@code enum}, {@code const}, {@code anyOf}/{@code oneOf} (alternatives), local {@code $ref} to
- * {@code $defs}/{@code definitions} (not recursive), string {@code maxLength}/{@code minLength}; the
+ * {@code $defs}/{@code definitions} (not recursive), string {@code maxLength}/{@code minLength}, integer
+ * {@code minimum}/{@code maximum} (inclusive, whole numbers: a Java {@code int} field must not receive
+ * 16 digits); the
  * annotations {@code title}, {@code description}, {@code examples}, {@code default}, {@code $schema},
  * {@code $id}, {@code $comment} are ignored. Any other keyword is refused, naming it. Objects list
- * every declared property, in order (optional ones too: still valid), and no others; compact
- * separators with an optional space.
+ * every declared property, in order (optional ones too: still valid), and no others (an object schema
+ * with neither {@code properties} nor {@code additionalProperties} is any object, nesting up to 2
+ * levels); compact separators with an optional space.
  */
 final class JsonSchemaRegex {
     private static final Set<String> KEYWORDS = Set.of("type", "properties", "required", "additionalProperties", "items",
             "minItems", "maxItems", "enum", "const", "anyOf", "oneOf", "$ref", "$defs", "definitions", "maxLength",
-            "minLength", "title", "description", "examples", "default", "$schema", "$id", "$comment");
+            "minLength", "minimum", "maximum", "title", "description", "examples", "default", "$schema", "$id", "$comment");
     /** JSON string characters: anything but a quote, a backslash or a control character; or an escape. */
     private static final String CHAR = "([^\"\\\\\u0000-\u001f]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})";
     /** A quote as brics reads it: a bare {@code "} opens one of its string literals. */
@@ -108,6 +111,9 @@ final class JsonSchemaRegex {
         }
         JsonNode type = s.get("type");
         if (type == null) {
+            if (s.has("minimum") || s.has("maximum")) {
+                throw new IllegalArgumentException(where + ": minimum/maximum are supported with \"type\": \"integer\" only");
+            }
             if (s.has("properties")) {
                 return object(s, where);
             }
@@ -131,12 +137,108 @@ final class JsonSchemaRegex {
             case "object" -> object(s, where);
             case "array" -> array(s, where);
             case "string" -> string(s, where);
-            case "integer" -> INTEGER;
-            case "number" -> NUMBER;
+            case "integer" -> integer(s, where);
+            case "number" -> {
+                if (s.has("minimum") || s.has("maximum")) {
+                    throw new IllegalArgumentException(where + ": minimum/maximum are supported on integers only "
+                            + "(type \"integer\"), not on numbers");
+                }
+                yield NUMBER;
+            }
             case "boolean" -> "(true|false)";
             case "null" -> "null";
             default -> throw new IllegalArgumentException(where + ".type: \"" + type + "\" is not a JSON Schema type");
         };
+    }
+
+    /** Largest magnitude {@link #INTEGER} writes (16 digits). */
+    private static final long INTEGER_LIMIT = 9_999_999_999_999_999L;
+
+    private String integer(JsonNode s, String where) {
+        if (!s.has("minimum") && !s.has("maximum")) {
+            return INTEGER;
+        }
+        long min = bound(s, "minimum", -INTEGER_LIMIT, where);
+        long max = bound(s, "maximum", INTEGER_LIMIT, where);
+        if (min > max) {
+            throw new IllegalArgumentException(where + ": minimum " + min + " / maximum " + max + " allow no integer");
+        }
+        List<String> parts = new ArrayList<>();
+        if (min < 0) {
+            // -1 .. min as "-" and the magnitudes max(1, -max) .. -min.
+            parts.add("\\-(" + digits(Math.max(1, max < 0 ? -max : 1), -min) + ")");
+        }
+        if (max >= 0) {
+            parts.add("(" + digits(Math.max(0, min), max) + ")");
+        }
+        return "(" + String.join("|", parts) + ")";
+    }
+
+    private static long bound(JsonNode s, String key, long unbounded, String where) {
+        JsonNode v = s.get(key);
+        if (v == null) {
+            return unbounded;
+        }
+        if (!v.isNumber() || v.asDouble() != Math.rint(v.asDouble())) {
+            throw new IllegalArgumentException(where + "." + key + ": expected a whole number, got " + v);
+        }
+        // Past 16 digits the bound is INTEGER's own (what an answer can write at all).
+        java.math.BigDecimal limit = java.math.BigDecimal.valueOf(INTEGER_LIMIT);
+        return v.decimalValue().max(limit.negate()).min(limit).longValueExact();
+    }
+
+    /** The decimal numbers {@code lo..hi} ({@code 0 <= lo <= hi}), without leading zeros, as a regex. */
+    static String digits(long lo, long hi) {
+        List<String> out = new ArrayList<>();
+        String l = Long.toString(lo);
+        String h = Long.toString(hi);
+        for (int len = l.length(); len <= h.length(); len++) {
+            long from = Math.max(lo, len == 1 ? 0 : pow10(len - 1));
+            long to = Math.min(hi, pow10(len) - 1);
+            sameLength(Long.toString(from), Long.toString(to), "", out);
+        }
+        return String.join("|", out);
+    }
+
+    private static long pow10(int n) {
+        long p = 1;
+        for (int i = 0; i < n; i++) {
+            p *= 10;
+        }
+        return p;
+    }
+
+    /** Numbers of one length from {@code lo} to {@code hi}, after {@code prefix}: the usual split at each digit. */
+    private static void sameLength(String lo, String hi, String prefix, List<String> out) {
+        if (lo.isEmpty()) {
+            out.add(prefix);
+            return;
+        }
+        int rest = lo.length() - 1;
+        char l0 = lo.charAt(0);
+        char h0 = hi.charAt(0);
+        if (l0 == h0) {
+            sameLength(lo.substring(1), hi.substring(1), prefix + l0, out);
+            return;
+        }
+        boolean lowFull = lo.substring(1).chars().allMatch(c -> c == '0');
+        boolean highFull = hi.substring(1).chars().allMatch(c -> c == '9');
+        char from = l0;
+        char to = h0;
+        if (!lowFull) {
+            sameLength(lo.substring(1), "9".repeat(rest), prefix + l0, out);
+            from++;
+        }
+        if (!highFull) {
+            to--;
+        }
+        if (from <= to) {
+            out.add(prefix + (from == to ? String.valueOf(from) : "[" + from + "-" + to + "]")
+                    + (rest == 0 ? "" : "[0-9]" + (rest == 1 ? "" : "{" + rest + "}")));
+        }
+        if (!highFull) {
+            sameLength("0".repeat(rest), hi.substring(1), prefix + h0, out);
+        }
     }
 
     private String string(JsonNode s, String where) {
@@ -152,6 +254,9 @@ final class JsonSchemaRegex {
     }
 
     private String object(JsonNode s, String where) {
+        if (!s.has("properties") && !s.path("additionalProperties").isBoolean()) {
+            return anyObject(2); // {"type": "object"} alone: any object (nesting bounded), not only {}
+        }
         JsonNode props = s.path("properties");
         if (s.has("required")) {
             for (JsonNode r : s.get("required")) {
