@@ -4,7 +4,9 @@ import ai.medqa.common.AppendLog;
 import ai.medqa.common.Json;
 import ai.medqa.MedQA;
 import ai.medqa.chat.Conversation;
+import ai.medqa.generate.Constraint;
 import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.StopReason;
 import ai.medqa.model.ContextOverflowException;
 import ai.medqa.metrics.lexical.PairScorer;
 import ai.medqa.metrics.pubmedqa.AnswerExtractor;
@@ -67,6 +69,8 @@ public final class Evaluation {
     static final String PREDICTIONS_FILE = "predictions.jsonl";
     static final String SUMMARY_FILE = "summary.json";
     static final String REPORT_FILE = "report.md";
+    /** Characters of the shortest JSON answer, {"answer":"no","explanation":""}: a budget that always closes it. */
+    static final int MIN_JSON_TOKENS = 32;
 
     private final Builder settings;
     private final List<PubMedQaItem> items;
@@ -113,6 +117,95 @@ public final class Evaluation {
         LIKELIHOOD,
         /** The notebook's: the model writes an answer, AnswerExtractor reads yes/no/maybe from it. */
         GENERATE
+    }
+
+    /**
+     * How generate mode's answers are written. {@link #NONE}: free text, the prediction read by
+     * AnswerExtractor (an answer it cannot read is "unknown"). {@link #JSON}: every answer is
+     * constrained to {@link #PUBMEDQA_JSON_SCHEMA}, {@code {"answer": "yes"|"no"|"maybe",
+     * "explanation": "..."}}, the prediction is its answer field and the lexical metrics (and any
+     * answer metrics) score its explanation, so no answer is "unknown" for its format.
+     */
+    public enum AnswerConstraint {
+        NONE,
+        JSON;
+
+        /** Its name in flags, run.json and the summary: {@code none}, {@code json}. */
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /** {@code none} or {@code json} (any case). */
+        public static AnswerConstraint parse(String label) {
+            for (AnswerConstraint c : values()) {
+                if (c.label().equalsIgnoreCase(label.trim())) {
+                    return c;
+                }
+            }
+            throw new IllegalArgumentException("answer constraint \"" + label + "\": expected none or json");
+        }
+    }
+
+    /**
+     * The answers of {@link AnswerConstraint#JSON}. The answer comes first so that it is decided in the
+     * first few tokens (and can be read even from an answer cut later). The explanation has no
+     * {@code maxLength}: {@code max_new_tokens} bounds it already (the constraint closes the string and
+     * the object in time), while a bound of N characters would make N automaton states, each with its
+     * own cached set of allowed tokens (up to 32,000 ids, ~256 KB): ~150 MB and 600 first-use passes
+     * over the vocabulary for a 600-character bound.
+     */
+    public static final String PUBMEDQA_JSON_SCHEMA = """
+            {"type": "object", "properties": {"answer": {"enum": ["yes", "no", "maybe"]}, "explanation": {"type": "string"}},
+             "required": ["answer", "explanation"], "additionalProperties": false}""";
+
+    /** Compiled once for every run of the process (the automaton, and its per-state token sets as used). */
+    private static final class JsonAnswers {
+        static final Constraint CONSTRAINT;
+
+        static {
+            try {
+                CONSTRAINT = Constraint.jsonSchema(JSON.readTree(PUBMEDQA_JSON_SCHEMA));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** {@code {"answer": "yes"} } even when the rest was cut: the answer field is first and decided early. */
+    private static final java.util.regex.Pattern ANSWER_FIELD = java.util.regex.Pattern.compile(
+            "\\s*\\{\\s*\"answer\"\\s*:\\s*\"(yes|no|maybe)\"");
+
+    /**
+     * The answer field (or {@link Classification#UNKNOWN}) and explanation of a JSON answer; one cut
+     * before its end (the budget ran out) is closed where it stopped to read what it has.
+     */
+    record JsonAnswer(String answer, String explanation, boolean complete) {
+        static JsonAnswer read(String text) {
+            JsonNode value = parse(text);
+            boolean complete = value != null;
+            // Cut: close the explanation string where it stopped (dropping half an escape) and the object.
+            for (int drop = 0; value == null && drop <= 6 && drop <= text.length(); drop++) {
+                value = parse(text.substring(0, text.length() - drop) + "\"}");
+            }
+            java.util.regex.Matcher m = ANSWER_FIELD.matcher(text);
+            // A cut one closed early may hold half a word ({"answer":"ye"}): only the three labels count.
+            String answer = value != null && value.hasNonNull("answer") ? value.get("answer").asText()
+                    : m.lookingAt() ? m.group(1) : Classification.UNKNOWN;
+            if (!List.of("yes", "no", "maybe").contains(answer)) {
+                answer = Classification.UNKNOWN;
+            }
+            String explanation = value != null && value.hasNonNull("explanation") ? value.get("explanation").asText() : "";
+            return new JsonAnswer(answer, explanation, complete);
+        }
+
+        private static JsonNode parse(String text) {
+            try {
+                JsonNode n = JSON.readTree(text);
+                return n != null && n.isObject() ? n : null;
+            } catch (IOException e) {
+                return null;
+            }
+        }
     }
 
     /**
@@ -224,7 +317,7 @@ public final class Evaluation {
                     for (int from = 0; from < todo.size(); from += chunkSize) {
                         List<PubMedQaItem> chunk = todo.subList(from, Math.min(todo.size(), from + chunkSize));
                         for (ObjectNode line : lines(medqa, config, chunk, settings.mode, settings.bos, pairs,
-                                settings.answerMetrics)) {
+                                settings.answerMetrics, settings.constrain)) {
                             predictionsLog.append(line);
                             progress.add(line.get("prediction").asText().equals(line.get("label").asText()));
                         }
@@ -243,27 +336,48 @@ public final class Evaluation {
      * share of the (configuration, question) pairs.
      */
     public static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos) {
-        return lines(medqa, config, items, mode, bos, mode == Mode.GENERATE ? new PairScorer() : null, null);
+        return lines(medqa, config, items, mode, bos, AnswerConstraint.NONE);
+    }
+
+    /** {@link #lines(MedQA, Config, List, Mode, boolean)} with generate mode's answers written as {@code constrain} says. */
+    public static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos,
+            AnswerConstraint constrain) {
+        return lines(medqa, config, items, mode, bos, mode == Mode.GENERATE ? new PairScorer() : null, null, constrain);
     }
 
     private static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos,
-            PairScorer pairs, AnswerMetrics answerMetrics) {
+            PairScorer pairs, AnswerMetrics answerMetrics, AnswerConstraint constrain) {
         List<ObjectNode> out = new ArrayList<>(items.size());
         if (mode == Mode.GENERATE) {
-            List<Answer> answers = answers(medqa, config, items);
+            List<Answer> answers = answers(medqa, config, items, constrain);
+            int cut = 0;
             for (int k = 0; k < items.size(); k++) {
                 PubMedQaItem item = items.get(k);
                 Answer answer = answers.get(k);
                 ObjectNode line = newLine(config, item);
-                line.put("prediction", AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
-                        .orElse(Classification.UNKNOWN));
+                // What the metrics score: the free text, or the JSON answer's explanation (not its syntax).
+                String prose = answer.text();
+                if (constrain == AnswerConstraint.JSON) {
+                    JsonAnswer json = JsonAnswer.read(answer.text());
+                    line.put("prediction", json.answer());
+                    prose = json.explanation();
+                    cut += json.complete() ? 0 : 1;
+                } else {
+                    line.put("prediction", AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
+                            .orElse(Classification.UNKNOWN));
+                }
                 line.put("answer", answer.text());
                 line.put("truncated_contexts", answer.truncated());
-                pairs.score(answer.text(), item.longAnswer()).forEach(line::put);
+                pairs.score(prose, item.longAnswer()).forEach(line::put);
                 if (answerMetrics != null) {
-                    answerMetrics.score(item.question(), answer.text(), item.longAnswer()).forEach(line::put);
+                    answerMetrics.score(item.question(), prose, item.longAnswer()).forEach(line::put);
                 }
                 out.add(line);
+            }
+            if (cut > 0) {
+                log.warn("{}: {} of {} JSON answers were cut by max_new_tokens={} before they closed; their answer field "
+                        + "was read from what they wrote (raise max_new_tokens for whole explanations)", config.name(), cut,
+                        items.size(), config.sampling().maxNewTokens());
             }
             return out;
         }
@@ -385,6 +499,11 @@ public final class Evaluation {
         return settings.batchSize;
     }
 
+    /** How generate mode's answers are written ({@link Builder#constrain}). */
+    public AnswerConstraint constrain() {
+        return settings.constrain;
+    }
+
     /** Whether answer metrics beyond the lexical ones were set ({@link Builder#answerMetrics}). */
     public boolean hasAnswerMetrics() {
         return settings.answerMetrics != null;
@@ -395,7 +514,7 @@ public final class Evaluation {
      * contexts) as the user turn of the chat template, the configuration's system prompt folded in,
      * its sampling settings.
      */
-    static List<Answer> answers(MedQA medqa, Config config, List<PubMedQaItem> items) {
+    static List<Answer> answers(MedQA medqa, Config config, List<PubMedQaItem> items, AnswerConstraint constrain) {
         List<int[]> prompts = new ArrayList<>();
         List<Integer> truncated = new ArrayList<>();
         for (PubMedQaItem item : items) {
@@ -403,7 +522,9 @@ public final class Evaluation {
             prompts.add(p.ids());
             truncated.add(p.truncated());
         }
-        List<ai.medqa.generate.Generation> generations = medqa.generateIdsBatch(prompts, config.sampling());
+        GenerationConfig sampling = constrain == AnswerConstraint.JSON
+                ? config.sampling().toBuilder().constraint(JsonAnswers.CONSTRAINT).build() : config.sampling();
+        List<ai.medqa.generate.Generation> generations = medqa.generateIdsBatch(prompts, sampling);
         List<Answer> out = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             out.add(new Answer(generations.get(i).text(), truncated.get(i)));
@@ -475,7 +596,9 @@ public final class Evaluation {
             summaries.add(new ConfigSummary(e.getKey(), generated ? "generate" : "likelihood", rows.size(), c.accuracy(), ci[0],
                     c.macroF1(), ci[1], truncated, metrics));
         }
+        String constrain = runConstraint(out).label();
         ObjectNode root = JSON.createObjectNode();
+        root.put("answer_constraint", constrain);
         ArrayNode configs = root.putArray("configs");
         StringBuilder md = new StringBuilder("# PubMedQA evaluation\n\n| configuration | mode | n | accuracy (95% CI) | "
                 + "macro-F1 (95% CI) | abstracts cut to fit |\n|---|---|---|---|---|---|\n");
@@ -537,6 +660,12 @@ public final class Evaluation {
         }
         root.put("bootstrap_resamples", bootstrap);
         root.put("seed", seed);
+        if (summaries.stream().anyMatch(s -> s.mode().equals("generate"))) {
+            md.append(constrain.equals("json") ? "\nAnswers constrained to JSON {\"answer\": \"yes\"|\"no\"|\"maybe\", "
+                    + "\"explanation\": string} (--constrain json): the prediction is the answer field, the lexical metrics "
+                    + "score the explanation.\n" : "\nAnswers in free text (--constrain none): AnswerExtractor reads the "
+                    + "prediction; an answer it cannot read is unknown.\n");
+        }
         md.append("\nIntervals: percentile bootstrap over questions (").append(bootstrap)
                 .append(" resamples, numpy's MT19937 seeded with ").append(seed).append("), questions in PMID order.\n");
         StringBuilder csv = new StringBuilder("config,mode,n,accuracy,accuracy_ci95_low,accuracy_ci95_high,macro_f1,"
@@ -564,6 +693,20 @@ public final class Evaluation {
             }
         }
         return summaries;
+    }
+
+    /** The answer constraint {@code run.json} in {@code out} names ({@link AnswerConstraint#NONE} without one). */
+    private static AnswerConstraint runConstraint(Path out) {
+        Path run = out.resolve(RUN_FILE);
+        if (!Files.exists(run)) {
+            return AnswerConstraint.NONE;
+        }
+        try {
+            JsonNode constrain = JSON.readTree(run.toFile()).get("constrain");
+            return constrain == null ? AnswerConstraint.NONE : AnswerConstraint.parse(constrain.asText());
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IllegalStateException(run + ": cannot read its \"constrain\" (" + e.getMessage() + ")", e);
+        }
     }
 
     /**
@@ -693,6 +836,10 @@ public final class Evaluation {
                     .put("template", c.template());
         }
         f.put("bos", settings.bos);
+        // Only when set: folders of runs from before the option continue as they were (none).
+        if (settings.constrain != AnswerConstraint.NONE) {
+            f.put("constrain", settings.constrain.label());
+        }
         if (settings.answerMetrics != null) {
             ArrayNode extra = f.putArray("answer_metrics");
             settings.answerMetrics.fields().forEach(extra::add);
@@ -829,6 +976,16 @@ public final class Evaluation {
         private AnswerMetrics answerMetrics;
         private java.util.function.Consumer<ProgressUpdate> progress;
         private int batchSize = 8;
+        private AnswerConstraint constrain = AnswerConstraint.NONE;
+
+        /**
+         * Generate mode: free-text answers ({@link AnswerConstraint#NONE}, default) or answers
+         * constrained to {@link #PUBMEDQA_JSON_SCHEMA} ({@link AnswerConstraint#JSON}).
+         */
+        public Builder constrain(AnswerConstraint constrain) {
+            this.constrain = Objects.requireNonNull(constrain, "constrain");
+            return this;
+        }
 
         /** Generate mode: questions answered together in one left-padded batch (default 8). */
         public Builder batchSize(int batchSize) {
@@ -958,6 +1115,24 @@ public final class Evaluation {
                 }
                 if (mode == Mode.GENERATE && c.sampling() == null) {
                     throw new IllegalArgumentException("configuration " + c.name() + ": generate mode needs sampling settings");
+                }
+            }
+            if (constrain != AnswerConstraint.NONE && mode != Mode.GENERATE) {
+                throw new IllegalArgumentException("constrain " + constrain.label() + " applies to generate mode (likelihood "
+                        + "mode scores the three answers, it writes none)");
+            }
+            if (constrain == AnswerConstraint.JSON) {
+                for (Config c : configs) {
+                    if (c.sampling().constraint().isPresent()) {
+                        throw new IllegalArgumentException("configuration " + c.name() + " has its own constraint ("
+                                + c.sampling().constraint().get() + "); constrain json sets the answers' format");
+                    }
+                    // {"answer":"no","explanation":""} is 32 characters: with fewer tokens the constraint cannot
+                    // promise to close the JSON (the answer field, first, is still read from a cut answer).
+                    if (c.sampling().maxNewTokens() < MIN_JSON_TOKENS) {
+                        log.warn("configuration {}: max_new_tokens {} may cut JSON answers before they close (at least {} "
+                                + "guarantees whole ones)", c.name(), c.sampling().maxNewTokens(), MIN_JSON_TOKENS);
+                    }
                 }
             }
             if (data == null) {

@@ -215,6 +215,69 @@ class EvaluationTest {
                 .hasMessageContaining("sampling does not apply in likelihood mode");
     }
 
+    /**
+     * On a random model (noise unless constrained) free-text answers are mostly unreadable, so mostly
+     * "unknown"; constrained to JSON none is, each prediction is the answer field, and run.json,
+     * summary.json and report.md name the constraint.
+     */
+    @Test
+    void jsonConstrainedAnswersAreNeverUnknown(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("model"));
+        ai.medqa.generate.GenerationConfig sampled = ai.medqa.MedQA.ASK_DEFAULTS.toBuilder().temperature(1.0).maxNewTokens(40)
+                .seed(3).build();
+        List<Evaluation.Config> configs = List.of(new Evaluation.Config("sampled", null, false, null, sampled),
+                new Evaluation.Config("greedy", null, false, null,
+                        ai.medqa.generate.GenerationConfig.greedy().toBuilder().maxNewTokens(40).build()));
+        Map<String, List<JsonNode>> lines = new HashMap<>();
+        for (Evaluation.AnswerConstraint c : Evaluation.AnswerConstraint.values()) {
+            Path out = dir.resolve(c.label());
+            Evaluation.builder().model(model).mode(Evaluation.Mode.GENERATE).configs(configs).limit(8).batchSize(4)
+                    .constrain(c).out(out).bootstrap(20).build().run();
+            List<JsonNode> l = new ArrayList<>();
+            for (String line : Files.readAllLines(out.resolve(Evaluation.PREDICTIONS_FILE))) {
+                l.add(JSON.readTree(line));
+            }
+            lines.put(c.label(), l);
+        }
+        List<JsonNode> free = lines.get("none");
+        List<JsonNode> json = lines.get("json");
+        assertThat(free).hasSize(16);
+        assertThat(json).hasSize(16);
+        assertThat(free.stream().filter(n -> n.get("prediction").asText().equals(Classification.UNKNOWN)).count())
+                .as("unknown free-text answers of a random model").isGreaterThan(12);
+        for (JsonNode n : json) {
+            JsonNode answer = JSON.readTree(n.get("answer").asText());
+            assertThat(n.get("prediction").asText()).as(n.toString()).isIn("yes", "no", "maybe")
+                    .isEqualTo(answer.get("answer").asText());
+            assertThat(answer.get("explanation").isTextual()).isTrue();
+            assertThat(n.has("squad_f1")).isTrue();
+        }
+        Path out = dir.resolve("json");
+        assertThat(JSON.readTree(out.resolve(Evaluation.RUN_FILE).toFile()).get("constrain").asText()).isEqualTo("json");
+        assertThat(JSON.readTree(out.resolve(Evaluation.SUMMARY_FILE).toFile()).get("answer_constraint").asText())
+                .isEqualTo("json");
+        assertThat(Files.readString(out.resolve(Evaluation.REPORT_FILE))).contains("Answers constrained to JSON");
+        assertThat(JSON.readTree(dir.resolve("none").resolve(Evaluation.SUMMARY_FILE).toFile()).get("answer_constraint")
+                .asText()).isEqualTo("none");
+        assertThat(JSON.readTree(dir.resolve("none").resolve(Evaluation.RUN_FILE).toFile()).has("constrain")).isFalse();
+        // Continuing a folder with another constraint is refused, naming it; likelihood mode has no answers to constrain.
+        assertThatThrownBy(() -> Evaluation.builder().model(model).mode(Evaluation.Mode.GENERATE).configs(configs).limit(8)
+                .out(out).bootstrap(20).build().run()).hasMessageContaining("constrain: \"json\" -> null");
+        assertThatThrownBy(() -> Evaluation.builder().model(model).constrain(Evaluation.AnswerConstraint.JSON).out(out)
+                .build()).hasMessageContaining("constrain json applies to generate mode");
+    }
+
+    /** A JSON answer cut by the budget still has its answer field, read from what was written. */
+    @Test
+    void aCutJsonAnswerIsReadFromItsPrefix() {
+        Evaluation.JsonAnswer whole = Evaluation.JsonAnswer.read(" {\"answer\": \"no\", \"explanation\": \"a \\\"b\\\"\"}");
+        assertThat(whole).isEqualTo(new Evaluation.JsonAnswer("no", "a \"b\"", true));
+        assertThat(Evaluation.JsonAnswer.read("{\"answer\":\"maybe\",\"explanation\":\"trial \\u00"))
+                .isEqualTo(new Evaluation.JsonAnswer("maybe", "trial ", false));
+        assertThat(Evaluation.JsonAnswer.read("{\"answer\":\"yes\",\"expl")).isEqualTo(new Evaluation.JsonAnswer("yes", "", false));
+        assertThat(Evaluation.JsonAnswer.read("{\"answer\":\"ye").answer()).isEqualTo(Classification.UNKNOWN);
+    }
+
     @Test
     void notebookPresetHasTheNotebooksRows() {
         List<Evaluation.Config> rows = Evaluation.notebookPreset(List.of("pubmedqa"), "both", 150, 1);

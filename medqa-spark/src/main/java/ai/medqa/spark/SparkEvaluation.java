@@ -145,7 +145,7 @@ public final class SparkEvaluation {
         ExecutorModels.closeWhenStopped(spark.sparkContext());
         Dataset<Row> rows = spark.createDataFrame(jsc.parallelize(tasks, n), TASKS);
         Job job = new Job(model, configs, evaluation.mode(), evaluation.bos(),
-                evaluation.mode() == Evaluation.Mode.GENERATE ? evaluation.batchSize() : 8);
+                evaluation.mode() == Evaluation.Mode.GENERATE ? evaluation.batchSize() : 8, evaluation.constrain());
         rows.mapPartitions(job, Encoders.STRING()).write().mode(SaveMode.Overwrite).text(where);
     }
 
@@ -163,7 +163,8 @@ public final class SparkEvaluation {
         }
     }
 
-    private record Job(ModelSpec spec, List<ConfigSpec> configs, Evaluation.Mode mode, boolean bos, int batchSize)
+    private record Job(ModelSpec spec, List<ConfigSpec> configs, Evaluation.Mode mode, boolean bos, int batchSize,
+            Evaluation.AnswerConstraint constrain)
             implements MapPartitionsFunction<Row, String>, Serializable {
         @Override
         public Iterator<String> call(Iterator<Row> rows) {
@@ -179,7 +180,7 @@ public final class SparkEvaluation {
                 }
                 List<String> out;
                 try (ExecutorModels.Lease lease = ExecutorModels.acquire(spec, config.adapter())) {
-                    out = Evaluation.lines(lease.medqa(), config, items, mode, bos).stream().map(Object::toString).toList();
+                    out = Evaluation.lines(lease.medqa(), config, items, mode, bos, constrain).stream().map(Object::toString).toList();
                 }
                 FaultInjector f = faults;
                 if (f != null && task != null) {

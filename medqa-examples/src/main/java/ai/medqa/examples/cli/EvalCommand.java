@@ -81,6 +81,12 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", defaultValue = "150", description = "generate mode: tokens per answer (default ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
+    @Option(names = "--constrain", defaultValue = "none", paramLabel = "none|json",
+            description = "generate mode: none (free-text answers, AnswerExtractor reads yes/no/maybe; default) or json "
+                    + "(answers constrained to {\"answer\": \"yes\"|\"no\"|\"maybe\", \"explanation\": \"...\"}: the "
+                    + "prediction is the answer field, the metrics score the explanation).")
+    String constrain;
+
     @Option(names = "--contexts",
             description = "with, without, or both: the abstract in the prompt (likelihood default with; generate default without, "
                     + "as the notebook).")
@@ -105,6 +111,8 @@ final class EvalCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    private Evaluation.AnswerConstraint answerConstraint = Evaluation.AnswerConstraint.NONE;
 
     PrintStream stdout = System.out;
 
@@ -135,6 +143,17 @@ final class EvalCommand implements Callable<Integer> {
         if (generate && !preset.equalsIgnoreCase("notebook")) {
             throw new ParameterException(spec.commandLine(), "--preset " + preset + ": expected notebook");
         }
+        Evaluation.AnswerConstraint answerConstraint;
+        try {
+            answerConstraint = Evaluation.AnswerConstraint.parse(constrain);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--constrain " + constrain + ": expected none or json");
+        }
+        if (answerConstraint != Evaluation.AnswerConstraint.NONE && !generate) {
+            throw new ParameterException(spec.commandLine(), "--constrain " + constrain + " applies to --mode generate "
+                    + "(likelihood mode scores the three answers, it writes none)");
+        }
+        this.answerConstraint = answerConstraint;
         if (maxNewTokens < 1) {
             throw new ParameterException(spec.commandLine(), "--max-new-tokens must be at least 1, got " + maxNewTokens);
         }
@@ -244,7 +263,7 @@ final class EvalCommand implements Callable<Integer> {
                 "predictions.jsonl"));
         Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(all)
                 .onProgress(Terminal.stderrIsTerminal() ? EvalCommand::bar : null)
-                .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
+                .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD).constrain(answerConstraint)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
                 .split(split).pubids(pubids).limit(limit).bos(!noBos).out(out).bootstrap(bootstrap).seed(seed)

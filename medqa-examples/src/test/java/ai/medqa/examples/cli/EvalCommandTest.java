@@ -142,4 +142,33 @@ class EvalCommandTest {
         assertThat(cli.execute("--model", model.toString(), "--out", dir.resolve("o").toString(), "--mode", "judge")).isEqualTo(2);
         assertThat(err.toString()).contains("expected likelihood or generate");
     }
+
+    /** --constrain json: JSON answers (none unknown), recorded in run.json and the summary; bad values are usage errors. */
+    @Test
+    void constrainJsonAnswersInJson(@TempDir Path dir) throws Exception {
+        Path model = tinyModel(dir.resolve("model"));
+        Path out = dir.resolve("eval");
+        assertThat(new CommandLine(new EvalCommand()).execute("--model", model.toString(), "--mode", "generate",
+                "--max-new-tokens", "40", "--limit", "2", "--out", out.toString(), "--bootstrap", "10", "--constrain", "json"))
+                .isZero();
+        for (String line : Files.readAllLines(out.resolve("predictions.jsonl"))) {
+            JsonNode n = Json.MAPPER.readTree(line);
+            assertThat(n.get("prediction").asText()).as(line).isIn("yes", "no", "maybe");
+            assertThat(Json.MAPPER.readTree(n.get("answer").asText()).get("answer").asText()).isEqualTo(n.get("prediction")
+                    .asText());
+        }
+        assertThat(Json.MAPPER.readTree(out.resolve("summary.json").toFile()).get("answer_constraint").asText())
+                .isEqualTo("json");
+        for (String[] bad : new String[][] {{"--mode", "generate", "--constrain", "xml"}, {"--constrain", "json"}}) {
+            java.io.StringWriter err = new java.io.StringWriter();
+            CommandLine cli = new CommandLine(new EvalCommand());
+            cli.setErr(new java.io.PrintWriter(err, true));
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--model", model.toString(), "--out",
+                    dir.resolve("bad").toString()));
+            args.addAll(java.util.List.of(bad));
+            assertThat(cli.execute(args.toArray(new String[0]))).isEqualTo(2);
+            assertThat(err.toString()).contains(bad.length == 4 ? "--constrain xml: expected none or json"
+                    : "--constrain json applies to --mode generate");
+        }
+    }
 }
