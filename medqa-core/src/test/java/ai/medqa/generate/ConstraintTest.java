@@ -185,6 +185,27 @@ class ConstraintTest {
             System.out.println("[figure] " + (key.length() > 20 ? "schema" : key) + ": e.g. " + all.get(11).text());
         }
         assertThat(nonAscii).as("answers with non-ASCII text").isPositive();
+        // Choice and regex: 200 each too, checked with java.util.regex.
+        Map<Constraint, Pattern> plain = Map.of(Constraint.choice("yes", "no", "maybe", "not stated"),
+                Pattern.compile("[ \n]{0,4}(yes|no|maybe|not stated)"),
+                Constraint.regex("(PMID|DOI):[0-9]{4,8}( \\([a-z]+\\))?"),
+                Pattern.compile("[ \n]{0,4}(PMID|DOI):[0-9]{4,8}( \\([a-z]+\\))?"));
+        for (Map.Entry<Constraint, Pattern> e : plain.entrySet()) {
+            List<Generation> all = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                all.add(generator.generate(prompts.get(i), GenerationConfig.builder().doSample(i > 0).temperature(1.5)
+                        .seed(i).maxNewTokens(40).constraint(e.getKey()).build()));
+            }
+            for (int b = 0; b < 10; b++) {
+                all.addAll(generator.generateBatch(prompts, GenerationConfig.builder().doSample(true).temperature(1.0 + b * 0.1)
+                        .topK(b % 2 == 0 ? 0 : 50).seed(200 + b).maxNewTokens(40).constraint(e.getKey()).build()));
+            }
+            assertThat(all).hasSize(200);
+            for (Generation g : all) {
+                assertThat(g.text()).matches(e.getValue());
+                assertThat(g.stopReason()).isIn(StopReason.CONSTRAINT_COMPLETE, StopReason.EOS);
+            }
+        }
     }
 
     /**
