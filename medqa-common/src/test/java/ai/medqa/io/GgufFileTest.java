@@ -1,0 +1,111 @@
+package ai.medqa.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The GGUF reader against files written by llama.cpp's own Python package ({@code gguf}, made by
+ * {@code tools/make_gguf_golden.py}): every metadata value type, and every tensor type dequantized
+ * bit for bit as {@code gguf.quants.dequantize} does; malformed files named line by line.
+ */
+class GgufFileTest {
+    static final Path DIR = Path.of("src/test/resources/gguf");
+    @TempDir
+    Path tmp;
+
+    @Test
+    void metadataOfEveryValueType() {
+        try (GgufFile f = GgufFile.open(DIR.resolve("types.gguf"))) {
+            assertThat(f.version()).isEqualTo(3);
+            assertThat(f.string("general.architecture")).isEqualTo("llama");
+            assertThat(f.integer("test.u8")).isEqualTo(200);
+            assertThat(f.integer("test.i8")).isEqualTo(-100);
+            assertThat(f.integer("test.u16")).isEqualTo(60000);
+            assertThat(f.integer("test.i16")).isEqualTo(-30000);
+            assertThat(f.integer("test.u32")).isEqualTo(4_000_000_000L);
+            assertThat(f.integer("test.i32")).isEqualTo(-2_000_000_000L);
+            assertThat(f.number("test.f32")).isEqualTo(1.5);
+            assertThat(f.metadata().get("test.bool")).isEqualTo(true);
+            assertThat(f.string("test.string")).isEqualTo("héllo ▁world");
+            assertThat(f.array("test.array_i32")).isEqualTo(List.of(1L, -2L, 3L));
+            assertThat(f.array("test.array_str")).isEqualTo(List.of("a", "bé", ""));
+            assertThat(Long.toUnsignedString(f.integer("test.u64"))).isEqualTo("9223372036854775813");
+            assertThat(f.integer("test.i64")).isEqualTo(-(1L << 62));
+            assertThat(f.number("test.f64")).isEqualTo(0.1);
+            assertThatThrownBy(() -> f.string("test.u8")).isInstanceOf(CheckpointException.class)
+                    .hasMessageContaining("metadata test.u8 must be a string, found Long 200");
+            assertThatThrownBy(() -> f.integer("llama.block_count")).hasMessageContaining("metadata llama.block_count is missing");
+        }
+    }
+
+    @Test
+    void everyTensorTypeDequantizesBitForBitAsGgufPy() {
+        try (GgufFile f = GgufFile.open(DIR.resolve("types.gguf"));
+                SafetensorsFile golden = SafetensorsFile.open(DIR.resolve("types.safetensors"))) {
+            assertThat(f.tensors()).hasSize(9);
+            for (GgufFile.Tensor t : f.tensors().values()) {
+                assertThat(t.shape()).as(t.name()).containsExactly(256, 2);
+                float[] ours = f.floats(t.name());
+                float[] theirs = golden.readFloats(t.name());
+                int[] a = new int[ours.length];
+                int[] b = new int[theirs.length];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = Float.floatToRawIntBits(ours[i]);
+                    b[i] = Float.floatToRawIntBits(theirs[i]);
+                }
+                assertThat(a).as(t.name() + " (" + t.type() + ")").isEqualTo(b);
+            }
+            assertThat(f.tensors().values().stream().map(GgufFile.Tensor::type).toList()).containsExactlyInAnyOrder(
+                    GgmlType.values());
+        }
+    }
+
+    Path copy(byte[] bytes) throws Exception {
+        Path p = tmp.resolve("bad.gguf");
+        Files.write(p, bytes);
+        return p;
+    }
+
+    /** Where the type field of tensor {@code name}'s directory entry is (2 dimensions). */
+    static int typeField(byte[] file, String name) {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i + n.length <= file.length; i++) {
+            if (Arrays.equals(Arrays.copyOfRange(file, i, i + n.length), n) && file[i - 8] == n.length) {
+                return i + n.length + 4 + 16;
+            }
+        }
+        throw new AssertionError(name);
+    }
+
+    @Test
+    void malformedFilesAreNamed() throws Exception {
+        byte[] good = Files.readAllBytes(DIR.resolve("types.gguf"));
+        assertThatThrownBy(() -> GgufFile.open(copy(Arrays.copyOf(good, good.length - 100))))
+                .hasMessageContaining("tensor t.q6_k (Q6_K [256, 2]) ends at byte").hasMessageContaining("truncated");
+        assertThatThrownBy(() -> GgufFile.open(copy(Arrays.copyOf(good, 300)))).hasMessageContaining("truncated")
+                .hasMessageContaining("while reading");
+        byte[] magic = good.clone();
+        magic[0] = 'X';
+        assertThatThrownBy(() -> GgufFile.open(copy(magic))).hasMessageContaining("not a GGUF file");
+        byte[] version = good.clone();
+        version[4] = 1;
+        assertThatThrownBy(() -> GgufFile.open(copy(version))).hasMessageContaining("GGUF version 1 is not supported");
+        byte[] unknown = good.clone();
+        unknown[typeField(good, "t.q4_0")] = 99;
+        assertThatThrownBy(() -> GgufFile.open(copy(unknown))).hasMessageContaining("tensor t.q4_0: unknown tensor type 99");
+        byte[] q3k = good.clone();
+        q3k[typeField(good, "t.q4_0")] = 11;
+        assertThatThrownBy(() -> GgufFile.open(copy(q3k))).hasMessageContaining("type Q3_K (11) is not supported");
+        assertThatThrownBy(() -> GgufFile.open(tmp.resolve("none.gguf"))).hasMessageContaining("no such file");
+        assertThat(GgufFile.isGguf(DIR.resolve("types.gguf"))).isTrue();
+        assertThat(GgufFile.isGguf(DIR.resolve("types.safetensors"))).isFalse();
+    }
+}
