@@ -35,12 +35,28 @@ public final class Checkpoint implements AutoCloseable {
     private final List<SafetensorsFile> files;
     private final Map<String, SafetensorsFile> fileOf; // tensor name -> file holding it, in index/file order
     private final Path index; // null for a single-file checkpoint
+    private final TensorSource source; // null: safetensors files
 
     private Checkpoint(Path directory, Path index, List<SafetensorsFile> files, Map<String, SafetensorsFile> fileOf) {
         this.directory = directory;
         this.index = index;
         this.files = files;
         this.fileOf = fileOf;
+        this.source = null;
+    }
+
+    private Checkpoint(Path directory, TensorSource source) {
+        this.directory = directory;
+        this.index = null;
+        this.files = List.of();
+        this.fileOf = Map.of();
+        this.source = source;
+    }
+
+    /** A checkpoint whose tensors come from {@code source} (closed with the checkpoint). */
+    public static Checkpoint of(Path directory, TensorSource source) {
+        log.info("checkpoint {}: {} tensors from {}", directory, source.names().size(), source.describe());
+        return new Checkpoint(directory, source);
     }
 
     /**
@@ -195,30 +211,50 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Every tensor name, in index (or file) order. */
     public Set<String> names() {
-        return fileOf.keySet();
+        return source != null ? source.names() : fileOf.keySet();
     }
 
     public boolean contains(String name) {
-        return fileOf.containsKey(name);
+        return source != null ? source.names().contains(name) : fileOf.containsKey(name);
     }
 
     /** @throws CheckpointException naming the tensor, folder and files if there is no such tensor */
     public TensorInfo info(String name) {
-        return file(name).info(name);
+        return source != null ? source.info(name) : file(name).info(name);
     }
 
     /** See {@link SafetensorsFile#raw}. */
     public ByteBuffer raw(String name) {
-        return file(name).raw(name);
+        return source != null ? source.floats(name) : file(name).raw(name);
     }
 
     /** See {@link SafetensorsFile#readFloats}. */
     public float[] readFloats(String name) {
+        if (source != null) {
+            float[] out = new float[Math.toIntExact(source.info(name).numel())];
+            source.floats(name).asFloatBuffer().get(out);
+            return out;
+        }
         return file(name).readFloats(name);
     }
 
     /** See {@link SafetensorsFile#read}. */
     public ByteBuffer read(String name, DType target) {
+        if (source != null) {
+            ByteBuffer f32 = source.floats(name);
+            if (target == DType.F32) {
+                return f32;
+            }
+            if (target != DType.F16) {
+                throw new IllegalArgumentException("read converts tensors to F32 or F16, not " + target);
+            }
+            int n = f32.remaining() / 4;
+            ByteBuffer out = ByteBuffer.allocateDirect(2 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < n; i++) {
+                out.putShort(2 * i, HalfFloat.f32ToF16(f32.getFloat(4 * i)));
+            }
+            return out;
+        }
         return file(name).read(name, target);
     }
 
@@ -236,10 +272,14 @@ public final class Checkpoint implements AutoCloseable {
     @Override
     public void close() {
         files.forEach(SafetensorsFile::close);
+        if (source != null) {
+            source.close();
+        }
     }
 
     @Override
     public String toString() {
-        return "Checkpoint[" + directory + ", " + fileOf.size() + " tensors in " + files.size() + " file(s)]";
+        return source != null ? "Checkpoint[" + source.describe() + "]"
+                : "Checkpoint[" + directory + ", " + fileOf.size() + " tensors in " + files.size() + " file(s)]";
     }
 }

@@ -71,8 +71,24 @@ public final class MistralModel implements AutoCloseable {
         this.noBias = manager.create(new float[0]);
     }
 
-    /** Loads {@code dir} (config.json and safetensors) onto {@code device} in compute dtype {@code dtype}. */
+    /**
+     * Loads {@code dir} (config.json and safetensors; or a GGUF file, {@link GgufModel}) onto
+     * {@code device} in compute dtype {@code dtype}.
+     */
     public static MistralModel load(Path dir, Device device, DataType dtype, LinearFactory linears) {
+        if (GgufModel.is(dir)) {
+            ai.medqa.io.GgufFile gguf = ai.medqa.io.GgufFile.open(dir);
+            MistralConfig config;
+            try {
+                config = GgufModel.config(gguf);
+            } catch (RuntimeException e) {
+                gguf.close();
+                throw e;
+            }
+            try (Checkpoint checkpoint = GgufModel.checkpoint(gguf, config)) {
+                return load(config, checkpoint, device, dtype, linears);
+            }
+        }
         MistralConfig config = MistralConfig.load(dir);
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             return load(config, checkpoint, device, dtype, linears);

@@ -1,0 +1,194 @@
+package ai.medqa.model;
+
+import ai.medqa.io.Checkpoint;
+import ai.medqa.io.CheckpointException;
+import ai.medqa.io.DType;
+import ai.medqa.io.GgufFile;
+import ai.medqa.io.TensorInfo;
+import ai.medqa.io.TensorSource;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A Mistral/Llama model in a GGUF file (architecture {@code llama}, as llama.cpp's converter writes
+ * Mistral): its {@link MistralConfig} from the file's metadata and its tensors under the Hugging Face
+ * checkpoint's names, dequantized to float32 as ggml does, with the row order of q/k that llama.cpp's
+ * converter permutes for its rotary layout put back. The model then loads like a safetensors
+ * checkpoint (and is quantized to MedQA's formats as asked).
+ */
+public final class GgufModel {
+    private GgufModel() {}
+
+    /** Whether {@code path} is a GGUF file. */
+    public static boolean is(Path path) {
+        return path.getFileName() != null && java.nio.file.Files.isRegularFile(path) && GgufFile.isGguf(path);
+    }
+
+    /** The configuration the file's metadata describes. */
+    public static MistralConfig config(GgufFile f) {
+        String arch = f.string("general.architecture");
+        if (!arch.equals("llama") && !arch.equals("mistral")) {
+            throw new CheckpointException(f.path() + ": architecture \"" + arch + "\" is not supported (MedQA runs "
+                    + "\"llama\", as llama.cpp writes Mistral and Llama models)");
+        }
+        String p = arch + ".";
+        if (f.has(p + "rope.scaling.type") && !"none".equals(f.metadata().get(p + "rope.scaling.type"))) {
+            throw new CheckpointException(f.path() + ": metadata " + p + "rope.scaling.type is \""
+                    + f.metadata().get(p + "rope.scaling.type") + "\"; only plain RoPE is supported");
+        }
+        int hidden = (int) f.integer(p + "embedding_length");
+        int heads = (int) f.integer(p + "attention.head_count");
+        int kvHeads = f.has(p + "attention.head_count_kv") ? (int) f.integer(p + "attention.head_count_kv") : heads;
+        int headDim = f.has(p + "attention.key_length") ? (int) f.integer(p + "attention.key_length") : hidden / heads;
+        long[] embd = f.tensor("token_embd.weight").shape();
+        int window = f.has(p + "attention.sliding_window") ? (int) f.integer(p + "attention.sliding_window") : 0;
+        try {
+            return new MistralConfig("llama", hidden, (int) f.integer(p + "feed_forward_length"),
+                    (int) f.integer(p + "block_count"), heads, kvHeads, headDim, (int) embd[1],
+                    f.number(p + "attention.layer_norm_rms_epsilon"),
+                    f.has(p + "rope.freq_base") ? f.number(p + "rope.freq_base") : 10000.0, window,
+                    f.has(p + "context_length") ? (int) f.integer(p + "context_length") : 2048,
+                    !f.tensors().containsKey("output.weight"),
+                    f.has("tokenizer.ggml.bos_token_id") ? (int) f.integer("tokenizer.ggml.bos_token_id") : 1,
+                    List.of(f.has("tokenizer.ggml.eos_token_id") ? (int) f.integer("tokenizer.ggml.eos_token_id") : 2), null);
+        } catch (RuntimeException e) {
+            throw new CheckpointException(f.path() + ": its metadata do not describe a model MedQA runs: " + e.getMessage(), e);
+        }
+    }
+
+    /** The file's tensors under the checkpoint's names (closing the checkpoint closes {@code f}). */
+    public static Checkpoint checkpoint(GgufFile f, MistralConfig config) {
+        Map<String, String> names = new LinkedHashMap<>(); // HF name -> GGUF name
+        for (String g : f.tensors().keySet()) {
+            String hf = hfName(g);
+            if (hf == null) {
+                throw new CheckpointException(f.path() + ": tensor " + g + " has no place in a Mistral/Llama model "
+                        + "(expected token_embd, output_norm, output and blk.N.attn_norm/attn_q/attn_k/attn_v/attn_output/"
+                        + "ffn_norm/ffn_gate/ffn_up/ffn_down)");
+            }
+            names.put(hf, g);
+        }
+        return Checkpoint.of(f.path().toAbsolutePath().getParent(), new Source(f, config, Collections.unmodifiableMap(names)));
+    }
+
+    static String hfName(String gguf) {
+        switch (gguf) {
+            case "token_embd.weight":
+                return "model.embed_tokens.weight";
+            case "output_norm.weight":
+                return "model.norm.weight";
+            case "output.weight":
+                return "lm_head.weight";
+            default:
+                break;
+        }
+        if (!gguf.startsWith("blk.")) {
+            return null;
+        }
+        int dot = gguf.indexOf('.', 4);
+        if (dot < 0) {
+            return null;
+        }
+        String layer = gguf.substring(4, dot);
+        if (!layer.matches("[0-9]+")) {
+            return null;
+        }
+        String part = switch (gguf.substring(dot + 1)) {
+            case "attn_norm.weight" -> "input_layernorm.weight";
+            case "attn_q.weight" -> "self_attn.q_proj.weight";
+            case "attn_k.weight" -> "self_attn.k_proj.weight";
+            case "attn_v.weight" -> "self_attn.v_proj.weight";
+            case "attn_output.weight" -> "self_attn.o_proj.weight";
+            case "ffn_norm.weight" -> "post_attention_layernorm.weight";
+            case "ffn_gate.weight" -> "mlp.gate_proj.weight";
+            case "ffn_up.weight" -> "mlp.up_proj.weight";
+            case "ffn_down.weight" -> "mlp.down_proj.weight";
+            default -> null;
+        };
+        return part == null ? null : "model.layers." + layer + "." + part;
+    }
+
+    private static final class Source implements TensorSource {
+        private final GgufFile file;
+        private final MistralConfig config;
+        private final Map<String, String> names;
+
+        Source(GgufFile file, MistralConfig config, Map<String, String> names) {
+            this.file = file;
+            this.config = config;
+            this.names = names;
+        }
+
+        @Override
+        public Set<String> names() {
+            return names.keySet();
+        }
+
+        @Override
+        public TensorInfo info(String name) {
+            GgufFile.Tensor t = file.tensor(gguf(name));
+            long[] shape = new long[t.shape().length];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = t.shape()[shape.length - 1 - i]; // ggml lists the innermost dimension first
+            }
+            return new TensorInfo(name, DType.F32, shape, 0, t.count() * 4);
+        }
+
+        private String gguf(String name) {
+            String g = names.get(name);
+            if (g == null) {
+                throw new CheckpointException(file.path() + ": no tensor for " + name + " in this GGUF file");
+            }
+            return g;
+        }
+
+        @Override
+        public ByteBuffer floats(String name) {
+            float[] v = file.floats(gguf(name));
+            if (name.endsWith("self_attn.q_proj.weight")) {
+                v = unpermute(v, config.numAttentionHeads());
+            } else if (name.endsWith("self_attn.k_proj.weight")) {
+                v = unpermute(v, config.numKeyValueHeads());
+            }
+            ByteBuffer out = ByteBuffer.allocateDirect(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            out.asFloatBuffer().put(v);
+            return out;
+        }
+
+        /**
+         * Undoes llama.cpp's converter, which stores each head's rows interleaved (row 2i+j of a head
+         * is the checkpoint's row j*half+i) so that its RoPE rotates adjacent pairs.
+         */
+        private float[] unpermute(float[] w, int heads) {
+            int rows = w.length / config.hiddenSize();
+            int cols = config.hiddenSize();
+            int headDim = rows / heads;
+            int half = headDim / 2;
+            float[] out = new float[w.length];
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < half; i++) {
+                    for (int j = 0; j < 2; j++) {
+                        System.arraycopy(w, (h * headDim + 2 * i + j) * cols, out, (h * headDim + j * half + i) * cols, cols);
+                    }
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public String describe() {
+            return file.path() + " (GGUF v" + file.version() + ", " + names.size() + " tensors)";
+        }
+
+        @Override
+        public void close() {
+            file.close();
+        }
+    }
+}

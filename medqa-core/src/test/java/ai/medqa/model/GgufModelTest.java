@@ -1,0 +1,82 @@
+package ai.medqa.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.medqa.io.SafetensorsFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * GGUF models as llama.cpp writes them (architecture llama, q/k rows permuted; quantized by
+ * llama.cpp's own llama-quantize to Q8_0, Q4_0 and Q4_K_M, the last two with Q6_K tensors), made by
+ * {@code tools/make_gguf_model_golden.py}: MedQA's logits equal those of transformers loading the same
+ * file itself (its own dequantization and un-permutation), within float32 rounding.
+ */
+class GgufModelTest {
+    static final Path DIR = Path.of("src/test/resources/gguf");
+    static final long[] PROMPT = {1, 50, 77, 3, 200, 128, 9, 255};
+    @TempDir
+    Path tmp;
+
+    @Test
+    void logitsMatchTransformersLoadingTheSameFile() {
+        try (SafetensorsFile golden = SafetensorsFile.open(DIR.resolve("gguf_logits.safetensors"))) {
+            for (String stem : new String[] {"tiny-Q8_0", "tiny-Q4_0", "tiny-Q4_K_M"}) {
+                float[] expected = golden.readFloats(stem);
+                float[] ours;
+                try (MistralModel m = MistralModel.load(DIR.resolve(stem + ".gguf"), Device.cpu(), DataType.FLOAT32,
+                        LinearFactory.DENSE); NDManager nd = NDManager.newBaseManager();
+                        NDArray ids = nd.create(new long[][] {PROMPT})) {
+                    assertThat(m.config().modelType()).isEqualTo("llama");
+                    assertThat(m.config().numKeyValueHeads()).isEqualTo(2);
+                    ours = m.forward(ids, new int[] {0}).toFloatArray();
+                }
+                double worst = 0;
+                double scale = 0;
+                for (int i = 0; i < ours.length; i++) {
+                    worst = Math.max(worst, Math.abs(ours[i] - expected[i]));
+                    scale = Math.max(scale, Math.abs(expected[i]));
+                }
+                // Same float32 weights on both sides; only the order of float32 sums differs.
+                assertThat(worst).as(stem + " max |logit difference| (logits up to %.2f)", scale).isLessThan(1e-4);
+                for (int pos = 0; pos < PROMPT.length; pos++) {
+                    assertThat(argmax(ours, pos)).as(stem + " greedy at " + pos).isEqualTo(argmax(expected, pos));
+                }
+                System.out.printf("[figure] %s: max |logit - transformers'| %.2e (logits up to %.2f)%n", stem, worst, scale);
+            }
+        }
+    }
+
+    static int argmax(float[] logits, int pos) {
+        int best = pos * 256;
+        for (int i = pos * 256; i < (pos + 1) * 256; i++) {
+            best = logits[i] > logits[best] ? i : best;
+        }
+        return best - pos * 256;
+    }
+
+    @Test
+    void otherArchitecturesAreRefusedByName() throws Exception {
+        byte[] file = Files.readAllBytes(DIR.resolve("tiny-Q4_0.gguf"));
+        byte[] llama = "llama".getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < file.length; i++) {
+            if (Arrays.equals(Arrays.copyOfRange(file, i, i + 5), llama)) { // the first is general.architecture's value
+                System.arraycopy("qwenz".getBytes(StandardCharsets.UTF_8), 0, file, i, 5);
+                break;
+            }
+        }
+        Path bad = tmp.resolve("bad.gguf");
+        Files.write(bad, file);
+        assertThatThrownBy(() -> MistralModel.load(bad, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE))
+                .hasMessageContaining("architecture \"qwenz\" is not supported");
+    }
+}
