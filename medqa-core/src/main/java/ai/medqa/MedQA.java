@@ -14,6 +14,7 @@ import ai.medqa.generate.JsonSchemas;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.Bf16Linear;
+import ai.medqa.model.GgufModel;
 import ai.medqa.model.DenseLinear;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MatmulPrecision;
@@ -442,7 +443,10 @@ public final class MedQA implements AutoCloseable {
 
         private Builder() {}
 
-        /** A Hugging Face model folder: config.json, safetensors (single or sharded), tokenizer.json if any. */
+        /**
+         * A Hugging Face model folder (config.json, safetensors single or sharded, tokenizer.json if
+         * any), or a GGUF file of architecture llama (its tokenizer from tokenizer.json beside it).
+         */
         public Builder model(Path dir) {
             this.modelDir = Objects.requireNonNull(dir, "dir");
             return this;
@@ -594,22 +598,37 @@ public final class MedQA implements AutoCloseable {
             if (threads > 0) {
                 PyTorchThreads.set(threads);
             }
-            MistralConfig config = MistralConfig.load(modelDir);
+            // A GGUF file: weights and configuration from the file; its tokenizer from tokenizer.json
+            // beside it (the GGUF's own vocabulary is not read yet).
+            ai.medqa.io.GgufFile gguf = GgufModel.is(modelDir) ? ai.medqa.io.GgufFile.open(modelDir) : null;
+            MistralConfig config;
+            try {
+                config = gguf != null ? GgufModel.config(gguf) : MistralConfig.load(modelDir);
+            } catch (RuntimeException e) {
+                if (gguf != null) {
+                    gguf.close();
+                }
+                throw e;
+            }
+            Path tokenizerDir = gguf != null ? modelDir.toAbsolutePath().getParent() : modelDir;
             Tokenizer tokenizer = null;
-            if (Files.exists(modelDir.resolve("tokenizer.json"))) {
-                tokenizer = Tokenizer.load(modelDir);
+            if (Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
+                tokenizer = Tokenizer.load(tokenizerDir);
                 if (tokenizer.vocabSize() > config.vocabSize()) {
                     int size = tokenizer.vocabSize();
                     tokenizer.close();
-                    throw new TokenizerException(modelDir.resolve("tokenizer.json") + ": the tokenizer has " + size
+                    if (gguf != null) {
+                        gguf.close();
+                    }
+                    throw new TokenizerException(tokenizerDir.resolve("tokenizer.json") + ": the tokenizer has " + size
                             + " tokens but config.json vocab_size is " + config.vocabSize()
                             + "; ids past the embedding would be out of range");
                 }
             } else {
-                log.warn("{}", missingTokenizer(modelDir));
+                log.warn("{}", missingTokenizer(tokenizerDir));
             }
             try {
-                try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
+                try (Checkpoint checkpoint = gguf != null ? GgufModel.checkpoint(gguf, config) : Checkpoint.open(modelDir)) {
                     LinearFactory linears = quantization.linears(groupSize, lmHead);
                     linears = precision == Precision.BF16 ? Bf16Linear.converting(linears)
                             : DenseLinear.withMatmulPrecision(linears, matmulPrecision);
@@ -629,6 +648,9 @@ public final class MedQA implements AutoCloseable {
             } catch (RuntimeException e) {
                 if (tokenizer != null) {
                     tokenizer.close();
+                }
+                if (gguf != null) {
+                    gguf.close(); // the checkpoint closes it too; closing twice is harmless
                 }
                 throw e;
             }

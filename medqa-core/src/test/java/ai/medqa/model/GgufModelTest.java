@@ -56,6 +56,24 @@ class GgufModelTest {
         }
     }
 
+    /** Through the facade, as users load it: weights from the file, quantized on load to INT4 if asked. */
+    @Test
+    void medqaLoadsAGgufFileAndGeneratesWithAndWithoutQuantization() {
+        float[] expected;
+        try (SafetensorsFile golden = SafetensorsFile.open(DIR.resolve("gguf_logits.safetensors"))) {
+            expected = golden.readFloats("tiny-Q8_0");
+        }
+        int[] prompt = Arrays.stream(PROMPT).mapToInt(l -> (int) l).toArray();
+        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf")).build()) {
+            int first = medqa.generate(prompt, 3).tokens()[0];
+            assertThat(first).isEqualTo(argmax(expected, PROMPT.length - 1));
+        }
+        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf"))
+                .quantize(ai.medqa.quant.Quantization.INT4).build()) {
+            assertThat(medqa.generate(prompt, 3).tokens()).hasSize(3);
+        }
+    }
+
     static int argmax(float[] logits, int pos) {
         int best = pos * 256;
         for (int i = pos * 256; i < (pos + 1) * 256; i++) {

@@ -6,20 +6,21 @@ import picocli.CommandLine.Option;
 
 /** How to load the model: shared by generate, ask and chat. */
 final class ModelOptions {
-    @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer.json); required.")
+    @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer.json), or a GGUF "
+            + "file (architecture llama; tokenizer.json beside it for text); required.")
     Path model;
 
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
     picocli.CommandLine.Model.CommandSpec mixee;
 
-    /** The model folder; a usage error (exit 2) when --model is missing or is not a folder. */
+    /** The model folder or GGUF file; a usage error (exit 2) when --model is missing or another file. */
     Path requireModel() {
         if (model == null) {
             throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "Missing required option: '--model=<model>'");
         }
-        if (java.nio.file.Files.isRegularFile(model)) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--model " + model + ": a file; expected a "
-                    + "Hugging Face model folder (config.json, *.safetensors, tokenizer.json)");
+        if (java.nio.file.Files.isRegularFile(model) && !ai.medqa.io.GgufFile.isGguf(model)) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--model " + model + ": a file that is not "
+                    + "GGUF; expected a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file");
         }
         return model;
     }

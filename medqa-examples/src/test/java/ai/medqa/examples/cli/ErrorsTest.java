@@ -149,7 +149,7 @@ class ErrorsTest {
         Path file = java.nio.file.Files.writeString(dir.resolve("config.json"), "{}");
         Run r = run("ask", "--model", file.toString(), "q");
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("--model " + file + ": a file; expected a Hugging Face model folder")
+        assertThat(r.err()).contains("--model " + file + ": a file that is not GGUF; expected a Hugging Face model folder")
                 .doesNotContain("FileSystemException");
     }
 
