@@ -309,8 +309,8 @@ public final class GgufFile implements AutoCloseable {
                 throw new CheckpointException(path + ": the file ends at byte " + size + " while reading " + what
                         + " (at byte " + at + "): it is truncated");
             }
-            buf.compact();
-            bufStart = at - buf.position();
+            buf.compact(); // the unread bytes move to the front: buffer index 0 is file position `at`
+            bufStart = at;
             try {
                 while (buf.position() < n) {
                     if (channel.read(buf, bufStart + buf.position()) < 0) {

@@ -68,6 +68,32 @@ class GgufFileTest {
         }
     }
 
+    /** Metadata far larger than the reader's 64 KiB buffer (a 32,000-token vocabulary's worth) reads back whole. */
+    @Test
+    void longMetadataCrossesBufferRefills() throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 22).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0x46554747).putInt(3).putLong(0).putLong(2);
+        byte[] key = "tokenizer.ggml.tokens".getBytes(StandardCharsets.UTF_8);
+        b.putLong(key.length).put(key).putInt(9).putInt(8).putLong(32000);
+        for (int i = 0; i < 32000; i++) {
+            byte[] token = ("\u2581tok" + i + "é".repeat(i % 7)).getBytes(StandardCharsets.UTF_8);
+            b.putLong(token.length).put(token);
+        }
+        byte[] key2 = "after".getBytes(StandardCharsets.UTF_8);
+        b.putLong(key2.length).put(key2).putInt(4).putInt(77);
+        bytes.write(b.array(), 0, b.position());
+        try (GgufFile f = GgufFile.open(copy(bytes.toByteArray()))) {
+            List<?> tokens = f.array("tokenizer.ggml.tokens");
+            assertThat(tokens).hasSize(32000);
+            for (int i = 0; i < 32000; i += 997) {
+                assertThat(tokens.get(i)).isEqualTo("\u2581tok" + i + "é".repeat(i % 7));
+            }
+            assertThat(tokens.get(31999)).isEqualTo("\u2581tok31999" + "é".repeat(31999 % 7));
+            assertThat(f.integer("after")).isEqualTo(77);
+        }
+    }
+
     Path copy(byte[] bytes) throws Exception {
         Path p = tmp.resolve("bad.gguf");
         Files.write(p, bytes);
