@@ -445,7 +445,8 @@ public final class MedQA implements AutoCloseable {
 
         /**
          * A Hugging Face model folder (config.json, safetensors single or sharded, tokenizer.json if
-         * any), or a GGUF file of architecture llama (its tokenizer from tokenizer.json beside it).
+         * any), or a GGUF file of architecture llama (with the tokenizer and chat template it carries;
+         * a file without one takes tokenizer.json beside it).
          */
         public Builder model(Path dir) {
             this.modelDir = Objects.requireNonNull(dir, "dir");
@@ -598,8 +599,8 @@ public final class MedQA implements AutoCloseable {
             if (threads > 0) {
                 PyTorchThreads.set(threads);
             }
-            // A GGUF file: weights and configuration from the file; its tokenizer from tokenizer.json
-            // beside it (the GGUF's own vocabulary is not read yet).
+            // A GGUF file: weights, configuration and (when it has one) tokenizer and chat template from
+            // the file; without one, tokenizer.json beside it.
             ai.medqa.io.GgufFile gguf = GgufModel.is(modelDir) ? ai.medqa.io.GgufFile.open(modelDir) : null;
             MistralConfig config;
             try {
@@ -612,7 +613,15 @@ public final class MedQA implements AutoCloseable {
             }
             Path tokenizerDir = gguf != null ? modelDir.toAbsolutePath().getParent() : modelDir;
             Tokenizer tokenizer = null;
-            if (Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
+            if (gguf != null && ai.medqa.tokenizer.GgufTokenizer.has(gguf)) {
+                try {
+                    tokenizer = ai.medqa.tokenizer.GgufTokenizer.load(gguf);
+                } catch (RuntimeException e) {
+                    gguf.close();
+                    throw e;
+                }
+                log.info("tokenizer and chat template from {}", modelDir);
+            } else if (Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
                 tokenizer = Tokenizer.load(tokenizerDir);
                 if (tokenizer.vocabSize() > config.vocabSize()) {
                     int size = tokenizer.vocabSize();

@@ -67,6 +67,9 @@ class GgufModelTest {
         try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf")).build()) {
             int first = medqa.generate(prompt, 3).tokens()[0];
             assertThat(first).isEqualTo(argmax(expected, PROMPT.length - 1));
+            // The file's own tokenizer (256 pieces, byte fallback): " A" is "▁" (UTF-8 e2 96 81) and "A" in bytes.
+            assertThat(medqa.tokenizer().vocabSize()).isEqualTo(256);
+            assertThat(medqa.tokenizer().encode("A")).containsExactly(1, 3 + 0xe2, 3 + 0x96, 3 + 0x81, 3 + 'A');
         }
         try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf"))
                 .quantize(ai.medqa.quant.Quantization.INT4).build()) {

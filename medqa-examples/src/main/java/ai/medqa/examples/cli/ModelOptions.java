@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 /** How to load the model: shared by generate, ask and chat. */
 final class ModelOptions {
     @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer.json), or a GGUF "
-            + "file (architecture llama; tokenizer.json beside it for text); required.")
+            + "file (architecture llama, with the tokenizer and chat template it carries); required.")
     Path model;
 
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)

@@ -1,0 +1,74 @@
+package ai.medqa.tokenizer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.medqa.chat.ChatTemplate;
+import ai.medqa.chat.Message;
+import ai.medqa.common.Json;
+import ai.medqa.io.GgufFile;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The tokenizer built from a GGUF file's metadata (pieces, SentencePiece scores and types exactly as
+ * llama.cpp's converter wrote them for Mistral's tokenizer; tools/make_gguf_tokenizer_fixture.py)
+ * gives the ids of Mistral's own tokenizer.json on the 1,000 PubMedQA long answers and on edge cases,
+ * and the same chat prompt from the file's template.
+ */
+class GgufTokenizerTest {
+    static final Path GGUF = Path.of("src/test/resources/gguf/mistral-tokenizer.gguf");
+    static final Path TOKENIZERS = Path.of("src/test/resources/tokenizer");
+    @TempDir
+    Path tmp;
+
+    Tokenizer reference() throws Exception {
+        Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), tmp.resolve("tokenizer.json"));
+        Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), tmp.resolve("tokenizer_config.json"));
+        return Tokenizer.load(tmp);
+    }
+
+    @Test
+    void idsEqualTokenizerJsonOnPubMedQaAndEdgeCases() throws Exception {
+        JsonNode data = Json.MAPPER.readTree(Path.of("../medqa-metrics/src/test/resources/pubmedqa/ori_pqal.json").toFile());
+        List<String> texts = new ArrayList<>();
+        data.forEach(q -> texts.add(q.get("LONG_ANSWER").asText()));
+        assertThat(texts).hasSize(1000);
+        texts.addAll(List.of("", " ", "  two leading", "tabs\tand\nnewlines\n\n", "naïve café 東京 🙂 \u0001", "a</s>b <s> [INST] x",
+                "1234567890 3.14159", "▁already▁spaced"));
+        try (GgufFile f = GgufFile.open(GGUF); Tokenizer ours = GgufTokenizer.load(f); Tokenizer theirs = reference()) {
+            assertThat(ours.vocabSize()).isEqualTo(theirs.vocabSize());
+            assertThat(ours.bosId()).isEqualTo(theirs.bosId());
+            assertThat(ours.eosId()).isEqualTo(theirs.eosId());
+            int tokens = 0;
+            for (String text : texts) {
+                int[] a = ours.encode(text);
+                assertThat(a).as(text).isEqualTo(theirs.encode(text));
+                assertThat(ours.decode(a)).isEqualTo(theirs.decode(a));
+                tokens += a.length;
+            }
+            List<Message> chat = List.of(Message.user("Is aspirin an NSAID?"), Message.assistant("Yes."),
+                    Message.user("And ibuprofen?"));
+            assertThat(ChatTemplate.of(ours).encode(chat)).isEqualTo(ChatTemplate.of(theirs).encode(chat));
+            System.out.println("[figure] GGUF tokenizer: " + texts.size() + " texts, " + tokens + " tokens, all ids equal");
+        }
+    }
+
+    @Test
+    void otherTokenizerModelsAreRefused() throws Exception {
+        byte[] file = Files.readAllBytes(GGUF);
+        String s = new String(file, java.nio.charset.StandardCharsets.ISO_8859_1);
+        int at = s.indexOf("tokenizer.ggml.model") + "tokenizer.ggml.model".length() + 4 + 8; // type, length
+        System.arraycopy("gpt2x".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0, file, at, 5);
+        Path bad = tmp.resolve("bad.gguf");
+        Files.write(bad, file);
+        try (GgufFile f = GgufFile.open(bad)) {
+            assertThatThrownBy(() -> GgufTokenizer.load(f)).hasMessageContaining("tokenizer.ggml.model is \"gpt2x\"");
+        }
+    }
+}
