@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
             JudgeCommand.class,
             FinetuneCommand.class,
             DoctorCommand.class,
+            InspectCommand.class,
             DemoCommand.class,
             EvalCommand.class,
             ServeCommand.class,

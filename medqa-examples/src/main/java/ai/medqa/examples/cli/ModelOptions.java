@@ -7,7 +7,8 @@ import picocli.CommandLine.Option;
 /** How to load the model: shared by generate, ask and chat. */
 final class ModelOptions {
     @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer.json), or a GGUF "
-            + "file (architecture llama, with the tokenizer and chat template it carries); required.")
+            + "file (architecture llama, with the tokenizer and chat template it carries), or ollama:NAME[:TAG] (a model Ollama "
+            + "pulled, read in place); required.")
     Path model;
 
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
@@ -18,11 +19,30 @@ final class ModelOptions {
         if (model == null) {
             throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "Missing required option: '--model=<model>'");
         }
+        if (ai.medqa.model.OllamaModels.isOllama(model.toString())) {
+            ollamaName = model.toString().substring(ai.medqa.model.OllamaModels.PREFIX.length());
+            try {
+                model = ai.medqa.model.OllamaModels.resolve(model.toString());
+            } catch (ai.medqa.io.CheckpointException e) {
+                throw new picocli.CommandLine.ParameterException(mixee.commandLine(), e.getMessage());
+            }
+        }
         if (java.nio.file.Files.isRegularFile(model) && !ai.medqa.io.GgufFile.isGguf(model)) {
             throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--model " + model + ": a file that is not "
                     + "GGUF; expected a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file");
         }
         return model;
+    }
+
+    private String ollamaName; // the Ollama model --model named, once resolved
+
+    /** The model's name for users (the API's model id): the Ollama name, the GGUF file's stem, or the folder's name. */
+    String displayName(Path resolved) {
+        if (ollamaName != null) {
+            return ollamaName;
+        }
+        String file = resolved.toAbsolutePath().normalize().getFileName().toString();
+        return file.endsWith(".gguf") ? file.substring(0, file.length() - ".gguf".length()) : file;
     }
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")

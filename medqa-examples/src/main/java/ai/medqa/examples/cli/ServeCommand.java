@@ -55,7 +55,7 @@ final class ServeCommand implements Callable<Integer> {
                     + "{name, path} and DELETE /v1/adapters/NAME load and remove adapters under DIR while serving.")
     Path adaptersDir;
 
-    @Option(names = "--served-model-name", description = "The base model's id in /v1/models (default: the model folder's name).")
+    @Option(names = "--served-model-name", description = "The base model's id in /v1/models (default: the model folder's name, the GGUF file's name without .gguf, or the Ollama name).")
     String servedModelName;
 
     @picocli.CommandLine.Spec
@@ -76,7 +76,7 @@ final class ServeCommand implements Callable<Integer> {
                         "--api-key-env " + apiKeyEnv + ": that environment variable is not set");
             }
         }
-        String name = servedModelName != null ? servedModelName : dir.toAbsolutePath().normalize().getFileName().toString();
+        String name = servedModelName != null ? servedModelName : model.displayName(dir);
         ServerOptions options;
         if (adaptersDir != null && !java.nio.file.Files.isDirectory(adaptersDir)) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--adapters-dir " + adaptersDir

@@ -151,6 +151,24 @@ class ErrorsTest {
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("--model " + file + ": a file that is not GGUF; expected a Hugging Face model folder")
                 .doesNotContain("FileSystemException");
+        Run ollama = run("ask", "--model", "ollama:no-such-model-here:7b", "q");
+        assertThat(ollama.code()).isEqualTo(2);
+        assertThat(ollama.err()).contains("ollama:no-such-model-here:7b: Ollama has no such model here");
+        Run notGguf = run("inspect", file.toString());
+        assertThat(notGguf.code()).isEqualTo(2);
+        assertThat(notGguf.err()).contains("FILE " + file + ": not a GGUF file");
+    }
+
+    /** inspect: a GGUF file's metadata, tensor types and the model MedQA reads from it. */
+    @Test
+    void inspectDescribesAGgufFile() {
+        InspectCommand inspect = new InspectCommand();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        inspect.out = new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8);
+        int code = new CommandLine(inspect).execute("../medqa-core/src/test/resources/gguf/tiny-Q4_K_M.gguf");
+        assertThat(code).isZero();
+        assertThat(out.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("general.architecture = llama").contains("tensors Q4_K: 6").contains("tensors Q6_K: 3")
+                .contains("MedQA runs it as: 1 layers, hidden 256, ffn 512, heads 4/2 (head dim 64), vocab 256");
     }
 
     /** A missing field says which one and what the line has; an output path that cannot be made says why, not just a path. */
