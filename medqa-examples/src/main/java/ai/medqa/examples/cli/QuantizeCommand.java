@@ -28,8 +28,17 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--no-double-quant", description = "nf4: store block absmax values as float32 instead of 8-bit.")
     boolean noDoubleQuant;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
+        if (ai.medqa.io.GgufFile.isGguf(model)) {
+            // Converting a GGUF into a MedQA folder is not built yet; loading it quantizes it just as well.
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--model " + model + ": a GGUF "
+                    + "file; quantize converts Hugging Face folders. Load the GGUF directly instead: --model " + model
+                    + " --quantize int4");
+        }
         Quantization q = Quantization.parse(format);
         Medqa.onInterrupt("nothing was written to " + out + " (it appears only when complete); rerun to start again");
         switch (q) {
