@@ -53,6 +53,11 @@ public final class Checkpoint implements AutoCloseable {
         this.source = source;
     }
 
+    /** Where the tensors come from when not from safetensors files (a GGUF file), else null. */
+    public TensorSource source() {
+        return source;
+    }
+
     /** A checkpoint whose tensors come from {@code source} (closed with the checkpoint). */
     public static Checkpoint of(Path directory, TensorSource source) {
         log.info("checkpoint {}: {} tensors from {}", directory, source.names().size(), source.describe());

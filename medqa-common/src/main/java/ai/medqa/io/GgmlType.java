@@ -175,8 +175,8 @@ public enum GgmlType {
         return HalfFloat.f16ToF32(b.getShort(at));
     }
 
-    /** The eight 6-bit scales and mins of a K-quant block, packed in 12 bytes (ggml's get_scale_min_k4). */
-    private static void scaleMins(ByteBuffer b, int at, int[] sc, int[] mn) {
+    /** The eight 6-bit scales and mins of a K-quant block, packed in 12 bytes at {@code at} (ggml's get_scale_min_k4). */
+    public static void scaleMins(ByteBuffer b, int at, int[] sc, int[] mn) {
         for (int j = 0; j < 8; j++) {
             if (j < 4) {
                 sc[j] = b.get(at + j) & 63;

@@ -114,6 +114,47 @@ public final class GgufModel {
         return part == null ? null : "model.layers." + layer + "." + part;
     }
 
+    /**
+     * A checkpoint tensor as the GGUF file stores it: the file, the tensor, and how many heads its
+     * rows were permuted in (0: not permuted). Null when {@code c} is not a GGUF checkpoint.
+     */
+    public record Stored(GgufFile file, GgufFile.Tensor tensor, int permutedHeads) {
+    }
+
+    /** What the GGUF file behind {@code c} stores for {@code name}, or null if {@code c} is not a GGUF file's. */
+    public static Stored stored(Checkpoint c, String name) {
+        if (!(c.source() instanceof Source s) || !s.names.containsKey(name)) {
+            return null;
+        }
+        int heads = name.endsWith("self_attn.q_proj.weight") ? s.config.numAttentionHeads()
+                : name.endsWith("self_attn.k_proj.weight") ? s.config.numKeyValueHeads() : 0;
+        return new Stored(s.file, s.file.tensor(s.names.get(name)), heads);
+    }
+
+    /**
+     * The checkpoint row of each stored row, for a tensor whose rows llama.cpp's converter permuted
+     * in {@code heads} heads of {@code rows / heads} rows ({@link Source#floats}'s inverse map).
+     */
+    public static int[] checkpointRows(int rows, int heads) {
+        int[] to = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            to[r] = r;
+        }
+        if (heads == 0) {
+            return to;
+        }
+        int headDim = rows / heads;
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < half; i++) {
+                for (int j = 0; j < 2; j++) {
+                    to[h * headDim + 2 * i + j] = h * headDim + j * half + i;
+                }
+            }
+        }
+        return to;
+    }
+
     private static final class Source implements TensorSource {
         private final GgufFile file;
         private final MistralConfig config;
@@ -166,17 +207,11 @@ public final class GgufModel {
          * is the checkpoint's row j*half+i) so that its RoPE rotates adjacent pairs.
          */
         private float[] unpermute(float[] w, int heads) {
-            int rows = w.length / config.hiddenSize();
             int cols = config.hiddenSize();
-            int headDim = rows / heads;
-            int half = headDim / 2;
+            int[] to = checkpointRows(w.length / cols, heads);
             float[] out = new float[w.length];
-            for (int h = 0; h < heads; h++) {
-                for (int i = 0; i < half; i++) {
-                    for (int j = 0; j < 2; j++) {
-                        System.arraycopy(w, (h * headDim + 2 * i + j) * cols, out, (h * headDim + j * half + i) * cols, cols);
-                    }
-                }
+            for (int r = 0; r < to.length; r++) {
+                System.arraycopy(w, r * cols, out, to[r] * cols, cols);
             }
             return out;
         }

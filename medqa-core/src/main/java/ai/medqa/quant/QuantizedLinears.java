@@ -7,6 +7,7 @@ import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.model.DenseLinear;
+import ai.medqa.model.GgufModel;
 import ai.medqa.model.Linear;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralConfig;
@@ -63,6 +64,7 @@ public final class QuantizedLinears implements LinearFactory {
     private final List<Nf4Linear.Tables> tables = new ArrayList<>();
     private List<String> skip;
     private long quantizedWeights;
+    private final java.util.Set<String> ggufMappings = new java.util.HashSet<>();
     private long quantizedBytes;
     private long started;
 
@@ -163,6 +165,14 @@ public final class QuantizedLinears implements LinearFactory {
         if (packedFormat != null && PackedCheckpoint.isQuantized(c, module)) {
             return stored(c, module, in, out, weights);
         }
+        GgufModel.Stored gguf = format == Quantization.NONE && !dequantize && !module.equals("lm_head")
+                ? GgufModel.stored(c, module + ".weight") : null;
+        if (gguf != null) {
+            Linear l = ggufAsStored(gguf, module, in, out, weights);
+            if (l != null) {
+                return l;
+            }
+        }
         Nf4Weight nf4 = Nf4Checkpoint.isQuantized(c, module) ? Nf4Checkpoint.read(c, module, out, in) : null;
         return switch (target(module, in, out, weights, nf4 != null)) {
             case HEAD -> quantizedHead(module, nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in), in, out,
@@ -224,6 +234,54 @@ public final class QuantizedLinears implements LinearFactory {
                     (System.nanoTime() - started) / 1_000_000_000);
         } else {
             log.debug("{} [{}x{}] as {}", module, out, in, format);
+        }
+        return linear;
+    }
+
+    /**
+     * A GGUF projection "as stored": 4-bit blocks (Q4_0, Q4_1, Q4_K) as INT4 groups of 32 with the
+     * same codes ({@link GgufWeights}), 5-8-bit ones (Q5_K, Q6_K, Q8_0) requantized to INT8 rows;
+     * null for float tensors (kept in the compute dtype). Logs the added error of each tensor (relative
+     * RMS against ggml's dequantized values).
+     */
+    private Linear ggufAsStored(GgufModel.Stored s, String module, long in, long out, Weights weights) {
+        ai.medqa.io.GgmlType type = s.tensor().type();
+        boolean gpu = weights.manager().getDevice().isGpu();
+        Linear linear;
+        float[] stored = weights.checkpoint().readFloats(module + ".weight");
+        float[] ours;
+        String as;
+        if (GgufWeights.int4(type) && Int4Weight.packable(out, in, 32, gpu)) {
+            Int4Weight w = GgufWeights.int4(s, out, in);
+            ours = w.dequantize();
+            linear = new Int4Linear(w, weights.manager());
+            as = "int4 (group 32, same codes)";
+        } else if (type != ai.medqa.io.GgmlType.F32 && type != ai.medqa.io.GgmlType.F16 && type != ai.medqa.io.GgmlType.BF16) {
+            Int8Linear.Int8Weight w = Int8Linear.Int8Weight.quantize(stored, out, in);
+            ours = w.dequantize();
+            linear = new Int8Linear(w, weights.manager(), weights.dtype());
+            as = "int8 (requantized per row)";
+        } else {
+            return null;
+        }
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < ours.length; i++) {
+            diff += (ours[i] - stored[i]) * (double) (ours[i] - stored[i]);
+            norm += stored[i] * (double) stored[i];
+        }
+        String error = String.format("%.2e", Math.sqrt(diff / Math.max(norm, 1e-30)));
+        if (ggufMappings.add(type + " " + as)) {
+            log.info("GGUF {} weights load as {}; {}: added relative RMS error {} (each tensor's at DEBUG)", type, as, module,
+                    error);
+        } else {
+            log.debug("{}: GGUF {} as {}, added relative RMS error {}", module, type, as, error);
+        }
+        counted(linear);
+        quantizedWeights += out * in;
+        if (module.endsWith("mlp.down_proj")) {
+            log.info("{}: {} weights as stored so far, {} MB, {} s", module, quantizedWeights, quantizedBytes >> 20,
+                    (System.nanoTime() - started) / 1_000_000_000);
         }
         return linear;
     }

@@ -77,6 +77,56 @@ class GgufModelTest {
         }
     }
 
+    /**
+     * By default a GGUF loads "as stored": Q4_0/Q4_K projections as INT4 groups of 32 with the file's
+     * codes (only scale and zero rounded to bfloat16), Q8_0/Q6_K as INT8 rows. The logits stay near
+     * transformers' (float32 dequantized) ones: bounded by bfloat16 rounding, not by a requantization.
+     */
+    @Test
+    void asStoredFourBitBlocksKeepTheirCodes() {
+        try (SafetensorsFile golden = SafetensorsFile.open(DIR.resolve("gguf_logits.safetensors"))) {
+            for (String stem : new String[] {"tiny-Q4_0", "tiny-Q4_K_M", "tiny-Q8_0"}) {
+                float[] expected = golden.readFloats(stem);
+                float[] asStored;
+                float[] requantized;
+                try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf")).build()) {
+                    asStored = logits(medqa.model());
+                }
+                try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf"))
+                        .quantize(ai.medqa.quant.Quantization.INT4).groupSize(32).build()) {
+                    requantized = logits(medqa.model());
+                }
+                double stored = maxDiff(asStored, expected);
+                double requant = maxDiff(requantized, expected);
+                System.out.printf("[figure] %s: max |logit - transformers'| as stored %.2e, requantized to int4 g32 %.2e%n",
+                        stem, stored, requant);
+                // The int4 kernels take bfloat16 activations (relative error 2^-9 each) and the scales are
+                // bfloat16 too: about 1% of the largest logit (~17-20 here) at most. Requantizing the
+                // dequantized values instead costs far more (a 4-bit grid laid over another one).
+                if (!stem.equals("tiny-Q8_0")) {
+                    assertThat(stored).as(stem).isLessThan(0.25).isLessThan(requant / 3);
+                } else {
+                    // Q8_0's blocks of 32 requantized to one int8 scale per row: ~2% of the largest logit.
+                    assertThat(stored).as(stem).isLessThan(0.5).isLessThan(requant / 3);
+                }
+            }
+        }
+    }
+
+    static float[] logits(MistralModel m) {
+        try (NDManager nd = NDManager.newBaseManager(); NDArray ids = nd.create(new long[][] {PROMPT})) {
+            return m.forward(ids, new int[] {0}).toFloatArray();
+        }
+    }
+
+    static double maxDiff(float[] a, float[] b) {
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+
     static int argmax(float[] logits, int pos) {
         int best = pos * 256;
         for (int i = pos * 256; i < (pos + 1) * 256; i++) {
