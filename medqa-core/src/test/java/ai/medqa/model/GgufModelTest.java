@@ -113,6 +113,36 @@ class GgufModelTest {
         }
     }
 
+    /**
+     * Greedy continuations of the prompt by llama.cpp itself (build 4748, llama-server /completion with
+     * the prompt as token ids, temperature 0, return_tokens), recorded here by hand: llama.cpp
+     * multiplies with activations quantized to 8 bits, so once a step's top two logits are close the
+     * two may part; up to there the tokens must agree.
+     */
+    static final java.util.Map<String, int[]> LLAMA_CPP_GREEDY = java.util.Map.of(
+            "tiny-Q8_0", new int[] {220, 233, 128, 41, 48, 100, 149, 220},
+            "tiny-Q4_0", new int[] {220, 23, 155, 210, 113, 233, 176, 47},
+            "tiny-Q4_K_M", new int[] {184, 12, 21, 112, 48, 153, 191, 128});
+
+    @Test
+    void greedyTokensAgreeWithLlamaCppWhereTheMarginsAllow() {
+        int[] prompt = Arrays.stream(PROMPT).mapToInt(l -> (int) l).toArray();
+        for (java.util.Map.Entry<String, int[]> e : new java.util.TreeMap<>(LLAMA_CPP_GREEDY).entrySet()) {
+            try (MistralModel m = MistralModel.load(DIR.resolve(e.getKey() + ".gguf"), Device.cpu(), DataType.FLOAT32,
+                    LinearFactory.DENSE)) {
+                int[] ours = new ai.medqa.generate.Generator(m, null).generate(prompt,
+                        ai.medqa.generate.GenerationConfig.greedy().toBuilder().maxNewTokens(8).build()).tokens();
+                int same = 0;
+                while (same < 8 && ours[same] == e.getValue()[same]) {
+                    same++;
+                }
+                System.out.printf("[figure] %s: greedy tokens equal to llama.cpp's for %d of 8 (ours %s)%n", e.getKey(), same,
+                        Arrays.toString(ours));
+                assertThat(same).as(e.getKey()).isEqualTo(8); // the margins here allow all 8
+            }
+        }
+    }
+
     static float[] logits(MistralModel m) {
         try (NDManager nd = NDManager.newBaseManager(); NDArray ids = nd.create(new long[][] {PROMPT})) {
             return m.forward(ids, new int[] {0}).toFloatArray();
