@@ -54,9 +54,9 @@ public final class GgufTokenizer {
         }
     }
 
-    /** Whether the file describes a tokenizer MedQA reads. */
+    /** Whether the file carries a tokenizer ({@code tokenizer.ggml.model}; {@link #load} says what else is missing). */
     public static boolean has(GgufFile f) {
-        return f.has("tokenizer.ggml.model") && f.has("tokenizer.ggml.tokens");
+        return f.has("tokenizer.ggml.model");
     }
 
     /** Writes {@code tokenizer.json} and {@code tokenizer_config.json} into {@code dir}. */

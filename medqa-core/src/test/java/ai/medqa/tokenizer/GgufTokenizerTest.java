@@ -60,6 +60,21 @@ class GgufTokenizerTest {
     }
 
     @Test
+    void aMissingTokenizerKeyIsNamed() throws Exception {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(256).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0x46554747).putInt(3).putLong(0).putLong(1);
+        byte[] key = "tokenizer.ggml.model".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] value = "llama".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        b.putLong(key.length).put(key).putInt(8).putLong(value.length).put(value);
+        Path file = tmp.resolve("no-tokens.gguf");
+        Files.write(file, java.util.Arrays.copyOf(b.array(), b.position()));
+        try (GgufFile f = GgufFile.open(file)) {
+            assertThat(GgufTokenizer.has(f)).isTrue();
+            assertThatThrownBy(() -> GgufTokenizer.load(f)).hasMessageContaining("metadata tokenizer.ggml.tokens is missing");
+        }
+    }
+
+    @Test
     void otherTokenizerModelsAreRefused() throws Exception {
         byte[] file = Files.readAllBytes(GGUF);
         String s = new String(file, java.nio.charset.StandardCharsets.ISO_8859_1);
