@@ -247,35 +247,41 @@ public final class QuantizedLinears implements LinearFactory {
     private Linear ggufAsStored(GgufModel.Stored s, String module, long in, long out, Weights weights) {
         ai.medqa.io.GgmlType type = s.tensor().type();
         boolean gpu = weights.manager().getDevice().isGpu();
-        Linear linear;
-        float[] stored = weights.checkpoint().readFloats(module + ".weight");
-        float[] ours;
-        String as;
-        if (GgufWeights.int4(type) && Int4Weight.packable(out, in, 32, gpu)) {
-            Int4Weight w = GgufWeights.int4(s, out, in);
-            ours = w.dequantize();
-            linear = new Int4Linear(w, weights.manager());
-            as = "int4 (group 32, same codes)";
-        } else if (type != ai.medqa.io.GgmlType.F32 && type != ai.medqa.io.GgmlType.F16 && type != ai.medqa.io.GgmlType.BF16) {
-            Int8Linear.Int8Weight w = Int8Linear.Int8Weight.quantize(stored, out, in);
-            ours = w.dequantize();
-            linear = new Int8Linear(w, weights.manager(), weights.dtype());
-            as = "int8 (requantized per row)";
-        } else {
+        boolean int4 = GgufWeights.int4(type) && Int4Weight.packable(out, in, 32, gpu);
+        if (!int4 && (type == ai.medqa.io.GgmlType.F32 || type == ai.medqa.io.GgmlType.F16 || type == ai.medqa.io.GgmlType.BF16)) {
             return null;
         }
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < ours.length; i++) {
-            diff += (ours[i] - stored[i]) * (double) (ours[i] - stored[i]);
-            norm += stored[i] * (double) stored[i];
-        }
-        String error = String.format("%.2e", Math.sqrt(diff / Math.max(norm, 1e-30)));
-        if (ggufMappings.add(type + " " + as)) {
-            log.info("GGUF {} weights load as {}; {}: added relative RMS error {} (each tensor's at DEBUG)", type, as, module,
-                    error);
+        String as = int4 ? "int4 (group 32, same codes)" : "int8 (requantized per row)";
+        boolean first = ggufMappings.add(type + " " + as);
+        // Measuring the added error costs a dequantization (most of the load): the first tensor of each
+        // kind at INFO, every tensor at DEBUG.
+        boolean measure = first || log.isDebugEnabled();
+        float[] stored = !int4 || measure ? weights.checkpoint().readFloats(module + ".weight") : null;
+        Linear linear;
+        float[] ours = null;
+        if (int4) {
+            Int4Weight w = GgufWeights.int4(s, out, in);
+            ours = measure ? w.dequantize() : null;
+            linear = new Int4Linear(w, weights.manager());
         } else {
-            log.debug("{}: GGUF {} as {}, added relative RMS error {}", module, type, as, error);
+            Int8Linear.Int8Weight w = Int8Linear.Int8Weight.quantize(stored, out, in);
+            ours = measure ? w.dequantize() : null;
+            linear = new Int8Linear(w, weights.manager(), weights.dtype());
+        }
+        if (measure) {
+            double diff = 0;
+            double norm = 0;
+            for (int i = 0; i < ours.length; i++) {
+                diff += (ours[i] - stored[i]) * (double) (ours[i] - stored[i]);
+                norm += stored[i] * (double) stored[i];
+            }
+            String error = String.format("%.2e", Math.sqrt(diff / Math.max(norm, 1e-30)));
+            if (first) {
+                log.info("GGUF {} weights load as {}; {}: added relative RMS error {} (each tensor's at DEBUG)", type, as,
+                        module, error);
+            } else {
+                log.debug("{}: GGUF {} as {}, added relative RMS error {}", module, type, as, error);
+            }
         }
         counted(linear);
         quantizedWeights += out * in;
