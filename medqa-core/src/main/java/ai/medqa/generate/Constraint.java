@@ -67,12 +67,15 @@ public final class Constraint {
     }
 
     /**
-     * The answer matches {@code regex} entirely (plain regular expressions: alternation, grouping,
-     * {@code * + ? {n,m}}, character classes, {@code .} and backslash escapes; no anchors or look-arounds).
+     * The answer matches {@code regex} entirely, written as Python's or JavaScript's regular
+     * expressions are (alternation, groups incl. {@code (?:...)}, {@code * + ? {n,m}} also lazy,
+     * character classes, {@code .}, {@code \d \w \s} and their negations, escapes; a leading
+     * {@code ^} and trailing {@code $} are allowed). Look-arounds, back-references, word boundaries
+     * and inner anchors are refused, naming them ({@link UserRegex}).
      */
     public static Constraint regex(String regex) {
         try {
-            return new Constraint("regex " + regex, regex);
+            return new Constraint("regex " + regex, UserRegex.toBrics(regex));
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().endsWith("allows no answer at all")) {
                 throw e;

@@ -268,6 +268,47 @@ class ConstraintTest {
         }
     }
 
+    /**
+     * Regexes as Python and JavaScript users write them (vLLM's guided_regex): shorthand classes,
+     * escapes, quotes, (?:...), lazy quantifiers, ^...$; random walks through the mask always match
+     * java.util.regex's reading of the same expression, which excludes newlines from ".".
+     */
+    @Test
+    void userRegexesMeanWhatTheySayElsewhere() {
+        Random random = new Random(11);
+        for (String re : List.of("^\\d{3}-\\w+$", "\"[^\"\\n]{1,12}\"", "(?:yes|no) \\(\\s?[A-Z]\\)", ".{1,10}x",
+                "[\\d\\s]{2,5}", "\\D\\S\\W", "a+?b*?c??", "\\u00e9t[ée]\\.", "[]a]x", "#@&~<>")) {
+            Constraint c = Constraint.regex(re);
+            Pattern reference = Pattern.compile(re);
+            for (int walk = 0; walk < 30; walk++) {
+                Constraint.Cursor cursor = c.start(tokenizer);
+                StringBuilder out = new StringBuilder();
+                for (int step = 0; step < 40 && !cursor.complete(); step++) {
+                    float[] logits = new float[tokenizer.vocabSize()];
+                    cursor.mask(logits, id -> id == tokenizer.eosId(), 40 - step);
+                    List<Integer> ok = new ArrayList<>();
+                    for (int id = 0; id < logits.length; id++) {
+                        if (logits[id] == 0f) {
+                            ok.add(id);
+                        }
+                    }
+                    int id = ok.get(random.nextInt(ok.size()));
+                    if (id == tokenizer.eosId()) {
+                        break;
+                    }
+                    cursor.advance(id);
+                    out.append(text(tokenizer.idToPiece(id)));
+                }
+                assertThat(reference.matcher(out.toString().replaceFirst("^[ \n]{0,4}", "")).matches() || reference.matcher(
+                        out.toString()).matches()).as(re + " <- '" + out + "'").isTrue();
+            }
+        }
+        for (String[] bad : new String[][] {{"a(?=b)", "look-arounds"}, {"\\bword", "\\b is not supported"},
+                {"a$b", "anchor $"}, {"(a)\\1", "\\1 is not supported"}, {"[abc", "not closed"}}) {
+            assertThatThrownBy(() -> Constraint.regex(bad[0])).as(bad[0]).hasMessageContaining(bad[1]);
+        }
+    }
+
     /** Too small a budget: the answer is cut and the reason says so (it is "length", not "stop"). */
     @Test
     void aConstraintThatCannotFinishInTheBudgetEndsCut() {
