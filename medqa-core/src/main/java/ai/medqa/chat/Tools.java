@@ -33,7 +33,8 @@ public final class Tools {
         public Tool {
             Objects.requireNonNull(name, "name");
             description = description == null ? "" : description;
-            parameters = parameters == null || parameters.isNull()
+            // No parameters, or {}: a call with no arguments (an object), not "any JSON value".
+            parameters = parameters == null || parameters.isNull() || (parameters.isObject() && parameters.isEmpty())
                     ? Json.MAPPER.createObjectNode().put("type", "object").set("properties", Json.MAPPER.createObjectNode())
                     : parameters;
         }
@@ -107,6 +108,13 @@ public final class Tools {
                 Constraint.jsonSchema(p);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("tools[" + i + "].function.parameters: " + e.getMessage(), e);
+            }
+        }
+        if (response != null) {
+            try {
+                Constraint.jsonSchema(response);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("response_format.json_schema.schema: " + e.getMessage(), e);
             }
         }
         if (choice == Choice.NAMED && !names.contains(named)) {

@@ -36,6 +36,8 @@ import java.util.function.IntPredicate;
  * budget does (a warning says so at the start).
  */
 public final class Constraint {
+    /** Most automaton states a constraint may have. */
+    public static final int MAX_STATES = 20_000;
     private final String description;
     private final String pattern;
     private final RunAutomaton dfa;
@@ -45,7 +47,14 @@ public final class Constraint {
         this.description = description;
         this.pattern = "[ \n]{0,4}(" + regex + ")";
         // RegExp.NONE: plain regular expressions (| * + ? {n,m} [...] . \ escapes), none of brics' extras.
-        this.dfa = new RunAutomaton(new RegExp(pattern, RegExp.NONE).toAutomaton(), true);
+        dk.brics.automaton.Automaton automaton = new RegExp(pattern, RegExp.NONE).toAutomaton();
+        // Each state met keeps its allowed tokens (up to the vocabulary): bound the states, so that a
+        // request cannot ask for gigabytes (a maxLength of thousands is a state per character).
+        if (automaton.getNumberOfStates() > MAX_STATES) {
+            throw new IllegalArgumentException(description + ": needs " + automaton.getNumberOfStates() + " automaton "
+                    + "states, more than " + MAX_STATES + " (lower maxLength, maxItems or repetition counts)");
+        }
+        this.dfa = new RunAutomaton(automaton, true);
         if (dfa.getSize() == 0 || !reachable()) {
             throw new IllegalArgumentException(description + ": allows no answer at all");
         }

@@ -102,7 +102,11 @@ final class DecodeRow {
         boolean eos = stop.isEos(id);
         if (decoder != null) {
             int before = text.length();
-            text.append(decoder.push(id));
+            String piece = decoder.push(id);
+            if (constraint != null && before == 0) {
+                piece = stripLeadingBlanks(piece); // the constraint allows them; the answer does not include them
+            }
+            text.append(piece);
             if (eos || generated() == budget) {
                 text.append(decoder.finish());
             }
@@ -125,6 +129,14 @@ final class DecodeRow {
         } else if (generated() == budget) {
             finish(contextLimited ? StopReason.CONTEXT_FULL : StopReason.MAX_NEW_TOKENS);
         }
+    }
+
+    private static String stripLeadingBlanks(String s) {
+        int i = 0;
+        while (i < s.length() && (s.charAt(i) == ' ' || s.charAt(i) == '\n')) {
+            i++;
+        }
+        return s.substring(i);
     }
 
     private void finish(StopReason why) {

@@ -37,11 +37,12 @@ final class JsonSchemaRegex {
     private static final String NUMBER = INTEGER + "(\\.[0-9]{1,15})?([eE][\\+\\-]?[0-9]{1,2})?";
     private static final String SEP = " ?";
 
-    private final JsonNode root;
+    /** The schemas enclosing the one being read that define $defs/definitions, innermost first. */
+    private final java.util.Deque<JsonNode> scopes = new java.util.ArrayDeque<>();
     private final Set<String> resolving = new HashSet<>();
 
     private JsonSchemaRegex(JsonNode root) {
-        this.root = root;
+        scopes.push(root);
     }
 
     static String of(JsonNode schema) {
@@ -69,6 +70,22 @@ final class JsonSchemaRegex {
     }
 
     private String value(JsonNode s, String where) {
+        // A schema embedded in another (a tool's parameters inside the tool-call schema) keeps its own
+        // $defs: its $refs resolve against the nearest enclosing definitions.
+        boolean scope = s.isObject() && (s.has("$defs") || s.has("definitions")) && scopes.peek() != s;
+        if (scope) {
+            scopes.push(s);
+        }
+        try {
+            return valueInScope(s, where);
+        } finally {
+            if (scope) {
+                scopes.pop();
+            }
+        }
+    }
+
+    private String valueInScope(JsonNode s, String where) {
         if (s.isBoolean()) {
             if (!s.asBoolean()) {
                 throw new IllegalArgumentException(where + ": false allows no value");
@@ -184,7 +201,11 @@ final class JsonSchemaRegex {
         }
         // Past 16 digits the bound is INTEGER's own (what an answer can write at all).
         java.math.BigDecimal limit = java.math.BigDecimal.valueOf(INTEGER_LIMIT);
-        return v.decimalValue().max(limit.negate()).min(limit).longValueExact();
+        java.math.BigDecimal d = v.decimalValue();
+        if (key.equals("minimum") && d.compareTo(limit) > 0 || key.equals("maximum") && d.compareTo(limit.negate()) < 0) {
+            throw new IllegalArgumentException(where + "." + key + ": " + v + " leaves no integer of at most 16 digits");
+        }
+        return d.max(limit.negate()).min(limit).longValueExact();
     }
 
     /** The decimal numbers {@code lo..hi} ({@code 0 <= lo <= hi}), without leading zeros, as a regex. */
@@ -254,7 +275,12 @@ final class JsonSchemaRegex {
     }
 
     private String object(JsonNode s, String where) {
-        if (!s.has("properties") && !s.path("additionalProperties").isBoolean()) {
+        JsonNode extra = s.get("additionalProperties");
+        if (extra != null && extra.isObject() && !s.has("properties")) {
+            throw new IllegalArgumentException(where + ".additionalProperties: a schema for the values of free keys is "
+                    + "not supported (true, false, or declared properties are)");
+        }
+        if (!s.has("properties") && !(extra != null && extra.isBoolean() && !extra.asBoolean())) {
             return anyObject(2); // {"type": "object"} alone: any object (nesting bounded), not only {}
         }
         JsonNode props = s.path("properties");
@@ -303,7 +329,13 @@ final class JsonSchemaRegex {
                     + "#/definitions/NAME are supported, got " + ref);
         }
         String name = ref.substring(prefix.length());
-        JsonNode target = root.path(prefix.equals("#/$defs/") ? "$defs" : "definitions").get(name);
+        JsonNode target = null;
+        for (JsonNode scope : scopes) {
+            target = scope.path(prefix.equals("#/$defs/") ? "$defs" : "definitions").get(name);
+            if (target != null) {
+                break;
+            }
+        }
         if (target == null) {
             throw new IllegalArgumentException(where + ".$ref: " + ref + " is not defined");
         }

@@ -320,7 +320,7 @@ class ConstraintTest {
     }
 
     @Test
-    void unsupportedSchemasAreRefusedByKeyword() {
+    void unsupportedSchemasAreRefusedByKeyword() throws Exception {
         assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"format\": \"email\"}")))
                 .hasMessageContaining("\"format\" is not supported");
         assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"strnig\"}")))
@@ -329,5 +329,20 @@ class ConstraintTest {
                 + "{\"a\": {\"type\": \"array\", \"items\": {\"$ref\": \"#/$defs/a\"}}}}"))).hasMessageContaining("recursive");
         assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"array\", \"minItems\": 3, "
                 + "\"maxItems\": 2}"))).hasMessageContaining("allow no array");
+        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"object\", "
+                + "\"additionalProperties\": {\"type\": \"string\"}}"))).hasMessageContaining("schema.additionalProperties");
+        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"integer\", \"minimum\": 1e17}")))
+                .hasMessageContaining("schema.minimum: 1.0E17 leaves no integer");
+        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"maxLength\": 30000}")))
+                .hasMessageContaining("more than 20000");
+        // A schema embedded in another keeps its own $defs (a tool's parameters inside the tool-call schema).
+        JsonNode params = Json.MAPPER.readTree("{\"$defs\": {\"dose\": {\"type\": \"object\", \"properties\": "
+                + "{\"mg\": {\"type\": \"integer\"}}}}, \"type\": \"object\", \"properties\": {\"d\": {\"$ref\": \"#/$defs/dose\"}}}");
+        ai.medqa.chat.Tools tools = ai.medqa.chat.Tools.of(List.of(new ai.medqa.chat.Tools.Tool("f", "", params)),
+                ai.medqa.chat.Tools.Choice.REQUIRED, null);
+        assertThat(tools.constraint()).isNotNull();
+        assertThatThrownBy(() -> ai.medqa.chat.Tools.of(List.of(new ai.medqa.chat.Tools.Tool("f", "", null)),
+                ai.medqa.chat.Tools.Choice.AUTO, null, Json.MAPPER.readTree("{\"type\": \"string\", \"format\": \"date\"}")))
+                .hasMessageStartingWith("response_format.json_schema.schema: schema: the keyword \"format\"");
     }
 }

@@ -61,6 +61,9 @@ final class LogprobsJson {
 
     private String text(int id) {
         String piece = tokenizer.idToPiece(id);
+        if (piece == null) {
+            return ""; // an id past the tokenizer's pieces (a padded vocabulary)
+        }
         int b = byteOf(piece);
         if (b >= 0) {
             return b < 0x80 ? String.valueOf((char) b) : String.format("bytes:\\x%02x", b);
@@ -69,7 +72,7 @@ final class LogprobsJson {
     }
 
     private byte[] bytes(int id) {
-        int b = byteOf(tokenizer.idToPiece(id));
+        int b = byteOf(tokenizer.idToPiece(id)); // byteOf takes null
         return b >= 0 ? new byte[] {(byte) b} : text(id).getBytes(StandardCharsets.UTF_8);
     }
 
