@@ -602,41 +602,29 @@ public final class MedQA implements AutoCloseable {
             // A GGUF file: weights, configuration and (when it has one) tokenizer and chat template from
             // the file; without one, tokenizer.json beside it.
             ai.medqa.io.GgufFile gguf = GgufModel.is(modelDir) ? ai.medqa.io.GgufFile.open(modelDir) : null;
-            MistralConfig config;
-            try {
-                config = gguf != null ? GgufModel.config(gguf) : MistralConfig.load(modelDir);
-            } catch (RuntimeException e) {
-                if (gguf != null) {
-                    gguf.close();
-                }
-                throw e;
-            }
-            Path tokenizerDir = gguf != null ? modelDir.toAbsolutePath().getParent() : modelDir;
             Tokenizer tokenizer = null;
-            if (gguf != null && ai.medqa.tokenizer.GgufTokenizer.has(gguf)) {
-                try {
-                    tokenizer = ai.medqa.tokenizer.GgufTokenizer.load(gguf);
-                } catch (RuntimeException e) {
-                    gguf.close();
-                    throw e;
-                }
-                log.info("tokenizer and chat template from {}", modelDir);
-            } else if (Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
-                tokenizer = Tokenizer.load(tokenizerDir);
-                if (tokenizer.vocabSize() > config.vocabSize()) {
-                    int size = tokenizer.vocabSize();
-                    tokenizer.close();
-                    if (gguf != null) {
-                        gguf.close();
-                    }
-                    throw new TokenizerException(tokenizerDir.resolve("tokenizer.json") + ": the tokenizer has " + size
-                            + " tokens but config.json vocab_size is " + config.vocabSize()
-                            + "; ids past the embedding would be out of range");
-                }
-            } else {
-                log.warn("{}", missingTokenizer(tokenizerDir));
-            }
+            // Whatever fails below closes what was opened (the checkpoint closes the GGUF file too;
+            // closing twice is harmless).
             try {
+                MistralConfig config = gguf != null ? GgufModel.config(gguf) : MistralConfig.load(modelDir);
+                Path tokenizerDir = gguf != null ? modelDir.toAbsolutePath().getParent() : modelDir;
+                Path tokenizerFile;
+                if (gguf != null && ai.medqa.tokenizer.GgufTokenizer.has(gguf)) {
+                    tokenizer = ai.medqa.tokenizer.GgufTokenizer.load(gguf);
+                    tokenizerFile = modelDir;
+                    log.info("tokenizer and chat template from {}", modelDir);
+                } else if (Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
+                    tokenizer = Tokenizer.load(tokenizerDir);
+                    tokenizerFile = tokenizerDir.resolve("tokenizer.json");
+                } else {
+                    tokenizerFile = null;
+                    log.warn("{}", missingTokenizer(tokenizerDir));
+                }
+                if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
+                    throw new TokenizerException(tokenizerFile + ": the tokenizer has " + tokenizer.vocabSize()
+                            + " tokens but " + (gguf != null ? "the model's token_embd.weight has " + config.vocabSize() + " rows"
+                            : "config.json vocab_size is " + config.vocabSize()) + "; ids past the embedding would be out of range");
+                }
                 try (Checkpoint checkpoint = gguf != null ? GgufModel.checkpoint(gguf, config) : Checkpoint.open(modelDir)) {
                     LinearFactory linears = quantization.linears(groupSize, lmHead);
                     linears = precision == Precision.BF16 ? Bf16Linear.converting(linears)
@@ -659,7 +647,7 @@ public final class MedQA implements AutoCloseable {
                     tokenizer.close();
                 }
                 if (gguf != null) {
-                    gguf.close(); // the checkpoint closes it too; closing twice is harmless
+                    gguf.close();
                 }
                 throw e;
             }

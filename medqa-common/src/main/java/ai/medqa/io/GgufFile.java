@@ -40,7 +40,7 @@ public final class GgufFile implements AutoCloseable {
         public long count() {
             long n = 1;
             for (long d : shape) {
-                n *= d;
+                n = Math.multiplyExact(n, d);
             }
             return n;
         }
@@ -146,6 +146,10 @@ public final class GgufFile implements AutoCloseable {
                         + ", not a multiple of the alignment " + alignment);
             }
             Tensor t = new Tensor(name, shape, type, offset);
+            if (shape[0] % type.blockSize != 0) {
+                throw new CheckpointException(path + ": tensor " + name + " (" + type + ") has rows of " + shape[0]
+                        + " values, not a whole number of " + type.blockSize + "-value blocks");
+            }
             try {
                 t.bytes();
             } catch (IllegalArgumentException | ArithmeticException e) {
@@ -410,6 +414,18 @@ public final class GgufFile implements AutoCloseable {
                         throw new CheckpointException(path + ": metadata " + key + " is an array of arrays (not supported)");
                     }
                     long n = count("the length of metadata " + key);
+                    // Each item takes at least this many bytes of the file: a count the rest of the file
+                    // cannot hold is refused before anything is allocated for it.
+                    int least = switch (itemType) {
+                        case 0, 1, 7 -> 1;
+                        case 2, 3 -> 2;
+                        case 4, 5, 6 -> 4;
+                        default -> 8;
+                    };
+                    if (n > (size - position()) / least) {
+                        throw new CheckpointException(path + ": metadata " + key + " claims " + n + " items, more than the "
+                                + (size - position()) + " bytes left in the file hold: it is truncated or damaged");
+                    }
                     List<Object> items = new ArrayList<>((int) Math.min(n, 1 << 20));
                     for (long i = 0; i < n; i++) {
                         items.add(value(itemType, key + "[" + i + "]"));

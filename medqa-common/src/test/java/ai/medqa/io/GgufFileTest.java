@@ -130,6 +130,16 @@ class GgufFileTest {
         byte[] q3k = good.clone();
         q3k[typeField(good, "t.q4_0")] = 11;
         assertThatThrownBy(() -> GgufFile.open(copy(q3k))).hasMessageContaining("type Q3_K (11) is not supported");
+        byte[] rows = good.clone();
+        rows[typeField(good, "t.q4_0") - 16] = 48; // a row of 48 values: one and a half Q4_0 blocks
+        rows[typeField(good, "t.q4_0") - 15] = 0;
+        assertThatThrownBy(() -> GgufFile.open(copy(rows)))
+                .hasMessageContaining("tensor t.q4_0 (Q4_0) has rows of 48 values, not a whole number of 32-value blocks");
+        // An array whose count the rest of the file cannot hold is refused before anything is allocated.
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0x46554747).putInt(3).putLong(0).putLong(1).putLong(1).put((byte) 'a').putInt(9).putInt(4).putLong(20);
+        assertThatThrownBy(() -> GgufFile.open(copy(b.array())))
+                .hasMessageContaining("metadata a claims 20 items, more than the 15 bytes left in the file hold");
         assertThatThrownBy(() -> GgufFile.open(tmp.resolve("none.gguf"))).hasMessageContaining("no such file");
         assertThat(GgufFile.isGguf(DIR.resolve("types.gguf"))).isTrue();
         assertThat(GgufFile.isGguf(DIR.resolve("types.safetensors"))).isFalse();

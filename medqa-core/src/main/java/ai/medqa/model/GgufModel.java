@@ -191,7 +191,12 @@ public final class GgufModel {
 
         @Override
         public ByteBuffer floats(String name) {
-            float[] v = file.floats(gguf(name));
+            GgufFile.Tensor t = file.tensor(gguf(name));
+            if (t.count() > Integer.MAX_VALUE / 4) {
+                throw new CheckpointException(file.path() + ": tensor " + t.name() + " has " + t.count()
+                        + " values, over the 2 GiB of float32 one tensor may take here");
+            }
+            float[] v = file.floats(t.name());
             if (name.endsWith("self_attn.q_proj.weight")) {
                 v = unpermute(v, config.numAttentionHeads());
             } else if (name.endsWith("self_attn.k_proj.weight")) {

@@ -78,14 +78,16 @@ public final class MistralModel implements AutoCloseable {
     public static MistralModel load(Path dir, Device device, DataType dtype, LinearFactory linears) {
         if (GgufModel.is(dir)) {
             ai.medqa.io.GgufFile gguf = ai.medqa.io.GgufFile.open(dir);
+            Checkpoint checkpoint;
             MistralConfig config;
             try {
                 config = GgufModel.config(gguf);
+                checkpoint = GgufModel.checkpoint(gguf, config);
             } catch (RuntimeException e) {
                 gguf.close();
                 throw e;
             }
-            try (Checkpoint checkpoint = GgufModel.checkpoint(gguf, config)) {
+            try (checkpoint) { // closes the file
                 return load(config, checkpoint, device, dtype, linears);
             }
         }

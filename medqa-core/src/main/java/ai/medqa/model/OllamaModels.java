@@ -69,6 +69,15 @@ public final class OllamaModels {
             throw new CheckpointException(manifest + ": not a readable Ollama manifest: " + e.getMessage(), e);
         }
         for (JsonNode layer : json.path("layers")) {
+            // A LoRA adapter or a vision projector changes what the model computes: running the base
+            // without it would answer as another model, so refuse rather than drop it.
+            String type = layer.path("mediaType").asText();
+            if (type.equals("application/vnd.ollama.image.adapter") || type.equals("application/vnd.ollama.image.projector")) {
+                throw new CheckpointException(spec + ": the Ollama model has a layer " + type + " (an adapter or a vision "
+                        + "projector), which MedQA does not apply; run its base model, with a PEFT adapter through --lora");
+            }
+        }
+        for (JsonNode layer : json.path("layers")) {
             if (MODEL_LAYER.equals(layer.path("mediaType").asText())) {
                 String digest = layer.path("digest").asText();
                 if (!digest.matches("sha256[:-][0-9a-f]{64}")) {

@@ -24,6 +24,12 @@ final class GgufWeights {
     /** The stored tensor as an INT4 weight {@code [out, in]} in the checkpoint's row order. */
     static Int4Weight int4(GgufModel.Stored s, long out, long in) {
         GgmlType type = s.tensor().type();
+        long[] shape = s.tensor().shape(); // ggml's order: a row's length first
+        if (shape.length != 2 || shape[0] != in || shape[1] != out || in % type.blockSize != 0) {
+            throw new ai.medqa.io.CheckpointException(s.file().path() + ": tensor " + s.tensor().name() + " is "
+                    + type + " " + java.util.Arrays.toString(shape) + "; the model needs [" + in + ", " + out
+                    + "] with rows of whole " + type.blockSize + "-value blocks");
+        }
         int rows = Math.toIntExact(out);
         int cols = Math.toIntExact(in);
         int groups = cols / 32;

@@ -308,8 +308,7 @@ public final class QuantizedLinears implements LinearFactory {
     private void readQuantizationConfig(Checkpoint c) {
         skip = skipped(c);
         started = System.nanoTime();
-        JsonNode q = c.directory() == null || !Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME))
-                ? null : MistralConfig.load(c.directory()).quantizationConfig();
+        JsonNode q = !hasConfig(c) ? null : MistralConfig.load(c.directory()).quantizationConfig();
         packedFormat = PackedCheckpoint.format(q);
         if (packedFormat != null) {
             packedGroupSize = q.path("group_size").asInt(DEFAULT_GROUP_SIZE);
@@ -388,11 +387,21 @@ public final class QuantizedLinears implements LinearFactory {
 
     /** The checkpoint's {@code quantization_config}, checked, gives the modules kept in 16 bits. */
     private static List<String> skipped(Checkpoint c) {
-        if (c.directory() == null || !Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME))) {
+        if (!hasConfig(c)) {
             return List.of();
         }
         MistralConfig config = MistralConfig.load(c.directory());
         return Nf4Checkpoint.checkConfig(config.quantizationConfig(), c.directory());
+    }
+
+    /**
+     * Whether {@code c}'s own config.json is there to read. A checkpoint from another source (a GGUF
+     * file) carries its configuration in the file: a config.json in the same folder belongs to
+     * something else.
+     */
+    private static boolean hasConfig(Checkpoint c) {
+        return c.source() == null && c.directory() != null
+                && Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME));
     }
 
     @Override

@@ -84,6 +84,15 @@ public final class GgufTokenizer {
         int bos = f.has("tokenizer.ggml.bos_token_id") ? (int) f.integer("tokenizer.ggml.bos_token_id") : 1;
         int eos = f.has("tokenizer.ggml.eos_token_id") ? (int) f.integer("tokenizer.ggml.eos_token_id") : 2;
         int unk = f.has("tokenizer.ggml.unknown_token_id") ? (int) f.integer("tokenizer.ggml.unknown_token_id") : 0;
+        for (Map.Entry<String, Integer> id : Map.of("bos", bos, "eos", eos, "unknown", unk).entrySet()) {
+            if (id.getValue() < 0 || id.getValue() >= tokens.size()) {
+                throw new CheckpointException(f.path() + ": metadata tokenizer.ggml." + id.getKey() + "_token_id is "
+                        + id.getValue() + ", not one of the " + tokens.size() + " tokens");
+            }
+        }
+        // add_space_prefix false (SentencePiece's add_dummy_prefix off): no "▁" before the text, and
+        // none to strip when decoding (transformers' converter does the same).
+        boolean spacePrefix = !Boolean.FALSE.equals(f.metadata().get("tokenizer.ggml.add_space_prefix"));
 
         ObjectNode json = Json.MAPPER.createObjectNode().put("version", "1.0");
         json.putNull("truncation");
@@ -91,13 +100,14 @@ public final class GgufTokenizer {
         ArrayNode added = json.putArray("added_tokens");
         for (int i = 0; i < tokens.size(); i++) {
             long type = i < typeList.size() ? ((Number) typeList.get(i)).longValue() : 1;
-            if (type == 2 || type == 3 || i == unk) { // UNKNOWN, CONTROL: whole, special
+            // UNKNOWN, CONTROL: whole and special; USER_DEFINED: whole, not special (kept in decoded text).
+            if (type == 2 || type == 3 || type == 4 || i == unk) {
                 added.addObject().put("id", i).put("content", tokens.get(i)).put("single_word", false).put("lstrip", false)
-                        .put("rstrip", false).put("normalized", false).put("special", true);
+                        .put("rstrip", false).put("normalized", false).put("special", type != 4);
             }
         }
         json.putNull("normalizer");
-        json.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "\u2581").put("prepend_scheme", "first")
+        json.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "\u2581").put("prepend_scheme", spacePrefix ? "first" : "never")
                 .put("split", false);
         boolean addBos = !f.has("tokenizer.ggml.add_bos_token") || Boolean.TRUE.equals(f.metadata().get("tokenizer.ggml.add_bos_token"));
         ObjectNode post = json.putObject("post_processor").put("type", "TemplateProcessing");
@@ -126,7 +136,9 @@ public final class GgufTokenizer {
         decoders.addObject().put("type", "Replace").put("content", " ").putObject("pattern").put("String", "\u2581");
         decoders.addObject().put("type", "ByteFallback");
         decoders.addObject().put("type", "Fuse");
-        decoders.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+        if (spacePrefix) {
+            decoders.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+        }
         ObjectNode bpe = json.putObject("model").put("type", "BPE");
         bpe.putNull("dropout");
         bpe.put("unk_token", tokens.get(unk));
@@ -144,7 +156,7 @@ public final class GgufTokenizer {
         config.put("add_bos_token", addBos);
         config.put("add_eos_token", Boolean.TRUE.equals(f.metadata().get("tokenizer.ggml.add_eos_token")));
         config.put("bos_token", tokens.get(bos)).put("eos_token", tokens.get(eos)).put("unk_token", tokens.get(unk));
-        config.put("legacy", true).put("tokenizer_class", "LlamaTokenizer");
+        config.put("legacy", spacePrefix) /* legacy prepends "▁" after special tokens too */.put("tokenizer_class", "LlamaTokenizer");
         config.put("clean_up_tokenization_spaces", false).put("spaces_between_special_tokens", false);
         if (f.has("tokenizer.chat_template")) {
             config.put("chat_template", f.string("tokenizer.chat_template"));

@@ -165,6 +165,17 @@ class GgufModelTest {
         return best - pos * 256;
     }
 
+    /** A GGUF file carries its own configuration: a config.json in the same folder belongs to something else. */
+    @Test
+    void aConfigJsonBesideTheFileIsNotRead() throws Exception {
+        Path file = Files.copy(DIR.resolve("tiny-Q4_0.gguf"), tmp.resolve("tiny-Q4_0.gguf"));
+        Files.writeString(tmp.resolve("config.json"), "{\"quantization_config\": {\"quant_method\": \"bitsandbytes\", "
+                + "\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"fp4\"}, \"hidden_size\": \"x\"}");
+        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(file).build()) {
+            assertThat(medqa.generate(new int[] {1, 5, 9}, 2).tokens()).hasSize(2);
+        }
+    }
+
     @Test
     void otherArchitecturesAreRefusedByName() throws Exception {
         byte[] file = Files.readAllBytes(DIR.resolve("tiny-Q4_0.gguf"));

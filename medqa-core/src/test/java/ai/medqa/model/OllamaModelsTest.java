@@ -51,5 +51,11 @@ class OllamaModelsTest {
         Files.delete(blob);
         assertThatThrownBy(() -> OllamaModels.resolve("ollama:mistral", root)).hasMessageContaining("not in");
         assertThatThrownBy(() -> OllamaModels.resolve("ollama:../x", root)).hasMessageContaining("expected ollama:NAME");
+        // A model with an adapter layer would answer as another model without it: refused by name.
+        pulled("registry.ollama.ai/library/medtuned/latest", "-");
+        Path manifest = root.resolve("manifests/registry.ollama.ai/library/medtuned/latest");
+        Files.writeString(manifest, Files.readString(manifest).replace("image.template", "image.adapter"));
+        assertThatThrownBy(() -> OllamaModels.resolve("ollama:medtuned", root))
+                .hasMessageContaining("ollama:medtuned: the Ollama model has a layer application/vnd.ollama.image.adapter");
     }
 }

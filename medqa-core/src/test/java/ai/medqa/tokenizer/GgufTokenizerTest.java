@@ -86,4 +86,55 @@ class GgufTokenizerTest {
             assertThatThrownBy(() -> GgufTokenizer.load(f)).hasMessageContaining("tokenizer.ggml.model is \"gpt2x\"");
         }
     }
+
+    /**
+     * The fixture with one more metadata entry (written after the others; a key already there takes
+     * the new value, as the reader keeps the last). The fixture has no tensors, so the metadata ends
+     * where the chat template's value does.
+     */
+    static byte[] withMetadata(String key, int type, byte[] value) throws Exception {
+        byte[] file = Files.readAllBytes(GGUF);
+        String template;
+        try (GgufFile f = GgufFile.open(GGUF)) {
+            template = f.string("tokenizer.chat_template");
+        }
+        byte[] t = template.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        String s = new String(file, java.nio.charset.StandardCharsets.ISO_8859_1);
+        int end = s.lastIndexOf(new String(t, java.nio.charset.StandardCharsets.ISO_8859_1)) + t.length;
+        byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(end + 12 + k.length + value.length)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put(file, 0, end).putLong(k.length).put(k).putInt(type).put(value);
+        b.putLong(16, b.getLong(16) + 1); // the metadata count
+        return b.array();
+    }
+
+    @Test
+    void tokenIdsOutsideTheVocabularyAreNamed() throws Exception {
+        Path bad = tmp.resolve("bad-bos.gguf");
+        Files.write(bad, withMetadata("tokenizer.ggml.bos_token_id", 4, new byte[] {(byte) 0x9f, (byte) 0x86, 1, 0}));
+        try (GgufFile f = GgufFile.open(bad)) {
+            assertThatThrownBy(() -> GgufTokenizer.load(f))
+                    .hasMessageContaining("tokenizer.ggml.bos_token_id is 99999, not one of the 32000 tokens");
+        }
+    }
+
+    @Test
+    void withoutTheSpacePrefixTheTextStartsAsWritten() throws Exception {
+        Path plain = tmp.resolve("no-prefix.gguf");
+        Files.write(plain, withMetadata("tokenizer.ggml.add_space_prefix", 7, new byte[] {0}));
+        try (GgufFile f = GgufFile.open(plain); Tokenizer ours = GgufTokenizer.load(f);
+                GgufFile g = GgufFile.open(GGUF); Tokenizer usual = GgufTokenizer.load(g)) {
+            String text = "Hello world, aspirin";
+            int[] without = ours.encode(text, false);
+            int[] with = usual.encode(text, false);
+            // SentencePiece without its dummy prefix: the first piece has no "▁", the rest is unchanged,
+            // and decoding gives the text back without a space to strip.
+            assertThat(usual.idToPiece(with[0])).isEqualTo("▁Hello");
+            assertThat(ours.idToPiece(without[0])).isEqualTo("Hello");
+            assertThat(java.util.Arrays.copyOfRange(without, 1, without.length))
+                    .isEqualTo(java.util.Arrays.copyOfRange(with, 1, with.length));
+            assertThat(ours.decode(without)).isEqualTo(text);
+        }
+    }
 }
