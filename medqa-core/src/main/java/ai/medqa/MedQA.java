@@ -435,6 +435,7 @@ public final class MedQA implements AutoCloseable {
         private Quantization quantization = Quantization.NONE;
         private int groupSize = ai.medqa.quant.QuantizedLinears.DEFAULT_GROUP_SIZE;
         private ai.medqa.quant.LmHead lmHead = ai.medqa.quant.LmHead.COMPUTE;
+        private boolean dequantize;
         private int threads;
         private MatmulPrecision matmulPrecision = MatmulPrecision.HIGHEST;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
@@ -488,6 +489,17 @@ public final class MedQA implements AutoCloseable {
          */
         public Builder quantize(Quantization quantization) {
             this.quantization = Objects.requireNonNull(quantization, "quantization");
+            return this;
+        }
+
+        /**
+         * With {@link Quantization#NONE}: a quantized model's projections (bitsandbytes NF4, MedQA
+         * INT4/INT8, a GGUF file's Q4_0/Q4_K/Q8_0/... blocks) dequantized on load to the compute
+         * precision, keeping exactly the stored values, instead of loading as stored: more memory and
+         * slower decode, the file's numbers as the reference libraries compute them. Default false.
+         */
+        public Builder dequantize(boolean dequantize) {
+            this.dequantize = dequantize;
             return this;
         }
 
@@ -592,6 +604,10 @@ public final class MedQA implements AutoCloseable {
                 throw new IllegalStateException("no model folder: call model(dir) before build()");
             }
             requireDevice(device);
+            if (dequantize && quantization != Quantization.NONE) {
+                throw new IllegalArgumentException("dequantize applies to quantization none (loading a quantized model's "
+                        + "values exactly), not to " + quantization + ", which quantizes anyway");
+            }
             if (matmulPrecision != MatmulPrecision.HIGHEST && precision != Precision.F32) {
                 throw new IllegalArgumentException("float32 matmul precision " + matmulPrecision + " applies to precision F32; "
                         + "the products of " + precision + " are not float32");
@@ -626,7 +642,7 @@ public final class MedQA implements AutoCloseable {
                             : "config.json vocab_size is " + config.vocabSize()) + "; ids past the embedding would be out of range");
                 }
                 try (Checkpoint checkpoint = gguf != null ? GgufModel.checkpoint(gguf, config) : Checkpoint.open(modelDir)) {
-                    LinearFactory linears = quantization.linears(groupSize, lmHead);
+                    LinearFactory linears = quantization.linears(groupSize, lmHead, dequantize);
                     linears = precision == Precision.BF16 ? Bf16Linear.converting(linears)
                             : DenseLinear.withMatmulPrecision(linears, matmulPrecision);
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType, linears);

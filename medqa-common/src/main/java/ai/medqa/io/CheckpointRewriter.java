@@ -56,6 +56,35 @@ public final class CheckpointRewriter {
      * @throws CheckpointException if {@code target} exists or a file cannot be written
      */
     public static void rewrite(Path source, Path target, TensorTransform transform, Consumer<ObjectNode> editConfig) {
+        ObjectNode config;
+        try {
+            config = (ObjectNode) JSON.readTree(source.resolve("config.json").toFile());
+        } catch (IOException | ClassCastException e) {
+            throw new CheckpointException(source.resolve("config.json") + ": cannot read it as a JSON object: " + e, e);
+        }
+        editConfig.accept(config);
+        rewrite(() -> Checkpoint.open(source), config, dir -> {
+            for (String f : COPIED) {
+                if (Files.isRegularFile(source.resolve(f))) {
+                    Files.copy(source.resolve(f), dir.resolve(f));
+                }
+            }
+        }, target, transform);
+    }
+
+    /** Writes the files other than the weights and config.json (a tokenizer) into the folder being written. */
+    @FunctionalInterface
+    public interface OtherFiles {
+        void write(Path dir) throws IOException;
+    }
+
+    /**
+     * Writes {@code target} from a checkpoint of any source (a GGUF file's tensors under the
+     * checkpoint's names), with {@code config} as its config.json and {@code others} writing the
+     * rest; the checkpoint {@code open} gives is closed when done.
+     */
+    public static void rewrite(java.util.function.Supplier<Checkpoint> open, ObjectNode config, OtherFiles others,
+            Path target, TensorTransform transform) {
         if (Files.exists(target)) {
             throw new CheckpointException("cannot write a checkpoint to " + target + ": it exists");
         }
@@ -68,7 +97,7 @@ public final class CheckpointRewriter {
             throw new CheckpointException("cannot create a folder next to " + target + ": " + e, e);
         }
         long started = System.nanoTime();
-        try (Checkpoint c = Checkpoint.open(source)) {
+        try (Checkpoint c = open.get()) {
             List<String> shards = new ArrayList<>();
             Map<String, String> weightMap = new LinkedHashMap<>();
             Map<String, TensorData> shard = new LinkedHashMap<>();
@@ -93,14 +122,8 @@ public final class CheckpointRewriter {
             }
             shards.add(writeShard(tmp, shards.size(), shard, weightMap));
             finishShards(tmp, shards, weightMap, outBytes);
-            ObjectNode config = (ObjectNode) JSON.readTree(source.resolve("config.json").toFile());
-            editConfig.accept(config);
             Files.writeString(tmp.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
-            for (String f : COPIED) {
-                if (Files.isRegularFile(source.resolve(f))) {
-                    Files.copy(source.resolve(f), tmp.resolve(f));
-                }
-            }
+            others.write(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             log.info("wrote {}: {} MB in {} shard(s), {} s", target, outBytes >> 20, shards.size(),
                     (System.nanoTime() - started) / 1_000_000_000);

@@ -2,6 +2,7 @@ package ai.medqa.model;
 
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
+import ai.medqa.io.CheckpointRewriter;
 import ai.medqa.io.DType;
 import ai.medqa.io.GgufFile;
 import ai.medqa.io.TensorInfo;
@@ -62,6 +63,13 @@ public final class GgufModel {
         }
     }
 
+    /** The configuration of the GGUF file at {@code path}. */
+    public static MistralConfig config(Path path) {
+        try (GgufFile f = GgufFile.open(path)) {
+            return config(f);
+        }
+    }
+
     /** The file's tensors under the checkpoint's names (closing the checkpoint closes {@code f}). */
     public static Checkpoint checkpoint(GgufFile f, MistralConfig config) {
         Map<String, String> names = new LinkedHashMap<>(); // HF name -> GGUF name
@@ -75,6 +83,36 @@ public final class GgufModel {
             names.put(hf, g);
         }
         return Checkpoint.of(f.path().toAbsolutePath().getParent(), new Source(f, config, Collections.unmodifiableMap(names)));
+    }
+
+    /**
+     * Writes the GGUF file {@code gguf} as a Hugging Face folder {@code target}: config.json from its
+     * metadata (edited by {@code editConfig}), tokenizer.json and tokenizer_config.json from its
+     * tokenizer (when it has one), and its tensors under the checkpoint's names through
+     * {@code transform} ({@link CheckpointRewriter}: written whole or not at all). Tensors that the
+     * transform copies are written as float32, ggml's dequantized values exactly.
+     */
+    public static void rewrite(Path gguf, Path target, CheckpointRewriter.TensorTransform transform,
+            java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> editConfig) {
+        MistralConfig config = config(gguf);
+        com.fasterxml.jackson.databind.node.ObjectNode json = config.toJson();
+        json.put("torch_dtype", "float32");
+        editConfig.accept(json);
+        CheckpointRewriter.rewrite(() -> {
+            GgufFile f = GgufFile.open(gguf);
+            try {
+                return checkpoint(f, config);
+            } catch (RuntimeException e) {
+                f.close();
+                throw e;
+            }
+        }, json, dir -> {
+            try (GgufFile f = GgufFile.open(gguf)) {
+                if (ai.medqa.tokenizer.GgufTokenizer.has(f)) {
+                    ai.medqa.tokenizer.GgufTokenizer.write(f, dir);
+                }
+            }
+        }, target, transform);
     }
 
     static String hfName(String gguf) {

@@ -111,6 +111,34 @@ public record MistralConfig(
         }
     }
 
+    /**
+     * This configuration as a Hugging Face config.json that {@link #fromJson} and transformers read
+     * back to the same model ({@code quantization_config} left out: the writer of the weights adds it).
+     */
+    public com.fasterxml.jackson.databind.node.ObjectNode toJson() {
+        com.fasterxml.jackson.databind.node.ObjectNode j = Json.MAPPER.createObjectNode();
+        j.putArray("architectures").add(modelType.equals("mistral") ? "MistralForCausalLM" : "LlamaForCausalLM");
+        j.put("model_type", modelType).put("hidden_act", "silu").put("hidden_size", hiddenSize)
+                .put("intermediate_size", intermediateSize).put("num_hidden_layers", numHiddenLayers)
+                .put("num_attention_heads", numAttentionHeads).put("num_key_value_heads", numKeyValueHeads)
+                .put("head_dim", headDim).put("vocab_size", vocabSize).put("rms_norm_eps", rmsNormEps)
+                .put("rope_theta", ropeTheta).put("max_position_embeddings", maxPositionEmbeddings)
+                .put("tie_word_embeddings", tieWordEmbeddings).put("bos_token_id", bosTokenId);
+        if (slidingWindow > 0) {
+            j.put("sliding_window", slidingWindow);
+        } else {
+            j.putNull("sliding_window");
+        }
+        if (eosTokenIds.size() == 1) {
+            j.put("eos_token_id", eosTokenIds.get(0));
+        } else {
+            eosTokenIds.forEach(j.putArray("eos_token_id")::add);
+        }
+        j.putNull("rope_scaling");
+        j.put("attention_bias", false).put("mlp_bias", false);
+        return j;
+    }
+
     public int numKeyValueGroups() {
         return numAttentionHeads / numKeyValueHeads;
     }

@@ -266,14 +266,15 @@ public final class Nf4Checkpoint {
      * @throws CheckpointException if {@code target} exists or a file cannot be written
      */
     public static void quantize(Path source, Path target, boolean doubleQuant) {
-        MistralConfig config = MistralConfig.load(source);
+        boolean gguf = ai.medqa.model.GgufModel.is(source);
+        MistralConfig config = gguf ? ai.medqa.model.GgufModel.config(source) : MistralConfig.load(source);
         List<String> quantized = new ArrayList<>();
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             for (String p : PROJECTIONS) {
                 quantized.add("model.layers." + i + "." + p);
             }
         }
-        CheckpointRewriter.rewrite(source, target, (name, c) -> {
+        CheckpointRewriter.TensorTransform transform = (name, c) -> {
             String module = name.endsWith(".weight") ? name.substring(0, name.length() - 7) : null;
             if (module == null || !quantized.contains(module) || isQuantized(c, module)) {
                 return CheckpointRewriter.copy(name, c);
@@ -284,10 +285,16 @@ public final class Nf4Checkpoint {
                 log.info("quantized {} of {} layers", module, config.numHiddenLayers());
             }
             return tensors(module, w);
-        }, json -> {
+        };
+        java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit = json -> {
             String dtype = json.path("torch_dtype").asText(json.path("dtype").asText("float16"));
             json.set("quantization_config", quantizationConfig(doubleQuant, dtype.equals("float32") ? "float32" : "float16"));
-        });
+        };
+        if (gguf) {
+            ai.medqa.model.GgufModel.rewrite(source, target, transform, edit);
+        } else {
+            CheckpointRewriter.rewrite(source, target, transform, edit);
+        }
     }
 
     static String torchName(DType d) {

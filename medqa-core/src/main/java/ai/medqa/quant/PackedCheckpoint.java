@@ -7,6 +7,7 @@ import ai.medqa.io.CheckpointRewriter;
 import ai.medqa.io.DType;
 import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
+import ai.medqa.model.GgufModel;
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -128,7 +129,8 @@ public final class PackedCheckpoint {
         if (format == Quantization.INT4 && !Int4Weight.supportedGroupSize(groupSize)) {
             throw new IllegalArgumentException("int4 group size must be 32, 64, 128 or 256, got " + groupSize);
         }
-        MistralConfig config = MistralConfig.load(source);
+        boolean gguf = GgufModel.is(source);
+        MistralConfig config = gguf ? GgufModel.config(source) : MistralConfig.load(source);
         if (config.quantizationConfig() != null && !config.quantizationConfig().isNull()) {
             throw new CheckpointException(source + "/config.json has a quantization_config: quantize a full-precision "
                     + "checkpoint");
@@ -139,7 +141,7 @@ public final class PackedCheckpoint {
                 projections.add("model.layers." + i + "." + p);
             }
         }
-        CheckpointRewriter.rewrite(source, target, (name, c) -> {
+        CheckpointRewriter.TensorTransform transform = (name, c) -> {
             String module = name.endsWith(".weight") ? name.substring(0, name.length() - 7) : null;
             if (module == null || !projections.contains(module)) {
                 return CheckpointRewriter.copy(name, c);
@@ -149,13 +151,25 @@ public final class PackedCheckpoint {
                 log.warn("{} {}: not a shape the int4 kernels take; stored as is", module, Arrays.toString(shape));
                 return CheckpointRewriter.copy(name, c);
             }
-            float[] w = c.readFloats(name);
             if (module.endsWith("mlp.down_proj")) {
                 log.info("quantized {} of {} layers", module, config.numHiddenLayers());
             }
+            // A GGUF file's 4-bit blocks are INT4 groups of 32 already: their codes are kept, not requantized.
+            GgufModel.Stored stored = GgufModel.stored(c, name);
+            if (format == Quantization.INT4 && groupSize == 32 && stored != null && GgufWeights.int4(stored.tensor().type())) {
+                return tensors(module, GgufWeights.int4(stored, shape[0], shape[1]));
+            }
+            float[] w = c.readFloats(name);
             return format == Quantization.INT4 ? tensors(module, Int4Weight.quantize(w, shape[0], shape[1], groupSize))
                     : tensors(module, Int8Linear.Int8Weight.quantize(w, shape[0], shape[1]));
-        }, json -> json.set("quantization_config", quantizationConfig(format, groupSize)));
+        };
+        java.util.function.Consumer<ObjectNode> edit = json -> json.set("quantization_config", quantizationConfig(format,
+                groupSize));
+        if (gguf) {
+            GgufModel.rewrite(source, target, transform, edit);
+        } else {
+            CheckpointRewriter.rewrite(source, target, transform, edit);
+        }
     }
 
     static ObjectNode quantizationConfig(Quantization format, int groupSize) {

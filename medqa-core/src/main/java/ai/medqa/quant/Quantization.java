@@ -31,8 +31,19 @@ public enum Quantization {
      * head's) and {@code lm_head} held as {@code head}.
      */
     public LinearFactory linears(int groupSize, LmHead head) {
+        return linears(groupSize, head, false);
+    }
+
+    /**
+     * As {@link #linears(int, LmHead)}; with {@code dequantize} (NONE only) a quantized checkpoint's
+     * projections are dequantized to the compute dtype instead of loading as stored.
+     */
+    public LinearFactory linears(int groupSize, LmHead head, boolean dequantize) {
+        if (dequantize && this != NONE) {
+            throw new IllegalArgumentException("dequantizing applies to quantization none, not " + this);
+        }
         QuantizedLinears f = switch (this) {
-            case NONE -> QuantizedLinears.dense();
+            case NONE -> dequantize ? QuantizedLinears.dequantizing() : QuantizedLinears.dense();
             case NF4 -> QuantizedLinears.nf4(true);
             case INT8 -> QuantizedLinears.int8();
             case INT4 -> QuantizedLinears.int4(groupSize);

@@ -105,7 +105,10 @@ public final class QuantizedLinears implements LinearFactory {
         return new QuantizedLinears(Quantization.NONE, false);
     }
 
-    /** Dense weights in the compute dtype; a bitsandbytes NF4 checkpoint is dequantized on load. */
+    /**
+     * Dense weights in the compute dtype; a quantized checkpoint (bitsandbytes NF4, MedQA INT4/INT8,
+     * a GGUF file's blocks) is dequantized on load to exactly its stored values.
+     */
     public static QuantizedLinears dequantizing() {
         QuantizedLinears f = dense();
         f.dequantize = true;
@@ -320,6 +323,11 @@ public final class QuantizedLinears implements LinearFactory {
 
     /** A projection of a MedQA int4/int8 checkpoint, as stored (dense if this device's kernels cannot take it). */
     private Linear stored(Checkpoint c, String module, long in, long out, Weights weights) {
+        if (dequantize) {
+            float[] w = packedFormat.equals("int8") ? PackedCheckpoint.readInt8(c, module, out, in).dequantize()
+                    : PackedCheckpoint.readInt4(c, module, out, in, packedGroupSize).dequantize();
+            return dense(w, out, in, weights);
+        }
         if (packedFormat.equals("int8")) {
             return counted(new Int8Linear(PackedCheckpoint.readInt8(c, module, out, in), weights.manager(),
                     weights.dtype()));

@@ -60,7 +60,7 @@ public final class GgufTokenizer {
     }
 
     /** Writes {@code tokenizer.json} and {@code tokenizer_config.json} into {@code dir}. */
-    static void write(GgufFile f, Path dir) {
+    public static void write(GgufFile f, Path dir) {
         String model = f.string("tokenizer.ggml.model");
         if (!model.equals("llama")) {
             throw new CheckpointException(f.path() + ": metadata tokenizer.ggml.model is \"" + model + "\"; MedQA reads "

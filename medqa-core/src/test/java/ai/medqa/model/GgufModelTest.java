@@ -165,6 +165,69 @@ class GgufModelTest {
         return best - pos * 256;
     }
 
+    /**
+     * {@code medqa quantize --model x.gguf}: the folder it writes loads to the very model the GGUF file
+     * loads to as stored (Q4_0's codes kept as int4 groups of 32; Q8_0 as int8 rows), with the file's
+     * configuration and tokenizer.
+     */
+    @Test
+    void aGgufFileConvertsToAFolderThatLoadsToTheSameModel() throws Exception {
+        for (String[] c : new String[][] {{"tiny-Q4_0", "INT4"}, {"tiny-Q8_0", "INT8"}}) {
+            Path gguf = DIR.resolve(c[0] + ".gguf");
+            Path out = tmp.resolve(c[0] + "-" + c[1]);
+            ai.medqa.quant.PackedCheckpoint.quantize(gguf, out, ai.medqa.quant.Quantization.valueOf(c[1]), 32);
+            assertThat(out.resolve("tokenizer.json")).exists();
+            assertThat(out.resolve("tokenizer_config.json")).exists();
+            MistralConfig fromFile = GgufModel.config(gguf);
+            MistralConfig fromFolder = MistralConfig.load(out);
+            assertThat(fromFolder).usingRecursiveComparison().ignoringFields("quantizationConfig").isEqualTo(fromFile);
+            try (ai.medqa.MedQA direct = ai.medqa.MedQA.builder().model(gguf).build();
+                    ai.medqa.MedQA converted = ai.medqa.MedQA.builder().model(out).build()) {
+                assertThat(maxDiff(logits(converted.model()), logits(direct.model()))).as(c[0]).isZero();
+                String text = "Is aspirin an NSAID? é";
+                assertThat(converted.tokenizer().encode(text)).isEqualTo(direct.tokenizer().encode(text));
+            }
+        }
+        Path nf4 = tmp.resolve("nf4");
+        ai.medqa.quant.Nf4Checkpoint.quantize(DIR.resolve("tiny-Q8_0.gguf"), nf4, true);
+        try (ai.medqa.MedQA m = ai.medqa.MedQA.builder().model(nf4).build()) {
+            assertThat(m.generate(new int[] {1, 5, 9}, 2).tokens()).hasSize(2);
+        }
+        assertThatThrownBy(() -> ai.medqa.quant.PackedCheckpoint.quantize(DIR.resolve("tiny-Q4_0.gguf"), nf4,
+                ai.medqa.quant.Quantization.INT4, 32)).hasMessageContaining("exists");
+    }
+
+    /**
+     * A PEFT adapter made for the GGUF base (by PEFT on transformers' own loading of each file,
+     * tools/make_gguf_lora_golden.py) applies by the checkpoint's names: q/k rows un-permuted, so the
+     * adapter's rows meet the weights' rows. Dequantized, the logits are PEFT's within float32
+     * rounding; as stored (int4 codes, int8 rows), within the bounds of asStoredFourBitBlocksKeepTheirCodes.
+     */
+    @Test
+    void aPeftAdapterAppliesToAGgufBase() {
+        Path lora = DIR.resolve("lora-tiny");
+        try (SafetensorsFile golden = SafetensorsFile.open(DIR.resolve("gguf_lora_logits.safetensors"));
+                SafetensorsFile plain = SafetensorsFile.open(DIR.resolve("gguf_logits.safetensors"))) {
+            for (String stem : new String[] {"tiny-Q4_0", "tiny-Q4_K_M", "tiny-Q8_0"}) {
+                float[] expected = golden.readFloats(stem);
+                assertThat(maxDiff(expected, plain.readFloats(stem))).as("the adapter changes the logits").isGreaterThan(5);
+                double exact;
+                double stored;
+                try (ai.medqa.MedQA m = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf")).dequantize(true)
+                        .lora(lora).build()) {
+                    exact = maxDiff(logits(m.model()), expected);
+                }
+                try (ai.medqa.MedQA m = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf")).lora(lora).build()) {
+                    stored = maxDiff(logits(m.model()), expected);
+                }
+                System.out.printf("[figure] %s + PEFT adapter: max |logit - PEFT's| dequantized %.2e, as stored %.2e%n", stem,
+                        exact, stored);
+                assertThat(exact).as(stem + " dequantized").isLessThan(1e-4);
+                assertThat(stored).as(stem + " as stored").isLessThan(stem.equals("tiny-Q8_0") ? 0.5 : 0.25);
+            }
+        }
+    }
+
     /** A GGUF file carries its own configuration: a config.json in the same folder belongs to something else. */
     @Test
     void aConfigJsonBesideTheFileIsNotRead() throws Exception {

@@ -55,6 +55,11 @@ final class ModelOptions {
             description = "int4 (fastest), nf4 (bitsandbytes), int8 or none (default ${DEFAULT-VALUE}).")
     String quantize;
 
+    @Option(names = "--dequantize", description = "With --quantize none: a quantized model's projections (bitsandbytes NF4, "
+            + "MedQA int4/int8, a GGUF file's blocks) dequantized to the --precision on load, the stored values exactly, "
+            + "instead of loading as stored (more memory, slower).")
+    boolean dequantize;
+
     @Option(names = "--group-size", defaultValue = "64", description = "int4 group size: 32, 64, 128 or 256 (default ${DEFAULT-VALUE}).")
     int groupSize;
 
@@ -121,6 +126,10 @@ final class ModelOptions {
             throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--quantize " + quantize
                     + ": expected int4, nf4, int8 or none");
         }
+        if (dequantize && quantization != ai.medqa.quant.Quantization.NONE) {
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--dequantize applies to --quantize none "
+                    + "(--quantize " + quantize + " quantizes anyway)");
+        }
         ai.medqa.model.MatmulPrecision matmul;
         try {
             matmul = ai.medqa.model.MatmulPrecision.parse(matmulPrecision);
@@ -134,7 +143,7 @@ final class ModelOptions {
         }
         MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
                 .float32MatmulPrecision(matmul)
-                .quantize(quantization).groupSize(groupSize)
+                .quantize(quantization).dequantize(dequantize).groupSize(groupSize)
                 .lmHead(head).threads(threadCount(threads, mixee));
         adapters().forEach(b::lora);
         return b;

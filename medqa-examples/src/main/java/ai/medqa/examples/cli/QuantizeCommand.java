@@ -10,10 +10,12 @@ import picocli.CommandLine.Option;
 
 /** {@code medqa quantize}: writes a quantized copy of a checkpoint (NF4 as bitsandbytes, or MedQA's INT4/INT8). */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Write a quantized copy of a Hugging Face checkpoint: nf4 (bitsandbytes-compatible, the default), "
-                + "int4 or int8 (MedQA's layout, see PackedCheckpoint). A quantized checkpoint loads as stored.")
+        description = "Write a quantized copy of a Hugging Face checkpoint or a GGUF file as a Hugging Face folder: nf4 "
+                + "(bitsandbytes-compatible, the default), int4 or int8 (MedQA's layout, see PackedCheckpoint). A quantized "
+                + "checkpoint loads as stored. From a GGUF file, int4 with group size 32 keeps the file's 4-bit codes "
+                + "(Q4_0, Q4_1, Q4_K); the tokenizer and chat template come along.")
 final class QuantizeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Source Hugging Face folder (F32, F16 or BF16).")
+    @Option(names = "--model", required = true, description = "Source Hugging Face folder (F32, F16 or BF16) or GGUF file.")
     Path model;
 
     @Option(names = "--out", required = true, description = "Folder to create (must not exist).")
@@ -22,8 +24,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "nf4", description = "nf4, int4 or int8 (default ${DEFAULT-VALUE}).")
     String format;
 
-    @Option(names = "--group-size", defaultValue = "64", description = "int4 group size: 32, 64, 128 or 256 (default ${DEFAULT-VALUE}).")
-    int groupSize;
+    @Option(names = "--group-size", description = "int4 group size: 32, 64, 128 or 256 (default 64; 32 for a GGUF file, "
+            + "whose 4-bit blocks are groups of 32).")
+    Integer groupSize;
 
     @Option(names = "--no-double-quant", description = "nf4: store block absmax values as float32 instead of 8-bit.")
     boolean noDoubleQuant;
@@ -33,17 +36,12 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (ai.medqa.io.GgufFile.isGguf(model)) {
-            // Converting a GGUF into a MedQA folder is not built yet; loading it quantizes it just as well.
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--model " + model + ": a GGUF "
-                    + "file; quantize converts Hugging Face folders. Load the GGUF directly instead: --model " + model
-                    + " --quantize int4");
-        }
         Quantization q = Quantization.parse(format);
+        int group = groupSize != null ? groupSize : ai.medqa.io.GgufFile.isGguf(model) ? 32 : 64;
         Medqa.onInterrupt("nothing was written to " + out + " (it appears only when complete); rerun to start again");
         switch (q) {
             case NF4 -> Nf4Checkpoint.quantize(model, out, !noDoubleQuant);
-            case INT4, INT8 -> PackedCheckpoint.quantize(model, out, q, groupSize);
+            case INT4, INT8 -> PackedCheckpoint.quantize(model, out, q, group);
             default -> throw new IllegalArgumentException("--format " + format + ": expected nf4, int4 or int8");
         }
         System.err.println("wrote " + out);

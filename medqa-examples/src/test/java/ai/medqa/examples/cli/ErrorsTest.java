@@ -171,6 +171,22 @@ class ErrorsTest {
                 .contains("MedQA runs it as: 1 layers, hidden 256, ffn 512, heads 4/2 (head dim 64), vocab 256");
     }
 
+    /** quantize converts a GGUF file into a folder (int4 keeps its 4-bit codes in groups of 32 by default). */
+    @Test
+    void quantizeConvertsAGgufFile(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("tiny-int4");
+        Run r = run("quantize", "--model", "../medqa-core/src/test/resources/gguf/tiny-Q4_0.gguf", "--format", "int4",
+                "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode config = ai.medqa.common.Json.MAPPER.readTree(out.resolve("config.json").toFile());
+        assertThat(config.path("quantization_config").path("group_size").asInt()).isEqualTo(32);
+        assertThat(out.resolve("tokenizer.json")).exists();
+        Run again = run("quantize", "--model", "../medqa-core/src/test/resources/gguf/tiny-Q4_0.gguf", "--format", "int4",
+                "--out", out.toString());
+        assertThat(again.code()).isEqualTo(1);
+        assertThat(again.err()).contains(out + ": it exists");
+    }
+
     /** A missing field says which one and what the line has; an output path that cannot be made says why, not just a path. */
     @Test
     void missingFieldsAndUnwritableOutputsAreExplained(@TempDir Path dir) throws Exception {
