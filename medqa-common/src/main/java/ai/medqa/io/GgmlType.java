@@ -74,18 +74,25 @@ public enum GgmlType {
 
     /** Dequantizes {@code out.length} values (whole blocks) from {@code in}'s position on. */
     public void dequantize(ByteBuffer in, float[] out) {
+        dequantize(in, out, 0, out.length);
+    }
+
+    /** Dequantizes {@code n} values (whole blocks) from {@code in}'s position on into {@code out[o, o + n)}. */
+    public void dequantize(ByteBuffer in, float[] out, int o, int n) {
+        if (n % blockSize != 0) {
+            throw new IllegalArgumentException(n + " values are not whole " + this + " blocks of " + blockSize);
+        }
         ByteBuffer b = in.slice().order(ByteOrder.LITTLE_ENDIAN);
-        int n = out.length;
         switch (this) {
-            case F32 -> b.asFloatBuffer().get(out);
+            case F32 -> b.asFloatBuffer().get(out, o, n);
             case F16 -> {
                 for (int i = 0; i < n; i++) {
-                    out[i] = HalfFloat.f16ToF32(b.getShort(2 * i));
+                    out[o + i] = HalfFloat.f16ToF32(b.getShort(2 * i));
                 }
             }
             case BF16 -> {
                 for (int i = 0; i < n; i++) {
-                    out[i] = HalfFloat.bf16ToF32(b.getShort(2 * i));
+                    out[o + i] = HalfFloat.bf16ToF32(b.getShort(2 * i));
                 }
             }
             case Q8_0 -> {
@@ -93,7 +100,7 @@ public enum GgmlType {
                     int p = blk * typeSize;
                     float d = half(b, p);
                     for (int j = 0; j < 32; j++) {
-                        out[blk * 32 + j] = b.get(p + 2 + j) * d;
+                        out[o + blk * 32 + j] = b.get(p + 2 + j) * d;
                     }
                 }
             }
@@ -103,8 +110,8 @@ public enum GgmlType {
                     float d = half(b, p);
                     for (int j = 0; j < 16; j++) {
                         int q = b.get(p + 2 + j) & 0xFF;
-                        out[blk * 32 + j] = d * ((q & 0xF) - 8);
-                        out[blk * 32 + j + 16] = d * ((q >> 4) - 8);
+                        out[o + blk * 32 + j] = d * ((q & 0xF) - 8);
+                        out[o + blk * 32 + j + 16] = d * ((q >> 4) - 8);
                     }
                 }
             }
@@ -115,8 +122,8 @@ public enum GgmlType {
                     float m = half(b, p + 2);
                     for (int j = 0; j < 16; j++) {
                         int q = b.get(p + 4 + j) & 0xFF;
-                        out[blk * 32 + j] = d * (q & 0xF) + m;
-                        out[blk * 32 + j + 16] = d * (q >> 4) + m;
+                        out[o + blk * 32 + j] = d * (q & 0xF) + m;
+                        out[o + blk * 32 + j + 16] = d * (q >> 4) + m;
                     }
                 }
             }
@@ -141,7 +148,7 @@ public enum GgmlType {
                             if (five) {
                                 q |= ((b.get(qh + l) >> s) & 1) << 4;
                             }
-                            out[blk * 256 + s * 32 + l] = ds * q - dm;
+                            out[o + blk * 256 + s * 32 + l] = ds * q - dm;
                         }
                     }
                 }
@@ -163,7 +170,7 @@ public enum GgmlType {
                         int hi = ((b.get(qh + half * 32 + l) & 0xFF) >> (2 * quarter)) & 3;
                         int q = (lo | (hi << 4)) - 32;
                         float ds = d * b.get(scales + i / 16);
-                        out[blk * 256 + i] = ds * q;
+                        out[o + blk * 256 + i] = ds * q;
                     }
                 }
             }

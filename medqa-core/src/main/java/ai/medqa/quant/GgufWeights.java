@@ -36,28 +36,33 @@ final class GgufWeights {
         byte[] q = new byte[rows * cols];
         float[] scales = new float[rows * groups];
         float[] zeros = new float[rows * groups];
-        ByteBuffer b = s.file().raw(s.tensor().name()).order(ByteOrder.LITTLE_ENDIAN);
+        // One bulk copy off the mapped file, then rows in parallel: per-byte reads of a mapped buffer
+        // were most of a 7B file's load.
+        ByteBuffer mapped = s.file().raw(s.tensor().name());
+        byte[] data = new byte[mapped.remaining()];
+        mapped.get(data);
+        ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         int[] to = GgufModel.checkpointRows(rows, s.permutedHeads());
-        int[] sc = new int[8];
-        int[] mn = new int[8];
-        for (int r = 0; r < rows; r++) {
+        int blocks = cols / type.blockSize;
+        java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
             int row = to[r];
-            int rowStart = r * (cols / type.blockSize) * type.typeSize;
-            for (int blk = 0; blk < cols / type.blockSize; blk++) {
-                int p = rowStart + blk * type.typeSize;
+            int[] sc = new int[8];
+            int[] mn = new int[8];
+            for (int blk = 0; blk < blocks; blk++) {
+                int p = (r * blocks + blk) * type.typeSize;
                 switch (type) {
                     case Q4_0, Q4_1 -> {
                         float d = half(b, p);
-                        float scale = d;
                         float zero = type == GgmlType.Q4_0 ? 0f : half(b, p + 2) + 8f * d;
                         int qs = p + (type == GgmlType.Q4_0 ? 2 : 4);
                         int g = row * groups + blk;
-                        scales[g] = bf16(scale);
+                        scales[g] = bf16(d);
                         zeros[g] = bf16(zero);
+                        int at = row * cols + blk * 32;
                         for (int j = 0; j < 16; j++) {
-                            int v = b.get(qs + j) & 0xFF;
-                            q[row * cols + blk * 32 + j] = (byte) (v & 0xF);
-                            q[row * cols + blk * 32 + j + 16] = (byte) (v >> 4);
+                            int v = data[qs + j] & 0xFF;
+                            q[at + j] = (byte) (v & 0xF);
+                            q[at + j + 16] = (byte) (v >> 4);
                         }
                     }
                     case Q4_K -> {
@@ -71,16 +76,17 @@ final class GgufWeights {
                             scales[g] = bf16(ds);
                             zeros[g] = bf16(8f * ds - dm);
                             int group = p + 16 + (s8 / 2) * 32;
+                            int at = row * cols + blk * 256 + s8 * 32;
+                            int shift = s8 % 2 == 0 ? 0 : 4;
                             for (int l = 0; l < 32; l++) {
-                                int v = b.get(group + l) & 0xFF;
-                                q[row * cols + blk * 256 + s8 * 32 + l] = (byte) (s8 % 2 == 0 ? v & 0xF : v >> 4);
+                                q[at + l] = (byte) ((data[group + l] & 0xFF) >> shift & 0xF);
                             }
                         }
                     }
                     default -> throw new IllegalArgumentException(type + " does not map onto int4");
                 }
             }
-        }
+        });
         return new Int4Weight(new long[] {out, in}, 32, q, scales, zeros);
     }
 

@@ -35,13 +35,12 @@ public final class Int4Linear implements Linear {
         this.groupSize = w.groupSize();
         int rows = Math.toIntExact(out);
         int groups = Math.toIntExact(in / groupSize);
-        // The kernel's packing takes int32 codes: 4 bytes a weight, so off the Java heap and freed at once.
-        ByteBuffer codes = ByteBuffer.allocateDirect(w.q().length * 4).order(ByteOrder.nativeOrder());
-        for (byte b : w.q()) {
-            codes.putInt(b);
-        }
-        codes.flip();
-        try (NDArray q = manager.create(codes, new Shape(out, in), DataType.INT32)) {
+        // The kernel's packing takes int32 codes: the bytes go over as uint8 and PyTorch widens them
+        // (a Java loop writing 4 bytes a weight took seconds on a 7B model).
+        ByteBuffer codes = ByteBuffer.allocateDirect(w.q().length).order(ByteOrder.nativeOrder());
+        codes.put(w.q()).flip();
+        try (NDArray u8 = manager.create(codes, new Shape(out, in), DataType.UINT8);
+                NDArray q = u8.toType(DataType.INT32, false)) {
             packed = DecoderStep.packInt4(q);
         } finally {
             Buffers.release(codes);
