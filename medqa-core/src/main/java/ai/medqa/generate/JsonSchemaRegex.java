@@ -27,7 +27,7 @@ import java.util.Set;
 final class JsonSchemaRegex {
     private static final Set<String> KEYWORDS = Set.of("type", "properties", "required", "additionalProperties", "items",
             "minItems", "maxItems", "enum", "const", "anyOf", "oneOf", "$ref", "$defs", "definitions", "maxLength",
-            "minLength", "minimum", "maximum", "title", "description", "examples", "default", "$schema", "$id", "$comment");
+            "minLength", "minimum", "maximum", "title", "description", "examples", "default", "$schema", "$id", "$comment", "format");
     /** JSON string characters: anything but a quote, a backslash or a control character; or an escape. */
     private static final String CHAR = "([^\"\\\\\u0000-\u001f]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})";
     /** A quote as brics reads it: a bare {@code "} opens one of its string literals. */
@@ -99,6 +99,9 @@ final class JsonSchemaRegex {
                         + "output (supported: " + String.join(", ", new java.util.TreeSet<>(KEYWORDS)) + ")");
             }
         }
+        if (s.has("format")) {
+            format(s, where);
+        }
         if (s.has("$ref")) {
             return ref(s.get("$ref").asText(), where);
         }
@@ -168,15 +171,37 @@ final class JsonSchemaRegex {
         };
     }
 
+    /**
+     * {@code format}: the widths Java schema generators write for numbers (victools, springdoc:
+     * {@code int32}/{@code int64} on integers, {@code float}/{@code double} on numbers) are kept
+     * (int32 bounds the integer); any other format (date-time, email, uuid...) would be a promise the
+     * grammar does not keep, so it is refused.
+     */
+    private static void format(JsonNode s, String where) {
+        String f = s.get("format").asText();
+        String type = s.path("type").asText();
+        boolean width = type.equals("integer") && (f.equals("int32") || f.equals("int64"))
+                || type.equals("number") && (f.equals("float") || f.equals("double"));
+        if (!width) {
+            throw new IllegalArgumentException(where + ": the keyword \"format\" is not supported for constrained output "
+                    + "here (\"" + f + "\"; only int32/int64 on integers and float/double on numbers are kept)");
+        }
+    }
+
     /** Largest magnitude {@link #INTEGER} writes (16 digits). */
     private static final long INTEGER_LIMIT = 9_999_999_999_999_999L;
 
     private String integer(JsonNode s, String where) {
-        if (!s.has("minimum") && !s.has("maximum")) {
+        boolean int32 = s.path("format").asText().equals("int32");
+        if (!s.has("minimum") && !s.has("maximum") && !int32) {
             return INTEGER;
         }
         long min = bound(s, "minimum", -INTEGER_LIMIT, where);
         long max = bound(s, "maximum", INTEGER_LIMIT, where);
+        if (int32) {
+            min = Math.max(min, Integer.MIN_VALUE);
+            max = Math.min(max, Integer.MAX_VALUE);
+        }
         if (min > max) {
             throw new IllegalArgumentException(where + ": minimum " + min + " / maximum " + max + " allow no integer");
         }

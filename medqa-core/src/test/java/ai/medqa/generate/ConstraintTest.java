@@ -335,6 +335,14 @@ class ConstraintTest {
                 .hasMessageContaining("schema.minimum: 1.0E17 leaves no integer");
         assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"maxLength\": 30000}")))
                 .hasMessageContaining("more than 20000");
+        // The widths Java schema generators write (victools: int32 on an int component) are kept; int32 bounds.
+        String int32 = new dk.brics.automaton.RegExp(Constraint.jsonSchema(Json.MAPPER.readTree(
+                "{\"type\": \"integer\", \"format\": \"int32\"}")).pattern(), dk.brics.automaton.RegExp.NONE)
+                .toAutomaton().run("2147483647") + " " + new dk.brics.automaton.RegExp(Constraint.jsonSchema(
+                Json.MAPPER.readTree("{\"type\": \"integer\", \"format\": \"int32\"}")).pattern(),
+                dk.brics.automaton.RegExp.NONE).toAutomaton().run("2147483648");
+        assertThat(int32).isEqualTo("true false");
+        assertThat(Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"number\", \"format\": \"double\"}"))).isNotNull();
         // A schema embedded in another keeps its own $defs (a tool's parameters inside the tool-call schema).
         JsonNode params = Json.MAPPER.readTree("{\"$defs\": {\"dose\": {\"type\": \"object\", \"properties\": "
                 + "{\"mg\": {\"type\": \"integer\"}}}}, \"type\": \"object\", \"properties\": {\"d\": {\"$ref\": \"#/$defs/dose\"}}}");
