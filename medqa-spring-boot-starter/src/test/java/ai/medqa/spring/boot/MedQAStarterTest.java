@@ -136,6 +136,9 @@ class MedQAStarterTest {
         assertThat(meters.get("medqa.prompt.tokens").functionCounter().count()).isPositive();
         assertThat(meters.get("medqa.requests").functionCounter().count()).isPositive();
         assertThat(meters.get("medqa.running.rows").gauge().value()).isZero();
+        // Calls are observed through Spring AI's convention: its token-usage meter and operation timer, tagged medqa.
+        assertThat(meters.get("gen_ai.client.token.usage").tag("gen_ai.system", "medqa").meters()).isNotEmpty();
+        assertThat(meters.get("gen_ai.client.operation").tag("gen_ai.system", "medqa").timer().count()).isPositive();
     }
 
     @Component
