@@ -124,6 +124,16 @@ public final class Tools {
         return new Tools(tools, choice, choice == Choice.NAMED ? named : null, response);
     }
 
+    /** Whether a reply must follow a JSON Schema (it is then JSON, not text). */
+    public boolean hasReplySchema() {
+        return response != null;
+    }
+
+    /** A fresh id for a call, as OpenAI writes them ({@code call_} and 24 hex digits). */
+    static String newCallId() {
+        return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+    }
+
     /** The constraint the answer follows. */
     public Constraint constraint() {
         return constraint;
@@ -234,8 +244,7 @@ public final class Tools {
         if (answer != null && answer.has("tool_calls")) {
             List<Call> calls = new ArrayList<>();
             for (JsonNode c : answer.get("tool_calls")) {
-                calls.add(new Call("call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24),
-                        c.path("name").asText(), c.get("arguments")));
+                calls.add(new Call(newCallId(), c.path("name").asText(), c.get("arguments")));
             }
             return new Reply(null, List.copyOf(calls));
         }

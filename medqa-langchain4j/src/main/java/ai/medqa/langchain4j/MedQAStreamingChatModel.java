@@ -52,9 +52,6 @@ public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCl
                     handler.onError(e);
                     return;
                 }
-                if (requests.tools(request.parameters()) != null && response.aiMessage().text() != null) {
-                    handler.onPartialResponse(response.aiMessage().text()); // a reply with tools comes whole, at the end
-                }
                 handler.onCompleteResponse(response);
             }
         });

@@ -60,7 +60,7 @@ final class Requests implements AutoCloseable {
         this.engine = medqa.newEngine(maxBatch, 1024);
     }
 
-    /** Queues the request; {@code onText} receives the answer piece by piece (with tools: the reply, at the end). */
+    /** Queues the request; {@code onText} receives the answer piece by piece (with tools: the reply's text, if it replies). */
     BatchEngine.Request submit(ChatRequest request, java.util.function.Consumer<String> onText) {
         ChatRequestParameters p = request.parameters();
         if (p.frequencyPenalty() != null || p.presencePenalty() != null) {
@@ -83,9 +83,30 @@ final class Requests implements AutoCloseable {
         if (tools != null || format != null) {
             config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
         }
+        // With tools the answer is JSON: a reply streams as its text (ToolStream), calls come whole at the end.
+        ai.medqa.chat.ToolStream replies = tools == null ? null : new ai.medqa.chat.ToolStream(tools,
+                new ai.medqa.chat.ToolStream.Listener() {
+                    @Override
+                    public void reply(String text) {
+                        onText.accept(text);
+                    }
+
+                    @Override
+                    public void call(int index, String id, String name) {
+                    }
+
+                    @Override
+                    public void arguments(int index, String json) {
+                    }
+                });
         return engine.submit(prompt, config, adapter, (id, text) -> {
-            if (!text.isEmpty() && tools == null) {
+            if (text.isEmpty()) {
+                return;
+            }
+            if (replies == null) {
                 onText.accept(text);
+            } else {
+                replies.push(text);
             }
         });
     }

@@ -3,6 +3,7 @@ package ai.medqa.server;
 import ai.medqa.MedQA;
 import ai.medqa.chat.ChatTemplateException;
 import ai.medqa.common.Json;
+import ai.medqa.chat.ToolStream;
 import ai.medqa.chat.Tools;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
@@ -799,15 +800,46 @@ public final class MedQAServer implements AutoCloseable {
             if (request.chat) {
                 event(out, Json.MAPPER.writeValueAsString(chunk(id, object, created, request, "", true, null)));
             }
-            // With tools the answer is JSON to be read whole: it goes out at the end as calls or a reply.
+            // With tools the answer is JSON: ToolStream reads it as it comes, and the reply's text or each
+            // call (its id and name, then its arguments piece by piece) goes out as OpenAI streams them.
             List<TokenLogprob> held = new ArrayList<>();
             LogprobsJson logprobs = request.logprobs >= 0 ? new LogprobsJson(loaded().tokenizer()) : null;
+            List<ObjectNode> toolChunks = new ArrayList<>();
+            ToolStream toolStream = request.tools == null ? null : new ToolStream(request.tools, new ToolStream.Listener() {
+                @Override
+                public void reply(String text) {
+                    toolChunks.add(chunk(id, object, created, request, text, false, null));
+                }
+
+                @Override
+                public void call(int index, String callId, String name) {
+                    ObjectNode call = toolCallDelta(toolChunks, id, object, created, request, index);
+                    call.put("id", callId).put("type", "function");
+                    call.putObject("function").put("name", name).put("arguments", "");
+                }
+
+                @Override
+                public void arguments(int index, String json) {
+                    toolCallDelta(toolChunks, id, object, created, request, index).putObject("function").put("arguments", json);
+                }
+            });
             while (true) {
                 Piece piece = pieces.poll(20, TimeUnit.MILLISECONDS);
-                if (piece != null && request.tools != null) {
+                if (piece != null && toolStream != null) {
                     if (piece.logprob() != null) {
                         held.add(piece.logprob());
                     }
+                    toolStream.push(piece.text());
+                    for (ObjectNode c : toolChunks) {
+                        event(out, Json.MAPPER.writeValueAsString(c));
+                        JsonNode text = c.get("choices").get(0).get("delta").get("content");
+                        if (text != null) {
+                            synchronized (sent) {
+                                sent.append(text.asText());
+                            }
+                        }
+                    }
+                    toolChunks.clear();
                 } else if (piece != null) {
                     ObjectNode c = chunk(id, object, created, request, piece.text(), false, null);
                     if (logprobs != null && piece.logprob() != null) {
@@ -829,15 +861,15 @@ public final class MedQAServer implements AutoCloseable {
             Generation g = await(job);
             metrics.completed(job.promptTokens(), g.tokens().length);
             String finish = finishReason(g.stopReason());
-            if (request.tools != null) {
-                ObjectNode c = chunk(id, object, created, request, "", false, null);
-                ObjectNode delta = (ObjectNode) c.get("choices").get(0).get("delta");
-                delta.remove("content");
-                finish = answer(request, g, finish, delta);
-                if (logprobs != null) {
-                    ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobs.of(held, true));
+            if (toolStream != null) {
+                if (finish.equals("stop") && !toolStream.calls().isEmpty()) {
+                    finish = "tool_calls";
                 }
-                event(out, Json.MAPPER.writeValueAsString(c));
+                if (logprobs != null) {
+                    ObjectNode c = chunk(id, object, created, request, "", false, null);
+                    ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobs.of(held, true));
+                    event(out, Json.MAPPER.writeValueAsString(c));
+                }
             }
             finished(record, g.text(), finish, job.promptTokens(), g.tokens().length);
             event(out, Json.MAPPER.writeValueAsString(chunk(id, object, created, request, "", false, finish)));
@@ -874,6 +906,16 @@ public final class MedQAServer implements AutoCloseable {
                     "generation failed: " + e.getMessage(), Map.of())).toString());
             return 500;
         }
+    }
+
+    /** A chunk whose delta carries {@code tool_calls[0]} with {@code index}; returns that call to fill. */
+    private ObjectNode toolCallDelta(List<ObjectNode> chunks, String id, String object, long created, ApiRequest request,
+            int index) {
+        ObjectNode c = chunk(id, object, created, request, "", false, null);
+        ObjectNode delta = (ObjectNode) c.get("choices").get(0).get("delta");
+        delta.remove("content");
+        chunks.add(c);
+        return delta.putArray("tool_calls").addObject().put("index", index);
     }
 
     private ObjectNode chunk(String id, String object, long created, ApiRequest request, String text, boolean role,

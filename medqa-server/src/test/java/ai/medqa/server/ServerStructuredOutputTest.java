@@ -275,17 +275,65 @@ class ServerStructuredOutputTest {
         }
         assertThat(replied).as("one of 8 seeds replies after the tool result").isTrue();
 
-        // "required", streamed: the calls come in the last delta.
-        ObjectNode streamed = withTools(chat("Interactions of warfarin?", 3, 160)).put("tool_choice", "required")
-                .put("stream", true);
-        List<JsonNode> events = events(post("/v1/chat/completions", streamed));
+        // "required", streamed: each call's id and name, then its arguments piece by piece, as OpenAI streams
+        // them; assembled by index as clients do, they are the non-streamed answer's (same seed).
+        ObjectNode request = withTools(chat("Interactions of warfarin?", 3, 160)).put("tool_choice", "required");
+        JsonNode whole = ok(post("/v1/chat/completions", request));
+        List<JsonNode> events = events(post("/v1/chat/completions", request.deepCopy().put("stream", true)));
         JsonNode last = events.get(events.size() - 1);
         assertThat(last.at("/choices/0/finish_reason").asText()).isEqualTo("tool_calls");
-        JsonNode calls = events.get(events.size() - 2).at("/choices/0/delta/tool_calls");
-        assertThat(calls.size()).isBetween(1, 4);
-        for (JsonNode c : calls) {
-            assertThat(Json.MAPPER.readTree(c.at("/function/arguments").asText()).isObject()).isTrue();
+        List<String> names = new ArrayList<>();
+        List<StringBuilder> arguments = new ArrayList<>();
+        int argumentChunks = 0;
+        for (JsonNode e : events) {
+            for (JsonNode c : e.at("/choices/0/delta/tool_calls")) {
+                int index = c.get("index").asInt();
+                if (c.has("id")) {
+                    assertThat(index).isEqualTo(names.size());
+                    assertThat(c.get("id").asText()).startsWith("call_");
+                    names.add(c.at("/function/name").asText());
+                    arguments.add(new StringBuilder());
+                } else {
+                    argumentChunks++;
+                }
+                arguments.get(index).append(c.at("/function/arguments").asText());
+            }
         }
+        JsonNode calls = whole.at("/choices/0/message/tool_calls");
+        assertThat(names).hasSize(calls.size());
+        assertThat(argumentChunks).as("arguments arrive in pieces").isGreaterThan(names.size());
+        for (int i = 0; i < names.size(); i++) {
+            assertThat(names.get(i)).isEqualTo(calls.get(i).at("/function/name").asText());
+            assertThat(Json.MAPPER.readTree(arguments.get(i).toString()))
+                    .isEqualTo(Json.MAPPER.readTree(calls.get(i).at("/function/arguments").asText()));
+        }
+    }
+
+    /** With tools, a reply streams as text piece by piece (not at the end), the same text as unstreamed. */
+    @Test
+    void aReplyWithToolsStreams() throws Exception {
+        boolean replied = false;
+        for (int seed = 0; seed < 12 && !replied; seed++) {
+            ObjectNode request = withTools(chat("Is metoprolol oral?", seed, 120));
+            JsonNode whole = ok(post("/v1/chat/completions", request));
+            if (!whole.at("/choices/0/finish_reason").asText().equals("stop")) {
+                continue;
+            }
+            replied = true;
+            StringBuilder text = new StringBuilder();
+            int pieces = 0;
+            for (JsonNode e : events(post("/v1/chat/completions", request.deepCopy().put("stream", true)))) {
+                JsonNode content = e.at("/choices/0/delta/content");
+                if (content.isTextual() && !content.asText().isEmpty()) {
+                    text.append(content.asText());
+                    pieces++;
+                }
+                assertThat(e.at("/choices/0/delta/tool_calls").isMissingNode()).isTrue();
+            }
+            assertThat(text.toString()).isEqualTo(whole.at("/choices/0/message/content").asText());
+            assertThat(pieces).isGreaterThan(1);
+        }
+        assertThat(replied).as("one of 12 seeds replies").isTrue();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package ai.medqa.springai;
 
 import ai.medqa.MedQA;
+import ai.medqa.chat.ToolStream;
 import ai.medqa.chat.Tools;
 import ai.medqa.common.Json;
 import ai.medqa.generate.BatchEngine;
@@ -132,9 +133,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
 
     /**
      * The answer piece by piece as its text becomes final, then one last response with no text that
-     * carries the finish reason and usage. With tools the answer comes whole at the end (its tool
-     * calls, or its reply): it is JSON until it is complete. Cancelling the subscription stops the
-     * row at the next step.
+     * carries the finish reason and usage. With tools a reply streams the same way; tool calls come
+     * whole in the last response. Cancelling the subscription stops the row at the next step.
      */
     @Override
     public Flux<ChatResponse> stream(Prompt prompt) {
@@ -146,9 +146,29 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                     .observation(convention, DEFAULT_CONVENTION, () -> context, observations);
             observation.start();
             Flux<ChatResponse> answer = Flux.create(sink -> {
-                BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {
-                    if (!text.isEmpty() && call.tools() == null) {
+                // With tools the answer is JSON: a reply streams as its text (ToolStream); calls come whole.
+                ToolStream replies = call.tools() == null ? null : new ToolStream(call.tools(), new ToolStream.Listener() {
+                    @Override
+                    public void reply(String text) {
                         sink.next(piece(call, text));
+                    }
+
+                    @Override
+                    public void call(int index, String id, String name) {
+                    }
+
+                    @Override
+                    public void arguments(int index, String json) {
+                    }
+                });
+                BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {
+                    if (text.isEmpty()) {
+                        return;
+                    }
+                    if (replies == null) {
+                        sink.next(piece(call, text));
+                    } else {
+                        replies.push(text);
                     }
                 });
                 sink.onCancel(job::cancel);
@@ -161,7 +181,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                     try {
                         ChatResponse whole = response(call, job, g);
                         context.setResponse(whole);
-                        if (call.tools() != null) {
+                        if (whole.hasToolCalls()) {
                             sink.next(whole);
                         } else {
                             sink.next(new ChatResponse(List.of(new org.springframework.ai.chat.model.Generation(

@@ -123,6 +123,33 @@ class MedQAChatModelTest {
         assertThat(replies).isPositive();
     }
 
+    /** With tools, a reply streams piece by piece (the same text as the call's); calls come whole at the end. */
+    @Test
+    void withToolsAReplyStreams() {
+        boolean replied = false;
+        boolean called = false;
+        for (long seed = 1; seed <= 8 && !(replied && called); seed++) {
+            Prompt prompt = new Prompt(List.of(new UserMessage("Usual dose of aspirin?")), MedQAChatOptions.builder()
+                    .toolCallbacks(org.springframework.ai.support.ToolCallbacks.from(new Pharmacy())).temperature(1.0)
+                    .seed(seed).maxTokens(120).build());
+            ChatResponse whole = model.call(prompt);
+            List<ChatResponse> pieces = model.stream(prompt).collectList().block();
+            ChatResponse last = pieces.get(pieces.size() - 1);
+            if (whole.hasToolCalls()) {
+                called = true;
+                assertThat(last.getResult().getOutput().getToolCalls()).hasSameSizeAs(whole.getResult().getOutput().getToolCalls());
+                assertThat(last.getResult().getMetadata().getFinishReason()).isEqualTo("TOOL_CALLS");
+            } else if (whole.getResult().getMetadata().getFinishReason().equals("STOP")) {
+                replied = true;
+                StringBuilder joined = new StringBuilder();
+                pieces.forEach(p -> joined.append(p.getResult().getOutput().getText()));
+                assertThat(joined.toString()).isEqualTo(whole.getResult().getOutput().getText());
+                assertThat(pieces).hasSizeGreaterThan(2);
+            }
+        }
+        assertThat(replied && called).as("over 8 seeds, both a reply and a call").isTrue();
+    }
+
     @Test
     void badOptionsAreNamed() {
         assertThatThrownBy(() -> model.call(new Prompt("hi", MedQAChatOptions.builder().model("nope").build())))
