@@ -2,13 +2,9 @@ package ai.medqa.quant;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import ai.medqa.io.Buffers;
 import ai.medqa.model.DecoderStep;
 import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
@@ -35,16 +31,7 @@ public final class Int4Linear implements Linear {
         this.groupSize = w.groupSize();
         int rows = Math.toIntExact(out);
         int groups = Math.toIntExact(in / groupSize);
-        // The kernel's packing takes int32 codes: the bytes go over as uint8 and PyTorch widens them
-        // (a Java loop writing 4 bytes a weight took seconds on a 7B model).
-        ByteBuffer codes = ByteBuffer.allocateDirect(w.q().length).order(ByteOrder.nativeOrder());
-        codes.put(w.q()).flip();
-        try (NDArray u8 = manager.create(codes, new Shape(out, in), DataType.UINT8);
-                NDArray q = u8.toType(DataType.INT32, false)) {
-            packed = DecoderStep.packInt4(q);
-        } finally {
-            Buffers.release(codes);
-        }
+        packed = Int4Packing.pack(w.q(), out, in, manager);
         // The kernels read scales_and_zeros [groups, out, 2]; a strided view would be read as garbage.
         float[] sz = new float[groups * rows * 2];
         for (int r = 0; r < rows; r++) {
