@@ -41,7 +41,8 @@ public final class Int8Linear implements Linear {
             int cols = Math.toIntExact(in);
             byte[] q = new byte[w.length];
             float[] scale = new float[rows];
-            for (int r = 0; r < rows; r++) {
+            // Rows are independent: across the cores (a 7B model's Q6_K tensors load through here).
+            java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
                 float max = 0f;
                 for (int c = 0; c < cols; c++) {
                     max = Math.max(max, Math.abs(w[r * cols + c]));
@@ -54,7 +55,7 @@ public final class Int8Linear implements Linear {
                     q[r * cols + c] = (byte) Math.max(-127, Math.min(127, code));
                 }
                 scale[r] = s;
-            }
+            });
             return new Int8Weight(new long[] {out, in}, q, scale);
         }
 
