@@ -360,17 +360,18 @@ public final class SafetensorsFile implements AutoCloseable {
     private static void readFloats(TensorInfo t, ByteBuffer src, float[] out) {
         switch (t.dtype()) {
             case F32 -> src.asFloatBuffer().get(out);
-            case F16 -> {
+            case F16, BF16 -> {
+                // In chunks across the cores (absolute reads of one buffer are safe to share): converting
+                // a 7B checkpoint's bfloat16 was a third of loading it with --quantize int4.
                 ShortBuffer s = src.asShortBuffer();
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = HalfFloat.f16ToF32(s.get(i));
-                }
-            }
-            case BF16 -> {
-                ShortBuffer s = src.asShortBuffer();
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = HalfFloat.bf16ToF32(s.get(i));
-                }
+                boolean f16 = t.dtype() == DType.F16;
+                int chunk = 1 << 18;
+                java.util.stream.IntStream.range(0, (out.length + chunk - 1) / chunk).parallel().forEach(c -> {
+                    int end = Math.min(out.length, (c + 1) * chunk);
+                    for (int i = c * chunk; i < end; i++) {
+                        out[i] = f16 ? HalfFloat.f16ToF32(s.get(i)) : HalfFloat.bf16ToF32(s.get(i));
+                    }
+                });
             }
             default -> throw new AssertionError(t.dtype());
         }

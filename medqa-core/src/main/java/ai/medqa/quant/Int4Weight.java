@@ -56,7 +56,8 @@ public record Int4Weight(long[] shape, int groupSize, byte[] q, float[] scales, 
         byte[] q = new byte[w.length];
         float[] scales = new float[rows * groups];
         float[] zeros = new float[rows * groups];
-        for (int r = 0; r < rows; r++) {
+        // Rows are independent: across the cores (most of quantizing a 7B checkpoint on load).
+        java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
             for (int g = 0; g < groups; g++) {
                 int from = r * cols + g * groupSize;
                 float min = Float.POSITIVE_INFINITY;
@@ -77,7 +78,7 @@ public record Int4Weight(long[] shape, int groupSize, byte[] q, float[] scales, 
                 scales[r * groups + g] = scale;
                 zeros[r * groups + g] = zero;
             }
-        }
+        });
         return new Int4Weight(new long[] {out, in}, groupSize, q, scales, zeros);
     }
 
