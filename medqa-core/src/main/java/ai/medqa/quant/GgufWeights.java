@@ -41,6 +41,7 @@ final class GgufWeights {
         ByteBuffer mapped = s.file().raw(s.tensor().name());
         byte[] data = new byte[mapped.remaining()];
         mapped.get(data);
+        ai.medqa.io.Buffers.release(mapped); // its pages leave the process now, not at the next GC (peak RSS)
         ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         int[] to = GgufModel.checkpointRows(rows, s.permutedHeads());
         int blocks = cols / type.blockSize;
