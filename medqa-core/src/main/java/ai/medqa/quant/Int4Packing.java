@@ -92,7 +92,7 @@ final class Int4Packing {
     }
 
     /** Whether PyTorch here packs as {@link #layout} does (a probe of 112 rows: a full block and one of 48). */
-    private static boolean matches(NDManager manager) {
+    static boolean matches(NDManager manager) {
         Boolean m = javaMatches;
         if (m != null) {
             return m;
