@@ -285,6 +285,20 @@ class BatchEngineTest {
         }
     }
 
+    /** A listener that throws ends its request with that exception (not a bare cancellation), and the row is freed. */
+    @Test
+    void aFailingListenerFailsItsRequestWithItsException() throws Exception {
+        try (BatchEngine engine = medqa.newEngine(1, 1)) {
+            BatchEngine.Request bad = engine.submit(new int[] {1, 2, 3}, greedy(5), null, (id, t) -> {
+                throw new IllegalStateException("the handler broke");
+            });
+            assertThatThrownBy(() -> bad.result().get(30, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(IllegalStateException.class).hasMessageContaining("the handler broke");
+            assertThat(engine.submit(new int[] {1, 2, 3}, greedy(2), null, null).result().get(30, TimeUnit.SECONDS)
+                    .tokens()).hasSize(2);
+        }
+    }
+
     @Test
     void cancellingFreesTheRowAndTheQueueRefusesWhenFull() throws Exception {
         try (BatchEngine engine = medqa.newEngine(1, 1)) {

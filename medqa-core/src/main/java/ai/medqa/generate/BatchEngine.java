@@ -72,6 +72,8 @@ public final class BatchEngine implements AutoCloseable {
         private final Generator.TokenListener listener;
         private final CompletableFuture<Generation> result = new CompletableFuture<>();
         private volatile boolean cancelled;
+        /** What a listener threw, reported as the request's failure instead of a plain cancellation. */
+        private volatile RuntimeException failure;
         private KvCache prefill; // its own cache until it joins a batch
         private int slot; // its row in the batch's cache since the last regroup
 
@@ -449,6 +451,7 @@ public final class BatchEngine implements AutoCloseable {
             r.listener.onToken(id, tokenizer == null ? "" : r.row.takeText(), r.row.lastLogprob());
         } catch (RuntimeException e) {
             log.warn("a token listener failed; cancelling its request", e);
+            r.failure = e;
             r.cancelled = true;
         }
     }
@@ -464,7 +467,7 @@ public final class BatchEngine implements AutoCloseable {
         }
         running--; // before the caller hears of it, so that a new submit finds the row free
         if (r.cancelled) {
-            r.result.completeExceptionally(new CancellationException("cancelled"));
+            r.result.completeExceptionally(r.failure != null ? r.failure : new CancellationException("cancelled"));
         } else {
             r.result.complete(r.row.result());
         }

@@ -1,7 +1,6 @@
 package ai.medqa.langchain4j;
 
 import ai.medqa.MedQA;
-import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.GenerationConfig;
 import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.Capability;
@@ -47,11 +46,23 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        BatchEngine.Request job = requests.submit(request, text -> {});
+        Requests.Job job = requests.submit(request, new ai.medqa.chat.ToolStream.Listener() {
+            @Override
+            public void reply(String text) {
+            }
+
+            @Override
+            public void call(int index, String id, String name) {
+            }
+
+            @Override
+            public void arguments(int index, String json) {
+            }
+        });
         try {
-            return requests.response(job, job.result().get(), request.parameters());
+            return requests.response(job, job.request().result().get(), request.parameters());
         } catch (InterruptedException e) {
-            job.cancel();
+            job.request().cancel();
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while generating", e);
         } catch (ExecutionException e) {

@@ -1,7 +1,12 @@
 package ai.medqa.langchain4j;
 
 import ai.medqa.MedQA;
-import ai.medqa.generate.BatchEngine;
+import ai.medqa.chat.ToolStream;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.model.chat.response.CompleteToolCall;
+import dev.langchain4j.model.chat.response.PartialToolCall;
+import java.util.ArrayList;
+import java.util.List;
 import ai.medqa.generate.GenerationConfig;
 import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.Capability;
@@ -31,17 +36,39 @@ public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCl
         return new MedQAStreamingChatModel(new Requests(medqa, defaults, modelName, 8));
     }
 
+    /**
+     * Text as it becomes final ({@code onPartialResponse}); with tools, a reply the same way, or each
+     * call as {@code onPartialToolCall}s (its id and name, then its arguments piece by piece) and
+     * {@code onCompleteToolCall} once the answer is complete.
+     */
     @Override
     public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
-        BatchEngine.Request job;
+        Requests.Job job;
+        List<String[]> calls = new ArrayList<>(); // id, name of each announced call
         try {
-            job = requests.submit(request, handler::onPartialResponse);
+            job = requests.submit(request, new ToolStream.Listener() {
+                @Override
+                public void reply(String text) {
+                    handler.onPartialResponse(text);
+                }
+
+                @Override
+                public void call(int index, String id, String name) {
+                    calls.add(new String[] {id, name}); // announced with its first piece of arguments (never empty)
+                }
+
+                @Override
+                public void arguments(int index, String json) {
+                    handler.onPartialToolCall(PartialToolCall.builder().index(index).id(calls.get(index)[0])
+                            .name(calls.get(index)[1]).partialArguments(json).build());
+                }
+            });
         } catch (RuntimeException e) {
             handler.onError(e);
             return;
         }
         // Off the engine's thread: a handler that blocks (or waits for another answer) must not stall decoding.
-        job.result().whenCompleteAsync((g, error) -> {
+        job.request().result().whenCompleteAsync((g, error) -> {
             if (error != null) {
                 handler.onError(error);
             } else {
@@ -51,6 +78,12 @@ public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCl
                 } catch (RuntimeException e) {
                     handler.onError(e);
                     return;
+                }
+                if (response.aiMessage().hasToolExecutionRequests()) {
+                    List<ToolExecutionRequest> done = response.aiMessage().toolExecutionRequests();
+                    for (int i = 0; i < done.size(); i++) {
+                        handler.onCompleteToolCall(new CompleteToolCall(i, done.get(i)));
+                    }
                 }
                 handler.onCompleteResponse(response);
             }

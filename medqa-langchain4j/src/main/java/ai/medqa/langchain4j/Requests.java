@@ -60,8 +60,15 @@ final class Requests implements AutoCloseable {
         this.engine = medqa.newEngine(maxBatch, 1024);
     }
 
-    /** Queues the request; {@code onText} receives the answer piece by piece (with tools: the reply's text, if it replies). */
-    BatchEngine.Request submit(ChatRequest request, java.util.function.Consumer<String> onText) {
+    /** A queued request, and with tools the reader of its answer (whose call ids the response keeps). */
+    record Job(BatchEngine.Request request, ai.medqa.chat.ToolStream tools) {
+    }
+
+    /**
+     * Queues the request; {@code listener} hears the answer as it comes: its text ({@code reply}), or
+     * with tools a reply's text or each call (name, then its arguments piece by piece).
+     */
+    Job submit(ChatRequest request, ai.medqa.chat.ToolStream.Listener listener) {
         ChatRequestParameters p = request.parameters();
         if (p.frequencyPenalty() != null || p.presencePenalty() != null) {
             throw new UnsupportedFeatureException("frequency and presence penalties are not supported; "
@@ -83,32 +90,19 @@ final class Requests implements AutoCloseable {
         if (tools != null || format != null) {
             config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
         }
-        // With tools the answer is JSON: a reply streams as its text (ToolStream), calls come whole at the end.
-        ai.medqa.chat.ToolStream replies = tools == null ? null : new ai.medqa.chat.ToolStream(tools,
-                new ai.medqa.chat.ToolStream.Listener() {
-                    @Override
-                    public void reply(String text) {
-                        onText.accept(text);
-                    }
-
-                    @Override
-                    public void call(int index, String id, String name) {
-                    }
-
-                    @Override
-                    public void arguments(int index, String json) {
-                    }
-                });
-        return engine.submit(prompt, config, adapter, (id, text) -> {
+        // With tools the answer is JSON: ToolStream reads it as it comes.
+        ai.medqa.chat.ToolStream stream = tools == null ? null : new ai.medqa.chat.ToolStream(tools, listener);
+        BatchEngine.Request job = engine.submit(prompt, config, adapter, (id, text) -> {
             if (text.isEmpty()) {
                 return;
             }
-            if (replies == null) {
-                onText.accept(text);
+            if (stream == null) {
+                listener.reply(text);
             } else {
-                replies.push(text);
+                stream.push(text);
             }
         });
+        return new Job(job, stream);
     }
 
     /** The request's tools, or null (none, or {@code ToolChoice.NONE}). */
@@ -227,9 +221,12 @@ final class Requests implements AutoCloseable {
         }
     }
 
-    /** The answer as langchain4j's response: with tools, its tool requests (finish reason TOOL_EXECUTION) or its reply. */
-    ChatResponse response(BatchEngine.Request request, Generation g, ChatRequestParameters p) {
-        int prompt = request.promptTokens();
+    /**
+     * The answer as langchain4j's response: with tools, its tool requests (finish reason
+     * TOOL_EXECUTION; with the ids the stream announced them with) or its reply.
+     */
+    ChatResponse response(Job job, Generation g, ChatRequestParameters p) {
+        int prompt = job.request().promptTokens();
         FinishReason finish = g.stopReason() == StopReason.EOS || g.stopReason() == StopReason.STOP_STRING
                 || g.stopReason() == StopReason.CONSTRAINT_COMPLETE ? FinishReason.STOP : FinishReason.LENGTH;
         AiMessage message = AiMessage.from(g.text());
@@ -238,8 +235,11 @@ final class Requests implements AutoCloseable {
             Tools.Reply reply = tools.parse(g.text());
             if (reply.isCall()) {
                 List<ToolExecutionRequest> calls = new ArrayList<>();
-                for (Tools.Call c : reply.calls()) {
-                    calls.add(ToolExecutionRequest.builder().id(c.id()).name(c.name()).arguments(c.arguments().toString())
+                List<Tools.Call> streamed = job.tools() == null ? List.of() : job.tools().calls();
+                for (int i = 0; i < reply.calls().size(); i++) {
+                    Tools.Call c = reply.calls().get(i);
+                    String id = i < streamed.size() ? streamed.get(i).id() : c.id();
+                    calls.add(ToolExecutionRequest.builder().id(id).name(c.name()).arguments(c.arguments().toString())
                             .build());
                 }
                 message = AiMessage.from(calls);

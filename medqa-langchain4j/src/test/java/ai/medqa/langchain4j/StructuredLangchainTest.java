@@ -86,6 +86,55 @@ class StructuredLangchainTest {
         }
     }
 
+    /** Streamed, the tool call comes as partial calls (id and name, then the arguments in pieces) and a complete one. */
+    @Test
+    void streamedToolCallsComeInPieces() throws Exception {
+        try (MedQAStreamingChatModel model = MedQAStreamingChatModel.of(medqa, defaults(3), "tiny")) {
+            ChatRequest ask = ChatRequest.builder().messages(UserMessage.from("What class is aspirin?"))
+                    .toolSpecifications(LOOKUP).toolChoice(ToolChoice.REQUIRED).build();
+            List<dev.langchain4j.model.chat.response.PartialToolCall> partials = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<dev.langchain4j.model.chat.response.CompleteToolCall> completes = new java.util.concurrent.CopyOnWriteArrayList<>();
+            java.util.concurrent.CompletableFuture<ChatResponse> done = new java.util.concurrent.CompletableFuture<>();
+            model.chat(ask, new dev.langchain4j.model.chat.response.StreamingChatResponseHandler() {
+                @Override
+                public void onPartialToolCall(dev.langchain4j.model.chat.response.PartialToolCall call) {
+                    partials.add(call);
+                }
+
+                @Override
+                public void onCompleteToolCall(dev.langchain4j.model.chat.response.CompleteToolCall call) {
+                    completes.add(call);
+                }
+
+                @Override
+                public void onCompleteResponse(ChatResponse response) {
+                    done.complete(response);
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                    done.completeExceptionally(error);
+                }
+            });
+            ChatResponse r = done.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(r.finishReason()).isEqualTo(FinishReason.TOOL_EXECUTION);
+            List<ToolExecutionRequest> calls = r.aiMessage().toolExecutionRequests();
+            assertThat(completes).hasSameSizeAs(calls);
+            assertThat(partials.size()).isGreaterThan(calls.size()); // arguments in more than one piece
+            for (int i = 0; i < calls.size(); i++) {
+                int index = i;
+                StringBuilder args = new StringBuilder();
+                partials.stream().filter(p -> p.index() == index).forEach(p -> {
+                    assertThat(p.id()).isEqualTo(calls.get(index).id());
+                    assertThat(p.name()).isEqualTo(calls.get(index).name());
+                    args.append(p.partialArguments());
+                });
+                assertThat(Json.MAPPER.readTree(args.toString())).isEqualTo(Json.MAPPER.readTree(calls.get(i).arguments()));
+                assertThat(completes.get(i).toolExecutionRequest()).isEqualTo(calls.get(i));
+            }
+        }
+    }
+
     enum Answer { YES, NO, MAYBE }
 
     record Verdict(Answer answer, String explanation, List<String> evidence) {
