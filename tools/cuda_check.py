@@ -3,8 +3,10 @@
 Runs the exact TorchScript source the Java library runs (medqa-core/.../decoder_step.py, packed into a
 TorchScript archive byte for byte as TorchScript.archive writes it) on a random Mistral-shaped model,
 with the projections held as MedQA holds them: float32 (kind 0), bfloat16 (kind 4), MedQA's INT4
-(group 64, kind 1, packed by the script's own pack_int4 for the device) and INT8 (per-row, kind 2),
-quantized exactly as Int4Weight.quantize / Int8Weight.quantize do. For each format it checks
+(group 64, kind 1, packed by the script's own pack_int4 for the device), INT8 (per-row, kind 2) and
+NF4 (bitsandbytes' layout, kind 3), quantized exactly as Int4Weight.quantize / Int8Weight.quantize /
+Nf4.quantize do, each also with a LoRA adapter on all seven projections (PEFT on transformers' side).
+For each format it checks
 
   - logits of a 16-token prompt against transformers' MistralForCausalLM holding the same (dequantized)
     weights in float32 on the same device: float32 within 1e-4 of the largest logit; the bfloat16-product
@@ -18,8 +20,8 @@ it also times transformers' own bfloat16 generate at batch 1. It writes cuda_che
 cuda_check.md under --out and exits 1 if a fidelity check fails. --break int4 packs the int4 codes
 wrong on purpose, to show that the check fails.
 
-Not covered (yet): NF4, LoRA adapters in the step, CUDA graphs. This proves the script's CUDA
-branches and kernels, not that Java (DJL) loads them on CUDA.
+Not covered: NF4 with double quantization, several adapters per batch, CUDA graphs. This proves the
+script's CUDA branches and kernels, not that Java (DJL) loads them on CUDA.
 
 Usage: python tools/cuda_check.py --device cuda --preset 7b --out DIR
        python tools/cuda_check.py --device cpu --preset tiny --out DIR   (the check of the kit itself)
@@ -42,7 +44,12 @@ PRESETS = {
     "tiny": dict(hidden=256, ffn=512, layers=2, heads=4, kv=2, vocab=4096, context=1024),
     "7b": dict(hidden=4096, ffn=14336, layers=32, heads=32, kv=8, vocab=32000, context=4096),
 }
-KIND = {"f32": 0, "int4": 1, "int8": 2, "bf16": 4}
+KIND = {"f32": 0, "int4": 1, "int8": 2, "nf4": 3, "bf16": 4}
+# bitsandbytes' NF4 code values (get_4bit_type("nf4")), as Nf4.java holds them.
+NF4 = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+       -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+       0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0]
+LORA_RANK, LORA_ALPHA = 4, 8
 PROJ = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -85,6 +92,20 @@ def quantize_int8(w):
     return q.to(torch.int8), s, q * s.unsqueeze(-1)
 
 
+def quantize_nf4(w):
+    """Nf4.quantize without double quantization: blocks of 64 of the flattened weight, codes of x / absmax
+    (times the reciprocal, as the kernels do) to the nearest NF4 value, two codes a byte, high nibble first."""
+    code = torch.tensor(NF4, device=w.device)
+    flat = w.reshape(-1, 64)
+    absmax = flat.abs().amax(-1)
+    x = flat * (1.0 / absmax).unsqueeze(-1)
+    q = torch.bucketize(x, (code[1:] + code[:-1]) / 2).reshape(-1)
+    packed = (q[0::2] << 4 | q[1::2]).to(torch.uint8)
+    b = torch.arange(256, device=w.device)
+    pairs = torch.stack([code[b >> 4], code[b & 15]], -1)
+    return packed, pairs, absmax, (code[q].reshape(-1, 64) * absmax.unsqueeze(-1)).reshape(w.shape)
+
+
 class Model:
     """Random weights of a Mistral shape, and each format's form of them."""
 
@@ -108,6 +129,9 @@ class Model:
                 "w": [rnd(o, i, std=1 / math.sqrt(i)) for o, i in shapes]})
         self.norm = 1 + rnd(h, std=0.1)
         self.head = rnd(p["vocab"], h, std=1 / math.sqrt(h))
+        # One LoRA adapter on all seven projections (random A and B, so that it changes the answer).
+        self.lora = [[(rnd(LORA_RANK, w.shape[1], std=1 / math.sqrt(w.shape[1])), rnd(w.shape[0], LORA_RANK, std=0.05))
+                      for w in layer["w"]] for layer in self.layers]
 
     def projections(self, fmt, step, broken=False):
         """kinds, params, weights for the step, and the float32 weights they stand for."""
@@ -128,6 +152,9 @@ class Model:
                 elif fmt == "int8":
                     q, s, deq = quantize_int8(w)
                     kinds.append(2); params.append(0); weights.append([q, s.to(torch.bfloat16)]); dense.append(deq)
+                elif fmt == "nf4":
+                    packed, pairs, absmax, deq = quantize_nf4(w)
+                    kinds.append(3); params.append(w.shape[0]); weights.append([packed, pairs, absmax]); dense.append(deq)
         kinds.append(0); params.append(0); weights.append([self.head]); dense.append(self.head)
         return kinds, params, weights, dense
 
@@ -135,7 +162,7 @@ class Model:
 class Stepper:
     """MedQA's fused step over a KV cache, as DecoderStep.java calls it."""
 
-    def __init__(self, step, model, fmt, batch, capacity, broken=False):
+    def __init__(self, step, model, fmt, batch, capacity, broken=False, lora=False):
         self.step, self.m, self.batch, self.capacity = step, model, batch, capacity
         p = model.p
         self.kinds, self.params, self.weights, self.dense = model.projections(fmt, step, broken)
@@ -151,6 +178,14 @@ class Stepper:
         self.empty = torch.empty(0, device=dev)
         self.pos = 0
         self.loras = [[] for _ in self.kinds]
+        self.sel = self.empty
+        if lora:
+            # The header of decoder_step.py: [cols (adapter id of each rank column), scalings, A, B] per
+            # projection, and sel [B, slots] choosing adapter 0 for every row.
+            cols = torch.zeros(LORA_RANK, dtype=torch.int64, device=dev)
+            scales = torch.full((LORA_RANK,), LORA_ALPHA / LORA_RANK, device=dev)
+            self.loras = [[cols, scales, a, b] for layer in model.lora for a, b in layer] + [[]]
+            self.sel = torch.ones(batch, 1, device=dev)
 
     def __call__(self, ids, last=True):
         t = ids.shape[1]
@@ -160,7 +195,7 @@ class Stepper:
             keys = self.pos + t
             mask = torch.full((t, keys), float("-inf"), device=ids.device).triu(self.pos + 1)
             bias = mask.view(1, 1, 1, t, keys).expand(ids.shape[0], 1, 1, t, keys).contiguous()
-        out = self.step.forward(ids, positions, self.m.embed, self.cos, self.sin, bias, self.empty, self.k, self.v,
+        out = self.step.forward(ids, positions, self.m.embed, self.cos, self.sin, bias, self.sel, self.k, self.v,
                                 self.norms, self.kinds, self.params, self.weights, self.loras, self.m.norm, self.pos, 0,
                                 1e-5, 1.0 / math.sqrt(self.m.head_dim), last)
         self.pos += t
@@ -189,27 +224,52 @@ def reference(model, dense, device, dtype=torch.float32):
     return hf.eval()
 
 
+def with_peft(hf, model):
+    """The adapter on transformers' model, through PEFT (unmerged, as it runs it)."""
+    from peft import LoraConfig, get_peft_model
+    peft = get_peft_model(hf, LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA, lora_dropout=0.0, target_modules=PROJ,
+                                         init_lora_weights=False))
+    layers = peft.base_model.model.model.layers
+    for i, layer in enumerate(layers):
+        for j, name in enumerate(PROJ):
+            module = getattr(layer.self_attn if j < 4 else layer.mlp, name)
+            a, b = model.lora[i][j]
+            module.lora_A["default"].weight.data = a.to(module.lora_A["default"].weight.dtype)
+            module.lora_B["default"].weight.data = b.to(module.lora_B["default"].weight.dtype)
+    return peft.eval()
+
+
 def sync(device):
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
 
 @torch.no_grad()
-def check_format(step, model, fmt, device, broken, timing):
+def check_format(step, model, name, device, broken, timing):
+    fmt, _, extra = name.partition("+")
+    lora = extra == "lora"
     p = model.p
     g = torch.Generator(device="cpu").manual_seed(1)
     prompt = torch.randint(3, p["vocab"], (1, 16), generator=g).to(device)
-    ours = Stepper(step, model, fmt, 1, 64, broken)
+    ours = Stepper(step, model, fmt, 1, 64, broken, lora)
     logits = ours(prompt, last=False)[0]
     ref32 = reference(model, ours.dense, device)
+    effect = None
+    if lora:
+        plain = ref32(prompt).logits[0].float()
+        ref32 = with_peft(ref32, model)
     ref = ref32(prompt).logits[0].float()
+    if lora:
+        effect = (ref - plain).abs().max().item()  # the adapter must matter, or its check proves nothing
     scale = ref.abs().max().item()
     err = (logits - ref).abs().max().item()
-    if fmt == "f32":
+    if fmt in ("f32", "nf4"):  # float32 products of the stored values (NF4's dequantized in the script)
         bound = 1e-4 * scale
         hf_err = None
     else:
         hf16 = reference(model, ours.dense, device, torch.bfloat16)
+        if lora:
+            hf16 = with_peft(hf16, model)
         hf_err = (hf16(prompt).logits[0].float() - ref).abs().max().item()
         bound = max(2 * hf_err, 1e-3 * scale)
         del hf16
@@ -227,11 +287,12 @@ def check_format(step, model, fmt, device, broken, timing):
         top = gen.scores[same][0].float().topk(2).values
         margin = (top[0] - top[1]).item()
         greedy_ok = margin <= 2 * bound
-    result = {"format": fmt, "max_abs_logit_diff": err, "largest_logit": scale, "bound": bound,
-              "transformers_bf16_diff": hf_err, "logits_ok": err <= bound, "greedy_equal_prefix": same,
+    result = {"format": name, "max_abs_logit_diff": err, "largest_logit": scale, "bound": bound,
+              "transformers_bf16_diff": hf_err, "adapter_effect": effect,
+              "logits_ok": err <= bound and (effect is None or effect > 10 * bound), "greedy_equal_prefix": same,
               "greedy_margin_at_parting": margin, "greedy_ok": greedy_ok}
     del ref32
-    if timing:
+    if timing and not lora:
         result.update(time_format(step, model, fmt, device))
     return result
 
@@ -284,12 +345,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    ap.add_argument("--formats", default="f32,bf16,int4,int8")
+    ap.add_argument("--formats", default="f32,bf16,int4,int8,nf4,f32+lora,int4+lora",
+                    help="formats to check; +lora adds a LoRA adapter (PEFT on transformers' side)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--break", dest="broken", choices=["int4"], help="pack int4 wrong on purpose")
     args = ap.parse_args()
-    unknown = [f for f in args.formats.split(",") if f not in KIND]
+    unknown = [f for f in args.formats.split(",") if f.partition("+")[0] not in KIND or f.partition("+")[2] not in ("", "lora")]
     if unknown:
         ap.error(f"--formats: {', '.join(unknown)} not among {', '.join(KIND)}")
     out = Path(args.out)
