@@ -6,8 +6,12 @@
 # are tracked files. Results (at most 8 files, as the device tool returns them) go to $OUT:
 #   env.txt (GPU, driver, versions), tiny.json, tiny.md, 7b.json, 7b.md, log.txt
 # Usage there: bash tools/device-check.sh        (OUT defaults to ./device-check)
-# Not tried here: running the Java CLI itself on that machine (no Java there; the jlink experiment of
-# the issue is left for a session that has time for it after this check).
+# Not in it: the Java CLI on that machine. It has no Java, and what would have to travel does not fit:
+# a jlink-ed JRE for the CLI is 39 MB and the CLI's jars without the CPU natives 26 MB, beside the 37 MB
+# of this repository, against 64 MiB. What was tried instead, here: DJL's JNI for PyTorch 2.7.1 pointed
+# at PyTorch 2.13's CPU libraries (PYTORCH_LIBRARY_PATH, PYTORCH_VERSION=2.7.1) loads and reads the
+# checkpoint, then fails at the first forward with "set_stride is not allowed on a Tensor created from
+# .data or .detach()": a JNI built for 2.7.1 does not run on a newer PyTorch as is.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-device-check}
