@@ -516,7 +516,9 @@ public final class MedQA implements AutoCloseable {
          * How {@code lm_head} is held: in the compute dtype ({@link ai.medqa.quant.LmHead#COMPUTE}, the
          * default, as transformers keeps it), int8 (one scale per row) or int4 (the INT4 group size).
          * On small models it is the largest matrix read per token; on Mistral-7B 2% of the weights.
-         * A head tied to the embedding gets a quantized copy; the embedding stays as it is.
+         * A head tied to the embedding gets a quantized copy; the embedding stays as it is. A GGUF
+         * file's quantized head (llama.cpp stores it Q6_K) loads as stored with COMPUTE, as its other
+         * projections do; {@link #dequantize} keeps it in the compute dtype.
          */
         public Builder lmHead(ai.medqa.quant.LmHead head) {
             this.lmHead = Objects.requireNonNull(head, "head");

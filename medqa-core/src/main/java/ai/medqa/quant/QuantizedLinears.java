@@ -168,8 +168,11 @@ public final class QuantizedLinears implements LinearFactory {
         if (packedFormat != null && PackedCheckpoint.isQuantized(c, module)) {
             return stored(c, module, in, out, weights);
         }
-        GgufModel.Stored gguf = format == Quantization.NONE && !dequantize && !module.equals("lm_head")
-                ? GgufModel.stored(c, module + ".weight") : null;
+        // A GGUF file's projections load as stored, and so does its head unless --lm-head asks otherwise:
+        // llama.cpp's converter stores it Q6_K, and an int8 head instead of a float32 one is 7% faster
+        // decode and 390 MB less on Mistral-7B here (llama.cpp multiplies the stored Q6_K too).
+        GgufModel.Stored gguf = format == Quantization.NONE && !dequantize
+                && (!module.equals("lm_head") || head == LmHead.COMPUTE) ? GgufModel.stored(c, module + ".weight") : null;
         if (gguf != null) {
             Linear l = ggufAsStored(gguf, module, in, out, weights);
             if (l != null) {

@@ -64,8 +64,8 @@ final class ModelOptions {
     int groupSize;
 
     @Option(names = "--lm-head", defaultValue = "compute",
-            description = "lm_head: compute (the --precision, transformers' default), int8 or int4 (a tied head gets a quantized copy; "
-                    + "on small models the largest matrix read per token).")
+            description = "lm_head: compute (the --precision, transformers' default; a GGUF file's quantized head loads as stored), "
+                    + "int8 or int4 (a tied head gets a quantized copy; on small models the largest matrix read per token).")
     String lmHead;
 
     @Option(names = "--float32-matmul-precision", defaultValue = "highest", paramLabel = "highest|medium",
