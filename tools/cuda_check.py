@@ -114,13 +114,13 @@ class Model:
     def __init__(self, p, device, seed=0):
         self.p = p
         self.device = device
-        g = torch.Generator(device="cpu").manual_seed(seed)
+        g = torch.Generator(device=device).manual_seed(seed)  # on the device: 7B of random numbers in seconds
         h, f = p["hidden"], p["ffn"]
         self.head_dim = h // p["heads"]
         kvd = p["kv"] * self.head_dim
 
         def rnd(*shape, std):
-            return (torch.randn(*shape, generator=g) * std).to(device)
+            return torch.randn(*shape, generator=g, device=device) * std
 
         self.embed = rnd(p["vocab"], h, std=1.0)
         self.layers = []
@@ -135,39 +135,40 @@ class Model:
         self.lora = [[(rnd(LORA_RANK, w.shape[1], std=1 / math.sqrt(w.shape[1])), rnd(w.shape[0], LORA_RANK, std=0.05))
                       for w in layer["w"]] for layer in self.layers]
 
-    def projections(self, fmt, step, broken=False):
-        """kinds, params, weights for the step, and the float32 weights they stand for."""
+    def projections(self, fmt, step, broken=False, want_dense=True):
+        """kinds, params, weights for the step, and the float32 weights they stand for (None for each when
+        not wanted: a 7B model's float32 copy is 29 GB)."""
         kinds, params, weights, dense = [], [], [], []
         for layer in self.layers:
             for w in layer["w"]:
                 if fmt == "f32":
-                    kinds.append(0); params.append(0); weights.append([w]); dense.append(w)
+                    kinds.append(0); params.append(0); weights.append([w]); dense.append(w if want_dense else None)
                 elif fmt == "bf16":
-                    kinds.append(4); params.append(0); weights.append([w.to(torch.bfloat16)]); dense.append(bf16(w))
+                    kinds.append(4); params.append(0); weights.append([w.to(torch.bfloat16)]); dense.append(bf16(w) if want_dense else None)
                 elif fmt == "int4":
                     q, scale, zero, deq = quantize_int4(w, 64)
                     if broken:  # a packing error: codes of neighbouring rows swapped
                         q = q.reshape(-1, 2, q.shape[1]).flip(1).reshape(q.shape)
                     packed = step.pack_int4(q.contiguous())
                     sz = torch.stack([scale, zero], -1).transpose(0, 1).contiguous().to(torch.bfloat16)
-                    kinds.append(1); params.append(64); weights.append([packed, sz]); dense.append(deq)
+                    kinds.append(1); params.append(64); weights.append([packed, sz]); dense.append(deq if want_dense else None)
                 elif fmt == "int8":
                     q, s, deq = quantize_int8(w)
-                    kinds.append(2); params.append(0); weights.append([q, s.to(torch.bfloat16)]); dense.append(deq)
+                    kinds.append(2); params.append(0); weights.append([q, s.to(torch.bfloat16)]); dense.append(deq if want_dense else None)
                 elif fmt == "nf4":
                     packed, pairs, absmax, deq = quantize_nf4(w)
-                    kinds.append(3); params.append(w.shape[0]); weights.append([packed, pairs, absmax]); dense.append(deq)
-        kinds.append(0); params.append(0); weights.append([self.head]); dense.append(self.head)
+                    kinds.append(3); params.append(w.shape[0]); weights.append([packed, pairs, absmax]); dense.append(deq if want_dense else None)
+        kinds.append(0); params.append(0); weights.append([self.head]); dense.append(self.head if want_dense else None)
         return kinds, params, weights, dense
 
 
 class Stepper:
     """MedQA's fused step over a KV cache, as DecoderStep.java calls it."""
 
-    def __init__(self, step, model, fmt, batch, capacity, broken=False, lora=False):
+    def __init__(self, step, model, fmt, batch, capacity, broken=False, lora=False, want_dense=True):
         self.step, self.m, self.batch, self.capacity = step, model, batch, capacity
         p = model.p
-        self.kinds, self.params, self.weights, self.dense = model.projections(fmt, step, broken)
+        self.kinds, self.params, self.weights, self.dense = model.projections(fmt, step, broken, want_dense)
         d = model.head_dim
         dev = model.device
         self.k = [torch.zeros(batch, p["kv"], capacity, d, device=dev) for _ in model.layers]
@@ -293,7 +294,9 @@ def check_format(step, model, name, device, broken, timing):
               "transformers_bf16_diff": hf_err, "adapter_effect": effect,
               "logits_ok": err <= bound and (effect is None or effect > 10 * bound), "greedy_equal_prefix": same,
               "greedy_margin_at_parting": margin, "greedy_ok": greedy_ok}
-    del ref32
+    del ref32, ours, gen
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
     if timing and not lora:
         result.update(time_format(step, model, fmt, device))
     return result
@@ -304,7 +307,7 @@ def time_format(step, model, fmt, device, steps=32):
     out = {}
     p = model.p
     for batch in (1, 8, 32):
-        s = Stepper(step, model, fmt, batch, 16 + steps + 8)
+        s = Stepper(step, model, fmt, batch, 16 + steps + 8, want_dense=False)
         ids = torch.randint(3, p["vocab"], (batch, 16), device=device)
         s(ids)
         nxt = torch.randint(3, p["vocab"], (batch, 1), device=device)
@@ -316,9 +319,10 @@ def time_format(step, model, fmt, device, steps=32):
         sync(device)
         out[f"decode_b{batch}_tok_s"] = batch * steps / (time.perf_counter() - t0)
         del s
-    s = Stepper(step, model, fmt, 1, 408)
+    s = Stepper(step, model, fmt, 1, 408, want_dense=False)
     ids = torch.randint(3, p["vocab"], (1, 400), device=device)
-    Stepper(step, model, fmt, 1, 408)(ids)  # warm-up
+    s(ids)  # warm-up, then the same again from position 0
+    s.pos = 0
     sync(device)
     t0 = time.perf_counter()
     s(ids)
@@ -336,7 +340,7 @@ def time_cuda_graph(step, model, fmt, device, steps):
     """What CUDA graphs would add (Java cannot use them through TorchScript): one batch-1 decode step
     captured and replayed at the same position, so kernels run without launch overhead."""
     try:
-        s = Stepper(step, model, fmt, 1, 64)
+        s = Stepper(step, model, fmt, 1, 64, want_dense=False)
         s(torch.randint(3, model.p["vocab"], (1, 16), device=device))
         nxt = torch.randint(3, model.p["vocab"], (1, 1), device=device)
         side = torch.cuda.Stream()
