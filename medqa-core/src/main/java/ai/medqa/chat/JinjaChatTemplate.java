@@ -58,6 +58,7 @@ final class JinjaChatTemplate extends ChatTemplate {
                 .build());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
                 "", "raise_exception", JinjaChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext().registerFilter(new PythonJson()); // tojson as transformers writes it
         checkSyntax();
     }
 

@@ -222,4 +222,17 @@ class ChatTemplateTest {
     private static int[] concat(int[]... parts) {
         return java.util.Arrays.stream(parts).flatMapToInt(java.util.Arrays::stream).toArray();
     }
+
+    /** tojson writes what transformers' json.dumps(ensure_ascii=False) writes (golden from Python 3.11's json). */
+    @Test
+    void tojsonWritesAsTransformersDoes() {
+        ChatTemplate t = ChatTemplate.jinja(tokenizer, "{% for m in messages %}{{ m|tojson }}\n{% endfor %}"
+                + "{{ messages|tojson(indent=4) }}");
+        String out = t.render(List.of(Message.user("Is \"aspirin\" an NSAID?\n\u00e9"), Message.assistant("Yes \\ no\t\u0001")),
+                false);
+        assertThat(out).isEqualTo("{\"role\": \"user\", \"content\": \"Is \\\"aspirin\\\" an NSAID?\\n\u00e9\"}\n{\"role\": "
+                + "\"assistant\", \"content\": \"Yes \\\\ no\\t\\u0001\"}\n[\n    {\n        \"role\": \"user\",\n        "
+                + "\"content\": \"Is \\\"aspirin\\\" an NSAID?\\n\u00e9\"\n    },\n    {\n        \"role\": \"assistant\",\n"
+                + "        \"content\": \"Yes \\\\ no\\t\\u0001\"\n    }\n]");
+    }
 }
