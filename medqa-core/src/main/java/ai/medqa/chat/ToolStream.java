@@ -18,16 +18,22 @@ import java.util.Objects;
  * arguments' JSON text as generated. Calls get {@code call_...} ids as {@link Tools#parse} gives them.
  */
 public final class ToolStream {
-    /** What the answer turns out to hold, as it arrives. Called on the thread that pushes text. */
+    /**
+     * What the answer turns out to hold, as it arrives. Called on the thread that pushes text. A
+     * listener that wants the reply only implements {@link #reply}.
+     */
+    @FunctionalInterface
     public interface Listener {
         /** More of the reply to the user. */
         void reply(String text);
 
         /** Call {@code index} (from 0) of tool {@code name}; its arguments follow. */
-        void call(int index, String id, String name);
+        default void call(int index, String id, String name) {
+        }
 
         /** More of call {@code index}'s arguments (JSON text). */
-        void arguments(int index, String json);
+        default void arguments(int index, String json) {
+        }
     }
 
     private final Listener listener;

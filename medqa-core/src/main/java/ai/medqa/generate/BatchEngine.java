@@ -93,6 +93,22 @@ public final class BatchEngine implements AutoCloseable {
             return result;
         }
 
+        /**
+         * Waits for the generation: interrupted, it cancels the request and throws
+         * IllegalStateException; a failure comes out as the RuntimeException it was.
+         */
+        public Generation join() {
+            try {
+                return result.get();
+            } catch (InterruptedException e) {
+                cancel();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while generating", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            }
+        }
+
         /** Stops generating for this request (a client went away) and frees its row at the next step. */
         public void cancel() {
             cancelled = true;

@@ -305,6 +305,31 @@ public final class GenerationConfig {
             return this;
         }
 
+        /**
+         * The settings a chat API call may give (OpenAI's, langchain4j's, Spring AI's), each null to
+         * keep this builder's: a temperature samples when above 0 and decodes greedily at 0; max
+         * tokens is max_new_tokens; stop sequences replace the stop strings when there are any.
+         */
+        public Builder chatOverrides(Double temperature, Double topP, Integer topK, Integer maxTokens,
+                Collection<String> stop) {
+            if (temperature != null) {
+                temperature(temperature).doSample(temperature > 0);
+            }
+            if (topP != null) {
+                topP(topP);
+            }
+            if (topK != null) {
+                topK(topK);
+            }
+            if (maxTokens != null) {
+                maxNewTokens(maxTokens);
+            }
+            if (stop != null && !stop.isEmpty()) {
+                stopStrings(stop);
+            }
+            return this;
+        }
+
         /** Divides the logits before filtering; must be >= 0, and 0 means greedy. */
         public Builder temperature(double temperature) {
             this.temperature = temperature;

@@ -8,7 +8,6 @@ import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import java.util.Set;
 import dev.langchain4j.model.chat.response.ChatResponse;
-import java.util.concurrent.ExecutionException;
 
 /**
  * A langchain4j {@link ChatModel} backed by an in-process {@link MedQA}: system, user and AI
@@ -46,28 +45,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        Requests.Job job = requests.submit(request, new ai.medqa.chat.ToolStream.Listener() {
-            @Override
-            public void reply(String text) {
-            }
-
-            @Override
-            public void call(int index, String id, String name) {
-            }
-
-            @Override
-            public void arguments(int index, String json) {
-            }
-        });
-        try {
-            return requests.response(job, job.request().result().get(), request.parameters());
-        } catch (InterruptedException e) {
-            job.request().cancel();
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while generating", e);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-        }
+        Requests.Job job = requests.submit(request, text -> {});
+        return requests.response(job, job.request().join(), request.parameters());
     }
 
     /** JSON-schema response formats are enforced while decoding, so AiServices can return records. */

@@ -6,6 +6,7 @@ import ai.medqa.chat.Tools;
 import ai.medqa.common.Json;
 import ai.medqa.generate.Constraint;
 import ai.medqa.generate.BatchEngine;
+import ai.medqa.generate.CompiledCache;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.StopReason;
@@ -28,9 +29,7 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -45,13 +44,7 @@ final class Requests implements AutoCloseable {
     private final GenerationConfig defaults;
     private final String modelName;
     private final BatchEngine engine;
-    /** Compiled constraints and tools by their request text (compiling costs milliseconds to seconds). */
-    private final Map<String, Object> constraints = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
-            return size() > 64;
-        }
-    };
+    private final CompiledCache compiled = new CompiledCache(64);
 
     Requests(MedQA medqa, GenerationConfig defaults, String modelName, int maxBatch) {
         this.medqa = Objects.requireNonNull(medqa, "medqa");
@@ -118,7 +111,7 @@ final class Requests implements AutoCloseable {
         }
         Tools.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? Tools.Choice.REQUIRED : Tools.Choice.AUTO;
         JsonNode reply = replySchema(p.responseFormat()); // AiServices asks for tools and a record together
-        return compiled("tools " + choice + " " + specs + " " + reply, () -> Tools.of(tools, choice, null, reply));
+        return compiled.get("tools " + choice + " " + specs + " " + reply, () -> Tools.of(tools, choice, null, reply));
     }
 
     private static JsonNode replySchema(ResponseFormat format) {
@@ -137,34 +130,12 @@ final class Requests implements AutoCloseable {
             return null;
         }
         JsonNode schema = replySchema(format);
-        return compiled("schema " + schema, () -> Constraint.jsonSchema(schema));
-    }
-
-    @SuppressWarnings("unchecked")
-    private <T> T compiled(String key, java.util.function.Supplier<T> compile) {
-        synchronized (constraints) {
-            return (T) constraints.computeIfAbsent(key, k -> compile.get());
-        }
+        return compiled.get("schema " + schema, () -> Constraint.jsonSchema(schema));
     }
 
     GenerationConfig config(ChatRequestParameters p) {
-        GenerationConfig.Builder b = defaults.toBuilder();
-        if (p.temperature() != null) {
-            b.temperature(p.temperature()).doSample(p.temperature() > 0);
-        }
-        if (p.topP() != null) {
-            b.topP(p.topP());
-        }
-        if (p.topK() != null) {
-            b.topK(p.topK());
-        }
-        if (p.maxOutputTokens() != null) {
-            b.maxNewTokens(p.maxOutputTokens());
-        }
-        if (p.stopSequences() != null && !p.stopSequences().isEmpty()) {
-            b.stopStrings(p.stopSequences());
-        }
-        return b.build();
+        return defaults.toBuilder().chatOverrides(p.temperature(), p.topP(), p.topK(), p.maxOutputTokens(),
+                p.stopSequences()).build();
     }
 
     /**

@@ -7,9 +7,7 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.GenerationConfigException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -133,31 +131,19 @@ final class ApiRequest {
     }
 
     /** Compiled constraints by their request text: compiling one costs milliseconds to seconds, and clients repeat them. */
-    private static final Map<String, Object> COMPILED = Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
-            return size() > 64;
-        }
-    });
+    private static final ai.medqa.generate.CompiledCache COMPILED = new ai.medqa.generate.CompiledCache(64);
 
     private static <T> T compiled(String key, String field, java.util.function.Supplier<T> compile) {
-        Object c = COMPILED.get(key);
-        if (c == null) {
-            try {
-                c = compile.get();
-            } catch (IllegalArgumentException e) {
-                String m = e.getMessage();
-                if (field == null) { // the message starts with the field it is about ("tools[0].function.name: ...")
-                    int colon = m.indexOf(": ");
-                    throw ApiException.invalid(colon > 0 ? m.substring(0, colon) : "tools", colon > 0 ? m.substring(colon + 2) : m);
-                }
-                throw ApiException.invalid(field, m);
+        try {
+            return COMPILED.get(key, compile);
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage();
+            if (field == null) { // the message starts with the field it is about ("tools[0].function.name: ...")
+                int colon = m.indexOf(": ");
+                throw ApiException.invalid(colon > 0 ? m.substring(0, colon) : "tools", colon > 0 ? m.substring(colon + 2) : m);
             }
-            COMPILED.put(key, c);
+            throw ApiException.invalid(field, m);
         }
-        @SuppressWarnings("unchecked")
-        T t = (T) c;
-        return t;
     }
 
     /** Chat: {@code logprobs} true with {@code top_logprobs} 0-20. Completions: {@code logprobs} 0-20. */

@@ -5,6 +5,7 @@ import ai.medqa.chat.ToolStream;
 import ai.medqa.chat.Tools;
 import ai.medqa.common.Json;
 import ai.medqa.generate.BatchEngine;
+import ai.medqa.generate.CompiledCache;
 import ai.medqa.generate.Constraint;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
@@ -14,13 +15,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Supplier;
 import org.springframework.ai.chat.messages.AssistantMessage;
 import org.springframework.ai.chat.messages.Message;
 import org.springframework.ai.chat.messages.ToolResponseMessage;
@@ -71,13 +68,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong promptTokens = new AtomicLong();
     private final AtomicLong completionTokens = new AtomicLong();
-    /** Compiled constraints and tools by their request text (compiling costs milliseconds to seconds). */
-    private final Map<String, Object> compiled = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Object> eldest) {
-            return size() > 64;
-        }
-    };
+    private final CompiledCache compiled = new CompiledCache(64);
 
     private MedQAChatModel(Builder b) {
         this.medqa = b.medqa;
@@ -125,7 +116,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 .observation(convention, DEFAULT_CONVENTION, () -> context, observations)
                 .observe(() -> {
                     BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {});
-                    ChatResponse response = response(call, job, await(job));
+                    ChatResponse response = response(call, job, job.join());
                     context.setResponse(response);
                     return response;
                 });
@@ -147,20 +138,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
             observation.start();
             Flux<ChatResponse> answer = Flux.create(sink -> {
                 // With tools the answer is JSON: a reply streams as its text (ToolStream); calls come whole.
-                ToolStream replies = call.tools() == null ? null : new ToolStream(call.tools(), new ToolStream.Listener() {
-                    @Override
-                    public void reply(String text) {
-                        sink.next(piece(call, text));
-                    }
-
-                    @Override
-                    public void call(int index, String id, String name) {
-                    }
-
-                    @Override
-                    public void arguments(int index, String json) {
-                    }
-                });
+                ToolStream replies = call.tools() == null ? null
+                        : new ToolStream(call.tools(), text -> sink.next(piece(call, text)));
                 BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {
                     if (text.isEmpty()) {
                         return;
@@ -219,7 +198,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         String schema = o instanceof MedQAChatOptions m ? m.getOutputSchema()
                 : o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s ? s.getOutputSchema() : null;
         Constraint format = tools == null && schema != null
-                ? compiled("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema"))) : null;
+                ? compiled.get("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema"))) : null;
         List<ai.medqa.chat.Message> messages = messages(prompt.getInstructions());
         int[] ids = medqa.chatTemplate().encode(tools == null ? messages : tools.describeIn(messages));
         GenerationConfig config = config(o);
@@ -246,7 +225,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 : null;
         JsonNode reply = schema == null ? null : json(schema, "outputSchema"); // entity() with tools: the reply's schema
         key.append(" reply ").append(schema);
-        return compiled(key.toString(), () -> Tools.of(tools, Tools.Choice.AUTO, null, reply));
+        return compiled.get(key.toString(), () -> Tools.of(tools, Tools.Choice.AUTO, null, reply));
     }
 
     private static JsonNode json(String text, String what) {
@@ -257,35 +236,9 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         }
     }
 
-    @SuppressWarnings("unchecked")
-    private <T> T compiled(String key, Supplier<T> compile) {
-        synchronized (compiled) {
-            Object value = compiled.get(key);
-            if (value == null) {
-                value = compile.get();
-                compiled.put(key, value);
-            }
-            return (T) value;
-        }
-    }
-
     private GenerationConfig config(ChatOptions o) {
-        GenerationConfig.Builder b = defaults.toBuilder();
-        if (o.getTemperature() != null) {
-            b.temperature(o.getTemperature()).doSample(o.getTemperature() > 0);
-        }
-        if (o.getTopP() != null) {
-            b.topP(o.getTopP());
-        }
-        if (o.getTopK() != null) {
-            b.topK(o.getTopK());
-        }
-        if (o.getMaxTokens() != null) {
-            b.maxNewTokens(o.getMaxTokens());
-        }
-        if (o.getStopSequences() != null && !o.getStopSequences().isEmpty()) {
-            b.stopStrings(o.getStopSequences());
-        }
+        GenerationConfig.Builder b = defaults.toBuilder().chatOverrides(o.getTemperature(), o.getTopP(), o.getTopK(),
+                o.getMaxTokens(), o.getStopSequences());
         if (o instanceof MedQAChatOptions m) {
             if (m.getSeed() != null) {
                 b.seed(m.getSeed());
@@ -345,18 +298,6 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
 
     private static String text(Message m) {
         return m.getText() == null ? "" : m.getText();
-    }
-
-    private static Generation await(BatchEngine.Request job) {
-        try {
-            return job.result().get();
-        } catch (InterruptedException e) {
-            job.cancel();
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while generating", e);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-        }
     }
 
     private ChatResponse piece(Call call, String text) {
