@@ -71,6 +71,9 @@ class DecoderStep(Module):
     # Rows are tokens: projections are plain 2-D matrix products; each token row takes its batch
     # row's adapter.
     x = torch.reshape(x, [b * t, hidden])
+    folded = bias
+    if masked:
+      folded = torch.empty([0], dtype=6, device=ids.device)
     tsel = sel
     if t > 1 and torch.numel(sel) > 0:
       tsel = torch.repeat_interleave(sel, t, 0)
@@ -98,15 +101,13 @@ class DecoderStep(Module):
       v = torch.reshape(torch.slice(v_cache, 2, frm, end), [b * kv_heads, keys, d])
       # Query heads h = kv * groups + g share key head kv: groups folded into the row axis.
       qg = torch.reshape(q, [b * kv_heads, groups * t, d])
-      scores = torch.mul(torch.bmm(qg, torch.transpose(k, 1, 2)), scale)
-      dtype = ops.prim.dtype(scores)
-      # Softmax in float32 whatever the compute dtype.
-      scores = torch.to(scores, 6)
-      if masked:
-        scores = torch.add(torch.view(scores, [b, kv_heads, groups, t, keys]), bias)
-        scores = torch.view(scores, [b * kv_heads, groups * t, keys])
-      probs = torch.to(torch.softmax(scores, -1), dtype)
-      out = torch.view(torch.bmm(probs, v), [b, heads, t, d])
+      # Several float32 rows (prefill, scoring) in a layer whose products round to bfloat16 anyway
+      # take PyTorch's fused attention; layers of exact float32 products keep the three passes the
+      # op-by-op path repeats (attend). The fused kernel's mask, the same for every layer, is made once.
+      fast = t > 1 and ops.prim.dtype(q) == 6 and self.rounds_to_bf16(kinds, params, p, b * t)
+      if fast and masked and torch.numel(folded) == 0:
+        folded = self.fold_mask(bias, groups)
+      out = self.attend(qg, k, v, bias, folded, b, t, scale, fast)
       out = torch.reshape(torch.transpose(out, 1, 2), [b * t, heads * d])
       x = torch.add(x, self.project(out, kinds[p + 3], params[p + 3], weights[p + 3], loras[p + 3], tsel))
       # SwiGLU MLP (Mlp.forward).
@@ -123,6 +124,68 @@ class DecoderStep(Module):
       tsel = sel
     logits = self.project(x, kinds[h], params[h], weights[h], loras[h], tsel)
     return torch.to(logits, 6)
+
+  # softmax(q k^T * scale + bias) v for the queries qg [B * kv, groups * T, d] (query head
+  # kv * groups + g at rows g * T..) and the keys and values [B * kv, keys, d]; returns [B, heads, T, d].
+  # fast: PyTorch's fused attention (scaled_dot_product_attention, its flash kernel on the CPU) on
+  # the mask folded over the groups (folded, or made here when empty), with no [rows, keys] score
+  # tensors: 2-3x faster than the three passes at 400 rows (M, L and Mistral-7B shapes), but it sums
+  # in another order (outputs within 1e-6 of theirs: DecoderStepTest). Otherwise the three passes
+  # Attention.forward makes, in the same order and dtypes: scores, softmax in float32, weighted sum.
+  def attend(self: __torch__.DecoderStep,
+    qg: Tensor,
+    k: Tensor,
+    v: Tensor,
+    bias: Tensor,
+    folded: Tensor,
+    b: int,
+    t: int,
+    scale: float,
+    fast: bool) -> Tensor:
+    kv_heads = torch.floordiv(torch.size(k, 0), b)
+    groups = torch.floordiv(torch.size(qg, 1), t)
+    keys = torch.size(k, 1)
+    d = torch.size(k, 2)
+    masked = torch.numel(bias) > 0
+    if fast:
+      mask: Optional[Tensor] = None
+      if masked:
+        if torch.numel(folded) == 0:
+          folded = self.fold_mask(bias, groups)
+        mask = folded
+      out = torch.scaled_dot_product_attention(torch.view(qg, [b, kv_heads, groups * t, d]),
+          torch.view(k, [b, kv_heads, keys, d]), torch.view(v, [b, kv_heads, keys, d]), mask, 0., False, scale=scale)
+      return torch.view(out, [b, kv_heads * groups, t, d])
+    scores = torch.mul(torch.bmm(qg, torch.transpose(k, 1, 2)), scale)
+    dtype = ops.prim.dtype(scores)
+    # Softmax in float32 whatever the compute dtype.
+    scores = torch.to(scores, 6)
+    if masked:
+      scores = torch.add(torch.view(scores, [b, kv_heads, groups, t, keys]), bias)
+      scores = torch.view(scores, [b * kv_heads, groups * t, keys])
+    probs = torch.to(torch.softmax(scores, -1), dtype)
+    return torch.view(torch.bmm(probs, v), [b, kv_heads * groups, t, d])
+
+  # The mask bias [B, 1, 1, T, keys] repeated for each query group: [B, 1, groups * T, keys].
+  def fold_mask(self: __torch__.DecoderStep,
+    bias: Tensor,
+    groups: int) -> Tensor:
+    shape = torch.size(bias)
+    return torch.reshape(torch.expand(bias, [shape[0], 1, groups, shape[3], shape[4]]),
+        [shape[0], 1, groups * shape[3], shape[4]])
+
+  # Whether any product of layer p's projections rounds to bfloat16 for `rows` rows: int4, int8 and
+  # bf16 always, a dense float32 one under MatmulPrecision.MEDIUM from 128 rows on (dense_mm).
+  def rounds_to_bf16(self: __torch__.DecoderStep,
+    kinds: List[int],
+    params: List[int],
+    p: int,
+    rows: int) -> bool:
+    for j in range(7):
+      kind = kinds[p + j]
+      if kind == 1 or kind == 2 or kind == 4 or (kind == 0 and params[p + j] == 1 and rows >= 128):
+        return True
+    return False
 
   # y = x W^T (+ the LoRA delta) for one projection described as in the header.
   def project(self: __torch__.DecoderStep,
@@ -227,12 +290,13 @@ class DecoderStep(Module):
   # x [rows, in] bfloat16 times an int4 weight in the CPU kernel's layout, through bfloat16 GEMMs.
   # That layout (PyTorch 2.7's _convert_weight_to_int4pack_for_cpu; Int4LinearTest checks it) is
   # blocks of 64 output rows, each [in, 32] bytes whose low nibble is row j and high nibble row
-  # j + 32 of the block. A band of 4 blocks (256 outputs: 2 MiB of bfloat16 at in = 4096) is
-  # unpacked into W^T [in, 256] and dequantized as the kernel does, (q - 8) * scale + zero in
-  # float32 rounded once to bfloat16 (the weight a transformers bfloat16 run of the dequantized
-  # model holds), then multiplied while it is in cache. Every band reuses the same two buffers and
-  # writes its product into its slice of one output: fresh tensors per band (or a batched matmul,
-  # which copies x once per block) cost more in page faults than the products themselves.
+  # j + 32 of the block. A band of 8 blocks (512 outputs: 4 MiB of bfloat16 at in = 4096) is
+  # unpacked into W^T [in, 512] and dequantized as the kernel does, (q - 8) * scale + zero in
+  # float32 (one rounding, as its fused multiply-add) rounded to bfloat16 (the weight a
+  # transformers bfloat16 run of the dequantized model holds), then multiplied while it is in
+  # cache (int4_band). Every band reuses the same buffers and writes its product into its slice of
+  # one output: fresh tensors per band (or a batched matmul, which copies x once per block) cost
+  # more in page faults than the products themselves. The blocks left over make one smaller band.
   def int4_bands(self: __torch__.DecoderStep,
     x: Tensor,
     packed: Tensor,
@@ -240,39 +304,67 @@ class DecoderStep(Module):
     scales_and_zeros: Tensor) -> Tensor:
     k = torch.size(x, 1)
     m = torch.size(x, 0)
-    out = torch.size(scales_and_zeros, 1)
     groups = torch.floordiv(k, group)
-    blocks = torch.floordiv(out, 64)
-    band = min(4, blocks)
-    codes = torch.empty([k, band, 64], dtype=0, device=x.device)
-    w = torch.empty([k, band, 64], dtype=15, device=x.device)
-    bands = torch.floordiv(blocks + band - 1, band)
-    y = torch.empty([bands, m, band * 64], dtype=15, device=x.device)
+    blocks = torch.floordiv(torch.size(scales_and_zeros, 1), 64)
+    band = min(8, blocks)
+    full = torch.floordiv(blocks, band)
+    rest = blocks - full * band
+    bytes = torch.empty([k, band, 32], dtype=0, device=x.device)
+    codes = torch.empty([k, 2, band, 32], dtype=1, device=x.device)
+    w = torch.empty([k, 2, band, 32], dtype=15, device=x.device)
+    sz = torch.empty([2, groups, 2, band, 32], dtype=15, device=x.device)
+    y = torch.empty([full, m, band * 64], dtype=15, device=x.device)
     i = 0
-    while i < bands:
-      b = i * band
-      n = min(band, blocks - b)
-      # Block j's bytes [in, 32] land in codes[:, j, :32] (low nibbles) and [:, j, 32:] (high).
-      v = torch.view(torch.slice(packed, 0, b * 64, (b + n) * 64), [n, k, 32])
-      c = torch.permute(torch.slice(codes, 1, 0, n), [1, 0, 2])
-      torch.bitwise_and(v, 15, out=torch.slice(c, 2, 0, 32))
-      torch.bitwise_right_shift(v, 4, out=torch.slice(c, 2, 32, 64))
-      wn = torch.slice(w, 1, 0, n)
-      torch.copy_(wn, torch.slice(codes, 1, 0, n))
-      # scales_and_zeros [groups, out, 2] -> scale and zero - 8 * scale [groups, 1, n * 64], float32
-      # (exact: both are bfloat16 values): one pass, q * scale + (zero - 8 * scale) in float32
-      # rounded once into the bfloat16 buffer, instead of subtracting 8 from every code first.
-      sz = torch.to(torch.slice(scales_and_zeros, 1, b * 64, (b + n) * 64), 6)
-      scale = torch.reshape(torch.select(sz, 2, 0), [groups, 1, n * 64])
-      offset = torch.sub(torch.reshape(torch.select(sz, 2, 1), [groups, 1, n * 64]), scale, alpha=8.0)
-      wg = torch.view(wn, [groups, group, n * 64])
-      torch.addcmul(offset, wg, scale, out=wg)
-      if n == band:
-        torch.mm(x, torch.view(wn, [k, n * 64]), out=torch.select(y, 0, i))
-      else:
-        torch.copy_(torch.slice(torch.select(y, 0, i), 1, 0, n * 64), torch.mm(x, torch.reshape(wn, [k, n * 64])))
+    while i < full:
+      self.int4_band(x, packed, scales_and_zeros, i * band * 64, group, bytes, codes, w, sz, torch.select(y, 0, i))
       i = i + 1
-    return torch.slice(torch.reshape(torch.permute(y, [1, 0, 2]), [m, -1]), 1, 0, out)
+    # [band, m, half, block, 32] -> [m, band, block, half, 32]: rows in order.
+    y = torch.reshape(torch.permute(torch.view(y, [full, m, 2, band, 32]), [1, 0, 3, 2, 4]), [m, full * band * 64])
+    if rest == 0:
+      return y
+    r = torch.empty([m, rest * 64], dtype=15, device=x.device)
+    self.int4_band(x, packed, scales_and_zeros, full * band * 64, group,
+        torch.empty([k, rest, 32], dtype=0, device=x.device), torch.empty([k, 2, rest, 32], dtype=1, device=x.device),
+        torch.empty([k, 2, rest, 32], dtype=15, device=x.device),
+        torch.empty([2, groups, 2, rest, 32], dtype=15, device=x.device), r)
+    r = torch.reshape(torch.permute(torch.view(r, [m, 2, rest, 32]), [0, 2, 1, 3]), [m, rest * 64])
+    return torch.cat([y, r], 1)
+
+  # One band of int4_bands: the blocks from output row b on, as many as the buffers hold, times x
+  # into out [rows, 64 * blocks], whose columns are [low rows of every block, high rows of every
+  # block]. Every step after the first runs on contiguous memory (or long runs of it), where
+  # PyTorch's elementwise kernels are vectorized; on the layout's 32-byte runs or on mixed dtypes
+  # they were 3-7x slower, and dequantizing cost as much as the product. So the band's bytes are
+  # transposed once to [in, blocks, 32]; their high and low nibbles become int8 q - 8 in W^T's
+  # column order; int8 to bfloat16; then zero + (q - 8) * scale in bfloat16 (computed in float32)
+  # with the band's scales and zeros copied into that column order.
+  def int4_band(self: __torch__.DecoderStep,
+    x: Tensor,
+    packed: Tensor,
+    scales_and_zeros: Tensor,
+    b: int,
+    group: int,
+    bytes: Tensor,
+    codes: Tensor,
+    w: Tensor,
+    sz: Tensor,
+    out: Tensor) -> None:
+    k = torch.size(x, 1)
+    band = torch.size(bytes, 1)
+    groups = torch.floordiv(k, group)
+    v = torch.view(torch.slice(packed, 0, b, b + band * 64), [band, k, 32])
+    torch.copy_(bytes, torch.permute(v, [1, 0, 2]))
+    torch.bitwise_right_shift(bytes, 4, out=torch.select(codes, 1, 1))
+    torch.bitwise_and(bytes, 15, out=torch.select(codes, 1, 0))
+    torch.sub_(codes, 8)
+    torch.copy_(w, codes)
+    # scales_and_zeros [groups, out, 2] -> [scale or zero, groups, half, block, 32]
+    s = torch.view(torch.slice(scales_and_zeros, 1, b, b + band * 64), [groups, band, 2, 32, 2])
+    torch.copy_(sz, torch.permute(s, [4, 0, 2, 1, 3]))
+    wg = torch.view(w, [groups, group, band * 64])
+    torch.addcmul(torch.view(torch.select(sz, 0, 1), [groups, 1, band * 64]), wg,
+        torch.view(torch.select(sz, 0, 0), [groups, 1, band * 64]), out=wg)
+    torch.mm(x, torch.view(w, [k, band * 64]), out=out)
 
   # int8 with one scale per output channel, bfloat16 activations. PyTorch 2.7.1's CPU kernel reads
   # out of bounds for several rows when in_features is not a multiple of 32 (it crashed on 172):

@@ -81,8 +81,16 @@ class DecoderStepTest {
         "F32,NONE,INT4", "F16,NONE,COMPUTE", "F16,NF4,COMPUTE", "F16,INT4,INT8", "BF16,NONE,COMPUTE", "BF16,INT8,INT4"})
     void everyFormatWithAndWithoutAdaptersEqualsOpByOp(String precision, String quantization, LmHead head) {
         DataType dtype = precision.equals("F16") ? DataType.FLOAT16 : DataType.FLOAT32;
-        // F32: the same operations in the same order. F16: as f16FusedMatchesF16OpByOp.
-        double tolerance = dtype == DataType.FLOAT32 ? F32_TOLERANCE : 0.05;
+        // F32: the same operations in the same order. F16: as f16FusedMatchesF16OpByOp. Float32
+        // layers whose products round to bfloat16 (INT4, INT8, BF16) attend to their prompt with
+        // PyTorch's fused attention, which sums in another order (fusedAttentionEqualsTheThreePasses);
+        // bfloat16 roundings then flip, and the paths may part by as much as transformers' own
+        // bfloat16 run parts from float32 on this model (golden_packed_transformers.json), the bound
+        // PackedKernelFidelityTest holds the fused path to against the float32 reference.
+        String rounding = precision.equals("BF16") && quantization.equals("NONE") ? "bf16"
+                : quantization.equals("INT4") ? "int4" : quantization.equals("INT8") ? "int8" : null;
+        double tolerance = dtype != DataType.FLOAT32 ? 0.05
+                : rounding == null ? F32_TOLERANCE : transformersBf16Error("mistral-swa", rounding);
         Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
         try (MistralModel m = MistralModel.load(Golden.fixture("mistral-swa/" + (dtype == DataType.FLOAT32 ? "f32" : "f16")),
                 Device.cpu(), dtype, precision.equals("BF16") ? Bf16Linear.converting(Quantization.valueOf(quantization)
@@ -237,6 +245,94 @@ class DecoderStepTest {
             int before = m.manager().getManagedArrays().size();
             run(m, true, new int[][] {{1, 2, 3}}, 40);
             assertThat(m.manager().getManagedArrays()).hasSize(before);
+        }
+    }
+
+    /**
+     * The script's two ways to attend, its fused kernel (prefill of layers whose products round to
+     * bfloat16) and the three passes Attention.forward makes, are one formula: on random float32
+     * queries, keys and values they agree within 1e-5 (outputs of size ~1) under a causal prompt
+     * mask, a continued prompt (keys before the queries), left padding (query rows that see no key at
+     * all) and a sliding window, with 3 query heads per key head; and a mask that ignores the groups
+     * is caught.
+     */
+    @Test
+    void fusedAttentionEqualsTheThreePasses() {
+        int b = 2;
+        int kv = 2;
+        int groups = 3;
+        int d = 16;
+        float masked = -Float.MAX_VALUE;
+        java.util.Random random = new java.util.Random(7);
+        // {T, keys, padding of row 1, window}
+        int[][] cases = {{9, 9, 0, 0}, {5, 12, 0, 0}, {7, 7, 3, 0}, {10, 10, 0, 4}, {6, 11, 2, 5}};
+        try (ai.djl.ndarray.NDManager nd = ai.djl.ndarray.NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+            for (int[] c : cases) {
+                int t = c[0];
+                int keys = c[1];
+                float[] bias = new float[b * t * keys];
+                for (int r = 0; r < b; r++) {
+                    int pad = r == 1 ? c[2] : 0;
+                    for (int qi = 0; qi < t; qi++) {
+                        int i = keys - t + qi; // the query's slot
+                        for (int j = 0; j < keys; j++) {
+                            boolean visible = j <= i && j >= pad && (c[3] == 0 || i - j < c[3]);
+                            bias[(r * t + qi) * keys + j] = visible ? 0f : masked;
+                        }
+                    }
+                }
+                NDArray q = nd.create(gaussian(random, b * kv * groups * t * d), new ai.djl.ndarray.types.Shape(b * kv, groups * t, d));
+                NDArray k = nd.create(gaussian(random, b * kv * keys * d), new ai.djl.ndarray.types.Shape(b * kv, keys, d));
+                NDArray v = nd.create(gaussian(random, b * kv * keys * d), new ai.djl.ndarray.types.Shape(b * kv, keys, d));
+                NDArray mask = nd.create(bias, new ai.djl.ndarray.types.Shape(b, 1, 1, t, keys));
+                float[] three = attend(q, k, v, mask, nd.create(new float[0]), b, t, false);
+                float[] fast = attend(q, k, v, mask, nd.create(new float[0]), b, t, true);
+                double diff = 0;
+                for (int i = 0; i < three.length; i++) {
+                    diff = Math.max(diff, Math.abs(three[i] - fast[i]));
+                }
+                assertThat(diff).as("T %d, keys %d, padding %d, window %d", t, keys, c[2], c[3]).isLessThanOrEqualTo(1e-5);
+                // Query rows are g * T + position: a mask folded position-major (each position's row
+                // repeated for its groups, position * groups + g) gives rows the wrong masks.
+                NDArray wrong = mask.reshape(b, 1, t, keys).repeat(2, groups);
+                float[] misfolded = attend(q, k, v, mask, wrong, b, t, true);
+                double off = 0;
+                for (int i = 0; i < three.length; i++) {
+                    off = Math.max(off, Math.abs(three[i] - misfolded[i]));
+                }
+                assertThat(off).as("mask folded position-major").isGreaterThan(0.1);
+            }
+        }
+    }
+
+    private static float[] attend(NDArray q, NDArray k, NDArray v, NDArray bias, NDArray folded, int b, int t, boolean fast) {
+        java.util.List<ai.djl.pytorch.jni.IValue> args = java.util.List.of(ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) q),
+                ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) k), ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) v),
+                ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) bias), ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) folded),
+                ai.djl.pytorch.jni.IValue.from((long) b), ai.djl.pytorch.jni.IValue.from((long) t),
+                ai.djl.pytorch.jni.IValue.from(0.25), ai.djl.pytorch.jni.IValue.from(fast));
+        try {
+            return DecoderStep.script().call(q.getManager(), "attend", args.toArray(new ai.djl.pytorch.jni.IValue[0])).toFloatArray();
+        } finally {
+            args.forEach(ai.djl.pytorch.jni.IValue::close);
+        }
+    }
+
+    private static float[] gaussian(java.util.Random random, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) random.nextGaussian();
+        }
+        return a;
+    }
+
+    /** transformers' bfloat16 run against its float32 run of the same weights (tools/make_packed_golden.py). */
+    private static double transformersBf16Error(String model, String format) {
+        try {
+            return ai.medqa.common.Json.MAPPER.readTree(Golden.fixture("golden_packed_transformers.json").toFile())
+                    .get("models").get(model).get(format).get("cases").get(0).get("max_abs_bf16_vs_f32").asDouble();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
