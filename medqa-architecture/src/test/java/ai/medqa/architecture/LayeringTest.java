@@ -1,0 +1,111 @@
+package ai.medqa.architecture;
+
+import static com.tngtech.archunit.base.DescribedPredicate.describe;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The layering of the modules as rules on their bytecode (ArchUnit): which module may use which,
+ * that the packages form no cycle, and which modules stay free of DJL (and so of native code). A
+ * module is recognised by its packages; {@code ai.medqa} itself is split today ({@code MedQAException}
+ * in medqa-common, {@code MedQA} in medqa-core), so those two are placed by name.
+ */
+class LayeringTest {
+    private static JavaClasses classes;
+
+    @BeforeAll
+    static void importEveryModule() {
+        classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages("ai.medqa");
+    }
+
+    private static DescribedPredicate<JavaClass> module(String name, String regex) {
+        Pattern p = Pattern.compile(regex);
+        return describe(name, c -> p.matcher(c.getName()).matches());
+    }
+
+    private static final DescribedPredicate<JavaClass> COMMON =
+            module("medqa-common", "ai\\.medqa\\.(MedQAException.*|common\\..*|io\\..*)");
+    private static final DescribedPredicate<JavaClass> CORE =
+            module("medqa-core", "ai\\.medqa\\.(MedQA(\\$.*)?|(chat|generate|lora|model|quant|tokenizer)\\..*)");
+    private static final DescribedPredicate<JavaClass> METRICS =
+            module("medqa-metrics", "ai\\.medqa\\.metrics\\.(?!bertscore\\.|judge\\.).*");
+    private static final DescribedPredicate<JavaClass> METRICS_SEMANTIC =
+            module("medqa-metrics-semantic", "ai\\.medqa\\.metrics\\.(bertscore|judge)\\..*");
+
+    @Test
+    void everyModuleIsFoundByItsPackages() {
+        // A rule over a layer that matches nothing checks nothing: each must hold classes.
+        for (DescribedPredicate<JavaClass> m : new DescribedPredicate[] {COMMON, CORE, METRICS, METRICS_SEMANTIC}) {
+            assertThat(classes.that(m)).as(m.getDescription()).isNotEmpty();
+        }
+        for (String p : new String[] {"finetune", "eval", "server", "langchain4j", "springai", "spring.boot", "spark",
+            "examples.cli"}) {
+            assertThat(classes.stream().anyMatch(c -> c.getPackageName().startsWith("ai.medqa." + p)))
+                    .as("classes of ai.medqa.%s", p).isTrue();
+        }
+    }
+
+    /** Each module uses only the modules below it: the engine never knows who serves it. */
+    @Test
+    void modulesDependInwardOnly() {
+        layeredArchitecture().consideringOnlyDependenciesInLayers()
+                .layer("common").definedBy(COMMON)
+                .layer("core").definedBy(CORE)
+                .layer("metrics").definedBy(METRICS)
+                .layer("metrics-semantic").definedBy(METRICS_SEMANTIC)
+                .layer("finetune").definedBy("ai.medqa.finetune..")
+                .layer("eval").definedBy("ai.medqa.eval..")
+                .layer("server").definedBy("ai.medqa.server..")
+                .layer("langchain4j").definedBy("ai.medqa.langchain4j..")
+                .layer("spring-ai").definedBy("ai.medqa.springai..")
+                .layer("spring-boot-starter").definedBy("ai.medqa.spring.boot..")
+                .layer("spark").definedBy("ai.medqa.spark..")
+                .layer("cli").definedBy("ai.medqa.examples..")
+                .whereLayer("common").mayNotAccessAnyLayer()
+                .whereLayer("core").mayOnlyAccessLayers("common")
+                .whereLayer("metrics").mayOnlyAccessLayers("common")
+                .whereLayer("metrics-semantic").mayOnlyAccessLayers("common", "metrics")
+                .whereLayer("finetune").mayOnlyAccessLayers("common", "core", "metrics")
+                .whereLayer("eval").mayOnlyAccessLayers("common", "core", "metrics")
+                .whereLayer("server").mayOnlyAccessLayers("common", "core")
+                .whereLayer("langchain4j").mayOnlyAccessLayers("common", "core")
+                .whereLayer("spring-ai").mayOnlyAccessLayers("common", "core")
+                .whereLayer("spring-boot-starter").mayOnlyAccessLayers("common", "core", "spring-ai")
+                .whereLayer("spark").mayOnlyAccessLayers("common", "core", "metrics", "eval")
+                .whereLayer("cli").mayOnlyAccessLayers("common", "core", "metrics", "metrics-semantic", "finetune", "eval",
+                        "server")
+                .check(classes);
+    }
+
+    /** No two packages use each other, directly or around a loop. */
+    @Test
+    void packagesFormNoCycle() {
+        slices().matching("ai.medqa.(**)").should().beFreeOfCycles().check(classes);
+    }
+
+    /**
+     * medqa-common and medqa-metrics run without native code (lexical metrics, reports, readers);
+     * the integrations reach PyTorch only through core's API.
+     */
+    @Test
+    void commonMetricsAndIntegrationsAreFreeOfDjl() {
+        noClasses().that(COMMON.or(METRICS)).should().dependOnClassesThat().resideInAPackage("ai.djl..")
+                .because("medqa-common and medqa-metrics must run without DJL or native code").check(classes);
+        noClasses().that().resideInAnyPackage("ai.medqa.server..", "ai.medqa.langchain4j..", "ai.medqa.springai..",
+                "ai.medqa.spark..").should().dependOnClassesThat().resideInAPackage("ai.djl..")
+                .because("integrations use the engine through medqa-core's API").check(classes);
+    }
+}
