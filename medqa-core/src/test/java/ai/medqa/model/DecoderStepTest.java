@@ -4,12 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
+import ai.medqa.common.Json;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Quantization;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -263,10 +272,10 @@ class DecoderStepTest {
         int groups = 3;
         int d = 16;
         float masked = -Float.MAX_VALUE;
-        java.util.Random random = new java.util.Random(7);
+        Random random = new Random(7);
         // {T, keys, padding of row 1, window}
         int[][] cases = {{9, 9, 0, 0}, {5, 12, 0, 0}, {7, 7, 3, 0}, {10, 10, 0, 4}, {6, 11, 2, 5}};
-        try (ai.djl.ndarray.NDManager nd = ai.djl.ndarray.NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+        try (NDManager nd = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
             for (int[] c : cases) {
                 int t = c[0];
                 int keys = c[1];
@@ -281,10 +290,10 @@ class DecoderStepTest {
                         }
                     }
                 }
-                NDArray q = nd.create(gaussian(random, b * kv * groups * t * d), new ai.djl.ndarray.types.Shape(b * kv, groups * t, d));
-                NDArray k = nd.create(gaussian(random, b * kv * keys * d), new ai.djl.ndarray.types.Shape(b * kv, keys, d));
-                NDArray v = nd.create(gaussian(random, b * kv * keys * d), new ai.djl.ndarray.types.Shape(b * kv, keys, d));
-                NDArray mask = nd.create(bias, new ai.djl.ndarray.types.Shape(b, 1, 1, t, keys));
+                NDArray q = nd.create(gaussian(random, b * kv * groups * t * d), new Shape(b * kv, groups * t, d));
+                NDArray k = nd.create(gaussian(random, b * kv * keys * d), new Shape(b * kv, keys, d));
+                NDArray v = nd.create(gaussian(random, b * kv * keys * d), new Shape(b * kv, keys, d));
+                NDArray mask = nd.create(bias, new Shape(b, 1, 1, t, keys));
                 float[] three = attend(q, k, v, mask, nd.create(new float[0]), b, t, false);
                 float[] fast = attend(q, k, v, mask, nd.create(new float[0]), b, t, true);
                 double diff = 0;
@@ -306,19 +315,19 @@ class DecoderStepTest {
     }
 
     private static float[] attend(NDArray q, NDArray k, NDArray v, NDArray bias, NDArray folded, int b, int t, boolean fast) {
-        java.util.List<ai.djl.pytorch.jni.IValue> args = java.util.List.of(ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) q),
-                ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) k), ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) v),
-                ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) bias), ai.djl.pytorch.jni.IValue.from((ai.djl.pytorch.engine.PtNDArray) folded),
-                ai.djl.pytorch.jni.IValue.from((long) b), ai.djl.pytorch.jni.IValue.from((long) t),
-                ai.djl.pytorch.jni.IValue.from(0.25), ai.djl.pytorch.jni.IValue.from(fast));
+        List<IValue> args = List.of(IValue.from((PtNDArray) q),
+                IValue.from((PtNDArray) k), IValue.from((PtNDArray) v),
+                IValue.from((PtNDArray) bias), IValue.from((PtNDArray) folded),
+                IValue.from((long) b), IValue.from((long) t),
+                IValue.from(0.25), IValue.from(fast));
         try {
-            return DecoderStep.script().call(q.getManager(), "attend", args.toArray(new ai.djl.pytorch.jni.IValue[0])).toFloatArray();
+            return DecoderStep.script().call(q.getManager(), "attend", args.toArray(new IValue[0])).toFloatArray();
         } finally {
-            args.forEach(ai.djl.pytorch.jni.IValue::close);
+            args.forEach(IValue::close);
         }
     }
 
-    private static float[] gaussian(java.util.Random random, int n) {
+    private static float[] gaussian(Random random, int n) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
             a[i] = (float) random.nextGaussian();
@@ -329,10 +338,10 @@ class DecoderStepTest {
     /** transformers' bfloat16 run against its float32 run of the same weights (tools/make_packed_golden.py). */
     private static double transformersBf16Error(String model, String format) {
         try {
-            return ai.medqa.common.Json.MAPPER.readTree(Golden.fixture("golden_packed_transformers.json").toFile())
+            return Json.MAPPER.readTree(Golden.fixture("golden_packed_transformers.json").toFile())
                     .get("models").get(model).get(format).get("cases").get(0).get("max_abs_bf16_vs_f32").asDouble();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
