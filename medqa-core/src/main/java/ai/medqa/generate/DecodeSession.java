@@ -9,7 +9,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The one decode loop: greedy, sampled, batched and streamed generation all step through it.
+ * {@link Generator}'s decode loop: its greedy, sampled, batched (a fixed set of prompts) and
+ * streamed generation all step through it. {@link BatchEngine} has its own step loop (requests
+ * join and leave between steps) and shares {@link DecodeRow} and this class's prompt and stop checks.
  *
  * <p>Prompts are left-padded to a common length and prefilled together; then each {@link #step()}
  * feeds every row's last token through the KV cache and picks the next with that row's

@@ -14,7 +14,13 @@ import java.util.stream.StreamSupport;
 
 /**
  * Generation from token ids with Hugging Face {@code generate()} semantics: one prompt, a batch, or
- * a stream of text. Not thread-safe: one generation at a time per model.
+ * a stream of text.
+ *
+ * <p>Calls may run on several threads at once over one model: each has its own {@code DecodeSession}
+ * (KV cache, samplers, stop rule) and only reads the weights. What changes the model (an adapter
+ * switched, attached or removed, a projection replaced) must not run meanwhile: {@code MedQA} holds
+ * a read lock around each call (each step of a stream) and a write lock for its adapter changes. A
+ * returned stream is read by one thread at a time.
  */
 public final class Generator {
 

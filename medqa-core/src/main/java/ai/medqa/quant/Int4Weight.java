@@ -11,8 +11,8 @@ import ai.medqa.io.HalfFloat;
  * <p>Quantizing a group: {@code scale = max(max - min, 1e-6) / 15} and {@code zero = min + 8 * scale}
  * (float32, as gpt-fast's {@code get_group_qparams}), both rounded to bfloat16 (the kernel's scale
  * format), then {@code q = clamp(round((w - (zero - 8 * scale)) / scale), 0, 15)} with the rounded
- * values, round half to even as {@code torch.round}. {@code tools/make_int4_golden.py} restates it
- * in PyTorch.
+ * values, round half to even as {@code torch.round}. {@code tools/make_packed_golden.py} restates it
+ * in PyTorch ({@code int4()}) for the INT4 goldens ({@code golden_packed_transformers.json}).
  *
  * @param q one code per weight, row-major
  * @param scales per row and group, {@code [out, in / groupSize]} row-major, bfloat16 values
