@@ -80,7 +80,33 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
      * @throws ChatTemplateException if the template rejects the messages (e.g. roles not alternating)
      */
     public int[] encode(List<Message> messages, boolean addGenerationPrompt) {
-        return encodeSegments(segments(checked(messages), addGenerationPrompt));
+        return encodeSegments(segments(checked(messages), addGenerationPrompt, null));
+    }
+
+    /**
+     * Whether the template renders tools itself (it reads a {@code tools} variable, as Mistral
+     * v0.3's does): {@link #encode(List, List)} then gives it the tools, tool calls and tool results
+     * as structured data, and the model answers in its own tool-call syntax ({@link Tools}).
+     */
+    public boolean rendersTools() {
+        return false;
+    }
+
+    /**
+     * The prompt ids of {@code messages} with the generation prompt, {@code tools} passed to a
+     * template that {@link #rendersTools renders tools} (as transformers' {@code
+     * apply_chat_template(messages, tools=...)}: each {@code {"type": "function", "function":
+     * {name, description, parameters}}}). Every text of the tools (names, descriptions, schemas,
+     * arguments) stays text, as message contents do.
+     *
+     * @throws IllegalStateException if this template does not render tools
+     * @throws ChatTemplateException if the template rejects the messages
+     */
+    public int[] encode(List<Message> messages, List<Tools.Tool> tools) {
+        if (!rendersTools()) {
+            throw new IllegalStateException("this chat template does not render tools; Tools describes them in the prompt");
+        }
+        return encodeSegments(segments(checked(messages), true, List.copyOf(tools)));
     }
 
     /**
@@ -89,7 +115,7 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
      */
     public String render(List<Message> messages, boolean addGenerationPrompt) {
         StringBuilder text = new StringBuilder();
-        for (Segment segment : segments(checked(messages), addGenerationPrompt)) {
+        for (Segment segment : segments(checked(messages), addGenerationPrompt, null)) {
             text.append(segment.text());
         }
         return text.toString();
@@ -98,8 +124,10 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
     /**
      * The rendered prompt cut into what the template wrote and what came from messages, in order.
      * Implementations fold the system prompt where their format needs it.
+     *
+     * @param tools the tools for a template that renders them, else null (no {@code tools} variable)
      */
-    abstract List<Segment> segments(List<Message> messages, boolean addGenerationPrompt);
+    abstract List<Segment> segments(List<Message> messages, boolean addGenerationPrompt, List<Tools.Tool> tools);
 
     /** A piece of the rendered prompt; {@code fromMessage} pieces are user text and never hold control tokens. */
     record Segment(String text, boolean fromMessage) {

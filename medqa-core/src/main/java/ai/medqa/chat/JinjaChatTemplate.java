@@ -1,8 +1,10 @@
 package ai.medqa.chat;
 
 import ai.medqa.tokenizer.Tokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
@@ -38,6 +40,8 @@ final class JinjaChatTemplate extends ChatTemplate {
     private static final Logger LOG = LoggerFactory.getLogger(JinjaChatTemplate.class);
     /** A quoted 'system' or "system" in the template: it compares roles with system itself. */
     private static final Pattern MENTIONS_SYSTEM_ROLE = Pattern.compile("['\"]system['\"]");
+    /** A template that reads a {@code tools} variable renders the tools itself (Mistral v0.3's, ...). */
+    private static final Pattern MENTIONS_TOOLS = Pattern.compile("\\btools\\b");
     /** Noncharacters U+FDD0..U+FDEF: reserved for internal use, never in text a user means to send. */
     private static final char FIRST_MARKER = '\uFDD0';
     private static final char LAST_MARKER = '\uFDEF';
@@ -49,18 +53,36 @@ final class JinjaChatTemplate extends ChatTemplate {
 
     JinjaChatTemplate(Tokenizer tokenizer, String source, boolean foldSystemPrompt) {
         super(tokenizer);
-        this.source = Objects.requireNonNull(source, "source");
+        this.source = asJinja2Reads(Objects.requireNonNull(source, "source"));
         this.foldSystemPrompt = foldSystemPrompt;
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withNestedInterpretationEnabled(false)
+                // jinja2's "{{-" and "-}}" strip whitespace as "{%-" does (Mistral v0.3's template writes every
+                // piece with them); Jinjava does so only when asked.
+                .withLegacyOverrides(LegacyOverrides.newBuilder()
+                        .withUseTrimmingForNotesAndExpressions(true)
+                        .withUseNaturalOperatorPrecedence(true)
+                        .withParseWhitespaceControlStrictly(true)
+                        .build())
                 .build());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
                 "", "raise_exception", JinjaChatTemplate.class, "raiseException", String.class));
         jinjava.getGlobalContext().registerFilter(new PythonJson()); // tojson as transformers writes it
         checkSyntax();
     }
+
+    /**
+     * jinja2 reads {@code not x is defined} as {@code not (x is defined)}; Jinjava as
+     * {@code (not x) is defined}, which is always true (Mistral v0.3's template then drops its tools).
+     * Written {@code x is not defined}, both read it as jinja2 does.
+     */
+    static String asJinja2Reads(String source) {
+        return NOT_BEFORE_TEST.matcher(source).replaceAll("$1 is not $2");
+    }
+
+    private static final Pattern NOT_BEFORE_TEST = Pattern.compile("\\bnot\\s+([A-Za-z_][\\w.]*)\\s+is\\s+(?!not\\b)([A-Za-z_]\\w*)");
 
     static boolean handlesSystemRole(String source) {
         return MENTIONS_SYSTEM_ROLE.matcher(source).find();
@@ -91,19 +113,24 @@ final class JinjaChatTemplate extends ChatTemplate {
     }
 
     @Override
-    List<Segment> segments(List<Message> messages, boolean addGenerationPrompt) {
+    public boolean rendersTools() {
+        return MENTIONS_TOOLS.matcher(source).find();
+    }
+
+    @Override
+    List<Segment> segments(List<Message> messages, boolean addGenerationPrompt, List<Tools.Tool> tools) {
         List<Message> input = foldSystemPrompt ? foldSystemPrompt(messages) : messages;
-        String plain = render(input, UnaryOperator.identity(), addGenerationPrompt);
-        char open = unusedMarker(input, FIRST_MARKER);
-        char close = unusedMarker(input, (char) (open + 1));
+        String plain = render(input, tools, UnaryOperator.identity(), addGenerationPrompt);
+        char open = unusedMarker(input, tools, FIRST_MARKER);
+        char close = unusedMarker(input, tools, (char) (open + 1));
         List<Segment> segments = split(
-                render(input, content -> open + content + close, addGenerationPrompt), open, close);
+                render(input, tools, content -> open + content + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
             return segments;
         }
         // Templates such as Llama 2's write message['content']|trim: mark the trimmed text instead.
         // String.trim() is what Jinjava's trim filter does (characters up to U+0020).
-        segments = split(render(input, content -> open + content.trim() + close, addGenerationPrompt), open, close);
+        segments = split(render(input, tools, content -> open + content.trim() + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
             return segments;
         }
@@ -112,12 +139,40 @@ final class JinjaChatTemplate extends ChatTemplate {
                 + " tokens; refusing to encode it");
     }
 
-    private String render(List<Message> messages, UnaryOperator<String> content, boolean addGenerationPrompt) {
+    /**
+     * Renders the template. {@code mark} wraps every text that came from the caller: message contents
+     * and, for tools and tool calls, every string of names, descriptions, parameter schemas and
+     * arguments (keys too: a property name is the caller's text). Call ids are not wrapped (templates
+     * check their length); {@link Message} allows only letters, digits, {@code _} and {@code -} in them.
+     */
+    private String render(List<Message> messages, List<Tools.Tool> tools, UnaryOperator<String> mark,
+            boolean addGenerationPrompt) {
         List<Map<String, Object>> list = new ArrayList<>(messages.size());
         for (Message message : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("role", message.role().jsonName());
-            map.put("content", content.apply(message.content()));
+            if (message.callsTools()) {
+                if (!message.content().isEmpty()) {
+                    map.put("content", mark.apply(message.content()));
+                }
+                List<Object> calls = new ArrayList<>();
+                for (Tools.Call call : message.toolCalls()) {
+                    Map<String, Object> function = new LinkedHashMap<>();
+                    function.put("name", mark.apply(call.name()));
+                    function.put("arguments", marked(call.arguments(), mark));
+                    Map<String, Object> c = new LinkedHashMap<>();
+                    c.put("id", call.id());
+                    c.put("type", "function");
+                    c.put("function", function);
+                    calls.add(c);
+                }
+                map.put("tool_calls", calls);
+            } else {
+                map.put("content", mark.apply(message.content()));
+            }
+            if (message.toolCallId() != null) {
+                map.put("tool_call_id", message.toolCallId());
+            }
             list.add(map);
         }
         Map<String, Object> context = new HashMap<>();
@@ -125,6 +180,20 @@ final class JinjaChatTemplate extends ChatTemplate {
         context.put("bos_token", tokenizer.bosToken());
         context.put("eos_token", tokenizer.eosToken());
         context.put("add_generation_prompt", addGenerationPrompt);
+        if (tools != null) {
+            List<Object> described = new ArrayList<>();
+            for (Tools.Tool tool : tools) {
+                Map<String, Object> function = new LinkedHashMap<>();
+                function.put("name", mark.apply(tool.name()));
+                function.put("description", mark.apply(tool.description()));
+                function.put("parameters", marked(tool.parameters(), mark));
+                Map<String, Object> t = new LinkedHashMap<>();
+                t.put("type", "function");
+                t.put("function", function);
+                described.add(t);
+            }
+            context.put("tools", described);
+        }
         RenderResult result;
         try {
             result = jinjava.renderForResult(source, context);
@@ -151,6 +220,33 @@ final class JinjaChatTemplate extends ChatTemplate {
         return result.getOutput();
     }
 
+    /** {@code node} as the maps, lists and values a template sees (as Python's json.loads gives), its strings marked. */
+    private static Object marked(JsonNode node, UnaryOperator<String> mark) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (node.isObject()) {
+            Map<String, Object> map = new LinkedHashMap<>();
+            node.properties().forEach(e -> map.put(mark.apply(e.getKey()), marked(e.getValue(), mark)));
+            return map;
+        }
+        if (node.isArray()) {
+            List<Object> list = new ArrayList<>(node.size());
+            node.forEach(v -> list.add(marked(v, mark)));
+            return list;
+        }
+        if (node.isTextual()) {
+            return mark.apply(node.textValue());
+        }
+        if (node.isBoolean()) {
+            return node.booleanValue();
+        }
+        if (node.isIntegralNumber()) {
+            return node.canConvertToLong() ? (Object) node.longValue() : node.bigIntegerValue();
+        }
+        return node.doubleValue();
+    }
+
     private static RaisedByTemplate raisedBy(Throwable error) {
         for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof RaisedByTemplate raised) {
@@ -164,15 +260,24 @@ final class JinjaChatTemplate extends ChatTemplate {
         return error.getMessage() + (error.getLineno() > 0 ? " (line " + error.getLineno() + ")" : "");
     }
 
-    /** The first noncharacter from {@code from} on that no message, token or the template holds. */
-    private char unusedMarker(List<Message> messages, char from) {
+    /** The first noncharacter from {@code from} on that no message, tool, token or the template holds. */
+    private char unusedMarker(List<Message> messages, List<Tools.Tool> tools, char from) {
+        StringBuilder caller = new StringBuilder();
+        for (Message message : messages) {
+            caller.append(message.content());
+            for (Tools.Call call : message.toolCalls()) {
+                caller.append(call.name()).append(call.arguments());
+            }
+        }
+        if (tools != null) {
+            for (Tools.Tool tool : tools) {
+                caller.append(tool.name()).append(tool.description()).append(tool.parameters());
+            }
+        }
         for (char c = from; c <= LAST_MARKER; c++) {
             String marker = String.valueOf(c);
-            boolean used = source.contains(marker)
+            boolean used = source.contains(marker) || caller.indexOf(marker) >= 0
                     || tokenizer.bosToken().contains(marker) || tokenizer.eosToken().contains(marker);
-            for (int i = 0; !used && i < messages.size(); i++) {
-                used = messages.get(i).content().contains(marker);
-            }
             if (!used) {
                 return c;
             }

@@ -22,6 +22,7 @@ import java.util.List;
 final class MistralChatTemplate extends ChatTemplate {
     static final String ROLES_MUST_ALTERNATE = "Conversation roles must alternate user/assistant/user/assistant/...";
     static final String ONLY_USER_AND_ASSISTANT = "Only user and assistant roles are supported!";
+    static final String NO_TOOL_CALLS = "this chat format has no tool calls: write them as text turns (Tools does)";
 
     MistralChatTemplate(Tokenizer tokenizer) {
         super(tokenizer);
@@ -29,12 +30,15 @@ final class MistralChatTemplate extends ChatTemplate {
 
     /** add_generation_prompt is ignored, as by the v0.1 template: the prompt already ends with "[/INST]". */
     @Override
-    List<Segment> segments(List<Message> messages, boolean addGenerationPrompt) {
+    List<Segment> segments(List<Message> messages, boolean addGenerationPrompt, List<Tools.Tool> tools) {
         List<Message> folded = foldSystemPrompt(messages);
         List<Segment> segments = new ArrayList<>(3 * folded.size() + 1);
         segments.add(Segment.template(tokenizer.bosToken()));
         for (int i = 0; i < folded.size(); i++) {
             Message message = folded.get(i);
+            if (message.callsTools()) {
+                throw new ChatTemplateException(NO_TOOL_CALLS);
+            }
             if ((message.role() == Role.USER) != (i % 2 == 0)) {
                 throw new ChatTemplateException(ROLES_MUST_ALTERNATE);
             }

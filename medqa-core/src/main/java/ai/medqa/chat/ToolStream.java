@@ -37,7 +37,13 @@ public final class ToolStream {
     }
 
     private final Listener listener;
+    private final Tools tools;
     private final boolean stringReply;
+    /** Native form: UNDECIDED until the control token or other text comes; then CALLS or REPLY. */
+    private NativeState nativeState;
+    private final StringBuilder blanks = new StringBuilder(); // native: leading blanks not yet decided on
+
+    private enum NativeState { UNDECIDED, CALLS, REPLY }
     private final List<Tools.Call> calls = new ArrayList<>();
     private final Deque<Frame> stack = new ArrayDeque<>();
     private final StringBuilder string = new StringBuilder(); // the string being read (decoded)
@@ -71,7 +77,9 @@ public final class ToolStream {
      */
     public ToolStream(Tools tools, Listener listener) {
         this.listener = Objects.requireNonNull(listener, "listener");
+        this.tools = tools;
         this.stringReply = !tools.hasReplySchema();
+        this.nativeState = tools.isNative() ? NativeState.UNDECIDED : null;
     }
 
     /** The calls read so far, with the ids they were announced with (their arguments as parsed at the end: null). */
@@ -82,6 +90,45 @@ public final class ToolStream {
     /** Whether a reply (rather than calls) has begun. */
     public boolean isReply() {
         return replied;
+    }
+
+    /**
+     * Reads the next generated token and its text; listeners hear what it completes. In native form
+     * the token tells calls ({@code [TOOL_CALLS]}, then the calls' JSON array, read as the generic
+     * form's {@code tool_calls} array) from a reply (its text as it comes, leading blanks dropped).
+     */
+    public void push(int token, String text) {
+        if (nativeState == null) {
+            push(text);
+            return;
+        }
+        switch (nativeState) {
+            case UNDECIDED -> {
+                if (token == tools.controlId()) {
+                    nativeState = NativeState.CALLS;
+                    push("{\"tool_calls\": ");
+                } else if (text.isBlank()) {
+                    blanks.append(text);
+                } else {
+                    nativeState = NativeState.REPLY;
+                    replied = true;
+                    listener.reply(text.stripLeading());
+                }
+            }
+            case CALLS -> push(text);
+            case REPLY -> {
+                if (!text.isEmpty()) {
+                    listener.reply(text);
+                }
+            }
+        }
+    }
+
+    /** The answer is complete: in native form, closes what the generic reader was given. */
+    public void end() {
+        if (nativeState == NativeState.CALLS) {
+            push("}");
+        }
     }
 
     /** Reads the next generated text; listeners hear what it completes. */
@@ -267,7 +314,7 @@ public final class ToolStream {
     private void endString(String s) {
         if (capture == Capture.NAME && stack.size() == captureDepth) {
             capture = null;
-            Tools.Call call = new Tools.Call(Tools.newCallId(), s, null);
+            Tools.Call call = new Tools.Call(tools.newCallId(), s, null);
             calls.add(call);
             listener.call(calls.size() - 1, call.id(), s);
             return;

@@ -15,8 +15,14 @@ import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
- * Tool calling for models whose chat template has no tools of its own (Mistral v0.1/v0.2's): the
- * generic way llama.cpp uses for such templates. The tools are described in the system prompt, and
+ * Tool calling. A chat template that renders tools itself and a tokenizer with Mistral's
+ * {@code [TOOL_CALLS]} control token (Mistral v0.3's) get them natively ({@link #forTemplate}): the
+ * template receives the tools, tool calls and tool results as structured data, as transformers'
+ * {@code apply_chat_template(messages, tools=...)} gives them, and the answer is constrained to the
+ * model's own syntax, {@code [TOOL_CALLS] [{"name": ..., "arguments": {...}}]} (calls get the 9
+ * letters and digits such templates demand as ids), or a reply that does not start with it.
+ *
+ * <p>For any other template (Mistral v0.1/v0.2's), the generic way llama.cpp uses for such templates. The tools are described in the system prompt, and
  * the answer is constrained ({@link Constraint}) to one JSON object, either calls of the tools
  * ({@code {"tool_calls": [{"name": ..., "arguments": {...}}]}}, arguments valid against each tool's
  * parameter schema) or a reply ({@code {"response": "..."}}); {@link #parse} reads it back. Calls and
@@ -56,18 +62,29 @@ public final class Tools {
         AUTO, REQUIRED, NAMED
     }
 
+    /** Mistral's control token before tool calls (v0.3 and later). */
+    public static final String MISTRAL_CALLS_TOKEN = "[TOOL_CALLS]";
+    private static final String ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
     private final List<Tool> tools;
     private final Choice choice;
     private final String named; // NAMED: the tool's name
     private final JsonNode response; // the reply's schema; null: free text
     private final Constraint constraint;
+    private final boolean nativeSyntax; // the template renders tools; answers in Mistral's syntax
+    private final int controlId; // native: the [TOOL_CALLS] token's id; else -1
+    private volatile Tools nativeForm; // this request's tools in native form, made once
 
-    private Tools(List<Tool> tools, Choice choice, String named, JsonNode response) {
+    private Tools(List<Tool> tools, Choice choice, String named, JsonNode response, int controlId) {
         this.tools = List.copyOf(tools);
         this.choice = choice;
         this.named = named;
         this.response = response;
-        this.constraint = Constraint.jsonSchema(schema());
+        this.controlId = controlId;
+        this.nativeSyntax = controlId >= 0;
+        this.constraint = nativeSyntax
+                ? Constraint.controlTokenThenJson(MISTRAL_CALLS_TOKEN, callsArraySchema(), choice == Choice.AUTO, response)
+                : Constraint.jsonSchema(schema());
     }
 
     /**
@@ -121,7 +138,7 @@ public final class Tools {
             throw new IllegalArgumentException("tool_choice: no tool is named \"" + named + "\" (tools: "
                     + String.join(", ", names) + ")");
         }
-        return new Tools(tools, choice, choice == Choice.NAMED ? named : null, response);
+        return new Tools(tools, choice, choice == Choice.NAMED ? named : null, response, -1);
     }
 
     /** Whether a reply must follow a JSON Schema (it is then JSON, not text). */
@@ -129,14 +146,85 @@ public final class Tools {
         return response != null;
     }
 
-    /** A fresh id for a call, as OpenAI writes them ({@code call_} and 24 hex digits). */
-    static String newCallId() {
+    /**
+     * These tools for {@code template}: in native form when it renders tools itself and its tokenizer
+     * has Mistral's {@code [TOOL_CALLS]} control token, else this (the generic form). Made once per
+     * instance.
+     */
+    public Tools forTemplate(ChatTemplate template) {
+        int id = template.rendersTools() ? callsTokenId(template.tokenizer) : -1;
+        if (nativeSyntax || id < 0) {
+            return this;
+        }
+        Tools n = nativeForm;
+        if (n == null || n.controlId != id) {
+            n = new Tools(tools, choice, named, response, id);
+            nativeForm = n;
+        }
+        return n;
+    }
+
+    /** Whether answers are in the model's own syntax (the template renders the tools). */
+    public boolean isNative() {
+        return nativeSyntax;
+    }
+
+    /** In native form, the id of the control token before calls; else -1. */
+    int controlId() {
+        return controlId;
+    }
+
+    private static int callsTokenId(ai.medqa.tokenizer.Tokenizer tokenizer) {
+        int id = tokenizer.idOf(MISTRAL_CALLS_TOKEN);
+        return id >= 0 && tokenizer.isSpecial(id) ? id : -1;
+    }
+
+    /**
+     * The prompt ids of {@code messages} (which may hold tool calls and tool results) with these
+     * tools: given to the template in native form, described in the system prompt otherwise.
+     */
+    public int[] encode(ChatTemplate template, List<Message> messages) {
+        return nativeSyntax ? template.encode(messages, tools) : template.encode(describeIn(messages));
+    }
+
+    /**
+     * A fresh id for a call: as OpenAI writes them ({@code call_} and 24 hex digits), or in native
+     * form 9 letters and digits (Mistral's templates refuse other ids).
+     */
+    String newCallId() {
+        if (nativeSyntax) {
+            StringBuilder id = new StringBuilder(9);
+            java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+            for (int i = 0; i < 9; i++) {
+                id.append(ALNUM.charAt(random.nextInt(ALNUM.length())));
+            }
+            return id.toString();
+        }
         return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
     }
 
     /** The constraint the answer follows. */
     public Constraint constraint() {
         return constraint;
+    }
+
+    /** The calls as a JSON array: each item one tool's {@code {"name": ..., "arguments": {...}}}. */
+    private ObjectNode callsArraySchema() {
+        ArrayNode calls = Json.MAPPER.createArrayNode();
+        for (Tool t : tools) {
+            if (named != null && !t.name().equals(named)) {
+                continue;
+            }
+            ObjectNode call = calls.addObject().put("type", "object");
+            ObjectNode props = call.putObject("properties");
+            props.putObject("name").put("const", t.name());
+            props.set("arguments", t.parameters());
+            call.putArray("required").add("name").add("arguments");
+        }
+        ObjectNode array = Json.MAPPER.createObjectNode().put("type", "array")
+                .put("minItems", 1).put("maxItems", named != null ? 1 : MAX_CALLS);
+        array.putObject("items").set("anyOf", calls);
+        return array;
     }
 
     private JsonNode schema() {
@@ -152,9 +240,7 @@ public final class Tools {
             call.putArray("required").add("name").add("arguments");
         }
         ObjectNode callsSchema = Json.MAPPER.createObjectNode().put("type", "object");
-        ObjectNode array = callsSchema.putObject("properties").putObject("tool_calls").put("type", "array")
-                .put("minItems", 1).put("maxItems", named != null ? 1 : MAX_CALLS);
-        array.putObject("items").set("anyOf", calls);
+        callsSchema.putObject("properties").set("tool_calls", callsArraySchema());
         callsSchema.putArray("required").add("tool_calls");
         if (choice != Choice.AUTO) {
             return callsSchema;
@@ -176,6 +262,7 @@ public final class Tools {
      * there is none): what each tool does, its parameters, and the JSON the answer must be.
      */
     public List<Message> describeIn(List<Message> messages) {
+        messages = asText(messages);
         StringBuilder s = new StringBuilder("You can call these tools (JSON Schema of each one's arguments):\n");
         for (Tool t : tools) {
             s.append("- ").append(t.name());
@@ -200,6 +287,40 @@ public final class Tools {
         } else {
             out.add(Message.system(s.toString()));
             out.addAll(messages);
+        }
+        return out;
+    }
+
+    /**
+     * {@code messages} with tool calls and results written as text turns, for a template that does
+     * not render them: an assistant's calls as {@link #callsText}, consecutive tool results as one
+     * user turn of {@link #resultsText}, each named by the call it answers.
+     */
+    static List<Message> asText(List<Message> messages) {
+        List<Message> out = new ArrayList<>(messages.size());
+        java.util.Map<String, String> callNames = new java.util.HashMap<>();
+        List<String> names = new ArrayList<>();
+        List<String> contents = new ArrayList<>();
+        for (Message m : messages) {
+            if (m.role() == Message.Role.TOOL) {
+                names.add(callNames.get(m.toolCallId()));
+                contents.add(m.content());
+                continue;
+            }
+            if (!contents.isEmpty()) {
+                out.add(Message.user(resultsText(names, contents)));
+                names.clear();
+                contents.clear();
+            }
+            if (m.callsTools()) {
+                m.toolCalls().forEach(c -> callNames.put(c.id(), c.name()));
+                out.add(Message.assistant(callsText(m.toolCalls())));
+            } else {
+                out.add(m);
+            }
+        }
+        if (!contents.isEmpty()) {
+            out.add(Message.user(resultsText(names, contents)));
         }
         return out;
     }
@@ -235,6 +356,40 @@ public final class Tools {
      * @throws IllegalArgumentException if {@code text} is not a complete answer
      */
     public Reply parse(String text) {
+        if (nativeSyntax) {
+            throw new IllegalStateException("native tool calls are told apart by their control token: parse(tokens, text)");
+        }
+        return parseGeneric(text);
+    }
+
+    /**
+     * The model's answer read back from its generated {@code tokens} and their {@code text}. In native
+     * form, calls follow the {@code [TOOL_CALLS]} token and anything else is the reply (its leading
+     * blanks dropped); otherwise as {@link #parse(String)}.
+     *
+     * @throws IllegalArgumentException if the answer is not complete (cut by the token budget)
+     */
+    public Reply parse(int[] tokens, String text) {
+        if (!nativeSyntax) {
+            return parseGeneric(text);
+        }
+        for (int t : tokens) {
+            if (t == controlId) {
+                return parseGeneric("{\"tool_calls\": " + text.strip() + "}");
+            }
+        }
+        String reply = text.stripLeading();
+        if (response != null) {
+            try {
+                Json.MAPPER.readTree(reply);
+            } catch (JsonProcessingException e) {
+                throw new IllegalArgumentException("the reply is not complete JSON (was it cut by max_tokens?): " + text, e);
+            }
+        }
+        return new Reply(reply, List.of());
+    }
+
+    private Reply parseGeneric(String text) {
         JsonNode answer;
         try {
             answer = Json.MAPPER.readTree(text);

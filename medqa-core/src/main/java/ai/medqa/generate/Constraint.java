@@ -42,9 +42,16 @@ public final class Constraint {
     private final String pattern;
     private final RunAutomaton dfa;
     private final Map<Tokenizer, Compiled> compiled = new WeakHashMap<>();
+    /** A control token the answer may hold (its piece, e.g. "[TOOL_CALLS]"), as CONTROL in the regex; else null. */
+    private final String control;
 
     private Constraint(String description, String regex) {
+        this(description, regex, null);
+    }
+
+    private Constraint(String description, String regex, String control) {
         this.description = description;
+        this.control = control;
         this.pattern = "[ \n]{0,4}(" + regex + ")";
         // RegExp.NONE: plain regular expressions (| * + ? {n,m} [...] . \ escapes), none of brics' extras.
         dk.brics.automaton.Automaton automaton = new RegExp(pattern, RegExp.NONE).toAutomaton();
@@ -100,6 +107,44 @@ public final class Constraint {
      */
     public static Constraint jsonSchema(JsonNode schema) {
         return new Constraint("JSON schema", JsonSchemaRegex.of(schema));
+    }
+
+    /**
+     * The answer is the control token {@code token} (a special token of the tokenizer, e.g. Mistral's
+     * {@code [TOOL_CALLS]}; nothing else may write it), an optional space and a JSON value valid
+     * against {@code schema}; or, when {@code otherwise} is true, an answer that does not start with
+     * that token, nor with its text spelled as ordinary pieces: JSON valid against
+     * {@code replySchema}, or any text when that is null. So a program tells the two apart by the
+     * token alone (Mistral v0.3's tool calls: {@code [TOOL_CALLS] [{"name": ..., "arguments": ...}]}).
+     */
+    public static Constraint controlTokenThenJson(String token, JsonNode schema, boolean otherwise, JsonNode replySchema) {
+        if (Objects.requireNonNull(token, "token").isEmpty()) {
+            throw new IllegalArgumentException("the control token must not be empty");
+        }
+        String re = CONTROL + " ?(" + JsonSchemaRegex.of(schema) + ")";
+        if (otherwise) {
+            re += "|" + (replySchema != null ? JsonSchemaRegex.of(replySchema) : notStartingWith(token));
+        }
+        return new Constraint(token + " then JSON schema" + (otherwise ? ", or a reply" : ""), re, token);
+    }
+
+    /** The character that stands for the control token in the regex (a private-use character no piece holds). */
+    static final char CONTROL = '\uE000';
+
+    /** Any text without CONTROL that does not start with {@code prefix}: every shorter prefix, or a first difference. */
+    private static String notStartingWith(String prefix) {
+        String any = "[^" + CONTROL + "]*";
+        StringBuilder re = new StringBuilder("(");
+        for (int i = 0; i < prefix.length(); i++) {
+            // the first i characters of prefix, then a different character (or the text ends there)
+            re.append(i == 0 ? "" : "|").append(literal(prefix.substring(0, i)))
+                    .append("([^").append(CONTROL).append(escapeInClass(prefix.charAt(i))).append("]").append(any).append(")?");
+        }
+        return re.append(")").toString();
+    }
+
+    private static String escapeInClass(char c) {
+        return Character.isLetterOrDigit(c) ? String.valueOf(c) : "\\" + c;
     }
 
     /** Any JSON object (nesting up to 3 levels deep: a regular language must bound it). */
@@ -174,6 +219,10 @@ public final class Constraint {
             BitSet singles = new BitSet(Character.MAX_VALUE + 1);
             for (int id = 0; id < pieces.length; id++) {
                 if (tokenizer.isSpecial(id)) {
+                    if (control != null && control.equals(tokenizer.idToPiece(id))) {
+                        pieces[id] = String.valueOf(CONTROL);
+                        singles.set(CONTROL);
+                    }
                     continue;
                 }
                 String piece = tokenizer.idToPiece(id);

@@ -215,7 +215,8 @@ class ChatTemplateTest {
         assertThatThrownBy(() -> new Message(Role.USER, null)).isInstanceOf(NullPointerException.class);
         assertThat(Role.fromJsonName("assistant")).isEqualTo(Role.ASSISTANT);
         assertThat(Role.SYSTEM.jsonName()).isEqualTo("system");
-        assertThatThrownBy(() -> Role.fromJsonName("tool")).hasMessageContaining("system, user or assistant");
+        assertThat(Role.fromJsonName("tool")).isEqualTo(Role.TOOL); // tool results (Message.toolResult)
+        assertThatThrownBy(() -> Role.fromJsonName("function")).hasMessageContaining("system, user, assistant or tool");
         assertThat(jinja.encode(List.of(), false)).containsExactly(BOS);
     }
 
