@@ -296,7 +296,7 @@ public final class Tools {
      * not render them: an assistant's calls as {@link #callsText}, consecutive tool results as one
      * user turn of {@link #resultsText}, each named by the call it answers.
      */
-    static List<Message> asText(List<Message> messages) {
+    public static List<Message> asText(List<Message> messages) {
         List<Message> out = new ArrayList<>(messages.size());
         java.util.Map<String, String> callNames = new java.util.HashMap<>();
         List<String> names = new ArrayList<>();

@@ -1,5 +1,6 @@
 package ai.medqa.server;
 
+import ai.medqa.chat.ChatTemplate;
 import ai.medqa.chat.Message;
 import ai.medqa.chat.Tools;
 import ai.medqa.generate.Constraint;
@@ -32,7 +33,7 @@ final class ApiRequest {
     final Constraint constraint; // null: free text (or the tools' constraint)
     private final GenerationConfig.Builder settings;
 
-    private ApiRequest(JsonNode body, boolean chat, String servedName, Set<String> adapters) {
+    private ApiRequest(JsonNode body, boolean chat, String servedName, Set<String> adapters, ChatTemplate template) {
         if (body == null || !body.isObject()) {
             throw ApiException.badRequest("invalid_json", "the body must be a JSON object");
         }
@@ -56,9 +57,10 @@ final class ApiRequest {
                             + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").", Map.of());
         }
         if (chat) {
-            tools = tools(body);
-            List<Message> given = messages(body.get("messages"));
-            messages = tools == null ? given : tools.describeIn(given);
+            // Bound to the model's template: native tool calls where it renders tools (Tools.forTemplate).
+            Tools asked = tools(body);
+            tools = asked == null ? null : asked.forTemplate(template);
+            messages = messages(body.get("messages"));
             prompt = null;
         } else {
             for (String f : new String[] {"tools", "tool_choice"}) {
@@ -310,8 +312,20 @@ final class ApiRequest {
         };
     }
 
-    static ApiRequest parse(JsonNode body, boolean chat, String servedName, Set<String> adapters) {
-        return new ApiRequest(body, chat, servedName, adapters);
+    static ApiRequest parse(JsonNode body, boolean chat, String servedName, Set<String> adapters, ChatTemplate template) {
+        return new ApiRequest(body, chat, servedName, adapters, template);
+    }
+
+    /**
+     * The prompt ids: a chat's messages through the model's template (with the tools, given to it
+     * or described in the prompt, and tool calls and results as the template takes them), or the
+     * completion's prompt.
+     */
+    int[] promptIds(ChatTemplate template, ai.medqa.tokenizer.Tokenizer tokenizer) {
+        if (!chat) {
+            return tokenizer.encode(prompt);
+        }
+        return tools != null ? tools.encode(template, messages) : template.encode(Tools.asText(messages));
     }
 
     /** The generation settings, with {@code max_tokens} resolved against the prompt's length. */
@@ -381,18 +395,15 @@ final class ApiRequest {
     }
 
     /**
-     * The chat's messages. An assistant's {@code tool_calls} become its turn as the model writes calls
-     * ({@link Tools#callsText}); consecutive {@code tool} messages become one user turn with their
-     * results ({@link Tools#resultsText}), each named by the call it answers.
+     * The chat's messages, an assistant's {@code tool_calls} as its calls ({@link Message#toolCalls})
+     * and {@code tool} messages as results of the call they name ({@link Message#toolResult}).
      */
     private static List<Message> messages(JsonNode node) {
         if (node == null || !node.isArray() || node.isEmpty()) {
             throw ApiException.invalid("messages", "must be a non-empty array of {role, content}");
         }
         List<Message> out = new ArrayList<>();
-        Map<String, String> callNames = new HashMap<>();
-        List<String> resultNames = new ArrayList<>();
-        List<String> results = new ArrayList<>();
+        Set<String> callIds = new java.util.HashSet<>();
         for (int i = 0; i < node.size(); i++) {
             JsonNode msg = node.get(i);
             String where = "messages[" + i + "]";
@@ -410,17 +421,19 @@ final class ApiRequest {
                 if (callId == null || !callId.isTextual()) {
                     throw ApiException.invalid(where + ".tool_call_id", "is required: the id of the call this answers");
                 }
-                resultNames.add(callNames.get(callId.asText()));
-                results.add(content(msg.get("content"), where + ".content"));
+                if (!callIds.contains(callId.asText())) {
+                    throw ApiException.invalid(where + ".tool_call_id", "\"" + callId.asText()
+                            + "\" is not the id of a tool call of an earlier assistant message");
+                }
+                out.add(Message.toolResult(callId.asText(), content(msg.get("content"), where + ".content")));
                 continue;
             }
-            if (!results.isEmpty()) {
-                out.add(Message.user(Tools.resultsText(resultNames, results)));
-                resultNames.clear();
-                results.clear();
-            }
             if (role.equals("assistant") && msg.hasNonNull("tool_calls")) {
-                out.add(Message.assistant(Tools.callsText(toolCalls(msg.get("tool_calls"), where + ".tool_calls", callNames))));
+                List<Tools.Call> calls = toolCalls(msg.get("tool_calls"), where + ".tool_calls");
+                calls.forEach(c -> callIds.add(c.id()));
+                JsonNode text = msg.get("content");
+                out.add(new Message(Message.Role.ASSISTANT, text == null || text.isNull() ? "" : content(text, where + ".content"),
+                        calls, null));
                 continue;
             }
             String content = content(msg.get("content"), where + ".content");
@@ -432,13 +445,12 @@ final class ApiRequest {
                         "the chat template has no role '" + role + "' (system, user, assistant, tool)");
             }
         }
-        if (!results.isEmpty()) {
-            out.add(Message.user(Tools.resultsText(resultNames, results)));
-        }
         return out;
     }
 
-    private static List<Tools.Call> toolCalls(JsonNode calls, String where, Map<String, String> names) {
+    private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
+
+    private static List<Tools.Call> toolCalls(JsonNode calls, String where) {
         if (!calls.isArray() || calls.isEmpty()) {
             throw ApiException.invalid(where, "must be a non-empty array of {id, type, function: {name, arguments}}");
         }
@@ -455,9 +467,10 @@ final class ApiRequest {
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                 throw ApiException.invalid(where + "[" + i + "].function.arguments", "must be a JSON object as a string");
             }
-            String id = c.path("id").asText("");
-            names.put(id, f.get("name").asText());
-            out.add(new Tools.Call(id, f.get("name").asText(), args));
+            if (!c.path("id").isTextual() || !ID.matcher(c.get("id").asText()).matches()) {
+                throw ApiException.invalid(where + "[" + i + "].id", "must be 1-64 letters, digits, _ or - (the id a tool message answers)");
+            }
+            out.add(new Tools.Call(c.get("id").asText(), f.get("name").asText(), args));
         }
         return out;
     }

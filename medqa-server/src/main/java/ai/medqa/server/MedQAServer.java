@@ -629,7 +629,8 @@ public final class MedQAServer implements AutoCloseable {
         }
         if (request.chat) {
             ArrayNode messages = r.putArray("messages");
-            request.messages.forEach(m -> messages.addObject().put("role", m.role().jsonName()).put("content", m.content()));
+            // Tool calls and results as the text turns of the generic form: feedback exports read role and content.
+            Tools.asText(request.messages).forEach(m -> messages.addObject().put("role", m.role().jsonName()).put("content", m.content()));
         } else {
             r.put("prompt", request.prompt);
         }
@@ -664,7 +665,8 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     private int complete(HttpExchange ex, MedQA medqa, boolean chat) throws IOException {
-        ApiRequest request = ApiRequest.parse(readJson(ex), chat, options.servedModelName(), adapters(medqa));
+        ApiRequest request = ApiRequest.parse(readJson(ex), chat, options.servedModelName(), adapters(medqa),
+                chat ? medqa.chatTemplate() : null);
         int[] prompt = promptIds(medqa, request);
         int context = medqa.config().maxPositionEmbeddings();
         if (prompt.length >= context) {
@@ -688,8 +690,9 @@ public final class MedQAServer implements AutoCloseable {
 
                 @Override
                 public void onToken(int id, String text, TokenLogprob logprob) {
-                    if (!text.isEmpty() || logprob != null) {
-                        pieces.add(new Piece(text, logprob));
+                    // With tools every token counts: a native answer's first one may be its [TOOL_CALLS] (no text).
+                    if (!text.isEmpty() || logprob != null || request.tools != null) {
+                        pieces.add(new Piece(id, text, logprob));
                     }
                 }
             });
@@ -731,7 +734,7 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     /** A streamed token's text (possibly empty) and its log-probability (null unless asked for). */
-    private record Piece(String text, TokenLogprob logprob) {
+    private record Piece(int id, String text, TokenLogprob logprob) {
     }
 
     /**
@@ -745,7 +748,7 @@ public final class MedQAServer implements AutoCloseable {
         }
         Tools.Reply reply;
         try {
-            reply = request.tools.parse(g.text());
+            reply = request.tools.parse(g.tokens(), g.text());
         } catch (IllegalArgumentException e) {
             message.put("content", g.text()); // cut by max_tokens: what there is, and finish_reason "length"
             return finish;
@@ -779,7 +782,7 @@ public final class MedQAServer implements AutoCloseable {
 
     private int[] promptIds(MedQA medqa, ApiRequest request) {
         try {
-            return request.chat ? medqa.chatTemplate().encode(request.messages) : medqa.tokenizer().encode(request.prompt);
+            return request.promptIds(medqa.chatTemplate(), medqa.tokenizer());
         } catch (ChatTemplateException | IllegalArgumentException | IllegalStateException e) {
             throw new ApiException(400, "invalid_request_error", "invalid_messages", request.chat ? "messages" : "prompt",
                     (request.chat ? "messages: the chat template refuses them: " : "prompt: ") + e.getMessage(), Map.of());
@@ -829,7 +832,7 @@ public final class MedQAServer implements AutoCloseable {
                     if (piece.logprob() != null) {
                         held.add(piece.logprob());
                     }
-                    toolStream.push(piece.text());
+                    toolStream.push(piece.id(), piece.text());
                     for (ObjectNode c : toolChunks) {
                         event(out, Json.MAPPER.writeValueAsString(c));
                         JsonNode text = c.get("choices").get(0).get("delta").get("content");
@@ -857,6 +860,13 @@ public final class MedQAServer implements AutoCloseable {
                 } else if (job.result().isDone() && pieces.isEmpty()) {
                     break;
                 }
+            }
+            if (toolStream != null) {
+                toolStream.end(); // a native answer's calls are read as the generic array: close it
+                for (ObjectNode c : toolChunks) {
+                    event(out, Json.MAPPER.writeValueAsString(c));
+                }
+                toolChunks.clear();
             }
             Generation g = await(job);
             metrics.completed(job.promptTokens(), g.tokens().length);
