@@ -78,21 +78,20 @@ final class Requests implements AutoCloseable {
         Tools tools = tools(p);
         Constraint format = tools == null ? responseFormat(p.responseFormat()) : null;
         List<Message> messages = messages(request.messages());
-        int[] prompt = medqa.chatTemplate().encode(tools == null ? messages : tools.describeIn(messages));
+        int[] prompt = tools == null ? medqa.chatTemplate().encode(Tools.asText(messages))
+                : tools.encode(medqa.chatTemplate(), messages);
         GenerationConfig config = config(p);
         if (tools != null || format != null) {
             config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
         }
-        // With tools the answer is JSON: ToolStream reads it as it comes.
+        // With tools ToolStream reads the answer as it comes (every token: a native call starts with a
+        // control token that has no text).
         ai.medqa.chat.ToolStream stream = tools == null ? null : new ai.medqa.chat.ToolStream(tools, listener);
         BatchEngine.Request job = engine.submit(prompt, config, adapter, (id, text) -> {
-            if (text.isEmpty()) {
-                return;
-            }
-            if (stream == null) {
+            if (stream != null) {
+                stream.push(id, text);
+            } else if (!text.isEmpty()) {
                 listener.reply(text);
-            } else {
-                stream.push(text);
             }
         });
         return new Job(job, stream);
@@ -111,7 +110,8 @@ final class Requests implements AutoCloseable {
         }
         Tools.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? Tools.Choice.REQUIRED : Tools.Choice.AUTO;
         JsonNode reply = replySchema(p.responseFormat()); // AiServices asks for tools and a record together
-        return compiled.get("tools " + choice + " " + specs + " " + reply, () -> Tools.of(tools, choice, null, reply));
+        return compiled.get("tools " + choice + " " + specs + " " + reply, () -> Tools.of(tools, choice, null, reply))
+                .forTemplate(medqa.chatTemplate()); // the model's own tool syntax where its template renders tools
     }
 
     private static JsonNode replySchema(ResponseFormat format) {
@@ -139,25 +139,18 @@ final class Requests implements AutoCloseable {
     }
 
     /**
-     * langchain4j's messages as the chat template's: an AI message with tool requests becomes the
-     * calls as the model writes them, and consecutive tool results one user turn ({@link Tools}).
+     * langchain4j's messages as the chat template's: an AI message with tool requests becomes an
+     * assistant turn of calls, a tool result a tool message ({@link Tools} writes both as text turns
+     * for a template that does not render them).
      */
     static List<Message> messages(List<ChatMessage> messages) {
         List<Message> out = new ArrayList<>(messages.size());
-        List<String> names = new ArrayList<>();
-        List<String> results = new ArrayList<>();
         for (ChatMessage m : messages) {
             if (m instanceof ToolExecutionResultMessage r) {
-                names.add(r.toolName());
-                results.add(r.text());
-                continue;
-            }
-            if (!results.isEmpty()) {
-                out.add(Message.user(Tools.resultsText(names, results)));
-                names.clear();
-                results.clear();
-            }
-            if (m instanceof SystemMessage s) {
+                // A result without the id of its call can only be written as text (named by its tool).
+                out.add(r.id() == null ? Message.user(Tools.resultsText(java.util.Collections.singletonList(r.toolName()),
+                        List.of(r.text()))) : Message.toolResult(r.id(), r.text()));
+            } else if (m instanceof SystemMessage s) {
                 out.add(Message.system(s.text()));
             } else if (m instanceof UserMessage u) {
                 if (!u.hasSingleText()) {
@@ -170,16 +163,15 @@ final class Requests implements AutoCloseable {
                     for (ToolExecutionRequest t : a.toolExecutionRequests()) {
                         calls.add(new Tools.Call(t.id(), t.name(), arguments(t)));
                     }
-                    out.add(Message.assistant(Tools.callsText(calls)));
+                    boolean ids = calls.stream().allMatch(c -> c.id() != null);
+                    out.add(ids ? new Message(Message.Role.ASSISTANT, a.text() == null ? "" : a.text(), calls, null)
+                            : Message.assistant(Tools.callsText(calls)));
                 } else {
                     out.add(Message.assistant(a.text() == null ? "" : a.text()));
                 }
             } else {
                 throw new UnsupportedFeatureException("messages of type " + m.type() + " are not supported");
             }
-        }
-        if (!results.isEmpty()) {
-            out.add(Message.user(Tools.resultsText(names, results)));
         }
         return out;
     }
@@ -202,8 +194,11 @@ final class Requests implements AutoCloseable {
                 || g.stopReason() == StopReason.CONSTRAINT_COMPLETE ? FinishReason.STOP : FinishReason.LENGTH;
         AiMessage message = AiMessage.from(g.text());
         Tools tools = tools(p);
+        if (job.tools() != null) {
+            job.tools().end();
+        }
         if (tools != null && finish == FinishReason.STOP) {
-            Tools.Reply reply = tools.parse(g.text());
+            Tools.Reply reply = tools.parse(g.tokens(), g.text());
             if (reply.isCall()) {
                 List<ToolExecutionRequest> calls = new ArrayList<>();
                 List<Tools.Call> streamed = job.tools() == null ? List.of() : job.tools().calls();

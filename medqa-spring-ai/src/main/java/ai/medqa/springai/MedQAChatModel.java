@@ -141,13 +141,10 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 ToolStream replies = call.tools() == null ? null
                         : new ToolStream(call.tools(), text -> sink.next(piece(call, text)));
                 BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {
-                    if (text.isEmpty()) {
-                        return;
-                    }
-                    if (replies == null) {
+                    if (replies != null) {
+                        replies.push(id, text); // every token: a native call starts with a control token, no text
+                    } else if (!text.isEmpty()) {
                         sink.next(piece(call, text));
-                    } else {
-                        replies.push(text);
                     }
                 });
                 sink.onCancel(job::cancel);
@@ -200,7 +197,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         Constraint format = tools == null && schema != null
                 ? compiled.get("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema"))) : null;
         List<ai.medqa.chat.Message> messages = messages(prompt.getInstructions());
-        int[] ids = medqa.chatTemplate().encode(tools == null ? messages : tools.describeIn(messages));
+        int[] ids = tools == null ? medqa.chatTemplate().encode(Tools.asText(messages))
+                : tools.encode(medqa.chatTemplate(), messages);
         GenerationConfig config = config(o);
         if (tools != null || format != null) {
             config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
@@ -225,7 +223,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 : null;
         JsonNode reply = schema == null ? null : json(schema, "outputSchema"); // entity() with tools: the reply's schema
         key.append(" reply ").append(schema);
-        return compiled.get(key.toString(), () -> Tools.of(tools, Tools.Choice.AUTO, null, reply));
+        return compiled.get(key.toString(), () -> Tools.of(tools, Tools.Choice.AUTO, null, reply))
+                .forTemplate(medqa.chatTemplate()); // the model's own tool syntax where its template renders tools
     }
 
     private static JsonNode json(String text, String what) {
@@ -254,8 +253,9 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     }
 
     /**
-     * Spring AI's messages as the chat template's: an assistant turn with tool calls becomes the calls
-     * as the model writes them, and tool responses one user turn ({@link Tools}).
+     * Spring AI's messages as the chat template's: an assistant turn with tool calls becomes a turn
+     * of calls, each tool response a tool message ({@link Tools} writes both as text turns for a
+     * template that does not render them).
      */
     static List<ai.medqa.chat.Message> messages(List<Message> messages) {
         List<ai.medqa.chat.Message> out = new ArrayList<>(messages.size());
@@ -276,19 +276,21 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                             String args = c.arguments() == null || c.arguments().isBlank() ? "{}" : c.arguments();
                             calls.add(new Tools.Call(c.id(), c.name(), json(args, "tool call " + c.name() + " arguments")));
                         }
-                        out.add(ai.medqa.chat.Message.assistant(Tools.callsText(calls)));
+                        boolean ids = calls.stream().allMatch(c -> c.id() != null && !c.id().isEmpty());
+                        out.add(ids ? new ai.medqa.chat.Message(ai.medqa.chat.Message.Role.ASSISTANT, text(m), calls, null)
+                                : ai.medqa.chat.Message.assistant(Tools.callsText(calls)));
                     } else {
                         out.add(ai.medqa.chat.Message.assistant(text(m)));
                     }
                 }
                 case TOOL -> {
-                    List<String> names = new ArrayList<>();
-                    List<String> contents = new ArrayList<>();
                     for (ToolResponseMessage.ToolResponse r : ((ToolResponseMessage) m).getResponses()) {
-                        names.add(r.name());
-                        contents.add(r.responseData());
+                        // A response without the id of its call can only be written as text (named by its tool).
+                        out.add(r.id() == null || r.id().isEmpty()
+                                ? ai.medqa.chat.Message.user(Tools.resultsText(java.util.Collections.singletonList(r.name()),
+                                        List.of(r.responseData())))
+                                : ai.medqa.chat.Message.toolResult(r.id(), r.responseData()));
                     }
-                    out.add(ai.medqa.chat.Message.user(Tools.resultsText(names, contents)));
                 }
                 default -> throw new IllegalArgumentException("messages of type " + m.getMessageType() + " are not supported");
             }
@@ -317,7 +319,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         String finish = complete ? "STOP" : "LENGTH";
         AssistantMessage message = new AssistantMessage(g.text());
         if (call.tools() != null && complete) {
-            Tools.Reply reply = call.tools().parse(g.text());
+            Tools.Reply reply = call.tools().parse(g.tokens(), g.text());
             if (reply.isCall()) {
                 List<AssistantMessage.ToolCall> calls = new ArrayList<>();
                 for (Tools.Call c : reply.calls()) {
