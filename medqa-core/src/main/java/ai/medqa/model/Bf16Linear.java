@@ -10,7 +10,7 @@ import ai.djl.pytorch.jni.JniUtils;
  * computes matrix products, while norms, attention and the residual stream stay float32. DJL 0.36
  * crashes on bfloat16 arrays, so the weight is a TorchScript value DJL never sees.
  *
- * <p>No gradients: adapters train on F32/F16 or quantized bases.
+ * <p>No gradients: adapters train on F32, F16, INT8 or NF4 bases.
  */
 public final class Bf16Linear implements Linear {
     private final IValue weight;

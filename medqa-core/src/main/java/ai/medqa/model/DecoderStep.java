@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The decoder step as one TorchScript call ({@code decoder_step.py}, compiled by PyTorch at load; no
  * Python): embedding, every layer, the final norm and {@code lm_head}, for every weight format a
- * {@link Linear} can describe as a {@link FusedProjection} (dense, int4, int8, NF4, each with or
+ * {@link Linear} can describe as a {@link FusedProjection} (dense, BF16, int4, int8, NF4, each with or
  * without an unmerged LoRA adapter). About 45 DJL operations per layer would each cost a JNI
  * crossing and a Java {@link NDArray}, which for single-token decode is more than the arithmetic of
  * a small model.

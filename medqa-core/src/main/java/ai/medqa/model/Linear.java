@@ -5,10 +5,12 @@ import ai.djl.ndarray.NDArray;
 /**
  * {@code y = x W^T} for one projection of the model ({@code q_proj}, {@code gate_proj}, ...).
  *
- * <p>The one seam where weight formats plug in: dense F32/F16 weights, 4-bit NF4 and INT8 blocks,
- * and LoRA adapters (a decorator adding {@code (alpha/r) B A x}) all implement it, so the forward
- * pass never knows how a weight is stored. Implementations must use differentiable DJL operations
- * on the input so that gradients can flow to adapter parameters.
+ * <p>The one seam where weight formats plug in: dense F32/F16 weights, BF16, INT4, INT8 and NF4
+ * blocks, and LoRA adapters (a decorator adding {@code (alpha/r) B A x}) all implement it, so the
+ * forward pass never knows how a weight is stored. A kind that adapters may train on uses
+ * differentiable DJL operations on the input under gradients, so that they flow to adapter
+ * parameters (dense, INT8, NF4); one without a backward (INT4, BF16) throws
+ * {@link UnsupportedOperationException} while gradients are recorded.
  */
 public interface Linear extends AutoCloseable {
 
