@@ -301,30 +301,33 @@ public final class DecoderStep {
         } else {
             lora = own(owned, IValue.listFrom(new PtNDArray[0]));
         }
-        if (p instanceof FusedProjection.Dense d) {
-            return new Encoded(DENSE, d.bf16ManyRows() ? 1 : 0, own(owned, IValue.listFrom(pt(d.weight()))), lora);
-        }
-        if (p instanceof FusedProjection.Bf16 b) {
-            return new Encoded(BF16, 0, own(owned, IValue.listFrom(b.weight())), lora);
-        }
-        if (p instanceof FusedProjection.Int4 q) {
-            IValue packed = own(owned, IValue.from(pt(q.packed())));
-            return new Encoded(INT4, q.groupSize(), own(owned, IValue.listFrom(packed, q.scalesAndZeros())), lora);
-        }
-        if (p instanceof FusedProjection.Int8 q) {
-            IValue codes = own(owned, IValue.from(pt(q.q())));
-            return new Encoded(INT8, 0, own(owned, IValue.listFrom(codes, q.scales())), lora);
-        }
-        if (p instanceof FusedProjection.Nf4 n) {
-            PtNDArray[] tensors;
-            if (n.absmax() != null) {
-                tensors = new PtNDArray[] {pt(n.packed()), pt(n.pairs()), pt(n.absmax())};
-            } else {
-                NDArray offset = scalar(scalars, n.offset(), n.packed().getDevice(), keep);
-                tensors = new PtNDArray[] {pt(n.packed()), pt(n.pairs()), pt(n.qabsmax()), pt(n.nestedAbsmax()),
-                    pt(n.nestedMap()), pt(offset)};
-            }
-            return new Encoded(NF4, n.outFeatures(), own(owned, IValue.listFrom(tensors)), lora);
+        if (p instanceof FusedProjection.Format f) {
+            FusedProjection.Encoder e = new FusedProjection.Encoder() {
+                @Override
+                public IValue list(NDArray... arrays) {
+                    PtNDArray[] tensors = new PtNDArray[arrays.length];
+                    for (int i = 0; i < arrays.length; i++) {
+                        tensors[i] = pt(arrays[i]);
+                    }
+                    return own(owned, IValue.listFrom(tensors));
+                }
+
+                @Override
+                public IValue list(IValue... values) {
+                    return own(owned, IValue.listFrom(values));
+                }
+
+                @Override
+                public IValue of(NDArray array) {
+                    return own(owned, IValue.from(pt(array)));
+                }
+
+                @Override
+                public NDArray scalar(float value, Device device) {
+                    return DecoderStep.scalar(scalars, value, device, keep);
+                }
+            };
+            return new Encoded(f.kind(), f.param(), f.tensors(e), lora);
         }
         throw new IllegalArgumentException("a LoRA form wraps another LoRA form: " + p);
     }
@@ -374,25 +377,9 @@ public final class DecoderStep {
                 out.add((long) Float.floatToIntBits(a.scaling()));
             }
             sign(l.base(), out);
-        } else if (p instanceof FusedProjection.Dense d) {
-            out.add((long) DENSE);
-            out.add(handle(d.weight()));
-            out.add(d.bf16ManyRows() ? 1L : 0L);
-        } else if (p instanceof FusedProjection.Bf16 b) {
-            out.add((long) BF16);
-            out.add(b.weight().getHandle());
-        } else if (p instanceof FusedProjection.Int4 q) {
-            out.add((long) INT4);
-            out.add(handle(q.packed()));
-            out.add(q.scalesAndZeros().getHandle());
-        } else if (p instanceof FusedProjection.Int8 q) {
-            out.add((long) INT8);
-            out.add(handle(q.q()));
-            out.add(q.scales().getHandle());
-        } else if (p instanceof FusedProjection.Nf4 n) {
-            out.add((long) NF4);
-            out.add(handle(n.packed()));
-            out.add(n.absmax() != null ? handle(n.absmax()) : handle(n.qabsmax()));
+        } else if (p instanceof FusedProjection.Format f) {
+            out.add((long) f.kind());
+            f.identity(out::add);
         }
     }
 
@@ -433,17 +420,16 @@ public final class DecoderStep {
             log.info("decoder step: op by op ({})", plan.blocker);
             return;
         }
-        int[] counts = new int[6];
+        java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
+        int withLora = 0;
         for (FusedProjection p : forms) {
             if (p instanceof FusedProjection.WithLora l) {
-                counts[4]++;
+                withLora++;
                 p = l.base();
             }
-            counts[p instanceof FusedProjection.Dense ? 0 : p instanceof FusedProjection.Int4 ? 1
-                    : p instanceof FusedProjection.Int8 ? 2 : p instanceof FusedProjection.Nf4 ? 3 : 5]++;
+            counts.merge(p instanceof FusedProjection.Format f ? f.label() : "other", 1, Integer::sum);
         }
-        log.info("decoder step: fused, one TorchScript call for {} layers and lm_head (projections: dense {}, bf16 {}, "
-                + "int4 {}, int8 {}, nf4 {}; {} with LoRA)", layers, counts[0], counts[5], counts[1], counts[2], counts[3],
-                counts[4]);
+        log.info("decoder step: fused, one TorchScript call for {} layers and lm_head (projections: {}; {} with LoRA)", layers,
+                counts.toString().replaceAll("[{}]", "").replace("=", " "), withLora);
     }
 }
