@@ -14,8 +14,8 @@ import ai.medqa.generate.JsonSchemas;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.Bf16Linear;
-import ai.medqa.model.GgufModel;
 import ai.medqa.model.DenseLinear;
+import ai.medqa.model.GgufModel;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.MistralConfig;
@@ -79,16 +79,20 @@ public final class MedQA implements AutoCloseable {
     }
 
     /** The seed project's role prompt; it raised PubMedQA accuracy from ~55% to ~63% there. */
-    public static final String MEDICAL_ASSISTANT_PROMPT = "You are a medical assistant trained on biomedical literature "
-            + "and clinical data. Answer the following question with accuracy and care. If unsure, suggest the user "
-            + "consult a qualified healthcare professional.";
+    public static final String MEDICAL_ASSISTANT_PROMPT =
+            "You are a medical assistant trained on biomedical literature "
+                    + "and clinical data. Answer the following question with accuracy and care. If unsure, suggest the user "
+                    + "consult a qualified healthcare professional.";
 
     /**
      * Defaults of {@link #ask}: the seed project's {@code max_new_tokens=150} with sampling at
      * temperature 0.7 (worth ~5 F1 points over 1.0 there) and top-p 0.95.
      */
     public static final GenerationConfig ASK_DEFAULTS = GenerationConfig.sampling().toBuilder()
-            .temperature(0.7).topP(0.95).maxNewTokens(150).build();
+            .temperature(0.7)
+            .topP(0.95)
+            .maxNewTokens(150)
+            .build();
 
     private final MistralModel model;
     private final Tokenizer tokenizer;
@@ -103,14 +107,16 @@ public final class MedQA implements AutoCloseable {
      */
     private volatile java.util.Set<String> adapterNames;
 
-    private MedQA(Path modelDir, MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
+    private MedQA(
+            Path modelDir, MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
         this.modelDir = modelDir;
         this.model = model;
         this.tokenizer = tokenizer;
         this.generator = new Generator(model, tokenizer);
         this.systemPrompt = systemPrompt;
         this.defaults = defaults;
-        this.adapterNames = java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+        this.adapterNames =
+                java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
     }
 
     public static Builder builder() {
@@ -125,8 +131,9 @@ public final class MedQA implements AutoCloseable {
     static String missingTokenizer(Path dir) {
         String s = dir + " has no tokenizer.json: text prompts need it, token ids work without";
         if (Files.exists(dir.resolve("tokenizer.model"))) {
-            s += " (its tokenizer.model is sentencepiece's format, which MedQA does not read: write tokenizer.json with "
-                    + "transformers' AutoTokenizer.from_pretrained(dir).save_pretrained(dir))";
+            s +=
+                    " (its tokenizer.model is sentencepiece's format, which MedQA does not read: write tokenizer.json with "
+                            + "transformers' AutoTokenizer.from_pretrained(dir).save_pretrained(dir))";
         }
         return s;
     }
@@ -146,12 +153,16 @@ public final class MedQA implements AutoCloseable {
 
     /** Greedy continuation of {@code prompt} (encoded with BOS), up to {@code maxNewTokens} new tokens. */
     public Generation generate(String prompt, int maxNewTokens) {
-        return generate(tokenizer().encode(prompt), GenerationConfig.greedy().toBuilder().maxNewTokens(maxNewTokens).build());
+        return generate(
+                tokenizer().encode(prompt),
+                GenerationConfig.greedy().toBuilder().maxNewTokens(maxNewTokens).build());
     }
 
     /** Greedy continuation of the token ids {@code prompt}; stops at the config's end-of-sequence ids. */
     public Generation generate(int[] prompt, int maxNewTokens) {
-        return generate(prompt, GenerationConfig.greedy().toBuilder().maxNewTokens(maxNewTokens).build());
+        return generate(
+                prompt,
+                GenerationConfig.greedy().toBuilder().maxNewTokens(maxNewTokens).build());
     }
 
     /** Continuation of {@code prompt} (plain text, encoded with BOS; no chat format). */
@@ -187,7 +198,8 @@ public final class MedQA implements AutoCloseable {
         try {
             LoraAdapters.of(model).load(dir, name);
         } finally {
-            adapterNames = java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+            adapterNames =
+                    java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
             requests.writeLock().unlock();
         }
     }
@@ -198,7 +210,8 @@ public final class MedQA implements AutoCloseable {
         try {
             LoraAdapters.of(model).remove(name);
         } finally {
-            adapterNames = java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+            adapterNames =
+                    java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
             requests.writeLock().unlock();
         }
     }
@@ -314,21 +327,26 @@ public final class MedQA implements AutoCloseable {
     public <T> T ask(String question, Class<T> type, GenerationConfig config) {
         Objects.requireNonNull(type, "type");
         if (config.constraint().isPresent()) {
-            throw new IllegalArgumentException("the generation config has a constraint (" + config.constraint().get()
+            throw new IllegalArgumentException("the generation config has a constraint ("
+                    + config.constraint().get()
                     + "), but a typed answer brings its own (the JSON Schema of " + type.getTypeName() + "): "
                     + "pass a config without one");
         }
         TypedAnswer typed = TYPED.get(type);
-        Generation g = ask(question + "\n\nAnswer in JSON that follows this JSON Schema: " + typed.schemaText(),
+        Generation g = ask(
+                question + "\n\nAnswer in JSON that follows this JSON Schema: " + typed.schemaText(),
                 config.toBuilder().constraint(typed.constraint()).build());
         String cut = switch (g.stopReason()) {
             case CONSTRAINT_COMPLETE, EOS -> null;
-            case MAX_NEW_TOKENS -> "did not complete within max_new_tokens=" + config.maxNewTokens() + " (the JSON was still "
-                    + "open after " + g.tokens().length + " tokens): raise max_new_tokens";
-            case CONTEXT_FULL -> "was cut when the model's context (max_position_embeddings=" + config().maxPositionEmbeddings()
-                    + ") filled up: shorten the question";
-            case STOP_STRING -> "was cut by one of the stop strings " + config.stopStrings() + ": ask typed answers without "
-                    + "stop_strings";
+            case MAX_NEW_TOKENS ->
+                "did not complete within max_new_tokens=" + config.maxNewTokens() + " (the JSON was still "
+                        + "open after " + g.tokens().length + " tokens): raise max_new_tokens";
+            case CONTEXT_FULL ->
+                "was cut when the model's context (max_position_embeddings=" + config().maxPositionEmbeddings()
+                        + ") filled up: shorten the question";
+            case STOP_STRING ->
+                "was cut by one of the stop strings " + config.stopStrings() + ": ask typed answers without "
+                        + "stop_strings";
         };
         if (cut != null) {
             throw new MedQAException("the " + type.getSimpleName() + " answer " + cut);
@@ -337,8 +355,10 @@ public final class MedQA implements AutoCloseable {
             return TYPED_READER.readValue(g.text(), type);
         } catch (JsonProcessingException e) {
             // The constraint should make this impossible; if it happens, the text is what to look at.
-            throw new MedQAException("the answer does not read as " + type.getTypeName() + " (" + e.getOriginalMessage()
-                    + "): " + g.text(), e);
+            throw new MedQAException(
+                    "the answer does not read as " + type.getTypeName() + " (" + e.getOriginalMessage() + "): "
+                            + g.text(),
+                    e);
         }
     }
 
@@ -349,7 +369,8 @@ public final class MedQA implements AutoCloseable {
 
     /** The answer as a lazy stream of text pieces; close it (or read it to the end) to free the cache. */
     public Stream<String> stream(String question, GenerationConfig config) {
-        Stream<String> pieces = locked(() -> generator.stream(promptIds(newConversation().addUser(question), config), config));
+        Stream<String> pieces =
+                locked(() -> generator.stream(promptIds(newConversation().addUser(question), config), config));
         java.util.Iterator<String> it = pieces.iterator();
         // Each step runs under the read lock, so an adapter switch waits for the step, not the whole stream.
         java.util.Iterator<String> guarded = new java.util.Iterator<>() {
@@ -363,8 +384,11 @@ public final class MedQA implements AutoCloseable {
                 return locked(it::next);
             }
         };
-        return java.util.stream.StreamSupport.stream(java.util.Spliterators.spliteratorUnknownSize(guarded,
-                java.util.Spliterator.ORDERED | java.util.Spliterator.NONNULL), false).onClose(pieces::close);
+        return java.util.stream.StreamSupport.stream(
+                        java.util.Spliterators.spliteratorUnknownSize(
+                                guarded, java.util.Spliterator.ORDERED | java.util.Spliterator.NONNULL),
+                        false)
+                .onClose(pieces::close);
     }
 
     /** An empty conversation with this instance's system prompt. */
@@ -592,13 +616,15 @@ public final class MedQA implements AutoCloseable {
             if (device.getDeviceId() < gpus) {
                 return;
             }
-            throw new IllegalStateException("device " + device + " was asked for, but DJL's PyTorch engine (PyTorch "
-                    + engine.getVersion() + ", ai.djl.offline=" + System.getProperty("ai.djl.offline", "false")
-                    + ", PYTORCH_LIBRARY_PATH=" + System.getenv().getOrDefault("PYTORCH_LIBRARY_PATH", "unset")
-                    + ", PYTORCH_FLAVOR=" + System.getenv().getOrDefault("PYTORCH_FLAVOR", "unset") + ") sees " + gpus
-                    + " GPU(s). For CUDA, either leave the CPU natives (medqa-runtime-cpu, pytorch-native-cpu) off the class "
-                    + "path and run online so DJL downloads its cu128 natives, or set PYTORCH_LIBRARY_PATH to a local "
-                    + "PyTorch 2.7.1 built for CUDA with PYTORCH_VERSION=2.7.1 and PYTORCH_FLAVOR=cu128 (README, CUDA)");
+            throw new IllegalStateException(
+                    "device " + device + " was asked for, but DJL's PyTorch engine (PyTorch "
+                            + engine.getVersion() + ", ai.djl.offline=" + System.getProperty("ai.djl.offline", "false")
+                            + ", PYTORCH_LIBRARY_PATH=" + System.getenv().getOrDefault("PYTORCH_LIBRARY_PATH", "unset")
+                            + ", PYTORCH_FLAVOR=" + System.getenv().getOrDefault("PYTORCH_FLAVOR", "unset") + ") sees "
+                            + gpus
+                            + " GPU(s). For CUDA, either leave the CPU natives (medqa-runtime-cpu, pytorch-native-cpu) off the class "
+                            + "path and run online so DJL downloads its cu128 natives, or set PYTORCH_LIBRARY_PATH to a local "
+                            + "PyTorch 2.7.1 built for CUDA with PYTORCH_VERSION=2.7.1 and PYTORCH_FLAVOR=cu128 (README, CUDA)");
         }
 
         public MedQA build() {
@@ -607,12 +633,13 @@ public final class MedQA implements AutoCloseable {
             }
             requireDevice(device);
             if (dequantize && quantization != Quantization.NONE) {
-                throw new IllegalArgumentException("dequantize applies to quantization none (loading a quantized model's "
-                        + "values exactly), not to " + quantization + ", which quantizes anyway");
+                throw new IllegalArgumentException(
+                        "dequantize applies to quantization none (loading a quantized model's "
+                                + "values exactly), not to " + quantization + ", which quantizes anyway");
             }
             if (matmulPrecision != MatmulPrecision.HIGHEST && precision != Precision.F32) {
-                throw new IllegalArgumentException("float32 matmul precision " + matmulPrecision + " applies to precision F32; "
-                        + "the products of " + precision + " are not float32");
+                throw new IllegalArgumentException("float32 matmul precision " + matmulPrecision
+                        + " applies to precision F32; " + "the products of " + precision + " are not float32");
             }
             if (threads > 0) {
                 PyTorchThreads.set(threads);
@@ -640,12 +667,17 @@ public final class MedQA implements AutoCloseable {
                 }
                 if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
                     throw new TokenizerException(tokenizerFile + ": the tokenizer has " + tokenizer.vocabSize()
-                            + " tokens but " + (gguf != null ? "the model's token_embd.weight has " + config.vocabSize() + " rows"
-                            : "config.json vocab_size is " + config.vocabSize()) + "; ids past the embedding would be out of range");
+                            + " tokens but "
+                            + (gguf != null
+                                    ? "the model's token_embd.weight has " + config.vocabSize() + " rows"
+                                    : "config.json vocab_size is " + config.vocabSize())
+                            + "; ids past the embedding would be out of range");
                 }
-                try (Checkpoint checkpoint = gguf != null ? GgufModel.checkpoint(gguf, config) : Checkpoint.open(modelDir)) {
+                try (Checkpoint checkpoint =
+                        gguf != null ? GgufModel.checkpoint(gguf, config) : Checkpoint.open(modelDir)) {
                     LinearFactory linears = quantization.linears(groupSize, lmHead, dequantize);
-                    linears = precision == Precision.BF16 ? Bf16Linear.converting(linears)
+                    linears = precision == Precision.BF16
+                            ? Bf16Linear.converting(linears)
                             : DenseLinear.withMatmulPrecision(linears, matmulPrecision);
                     MistralModel model = MistralModel.load(config, checkpoint, device, precision.dataType, linears);
                     try {

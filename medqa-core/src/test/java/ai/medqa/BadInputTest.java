@@ -1,9 +1,9 @@
 package ai.medqa;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.medqa.common.Json;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.model.ConfigException;
 import ai.medqa.model.ContextOverflowException;
@@ -57,8 +57,10 @@ class BadInputTest {
         Files.writeString(model.resolve("tokenizer.model"), "not read");
         try (MedQA medqa = load(model)) {
             assertThat(medqa.generate(new int[] {1, 5, 9}, 2).tokens()).hasSize(2); // ids need no tokenizer
-            assertThatThrownBy(() -> medqa.ask("Is aspirin an NSAID?")).isInstanceOf(TokenizerException.class)
-                    .hasMessageContaining("no tokenizer.json").hasMessageContaining("tokenizer.model")
+            assertThatThrownBy(() -> medqa.ask("Is aspirin an NSAID?"))
+                    .isInstanceOf(TokenizerException.class)
+                    .hasMessageContaining("no tokenizer.json")
+                    .hasMessageContaining("tokenizer.model")
                     .hasMessageContaining("save_pretrained");
         }
     }
@@ -70,8 +72,10 @@ class BadInputTest {
         try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
             raf.setLength(raf.length() - 1000);
         }
-        assertThatThrownBy(() -> load(model)).isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("model.safetensors").hasMessageContaining("bytes");
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("model.safetensors")
+                .hasMessageContaining("bytes");
     }
 
     @Test
@@ -80,7 +84,8 @@ class BadInputTest {
         // The last tensor ends at the end of the file; make it end far beyond (same digit count, so
         // the header keeps its length).
         rewriteHeader(model.resolve("model.safetensors"), header -> {
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\[(\\d+),\\s*(\\d+)\\]").matcher(header);
+            java.util.regex.Matcher m =
+                    java.util.regex.Pattern.compile("\\[(\\d+),\\s*(\\d+)\\]").matcher(header);
             int start = -1;
             int end = -1;
             while (m.find()) {
@@ -89,43 +94,55 @@ class BadInputTest {
             }
             return header.substring(0, start) + "9".repeat(end - start) + header.substring(end);
         });
-        assertThatThrownBy(() -> load(model)).isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("model.safetensors").hasMessageContaining("999999");
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("model.safetensors")
+                .hasMessageContaining("999999");
     }
 
     @Test
     void shapeDisagreesWithByteLength() throws IOException {
         Path model = modelC();
-        rewriteHeader(model.resolve("model.safetensors"),
+        rewriteHeader(
+                model.resolve("model.safetensors"),
                 header -> header.replaceFirst("\"shape\":\\s*\\[256,\\s*64\\]", "\"shape\":[256,63]"));
-        assertThatThrownBy(() -> load(model)).isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("model.embed_tokens.weight").hasMessageContaining("[256, 63]");
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("model.embed_tokens.weight")
+                .hasMessageContaining("[256, 63]");
     }
 
     @Test
     void missingTensor() throws IOException {
         Path model = modelC();
-        rewriteHeader(model.resolve("model.safetensors"),
+        rewriteHeader(
+                model.resolve("model.safetensors"),
                 header -> header.replace("\"model.norm.weight\"", "\"model.norm.weigxx\""));
-        assertThatThrownBy(() -> load(model)).isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("model.norm.weight").hasMessageContaining(model.toString());
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("model.norm.weight")
+                .hasMessageContaining(model.toString());
     }
 
     @Test
     void tensorShapeDisagreesWithConfig() throws IOException {
         Path model = modelC();
         editConfig(model, c -> c.put("intermediate_size", 170));
-        assertThatThrownBy(() -> load(model)).isInstanceOf(CheckpointException.class)
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("model.layers.0.mlp.gate_proj.weight")
-                .hasMessageContaining("[172, 64]").hasMessageContaining("[170, 64]");
+                .hasMessageContaining("[172, 64]")
+                .hasMessageContaining("[170, 64]");
     }
 
     @Test
     void configMissingAField() throws IOException {
         Path model = modelC();
         editConfig(model, c -> c.remove("hidden_size"));
-        assertThatThrownBy(() -> load(model)).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("config.json").hasMessageContaining("hidden_size")
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("config.json")
+                .hasMessageContaining("hidden_size")
                 .hasMessageContaining("missing");
     }
 
@@ -133,8 +150,10 @@ class BadInputTest {
     void configFieldOutOfRange() throws IOException {
         Path model = modelC();
         editConfig(model, c -> c.put("num_key_value_heads", 3));
-        assertThatThrownBy(() -> load(model)).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("config.json").hasMessageContaining("num_key_value_heads is 3")
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("config.json")
+                .hasMessageContaining("num_key_value_heads is 3")
                 .hasMessageContaining("divisor of num_attention_heads (4)");
     }
 
@@ -142,8 +161,10 @@ class BadInputTest {
     void configNotJson() throws IOException {
         Path model = modelC();
         Files.writeString(model.resolve("config.json"), "{\"model_type\": \"mistral\",");
-        assertThatThrownBy(() -> load(model)).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("config.json").hasMessageContaining("not valid JSON");
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("config.json")
+                .hasMessageContaining("not valid JSON");
     }
 
     @Test
@@ -151,8 +172,10 @@ class BadInputTest {
         Path model = modelC();
         // Mistral's real 32,000-token tokenizer next to a model with a 256-row embedding.
         Files.copy(resource("/tokenizer/mistral-7b-v0.1/tokenizer.json"), model.resolve("tokenizer.json"));
-        assertThatThrownBy(() -> load(model)).isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("tokenizer.json").hasMessageContaining("32000")
+        assertThatThrownBy(() -> load(model))
+                .isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("tokenizer.json")
+                .hasMessageContaining("32000")
                 .hasMessageContaining("vocab_size is 256");
     }
 
@@ -161,10 +184,13 @@ class BadInputTest {
         try (MedQA medqa = load(modelC())) {
             int[] prompt = new int[64]; // max_position_embeddings of model C
             java.util.Arrays.fill(prompt, 5);
-            assertThatThrownBy(() -> medqa.generate(prompt, 4)).isInstanceOf(ContextOverflowException.class)
-                    .hasMessageContaining("64 tokens").hasMessageContaining("max_position_embeddings");
+            assertThatThrownBy(() -> medqa.generate(prompt, 4))
+                    .isInstanceOf(ContextOverflowException.class)
+                    .hasMessageContaining("64 tokens")
+                    .hasMessageContaining("max_position_embeddings");
             // One token shorter still fits, and generation stops when the context is full.
-            assertThat(medqa.generate(java.util.Arrays.copyOf(prompt, 62), 10).tokens()).hasSize(2);
+            assertThat(medqa.generate(java.util.Arrays.copyOf(prompt, 62), 10).tokens())
+                    .hasSize(2);
         }
     }
 
@@ -172,20 +198,24 @@ class BadInputTest {
     void tokenOutsideTheVocabulary() throws IOException {
         try (MedQA medqa = load(modelC())) {
             assertThatThrownBy(() -> medqa.generate(new int[] {1, 256}, 4))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("256")
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("256")
                     .hasMessageContaining("[0, 256)");
         }
     }
 
     @Test
     void missingModelFolder() {
-        assertThatThrownBy(() -> load(dir.resolve("nope"))).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("nope").hasMessageContaining("config.json");
+        assertThatThrownBy(() -> load(dir.resolve("nope")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("nope")
+                .hasMessageContaining("config.json");
     }
 
     private static void editConfig(Path model, java.util.function.Consumer<ObjectNode> edit) throws IOException {
         ObjectMapper mapper = Json.MAPPER;
-        ObjectNode config = (ObjectNode) mapper.readTree(model.resolve("config.json").toFile());
+        ObjectNode config =
+                (ObjectNode) mapper.readTree(model.resolve("config.json").toFile());
         edit.accept(config);
         mapper.writeValue(model.resolve("config.json").toFile(), config);
     }

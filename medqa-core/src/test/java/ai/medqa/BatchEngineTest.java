@@ -38,10 +38,17 @@ class BatchEngineTest {
         golden = json.readTree(resource("/fixtures/lora/golden.json").toFile());
         prompt = json.convertValue(golden.get("prompt"), int[].class);
         nGreedy = golden.get("n_greedy").asInt();
-        base = json.convertValue(json.readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
-                .get("cases").get(0).get("greedy"), int[].class);
-        medqa = MedQA.builder().model(resource("/fixtures/mistral-swa/f32"))
-                .lora(resource("/fixtures/lora/C-qv")).lora("all", resource("/fixtures/lora/C-all")).build();
+        base = json.convertValue(
+                json.readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
+                        .get("cases")
+                        .get(0)
+                        .get("greedy"),
+                int[].class);
+        medqa = MedQA.builder()
+                .model(resource("/fixtures/mistral-swa/f32"))
+                .lora(resource("/fixtures/lora/C-qv"))
+                .lora("all", resource("/fixtures/lora/C-all"))
+                .build();
         medqa.useAdapter(null);
     }
 
@@ -55,11 +62,18 @@ class BatchEngineTest {
     }
 
     static GenerationConfig greedy(int n) {
-        return GenerationConfig.greedy().toBuilder().maxNewTokens(n).eosTokenIds(Set.of()).build();
+        return GenerationConfig.greedy().toBuilder()
+                .maxNewTokens(n)
+                .eosTokenIds(Set.of())
+                .build();
     }
 
     private static int[] adapterGreedy(String adapter) {
-        return ai.medqa.common.Json.MAPPER.convertValue(golden.get("adapters").get(adapter.equals("all") ? "C-all" : adapter).get("greedy"), int[].class);
+        return ai.medqa.common.Json.MAPPER.convertValue(
+                golden.get("adapters")
+                        .get(adapter.equals("all") ? "C-all" : adapter)
+                        .get("greedy"),
+                int[].class);
     }
 
     @Test
@@ -77,11 +91,13 @@ class BatchEngineTest {
             int[] shortPrompt = Arrays.copyOf(prompt, 5);
             BatchEngine.Request shortOne = engine.submit(shortPrompt, greedy(12), null, null);
 
-            assertThat(longOne.result().get(60, TimeUnit.SECONDS).tokens()).containsExactly(Arrays.copyOf(base, nGreedy));
+            assertThat(longOne.result().get(60, TimeUnit.SECONDS).tokens())
+                    .containsExactly(Arrays.copyOf(base, nGreedy));
             String[] names = {"C-qv", "all", null, "C-qv", "all"};
             for (int i = 0; i < names.length; i++) {
                 int[] expected = names[i] == null ? Arrays.copyOf(base, nGreedy) : adapterGreedy(names[i]);
-                assertThat(joined.get(i).result().get(60, TimeUnit.SECONDS).tokens()).as("row %d (%s)", i, names[i])
+                assertThat(joined.get(i).result().get(60, TimeUnit.SECONDS).tokens())
+                        .as("row %d (%s)", i, names[i])
                         .containsExactly(expected);
             }
             Generation alone = new Generator(medqa.model(), null).generate(shortPrompt, greedy(12));
@@ -108,9 +124,11 @@ class BatchEngineTest {
             try (ai.medqa.model.KvCache batch = m.gatherCache(alone, new int[prompts.length], 1)) {
                 assertThat(batch.padLeft()).containsExactly(0, prompts[0].length - 4, prompts[0].length - 9);
                 for (int r = 0; r < prompts.length; r++) {
-                    expected[r] = m.forward(new int[][] {{next[r]}}, alone[r], false).toFloatArray();
+                    expected[r] =
+                            m.forward(new int[][] {{next[r]}}, alone[r], false).toFloatArray();
                 }
-                float[] got = m.forward(new int[][] {{next[0]}, {next[1]}, {next[2]}}, batch, false).toFloatArray();
+                float[] got = m.forward(new int[][] {{next[0]}, {next[1]}, {next[2]}}, batch, false)
+                        .toFloatArray();
                 int vocab = m.config().vocabSize();
                 for (int r = 0; r < prompts.length; r++) {
                     float[] row = Arrays.copyOfRange(got, r * vocab, (r + 1) * vocab);
@@ -140,8 +158,9 @@ class BatchEngineTest {
         ai.medqa.model.MistralModel m = medqa.model();
         ai.medqa.lora.LoraAdapters lora = ai.medqa.lora.LoraAdapters.of(m);
         String[] names = {"C-qv", "all", null, "all", "C-qv"};
-        int[][] prompts = {prompt, Arrays.copyOf(prompt, 4), Arrays.copyOfRange(prompt, 3, 12), prompt,
-            Arrays.copyOf(prompt, 7)};
+        int[][] prompts = {
+            prompt, Arrays.copyOf(prompt, 4), Arrays.copyOfRange(prompt, 3, 12), prompt, Arrays.copyOf(prompt, 7)
+        };
         int[] ids = new int[names.length];
         for (int r = 0; r < names.length; r++) {
             ids[r] = lora.id(names[r]);
@@ -158,23 +177,31 @@ class BatchEngineTest {
                 float[][] expected = new float[prompts.length][];
                 float[][] base = new float[prompts.length][];
                 for (int r = 0; r < prompts.length; r++) {
-                    try (ai.medqa.model.KvCache copy = m.gatherCache(new ai.medqa.model.KvCache[] {alone[r]}, new int[1], 1)) {
+                    try (ai.medqa.model.KvCache copy =
+                            m.gatherCache(new ai.medqa.model.KvCache[] {alone[r]}, new int[1], 1)) {
                         base[r] = m.forward(new int[][] {next[r]}, copy, false, ai.medqa.model.AdapterRows.of(-1))
                                 .toFloatArray();
                     }
-                    expected[r] = m.forward(new int[][] {next[r]}, alone[r], false, ai.medqa.model.AdapterRows.of(ids[r]))
+                    expected[r] = m.forward(
+                                    new int[][] {next[r]}, alone[r], false, ai.medqa.model.AdapterRows.of(ids[r]))
                             .toFloatArray();
                 }
-                float[] got = m.forward(next, batch, false, ai.medqa.model.AdapterRows.of(ids)).toFloatArray();
+                float[] got = m.forward(next, batch, false, ai.medqa.model.AdapterRows.of(ids))
+                        .toFloatArray();
                 int vocab = m.config().vocabSize();
                 for (int r = 0; r < prompts.length; r++) {
                     float[] row = Arrays.copyOfRange(got, r * vocab, (r + 1) * vocab);
-                    assertThat(maxAbsDiff(row, expected[r])).as("row %d (%s), max |batched - alone|", r, names[r])
+                    assertThat(maxAbsDiff(row, expected[r]))
+                            .as("row %d (%s), max |batched - alone|", r, names[r])
                             .isLessThanOrEqualTo(1e-4f);
                     if (names[r] != null) {
-                        assertThat(maxAbsDiff(row, base[r])).as("row %d: its adapter applied", r).isGreaterThan(1e-3f);
+                        assertThat(maxAbsDiff(row, base[r]))
+                                .as("row %d: its adapter applied", r)
+                                .isGreaterThan(1e-3f);
                     } else {
-                        assertThat(maxAbsDiff(row, base[r])).as("row %d: no adapter", r).isLessThanOrEqualTo(1e-4f);
+                        assertThat(maxAbsDiff(row, base[r]))
+                                .as("row %d: no adapter", r)
+                                .isLessThanOrEqualTo(1e-4f);
                     }
                 }
             }
@@ -195,8 +222,13 @@ class BatchEngineTest {
         int[][] alone = new int[names.length][];
         int longest = 0;
         for (int i = 0; i < names.length; i++) {
-            configs[i] = GenerationConfig.sampling().toBuilder().temperature(1.1).topP(0.95).seed(300 + i)
-                    .maxNewTokens(12 + i).eosTokenIds(Set.of()).build();
+            configs[i] = GenerationConfig.sampling().toBuilder()
+                    .temperature(1.1)
+                    .topP(0.95)
+                    .seed(300 + i)
+                    .maxNewTokens(12 + i)
+                    .eosTokenIds(Set.of())
+                    .build();
             medqa.useAdapter(names[i]);
             alone[i] = medqa.generate(prompt, configs[i]).tokens();
             longest = Math.max(longest, 12 + i);
@@ -212,7 +244,8 @@ class BatchEngineTest {
             }
             go.countDown();
             for (int i = 0; i < names.length; i++) {
-                assertThat(requests.get(i).result().get(60, TimeUnit.SECONDS).tokens()).as("row %d (%s)", i, names[i])
+                assertThat(requests.get(i).result().get(60, TimeUnit.SECONDS).tokens())
+                        .as("row %d (%s)", i, names[i])
                         .containsExactly(alone[i]);
             }
             // One prefill per request and one pass per decode step, not one per adapter per step.
@@ -241,8 +274,15 @@ class BatchEngineTest {
         GenerationConfig[] configs = new GenerationConfig[8];
         int[][] alone = new int[8][];
         for (int i = 0; i < 8; i++) {
-            configs[i] = GenerationConfig.sampling().toBuilder().temperature(1.2).topP(0.9).topK(20)
-                    .repetitionPenalty(1.1).seed(100 + i).maxNewTokens(10 + 3 * i).eosTokenIds(Set.of()).build();
+            configs[i] = GenerationConfig.sampling().toBuilder()
+                    .temperature(1.2)
+                    .topP(0.9)
+                    .topK(20)
+                    .repetitionPenalty(1.1)
+                    .seed(100 + i)
+                    .maxNewTokens(10 + 3 * i)
+                    .eosTokenIds(Set.of())
+                    .build();
             alone[i] = medqa.generate(prompt, configs[i]).tokens();
         }
         try (BatchEngine engine = medqa.newEngine(8, 0)) {
@@ -293,9 +333,13 @@ class BatchEngineTest {
                 throw new IllegalStateException("the handler broke");
             });
             assertThatThrownBy(() -> bad.result().get(30, TimeUnit.SECONDS))
-                    .hasCauseInstanceOf(IllegalStateException.class).hasMessageContaining("the handler broke");
-            assertThat(engine.submit(new int[] {1, 2, 3}, greedy(2), null, null).result().get(30, TimeUnit.SECONDS)
-                    .tokens()).hasSize(2);
+                    .hasCauseInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("the handler broke");
+            assertThat(engine.submit(new int[] {1, 2, 3}, greedy(2), null, null)
+                            .result()
+                            .get(30, TimeUnit.SECONDS)
+                            .tokens())
+                    .hasSize(2);
         }
     }
 
@@ -303,16 +347,19 @@ class BatchEngineTest {
     void cancellingFreesTheRowAndTheQueueRefusesWhenFull() throws Exception {
         try (BatchEngine engine = medqa.newEngine(1, 1)) {
             CountDownLatch first = new CountDownLatch(1);
-            BatchEngine.Request running = engine.submit(new int[] {1, 2, 3}, greedy(40), null, (id, t) -> first.countDown());
+            BatchEngine.Request running =
+                    engine.submit(new int[] {1, 2, 3}, greedy(40), null, (id, t) -> first.countDown());
             assertThat(first.await(30, TimeUnit.SECONDS)).isTrue();
             BatchEngine.Request waiting = engine.submit(prompt, greedy(5), "all", null);
             assertThatThrownBy(() -> engine.submit(prompt, greedy(5), null, null))
-                    .isInstanceOf(BatchEngine.QueueFullException.class).hasMessageContaining("queue is full");
+                    .isInstanceOf(BatchEngine.QueueFullException.class)
+                    .hasMessageContaining("queue is full");
             running.cancel();
             assertThatThrownBy(() -> running.result().get(30, TimeUnit.SECONDS))
                     .isInstanceOf(CancellationException.class);
             // The freed row serves the waiting request.
-            assertThat(waiting.result().get(30, TimeUnit.SECONDS).tokens()).containsExactly(Arrays.copyOf(adapterGreedy("all"), 5));
+            assertThat(waiting.result().get(30, TimeUnit.SECONDS).tokens())
+                    .containsExactly(Arrays.copyOf(adapterGreedy("all"), 5));
             assertThat(engine.running()).isZero();
             assertThat(engine.queued()).isZero();
         }
@@ -321,13 +368,20 @@ class BatchEngineTest {
     @Test
     void badRequestsAreRefusedAtSubmit() {
         try (BatchEngine engine = medqa.newEngine(2, 2)) {
-            assertThatThrownBy(() -> engine.submit(prompt, greedy(3), "nope", null)).hasMessageContaining("nope");
-            assertThatThrownBy(() -> engine.submit(new int[0], greedy(3), null, null)).hasMessageContaining("no tokens");
+            assertThatThrownBy(() -> engine.submit(prompt, greedy(3), "nope", null))
+                    .hasMessageContaining("nope");
+            assertThatThrownBy(() -> engine.submit(new int[0], greedy(3), null, null))
+                    .hasMessageContaining("no tokens");
             assertThatThrownBy(() -> engine.submit(new int[64], greedy(3), null, null))
                     .hasMessageContaining("max_position_embeddings");
         }
         try (BatchEngine unbounded = medqa.newEngine(4, Integer.MAX_VALUE)) {
-            assertThat(unbounded.submit(prompt, greedy(2), null, null).result().join().tokens()).hasSize(2);
+            assertThat(unbounded
+                            .submit(prompt, greedy(2), null, null)
+                            .result()
+                            .join()
+                            .tokens())
+                    .hasSize(2);
         }
     }
 
@@ -337,13 +391,16 @@ class BatchEngineTest {
         try (BatchEngine engine = medqa.newEngine(4, 64)) {
             List<BatchEngine.Request> requests = new ArrayList<>();
             for (int i = 0; i < 24; i++) {
-                requests.add(engine.submit(Arrays.copyOf(prompt, 3 + i % 10), greedy(4 + i % 7), i % 3 == 0 ? "all" : null, null));
+                requests.add(engine.submit(
+                        Arrays.copyOf(prompt, 3 + i % 10), greedy(4 + i % 7), i % 3 == 0 ? "all" : null, null));
             }
             for (BatchEngine.Request r : requests) {
                 r.result().get(60, TimeUnit.SECONDS);
             }
             assertThat(engine.forwardPasses()).isGreaterThan(24);
         }
-        assertThat(medqa.model().manager().getManagedArrays()).as("arrays left on the model's manager").hasSize(before);
+        assertThat(medqa.model().manager().getManagedArrays())
+                .as("arrays left on the model's manager")
+                .hasSize(before);
     }
 }

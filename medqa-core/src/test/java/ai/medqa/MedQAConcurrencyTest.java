@@ -23,11 +23,16 @@ class MedQAConcurrencyTest {
     void concurrentAsksEqualSequentialOnes(@TempDir Path dir) throws Exception {
         RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 1024, 0), DType.F32, 21);
         Files.copy(MedQAChatTest.resource("/tokenizer/mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
-        Files.copy(MedQAChatTest.resource("/tokenizer/mistral-7b-instruct-v0.1/tokenizer_config.json"),
+        Files.copy(
+                MedQAChatTest.resource("/tokenizer/mistral-7b-instruct-v0.1/tokenizer_config.json"),
                 dir.resolve("tokenizer_config.json"));
-        List<String> questions = List.of("Does aspirin reduce the risk of myocardial infarction?",
-                "Is metformin first-line therapy for type 2 diabetes?", "Do statins lower LDL cholesterol?",
-                "Is warfarin reversed by vitamin K?", "Does smoking cause lung cancer?", "Is insulin a hormone?");
+        List<String> questions = List.of(
+                "Does aspirin reduce the risk of myocardial infarction?",
+                "Is metformin first-line therapy for type 2 diabetes?",
+                "Do statins lower LDL cholesterol?",
+                "Is warfarin reversed by vitamin K?",
+                "Does smoking cause lung cancer?",
+                "Is insulin a hormone?");
         try (MedQA medqa = MedQA.builder().model(dir).build()) {
             List<String> sequential = new ArrayList<>();
             for (int i = 0; i < questions.size(); i++) {
@@ -50,13 +55,16 @@ class MedQAConcurrencyTest {
                         }));
                     }
                     for (int i = 0; i < questions.size(); i++) {
-                        assertThat(answers.get(i).get()).as("question %d, round %d", i, round).isEqualTo(sequential.get(i));
+                        assertThat(answers.get(i).get())
+                                .as("question %d, round %d", i, round)
+                                .isEqualTo(sequential.get(i));
                     }
                 }
             } finally {
                 pool.shutdownNow();
             }
-            assertThat(sequential.stream().distinct().count()).as("different seeds and questions, different answers")
+            assertThat(sequential.stream().distinct().count())
+                    .as("different seeds and questions, different answers")
                     .isGreaterThan(1);
         }
     }

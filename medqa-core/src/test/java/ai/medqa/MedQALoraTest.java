@@ -1,9 +1,9 @@
 package ai.medqa;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -17,14 +17,22 @@ class MedQALoraTest {
 
     @Test
     void adaptersFromTheBuilderMatchPeftAndSwitchPerRequest() throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(resource("/fixtures/lora/golden.json").toFile());
+        JsonNode golden =
+                Json.MAPPER.readTree(resource("/fixtures/lora/golden.json").toFile());
         int[] prompt = Json.MAPPER.convertValue(golden.get("prompt"), int[].class);
         int n = golden.get("n_greedy").asInt();
         int[] base = Json.MAPPER.convertValue(
-                Json.MAPPER.readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
-                        .get("cases").get(0).get("greedy"), int[].class);
-        try (MedQA medqa = MedQA.builder().model(resource("/fixtures/mistral-swa/f32"))
-                .lora(resource("/fixtures/lora/C-qv")).lora("all", resource("/fixtures/lora/C-all")).build()) {
+                Json.MAPPER
+                        .readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
+                        .get("cases")
+                        .get(0)
+                        .get("greedy"),
+                int[].class);
+        try (MedQA medqa = MedQA.builder()
+                .model(resource("/fixtures/mistral-swa/f32"))
+                .lora(resource("/fixtures/lora/C-qv"))
+                .lora("all", resource("/fixtures/lora/C-all"))
+                .build()) {
             assertThat(medqa.activeAdapter()).contains("C-qv");
             assertThat(medqa.generate(prompt, n).tokens()).containsExactly(greedy(golden, "C-qv"));
             medqa.useAdapter("all");

@@ -80,9 +80,10 @@ public class BatchDecodeBenchmark {
         System.setProperty("ai.djl.offline", "true");
         tmp = Files.createTempDirectory("medqa-bench");
         MistralConfig config = model.equals("M")
-                ? new MistralConfig("mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1, List.of(2), null)
-                : new MistralConfig("llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, false, 1, List.of(2),
-                        null);
+                ? new MistralConfig(
+                        "mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1, List.of(2), null)
+                : new MistralConfig(
+                        "llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, false, 1, List.of(2), null);
         RandomCheckpoint.write(tmp, config, DType.F16, 1);
         QuantizedLinears linears = switch (format) {
             case "F32", "BF16" -> QuantizedLinears.dense();
@@ -90,18 +91,21 @@ public class BatchDecodeBenchmark {
             case "INT4" -> QuantizedLinears.int4(64).lmHead(LmHead.INT4, 64);
             default -> throw new IllegalArgumentException("unknown format " + format);
         };
-        m = MistralModel.load(tmp, Device.cpu(), DataType.FLOAT32, format.equals("BF16") ? Bf16Linear.converting(linears)
-                : linears);
+        m = MistralModel.load(
+                tmp, Device.cpu(), DataType.FLOAT32, format.equals("BF16") ? Bf16Linear.converting(linears) : linears);
         LoraAdapters lora = LoraAdapters.of(m);
         ids = new int[ROWS];
         if (!adapters.equals("none")) {
             for (int a = 0; a < ADAPTERS; a++) {
-                LoraAdapter adapter = LoraAdapter.create(m, "a" + a, LoraConfig.of(8, 16, 0.0, List.of("q_proj", "v_proj")), a);
+                LoraAdapter adapter =
+                        LoraAdapter.create(m, "a" + a, LoraConfig.of(8, 16, 0.0, List.of("q_proj", "v_proj")), a);
                 lora.attach(adapter);
             }
         }
         for (int r = 0; r < ROWS; r++) {
-            ids[r] = adapters.equals("none") ? AdapterRows.NONE_ID : lora.id("a" + (adapters.equals("one") ? 0 : r % ADAPTERS));
+            ids[r] = adapters.equals("none")
+                    ? AdapterRows.NONE_ID
+                    : lora.id("a" + (adapters.equals("one") ? 0 : r % ADAPTERS));
         }
         prompts = new KvCache[ROWS];
         for (int r = 0; r < ROWS; r++) {

@@ -87,8 +87,8 @@ public class ConstrainedDecodeBenchmark {
     public int batch;
 
     /** The folder of Mistral's tokenizer.json ({@code -Dmedqa.tokenizer=DIR}; relative to the repository root). */
-    static final String TOKENIZER = System.getProperty("medqa.tokenizer",
-            "medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1");
+    static final String TOKENIZER =
+            System.getProperty("medqa.tokenizer", "medqa-core/src/test/resources/tokenizer/mistral-7b-v0.1");
 
     private Path tmp;
     private MistralModel m;
@@ -114,13 +114,15 @@ public class ConstrainedDecodeBenchmark {
         System.setProperty("ai.djl.offline", "true");
         Path tokenizerJson = Path.of(TOKENIZER, "tokenizer.json");
         if (!Files.exists(tokenizerJson)) {
-            throw new IllegalStateException(tokenizerJson.toAbsolutePath() + " not found: run from the repository root");
+            throw new IllegalStateException(
+                    tokenizerJson.toAbsolutePath() + " not found: run from the repository root");
         }
         tmp = Files.createTempDirectory("medqa-bench");
         MistralConfig c = switch (model) {
             case "S" -> RandomCheckpoint.config(64, 128, 2, 4, 2, 32000, 2048, 0);
-            case "M" -> new MistralConfig("mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1,
-                    List.of(2), null);
+            case "M" ->
+                new MistralConfig(
+                        "mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1, List.of(2), null);
             default -> throw new IllegalArgumentException("model " + model + ": expected S or M");
         };
         RandomCheckpoint.write(tmp, c, model.equals("S") ? DType.F32 : DType.F16, 1);
@@ -132,11 +134,18 @@ public class ConstrainedDecodeBenchmark {
             case "none" -> null;
             case "json" -> Constraint.jsonSchema(Json.MAPPER.readTree(SCHEMA));
             case "regex" -> Constraint.regex("[a-z ]{0,2000}");
-            default -> throw new IllegalArgumentException("constraint " + constraint + ": expected none, json or regex");
+            default ->
+                throw new IllegalArgumentException("constraint " + constraint + ": expected none, json or regex");
         };
         // MedQA.ask's sampling (temperature 0.7, top-p 0.95), seeded: every invocation draws the same answers.
-        config = GenerationConfig.sampling().toBuilder().temperature(0.7).topP(0.95).maxNewTokens(NEW).eosTokenIds(Set.of())
-                .seed(1).constraint(k).build();
+        config = GenerationConfig.sampling().toBuilder()
+                .temperature(0.7)
+                .topP(0.95)
+                .maxNewTokens(NEW)
+                .eosTokenIds(Set.of())
+                .seed(1)
+                .constraint(k)
+                .build();
         prompts = new ArrayList<>();
         for (int r = 0; r < batch; r++) {
             int[] p = new int[PROMPT];
@@ -163,7 +172,8 @@ public class ConstrainedDecodeBenchmark {
     /** One batch of generations; {@code tokens} counts what they generated. */
     @Benchmark
     public int decode(Tokens counter) {
-        List<Generation> out = batch == 1 ? List.of(generator.generate(prompts.get(0), config))
+        List<Generation> out = batch == 1
+                ? List.of(generator.generate(prompts.get(0), config))
                 : generator.generateBatch(prompts, config);
         int n = 0;
         for (Generation g : out) {

@@ -6,24 +6,22 @@ import ai.djl.ndarray.types.DataType;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.io.DType;
-import ai.medqa.model.Bf16Linear;
-import ai.medqa.model.DenseLinear;
-import ai.medqa.model.LinearFactory;
-import ai.medqa.model.MatmulPrecision;
-import ai.medqa.model.KvCache;
-import ai.medqa.model.MistralConfig;
-import ai.medqa.model.MistralModel;
-import ai.medqa.model.RandomCheckpoint;
 import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
-import ai.medqa.quant.Int8Linear;
+import ai.medqa.model.Bf16Linear;
+import ai.medqa.model.DenseLinear;
+import ai.medqa.model.KvCache;
+import ai.medqa.model.LinearFactory;
+import ai.medqa.model.MatmulPrecision;
+import ai.medqa.model.MistralConfig;
+import ai.medqa.model.MistralModel;
+import ai.medqa.model.RandomCheckpoint;
 import ai.medqa.quant.LmHead;
-import ai.medqa.quant.Nf4Linear;
 import ai.medqa.quant.QuantizedLinears;
-import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -84,7 +82,8 @@ public class EngineBenchmark {
     @Param({"M"})
     public String model;
 
-    @Param({"F32", "F32+MEDIUM", "F16", "BF16", "INT8+HEAD8", "INT4+HEAD4", "INT4", "NF4", "F32+LORA", "INT4+HEAD4+LORA"})
+    @Param({"F32", "F32+MEDIUM", "F16", "BF16", "INT8+HEAD8", "INT4+HEAD4", "INT4", "NF4", "F32+LORA", "INT4+HEAD4+LORA"
+    })
     public String format;
 
     /** {@code false}: op-by-op DJL layers ({@code -Dmedqa.fused=false}). */
@@ -109,10 +108,40 @@ public class EngineBenchmark {
         if (model.equals("M") || model.equals("L")) {
             tmp = Files.createTempDirectory("medqa-bench");
             MistralConfig config = model.equals("M")
-                    ? new MistralConfig("mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1,
-                            List.of(2), null)
-                    : new MistralConfig("llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, false, 1,
-                            List.of(2), null);
+                    ? new MistralConfig(
+                            "mistral",
+                            768,
+                            2048,
+                            12,
+                            12,
+                            4,
+                            64,
+                            32000,
+                            1e-5,
+                            10000.0,
+                            0,
+                            2048,
+                            true,
+                            1,
+                            List.of(2),
+                            null)
+                    : new MistralConfig(
+                            "llama",
+                            2048,
+                            5632,
+                            22,
+                            32,
+                            4,
+                            64,
+                            32000,
+                            1e-5,
+                            10000.0,
+                            0,
+                            2048,
+                            false,
+                            1,
+                            List.of(2),
+                            null);
             RandomCheckpoint.write(tmp, config, DType.F16, 1);
             dir = tmp;
         } else {
@@ -128,8 +157,14 @@ public class EngineBenchmark {
             adapters.activate("bench");
         }
         generator = new Generator(m, null);
-        sampling = GenerationConfig.sampling().toBuilder().temperature(0.7).topP(0.9).repetitionPenalty(1.2)
-                .maxNewTokens(NEW).eosTokenIds(Set.of()).seed(1).build();
+        sampling = GenerationConfig.sampling().toBuilder()
+                .temperature(0.7)
+                .topP(0.9)
+                .repetitionPenalty(1.2)
+                .maxNewTokens(NEW)
+                .eosTokenIds(Set.of())
+                .seed(1)
+                .build();
         prompt = tokens(PROMPT);
         longPrompt = tokens(LONG_PROMPT);
         cache = m.newCache(PROMPT + NEW);
@@ -152,11 +187,13 @@ public class EngineBenchmark {
             case "NF4" -> QuantizedLinears.nf4(true);
             default -> throw new IllegalArgumentException("unknown format " + format);
         };
-        linears.lmHead(format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,
+        linears.lmHead(
+                format.contains("+HEAD8") ? LmHead.INT8 : format.contains("+HEAD4") ? LmHead.INT4 : LmHead.COMPUTE,
                 QuantizedLinears.DEFAULT_GROUP_SIZE);
-        LinearFactory factory = quant.equals("BF16") ? Bf16Linear.converting(linears)
-                : DenseLinear.withMatmulPrecision(linears, format.contains("+MEDIUM") ? MatmulPrecision.MEDIUM
-                        : MatmulPrecision.HIGHEST);
+        LinearFactory factory = quant.equals("BF16")
+                ? Bf16Linear.converting(linears)
+                : DenseLinear.withMatmulPrecision(
+                        linears, format.contains("+MEDIUM") ? MatmulPrecision.MEDIUM : MatmulPrecision.HIGHEST);
         return MistralModel.load(dir, Device.cpu(), dtype, factory);
     }
 

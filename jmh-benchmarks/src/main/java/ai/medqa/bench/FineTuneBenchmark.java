@@ -8,10 +8,10 @@ import ai.medqa.finetune.PromptTemplate;
 import ai.medqa.finetune.StepStats;
 import ai.medqa.io.DType;
 import ai.medqa.lora.LoraConfig;
-import ai.medqa.quant.Quantization;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.RandomCheckpoint;
+import ai.medqa.quant.Quantization;
 import ai.medqa.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,36 +61,63 @@ public final class FineTuneBenchmark {
         try (MistralModel model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantization.linears());
                 Tokenizer tok = Tokenizer.load(tokenizerDir)) {
             long rssLoaded = status("VmRSS");
-            System.out.printf(Locale.ROOT, "model: %,d parameters, F32 compute, base %s, gradient checkpointing %s;"
-                    + " resident %d MiB after load (%d MiB before)%n", CONFIG.parameterCount(), quantization, checkpointing,
-                    rssLoaded / 1024, rss0 / 1024);
+            System.out.printf(
+                    Locale.ROOT,
+                    "model: %,d parameters, F32 compute, base %s, gradient checkpointing %s;"
+                            + " resident %d MiB after load (%d MiB before)%n",
+                    CONFIG.parameterCount(),
+                    quantization,
+                    checkpointing,
+                    rssLoaded / 1024,
+                    rss0 / 1024);
             FineTuneResult r = FineTune.builder()
-                    .model(model).tokenizer(tok).data(data)
+                    .model(model)
+                    .tokenizer(tok)
+                    .data(data)
                     .template(PromptTemplate.instruction().withContexts(true))
                     .output(out)
                     .lora(LoraConfig.of(8, 16, 0.05, List.of("q_proj", "v_proj")))
-                    .batchSize(batch).gradientAccumulation(1).maxLength(maxLen).maxSteps(steps)
-                    .evalFraction(0).saveEvery(0).logEvery(0).gradientCheckpointing(checkpointing)
+                    .batchSize(batch)
+                    .gradientAccumulation(1)
+                    .maxLength(maxLen)
+                    .maxSteps(steps)
+                    .evalFraction(0)
+                    .saveEvery(0)
+                    .logEvery(0)
+                    .gradientCheckpointing(checkpointing)
                     .onStep(s -> {
                         stats.add(s);
                         memory.add(new long[] {status("VmRSS"), status("VmHWM")});
                     })
-                    .build().run();
+                    .build()
+                    .run();
             double tokens = 0;
             double seconds = 0;
             for (int i = 0; i < stats.size(); i++) {
                 StepStats s = stats.get(i);
-                System.out.printf(Locale.ROOT, "step %d: %d tokens, %.0f tokens/s, loss %.3f, RSS %d MiB, peak %d MiB%n",
-                        s.step(), s.tokens(), s.tokensPerSecond(), s.loss(), memory.get(i)[0] / 1024,
+                System.out.printf(
+                        Locale.ROOT,
+                        "step %d: %d tokens, %.0f tokens/s, loss %.3f, RSS %d MiB, peak %d MiB%n",
+                        s.step(),
+                        s.tokens(),
+                        s.tokensPerSecond(),
+                        s.loss(),
+                        memory.get(i)[0] / 1024,
                         memory.get(i)[1] / 1024);
                 if (i >= 2) {
                     tokens += s.tokens();
                     seconds += s.tokens() / s.tokensPerSecond();
                 }
             }
-            System.out.printf(Locale.ROOT, "mean after warm-up: %.0f tokens/s (batch %d, max-len %d); peak RSS %d MiB"
-                            + " (%d MiB above the loaded model); %s%n", tokens / seconds, batch, maxLen,
-                    memory.get(memory.size() - 1)[1] / 1024, (memory.get(memory.size() - 1)[1] - rssLoaded) / 1024,
+            System.out.printf(
+                    Locale.ROOT,
+                    "mean after warm-up: %.0f tokens/s (batch %d, max-len %d); peak RSS %d MiB"
+                            + " (%d MiB above the loaded model); %s%n",
+                    tokens / seconds,
+                    batch,
+                    maxLen,
+                    memory.get(memory.size() - 1)[1] / 1024,
+                    (memory.get(memory.size() - 1)[1] - rssLoaded) / 1024,
                     r.train());
         }
     }

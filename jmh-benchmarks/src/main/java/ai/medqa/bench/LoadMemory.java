@@ -34,9 +34,25 @@ public final class LoadMemory {
         String format = FineTuneBenchmark.arg(args, "format", "F32");
         Path dir = Path.of(FineTuneBenchmark.arg(args, "dir", "/tmp/medqa-" + model));
         MistralConfig config = model.equals("L")
-                ? new MistralConfig("llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, false, 1, List.of(2), null)
-                : new MistralConfig("mistral", 4096, 14336, 4, 32, 8, 128, 32000, 1e-5, 10000.0, 4096, 4096, false, 1,
-                        List.of(2), null);
+                ? new MistralConfig(
+                        "llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, false, 1, List.of(2), null)
+                : new MistralConfig(
+                        "mistral",
+                        4096,
+                        14336,
+                        4,
+                        32,
+                        8,
+                        128,
+                        32000,
+                        1e-5,
+                        10000.0,
+                        4096,
+                        4096,
+                        false,
+                        1,
+                        List.of(2),
+                        null);
         if (!Files.exists(dir.resolve("model.safetensors"))) {
             RandomCheckpoint.write(dir, config, DType.F16, 1);
             System.out.println("wrote " + dir + "; run again in a fresh JVM to measure");
@@ -48,8 +64,10 @@ public final class LoadMemory {
             default -> Quantization.parse(format.replace("_F16", ""));
         };
         long h = config.hiddenSize();
-        long projections = (long) config.numHiddenLayers() * (2 * h * h
-                + 2 * h * (long) config.numKeyValueHeads() * config.headDim() + 3 * h * config.intermediateSize());
+        long projections = (long) config.numHiddenLayers()
+                * (2 * h * h
+                        + 2 * h * (long) config.numKeyValueHeads() * config.headDim()
+                        + 3 * h * config.intermediateSize());
         long others = 2L * config.vocabSize() * h; // embeddings and lm_head, in the compute dtype
         double bits = switch (q) {
             case NONE -> f16 ? 16 : 32;
@@ -60,12 +78,21 @@ public final class LoadMemory {
         double expected = projections * bits / 8 + others * (f16 ? 2 : 4);
         long rss0 = FineTuneBenchmark.status("VmRSS");
         long started = System.nanoTime();
-        try (MistralModel m = MistralModel.load(dir, Device.cpu(), f16 ? DataType.FLOAT16 : DataType.FLOAT32, q.linears())) {
+        try (MistralModel m =
+                MistralModel.load(dir, Device.cpu(), f16 ? DataType.FLOAT16 : DataType.FLOAT32, q.linears())) {
             long rss = FineTuneBenchmark.status("VmRSS");
             long hwm = FineTuneBenchmark.status("VmHWM");
-            System.out.printf(Locale.ROOT, "%s %s: weights by arithmetic %.2f GB; resident after load %.2f GB "
-                    + "(%.2f GB above the JVM's %.2f GB before), peak %.2f GB; load %.1f s%n", model, format,
-                    expected / 1e9, rss * 1024 / 1e9, (rss - rss0) * 1024 / 1e9, rss0 * 1024 / 1e9, hwm * 1024 / 1e9,
+            System.out.printf(
+                    Locale.ROOT,
+                    "%s %s: weights by arithmetic %.2f GB; resident after load %.2f GB "
+                            + "(%.2f GB above the JVM's %.2f GB before), peak %.2f GB; load %.1f s%n",
+                    model,
+                    format,
+                    expected / 1e9,
+                    rss * 1024 / 1e9,
+                    (rss - rss0) * 1024 / 1e9,
+                    rss0 * 1024 / 1e9,
+                    hwm * 1024 / 1e9,
                     (System.nanoTime() - started) / 1e9);
         }
     }

@@ -96,7 +96,8 @@ public class QuantMatmulBenchmark {
                 }
                 case "NF4", "NF4_F16" -> Nf4Linear.of(Nf4.quantize(w, wShape, true, "bfloat16"), manager, dtype);
                 case "INT8" -> new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), manager, dtype);
-                case "INT4" -> new Int4Linear(Int4Weight.quantize(w, out, in, QuantizedLinears.DEFAULT_GROUP_SIZE), manager);
+                case "INT4" ->
+                    new Int4Linear(Int4Weight.quantize(w, out, in, QuantizedLinears.DEFAULT_GROUP_SIZE), manager);
                 default -> throw new IllegalArgumentException(variant);
             };
         }
@@ -162,7 +163,8 @@ public class QuantMatmulBenchmark {
             s.cache = s.model.newCache(512);
         }
         try (NDScope scope = new NDScope()) {
-            float[] logits = s.model.forward(new int[][] {{s.token}}, s.cache, false).toFloatArray();
+            float[] logits =
+                    s.model.forward(new int[][] {{s.token}}, s.cache, false).toFloatArray();
             s.token = 3 + (int) (Math.abs(logits[7]) * 1000) % 30000;
             return s.token;
         }

@@ -72,8 +72,14 @@ public class SamplerBenchmark {
             history[i] = r.nextInt(VOCAB);
         }
         scratch = new float[VOCAB];
-        GenerationConfig config = GenerationConfig.builder().doSample(true).temperature(0.7).topK(topK).topP(0.9)
-                .repetitionPenalty(1.2).seed(7).build();
+        GenerationConfig config = GenerationConfig.builder()
+                .doSample(true)
+                .temperature(0.7)
+                .topK(topK)
+                .topP(0.9)
+                .repetitionPenalty(1.2)
+                .seed(7)
+                .build();
         sampler = impl.equals("fast") ? Sampler.create(config) : Sampler.fullSortBaseline(config);
     }
 

@@ -45,8 +45,8 @@ import java.util.stream.Collectors;
 public final class ServerLoad {
     public static void main(String[] args) throws Exception {
         System.setProperty("ai.djl.offline", "true");
-        Map<String, String> a = Arrays.stream(args).map(s -> s.split("=", 2))
-                .collect(Collectors.toMap(s -> s[0], s -> s[1]));
+        Map<String, String> a =
+                Arrays.stream(args).map(s -> s.split("=", 2)).collect(Collectors.toMap(s -> s[0], s -> s[1]));
         int clients = Integer.parseInt(a.getOrDefault("clients", "32"));
         int requests = Integer.parseInt(a.getOrDefault("requests", "20"));
         int tokens = Integer.parseInt(a.getOrDefault("tokens", "16"));
@@ -54,20 +54,26 @@ public final class ServerLoad {
         String quantize = a.getOrDefault("quantize", "int4");
 
         Path dir = Files.createTempDirectory("medqa-serverload");
-        MistralConfig m = new MistralConfig("mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1,
-                List.of(2), null);
+        MistralConfig m = new MistralConfig(
+                "mistral", 768, 2048, 12, 12, 4, 64, 32000, 1e-5, 10000.0, 0, 2048, true, 1, List.of(2), null);
         RandomCheckpoint.write(dir, m, DType.F16, 1);
         Path tokenizers = Path.of("medqa-core/src/test/resources/tokenizer");
         Files.copy(tokenizers.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
-        Files.copy(tokenizers.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+        Files.copy(
+                tokenizers.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+                dir.resolve("tokenizer_config.json"));
 
-        try (MedQA medqa = MedQA.builder().model(dir).quantize(Quantization.parse(quantize)).build()) {
+        try (MedQA medqa = MedQA.builder()
+                .model(dir)
+                .quantize(Quantization.parse(quantize))
+                .build()) {
             int total = clients * requests;
             String[] expected = new String[total];
             long singleStart = System.nanoTime();
             long singleTokens = 0;
             for (int i = 0; i < total; i++) {
-                var g = medqa.generate(medqa.chatTemplate().encode(List.of(Message.user(question(i)))), config(i, tokens));
+                var g = medqa.generate(
+                        medqa.chatTemplate().encode(List.of(Message.user(question(i)))), config(i, tokens));
                 expected[i] = g.text();
                 singleTokens += g.tokens().length;
             }
@@ -75,7 +81,9 @@ public final class ServerLoad {
 
             ServerOptions options = ServerOptions.defaults("M").withPort(0).withLimits(batch, total, 1 << 20);
             try (MedQAServer server = MedQAServer.start(options, medqa)) {
-                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                HttpClient http = HttpClient.newBuilder()
+                        .version(HttpClient.Version.HTTP_1_1)
+                        .build();
                 long[] latency = new long[total];
                 AtomicLong completion = new AtomicLong();
                 AtomicLong mismatches = new AtomicLong();
@@ -93,18 +101,28 @@ public final class ServerLoad {
                             } else {
                                 body.put("temperature", 0.8).put("top_p", 0.95).put("seed", i);
                             }
-                            body.putArray("messages").addObject().put("role", "user").put("content", question(i));
+                            body.putArray("messages")
+                                    .addObject()
+                                    .put("role", "user")
+                                    .put("content", question(i));
                             long t0 = System.nanoTime();
-                            HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create(server.url()
-                                    + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()))
-                                    .build(), HttpResponse.BodyHandlers.ofString());
+                            HttpResponse<String> res = http.send(
+                                    HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
+                                            .header("Content-Type", "application/json")
+                                            .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                                            .build(),
+                                    HttpResponse.BodyHandlers.ofString());
                             latency[i] = System.nanoTime() - t0;
                             JsonNode out = Json.MAPPER.readTree(res.body());
-                            if (res.statusCode() != 200 || !out.at("/choices/0/message/content").asText().equals(expected[i])) {
+                            if (res.statusCode() != 200
+                                    || !out.at("/choices/0/message/content")
+                                            .asText()
+                                            .equals(expected[i])) {
                                 mismatches.incrementAndGet();
                                 System.err.println("request " + i + ": " + res.statusCode() + " " + res.body());
                             }
-                            completion.addAndGet(out.at("/usage/completion_tokens").asInt());
+                            completion.addAndGet(
+                                    out.at("/usage/completion_tokens").asInt());
                         }
                         return null;
                     }));
@@ -116,13 +134,17 @@ public final class ServerLoad {
                 pool.shutdown();
                 long[] sorted = latency.clone();
                 Arrays.sort(sorted);
-                System.out.printf("model M %s, %d clients x %d requests, max_tokens %d, max batch %d%n", quantize, clients,
-                        requests, tokens, batch);
-                System.out.printf("completed %d/%d, mismatches vs single runs: %d%n", total - mismatches.get(), total,
-                        mismatches.get());
-                System.out.printf("latency p50 %.0f ms, p95 %.0f ms, max %.0f ms%n", sorted[total / 2] / 1e6,
-                        sorted[(int) (total * 0.95)] / 1e6, sorted[total - 1] / 1e6);
-                System.out.printf("served: %d completion tokens in %.1f s = %.1f tok/s; one at a time in-process: %.1f tok/s%n",
+                System.out.printf(
+                        "model M %s, %d clients x %d requests, max_tokens %d, max batch %d%n",
+                        quantize, clients, requests, tokens, batch);
+                System.out.printf(
+                        "completed %d/%d, mismatches vs single runs: %d%n",
+                        total - mismatches.get(), total, mismatches.get());
+                System.out.printf(
+                        "latency p50 %.0f ms, p95 %.0f ms, max %.0f ms%n",
+                        sorted[total / 2] / 1e6, sorted[(int) (total * 0.95)] / 1e6, sorted[total - 1] / 1e6);
+                System.out.printf(
+                        "served: %d completion tokens in %.1f s = %.1f tok/s; one at a time in-process: %.1f tok/s%n",
                         completion.get(), seconds, completion.get() / seconds, singleTokens / singleSeconds);
             }
         }
@@ -133,8 +155,14 @@ public final class ServerLoad {
     }
 
     static GenerationConfig config(int i, int tokens) {
-        GenerationConfig.Builder b = i % 2 == 0 ? GenerationConfig.builder()
-                : GenerationConfig.builder().doSample(true).temperature(0.8).topP(0.95).topK(0).seed(i);
+        GenerationConfig.Builder b = i % 2 == 0
+                ? GenerationConfig.builder()
+                : GenerationConfig.builder()
+                        .doSample(true)
+                        .temperature(0.8)
+                        .topP(0.95)
+                        .topK(0)
+                        .seed(i);
         return b.maxNewTokens(tokens).build();
     }
 }

@@ -45,7 +45,8 @@ public final class SideBySide {
             System.arraycopy(longPrompt, 0, prompt, 0, prompt.length);
             double decode = 0;
             double prefill = 0;
-            try (KvCache c = m.newCache(prompt.length + steps + 1); KvCache lc = m.newCache(longPrompt.length)) {
+            try (KvCache c = m.newCache(prompt.length + steps + 1);
+                    KvCache lc = m.newCache(longPrompt.length)) {
                 for (int r = 0; r <= rounds; r++) {
                     c.reset();
                     int[][] feed = {prompt};
@@ -74,8 +75,9 @@ public final class SideBySide {
                     }
                 }
             }
-            System.out.printf("%s %s: decode %.1f tok/s, prefill 400 %.0f tok/s (best of %d rounds)%n", dir.getFileName(),
-                    format, decode, prefill, rounds);
+            System.out.printf(
+                    "%s %s: decode %.1f tok/s, prefill 400 %.0f tok/s (best of %d rounds)%n",
+                    dir.getFileName(), format, decode, prefill, rounds);
         }
     }
 }

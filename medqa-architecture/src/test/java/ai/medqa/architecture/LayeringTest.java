@@ -1,10 +1,10 @@
 package ai.medqa.architecture;
 
 import static com.tngtech.archunit.base.DescribedPredicate.describe;
-import static org.assertj.core.api.Assertions.assertThat;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
@@ -26,7 +26,8 @@ class LayeringTest {
 
     @BeforeAll
     static void importEveryModule() {
-        classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+        classes = new ClassFileImporter()
+                .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                 .importPackages("ai.medqa");
     }
 
@@ -50,42 +51,68 @@ class LayeringTest {
         for (DescribedPredicate<JavaClass> m : new DescribedPredicate[] {COMMON, CORE, METRICS, METRICS_SEMANTIC}) {
             assertThat(classes.that(m)).as(m.getDescription()).isNotEmpty();
         }
-        for (String p : new String[] {"finetune", "eval", "server", "langchain4j", "springai", "spring.boot", "spark",
-            "examples.cli"}) {
+        for (String p : new String[] {
+            "finetune", "eval", "server", "langchain4j", "springai", "spring.boot", "spark", "examples.cli"
+        }) {
             assertThat(classes.stream().anyMatch(c -> c.getPackageName().startsWith("ai.medqa." + p)))
-                    .as("classes of ai.medqa.%s", p).isTrue();
+                    .as("classes of ai.medqa.%s", p)
+                    .isTrue();
         }
     }
 
     /** Each module uses only the modules below it: the engine never knows who serves it. */
     @Test
     void modulesDependInwardOnly() {
-        layeredArchitecture().consideringOnlyDependenciesInLayers()
-                .layer("common").definedBy(COMMON)
-                .layer("core").definedBy(CORE)
-                .layer("metrics").definedBy(METRICS)
-                .layer("metrics-semantic").definedBy(METRICS_SEMANTIC)
-                .layer("finetune").definedBy("ai.medqa.finetune..")
-                .layer("eval").definedBy("ai.medqa.eval..")
-                .layer("server").definedBy("ai.medqa.server..")
-                .layer("langchain4j").definedBy("ai.medqa.langchain4j..")
-                .layer("spring-ai").definedBy("ai.medqa.springai..")
-                .layer("spring-boot-starter").definedBy("ai.medqa.spring.boot..")
-                .layer("spark").definedBy("ai.medqa.spark..")
-                .layer("cli").definedBy("ai.medqa.examples..")
-                .whereLayer("common").mayNotAccessAnyLayer()
-                .whereLayer("core").mayOnlyAccessLayers("common")
-                .whereLayer("metrics").mayOnlyAccessLayers("common")
-                .whereLayer("metrics-semantic").mayOnlyAccessLayers("common", "metrics")
-                .whereLayer("finetune").mayOnlyAccessLayers("common", "core", "metrics")
-                .whereLayer("eval").mayOnlyAccessLayers("common", "core", "metrics")
-                .whereLayer("server").mayOnlyAccessLayers("common", "core")
-                .whereLayer("langchain4j").mayOnlyAccessLayers("common", "core")
-                .whereLayer("spring-ai").mayOnlyAccessLayers("common", "core")
-                .whereLayer("spring-boot-starter").mayOnlyAccessLayers("common", "core", "spring-ai")
-                .whereLayer("spark").mayOnlyAccessLayers("common", "core", "metrics", "eval")
-                .whereLayer("cli").mayOnlyAccessLayers("common", "core", "metrics", "metrics-semantic", "finetune", "eval",
-                        "server")
+        layeredArchitecture()
+                .consideringOnlyDependenciesInLayers()
+                .layer("common")
+                .definedBy(COMMON)
+                .layer("core")
+                .definedBy(CORE)
+                .layer("metrics")
+                .definedBy(METRICS)
+                .layer("metrics-semantic")
+                .definedBy(METRICS_SEMANTIC)
+                .layer("finetune")
+                .definedBy("ai.medqa.finetune..")
+                .layer("eval")
+                .definedBy("ai.medqa.eval..")
+                .layer("server")
+                .definedBy("ai.medqa.server..")
+                .layer("langchain4j")
+                .definedBy("ai.medqa.langchain4j..")
+                .layer("spring-ai")
+                .definedBy("ai.medqa.springai..")
+                .layer("spring-boot-starter")
+                .definedBy("ai.medqa.spring.boot..")
+                .layer("spark")
+                .definedBy("ai.medqa.spark..")
+                .layer("cli")
+                .definedBy("ai.medqa.examples..")
+                .whereLayer("common")
+                .mayNotAccessAnyLayer()
+                .whereLayer("core")
+                .mayOnlyAccessLayers("common")
+                .whereLayer("metrics")
+                .mayOnlyAccessLayers("common")
+                .whereLayer("metrics-semantic")
+                .mayOnlyAccessLayers("common", "metrics")
+                .whereLayer("finetune")
+                .mayOnlyAccessLayers("common", "core", "metrics")
+                .whereLayer("eval")
+                .mayOnlyAccessLayers("common", "core", "metrics")
+                .whereLayer("server")
+                .mayOnlyAccessLayers("common", "core")
+                .whereLayer("langchain4j")
+                .mayOnlyAccessLayers("common", "core")
+                .whereLayer("spring-ai")
+                .mayOnlyAccessLayers("common", "core")
+                .whereLayer("spring-boot-starter")
+                .mayOnlyAccessLayers("common", "core", "spring-ai")
+                .whereLayer("spark")
+                .mayOnlyAccessLayers("common", "core", "metrics", "eval")
+                .whereLayer("cli")
+                .mayOnlyAccessLayers("common", "core", "metrics", "metrics-semantic", "finetune", "eval", "server")
                 .check(classes);
     }
 
@@ -101,10 +128,21 @@ class LayeringTest {
      */
     @Test
     void commonMetricsAndIntegrationsAreFreeOfDjl() {
-        noClasses().that(COMMON.or(METRICS)).should().dependOnClassesThat().resideInAPackage("ai.djl..")
-                .because("medqa-common and medqa-metrics must run without DJL or native code").check(classes);
-        noClasses().that().resideInAnyPackage("ai.medqa.server..", "ai.medqa.langchain4j..", "ai.medqa.springai..",
-                "ai.medqa.spark..").should().dependOnClassesThat().resideInAPackage("ai.djl..")
-                .because("integrations use the engine through medqa-core's API").check(classes);
+        noClasses()
+                .that(COMMON.or(METRICS))
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("ai.djl..")
+                .because("medqa-common and medqa-metrics must run without DJL or native code")
+                .check(classes);
+        noClasses()
+                .that()
+                .resideInAnyPackage(
+                        "ai.medqa.server..", "ai.medqa.langchain4j..", "ai.medqa.springai..", "ai.medqa.spark..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("ai.djl..")
+                .because("integrations use the engine through medqa-core's API")
+                .check(classes);
     }
 }

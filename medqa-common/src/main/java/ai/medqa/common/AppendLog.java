@@ -48,7 +48,9 @@ public final class AppendLog implements AutoCloseable {
                     end--;
                 }
                 if (end < bytes.length) {
-                    log.warn("{}: dropping a half-written last line ({} bytes); its record is done again", file,
+                    log.warn(
+                            "{}: dropping a half-written last line ({} bytes); its record is done again",
+                            file,
                             bytes.length - end);
                     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
                         ch.truncate(end);
@@ -94,9 +96,11 @@ public final class AppendLog implements AutoCloseable {
                 if (file.toAbsolutePath().getParent() != null) {
                     Files.createDirectories(file.toAbsolutePath().getParent());
                 }
-                channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+                channel = FileChannel.open(
+                        file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
             }
-            ByteBuffer bytes = ByteBuffer.wrap((Json.MAPPER.writeValueAsString(record) + "\n").getBytes(StandardCharsets.UTF_8));
+            ByteBuffer bytes =
+                    ByteBuffer.wrap((Json.MAPPER.writeValueAsString(record) + "\n").getBytes(StandardCharsets.UTF_8));
             while (bytes.hasRemaining()) {
                 channel.write(bytes);
             }

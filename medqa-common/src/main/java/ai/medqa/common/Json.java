@@ -30,8 +30,8 @@ public final class Json {
      * reader's own exception, with messages that start with the file: {@code ifMissing} when it does
      * not exist (null: "cannot read"), "not valid JSON: ...", "expected a JSON object".
      */
-    public static ObjectNode readObject(Path file, String ifMissing,
-            BiFunction<String, Exception, ? extends RuntimeException> error) {
+    public static ObjectNode readObject(
+            Path file, String ifMissing, BiFunction<String, Exception, ? extends RuntimeException> error) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
@@ -50,8 +50,8 @@ public final class Json {
     }
 
     /** One JSON object from {@code text} (a JSON Lines line); {@code where} ("file: line 3") starts the errors. */
-    public static ObjectNode parseObject(String text, String where,
-            BiFunction<String, Exception, ? extends RuntimeException> error) {
+    public static ObjectNode parseObject(
+            String text, String where, BiFunction<String, Exception, ? extends RuntimeException> error) {
         JsonNode root;
         try {
             root = MAPPER.readTree(text);
@@ -71,8 +71,8 @@ public final class Json {
      * Each non-blank line of the UTF-8 JSON Lines {@code file}, parsed as {@link #parseObject} does, in
      * file order; a file that cannot be read is {@code error.apply("cannot read <file>: ...", cause)}.
      */
-    public static void forEachLine(Path file, BiFunction<String, Exception, ? extends RuntimeException> error,
-            LineHandler each) {
+    public static void forEachLine(
+            Path file, BiFunction<String, Exception, ? extends RuntimeException> error, LineHandler each) {
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             int n = 0;
@@ -88,8 +88,8 @@ public final class Json {
         }
     }
 
-    private static ObjectNode object(JsonNode root, String where,
-            BiFunction<String, Exception, ? extends RuntimeException> error) {
+    private static ObjectNode object(
+            JsonNode root, String where, BiFunction<String, Exception, ? extends RuntimeException> error) {
         if (root instanceof ObjectNode o) {
             return o;
         }

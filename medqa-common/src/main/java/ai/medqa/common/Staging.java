@@ -57,7 +57,8 @@ public final class Staging {
                     continue;
                 }
                 long pid = Long.parseLong(m.group(2));
-                if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                if (pid != ProcessHandle.current().pid()
+                        && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                     continue; // a concurrent writer's
                 }
                 if (pid == ProcessHandle.current().pid()) {

@@ -97,8 +97,8 @@ public final class Checkpoint implements AutoCloseable {
             return single(path, candidates.get(0));
         }
         if (candidates.isEmpty()) {
-            throw new CheckpointException("checkpoint folder " + path + " has no " + INDEX_FILE + ", no "
-                    + SINGLE_FILE + " and no other *.safetensors file");
+            throw new CheckpointException("checkpoint folder " + path + " has no " + INDEX_FILE + ", no " + SINGLE_FILE
+                    + " and no other *.safetensors file");
         }
         throw new CheckpointException("checkpoint folder " + path + " has several *.safetensors files "
                 + fileNames(candidates) + " but no " + INDEX_FILE + " to say which tensor is in which");
@@ -130,12 +130,12 @@ public final class Checkpoint implements AutoCloseable {
                 if (shard == null) {
                     Path shardPath = root.resolve(shardName).normalize();
                     if (!shardPath.startsWith(root) || shardPath.equals(root)) {
-                        throw new CheckpointException(index + ": tensor " + name + " is in shard \""
-                                + shardName + "\", which is not a file inside " + directory);
+                        throw new CheckpointException(index + ": tensor " + name + " is in shard \"" + shardName
+                                + "\", which is not a file inside " + directory);
                     }
                     if (!Files.isRegularFile(shardPath)) {
-                        throw new CheckpointException(index + ": tensor " + name + " is in shard "
-                                + shardName + ", but " + shardPath + " does not exist");
+                        throw new CheckpointException(index + ": tensor " + name + " is in shard " + shardName
+                                + ", but " + shardPath + " does not exist");
                     }
                     shard = SafetensorsFile.open(shardPath);
                     shards.put(shardName, shard);
@@ -158,7 +158,8 @@ public final class Checkpoint implements AutoCloseable {
                 }
             }
         }
-        return logged(new Checkpoint(directory, index, List.copyOf(shards.values()), Collections.unmodifiableMap(fileOf)));
+        return logged(
+                new Checkpoint(directory, index, List.copyOf(shards.values()), Collections.unmodifiableMap(fileOf)));
     }
 
     private static JsonNode readWeightMap(Path index) {
@@ -180,14 +181,22 @@ public final class Checkpoint implements AutoCloseable {
     private static Checkpoint logged(Checkpoint c) {
         if (log.isDebugEnabled()) {
             for (SafetensorsFile f : c.files) {
-                log.debug("{}: {} tensors, {} bytes", f.path().getFileName(), f.tensors().size(), f.dataBytes());
+                log.debug(
+                        "{}: {} tensors, {} bytes",
+                        f.path().getFileName(),
+                        f.tensors().size(),
+                        f.dataBytes());
             }
         }
         long bytes = 0;
         for (SafetensorsFile f : c.files) {
             bytes += f.dataBytes();
         }
-        log.info("checkpoint {}: {} tensors, {} bytes in {} file(s)", c.directory, c.fileOf.size(), bytes,
+        log.info(
+                "checkpoint {}: {} tensors, {} bytes in {} file(s)",
+                c.directory,
+                c.fileOf.size(),
+                bytes,
                 c.files.size());
         return c;
     }
@@ -284,7 +293,8 @@ public final class Checkpoint implements AutoCloseable {
 
     @Override
     public String toString() {
-        return source != null ? "Checkpoint[" + source.describe() + "]"
+        return source != null
+                ? "Checkpoint[" + source.describe() + "]"
                 : "Checkpoint[" + directory + ", " + fileOf.size() + " tensors in " + files.size() + " file(s)]";
     }
 }

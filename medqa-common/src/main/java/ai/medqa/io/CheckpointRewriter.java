@@ -30,8 +30,14 @@ public final class CheckpointRewriter {
     private static final Logger log = LoggerFactory.getLogger(CheckpointRewriter.class);
     private static final ObjectMapper JSON = Json.MAPPER;
     static final long SHARD_BYTES = 2_000_000_000L;
-    private static final String[] COPIED = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-        "special_tokens_map.json", "generation_config.json", "chat_template.jinja"};
+    private static final String[] COPIED = {
+        "tokenizer.json",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "generation_config.json",
+        "chat_template.jinja"
+    };
 
     /** Maps one source tensor to the tensors written in its place (in order). */
     @FunctionalInterface
@@ -63,13 +69,18 @@ public final class CheckpointRewriter {
             throw new CheckpointException(source.resolve("config.json") + ": cannot read it as a JSON object: " + e, e);
         }
         editConfig.accept(config);
-        rewrite(() -> Checkpoint.open(source), config, dir -> {
-            for (String f : COPIED) {
-                if (Files.isRegularFile(source.resolve(f))) {
-                    Files.copy(source.resolve(f), dir.resolve(f));
-                }
-            }
-        }, target, transform);
+        rewrite(
+                () -> Checkpoint.open(source),
+                config,
+                dir -> {
+                    for (String f : COPIED) {
+                        if (Files.isRegularFile(source.resolve(f))) {
+                            Files.copy(source.resolve(f), dir.resolve(f));
+                        }
+                    }
+                },
+                target,
+                transform);
     }
 
     /** Writes the files other than the weights and config.json (a tokenizer) into the folder being written. */
@@ -83,8 +94,12 @@ public final class CheckpointRewriter {
      * checkpoint's names), with {@code config} as its config.json and {@code others} writing the
      * rest; the checkpoint {@code open} gives is closed when done.
      */
-    public static void rewrite(java.util.function.Supplier<Checkpoint> open, ObjectNode config, OtherFiles others,
-            Path target, TensorTransform transform) {
+    public static void rewrite(
+            java.util.function.Supplier<Checkpoint> open,
+            ObjectNode config,
+            OtherFiles others,
+            Path target,
+            TensorTransform transform) {
         if (Files.exists(target)) {
             throw new CheckpointException("cannot write a checkpoint to " + target + ": it exists");
         }
@@ -117,15 +132,26 @@ public final class CheckpointRewriter {
                     outBytes += bytes;
                 }
                 if (++done % 50 == 0) {
-                    log.info("{}: {}/{} tensors written ({} MB)", target.getFileName(), done, c.names().size(), outBytes >> 20);
+                    log.info(
+                            "{}: {}/{} tensors written ({} MB)",
+                            target.getFileName(),
+                            done,
+                            c.names().size(),
+                            outBytes >> 20);
                 }
             }
             shards.add(writeShard(tmp, shards.size(), shard, weightMap));
             finishShards(tmp, shards, weightMap, outBytes);
-            Files.writeString(tmp.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+            Files.writeString(
+                    tmp.resolve("config.json"),
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
             others.write(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            log.info("wrote {}: {} MB in {} shard(s), {} s", target, outBytes >> 20, shards.size(),
+            log.info(
+                    "wrote {}: {} MB in {} shard(s), {} s",
+                    target,
+                    outBytes >> 20,
+                    shards.size(),
                     (System.nanoTime() - started) / 1_000_000_000);
         } catch (IOException e) {
             deleteQuietly(tmp);
@@ -136,7 +162,8 @@ public final class CheckpointRewriter {
         }
     }
 
-    private static String writeShard(Path dir, int index, Map<String, TensorData> tensors, Map<String, String> weightMap) {
+    private static String writeShard(
+            Path dir, int index, Map<String, TensorData> tensors, Map<String, String> weightMap) {
         String file = "model-" + String.format("%05d", index + 1) + ".safetensors";
         SafetensorsWriter.write(dir.resolve(file), tensors, Map.of("format", "pt"));
         tensors.keySet().forEach(k -> weightMap.put(k, file));
@@ -160,12 +187,15 @@ public final class CheckpointRewriter {
         index.putObject("metadata").put("total_size", bytes);
         ObjectNode map = index.putObject("weight_map");
         weightMap.forEach((k, v) -> map.put(k, renamed.get(v)));
-        Files.writeString(dir.resolve(Checkpoint.INDEX_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(index));
+        Files.writeString(
+                dir.resolve(Checkpoint.INDEX_FILE),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(index));
     }
 
     private static void deleteQuietly(Path dir) {
         try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
+            files.sorted((a, b) -> b.getNameCount() - a.getNameCount())
+                    .forEach(p -> p.toFile().delete());
         } catch (IOException e) {
             log.warn("cannot delete {}: {}", dir, e.toString());
         }

@@ -51,7 +51,7 @@ public enum DType {
                 hint = " (safetensors dtype names are upper case: " + t.name() + ")";
             }
         }
-        throw new IllegalArgumentException("unsupported dtype \"" + safetensorsName + "\"" + hint
-                + "; MedQA reads " + Arrays.toString(values()));
+        throw new IllegalArgumentException(
+                "unsupported dtype \"" + safetensorsName + "\"" + hint + "; MedQA reads " + Arrays.toString(values()));
     }
 }

@@ -23,8 +23,10 @@ public enum GgmlType {
     private static final String[] OTHERS = new String[40];
 
     static {
-        String[] names = {"Q5_0", "Q5_1", "Q8_1", "Q2_K", "Q3_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
-            "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M"};
+        String[] names = {
+            "Q5_0", "Q5_1", "Q8_1", "Q2_K", "Q3_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S",
+            "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M"
+        };
         int[] ids = {6, 7, 9, 10, 11, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29};
         for (int i = 0; i < ids.length; i++) {
             OTHERS[ids[i]] = names[i];
@@ -59,15 +61,16 @@ public enum GgmlType {
             }
         }
         String known = id >= 0 && id < OTHERS.length ? OTHERS[id] : null;
-        throw new IllegalArgumentException((known != null ? "type " + known + " (" + id + ") is not supported"
-                : "unknown tensor type " + id) + " (MedQA reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)");
+        throw new IllegalArgumentException(
+                (known != null ? "type " + known + " (" + id + ") is not supported" : "unknown tensor type " + id)
+                        + " (MedQA reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)");
     }
 
     /** Bytes of {@code count} values ({@code count} a whole number of blocks). */
     public long bytes(long count) {
         if (count % blockSize != 0) {
-            throw new IllegalArgumentException(count + " values are not a whole number of " + this + " blocks of "
-                    + blockSize);
+            throw new IllegalArgumentException(
+                    count + " values are not a whole number of " + this + " blocks of " + blockSize);
         }
         return count / blockSize * typeSize;
     }

@@ -28,8 +28,10 @@ import java.util.Map;
 public final class GgufFile implements AutoCloseable {
     private static final int MAGIC = 0x46554747; // "GGUF" little-endian
     private static final int MAX_DIMS = 4; // GGML_MAX_DIMS
-    private static final String[] VALUE_TYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool",
-        "string", "array", "uint64", "int64", "float64"};
+    private static final String[] VALUE_TYPES = {
+        "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string", "array", "uint64", "int64",
+        "float64"
+    };
 
     /**
      * One tensor: {@code shape} in ggml's order (the first dimension is the innermost, a row's length),
@@ -58,7 +60,12 @@ public final class GgufFile implements AutoCloseable {
     private final Map<String, Tensor> tensors;
     private final long dataStart;
 
-    private GgufFile(Path path, FileChannel channel, int version, Map<String, Object> metadata, Map<String, Tensor> tensors,
+    private GgufFile(
+            Path path,
+            FileChannel channel,
+            int version,
+            Map<String, Object> metadata,
+            Map<String, Tensor> tensors,
             long dataStart) {
         this.path = path;
         this.channel = channel;
@@ -104,7 +111,8 @@ public final class GgufFile implements AutoCloseable {
         }
         int version = r.i32("the version");
         if (version != 2 && version != 3) {
-            throw new CheckpointException(path + ": GGUF version " + version + " is not supported (versions 2 and 3 are)");
+            throw new CheckpointException(
+                    path + ": GGUF version " + version + " is not supported (versions 2 and 3 are)");
         }
         long tensorCount = r.count("the tensor count");
         long kvCount = r.count("the metadata count");
@@ -127,7 +135,8 @@ public final class GgufFile implements AutoCloseable {
             String name = r.string("the name of tensor " + i);
             int dims = r.i32("the dimension count of tensor " + name);
             if (dims < 1 || dims > MAX_DIMS) {
-                throw new CheckpointException(path + ": tensor " + name + " has " + dims + " dimensions (1 to 4 expected)");
+                throw new CheckpointException(
+                        path + ": tensor " + name + " has " + dims + " dimensions (1 to 4 expected)");
             }
             long[] shape = new long[dims];
             for (int d = 0; d < dims; d++) {
@@ -153,8 +162,8 @@ public final class GgufFile implements AutoCloseable {
             try {
                 t.bytes();
             } catch (IllegalArgumentException | ArithmeticException e) {
-                throw new CheckpointException(path + ": tensor " + name + " of shape " + Arrays.toString(shape) + ": "
-                        + e.getMessage());
+                throw new CheckpointException(
+                        path + ": tensor " + name + " of shape " + Arrays.toString(shape) + ": " + e.getMessage());
             }
             if (tensors.put(name, t) != null) {
                 throw new CheckpointException(path + ": tensor " + name + " is listed twice");
@@ -165,12 +174,18 @@ public final class GgufFile implements AutoCloseable {
         for (Tensor t : tensors.values()) {
             long end = dataStart + t.offset() + t.bytes();
             if (end > size) {
-                throw new CheckpointException(path + ": tensor " + t.name() + " (" + t.type() + " " + Arrays.toString(t.shape())
-                        + ") ends at byte " + end + " but the file has " + size + " bytes: the file is truncated");
+                throw new CheckpointException(path + ": tensor " + t.name() + " (" + t.type() + " "
+                        + Arrays.toString(t.shape()) + ") ends at byte " + end + " but the file has " + size
+                        + " bytes: the file is truncated");
             }
         }
-        return new GgufFile(path, channel, version, Collections.unmodifiableMap(metadata),
-                Collections.unmodifiableMap(tensors), dataStart);
+        return new GgufFile(
+                path,
+                channel,
+                version,
+                Collections.unmodifiableMap(metadata),
+                Collections.unmodifiableMap(tensors),
+                dataStart);
     }
 
     public Path path() {
@@ -222,7 +237,9 @@ public final class GgufFile implements AutoCloseable {
         }
         if (!type.isInstance(v)) {
             throw new CheckpointException(path + ": metadata " + key + " must be " + expected + ", found "
-                    + (v instanceof List<?> l ? "an array of " + l.size() : v.getClass().getSimpleName() + " " + v));
+                    + (v instanceof List<?> l
+                            ? "an array of " + l.size()
+                            : v.getClass().getSimpleName() + " " + v));
         }
         return type.cast(v);
     }
@@ -235,7 +252,8 @@ public final class GgufFile implements AutoCloseable {
     public Tensor tensor(String name) {
         Tensor t = tensors.get(name);
         if (t == null) {
-            throw new CheckpointException(path + ": no tensor named " + name + " (the file has " + tensors.size() + ")");
+            throw new CheckpointException(
+                    path + ": no tensor named " + name + " (the file has " + tensors.size() + ")");
         }
         return t;
     }
@@ -247,7 +265,8 @@ public final class GgufFile implements AutoCloseable {
             throw new CheckpointException(path + ": tensor " + name + " is " + t.bytes() + " bytes, over 2 GiB");
         }
         try {
-            return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.offset(), t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+            return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.offset(), t.bytes())
+                    .order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
             throw new CheckpointException(path + ": cannot map tensor " + name + ": " + e, e);
         }
@@ -257,19 +276,26 @@ public final class GgufFile implements AutoCloseable {
     public float[] floats(String name) {
         Tensor t = tensor(name);
         if (t.count() > Integer.MAX_VALUE - 8) {
-            throw new CheckpointException(path + ": tensor " + name + " has " + t.count() + " values, too many for one array");
+            throw new CheckpointException(
+                    path + ": tensor " + name + " has " + t.count() + " values, too many for one array");
         }
         float[] out = new float[(int) t.count()];
         ByteBuffer raw = raw(name);
         // In chunks of whole blocks across the cores: a 7B file's non-4-bit tensors were seconds each.
         int blocks = (int) (t.count() / t.type().blockSize);
         int chunk = Math.max(1, Math.min(blocks, (1 << 20) / t.type().blockSize));
-        java.util.stream.IntStream.range(0, (blocks + chunk - 1) / chunk).parallel().forEach(c -> {
-            int first = c * chunk;
-            int count = Math.min(chunk, blocks - first);
-            t.type().dequantize(raw.slice((int) ((long) first * t.type().typeSize), count * t.type().typeSize), out,
-                    first * t.type().blockSize, count * t.type().blockSize);
-        });
+        java.util.stream.IntStream.range(0, (blocks + chunk - 1) / chunk)
+                .parallel()
+                .forEach(c -> {
+                    int first = c * chunk;
+                    int count = Math.min(chunk, blocks - first);
+                    t.type()
+                            .dequantize(
+                                    raw.slice((int) ((long) first * t.type().typeSize), count * t.type().typeSize),
+                                    out,
+                                    first * t.type().blockSize,
+                                    count * t.type().blockSize);
+                });
         Buffers.release(raw); // its pages leave the process now, not at the next GC (peak RSS)
         return out;
     }
@@ -360,8 +386,8 @@ public final class GgufFile implements AutoCloseable {
         String string(String what) {
             long length = count("the length of " + what);
             if (length > Integer.MAX_VALUE - 8 || position() + length > size) {
-                throw new CheckpointException(path + ": " + what + " is " + length + " bytes long, past the end of the file "
-                        + "(truncated?)");
+                throw new CheckpointException(path + ": " + what + " is " + length
+                        + " bytes long, past the end of the file " + "(truncated?)");
             }
             byte[] bytes = new byte[(int) length];
             int done = 0;
@@ -372,8 +398,11 @@ public final class GgufFile implements AutoCloseable {
                 done += n;
             }
             try {
-                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .decode(ByteBuffer.wrap(bytes)).toString();
+                return StandardCharsets.UTF_8
+                        .newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(bytes))
+                        .toString();
             } catch (CharacterCodingException e) {
                 throw new CheckpointException(path + ": " + what + " is not valid UTF-8");
             }
@@ -411,7 +440,8 @@ public final class GgufFile implements AutoCloseable {
                     need(1, what);
                     byte b = buf.get();
                     if (b != 0 && b != 1) {
-                        throw new CheckpointException(path + ": metadata " + key + " is a bool of value " + b + " (0 or 1)");
+                        throw new CheckpointException(
+                                path + ": metadata " + key + " is a bool of value " + b + " (0 or 1)");
                     }
                     return b == 1;
                 }
@@ -421,7 +451,8 @@ public final class GgufFile implements AutoCloseable {
                 case 9 -> {
                     int itemType = i32("the item type of metadata " + key);
                     if (itemType == 9) {
-                        throw new CheckpointException(path + ": metadata " + key + " is an array of arrays (not supported)");
+                        throw new CheckpointException(
+                                path + ": metadata " + key + " is an array of arrays (not supported)");
                     }
                     long n = count("the length of metadata " + key);
                     // Each item takes at least this many bytes of the file: a count the rest of the file
@@ -433,8 +464,9 @@ public final class GgufFile implements AutoCloseable {
                         default -> 8;
                     };
                     if (n > (size - position()) / least) {
-                        throw new CheckpointException(path + ": metadata " + key + " claims " + n + " items, more than the "
-                                + (size - position()) + " bytes left in the file hold: it is truncated or damaged");
+                        throw new CheckpointException(path + ": metadata " + key + " claims " + n
+                                + " items, more than the " + (size - position())
+                                + " bytes left in the file hold: it is truncated or damaged");
                     }
                     List<Object> items = new ArrayList<>((int) Math.min(n, 1 << 20));
                     for (long i = 0; i < n; i++) {
@@ -448,8 +480,9 @@ public final class GgufFile implements AutoCloseable {
                 case 12 -> {
                     return Double.longBitsToDouble(i64(what));
                 }
-                default -> throw new CheckpointException(path + ": metadata " + key + " has unknown value type " + type
-                        + " (GGUF's are 0-12: " + String.join(", ", VALUE_TYPES) + ")");
+                default ->
+                    throw new CheckpointException(path + ": metadata " + key + " has unknown value type " + type
+                            + " (GGUF's are 0-12: " + String.join(", ", VALUE_TYPES) + ")");
             }
         }
     }

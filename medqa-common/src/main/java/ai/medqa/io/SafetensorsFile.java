@@ -60,8 +60,12 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, String> metadata;
     private volatile boolean closed;
 
-    private SafetensorsFile(Path path, FileChannel channel, long dataStart,
-                            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+    private SafetensorsFile(
+            Path path,
+            FileChannel channel,
+            long dataStart,
+            Map<String, TensorInfo> tensors,
+            Map<String, String> metadata) {
         this.path = path;
         this.channel = channel;
         this.dataStart = dataStart;
@@ -145,19 +149,19 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         long dataStart = 8 + headerLength;
         checkLayout(path, tensors.values(), fileSize - dataStart);
-        return new SafetensorsFile(path, channel, dataStart,
-                Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+        return new SafetensorsFile(
+                path, channel, dataStart, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
 
     private static void readMetadata(Path path, JsonNode node, Map<String, String> out) {
         if (!node.isObject()) {
-            throw new CheckpointException(path + ": \"" + METADATA_KEY
-                    + "\" must be an object of string values, found " + node.getNodeType());
+            throw new CheckpointException(path + ": \"" + METADATA_KEY + "\" must be an object of string values, found "
+                    + node.getNodeType());
         }
         for (Map.Entry<String, JsonNode> m : node.properties()) {
             if (!m.getValue().isTextual()) {
-                throw new CheckpointException(path + ": \"" + METADATA_KEY + "\" value for \""
-                        + m.getKey() + "\" must be a string, found " + m.getValue().getNodeType());
+                throw new CheckpointException(path + ": \"" + METADATA_KEY + "\" value for \"" + m.getKey()
+                        + "\" must be a string, found " + m.getValue().getNodeType());
             }
             out.put(m.getKey(), m.getValue().textValue());
         }
@@ -182,16 +186,16 @@ public final class SafetensorsFile implements AutoCloseable {
         long[] shape = readLongs(where, node, "shape", -1);
         for (long d : shape) {
             if (d < 0) {
-                throw new CheckpointException(where + "shape " + Arrays.toString(shape)
-                        + " has a negative dimension " + d);
+                throw new CheckpointException(
+                        where + "shape " + Arrays.toString(shape) + " has a negative dimension " + d);
             }
         }
         long[] offsets = readLongs(where, node, "data_offsets", 2);
         long begin = offsets[0];
         long end = offsets[1];
         if (begin < 0 || end < begin) {
-            throw new CheckpointException(where + "data_offsets " + Arrays.toString(offsets)
-                    + " must satisfy 0 <= begin <= end");
+            throw new CheckpointException(
+                    where + "data_offsets " + Arrays.toString(offsets) + " must satisfy 0 <= begin <= end");
         }
         long needed;
         try {
@@ -201,8 +205,8 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             needed = Math.multiplyExact(numel, dtype.byteSize());
         } catch (ArithmeticException e) {
-            throw new CheckpointException(where + "shape " + Arrays.toString(shape) + " x " + dtype
-                    + " needs more than 2^63 bytes");
+            throw new CheckpointException(
+                    where + "shape " + Arrays.toString(shape) + " x " + dtype + " needs more than 2^63 bytes");
         }
         if (needed != end - begin) {
             throw new CheckpointException(where + "shape " + Arrays.toString(shape) + " x " + dtype
@@ -226,8 +230,8 @@ public final class SafetensorsFile implements AutoCloseable {
         for (int i = 0; i < values.length; i++) {
             JsonNode v = node.get(i);
             if (!v.isIntegralNumber() || !v.canConvertToLong()) {
-                throw new CheckpointException(where + "\"" + field + "\" must be " + expected
-                        + " that fit in 64 bits, found " + node);
+                throw new CheckpointException(
+                        where + "\"" + field + "\" must be " + expected + " that fit in 64 bits, found " + node);
             }
             values[i] = v.longValue();
         }
@@ -259,7 +263,8 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             if (t.dataBegin() > covered) {
                 throw new CheckpointException(path + ": bytes [" + covered + ", " + t.dataBegin()
-                        + ") of the data section, " + (previous == null ? "" : "after tensor " + previous.name() + " and ")
+                        + ") of the data section, "
+                        + (previous == null ? "" : "after tensor " + previous.name() + " and ")
                         + "before tensor " + t.name() + ", belong to no tensor; the safetensors format forbids holes");
             }
             covered = t.dataEnd();
@@ -310,8 +315,8 @@ public final class SafetensorsFile implements AutoCloseable {
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
-            throw new CheckpointException(path + ": no tensor named " + name + " (the file has "
-                    + tensors.size() + " tensors)");
+            throw new CheckpointException(
+                    path + ": no tensor named " + name + " (the file has " + tensors.size() + " tensors)");
         }
         return t;
     }
@@ -366,12 +371,14 @@ public final class SafetensorsFile implements AutoCloseable {
                 ShortBuffer s = src.asShortBuffer();
                 boolean f16 = t.dtype() == DType.F16;
                 int chunk = 1 << 18;
-                java.util.stream.IntStream.range(0, (out.length + chunk - 1) / chunk).parallel().forEach(c -> {
-                    int end = Math.min(out.length, (c + 1) * chunk);
-                    for (int i = c * chunk; i < end; i++) {
-                        out[i] = f16 ? HalfFloat.f16ToF32(s.get(i)) : HalfFloat.bf16ToF32(s.get(i));
-                    }
-                });
+                java.util.stream.IntStream.range(0, (out.length + chunk - 1) / chunk)
+                        .parallel()
+                        .forEach(c -> {
+                            int end = Math.min(out.length, (c + 1) * chunk);
+                            for (int i = c * chunk; i < end; i++) {
+                                out[i] = f16 ? HalfFloat.f16ToF32(s.get(i)) : HalfFloat.bf16ToF32(s.get(i));
+                            }
+                        });
             }
             default -> throw new AssertionError(t.dtype());
         }
@@ -398,8 +405,8 @@ public final class SafetensorsFile implements AutoCloseable {
         requireFloatSource(t, "read(" + target + ")");
         long outBytes = t.numel() * target.byteSize();
         if (outBytes > Integer.MAX_VALUE) {
-            throw new CheckpointException(path + ": tensor " + name + " as " + target + " would be "
-                    + outBytes + " bytes; a single tensor over 2 GiB cannot be held in one Java ByteBuffer");
+            throw new CheckpointException(path + ": tensor " + name + " as " + target + " would be " + outBytes
+                    + " bytes; a single tensor over 2 GiB cannot be held in one Java ByteBuffer");
         }
         ByteBuffer mapped = raw(name);
         ShortBuffer src16 = t.dtype() == DType.F32 ? null : mapped.asShortBuffer();
@@ -429,8 +436,8 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private void requireFloatSource(TensorInfo t, String operation) {
         if (t.dtype() != DType.F32 && t.dtype() != DType.F16 && t.dtype() != DType.BF16) {
-            throw new CheckpointException(path + ": tensor " + t.name() + " has dtype " + t.dtype()
-                    + "; " + operation + " converts only F32, F16 and BF16 tensors (use raw for others)");
+            throw new CheckpointException(path + ": tensor " + t.name() + " has dtype " + t.dtype() + "; " + operation
+                    + " converts only F32, F16 and BF16 tensors (use raw for others)");
         }
     }
 

@@ -43,8 +43,12 @@ public final class SafetensorsWriter {
         try {
             tmp = Staging.file(target);
             long dataBytes = 0;
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
+            try (FileChannel ch =
+                    FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer prefix = ByteBuffer.allocate(8)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putLong(header.length)
+                        .flip();
                 writeFully(ch, prefix);
                 writeFully(ch, ByteBuffer.wrap(header));
                 for (TensorData t : tensors.values()) {

@@ -21,8 +21,8 @@ public record TensorData(DType dtype, long[] shape, ByteBuffer data) {
         }
         long needed = Math.multiplyExact(numel, dtype.byteSize());
         if (data.remaining() != needed) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " x " + dtype + " needs "
-                    + needed + " bytes, the buffer has " + data.remaining());
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " x " + dtype + " needs " + needed
+                    + " bytes, the buffer has " + data.remaining());
         }
     }
 

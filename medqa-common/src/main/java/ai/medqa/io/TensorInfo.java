@@ -38,8 +38,12 @@ public record TensorInfo(String name, DType dtype, long[] shape, long dataBegin,
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof TensorInfo t && name.equals(t.name) && dtype == t.dtype
-                && Arrays.equals(shape, t.shape) && dataBegin == t.dataBegin && dataEnd == t.dataEnd;
+        return o instanceof TensorInfo t
+                && name.equals(t.name)
+                && dtype == t.dtype
+                && Arrays.equals(shape, t.shape)
+                && dataBegin == t.dataBegin
+                && dataEnd == t.dataEnd;
     }
 
     @Override

@@ -20,9 +20,12 @@ class AtomicFilesTest {
         Path target = tmp.resolve("sub/report.json");
         AtomicFiles.write(target, out -> out.write("old".getBytes(StandardCharsets.UTF_8)));
         assertThatThrownBy(() -> AtomicFiles.write(target, out -> {
-            out.write("half".getBytes(StandardCharsets.UTF_8));
-            throw new IOException("disk full");
-        })).isInstanceOf(MedQAException.class).hasMessageContaining("disk full").hasMessageContaining("report.json");
+                    out.write("half".getBytes(StandardCharsets.UTF_8));
+                    throw new IOException("disk full");
+                }))
+                .isInstanceOf(MedQAException.class)
+                .hasMessageContaining("disk full")
+                .hasMessageContaining("report.json");
         assertThat(Files.readString(target)).isEqualTo("old");
         try (var files = Files.list(target.getParent())) {
             assertThat(files).containsExactly(target);
@@ -31,7 +34,8 @@ class AtomicFilesTest {
 
     @Test
     void aDirectoryIsNotOverwritten() {
-        assertThatThrownBy(() -> AtomicFiles.write(tmp, out -> {})).isInstanceOf(MedQAException.class)
+        assertThatThrownBy(() -> AtomicFiles.write(tmp, out -> {}))
+                .isInstanceOf(MedQAException.class)
                 .hasMessageContaining("is a directory");
     }
 }

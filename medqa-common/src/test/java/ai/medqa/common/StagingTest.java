@@ -14,7 +14,8 @@ class StagingTest {
         Process p = new ProcessBuilder("true").start();
         p.waitFor();
         long pid = p.pid();
-        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                .isFalse();
         return pid;
     }
 
@@ -40,7 +41,8 @@ class StagingTest {
         assertThat(other).exists();
         assertThat(checkpoint).exists();
         assertThat(notOurs).exists();
-        assertThat(mine.getFileName().toString()).startsWith(".out.jsonl." + ProcessHandle.current().pid() + ".");
+        assertThat(mine.getFileName().toString())
+                .startsWith(".out.jsonl." + ProcessHandle.current().pid() + ".");
         assertThat(Staging.sweep(target)).as("our own staging is never swept").isZero();
         assertThat(mine).exists();
     }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GgufFileTest {
     static final Path DIR = Path.of("src/test/resources/gguf");
+
     @TempDir
     Path tmp;
 
@@ -40,9 +41,11 @@ class GgufFileTest {
             assertThat(Long.toUnsignedString(f.integer("test.u64"))).isEqualTo("9223372036854775813");
             assertThat(f.integer("test.i64")).isEqualTo(-(1L << 62));
             assertThat(f.number("test.f64")).isEqualTo(0.1);
-            assertThatThrownBy(() -> f.string("test.u8")).isInstanceOf(CheckpointException.class)
+            assertThatThrownBy(() -> f.string("test.u8"))
+                    .isInstanceOf(CheckpointException.class)
                     .hasMessageContaining("metadata test.u8 must be a string, found Long 200");
-            assertThatThrownBy(() -> f.integer("llama.block_count")).hasMessageContaining("metadata llama.block_count is missing");
+            assertThatThrownBy(() -> f.integer("llama.block_count"))
+                    .hasMessageContaining("metadata llama.block_count is missing");
         }
     }
 
@@ -63,8 +66,8 @@ class GgufFileTest {
                 }
                 assertThat(a).as(t.name() + " (" + t.type() + ")").isEqualTo(b);
             }
-            assertThat(f.tensors().values().stream().map(GgufFile.Tensor::type).toList()).containsExactlyInAnyOrder(
-                    GgmlType.values());
+            assertThat(f.tensors().values().stream().map(GgufFile.Tensor::type).toList())
+                    .containsExactlyInAnyOrder(GgmlType.values());
         }
     }
 
@@ -115,8 +118,10 @@ class GgufFileTest {
     void malformedFilesAreNamed() throws Exception {
         byte[] good = Files.readAllBytes(DIR.resolve("types.gguf"));
         assertThatThrownBy(() -> GgufFile.open(copy(Arrays.copyOf(good, good.length - 100))))
-                .hasMessageContaining("tensor t.q6_k (Q6_K [256, 2]) ends at byte").hasMessageContaining("truncated");
-        assertThatThrownBy(() -> GgufFile.open(copy(Arrays.copyOf(good, 300)))).hasMessageContaining("truncated")
+                .hasMessageContaining("tensor t.q6_k (Q6_K [256, 2]) ends at byte")
+                .hasMessageContaining("truncated");
+        assertThatThrownBy(() -> GgufFile.open(copy(Arrays.copyOf(good, 300))))
+                .hasMessageContaining("truncated")
                 .hasMessageContaining("while reading");
         byte[] magic = good.clone();
         magic[0] = 'X';
@@ -126,7 +131,8 @@ class GgufFileTest {
         assertThatThrownBy(() -> GgufFile.open(copy(version))).hasMessageContaining("GGUF version 1 is not supported");
         byte[] unknown = good.clone();
         unknown[typeField(good, "t.q4_0")] = 99;
-        assertThatThrownBy(() -> GgufFile.open(copy(unknown))).hasMessageContaining("tensor t.q4_0: unknown tensor type 99");
+        assertThatThrownBy(() -> GgufFile.open(copy(unknown)))
+                .hasMessageContaining("tensor t.q4_0: unknown tensor type 99");
         byte[] q3k = good.clone();
         q3k[typeField(good, "t.q4_0")] = 11;
         assertThatThrownBy(() -> GgufFile.open(copy(q3k))).hasMessageContaining("type Q3_K (11) is not supported");
@@ -134,10 +140,19 @@ class GgufFileTest {
         rows[typeField(good, "t.q4_0") - 16] = 48; // a row of 48 values: one and a half Q4_0 blocks
         rows[typeField(good, "t.q4_0") - 15] = 0;
         assertThatThrownBy(() -> GgufFile.open(copy(rows)))
-                .hasMessageContaining("tensor t.q4_0 (Q4_0) has rows of 48 values, not a whole number of 32-value blocks");
+                .hasMessageContaining(
+                        "tensor t.q4_0 (Q4_0) has rows of 48 values, not a whole number of 32-value blocks");
         // An array whose count the rest of the file cannot hold is refused before anything is allocated.
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        b.putInt(0x46554747).putInt(3).putLong(0).putLong(1).putLong(1).put((byte) 'a').putInt(9).putInt(4).putLong(20);
+        b.putInt(0x46554747)
+                .putInt(3)
+                .putLong(0)
+                .putLong(1)
+                .putLong(1)
+                .put((byte) 'a')
+                .putInt(9)
+                .putInt(4)
+                .putLong(20);
         assertThatThrownBy(() -> GgufFile.open(copy(b.array())))
                 .hasMessageContaining("metadata a claims 20 items, more than the 15 bytes left in the file hold");
         assertThatThrownBy(() -> GgufFile.open(tmp.resolve("none.gguf"))).hasMessageContaining("no such file");

@@ -47,7 +47,8 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
 
     /** The checkpoint's Jinja template when {@code tokenizer_config.json} has one, else the built-in Mistral format. */
     public static ChatTemplate of(Tokenizer tokenizer) {
-        return tokenizer.chatTemplate()
+        return tokenizer
+                .chatTemplate()
                 .<ChatTemplate>map(source -> jinja(tokenizer, source))
                 .orElseGet(() -> mistral(tokenizer));
     }
@@ -104,7 +105,8 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
      */
     public int[] encode(List<Message> messages, List<Tools.Tool> tools) {
         if (!rendersTools()) {
-            throw new IllegalStateException("this chat template does not render tools; Tools describes them in the prompt");
+            throw new IllegalStateException(
+                    "this chat template does not render tools; Tools describes them in the prompt");
         }
         return encodeSegments(segments(checked(messages), true, List.copyOf(tools)));
     }
@@ -221,8 +223,7 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
         return null;
     }
 
-    private record SpecialToken(String text, int id) {
-    }
+    private record SpecialToken(String text, int id) {}
 
     private static List<SpecialToken> specialTokens(Tokenizer tokenizer) {
         List<SpecialToken> found = new ArrayList<>();
@@ -237,7 +238,8 @@ public abstract sealed class ChatTemplate permits JinjaChatTemplate, MistralChat
                 found.add(new SpecialToken(tokenizer.idToPiece(id), id));
             }
         }
-        found.sort(Comparator.comparingInt((SpecialToken t) -> t.text().length()).reversed());
+        found.sort(
+                Comparator.comparingInt((SpecialToken t) -> t.text().length()).reversed());
         return List.copyOf(found);
     }
 

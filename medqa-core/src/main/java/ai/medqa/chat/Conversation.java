@@ -1,8 +1,8 @@
 package ai.medqa.chat;
 
+import ai.medqa.chat.Message.Role;
 import ai.medqa.common.Json;
 import ai.medqa.common.Staging;
-import ai.medqa.chat.Message.Role;
 import ai.medqa.model.ContextOverflowException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -88,8 +88,9 @@ public final class Conversation {
     private Conversation add(Message message) {
         Role expected = nextRole();
         if (message.role() != expected) {
-            throw new IllegalStateException("turns must alternate user/assistant starting with user: the next turn"
-                    + " must be " + expected.jsonName() + ", not " + message.role().jsonName());
+            throw new IllegalStateException(
+                    "turns must alternate user/assistant starting with user: the next turn" + " must be "
+                            + expected.jsonName() + ", not " + message.role().jsonName());
         }
         turns.add(message);
         return this;
@@ -139,9 +140,11 @@ public final class Conversation {
         int lastStart = (turns.size() - 1) / 2 * 2;
         int[] minimal = template.encode(messagesFrom(lastStart));
         if (minimal.length > maxPromptTokens) {
-            throw new ContextOverflowException("the message does not fit: the system prompt and the last user turn take "
-                    + minimal.length + " tokens, and " + maxPromptTokens + " are left for the prompt (the model's context "
-                    + "less the new tokens asked for); shorten the message or ask for fewer new tokens");
+            throw new ContextOverflowException(
+                    "the message does not fit: the system prompt and the last user turn take "
+                            + minimal.length + " tokens, and " + maxPromptTokens
+                            + " are left for the prompt (the model's context "
+                            + "less the new tokens asked for); shorten the message or ask for fewer new tokens");
         }
         // Binary search for the oldest exchange that can be kept: leaving out one more exchange removes
         // its ids and changes nothing else (the system prompt goes with whichever user turn is first),
@@ -161,8 +164,13 @@ public final class Conversation {
                 low = mid + 1;
             }
         }
-        LOG.debug("conversation: left out the {} oldest of {} turns to fit {} tokens ({} -> {})",
-                fitsFrom, turns.size(), maxPromptTokens, all.length, best.length);
+        LOG.debug(
+                "conversation: left out the {} oldest of {} turns to fit {} tokens ({} -> {})",
+                fitsFrom,
+                turns.size(),
+                maxPromptTokens,
+                all.length,
+                best.length);
         return best;
     }
 
@@ -218,9 +226,13 @@ public final class Conversation {
         } catch (NoSuchFileException e) {
             throw new ConversationException(file + ": no such file", e);
         } catch (JsonProcessingException e) {
-            throw new ConversationException(file + ": not valid JSON: " + e.getOriginalMessage()
-                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr()
-                            + ", column " + e.getLocation().getColumnNr() + ")"), e);
+            throw new ConversationException(
+                    file + ": not valid JSON: " + e.getOriginalMessage()
+                            + (e.getLocation() == null
+                                    ? ""
+                                    : " (line " + e.getLocation().getLineNr() + ", column "
+                                            + e.getLocation().getColumnNr() + ")"),
+                    e);
         } catch (IOException e) {
             throw new ConversationException(file + ": cannot read: " + e, e);
         }
@@ -250,8 +262,11 @@ public final class Conversation {
             JsonNode content = turn.get("content");
             String expected = conversation.nextRole().jsonName();
             if (role == null || !role.isTextual() || !role.textValue().equals(expected)) {
-                throw bad(file, field + ".role", "expected \"" + expected
-                        + "\" (turns alternate user/assistant, starting with user)", role);
+                throw bad(
+                        file,
+                        field + ".role",
+                        "expected \"" + expected + "\" (turns alternate user/assistant, starting with user)",
+                        role);
             }
             if (content == null || !content.isTextual()) {
                 throw bad(file, field + ".content", "expected a string", content);
@@ -273,7 +288,7 @@ public final class Conversation {
     /** Sizes only: conversations hold what patients and clinicians typed, which has no place in logs. */
     @Override
     public String toString() {
-        return "Conversation[" + (systemPrompt == null ? "no system prompt" : "system prompt") + ", "
-                + turns.size() + " turns]";
+        return "Conversation[" + (systemPrompt == null ? "no system prompt" : "system prompt") + ", " + turns.size()
+                + " turns]";
     }
 }

@@ -44,6 +44,7 @@ final class JinjaChatTemplate extends ChatTemplate {
     private static final Pattern MENTIONS_TOOLS = Pattern.compile("\\btools\\b");
     /** Noncharacters U+FDD0..U+FDEF: reserved for internal use, never in text a user means to send. */
     private static final char FIRST_MARKER = '\uFDD0';
+
     private static final char LAST_MARKER = '\uFDEF';
 
     private final String source;
@@ -67,8 +68,9 @@ final class JinjaChatTemplate extends ChatTemplate {
                         .withParseWhitespaceControlStrictly(true)
                         .build())
                 .build());
-        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
-                "", "raise_exception", JinjaChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext()
+                .registerFunction(new ELFunctionDefinition(
+                        "", "raise_exception", JinjaChatTemplate.class, "raiseException", String.class));
         jinjava.getGlobalContext().registerFilter(new PythonJson()); // tojson as transformers writes it
         checkSyntax();
     }
@@ -82,7 +84,8 @@ final class JinjaChatTemplate extends ChatTemplate {
         return NOT_BEFORE_TEST.matcher(source).replaceAll("$1 is not $2");
     }
 
-    private static final Pattern NOT_BEFORE_TEST = Pattern.compile("\\bnot\\s+([A-Za-z_][\\w.]*)\\s+is\\s+(?!not\\b)([A-Za-z_]\\w*)");
+    private static final Pattern NOT_BEFORE_TEST =
+            Pattern.compile("\\bnot\\s+([A-Za-z_][\\w.]*)\\s+is\\s+(?!not\\b)([A-Za-z_]\\w*)");
 
     static boolean handlesSystemRole(String source) {
         return MENTIONS_SYSTEM_ROLE.matcher(source).find();
@@ -123,14 +126,15 @@ final class JinjaChatTemplate extends ChatTemplate {
         String plain = render(input, tools, UnaryOperator.identity(), addGenerationPrompt);
         char open = unusedMarker(input, tools, FIRST_MARKER);
         char close = unusedMarker(input, tools, (char) (open + 1));
-        List<Segment> segments = split(
-                render(input, tools, content -> open + content + close, addGenerationPrompt), open, close);
+        List<Segment> segments =
+                split(render(input, tools, content -> open + content + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
             return segments;
         }
         // Templates such as Llama 2's write message['content']|trim: mark the trimmed text instead.
         // String.trim() is what Jinjava's trim filter does (characters up to U+0020).
-        segments = split(render(input, tools, content -> open + content.trim() + close, addGenerationPrompt), open, close);
+        segments =
+                split(render(input, tools, content -> open + content.trim() + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
             return segments;
         }
@@ -145,8 +149,8 @@ final class JinjaChatTemplate extends ChatTemplate {
      * arguments (keys too: a property name is the caller's text). Call ids are not wrapped (templates
      * check their length); {@link Message} allows only letters, digits, {@code _} and {@code -} in them.
      */
-    private String render(List<Message> messages, List<Tools.Tool> tools, UnaryOperator<String> mark,
-            boolean addGenerationPrompt) {
+    private String render(
+            List<Message> messages, List<Tools.Tool> tools, UnaryOperator<String> mark, boolean addGenerationPrompt) {
         List<Map<String, Object>> list = new ArrayList<>(messages.size());
         for (Message message : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
@@ -276,8 +280,10 @@ final class JinjaChatTemplate extends ChatTemplate {
         }
         for (char c = from; c <= LAST_MARKER; c++) {
             String marker = String.valueOf(c);
-            boolean used = source.contains(marker) || caller.indexOf(marker) >= 0
-                    || tokenizer.bosToken().contains(marker) || tokenizer.eosToken().contains(marker);
+            boolean used = source.contains(marker)
+                    || caller.indexOf(marker) >= 0
+                    || tokenizer.bosToken().contains(marker)
+                    || tokenizer.eosToken().contains(marker);
             if (!used) {
                 return c;
             }

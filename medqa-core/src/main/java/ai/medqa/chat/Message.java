@@ -22,7 +22,10 @@ public record Message(Role role, String content, List<Tools.Call> toolCalls, Str
 
     /** The roles of Hugging Face chat templates; JSON names {@code "system"}, {@code "user"}, {@code "assistant"}, {@code "tool"}. */
     public enum Role {
-        SYSTEM, USER, ASSISTANT, TOOL;
+        SYSTEM,
+        USER,
+        ASSISTANT,
+        TOOL;
 
         /** The name chat templates and saved conversations use: {@code "user"}. */
         @JsonValue
@@ -38,7 +41,8 @@ public record Message(Role role, String content, List<Tools.Call> toolCalls, Str
                     return role;
                 }
             }
-            throw new IllegalArgumentException("unknown role \"" + name + "\": expected system, user, assistant or tool");
+            throw new IllegalArgumentException(
+                    "unknown role \"" + name + "\": expected system, user, assistant or tool");
         }
     }
 
@@ -47,7 +51,8 @@ public record Message(Role role, String content, List<Tools.Call> toolCalls, Str
         Objects.requireNonNull(content, "content");
         toolCalls = toolCalls == null ? List.of() : List.copyOf(toolCalls);
         if (!toolCalls.isEmpty() && role != Role.ASSISTANT) {
-            throw new IllegalArgumentException("only an assistant message makes tool calls, not a " + role.jsonName() + " message");
+            throw new IllegalArgumentException(
+                    "only an assistant message makes tool calls, not a " + role.jsonName() + " message");
         }
         for (Tools.Call call : toolCalls) {
             checkId(call.id(), "a tool call's id");
@@ -56,8 +61,10 @@ public record Message(Role role, String content, List<Tools.Call> toolCalls, Str
             checkId(toolCallId, "tool_call_id");
         }
         if ((role == Role.TOOL) != (toolCallId != null)) {
-            throw new IllegalArgumentException(role == Role.TOOL ? "a tool message needs the id of the call it answers"
-                    : "only a tool message answers a tool call");
+            throw new IllegalArgumentException(
+                    role == Role.TOOL
+                            ? "a tool message needs the id of the call it answers"
+                            : "only a tool message answers a tool call");
         }
     }
 
@@ -66,7 +73,8 @@ public record Message(Role role, String content, List<Tools.Call> toolCalls, Str
 
     private static void checkId(String id, String what) {
         if (id == null || !ID.matcher(id).matches()) {
-            throw new IllegalArgumentException(what + " must be 1-64 letters, digits, _ or -, got " + (id == null ? "none" : "\"" + id + "\""));
+            throw new IllegalArgumentException(
+                    what + " must be 1-64 letters, digits, _ or -, got " + (id == null ? "none" : "\"" + id + "\""));
         }
     }
 

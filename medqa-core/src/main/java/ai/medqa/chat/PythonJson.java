@@ -37,7 +37,12 @@ final class PythonJson implements AdvancedFilter {
             item = String.valueOf(l.get(0));
             key = String.valueOf(l.get(1));
         }
-        return dumps(var, Boolean.TRUE.equals(ensureAscii), indent == null ? -1 : ((Number) indent).intValue(), item, key,
+        return dumps(
+                var,
+                Boolean.TRUE.equals(ensureAscii),
+                indent == null ? -1 : ((Number) indent).intValue(),
+                item,
+                key,
                 Boolean.TRUE.equals(sortKeys));
     }
 
@@ -49,14 +54,24 @@ final class PythonJson implements AdvancedFilter {
     }
 
     /** {@code json.dumps} of a Jinja value (maps, lists, strings, numbers, booleans, None). */
-    static String dumps(Object value, boolean ensureAscii, int indent, String itemSeparator, String keySeparator,
+    static String dumps(
+            Object value,
+            boolean ensureAscii,
+            int indent,
+            String itemSeparator,
+            String keySeparator,
             boolean sortKeys) {
         StringBuilder out = new StringBuilder();
         new Writer(out, ensureAscii, indent, itemSeparator, keySeparator, sortKeys).value(value, 0);
         return out.toString();
     }
 
-    private record Writer(StringBuilder out, boolean ensureAscii, int indent, String itemSeparator, String keySeparator,
+    private record Writer(
+            StringBuilder out,
+            boolean ensureAscii,
+            int indent,
+            String itemSeparator,
+            String keySeparator,
             boolean sortKeys) {
 
         void value(Object v, int level) {
@@ -64,7 +79,10 @@ final class PythonJson implements AdvancedFilter {
                 out.append("null");
             } else if (v instanceof Boolean b) {
                 out.append(b ? "true" : "false");
-            } else if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte
+            } else if (v instanceof Integer
+                    || v instanceof Long
+                    || v instanceof Short
+                    || v instanceof Byte
                     || v instanceof BigInteger) {
                 out.append(v);
             } else if (v instanceof Number n) {
@@ -78,7 +96,10 @@ final class PythonJson implements AdvancedFilter {
                 for (int i = 0; i < entries.size(); i++) {
                     separator(i, level);
                     Object k = entries.get(i).getKey();
-                    string(k instanceof String s ? s : k == null ? "null" : k instanceof Boolean b ? String.valueOf(b) : k.toString());
+                    string(
+                            k instanceof String s
+                                    ? s
+                                    : k == null ? "null" : k instanceof Boolean b ? String.valueOf(b) : k.toString());
                     out.append(keySeparator);
                     value(entries.get(i).getValue(), level + 1);
                 }
@@ -157,6 +178,7 @@ final class PythonJson implements AdvancedFilter {
             return sign + (plain.contains(".") ? plain : plain + ".0");
         }
         String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
-        return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (Math.abs(exponent) < 10 ? "0" : "") + Math.abs(exponent);
+        return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (Math.abs(exponent) < 10 ? "0" : "")
+                + Math.abs(exponent);
     }
 }

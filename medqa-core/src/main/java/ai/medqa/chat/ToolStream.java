@@ -28,12 +28,10 @@ public final class ToolStream {
         void reply(String text);
 
         /** Call {@code index} (from 0) of tool {@code name}; its arguments follow. */
-        default void call(int index, String id, String name) {
-        }
+        default void call(int index, String id, String name) {}
 
         /** More of call {@code index}'s arguments (JSON text). */
-        default void arguments(int index, String json) {
-        }
+        default void arguments(int index, String json) {}
     }
 
     private final Listener listener;
@@ -41,9 +39,15 @@ public final class ToolStream {
     private final boolean stringReply;
     /** Native form: UNDECIDED until the control token or other text comes; then CALLS or REPLY. */
     private NativeState nativeState;
+
     private final StringBuilder blanks = new StringBuilder(); // native: leading blanks not yet decided on
 
-    private enum NativeState { UNDECIDED, CALLS, REPLY }
+    private enum NativeState {
+        UNDECIDED,
+        CALLS,
+        REPLY
+    }
+
     private final List<Tools.Call> calls = new ArrayList<>();
     private final Deque<Frame> stack = new ArrayDeque<>();
     private final StringBuilder string = new StringBuilder(); // the string being read (decoded)
@@ -58,7 +62,12 @@ public final class ToolStream {
     private int captureDepth;
     private boolean replied;
 
-    private enum Capture { REPLY_STRING, REPLY_JSON, ARGUMENTS, NAME }
+    private enum Capture {
+        REPLY_STRING,
+        REPLY_JSON,
+        ARGUMENTS,
+        NAME
+    }
 
     private static final class Frame {
         final boolean object;
@@ -266,7 +275,9 @@ public final class ToolStream {
     }
 
     private void captured(char c) {
-        if (capture != null && capture != Capture.NAME && (capture != Capture.REPLY_STRING || stack.size() > captureDepth)) {
+        if (capture != null
+                && capture != Capture.NAME
+                && (capture != Capture.REPLY_STRING || stack.size() > captureDepth)) {
             out.append(c);
         }
     }

@@ -41,14 +41,16 @@ public final class Tools {
             description = description == null ? "" : description;
             // No parameters, or {}: a call with no arguments (an object), not "any JSON value".
             parameters = parameters == null || parameters.isNull() || (parameters.isObject() && parameters.isEmpty())
-                    ? Json.MAPPER.createObjectNode().put("type", "object").set("properties", Json.MAPPER.createObjectNode())
+                    ? Json.MAPPER
+                            .createObjectNode()
+                            .put("type", "object")
+                            .set("properties", Json.MAPPER.createObjectNode())
                     : parameters;
         }
     }
 
     /** A call the model made: {@code arguments} is a JSON object valid against the tool's parameters. */
-    public record Call(String id, String name, JsonNode arguments) {
-    }
+    public record Call(String id, String name, JsonNode arguments) {}
 
     /** What the model answered: either {@code calls} (non-empty) or {@code content}. */
     public record Reply(String content, List<Call> calls) {
@@ -59,11 +61,14 @@ public final class Tools {
 
     /** OpenAI's {@code tool_choice}: {@code auto}, {@code required}, or one tool by name ({@code none} = no tools). */
     public enum Choice {
-        AUTO, REQUIRED, NAMED
+        AUTO,
+        REQUIRED,
+        NAMED
     }
 
     /** Mistral's control token before tool calls (v0.3 and later). */
     public static final String MISTRAL_CALLS_TOKEN = "[TOOL_CALLS]";
+
     private static final String ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
     private final List<Tool> tools;
@@ -83,7 +88,8 @@ public final class Tools {
         this.controlId = controlId;
         this.nativeSyntax = controlId >= 0;
         this.constraint = nativeSyntax
-                ? Constraint.controlTokenThenJson(MISTRAL_CALLS_TOKEN, callsArraySchema(), choice == Choice.AUTO, response)
+                ? Constraint.controlTokenThenJson(
+                        MISTRAL_CALLS_TOKEN, callsArraySchema(), choice == Choice.AUTO, response)
                 : Constraint.jsonSchema(schema());
     }
 
@@ -111,15 +117,16 @@ public final class Tools {
         for (int i = 0; i < tools.size(); i++) {
             String name = tools.get(i).name();
             if (!NAME.matcher(name).matches()) {
-                throw new IllegalArgumentException("tools[" + i + "].function.name: must be 1-64 letters, digits, _ or -, got \""
-                        + name + "\"");
+                throw new IllegalArgumentException(
+                        "tools[" + i + "].function.name: must be 1-64 letters, digits, _ or -, got \"" + name + "\"");
             }
             if (!names.add(name)) {
                 throw new IllegalArgumentException("tools[" + i + "].function.name: \"" + name + "\" is given twice");
             }
             JsonNode p = tools.get(i).parameters();
             if (!p.isObject()) {
-                throw new IllegalArgumentException("tools[" + i + "].function.parameters: must be a JSON Schema object");
+                throw new IllegalArgumentException(
+                        "tools[" + i + "].function.parameters: must be a JSON Schema object");
             }
             try {
                 Constraint.jsonSchema(p);
@@ -135,8 +142,8 @@ public final class Tools {
             }
         }
         if (choice == Choice.NAMED && !names.contains(named)) {
-            throw new IllegalArgumentException("tool_choice: no tool is named \"" + named + "\" (tools: "
-                    + String.join(", ", names) + ")");
+            throw new IllegalArgumentException(
+                    "tool_choice: no tool is named \"" + named + "\" (tools: " + String.join(", ", names) + ")");
         }
         return new Tools(tools, choice, choice == Choice.NAMED ? named : null, response, -1);
     }
@@ -221,8 +228,11 @@ public final class Tools {
             props.set("arguments", t.parameters());
             call.putArray("required").add("name").add("arguments");
         }
-        ObjectNode array = Json.MAPPER.createObjectNode().put("type", "array")
-                .put("minItems", 1).put("maxItems", named != null ? 1 : MAX_CALLS);
+        ObjectNode array = Json.MAPPER
+                .createObjectNode()
+                .put("type", "array")
+                .put("minItems", 1)
+                .put("maxItems", named != null ? 1 : MAX_CALLS);
         array.putObject("items").set("anyOf", calls);
         return array;
     }
@@ -271,14 +281,20 @@ public final class Tools {
             }
             s.append("\n  arguments: ").append(t.parameters().toString()).append('\n');
         }
-        s.append(switch (choice) {
-            case AUTO -> "Answer in JSON: either {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]} to call tools, "
-                    + (response == null ? "or {\"response\": \"...\"} to reply to the user."
-                            : "or {\"response\": REPLY} to reply to the user, REPLY following this JSON Schema: " + response);
-            case REQUIRED -> "Answer in JSON by calling tools: {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]}.";
-            case NAMED -> "Answer in JSON by calling " + named + ": {\"tool_calls\": [{\"name\": \"" + named
-                    + "\", \"arguments\": {...}}]}.";
-        });
+        s.append(
+                switch (choice) {
+                    case AUTO ->
+                        "Answer in JSON: either {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]} to call tools, "
+                                + (response == null
+                                        ? "or {\"response\": \"...\"} to reply to the user."
+                                        : "or {\"response\": REPLY} to reply to the user, REPLY following this JSON Schema: "
+                                                + response);
+                    case REQUIRED ->
+                        "Answer in JSON by calling tools: {\"tool_calls\": [{\"name\": TOOL, \"arguments\": {...}}]}.";
+                    case NAMED ->
+                        "Answer in JSON by calling " + named + ": {\"tool_calls\": [{\"name\": \"" + named
+                                + "\", \"arguments\": {...}}]}.";
+                });
         s.append(" Tool results come back as {\"tool_results\": [...]}.");
         List<Message> out = new ArrayList<>();
         if (!messages.isEmpty() && messages.get(0).role() == Message.Role.SYSTEM) {
@@ -357,7 +373,8 @@ public final class Tools {
      */
     public Reply parse(String text) {
         if (nativeSyntax) {
-            throw new IllegalStateException("native tool calls are told apart by their control token: parse(tokens, text)");
+            throw new IllegalStateException(
+                    "native tool calls are told apart by their control token: parse(tokens, text)");
         }
         return parseGeneric(text);
     }
@@ -383,7 +400,8 @@ public final class Tools {
             try {
                 Json.MAPPER.readTree(reply);
             } catch (JsonProcessingException e) {
-                throw new IllegalArgumentException("the reply is not complete JSON (was it cut by max_tokens?): " + text, e);
+                throw new IllegalArgumentException(
+                        "the reply is not complete JSON (was it cut by max_tokens?): " + text, e);
             }
         }
         return new Reply(reply, List.of());
@@ -394,7 +412,8 @@ public final class Tools {
         try {
             answer = Json.MAPPER.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("the answer is not complete JSON (was it cut by max_tokens?): " + text, e);
+            throw new IllegalArgumentException(
+                    "the answer is not complete JSON (was it cut by max_tokens?): " + text, e);
         }
         if (answer != null && answer.has("tool_calls")) {
             List<Call> calls = new ArrayList<>();

@@ -74,6 +74,7 @@ public final class BatchEngine implements AutoCloseable {
         private volatile boolean cancelled;
         /** What a listener threw, reported as the request's failure instead of a plain cancellation. */
         private volatile RuntimeException failure;
+
         private KvCache prefill; // its own cache until it joins a batch
         private int slot; // its row in the batch's cache since the last regroup
 
@@ -180,14 +181,21 @@ public final class BatchEngine implements AutoCloseable {
     public Request submit(int[] prompt, GenerationConfig config, String adapter, Generator.TokenListener listener) {
         Objects.requireNonNull(config, "config");
         if (adapter != null && !adapters.names().contains(adapter)) {
-            throw new IllegalArgumentException("no adapter named " + adapter + " is loaded (loaded: " + adapters.names() + ")");
+            throw new IllegalArgumentException(
+                    "no adapter named " + adapter + " is loaded (loaded: " + adapters.names() + ")");
         }
         int context = model.config().maxPositionEmbeddings();
         DecodeSession.checkPrompt(prompt, vocab, context);
         StopCriteria stop = DecodeSession.stopCriteria(model, tokenizer, config);
         int budget = Math.min(config.maxNewTokens(), context - prompt.length);
-        DecodeRow row = new DecodeRow(prompt, budget, budget < config.maxNewTokens(), Sampler.create(config), stop,
-                tokenizer, System.nanoTime());
+        DecodeRow row = new DecodeRow(
+                prompt,
+                budget,
+                budget < config.maxNewTokens(),
+                Sampler.create(config),
+                stop,
+                tokenizer,
+                System.nanoTime());
         Request r = new Request(row, adapter, listener == null ? (id, text) -> {} : listener);
         synchronized (this) {
             if (closed) {
@@ -196,8 +204,8 @@ public final class BatchEngine implements AutoCloseable {
             // Requests that will take a free row at the next step are not waiting in the queue's sense.
             int free = Math.max(0, maxBatch - running);
             if (queue.size() >= (long) maxQueue + free) {
-                throw new QueueFullException("the queue is full: " + (queue.size() - free) + " requests waiting of at most "
-                        + maxQueue + ", " + running + " rows running");
+                throw new QueueFullException("the queue is full: " + (queue.size() - free)
+                        + " requests waiting of at most " + maxQueue + ", " + running + " rows running");
             }
             queue.add(r);
             notifyAll();
@@ -338,8 +346,8 @@ public final class BatchEngine implements AutoCloseable {
             try {
                 r.adapterId = adapters.id(r.adapter);
             } catch (RuntimeException gone) {
-                r.result.completeExceptionally(new IllegalArgumentException("no adapter named " + r.adapter
-                        + " is loaded any more", gone));
+                r.result.completeExceptionally(
+                        new IllegalArgumentException("no adapter named " + r.adapter + " is loaded any more", gone));
                 running--;
                 continue;
             }
@@ -368,7 +376,8 @@ public final class BatchEngine implements AutoCloseable {
         float[] logits;
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            logits = model.forward(new int[][] {prompt}, r.prefill, false, AdapterRows.of(r.adapterId)).toFloatArray();
+            logits = model.forward(new int[][] {prompt}, r.prefill, false, AdapterRows.of(r.adapterId))
+                    .toFloatArray();
         }
         steps.incrementAndGet();
         emit(r, r.row.advance(logits));

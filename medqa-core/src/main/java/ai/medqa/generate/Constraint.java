@@ -38,6 +38,7 @@ import java.util.function.IntPredicate;
 public final class Constraint {
     /** Most automaton states a constraint may have. */
     public static final int MAX_STATES = 20_000;
+
     private final String description;
     private final String pattern;
     private final RunAutomaton dfa;
@@ -117,7 +118,8 @@ public final class Constraint {
      * {@code replySchema}, or any text when that is null. So a program tells the two apart by the
      * token alone (Mistral v0.3's tool calls: {@code [TOOL_CALLS] [{"name": ..., "arguments": ...}]}).
      */
-    public static Constraint controlTokenThenJson(String token, JsonNode schema, boolean otherwise, JsonNode replySchema) {
+    public static Constraint controlTokenThenJson(
+            String token, JsonNode schema, boolean otherwise, JsonNode replySchema) {
         if (Objects.requireNonNull(token, "token").isEmpty()) {
             throw new IllegalArgumentException("the control token must not be empty");
         }
@@ -137,8 +139,14 @@ public final class Constraint {
         StringBuilder re = new StringBuilder("(");
         for (int i = 0; i < prefix.length(); i++) {
             // the first i characters of prefix, then a different character (or the text ends there)
-            re.append(i == 0 ? "" : "|").append(literal(prefix.substring(0, i)))
-                    .append("([^").append(CONTROL).append(escapeInClass(prefix.charAt(i))).append("]").append(any).append(")?");
+            re.append(i == 0 ? "" : "|")
+                    .append(literal(prefix.substring(0, i)))
+                    .append("([^")
+                    .append(CONTROL)
+                    .append(escapeInClass(prefix.charAt(i)))
+                    .append("]")
+                    .append(any)
+                    .append(")?");
         }
         return re.append(")").toString();
     }
@@ -333,8 +341,7 @@ public final class Constraint {
      * at most to finish ({@code worst}: the largest of those); {@code bits}: the same ids as a bit set
      * (bit {@code id % 64} of word {@code id / 64}), what the mask walks.
      */
-    record Allowed(int[] ids, int[] toFinish, int worst, long[] bits) {
-    }
+    record Allowed(int[] ids, int[] toFinish, int worst, long[] bits) {}
 
     private static final int[] NO_IDS = new int[0];
 
@@ -346,6 +353,7 @@ public final class Constraint {
         private final long[] tight;
         /** The end-of-sequence ids among the logits, found at the first step where the answer is complete. */
         private int[] eosIds;
+
         private float[] eosLogits;
 
         Cursor(Compiled c) {

@@ -36,7 +36,13 @@ final class DecodeRow {
      * @param budget new tokens this row may generate (its {@code max_new_tokens}, or less when the
      *     context ends first: then {@code contextLimited})
      */
-    DecodeRow(int[] prompt, int budget, boolean contextLimited, Sampler sampler, StopCriteria stop, Tokenizer tokenizer,
+    DecodeRow(
+            int[] prompt,
+            int budget,
+            boolean contextLimited,
+            Sampler sampler,
+            StopCriteria stop,
+            Tokenizer tokenizer,
             long started) {
         this.prompt = prompt.clone();
         this.ids = Arrays.copyOf(prompt, prompt.length + budget);
@@ -49,13 +55,18 @@ final class DecodeRow {
         this.started = started;
         Constraint c = sampler.config().constraint().orElse(null);
         if (c != null && tokenizer == null) {
-            throw new IllegalArgumentException("a constraint (" + c + ") needs the model's tokenizer: this model has none");
+            throw new IllegalArgumentException(
+                    "a constraint (" + c + ") needs the model's tokenizer: this model has none");
         }
         this.constraint = c == null ? null : c.start(tokenizer);
         this.logprobs = sampler.config().logprobs().orElse(-1);
         if (constraint != null && constraint.tokensToFinish() > budget) {
-            LOG.warn("the constraint ({}) needs at least {} new tokens but this answer may have only {} ({}): it will be "
-                    + "cut before it is complete", c, constraint.tokensToFinish(), budget,
+            LOG.warn(
+                    "the constraint ({}) needs at least {} new tokens but this answer may have only {} ({}): it will be "
+                            + "cut before it is complete",
+                    c,
+                    constraint.tokensToFinish(),
+                    budget,
                     contextLimited ? "the context ends first" : "max_new_tokens");
         }
     }
@@ -170,7 +181,13 @@ final class DecodeRow {
 
     Generation result() {
         long end = reason != null ? doneNanos : System.nanoTime() - started;
-        return new Generation(prompt.clone(), Arrays.copyOfRange(ids, prompt.length, length),
-                decoder == null ? null : text.toString(), reason, firstTokenNanos, end - firstTokenNanos, logprobList);
+        return new Generation(
+                prompt.clone(),
+                Arrays.copyOfRange(ids, prompt.length, length),
+                decoder == null ? null : text.toString(),
+                reason,
+                firstTokenNanos,
+                end - firstTokenNanos,
+                logprobList);
     }
 }

@@ -69,7 +69,8 @@ final class DecodeSession implements AutoCloseable {
         }
         for (int id : p) {
             if (id < 0 || id >= vocab) {
-                throw new IllegalArgumentException("prompt token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+                throw new IllegalArgumentException(
+                        "prompt token id " + id + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
         if (p.length >= context) {

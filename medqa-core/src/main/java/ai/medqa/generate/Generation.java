@@ -15,16 +15,22 @@ import java.util.List;
  * @param decodeNanos time of the steps after that
  * @param logprobs one per new token when {@link GenerationConfig.Builder#logprobs} asked for them, else empty
  */
-public record Generation(int[] promptIds, int[] tokens, String text, StopReason stopReason, long prefillNanos,
-        long decodeNanos, List<TokenLogprob> logprobs) {
+public record Generation(
+        int[] promptIds,
+        int[] tokens,
+        String text,
+        StopReason stopReason,
+        long prefillNanos,
+        long decodeNanos,
+        List<TokenLogprob> logprobs) {
 
     public Generation {
         logprobs = logprobs == null ? List.of() : List.copyOf(logprobs);
     }
 
     /** A generation without log-probabilities. */
-    public Generation(int[] promptIds, int[] tokens, String text, StopReason stopReason, long prefillNanos,
-            long decodeNanos) {
+    public Generation(
+            int[] promptIds, int[] tokens, String text, StopReason stopReason, long prefillNanos, long decodeNanos) {
         this(promptIds, tokens, text, stopReason, prefillNanos, decodeNanos, List.of());
     }
 

@@ -56,7 +56,8 @@ public final class GenerationConfig {
         this.minP = b.minP;
         this.repetitionPenalty = b.repetitionPenalty;
         this.maxNewTokens = b.maxNewTokens;
-        this.eosTokenIds = b.eosTokenIds == null ? null : Collections.unmodifiableSet(new LinkedHashSet<>(b.eosTokenIds));
+        this.eosTokenIds =
+                b.eosTokenIds == null ? null : Collections.unmodifiableSet(new LinkedHashSet<>(b.eosTokenIds));
         this.stopStrings = List.copyOf(b.stopStrings);
         this.seed = b.seed;
         this.constraint = b.constraint;
@@ -91,9 +92,10 @@ public final class GenerationConfig {
         if (!java.nio.file.Files.isRegularFile(file)) {
             return b.build();
         }
-        com.fasterxml.jackson.databind.node.ObjectNode json = ai.medqa.common.Json.readObject(file, null,
-                (message, cause) -> new GenerationConfigException(message));
-        ai.medqa.common.JsonFields f = new ai.medqa.common.JsonFields(json, file.toString(), GenerationConfigException::new);
+        com.fasterxml.jackson.databind.node.ObjectNode json =
+                ai.medqa.common.Json.readObject(file, null, (message, cause) -> new GenerationConfigException(message));
+        ai.medqa.common.JsonFields f =
+                new ai.medqa.common.JsonFields(json, file.toString(), GenerationConfigException::new);
         com.fasterxml.jackson.databind.JsonNode sample = json.get("do_sample");
         if (sample != null && !sample.isNull()) {
             if (!sample.isBoolean()) {
@@ -220,17 +222,35 @@ public final class GenerationConfig {
             return false;
         }
         GenerationConfig c = (GenerationConfig) o;
-        return doSample == c.doSample && Double.compare(temperature, c.temperature) == 0 && topK == c.topK
-                && Double.compare(topP, c.topP) == 0 && Objects.equals(minP, c.minP)
-                && Double.compare(repetitionPenalty, c.repetitionPenalty) == 0 && maxNewTokens == c.maxNewTokens
-                && Objects.equals(eosTokenIds, c.eosTokenIds) && stopStrings.equals(c.stopStrings)
-                && Objects.equals(seed, c.seed) && Objects.equals(constraint, c.constraint) && logprobs == c.logprobs;
+        return doSample == c.doSample
+                && Double.compare(temperature, c.temperature) == 0
+                && topK == c.topK
+                && Double.compare(topP, c.topP) == 0
+                && Objects.equals(minP, c.minP)
+                && Double.compare(repetitionPenalty, c.repetitionPenalty) == 0
+                && maxNewTokens == c.maxNewTokens
+                && Objects.equals(eosTokenIds, c.eosTokenIds)
+                && stopStrings.equals(c.stopStrings)
+                && Objects.equals(seed, c.seed)
+                && Objects.equals(constraint, c.constraint)
+                && logprobs == c.logprobs;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(doSample, temperature, topK, topP, minP, repetitionPenalty, maxNewTokens, eosTokenIds,
-                stopStrings, seed, constraint, logprobs);
+        return Objects.hash(
+                doSample,
+                temperature,
+                topK,
+                topP,
+                minP,
+                repetitionPenalty,
+                maxNewTokens,
+                eosTokenIds,
+                stopStrings,
+                seed,
+                constraint,
+                logprobs);
     }
 
     /** Sampling settings given without {@code doSample}, as transformers lists them when it warns; "" if none. */
@@ -256,14 +276,22 @@ public final class GenerationConfig {
     public String toString() {
         StringBuilder s = new StringBuilder("GenerationConfig{do_sample=").append(doSample);
         if (doSample) {
-            s.append(", temperature=").append(temperature).append(", top_k=").append(topK).append(", top_p=").append(topP);
+            s.append(", temperature=")
+                    .append(temperature)
+                    .append(", top_k=")
+                    .append(topK)
+                    .append(", top_p=")
+                    .append(topP);
             if (minP != null) {
                 s.append(", min_p=").append(minP);
             }
         } else if (!unusedSamplingSettings().isEmpty()) {
             s.append(", ").append(unusedSamplingSettings()).append(" (unused: do_sample=false)");
         }
-        s.append(", repetition_penalty=").append(repetitionPenalty).append(", max_new_tokens=").append(maxNewTokens);
+        s.append(", repetition_penalty=")
+                .append(repetitionPenalty)
+                .append(", max_new_tokens=")
+                .append(maxNewTokens);
         if (eosTokenIds != null) {
             s.append(", eos_token_id=").append(eosTokenIds);
         }
@@ -297,8 +325,7 @@ public final class GenerationConfig {
         private Constraint constraint = null;
         private int logprobs = -1;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         public Builder doSample(boolean doSample) {
             this.doSample = doSample;
@@ -310,8 +337,8 @@ public final class GenerationConfig {
          * keep this builder's: a temperature samples when above 0 and decodes greedily at 0; max
          * tokens is max_new_tokens; stop sequences replace the stop strings when there are any.
          */
-        public Builder chatOverrides(Double temperature, Double topP, Integer topK, Integer maxTokens,
-                Collection<String> stop) {
+        public Builder chatOverrides(
+                Double temperature, Double topP, Integer topK, Integer maxTokens, Collection<String> stop) {
             if (temperature != null) {
                 temperature(temperature).doSample(temperature > 0);
             }
@@ -458,8 +485,10 @@ public final class GenerationConfig {
             }
             GenerationConfig config = new GenerationConfig(this);
             if (!doSample && !config.unusedSamplingSettings().isEmpty()) {
-                LOG.warn("do_sample is false, but {} is set: sampling settings are used only with doSample(true); "
-                        + "decoding stays greedy", config.unusedSamplingSettings());
+                LOG.warn(
+                        "do_sample is false, but {} is set: sampling settings are used only with doSample(true); "
+                                + "decoding stays greedy",
+                        config.unusedSamplingSettings());
             }
             return config;
         }

@@ -62,7 +62,8 @@ public final class Generator {
             boolean more = true;
             while (more) {
                 more = session.step();
-                listener.onToken(session.lastToken(0), tokenizer == null ? "" : session.takeText(0), session.lastLogprob(0));
+                listener.onToken(
+                        session.lastToken(0), tokenizer == null ? "" : session.takeText(0), session.lastLogprob(0));
             }
             return session.result(0);
         }

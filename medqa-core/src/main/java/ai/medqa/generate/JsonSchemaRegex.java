@@ -25,13 +25,38 @@ import java.util.Set;
  * levels); compact separators with an optional space.
  */
 final class JsonSchemaRegex {
-    private static final Set<String> KEYWORDS = Set.of("type", "properties", "required", "additionalProperties", "items",
-            "minItems", "maxItems", "enum", "const", "anyOf", "oneOf", "$ref", "$defs", "definitions", "maxLength",
-            "minLength", "minimum", "maximum", "title", "description", "examples", "default", "$schema", "$id", "$comment", "format");
+    private static final Set<String> KEYWORDS = Set.of(
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "minItems",
+            "maxItems",
+            "enum",
+            "const",
+            "anyOf",
+            "oneOf",
+            "$ref",
+            "$defs",
+            "definitions",
+            "maxLength",
+            "minLength",
+            "minimum",
+            "maximum",
+            "title",
+            "description",
+            "examples",
+            "default",
+            "$schema",
+            "$id",
+            "$comment",
+            "format");
     /** JSON string characters: anything but a quote, a backslash or a control character; or an escape. */
     private static final String CHAR = "([^\"\\\\\u0000-\u001f]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})";
     /** A quote as brics reads it: a bare {@code "} opens one of its string literals. */
     private static final String QUOTE = "\\\"";
+
     private static final String STRING = QUOTE + CHAR + "*" + QUOTE;
     private static final String INTEGER = "\\-?(0|[1-9][0-9]{0,15})";
     private static final String NUMBER = INTEGER + "(\\.[0-9]{1,15})?([eE][\\+\\-]?[0-9]{1,2})?";
@@ -39,6 +64,7 @@ final class JsonSchemaRegex {
 
     /** The schemas enclosing the one being read that define $defs/definitions, innermost first. */
     private final java.util.Deque<JsonNode> scopes = new java.util.ArrayDeque<>();
+
     private final Set<String> resolving = new HashSet<>();
 
     private JsonSchemaRegex(JsonNode root) {
@@ -58,8 +84,8 @@ final class JsonSchemaRegex {
         String object = null;
         for (int d = 0; d < depth; d++) {
             String inner = object == null ? value : "(" + value + "|" + object + "|" + array(object, value) + ")";
-            object = "\\{" + SEP + "(" + STRING + SEP + ":" + SEP + inner + "(" + SEP + "," + SEP + STRING + SEP + ":" + SEP
-                    + inner + ")*)?" + SEP + "\\}";
+            object = "\\{" + SEP + "(" + STRING + SEP + ":" + SEP + inner + "(" + SEP + "," + SEP + STRING + SEP + ":"
+                    + SEP + inner + ")*)?" + SEP + "\\}";
         }
         return object;
     }
@@ -92,11 +118,12 @@ final class JsonSchemaRegex {
             }
             return anyObject(2) + "|" + STRING + "|" + NUMBER + "|true|false|null";
         }
-        for (Iterator<String> it = s.fieldNames(); it.hasNext();) {
+        for (Iterator<String> it = s.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!KEYWORDS.contains(k)) {
-                throw new IllegalArgumentException(where + ": the keyword \"" + k + "\" is not supported for constrained "
-                        + "output (supported: " + String.join(", ", new java.util.TreeSet<>(KEYWORDS)) + ")");
+                throw new IllegalArgumentException(
+                        where + ": the keyword \"" + k + "\" is not supported for constrained " + "output (supported: "
+                                + String.join(", ", new java.util.TreeSet<>(KEYWORDS)) + ")");
             }
         }
         if (s.has("format")) {
@@ -132,7 +159,8 @@ final class JsonSchemaRegex {
         JsonNode type = s.get("type");
         if (type == null) {
             if (s.has("minimum") || s.has("maximum")) {
-                throw new IllegalArgumentException(where + ": minimum/maximum are supported with \"type\": \"integer\" only");
+                throw new IllegalArgumentException(
+                        where + ": minimum/maximum are supported with \"type\": \"integer\" only");
             }
             if (s.has("properties")) {
                 return object(s, where);
@@ -183,8 +211,9 @@ final class JsonSchemaRegex {
         boolean width = type.equals("integer") && (f.equals("int32") || f.equals("int64"))
                 || type.equals("number") && (f.equals("float") || f.equals("double"));
         if (!width) {
-            throw new IllegalArgumentException(where + ": the keyword \"format\" is not supported for constrained output "
-                    + "here (\"" + f + "\"; only int32/int64 on integers and float/double on numbers are kept)");
+            throw new IllegalArgumentException(
+                    where + ": the keyword \"format\" is not supported for constrained output " + "here (\"" + f
+                            + "\"; only int32/int64 on integers and float/double on numbers are kept)");
         }
     }
 
@@ -227,8 +256,10 @@ final class JsonSchemaRegex {
         // Past 16 digits the bound is INTEGER's own (what an answer can write at all).
         java.math.BigDecimal limit = java.math.BigDecimal.valueOf(INTEGER_LIMIT);
         java.math.BigDecimal d = v.decimalValue();
-        if (key.equals("minimum") && d.compareTo(limit) > 0 || key.equals("maximum") && d.compareTo(limit.negate()) < 0) {
-            throw new IllegalArgumentException(where + "." + key + ": " + v + " leaves no integer of at most 16 digits");
+        if (key.equals("minimum") && d.compareTo(limit) > 0
+                || key.equals("maximum") && d.compareTo(limit.negate()) < 0) {
+            throw new IllegalArgumentException(
+                    where + "." + key + ": " + v + " leaves no integer of at most 16 digits");
         }
         return d.max(limit.negate()).min(limit).longValueExact();
     }
@@ -279,7 +310,8 @@ final class JsonSchemaRegex {
             to--;
         }
         if (from <= to) {
-            out.add(prefix + (from == to ? String.valueOf(from) : "[" + from + "-" + to + "]")
+            out.add(prefix
+                    + (from == to ? String.valueOf(from) : "[" + from + "-" + to + "]")
                     + (rest == 0 ? "" : "[0-9]" + (rest == 1 ? "" : "{" + rest + "}")));
         }
         if (!highFull) {
@@ -291,7 +323,8 @@ final class JsonSchemaRegex {
         int min = s.path("minLength").asInt(0);
         int max = s.has("maxLength") ? s.get("maxLength").asInt() : -1;
         if (min < 0 || (max >= 0 && max < min)) {
-            throw new IllegalArgumentException(where + ": minLength " + min + " / maxLength " + max + " allow no string");
+            throw new IllegalArgumentException(
+                    where + ": minLength " + min + " / maxLength " + max + " allow no string");
         }
         if (min == 0 && max < 0) {
             return STRING;
@@ -312,16 +345,17 @@ final class JsonSchemaRegex {
         if (s.has("required")) {
             for (JsonNode r : s.get("required")) {
                 if (!props.has(r.asText())) {
-                    throw new IllegalArgumentException(where + ".required: \"" + r.asText() + "\" is not among its properties"
-                            + " (constrained output lists declared properties only)");
+                    throw new IllegalArgumentException(
+                            where + ".required: \"" + r.asText() + "\" is not among its properties"
+                                    + " (constrained output lists declared properties only)");
                 }
             }
         }
         List<String> parts = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = props.fields(); it.hasNext();) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = props.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> p = it.next();
-            parts.add(literalJson(Json.MAPPER.getNodeFactory().textNode(p.getKey())) + SEP + ":" + SEP
-                    + "(" + value(p.getValue(), where + ".properties." + p.getKey()) + ")");
+            parts.add(literalJson(Json.MAPPER.getNodeFactory().textNode(p.getKey())) + SEP + ":" + SEP + "("
+                    + value(p.getValue(), where + ".properties." + p.getKey()) + ")");
         }
         if (parts.isEmpty()) {
             return "\\{" + SEP + "\\}";
@@ -331,7 +365,8 @@ final class JsonSchemaRegex {
 
     private String array(JsonNode s, String where) {
         JsonNode items = s.get("items");
-        String item = items == null ? value(Json.MAPPER.getNodeFactory().booleanNode(true), where + ".items")
+        String item = items == null
+                ? value(Json.MAPPER.getNodeFactory().booleanNode(true), where + ".items")
                 : value(items, where + ".items");
         int min = s.path("minItems").asInt(0);
         int max = s.has("maxItems") ? s.get("maxItems").asInt() : -1;
@@ -348,7 +383,8 @@ final class JsonSchemaRegex {
     }
 
     private String ref(String ref, String where) {
-        String prefix = ref.startsWith("#/$defs/") ? "#/$defs/" : ref.startsWith("#/definitions/") ? "#/definitions/" : null;
+        String prefix =
+                ref.startsWith("#/$defs/") ? "#/$defs/" : ref.startsWith("#/definitions/") ? "#/definitions/" : null;
         if (prefix == null) {
             throw new IllegalArgumentException(where + ".$ref: only local references to #/$defs/NAME or "
                     + "#/definitions/NAME are supported, got " + ref);
@@ -356,7 +392,8 @@ final class JsonSchemaRegex {
         String name = ref.substring(prefix.length());
         JsonNode target = null;
         for (JsonNode scope : scopes) {
-            target = scope.path(prefix.equals("#/$defs/") ? "$defs" : "definitions").get(name);
+            target = scope.path(prefix.equals("#/$defs/") ? "$defs" : "definitions")
+                    .get(name);
             if (target != null) {
                 break;
             }
@@ -365,8 +402,8 @@ final class JsonSchemaRegex {
             throw new IllegalArgumentException(where + ".$ref: " + ref + " is not defined");
         }
         if (!resolving.add(ref)) {
-            throw new IllegalArgumentException(where + ".$ref: " + ref + " is recursive (a regular language cannot nest "
-                    + "without bound)");
+            throw new IllegalArgumentException(
+                    where + ".$ref: " + ref + " is recursive (a regular language cannot nest " + "without bound)");
         }
         try {
             return value(target, ref);

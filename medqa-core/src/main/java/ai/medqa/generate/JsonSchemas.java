@@ -48,8 +48,8 @@ import java.util.Set;
  */
 public final class JsonSchemas {
     private static final Set<Class<?>> INTEGERS_64 = Set.of(long.class, Long.class, BigInteger.class);
-    private static final Set<Class<?>> NUMBERS = Set.of(double.class, Double.class, float.class, Float.class,
-            BigDecimal.class);
+    private static final Set<Class<?>> NUMBERS =
+            Set.of(double.class, Double.class, float.class, Float.class, BigDecimal.class);
     private static final Map<Class<?>, long[]> BOUNDED_INTEGERS = Map.of(
             int.class, new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE},
             Integer.class, new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE},
@@ -71,8 +71,8 @@ public final class JsonSchemas {
      */
     public static JsonNode of(Class<?> type) {
         if (type == null || !type.isRecord()) {
-            throw new IllegalArgumentException("a typed answer is a Java record, got "
-                    + (type == null ? "null" : type.getTypeName()));
+            throw new IllegalArgumentException(
+                    "a typed answer is a Java record, got " + (type == null ? "null" : type.getTypeName()));
         }
         return new JsonSchemas().record(type, type.getSimpleName());
     }
@@ -119,8 +119,8 @@ public final class JsonSchemas {
      * A component's annotation: Jackson's annotations do not target record components, so Java puts
      * them on the implicit field, accessor and constructor parameter instead; the field always has it.
      */
-    private static <A extends java.lang.annotation.Annotation> A annotation(Class<?> record, RecordComponent c,
-            Class<A> kind) {
+    private static <A extends java.lang.annotation.Annotation> A annotation(
+            Class<?> record, RecordComponent c, Class<A> kind) {
         A a = null;
         try {
             a = record.getDeclaredField(c.getName()).getAnnotation(kind);
@@ -170,8 +170,10 @@ public final class JsonSchemas {
         if (type instanceof ParameterizedType p && p.getRawType() instanceof Class<?> raw) {
             Type arg = p.getActualTypeArguments().length == 1 ? p.getActualTypeArguments()[0] : null;
             if (raw == List.class || raw == Set.class) {
-                if (arg == null || !(arg instanceof Class<?> || arg instanceof ParameterizedType
-                        || arg instanceof GenericArrayType)) {
+                if (arg == null
+                        || !(arg instanceof Class<?>
+                                || arg instanceof ParameterizedType
+                                || arg instanceof GenericArrayType)) {
                     throw refused(where, type, "a List or Set needs a concrete element type");
                 }
                 s.put("type", "array");
@@ -179,8 +181,10 @@ public final class JsonSchemas {
                 return s;
             }
             if (raw == Optional.class) {
-                if (arg == null || !(arg instanceof Class<?> || arg instanceof ParameterizedType
-                        || arg instanceof GenericArrayType)) {
+                if (arg == null
+                        || !(arg instanceof Class<?>
+                                || arg instanceof ParameterizedType
+                                || arg instanceof GenericArrayType)) {
                     throw refused(where, type, "an Optional needs a concrete type");
                 }
                 ArrayNode anyOf = s.putArray("anyOf");
@@ -198,9 +202,11 @@ public final class JsonSchemas {
     private static ObjectNode enumeration(Class<?> type, String where) {
         for (Method m : type.getDeclaredMethods()) {
             if (m.isAnnotationPresent(JsonValue.class)) {
-                throw new IllegalArgumentException(where + ": enum " + type.getTypeName() + " is written by its @JsonValue "
-                        + "method " + m.getName() + "(), which a schema cannot know; name its constants' JSON values with "
-                        + "@JsonProperty instead");
+                throw new IllegalArgumentException(
+                        where + ": enum " + type.getTypeName() + " is written by its @JsonValue "
+                                + "method " + m.getName()
+                                + "(), which a schema cannot know; name its constants' JSON values with "
+                                + "@JsonProperty instead");
             }
         }
         ObjectNode s = Json.MAPPER.createObjectNode();
@@ -213,7 +219,8 @@ public final class JsonSchemas {
                 AnnotatedElement field = type.getField(name);
                 p = field.getAnnotation(JsonProperty.class);
             } catch (NoSuchFieldException e) {
-                throw new IllegalStateException("enum constant " + name + " of " + type.getTypeName() + " has no field", e);
+                throw new IllegalStateException(
+                        "enum constant " + name + " of " + type.getTypeName() + " has no field", e);
             }
             String value = p != null && !p.value().isEmpty() ? p.value() : name;
             if (seen.add(value)) {
@@ -221,15 +228,18 @@ public final class JsonSchemas {
             }
         }
         if (values.isEmpty()) {
-            throw new IllegalArgumentException(where + ": enum " + type.getTypeName() + " has no constants: no answer fits");
+            throw new IllegalArgumentException(
+                    where + ": enum " + type.getTypeName() + " has no constants: no answer fits");
         }
         return s;
     }
 
     private static IllegalArgumentException refused(String where, Type type, String why) {
-        return new IllegalArgumentException(where + ": type " + type.getTypeName() + " has no JSON Schema for constrained "
-                + "answers" + (why != null ? " (" + why + ")" : "") + "; supported: String, integers (int, long, short, byte, "
-                + "BigInteger), numbers (double, float, BigDecimal), boolean, enums, List/Set/arrays of them, Optional, "
-                + "records");
+        return new IllegalArgumentException(
+                where + ": type " + type.getTypeName() + " has no JSON Schema for constrained "
+                        + "answers" + (why != null ? " (" + why + ")" : "")
+                        + "; supported: String, integers (int, long, short, byte, "
+                        + "BigInteger), numbers (double, float, BigDecimal), boolean, enums, List/Set/arrays of them, Optional, "
+                        + "records");
     }
 }

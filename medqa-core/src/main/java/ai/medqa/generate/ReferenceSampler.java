@@ -70,6 +70,8 @@ final class ReferenceSampler implements Sampler {
     @Override
     public int[] keptIds(int[] prevIds, int prevLen, float[] x) {
         chain.process(prevIds, prevLen, x);
-        return java.util.stream.IntStream.range(0, x.length).filter(i -> x[i] != Float.NEGATIVE_INFINITY).toArray();
+        return java.util.stream.IntStream.range(0, x.length)
+                .filter(i -> x[i] != Float.NEGATIVE_INFINITY)
+                .toArray();
     }
 }

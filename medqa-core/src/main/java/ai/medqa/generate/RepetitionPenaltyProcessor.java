@@ -34,7 +34,8 @@ final class RepetitionPenaltyProcessor implements LogitsProcessor {
 
     static int checkId(int id, int vocab) {
         if (id < 0 || id >= vocab) {
-            throw new IllegalArgumentException("previous token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            throw new IllegalArgumentException(
+                    "previous token id " + id + " is outside the vocabulary [0, " + vocab + ")");
         }
         return id;
     }

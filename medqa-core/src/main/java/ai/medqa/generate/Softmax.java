@@ -7,8 +7,7 @@ package ai.medqa.generate;
  * full-sort sampler paths get bit-identical values because both sum in index order.
  */
 final class Softmax {
-    private Softmax() {
-    }
+    private Softmax() {}
 
     /** exp(x - max), the difference taken in float as torch does; 0 for -inf. */
     static float exp(float x, float max) {

@@ -6,7 +6,8 @@ final class TemperatureWarper implements LogitsProcessor {
 
     TemperatureWarper(double temperature) {
         if (!(temperature > 0)) {
-            throw new IllegalArgumentException("temperature must be > 0 here (0 is handled as greedy), got " + temperature);
+            throw new IllegalArgumentException(
+                    "temperature must be > 0 here (0 is handled as greedy), got " + temperature);
         }
         this.temperature = (float) temperature;
     }

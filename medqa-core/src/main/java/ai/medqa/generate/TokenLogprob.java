@@ -14,8 +14,7 @@ import java.util.List;
 public record TokenLogprob(int id, float logprob, List<Alternative> top) {
 
     /** One of the most likely tokens of a step. */
-    public record Alternative(int id, float logprob) {
-    }
+    public record Alternative(int id, float logprob) {}
 
     public TokenLogprob {
         top = List.copyOf(top);

@@ -52,8 +52,9 @@ final class UserRegex {
                 case '[' -> i = characterClass(re, i, end, out);
                 case '"' -> out.append("\\\"");
                 case '.' -> out.append(ANY);
-                case '^', '$' -> throw new IllegalArgumentException("the anchor " + c + " is supported only at the start "
-                        + "(^) or the end ($): the whole answer matches");
+                case '^', '$' ->
+                    throw new IllegalArgumentException("the anchor " + c + " is supported only at the start "
+                            + "(^) or the end ($): the whole answer matches");
                 case '(' -> {
                     out.append('(');
                     if (i + 1 < end && re.charAt(i + 1) == '?') {

@@ -1,11 +1,11 @@
 package ai.medqa.lora;
 
-import ai.medqa.common.Staging;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.medqa.common.Staging;
 import ai.medqa.io.CheckpointException;
 import ai.medqa.io.DType;
 import ai.medqa.io.HalfFloat;
@@ -85,8 +85,9 @@ public final class LoraAdapter implements AutoCloseable {
         LoraConfig config = LoraConfig.load(dir);
         Path file = dir.resolve(WEIGHTS_FILE);
         if (!Files.exists(file) && Files.exists(dir.resolve("adapter_model.bin"))) {
-            throw new LoraException(dir + ": has adapter_model.bin (pickle) but no " + WEIGHTS_FILE
-                    + "; MedQA reads safetensors only: save it in Python with save_pretrained(safe_serialization=True)");
+            throw new LoraException(
+                    dir + ": has adapter_model.bin (pickle) but no " + WEIGHTS_FILE
+                            + "; MedQA reads safetensors only: save it in Python with save_pretrained(safe_serialization=True)");
         }
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
@@ -94,8 +95,12 @@ public final class LoraAdapter implements AutoCloseable {
                 tensors.put(info.name(), new TensorData(info.dtype(), info.shape(), st.raw(info.name())));
             }
             LoraAdapter adapter = fromTensors(model, name, config, tensors, file.toString());
-            log.info("read LoRA adapter {} from {}: {} projections, {} parameters", name, dir,
-                    adapter.weights.size(), adapter.parameterCount());
+            log.info(
+                    "read LoRA adapter {} from {}: {} projections, {} parameters",
+                    name,
+                    dir,
+                    adapter.weights.size(),
+                    adapter.parameterCount());
             return adapter;
         } catch (CheckpointException e) {
             throw new LoraException(file + ": " + e.getMessage(), e);
@@ -106,16 +111,21 @@ public final class LoraAdapter implements AutoCloseable {
      * An adapter from PEFT-named tensors (F32, F16 or BF16), checked against {@code model} as
      * {@link #read} does; {@code source} names them in error messages.
      */
-    public static LoraAdapter fromTensors(MistralModel model, String name, LoraConfig config,
-            Map<String, TensorData> tensors, String source) {
+    public static LoraAdapter fromTensors(
+            MistralModel model, String name, LoraConfig config, Map<String, TensorData> tensors, String source) {
         Map<String, Projection> targeted = check(model.config(), config, tensors, source);
         NDManager manager = model.manager().newSubManager();
         try {
             Map<String, LoraWeights> weights = new LinkedHashMap<>();
             for (Projection p : targeted.values()) {
                 String m = p.module();
-                weights.put(m, new LoraWeights(m, array(manager, tensors.get(key(m, "A"))),
-                        array(manager, tensors.get(key(m, "B"))), config.scaling(m)));
+                weights.put(
+                        m,
+                        new LoraWeights(
+                                m,
+                                array(manager, tensors.get(key(m, "A"))),
+                                array(manager, tensors.get(key(m, "B"))),
+                                config.scaling(m)));
             }
             return new LoraAdapter(name, config, manager, weights);
         } catch (RuntimeException e) {
@@ -129,8 +139,8 @@ public final class LoraAdapter implements AutoCloseable {
      * model has and the config targets, with the shape its rank implies, and none missing. Returns
      * the targeted projections by module name.
      */
-    static Map<String, Projection> check(MistralConfig model, LoraConfig config, Map<String, TensorData> tensors,
-            String source) {
+    static Map<String, Projection> check(
+            MistralConfig model, LoraConfig config, Map<String, TensorData> tensors, String source) {
         Map<String, Projection> targeted = targeted(model, config, source);
         Map<String, Projection> all = new LinkedHashMap<>();
         Projection.of(model).forEach(p -> all.put(p.module(), p));
@@ -138,15 +148,16 @@ public final class LoraAdapter implements AutoCloseable {
             String key = e.getKey();
             Matcher m = KEY.matcher(key);
             if (!m.matches()) {
-                throw new LoraException(source + ": key " + key + " is not a LoRA weight; expected "
-                        + PREFIX + "<module>.lora_A.weight or .lora_B.weight");
+                throw new LoraException(source + ": key " + key + " is not a LoRA weight; expected " + PREFIX
+                        + "<module>.lora_A.weight or .lora_B.weight");
             }
             String module = m.group(1);
             Projection p = all.get(module);
             if (p == null) {
-                throw new LoraException(source + ": key " + key + " adapts " + module + ", which the model does not have"
-                        + " (it has " + model.numHiddenLayers() + " layers with self_attn.{q,k,v,o}_proj and"
-                        + " mlp.{gate,up,down}_proj, and lm_head)");
+                throw new LoraException(
+                        source + ": key " + key + " adapts " + module + ", which the model does not have"
+                                + " (it has " + model.numHiddenLayers() + " layers with self_attn.{q,k,v,o}_proj and"
+                                + " mlp.{gate,up,down}_proj, and lm_head)");
             }
             if (!targeted.containsKey(module)) {
                 throw new LoraException(source + ": key " + key + " adapts " + module
@@ -162,7 +173,8 @@ public final class LoraAdapter implements AutoCloseable {
             }
             DType dtype = e.getValue().dtype();
             if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
-                throw new LoraException(source + ": key " + key + " has dtype " + dtype + "; expected F32, F16 or BF16");
+                throw new LoraException(
+                        source + ": key " + key + " has dtype " + dtype + "; expected F32, F16 or BF16");
             }
         }
         for (Projection p : targeted.values()) {
@@ -194,8 +206,9 @@ public final class LoraAdapter implements AutoCloseable {
                 a[i] = (float) random.nextDouble(-bound, bound);
             }
             tensors.put(key(p.module(), "A"), TensorData.ofFloats(DType.F32, new long[] {r, p.in()}, a));
-            tensors.put(key(p.module(), "B"), TensorData.ofFloats(DType.F32, new long[] {p.out(), r},
-                    new float[Math.toIntExact(p.out() * r)]));
+            tensors.put(
+                    key(p.module(), "B"),
+                    TensorData.ofFloats(DType.F32, new long[] {p.out(), r}, new float[Math.toIntExact(p.out() * r)]));
         }
         return fromTensors(model, name, config, tensors, "new adapter " + name);
     }
@@ -287,8 +300,10 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     private static String describeTargets(LoraConfig config) {
-        return "target_modules " + (config.targetModulesRegex() != null ? "\"" + config.targetModulesRegex() + "\""
-                : config.targetModules())
+        return "target_modules "
+                + (config.targetModulesRegex() != null
+                        ? "\"" + config.targetModulesRegex() + "\""
+                        : config.targetModules())
                 + (config.layersToTransform().isEmpty() ? "" : ", layers_to_transform " + config.layersToTransform());
     }
 

@@ -70,7 +70,8 @@ public final class LoraAdapters {
             LoraWeights w = adapter.weights().get(module);
             if (w != null) {
                 found.add(module);
-                if (linear.inFeatures() != w.a().getShape().get(1) || linear.outFeatures() != w.b().getShape().get(0)) {
+                if (linear.inFeatures() != w.a().getShape().get(1)
+                        || linear.outFeatures() != w.b().getShape().get(0)) {
                     throw new LoraException("adapter " + name + ": " + module + " is [" + linear.outFeatures() + ", "
                             + linear.inFeatures() + "] in the model but the adapter has A " + w.a().getShape()
                             + " and B " + w.b().getShape());
@@ -79,7 +80,8 @@ public final class LoraAdapters {
             return linear;
         });
         if (found.size() != adapter.weights().size()) {
-            java.util.Set<String> missing = new java.util.TreeSet<>(adapter.weights().keySet());
+            java.util.Set<String> missing =
+                    new java.util.TreeSet<>(adapter.weights().keySet());
             missing.removeAll(found);
             throw new LoraException("adapter " + name + " targets modules this model does not have: " + missing);
         }
@@ -91,7 +93,8 @@ public final class LoraAdapters {
             if (w == null) {
                 return linear;
             }
-            if (linear.inFeatures() != w.a().getShape().get(1) || linear.outFeatures() != w.b().getShape().get(0)) {
+            if (linear.inFeatures() != w.a().getShape().get(1)
+                    || linear.outFeatures() != w.b().getShape().get(0)) {
                 throw new LoraException("adapter " + name + ": " + module + " is [" + linear.outFeatures() + ", "
                         + linear.inFeatures() + "] in the model but the adapter has A " + w.a().getShape()
                         + " and B " + w.b().getShape());
@@ -111,7 +114,8 @@ public final class LoraAdapters {
      */
     public void activate(String name) {
         if (name != null && !adapters().containsKey(name)) {
-            throw new LoraException("no adapter named " + name + " is loaded (loaded: " + adapters().keySet() + ")");
+            throw new LoraException("no adapter named " + name + " is loaded (loaded: "
+                    + adapters().keySet() + ")");
         }
         Optional<String> merged = merged();
         if (merged.isPresent() && !merged.get().equals(name)) {
@@ -143,7 +147,8 @@ public final class LoraAdapters {
         }
         Integer id = state().map(s -> s.ids.get(name)).orElse(null);
         if (id == null || !adapters().containsKey(name)) {
-            throw new LoraException("no adapter named " + name + " is loaded (loaded: " + adapters().keySet() + ")");
+            throw new LoraException("no adapter named " + name + " is loaded (loaded: "
+                    + adapters().keySet() + ")");
         }
         return id;
     }
@@ -172,8 +177,8 @@ public final class LoraAdapters {
         for (LoraLinear l : layers) {
             String blocker = l.mergeBlocker(name);
             if (blocker != null) {
-                throw new LoraException("cannot merge adapter " + name + ": " + blocker
-                        + "; use it unmerged on quantized bases");
+                throw new LoraException(
+                        "cannot merge adapter " + name + ": " + blocker + "; use it unmerged on quantized bases");
             }
         }
         for (LoraLinear l : layers) {
@@ -229,7 +234,8 @@ public final class LoraAdapters {
     public void remove(String name) {
         LoraAdapter adapter = adapters().get(name);
         if (adapter == null) {
-            throw new LoraException("no adapter named " + name + " is loaded (loaded: " + adapters().keySet() + ")");
+            throw new LoraException("no adapter named " + name + " is loaded (loaded: "
+                    + adapters().keySet() + ")");
         }
         if (merged().filter(name::equals).isPresent()) {
             unmerge();

@@ -76,9 +76,17 @@ public record LoraConfig(
     private static final List<String> DEFAULT_TARGETS = List.of("q_proj", "v_proj");
 
     /** PEFT fields that change the computation and that MedQA does not implement. */
-    private static final List<String> UNSUPPORTED = List.of("use_dora", "use_qalora", "lora_bias", "use_bdlora",
-            "alora_invocation_tokens", "target_parameters", "trainable_token_indices", "layer_replication",
-            "megatron_config", "arrow_config");
+    private static final List<String> UNSUPPORTED = List.of(
+            "use_dora",
+            "use_qalora",
+            "lora_bias",
+            "use_bdlora",
+            "alora_invocation_tokens",
+            "target_parameters",
+            "trainable_token_indices",
+            "layer_replication",
+            "megatron_config",
+            "arrow_config");
 
     public LoraConfig {
         if (r <= 0) {
@@ -108,29 +116,68 @@ public record LoraConfig(
      * task_type="CAUSAL_LM")} makes it: no patterns, no rsLoRA.
      */
     public static LoraConfig of(int r, double loraAlpha, double loraDropout, List<String> targetModules) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, null, null, null, false, Map.of(), Map.of(),
-                List.of(), List.of(), null, "CAUSAL_LM");
+        return new LoraConfig(
+                r,
+                loraAlpha,
+                loraDropout,
+                targetModules,
+                null,
+                null,
+                null,
+                false,
+                Map.of(),
+                Map.of(),
+                List.of(),
+                List.of(),
+                null,
+                "CAUSAL_LM");
     }
 
     /** The same configuration naming {@code nameOrPath} as its base model (PEFT's {@code base_model_name_or_path}). */
     public LoraConfig withBaseModel(String nameOrPath) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, targetModulesRegex, excludeModules,
-                excludeModulesRegex, useRslora, rankPattern, alphaPattern, layersToTransform, layersPattern,
-                nameOrPath, taskType);
+        return new LoraConfig(
+                r,
+                loraAlpha,
+                loraDropout,
+                targetModules,
+                targetModulesRegex,
+                excludeModules,
+                excludeModulesRegex,
+                useRslora,
+                rankPattern,
+                alphaPattern,
+                layersToTransform,
+                layersPattern,
+                nameOrPath,
+                taskType);
     }
 
     /** The same configuration with rsLoRA scaling on or off. */
     public LoraConfig withRslora(boolean on) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, targetModulesRegex, excludeModules,
-                excludeModulesRegex, on, rankPattern, alphaPattern, layersToTransform, layersPattern,
-                baseModelNameOrPath, taskType);
+        return new LoraConfig(
+                r,
+                loraAlpha,
+                loraDropout,
+                targetModules,
+                targetModulesRegex,
+                excludeModules,
+                excludeModulesRegex,
+                on,
+                rankPattern,
+                alphaPattern,
+                layersToTransform,
+                layersPattern,
+                baseModelNameOrPath,
+                taskType);
     }
 
     /** Reads {@code dir/adapter_config.json}. */
     public static LoraConfig load(Path dir) {
         Path file = dir.resolve(FILE_NAME);
-        JsonNode json = Json.readObject(file, "not found; a PEFT adapter folder has adapter_config.json"
-                + " and adapter_model.safetensors", LoraException::new);
+        JsonNode json = Json.readObject(
+                file,
+                "not found; a PEFT adapter folder has adapter_config.json" + " and adapter_model.safetensors",
+                LoraException::new);
         return fromJson(json, file.toString());
     }
 
@@ -154,14 +201,19 @@ public record LoraConfig(
             throw f.error("bias", "\"" + bias + "\"", "\"none\"; adapters with trained biases are not supported");
         }
         if (isSet(json.get("modules_to_save"))) {
-            throw f.error("modules_to_save", json.get("modules_to_save").toString(),
+            throw f.error(
+                    "modules_to_save",
+                    json.get("modules_to_save").toString(),
                     "null; adapters that replace whole modules (e.g. lm_head) are not supported");
         }
         JsonNode init = json.get("init_lora_weights");
-        if (init != null && init.isTextual() && init.asText().toLowerCase(Locale.ROOT)
-                .matches("(pissa|olora|loftq|corda).*")) {
+        if (init != null
+                && init.isTextual()
+                && init.asText().toLowerCase(Locale.ROOT).matches("(pissa|olora|loftq|corda).*")) {
             // These initialisations rewrite the base weights; the adapter is meaningless without them.
-            throw f.error("init_lora_weights", init.toString(),
+            throw f.error(
+                    "init_lora_weights",
+                    init.toString(),
                     "true, false or \"gaussian\"; adapters that modify the base weights are not supported");
         }
         if (json.path("fan_in_fan_out").asBoolean(false)) {
@@ -199,16 +251,23 @@ public record LoraConfig(
             layers.add(f.integer("layers_to_transform", lt));
         }
         JsonNode lp = json.get("layers_pattern");
-        List<String> layersPattern = lp == null || lp.isNull() ? List.of()
+        List<String> layersPattern = lp == null || lp.isNull()
+                ? List.of()
                 : lp.isTextual() ? List.of(lp.asText()) : f.strings("layers_pattern");
         try {
             return new LoraConfig(
                     json.has("r") ? f.integer("r", json.get("r")) : 8,
                     json.has("lora_alpha") ? f.number("lora_alpha", json.get("lora_alpha")) : 8,
                     json.has("lora_dropout") ? f.number("lora_dropout", json.get("lora_dropout")) : 0,
-                    targets, targetRegex, exclude, excludeRegex,
+                    targets,
+                    targetRegex,
+                    exclude,
+                    excludeRegex,
                     json.path("use_rslora").asBoolean(false),
-                    rankPattern, alphaPattern, layers, layersPattern,
+                    rankPattern,
+                    alphaPattern,
+                    layers,
+                    layersPattern,
                     f.string("base_model_name_or_path", null),
                     f.string("task_type", null));
         } catch (LoraException e) {
@@ -218,13 +277,15 @@ public record LoraConfig(
 
     /** Whether PEFT would put a LoRA layer on {@code module} (its {@code check_target_module_exists}). */
     public boolean targets(String module) {
-        if (excludeModulesRegex != null ? Pattern.matches(excludeModulesRegex, module)
+        if (excludeModulesRegex != null
+                ? Pattern.matches(excludeModulesRegex, module)
                 : excludeModules != null && matchesSuffix(excludeModules, module)) {
             return false;
         }
         if (targetModulesRegex != null) {
             // PEFT expands "all-linear" to every nn.Linear but the output embedding.
-            return targetModulesRegex.equalsIgnoreCase(ALL_LINEAR) ? !module.equals("lm_head")
+            return targetModulesRegex.equalsIgnoreCase(ALL_LINEAR)
+                    ? !module.equals("lm_head")
                     : Pattern.matches(targetModulesRegex, module);
         }
         if (targetModules.contains(module)) {

@@ -3,10 +3,10 @@ package ai.medqa.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.model.AdapterRows;
 import ai.medqa.model.DecoderStep;
 import ai.medqa.model.DenseLinear;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
 import java.util.LinkedHashMap;
@@ -81,7 +81,8 @@ public final class LoraLinear implements Linear {
     @Override
     public NDArray forward(NDArray x, AdapterRows rows) {
         if (!rows.active() && rows.size() != x.getShape().get(0)) {
-            throw new IllegalArgumentException(module + ": " + x.getShape().get(0) + " rows but adapters for " + rows.size());
+            throw new IllegalArgumentException(
+                    module + ": " + x.getShape().get(0) + " rows but adapters for " + rows.size());
         }
         FusedProjection form = JniUtils.isGradMode() ? null : fused();
         if (form instanceof FusedProjection.WithLora) {
@@ -141,7 +142,9 @@ public final class LoraLinear implements Linear {
         }
         java.util.List<FusedProjection.Lora> forms = new java.util.ArrayList<>();
         for (Entry e : adapters.values()) {
-            forms.add(new FusedProjection.Lora(e.id(), e.weights().a(), e.weights().b(), (float) e.weights().scaling()));
+            forms.add(new FusedProjection.Lora(
+                    e.id(), e.weights().a(), e.weights().b(), (float)
+                            e.weights().scaling()));
         }
         return new FusedProjection.WithLora(b, forms);
     }
@@ -155,12 +158,14 @@ public final class LoraLinear implements Linear {
     @Override
     public String toString() {
         return "LoraLinear[" + module + ", adapters " + adapters.keySet() + ", active " + state.active
-                + (state.merged != null ? ", merged " + state.merged : "") + ", base " + base.getClass().getSimpleName() + "]";
+                + (state.merged != null ? ", merged " + state.merged : "") + ", base "
+                + base.getClass().getSimpleName() + "]";
     }
 
     void add(LoraAdapter adapter, LoraWeights weights) {
-        adapters.put(adapter.name(), new Entry(adapter, weights, (float) adapter.config().loraDropout(),
-                state.assign(adapter.name())));
+        adapters.put(
+                adapter.name(),
+                new Entry(adapter, weights, (float) adapter.config().loraDropout(), state.assign(adapter.name())));
     }
 
     Map<String, LoraAdapter> adapterEntries() {

@@ -57,27 +57,34 @@ public final class LoraMerge {
             throw new LoraException(file + ": " + e.getMessage(), e);
         }
         Set<String> merged = new HashSet<>();
-        CheckpointRewriter.rewrite(baseDir, target, (name, c) -> {
-            String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : "";
-            Projection p = targeted.get(module);
-            if (p == null) {
-                return CheckpointRewriter.copy(name, c);
-            }
-            TensorInfo info = c.info(name);
-            if (info.dtype() != DType.F32 && info.dtype() != DType.F16 && info.dtype() != DType.BF16) {
-                throw new LoraException(c.directory() + ": tensor " + name + " is " + info.dtype()
-                        + "; LoRA merges into F32, F16 or BF16 weights only");
-            }
-            float[] w = c.readFloats(name);
-            addScaledProduct(w, b.get(module), a.get(module), (int) p.out(), config.rank(module), (int) p.in(),
-                    (float) config.scaling(module));
-            merged.add(module);
-            return Map.of(name, TensorData.ofFloats(info.dtype(), info.shape(), w));
-        }, json -> {});
+        CheckpointRewriter.rewrite(
+                baseDir,
+                target,
+                (name, c) -> {
+                    String module =
+                            name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : "";
+                    Projection p = targeted.get(module);
+                    if (p == null) {
+                        return CheckpointRewriter.copy(name, c);
+                    }
+                    TensorInfo info = c.info(name);
+                    if (info.dtype() != DType.F32 && info.dtype() != DType.F16 && info.dtype() != DType.BF16) {
+                        throw new LoraException(c.directory() + ": tensor " + name + " is " + info.dtype()
+                                + "; LoRA merges into F32, F16 or BF16 weights only");
+                    }
+                    float[] w = c.readFloats(name);
+                    addScaledProduct(
+                            w, b.get(module), a.get(module), (int) p.out(), config.rank(module), (int) p.in(), (float)
+                                    config.scaling(module));
+                    merged.add(module);
+                    return Map.of(name, TensorData.ofFloats(info.dtype(), info.shape(), w));
+                },
+                json -> {});
         if (merged.size() != targeted.size()) {
             Set<String> missing = new HashSet<>(targeted.keySet());
             missing.removeAll(merged);
-            throw new LoraException(baseDir + ": the checkpoint has no weight for " + missing + " that " + file + " adapts");
+            throw new LoraException(
+                    baseDir + ": the checkpoint has no weight for " + missing + " that " + file + " adapts");
         }
         log.info("merged {} ({} projections) into {} -> {}", adapterDir, merged.size(), baseDir, target);
     }

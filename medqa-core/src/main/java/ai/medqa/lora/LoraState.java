@@ -16,6 +16,7 @@ final class LoraState {
     volatile boolean training;
     /** Adapter name to the id rows name it by; ids are never reused while the model lives. */
     final Map<String, Integer> ids = new ConcurrentHashMap<>();
+
     private int nextId;
 
     synchronized int assign(String name) {

@@ -57,7 +57,15 @@ final class Attention implements AutoCloseable {
      *     slot {@code start} and read back from slot {@code from}
      * @param adapters the LoRA adapter of each row
      */
-    NDArray forward(NDArray x, Rope ropeTables, NDList rope, NDArray bias, KvCache cache, int layer, int start, int from,
+    NDArray forward(
+            NDArray x,
+            Rope ropeTables,
+            NDList rope,
+            NDArray bias,
+            KvCache cache,
+            int layer,
+            int start,
+            int from,
             AdapterRows adapters) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);

@@ -72,8 +72,8 @@ public final class Bf16Linear implements Linear {
     @Override
     public NDArray forward(NDArray x) {
         if (JniUtils.isGradMode()) {
-            throw new UnsupportedOperationException("BF16 projections have no gradient path in DJL: train on F32, F16 "
-                    + "or a quantized base");
+            throw new UnsupportedOperationException(
+                    "BF16 projections have no gradient path in DJL: train on F32, F16 " + "or a quantized base");
         }
         return DecoderStep.project(x, fused());
     }

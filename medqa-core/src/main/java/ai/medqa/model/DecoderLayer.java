@@ -17,10 +17,18 @@ final class DecoderLayer implements AutoCloseable {
         this.mlp = mlp;
     }
 
-    NDArray forward(NDArray x, Rope rope, NDList cosSin, NDArray bias, KvCache cache, int layer, int start, int from,
+    NDArray forward(
+            NDArray x,
+            Rope rope,
+            NDList cosSin,
+            NDArray bias,
+            KvCache cache,
+            int layer,
+            int start,
+            int from,
             AdapterRows adapters) {
-        NDArray h = x.add(selfAttn.forward(inputLayernorm.forward(x), rope, cosSin, bias, cache, layer, start, from,
-                adapters));
+        NDArray h = x.add(
+                selfAttn.forward(inputLayernorm.forward(x), rope, cosSin, bias, cache, layer, start, from, adapters));
         return h.add(mlp.forward(postAttentionLayernorm.forward(h), adapters));
     }
 

@@ -35,6 +35,7 @@ public final class DecoderStep {
     private static final Logger log = LoggerFactory.getLogger(DecoderStep.class);
     /** {@code -Dmedqa.fused=false} forces the op-by-op path everywhere. */
     static final String PROPERTY = "medqa.fused";
+
     static final String SOURCE = "decoder_step.py";
     // The script's projection kinds (decoder_step.py's header and project(); DecoderStepTest checks
     // that both sides agree).
@@ -109,7 +110,8 @@ public final class DecoderStep {
                 }
                 selection = selection(local, adapterIds, slots);
             }
-            IValue sel = own(owned, IValue.from((PtNDArray) (selection != null ? selection : local.create(new float[0]))));
+            IValue sel =
+                    own(owned, IValue.from((PtNDArray) (selection != null ? selection : local.create(new float[0]))));
             return script().call(x.getManager(), "project", xv, kind, param, e.tensors, e.lora, sel);
         } finally {
             closeAll(owned);
@@ -154,9 +156,11 @@ public final class DecoderStep {
     static final class Plan implements AutoCloseable {
         /** Why the step cannot be fused; null when it can. */
         final String blocker;
+
         final long[] signature;
         /** One more than the largest adapter id among the projections' LoRA forms (0: none). */
         int adapterSlots;
+
         private final NDManager scalars;
         private final List<IValue> owned = new ArrayList<>();
         private IValue embed;
@@ -192,8 +196,14 @@ public final class DecoderStep {
      * Wraps the model for the script: {@code forms} holds 7 projections per layer in checkpoint
      * order and then {@code lm_head}; {@code norms} 2 per layer.
      */
-    static Plan plan(NDManager manager, List<FusedProjection> forms, List<String> names, NDArray[] norms, NDArray embed,
-            Rope rope, NDArray norm) {
+    static Plan plan(
+            NDManager manager,
+            List<FusedProjection> forms,
+            List<String> names,
+            NDArray[] norms,
+            NDArray embed,
+            Rope rope,
+            NDArray norm) {
         long[] signature = signature(forms);
         for (int i = 0; i < forms.size(); i++) {
             if (forms.get(i) == null) {
@@ -224,7 +234,9 @@ public final class DecoderStep {
             plan.weights = own(plan.owned, IValue.listFrom(weights));
             plan.loras = own(plan.owned, IValue.listFrom(loras));
             closeAll(temporary); // the lists hold their own references
-            plan.norms = own(plan.owned, IValue.listFrom(Arrays.stream(norms).map(a -> (PtNDArray) a).toArray(PtNDArray[]::new)));
+            plan.norms = own(
+                    plan.owned,
+                    IValue.listFrom(Arrays.stream(norms).map(a -> (PtNDArray) a).toArray(PtNDArray[]::new)));
             plan.embed = own(plan.owned, IValue.from((PtNDArray) embed));
             plan.cosTable = own(plan.owned, IValue.from((PtNDArray) rope.cosTable()));
             plan.sinTable = own(plan.owned, IValue.from((PtNDArray) rope.sinTable()));
@@ -245,17 +257,54 @@ public final class DecoderStep {
      * @param last logits of the last position only ({@code [B, vocab]}) instead of all ({@code [B, T, vocab]})
      * @return float32 logits, attached to {@code ids}' manager
      */
-    static NDArray step(Plan plan, NDArray ids, NDArray positions, NDArray bias, NDArray sel, KvCache cache, int start,
-            int from, double eps, double scale, boolean last) {
+    static NDArray step(
+            Plan plan,
+            NDArray ids,
+            NDArray positions,
+            NDArray bias,
+            NDArray sel,
+            KvCache cache,
+            int start,
+            int from,
+            double eps,
+            double scale,
+            boolean last) {
         IValue[] lists = cache.fusedLists();
         IValue[] perCall = {
-            IValue.from((PtNDArray) ids), IValue.from((PtNDArray) positions), IValue.from((PtNDArray) bias),
-            IValue.from((long) start), IValue.from((long) from), IValue.from(eps), IValue.from(scale), IValue.from(last),
-            IValue.from((PtNDArray) sel)};
+            IValue.from((PtNDArray) ids),
+            IValue.from((PtNDArray) positions),
+            IValue.from((PtNDArray) bias),
+            IValue.from((long) start),
+            IValue.from((long) from),
+            IValue.from(eps),
+            IValue.from(scale),
+            IValue.from(last),
+            IValue.from((PtNDArray) sel)
+        };
         try {
-            return script().call(ids.getManager(), "forward", perCall[0], perCall[1], plan.embed, plan.cosTable,
-                    plan.sinTable, perCall[2], perCall[8], lists[0], lists[1], plan.norms, plan.kinds, plan.params,
-                    plan.weights, plan.loras, plan.norm, perCall[3], perCall[4], perCall[5], perCall[6], perCall[7]);
+            return script().call(
+                            ids.getManager(),
+                            "forward",
+                            perCall[0],
+                            perCall[1],
+                            plan.embed,
+                            plan.cosTable,
+                            plan.sinTable,
+                            perCall[2],
+                            perCall[8],
+                            lists[0],
+                            lists[1],
+                            plan.norms,
+                            plan.kinds,
+                            plan.params,
+                            plan.weights,
+                            plan.loras,
+                            plan.norm,
+                            perCall[3],
+                            perCall[4],
+                            perCall[5],
+                            perCall[6],
+                            perCall[7]);
         } finally {
             for (IValue v : perCall) {
                 v.close();
@@ -290,7 +339,14 @@ public final class DecoderStep {
                 tensors.add(pt(a.b()));
             }
             Device device = l.adapters().get(0).a().getDevice();
-            tensors.set(0, pt(keep(scalars, scalars.create(cols.stream().mapToLong(Long::longValue).toArray()), device, keep)));
+            tensors.set(
+                    0,
+                    pt(keep(
+                            scalars,
+                            scalars.create(
+                                    cols.stream().mapToLong(Long::longValue).toArray()),
+                            device,
+                            keep)));
             float[] sc = new float[scales.size()];
             for (int i = 0; i < sc.length; i++) {
                 sc[i] = scales.get(i);
@@ -429,7 +485,10 @@ public final class DecoderStep {
             }
             counts.merge(p instanceof FusedProjection.Format f ? f.label() : "other", 1, Integer::sum);
         }
-        log.info("decoder step: fused, one TorchScript call for {} layers and lm_head (projections: {}; {} with LoRA)", layers,
-                counts.toString().replaceAll("[{}]", "").replace("=", " "), withLora);
+        log.info(
+                "decoder step: fused, one TorchScript call for {} layers and lm_head (projections: {}; {} with LoRA)",
+                layers,
+                counts.toString().replaceAll("[{}]", "").replace("=", " "),
+                withLora);
     }
 }

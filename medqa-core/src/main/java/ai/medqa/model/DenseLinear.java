@@ -34,7 +34,8 @@ public final class DenseLinear implements Linear {
             public Linear create(String module, long in, long out, Weights weights) {
                 Linear l = inner.create(module, in, out, weights);
                 return l instanceof DenseLinear d && d.weight.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32
-                        ? new DenseLinear(d.weight, true) : l; // the weight changes hands: d is not closed
+                        ? new DenseLinear(d.weight, true)
+                        : l; // the weight changes hands: d is not closed
             }
 
             @Override

@@ -188,8 +188,16 @@ public sealed interface FusedProjection {
      * (each byte's two code values), and either {@code absmax [blocks]} or the double-quantized
      * {@code qabsmax}, {@code nestedAbsmax}, {@code nestedMap [256, 1]} and {@code offset}.
      */
-    record Nf4(NDArray packed, NDArray pairs, NDArray absmax, NDArray qabsmax, NDArray nestedAbsmax,
-            NDArray nestedMap, float offset, long outFeatures) implements Format {
+    record Nf4(
+            NDArray packed,
+            NDArray pairs,
+            NDArray absmax,
+            NDArray qabsmax,
+            NDArray nestedAbsmax,
+            NDArray nestedMap,
+            float offset,
+            long outFeatures)
+            implements Format {
         @Override
         public int kind() {
             return DecoderStep.NF4;
@@ -202,7 +210,8 @@ public sealed interface FusedProjection {
 
         @Override
         public IValue tensors(Encoder e) {
-            return absmax != null ? e.list(packed, pairs, absmax)
+            return absmax != null
+                    ? e.list(packed, pairs, absmax)
                     : e.list(packed, pairs, qabsmax, nestedAbsmax, nestedMap, e.scalar(offset, packed.getDevice()));
         }
 

@@ -50,16 +50,26 @@ public final class GgufModel {
         long[] embd = f.tensor("token_embd.weight").shape();
         int window = f.has(p + "attention.sliding_window") ? (int) f.integer(p + "attention.sliding_window") : 0;
         try {
-            return new MistralConfig("llama", hidden, (int) f.integer(p + "feed_forward_length"),
-                    (int) f.integer(p + "block_count"), heads, kvHeads, headDim, (int) embd[1],
+            return new MistralConfig(
+                    "llama",
+                    hidden,
+                    (int) f.integer(p + "feed_forward_length"),
+                    (int) f.integer(p + "block_count"),
+                    heads,
+                    kvHeads,
+                    headDim,
+                    (int) embd[1],
                     f.number(p + "attention.layer_norm_rms_epsilon"),
-                    f.has(p + "rope.freq_base") ? f.number(p + "rope.freq_base") : 10000.0, window,
+                    f.has(p + "rope.freq_base") ? f.number(p + "rope.freq_base") : 10000.0,
+                    window,
                     f.has(p + "context_length") ? (int) f.integer(p + "context_length") : 2048,
                     !f.tensors().containsKey("output.weight"),
                     f.has("tokenizer.ggml.bos_token_id") ? (int) f.integer("tokenizer.ggml.bos_token_id") : 1,
-                    List.of(f.has("tokenizer.ggml.eos_token_id") ? (int) f.integer("tokenizer.ggml.eos_token_id") : 2), null);
+                    List.of(f.has("tokenizer.ggml.eos_token_id") ? (int) f.integer("tokenizer.ggml.eos_token_id") : 2),
+                    null);
         } catch (RuntimeException e) {
-            throw new CheckpointException(f.path() + ": its metadata do not describe a model MedQA runs: " + e.getMessage(), e);
+            throw new CheckpointException(
+                    f.path() + ": its metadata do not describe a model MedQA runs: " + e.getMessage(), e);
         }
     }
 
@@ -82,7 +92,8 @@ public final class GgufModel {
             }
             names.put(hf, g);
         }
-        return Checkpoint.of(f.path().toAbsolutePath().getParent(), new Source(f, config, Collections.unmodifiableMap(names)));
+        return Checkpoint.of(
+                f.path().toAbsolutePath().getParent(), new Source(f, config, Collections.unmodifiableMap(names)));
     }
 
     /**
@@ -92,27 +103,35 @@ public final class GgufModel {
      * {@code transform} ({@link CheckpointRewriter}: written whole or not at all). Tensors that the
      * transform copies are written as float32, ggml's dequantized values exactly.
      */
-    public static void rewrite(Path gguf, Path target, CheckpointRewriter.TensorTransform transform,
+    public static void rewrite(
+            Path gguf,
+            Path target,
+            CheckpointRewriter.TensorTransform transform,
             java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> editConfig) {
         MistralConfig config = config(gguf);
         com.fasterxml.jackson.databind.node.ObjectNode json = config.toJson();
         json.put("torch_dtype", "float32");
         editConfig.accept(json);
-        CheckpointRewriter.rewrite(() -> {
-            GgufFile f = GgufFile.open(gguf);
-            try {
-                return checkpoint(f, config);
-            } catch (RuntimeException e) {
-                f.close();
-                throw e;
-            }
-        }, json, dir -> {
-            try (GgufFile f = GgufFile.open(gguf)) {
-                if (ai.medqa.tokenizer.GgufTokenizer.has(f)) {
-                    ai.medqa.tokenizer.GgufTokenizer.write(f, dir);
-                }
-            }
-        }, target, transform);
+        CheckpointRewriter.rewrite(
+                () -> {
+                    GgufFile f = GgufFile.open(gguf);
+                    try {
+                        return checkpoint(f, config);
+                    } catch (RuntimeException e) {
+                        f.close();
+                        throw e;
+                    }
+                },
+                json,
+                dir -> {
+                    try (GgufFile f = GgufFile.open(gguf)) {
+                        if (ai.medqa.tokenizer.GgufTokenizer.has(f)) {
+                            ai.medqa.tokenizer.GgufTokenizer.write(f, dir);
+                        }
+                    }
+                },
+                target,
+                transform);
     }
 
     static String hfName(String gguf) {
@@ -156,15 +175,15 @@ public final class GgufModel {
      * A checkpoint tensor as the GGUF file stores it: the file, the tensor, and how many heads its
      * rows were permuted in (0: not permuted). Null when {@code c} is not a GGUF checkpoint.
      */
-    public record Stored(GgufFile file, GgufFile.Tensor tensor, int permutedHeads) {
-    }
+    public record Stored(GgufFile file, GgufFile.Tensor tensor, int permutedHeads) {}
 
     /** What the GGUF file behind {@code c} stores for {@code name}, or null if {@code c} is not a GGUF file's. */
     public static Stored stored(Checkpoint c, String name) {
         if (!(c.source() instanceof Source s) || !s.names.containsKey(name)) {
             return null;
         }
-        int heads = name.endsWith("self_attn.q_proj.weight") ? s.config.numAttentionHeads()
+        int heads = name.endsWith("self_attn.q_proj.weight")
+                ? s.config.numAttentionHeads()
                 : name.endsWith("self_attn.k_proj.weight") ? s.config.numKeyValueHeads() : 0;
         return new Stored(s.file, s.file.tensor(s.names.get(name)), heads);
     }

@@ -94,7 +94,8 @@ public final class KvCache implements AutoCloseable {
      */
     public void rewind(int length) {
         if (length < 0 || length > this.length) {
-            throw new IllegalArgumentException("cannot rewind to " + length + ": the cache holds " + this.length + " positions");
+            throw new IllegalArgumentException(
+                    "cannot rewind to " + length + ": the cache holds " + this.length + " positions");
         }
         this.length = length;
     }
@@ -111,7 +112,8 @@ public final class KvCache implements AutoCloseable {
      * attention and rope, are the same as in its source: a batch whose rows join and leave between
      * steps regroups through this.
      */
-    static KvCache gather(MistralConfig config, NDManager parent, DataType dtype, KvCache[] sources, int[] rows, int room) {
+    static KvCache gather(
+            MistralConfig config, NDManager parent, DataType dtype, KvCache[] sources, int[] rows, int room) {
         int n = sources.length;
         int[] filled = new int[n];
         int longest = 0;

@@ -24,8 +24,8 @@ public enum MatmulPrecision {
         try {
             return valueOf(name.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown float32 matmul precision \"" + name + "\"; expected highest or "
-                    + "medium");
+            throw new IllegalArgumentException(
+                    "unknown float32 matmul precision \"" + name + "\"; expected highest or " + "medium");
         }
     }
 }

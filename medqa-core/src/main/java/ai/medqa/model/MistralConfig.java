@@ -42,8 +42,10 @@ public record MistralConfig(
         check(intermediateSize > 0, "intermediate_size", intermediateSize, "> 0");
         check(numHiddenLayers > 0, "num_hidden_layers", numHiddenLayers, "> 0");
         check(numAttentionHeads > 0, "num_attention_heads", numAttentionHeads, "> 0");
-        check(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0,
-                "num_key_value_heads", numKeyValueHeads,
+        check(
+                numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0,
+                "num_key_value_heads",
+                numKeyValueHeads,
                 "> 0 and a divisor of num_attention_heads (" + numAttentionHeads + ")");
         check(headDim > 0 && headDim % 2 == 0, "head_dim", headDim, "a positive even number (RoPE rotates halves)");
         check(vocabSize > 0, "vocab_size", vocabSize, "> 0");
@@ -56,8 +58,8 @@ public record MistralConfig(
     /** Reads {@code dir/config.json}. */
     public static MistralConfig load(Path dir) {
         Path file = dir.resolve(FILE_NAME);
-        JsonNode json = Json.readObject(file, "not found; a model folder needs a Hugging Face config.json",
-                ConfigException::new);
+        JsonNode json = Json.readObject(
+                file, "not found; a model folder needs a Hugging Face config.json", ConfigException::new);
         return fromJson(json, file.toString());
     }
 
@@ -66,7 +68,8 @@ public record MistralConfig(
         JsonFields f = new JsonFields(json, source, ConfigException::new);
         String modelType = f.requiredString("model_type");
         if (!modelType.equals("mistral") && !modelType.equals("llama")) {
-            throw new ConfigException(source + ": model_type is \"" + modelType + "\"; expected \"mistral\" or \"llama\"");
+            throw new ConfigException(
+                    source + ": model_type is \"" + modelType + "\"; expected \"mistral\" or \"llama\"");
         }
         String act = f.string("hidden_act", "silu");
         if (!act.equals("silu")) {
@@ -90,22 +93,22 @@ public record MistralConfig(
                 : (mistral ? 4096 : 0);
         try {
             return new MistralConfig(
-                modelType,
-                hidden,
-                f.requiredInt("intermediate_size"),
-                f.requiredInt("num_hidden_layers"),
-                heads,
-                f.optionalInt("num_key_value_heads", heads),
-                f.optionalInt("head_dim", heads > 0 && hidden % heads == 0 ? hidden / heads : -1),
-                f.requiredInt("vocab_size"),
-                f.optionalDouble("rms_norm_eps", 1e-6),
-                f.optionalDouble("rope_theta", 10000.0),
-                window,
-                f.optionalInt("max_position_embeddings", mistral ? 4096 * 32 : 2048),
-                json.path("tie_word_embeddings").asBoolean(false),
-                f.optionalInt("bos_token_id", 1),
-                eosIds(json, f),
-                json.get("quantization_config"));
+                    modelType,
+                    hidden,
+                    f.requiredInt("intermediate_size"),
+                    f.requiredInt("num_hidden_layers"),
+                    heads,
+                    f.optionalInt("num_key_value_heads", heads),
+                    f.optionalInt("head_dim", heads > 0 && hidden % heads == 0 ? hidden / heads : -1),
+                    f.requiredInt("vocab_size"),
+                    f.optionalDouble("rms_norm_eps", 1e-6),
+                    f.optionalDouble("rope_theta", 10000.0),
+                    window,
+                    f.optionalInt("max_position_embeddings", mistral ? 4096 * 32 : 2048),
+                    json.path("tie_word_embeddings").asBoolean(false),
+                    f.optionalInt("bos_token_id", 1),
+                    eosIds(json, f),
+                    json.get("quantization_config"));
         } catch (ConfigException e) {
             throw new ConfigException(source + ": " + e.getMessage(), e);
         }
@@ -118,12 +121,20 @@ public record MistralConfig(
     public com.fasterxml.jackson.databind.node.ObjectNode toJson() {
         com.fasterxml.jackson.databind.node.ObjectNode j = Json.MAPPER.createObjectNode();
         j.putArray("architectures").add(modelType.equals("mistral") ? "MistralForCausalLM" : "LlamaForCausalLM");
-        j.put("model_type", modelType).put("hidden_act", "silu").put("hidden_size", hiddenSize)
-                .put("intermediate_size", intermediateSize).put("num_hidden_layers", numHiddenLayers)
-                .put("num_attention_heads", numAttentionHeads).put("num_key_value_heads", numKeyValueHeads)
-                .put("head_dim", headDim).put("vocab_size", vocabSize).put("rms_norm_eps", rmsNormEps)
-                .put("rope_theta", ropeTheta).put("max_position_embeddings", maxPositionEmbeddings)
-                .put("tie_word_embeddings", tieWordEmbeddings).put("bos_token_id", bosTokenId);
+        j.put("model_type", modelType)
+                .put("hidden_act", "silu")
+                .put("hidden_size", hiddenSize)
+                .put("intermediate_size", intermediateSize)
+                .put("num_hidden_layers", numHiddenLayers)
+                .put("num_attention_heads", numAttentionHeads)
+                .put("num_key_value_heads", numKeyValueHeads)
+                .put("head_dim", headDim)
+                .put("vocab_size", vocabSize)
+                .put("rms_norm_eps", rmsNormEps)
+                .put("rope_theta", ropeTheta)
+                .put("max_position_embeddings", maxPositionEmbeddings)
+                .put("tie_word_embeddings", tieWordEmbeddings)
+                .put("bos_token_id", bosTokenId);
         if (slidingWindow > 0) {
             j.put("sliding_window", slidingWindow);
         } else {

@@ -47,18 +47,27 @@ public final class MistralModel implements AutoCloseable {
      * or its tensors change (an adapter attached, removed, merged).
      */
     private DecoderStep.Plan plan;
+
     private volatile String[] projectionNames;
     private boolean planStale;
     /** The adapter id rows use when a call passes {@link AdapterRows#ACTIVE}; set by the LoRA package. */
     private volatile java.util.function.IntSupplier activeAdapter = () -> AdapterRows.NONE_ID;
     /** What the script takes for "no mask": a zero-element array (TorchScript gets no nulls from DJL). */
     private final NDArray noBias;
+
     private volatile boolean fusedEnabled;
     private final java.util.concurrent.atomic.AtomicLong fusedSteps = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong planBuilds = new java.util.concurrent.atomic.AtomicLong();
 
-    private MistralModel(MistralConfig config, NDManager manager, DataType dtype, NDArray embedTokens,
-            DecoderLayer[] layers, RmsNorm norm, Linear lmHead, Rope rope) {
+    private MistralModel(
+            MistralConfig config,
+            NDManager manager,
+            DataType dtype,
+            NDArray embedTokens,
+            DecoderLayer[] layers,
+            RmsNorm norm,
+            Linear lmHead,
+            Rope rope) {
         this.config = config;
         this.manager = manager;
         this.dtype = dtype;
@@ -97,8 +106,8 @@ public final class MistralModel implements AutoCloseable {
         }
     }
 
-    public static MistralModel load(MistralConfig config, Checkpoint checkpoint, Device device, DataType dtype,
-            LinearFactory linears) {
+    public static MistralModel load(
+            MistralConfig config, Checkpoint checkpoint, Device device, DataType dtype, LinearFactory linears) {
         NDManager manager = NDManager.newBaseManager(device);
         try {
             Weights w = new Weights(checkpoint, manager, dtype);
@@ -111,7 +120,8 @@ public final class MistralModel implements AutoCloseable {
             DecoderLayer[] layers = new DecoderLayer[config.numHiddenLayers()];
             for (int i = 0; i < layers.length; i++) {
                 String p = "model.layers." + i + ".";
-                Attention attn = new Attention(config,
+                Attention attn = new Attention(
+                        config,
                         linears.create(p + "self_attn.q_proj", h, q, w),
                         linears.create(p + "self_attn.k_proj", h, kv, w),
                         linears.create(p + "self_attn.v_proj", h, kv, w),
@@ -136,8 +146,14 @@ public final class MistralModel implements AutoCloseable {
                 lmHead = linears.create("lm_head", h, config.vocabSize(), w);
             }
             Rope rope = new Rope(manager, config, dtype);
-            log.info("loaded {} ({} parameters, {} layers, {}) on {} in {} ms", checkpoint.directory(),
-                    config.parameterCount(), layers.length, dtype, device, (System.nanoTime() - started) / 1_000_000);
+            log.info(
+                    "loaded {} ({} parameters, {} layers, {}) on {} in {} ms",
+                    checkpoint.directory(),
+                    config.parameterCount(),
+                    layers.length,
+                    dtype,
+                    device,
+                    (System.nanoTime() - started) / 1_000_000);
             return new MistralModel(config, manager, dtype, embed, layers, norm, lmHead, rope);
         } catch (RuntimeException e) {
             manager.close();
@@ -179,8 +195,8 @@ public final class MistralModel implements AutoCloseable {
      */
     public KvCache gatherCache(KvCache[] sources, int[] rows, int room) {
         if (sources.length == 0 || sources.length != rows.length) {
-            throw new IllegalArgumentException("gatherCache needs one row index per source cache, got "
-                    + sources.length + " caches and " + rows.length + " rows");
+            throw new IllegalArgumentException("gatherCache needs one row index per source cache, got " + sources.length
+                    + " caches and " + rows.length + " rows");
         }
         return KvCache.gather(config, manager, dtype, sources, rows, room);
     }
@@ -212,8 +228,9 @@ public final class MistralModel implements AutoCloseable {
         int start = cache.length();
         int end = start + t;
         if (end > cache.capacity()) {
-            throw new ContextOverflowException("cannot feed " + t + " tokens at slot " + start + ": the cache holds "
-                    + cache.capacity() + " positions (max_position_embeddings = " + config.maxPositionEmbeddings() + ")");
+            throw new ContextOverflowException(
+                    "cannot feed " + t + " tokens at slot " + start + ": the cache holds " + cache.capacity()
+                            + " positions (max_position_embeddings = " + config.maxPositionEmbeddings() + ")");
         }
         long[] ids = new long[b * t];
         long[] positions = new long[b * t];
@@ -239,8 +256,18 @@ public final class MistralModel implements AutoCloseable {
         if (fusedPlan != null) {
             double eps = (float) config.rmsNormEps(); // RmsNorm adds eps as a float
             double scale = (float) (1.0 / Math.sqrt(config.headDim())); // as Attention scales
-            NDArray logits = DecoderStep.step(fusedPlan, inputIds, positionIds, bias == null ? noBias : bias,
-                    selection(adapters, b, fusedPlan.adapterSlots), cache, start, from, eps, scale, !allPositions);
+            NDArray logits = DecoderStep.step(
+                    fusedPlan,
+                    inputIds,
+                    positionIds,
+                    bias == null ? noBias : bias,
+                    selection(adapters, b, fusedPlan.adapterSlots),
+                    cache,
+                    start,
+                    from,
+                    eps,
+                    scale,
+                    !allPositions);
             cache.advance(t);
             fusedSteps.incrementAndGet();
             return logits;
@@ -282,7 +309,8 @@ public final class MistralModel implements AutoCloseable {
      */
     public NDArray forward(NDArray inputIds, int[] padLeft) {
         NDList positionsAndMask = trainingInputs(inputIds, padLeft);
-        return logits(hidden(inputIds, positionsAndMask.get(0), positionsAndMask.get(1), null, 0, 0, AdapterRows.ACTIVE),
+        return logits(
+                hidden(inputIds, positionsAndMask.get(0), positionsAndMask.get(1), null, 0, 0, AdapterRows.ACTIVE),
                 AdapterRows.ACTIVE);
     }
 
@@ -357,10 +385,18 @@ public final class MistralModel implements AutoCloseable {
     }
 
     private NDArray embed(NDArray inputIds) {
-        return inputIds.getNDArrayInternal().embedding(inputIds, embedTokens, SparseFormat.DENSE).singletonOrThrow();
+        return inputIds.getNDArrayInternal()
+                .embedding(inputIds, embedTokens, SparseFormat.DENSE)
+                .singletonOrThrow();
     }
 
-    private NDArray hidden(NDArray inputIds, NDArray positionIds, NDArray bias, KvCache cache, int start, int from,
+    private NDArray hidden(
+            NDArray inputIds,
+            NDArray positionIds,
+            NDArray bias,
+            KvCache cache,
+            int start,
+            int from,
             AdapterRows adapters) {
         NDArray x = embed(inputIds);
         NDList cosSin = rope.lookup(positionIds);
@@ -446,7 +482,9 @@ public final class MistralModel implements AutoCloseable {
      * no effect under {@code -Dmedqa.fused=false} or another engine.
      */
     void setFused(boolean on) {
-        fusedEnabled = on && DecoderStep.enabledByDefault() && manager.getEngine().getEngineName().equals("PyTorch");
+        fusedEnabled = on
+                && DecoderStep.enabledByDefault()
+                && manager.getEngine().getEngineName().equals("PyTorch");
     }
 
     /** Fused steps this model has run; lets tests see which path ran (an exact-equality check cannot). */
@@ -525,7 +563,8 @@ public final class MistralModel implements AutoCloseable {
             lmHead = linear;
             return;
         }
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)")
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                        "model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)")
                 .matcher(module);
         if (!m.matches() || Integer.parseInt(m.group(1)) >= layers.length) {
             throw new IllegalArgumentException("no projection " + module + " in a " + layers.length + "-layer model");

@@ -27,7 +27,9 @@ public final class OllamaModels {
     /** The models folder: {@code OLLAMA_MODELS}, else {@code ~/.ollama/models}. */
     public static Path root() {
         String env = System.getenv("OLLAMA_MODELS");
-        return env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".ollama", "models");
+        return env != null && !env.isBlank()
+                ? Path.of(env)
+                : Path.of(System.getProperty("user.home"), ".ollama", "models");
     }
 
     /** The GGUF file of {@code ollama:NAME[:TAG]} under {@link #root()}. */
@@ -55,7 +57,9 @@ public final class OllamaModels {
             case 1 -> manifest.resolve("registry.ollama.ai").resolve("library").resolve(parts[0]);
             case 2 -> manifest.resolve("registry.ollama.ai").resolve(parts[0]).resolve(parts[1]);
             case 3 -> manifest.resolve(parts[0]).resolve(parts[1]).resolve(parts[2]);
-            default -> throw new CheckpointException("--model " + spec + ": expected NAME, NAMESPACE/NAME or HOST/NAMESPACE/NAME");
+            default ->
+                throw new CheckpointException(
+                        "--model " + spec + ": expected NAME, NAMESPACE/NAME or HOST/NAMESPACE/NAME");
         };
         manifest = manifest.resolve(tag);
         if (!Files.isRegularFile(manifest)) {
@@ -72,16 +76,19 @@ public final class OllamaModels {
             // A LoRA adapter or a vision projector changes what the model computes: running the base
             // without it would answer as another model, so refuse rather than drop it.
             String type = layer.path("mediaType").asText();
-            if (type.equals("application/vnd.ollama.image.adapter") || type.equals("application/vnd.ollama.image.projector")) {
-                throw new CheckpointException(spec + ": the Ollama model has a layer " + type + " (an adapter or a vision "
-                        + "projector), which MedQA does not apply; run its base model, with a PEFT adapter through --lora");
+            if (type.equals("application/vnd.ollama.image.adapter")
+                    || type.equals("application/vnd.ollama.image.projector")) {
+                throw new CheckpointException(
+                        spec + ": the Ollama model has a layer " + type + " (an adapter or a vision "
+                                + "projector), which MedQA does not apply; run its base model, with a PEFT adapter through --lora");
             }
         }
         for (JsonNode layer : json.path("layers")) {
             if (MODEL_LAYER.equals(layer.path("mediaType").asText())) {
                 String digest = layer.path("digest").asText();
                 if (!digest.matches("sha256[:-][0-9a-f]{64}")) {
-                    throw new CheckpointException(manifest + ": model layer digest \"" + digest + "\" is not sha256:HEX");
+                    throw new CheckpointException(
+                            manifest + ": model layer digest \"" + digest + "\" is not sha256:HEX");
                 }
                 String hex = digest.substring(7);
                 for (String file : new String[] {"sha256-" + hex, "sha256:" + hex}) {

@@ -91,10 +91,32 @@ public final class RandomCheckpoint {
     }
 
     /** A config with Mistral's layout and the given sizes (head_dim = hidden / heads). */
-    public static MistralConfig config(int hidden, int intermediate, int layers, int heads, int kvHeads, int vocab,
-            int maxPositions, int slidingWindow) {
-        return new MistralConfig("mistral", hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab, 1e-5,
-                10000.0, slidingWindow, maxPositions, false, 1, java.util.List.of(2), null);
+    public static MistralConfig config(
+            int hidden,
+            int intermediate,
+            int layers,
+            int heads,
+            int kvHeads,
+            int vocab,
+            int maxPositions,
+            int slidingWindow) {
+        return new MistralConfig(
+                "mistral",
+                hidden,
+                intermediate,
+                layers,
+                heads,
+                kvHeads,
+                hidden / heads,
+                vocab,
+                1e-5,
+                10000.0,
+                slidingWindow,
+                maxPositions,
+                false,
+                1,
+                java.util.List.of(2),
+                null);
     }
 
     private static TensorData ones(DType storage, long n) {

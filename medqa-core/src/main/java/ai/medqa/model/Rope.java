@@ -59,8 +59,14 @@ final class Rope implements AutoCloseable {
 
     /** Rows of the tables for {@code positionIds [B, T]}: two arrays {@code [B, 1, T, head_dim]}. */
     NDList lookup(NDArray positionIds) {
-        NDArray c = positionIds.getNDArrayInternal().embedding(positionIds, cos, SparseFormat.DENSE).singletonOrThrow();
-        NDArray s = positionIds.getNDArrayInternal().embedding(positionIds, sin, SparseFormat.DENSE).singletonOrThrow();
+        NDArray c = positionIds
+                .getNDArrayInternal()
+                .embedding(positionIds, cos, SparseFormat.DENSE)
+                .singletonOrThrow();
+        NDArray s = positionIds
+                .getNDArrayInternal()
+                .embedding(positionIds, sin, SparseFormat.DENSE)
+                .singletonOrThrow();
         return new NDList(c.expandDims(1), s.expandDims(1));
     }
 

@@ -38,7 +38,8 @@ final class TorchScript implements AutoCloseable {
      */
     static TorchScript load(NDManager manager, String className, String source) {
         if (!(manager instanceof PtNDManager pt)) {
-            throw new IllegalStateException("TorchScript needs the PyTorch engine, not " + manager.getEngine().getEngineName());
+            throw new IllegalStateException("TorchScript needs the PyTorch engine, not "
+                    + manager.getEngine().getEngineName());
         }
         byte[] zip = archive(className, source);
         try {
@@ -70,8 +71,9 @@ final class TorchScript implements AutoCloseable {
         }
         // pickle protocol 2: __torch__.<className>.__new__() with state
         // {"training": False, "_is_full_backward_hook": None}.
-        byte[] dataPkl = ("\u0080\u0002c__torch__\n" + className + "\nq\u0000)\u0081}(X\u0008\u0000\u0000\u0000trainingq\u0001"
-                + "\u0089X\u0016\u0000\u0000\u0000_is_full_backward_hookq\u0002Nubq\u0003.")
+        byte[] dataPkl = ("\u0080\u0002c__torch__\n" + className
+                        + "\nq\u0000)\u0081}(X\u0008\u0000\u0000\u0000trainingq\u0001"
+                        + "\u0089X\u0016\u0000\u0000\u0000_is_full_backward_hookq\u0002Nubq\u0003.")
                 .getBytes(StandardCharsets.ISO_8859_1);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes)) {

@@ -26,9 +26,10 @@ final class GgufWeights {
         GgmlType type = s.tensor().type();
         long[] shape = s.tensor().shape(); // ggml's order: a row's length first
         if (shape.length != 2 || shape[0] != in || shape[1] != out || in % type.blockSize != 0) {
-            throw new ai.medqa.io.CheckpointException(s.file().path() + ": tensor " + s.tensor().name() + " is "
-                    + type + " " + java.util.Arrays.toString(shape) + "; the model needs [" + in + ", " + out
-                    + "] with rows of whole " + type.blockSize + "-value blocks");
+            throw new ai.medqa.io.CheckpointException(
+                    s.file().path() + ": tensor " + s.tensor().name() + " is "
+                            + type + " " + java.util.Arrays.toString(shape) + "; the model needs [" + in + ", " + out
+                            + "] with rows of whole " + type.blockSize + "-value blocks");
         }
         int rows = Math.toIntExact(out);
         int cols = Math.toIntExact(in);

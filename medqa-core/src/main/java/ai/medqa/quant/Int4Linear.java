@@ -70,8 +70,9 @@ public final class Int4Linear implements Linear {
     @Override
     public NDArray forward(NDArray x) {
         if (JniUtils.isGradMode()) {
-            throw new UnsupportedOperationException("an INT4 base has no gradient path (PyTorch's packed int4 kernels have "
-                    + "no backward): train adapters on an NF4 or INT8 base instead");
+            throw new UnsupportedOperationException(
+                    "an INT4 base has no gradient path (PyTorch's packed int4 kernels have "
+                            + "no backward): train adapters on an NF4 or INT8 base instead");
         }
         return DecoderStep.project(x, fused());
     }

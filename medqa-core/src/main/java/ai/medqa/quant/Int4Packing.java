@@ -106,13 +106,17 @@ final class Int4Packing {
                 for (int i = 0; i < q.length; i++) {
                     q[i] = (byte) r.nextInt(16);
                 }
-                try (NDManager probe = manager.newSubManager(); NDArray theirs = byPyTorch(q, rows, cols, probe);
+                try (NDManager probe = manager.newSubManager();
+                        NDArray theirs = byPyTorch(q, rows, cols, probe);
                         NDArray ours = java(q, rows, cols, probe)) {
-                    boolean same = theirs.getShape().equals(ours.getShape()) && theirs.getDataType() == ours.getDataType()
+                    boolean same = theirs.getShape().equals(ours.getShape())
+                            && theirs.getDataType() == ours.getDataType()
                             && Arrays.equals(theirs.toByteArray(), ours.toByteArray());
                     if (!same) {
-                        log.debug("PyTorch's int4 CPU layout here is not the AVX-512 one ({} {}): it packs the weights",
-                                theirs.getShape(), theirs.getDataType());
+                        log.debug(
+                                "PyTorch's int4 CPU layout here is not the AVX-512 one ({} {}): it packs the weights",
+                                theirs.getShape(),
+                                theirs.getDataType());
                     }
                     javaMatches = same;
                 }

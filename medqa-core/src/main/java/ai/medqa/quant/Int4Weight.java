@@ -36,8 +36,8 @@ public record Int4Weight(long[] shape, int groupSize, byte[] q, float[] scales, 
 
     public Int4Weight {
         if (shape.length != 2 || shape[1] % groupSize != 0) {
-            throw new IllegalArgumentException("int4 needs [out, in] with in a multiple of the group size "
-                    + groupSize + ", got " + java.util.Arrays.toString(shape));
+            throw new IllegalArgumentException("int4 needs [out, in] with in a multiple of the group size " + groupSize
+                    + ", got " + java.util.Arrays.toString(shape));
         }
     }
 
@@ -47,8 +47,8 @@ public record Int4Weight(long[] shape, int groupSize, byte[] q, float[] scales, 
             throw new IllegalArgumentException("int4 group size must be 32, 64, 128 or 256, got " + groupSize);
         }
         if (in % groupSize != 0) {
-            throw new IllegalArgumentException("int4 needs in_features (" + in + ") to be a multiple of the group size "
-                    + groupSize);
+            throw new IllegalArgumentException(
+                    "int4 needs in_features (" + in + ") to be a multiple of the group size " + groupSize);
         }
         int rows = Math.toIntExact(out);
         int cols = Math.toIntExact(in);

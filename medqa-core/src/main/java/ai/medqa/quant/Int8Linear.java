@@ -89,7 +89,8 @@ public final class Int8Linear implements Linear {
             q = wrapped.duplicate();
         }
         // duplicate() copies: create() may wrap a Java buffer, and toType() to the same dtype aliases it.
-        try (NDArray s = manager.create(w.scale()); NDArray own = s.duplicate()) {
+        try (NDArray s = manager.create(w.scale());
+                NDArray own = s.duplicate()) {
             scale = own.reshape(out, 1);
         }
         try (NDArray row = scale.reshape(out)) {

@@ -21,7 +21,8 @@ public enum LmHead {
         try {
             return valueOf(name.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown lm_head format \"" + name + "\"; expected compute, int8 or int4");
+            throw new IllegalArgumentException(
+                    "unknown lm_head format \"" + name + "\"; expected compute, int8 or int4");
         }
     }
 }

@@ -20,10 +20,22 @@ public final class Nf4 {
 
     /** {@code get_4bit_type("nf4")} in bitsandbytes/functional.py (normal quantiles scaled to [-1, 1]). */
     private static final float[] CODE = {
-        -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-        -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-        0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-        0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
+        -1.0f,
+        -0.6961928009986877f,
+        -0.5250730514526367f,
+        -0.39491748809814453f,
+        -0.28444138169288635f,
+        -0.18477343022823334f,
+        -0.09105003625154495f,
+        0.0f,
+        0.07958029955625534f,
+        0.16093020141124725f,
+        0.24611230194568634f,
+        0.33791524171829224f,
+        0.44070982933044434f,
+        0.5626170039176941f,
+        0.7229568362236023f,
+        1.0f,
     };
 
     private static final float[] DYNAMIC_MAP = createDynamicMap();
@@ -119,7 +131,8 @@ public final class Nf4 {
     public static Nf4Weight quantize(float[] weight, long[] shape, boolean doubleQuant, String dtype) {
         int n = weight.length;
         if (numel(shape) != n) {
-            throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " does not hold " + n + " values");
+            throw new IllegalArgumentException(
+                    "shape " + java.util.Arrays.toString(shape) + " does not hold " + n + " values");
         }
         int blocks = (n + BLOCK_SIZE - 1) / BLOCK_SIZE;
         float[] absmax = new float[blocks];

@@ -15,14 +15,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,17 +43,23 @@ public final class Nf4Checkpoint {
     private static final ObjectMapper JSON = Json.MAPPER;
     static final String QUANT_STATE = ".weight.quant_state.bitsandbytes__nf4";
     /** Projections per decoder layer, in checkpoint order. */
-    static final String[] PROJECTIONS = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-        "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    static final String[] PROJECTIONS = {
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "self_attn.o_proj",
+        "mlp.gate_proj",
+        "mlp.up_proj",
+        "mlp.down_proj"
+    };
     /** Shard size of written checkpoints (transformers' default max_shard_size is 5 GB). */
-
     private Nf4Checkpoint() {}
 
     /** Whether {@code module} ({@code model.layers.0.self_attn.q_proj}) is stored 4-bit. */
     public static boolean isQuantized(Checkpoint c, String module) {
         if (c.contains(module + ".weight.quant_state.bitsandbytes__fp4")) {
-            throw new CheckpointException(c.directory() + ": " + module
-                    + " is bitsandbytes FP4; only NF4 4-bit checkpoints are supported");
+            throw new CheckpointException(
+                    c.directory() + ": " + module + " is bitsandbytes FP4; only NF4 4-bit checkpoints are supported");
         }
         return c.contains(module + QUANT_STATE);
     }
@@ -78,8 +82,8 @@ public final class Nf4Checkpoint {
             shape[i] = shapeNode.get(i).asLong();
         }
         if (!Arrays.equals(shape, new long[] {out, in})) {
-            throw new CheckpointException(where + ": shape " + Arrays.toString(shape) + "; config.json implies ["
-                    + out + ", " + in + "]");
+            throw new CheckpointException(
+                    where + ": shape " + Arrays.toString(shape) + "; config.json implies [" + out + ", " + in + "]");
         }
         long n = out * in;
         byte[] packed = bytes(c, w, DType.U8, (n + 1) / 2);
@@ -96,8 +100,12 @@ public final class Nf4Checkpoint {
         }
         byte[] q = bytes(c, w + ".absmax", DType.U8, blocks);
         long nestedBlocks = (blocks + nestedBlockSize - 1) / nestedBlockSize;
-        Nf4Weight.Nested nested = new Nf4Weight.Nested(q, floats(c, w + ".nested_absmax", nestedBlocks),
-                floats(c, w + ".nested_quant_map", 256), nestedBlockSize, (float) offset.asDouble());
+        Nf4Weight.Nested nested = new Nf4Weight.Nested(
+                q,
+                floats(c, w + ".nested_absmax", nestedBlocks),
+                floats(c, w + ".nested_quant_map", 256),
+                nestedBlockSize,
+                (float) offset.asDouble());
         return new Nf4Weight(shape, blockSize, packed, quantMap, null, nested, dtype);
     }
 
@@ -113,7 +121,8 @@ public final class Nf4Checkpoint {
             }
             return node;
         } catch (IOException e) {
-            throw new CheckpointException(c.directory() + ": " + name + " does not hold valid JSON: " + e.getMessage(), e);
+            throw new CheckpointException(
+                    c.directory() + ": " + name + " does not hold valid JSON: " + e.getMessage(), e);
         }
     }
 
@@ -164,7 +173,12 @@ public final class Nf4Checkpoint {
             t.put(p + ".absmax", f32(w.absmax()));
             t.put(p + ".quant_map", f32(w.quantMap()));
         } else {
-            t.put(p + ".absmax", new TensorData(DType.U8, new long[] {w.nested().q().length}, ByteBuffer.wrap(w.nested().q())));
+            t.put(
+                    p + ".absmax",
+                    new TensorData(
+                            DType.U8,
+                            new long[] {w.nested().q().length},
+                            ByteBuffer.wrap(w.nested().q())));
             t.put(p + ".quant_map", f32(w.quantMap()));
             t.put(p + ".nested_absmax", f32(w.nested().absmax()));
             t.put(p + ".nested_quant_map", f32(w.nested().quantMap()));
@@ -176,8 +190,11 @@ public final class Nf4Checkpoint {
 
     /** The quant state as Python's {@code json.dumps} writes it in bitsandbytes' {@code pack_dict_to_tensor}. */
     static String quantStateJson(Nf4Weight w) {
-        StringBuilder s = new StringBuilder("{\"quant_type\": \"nf4\", \"blocksize\": ").append(w.blockSize())
-                .append(", \"dtype\": \"").append(w.dtype()).append("\", \"shape\": [");
+        StringBuilder s = new StringBuilder("{\"quant_type\": \"nf4\", \"blocksize\": ")
+                .append(w.blockSize())
+                .append(", \"dtype\": \"")
+                .append(w.dtype())
+                .append("\", \"shape\": [");
         long[] shape = w.shape();
         for (int i = 0; i < shape.length; i++) {
             s.append(i > 0 ? ", " : "").append(shape[i]);
@@ -185,7 +202,8 @@ public final class Nf4Checkpoint {
         s.append(']');
         if (w.nested() != null) {
             // Any decimal that parses back to the same float32 will do; Java's shortest double repr does.
-            s.append(", \"nested_blocksize\": ").append(w.nested().blockSize())
+            s.append(", \"nested_blocksize\": ")
+                    .append(w.nested().blockSize())
                     .append(", \"nested_dtype\": \"float32\", \"nested_offset\": ")
                     .append(Double.toString(w.nested().offset()));
         }
@@ -235,18 +253,21 @@ public final class Nf4Checkpoint {
             if (!format.equals("int4") && !format.equals("int8")) {
                 throw new CheckpointException(where + ".format is \"" + format + "\"; expected int4 or int8");
             }
-            if (format.equals("int4") && !Int4Weight.supportedGroupSize(q.path("group_size").asInt(-1))) {
-                throw new CheckpointException(where + ".group_size is " + q.path("group_size")
-                        + "; expected 32, 64, 128 or 256");
+            if (format.equals("int4")
+                    && !Int4Weight.supportedGroupSize(q.path("group_size").asInt(-1))) {
+                throw new CheckpointException(
+                        where + ".group_size is " + q.path("group_size") + "; expected 32, 64, 128 or 256");
             }
             return skip;
         }
         if (!method.equals("bitsandbytes")) {
-            throw new CheckpointException(where + ".quant_method is \"" + method + "\"; MedQA reads bitsandbytes 4-bit and its own int4/int8 (\"medqa\")");
+            throw new CheckpointException(where + ".quant_method is \"" + method
+                    + "\"; MedQA reads bitsandbytes 4-bit and its own int4/int8 (\"medqa\")");
         }
         if (q.path("load_in_8bit").asBoolean(false)) {
-            throw new CheckpointException(where + ".load_in_8bit is true; bitsandbytes 8-bit checkpoints are not supported"
-                    + " (load the full-precision model with Quantization.INT8 instead)");
+            throw new CheckpointException(
+                    where + ".load_in_8bit is true; bitsandbytes 8-bit checkpoints are not supported"
+                            + " (load the full-precision model with Quantization.INT8 instead)");
         }
         String type = q.path("bnb_4bit_quant_type").asText("nf4");
         if (!type.equals("nf4")) {
@@ -288,7 +309,9 @@ public final class Nf4Checkpoint {
         };
         java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit = json -> {
             String dtype = json.path("torch_dtype").asText(json.path("dtype").asText("float16"));
-            json.set("quantization_config", quantizationConfig(doubleQuant, dtype.equals("float32") ? "float32" : "float16"));
+            json.set(
+                    "quantization_config",
+                    quantizationConfig(doubleQuant, dtype.equals("float32") ? "float32" : "float16"));
         };
         if (gguf) {
             ai.medqa.model.GgufModel.rewrite(source, target, transform, edit);
@@ -305,5 +328,4 @@ public final class Nf4Checkpoint {
             default -> throw new IllegalArgumentException("cannot quantize a " + d + " tensor");
         };
     }
-
 }

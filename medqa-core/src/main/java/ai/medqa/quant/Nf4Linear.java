@@ -7,9 +7,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.pytorch.jni.JniUtils;
-import ai.medqa.model.Linear;
 import ai.medqa.model.DecoderStep;
 import ai.medqa.model.FusedProjection;
+import ai.medqa.model.Linear;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -63,8 +63,11 @@ public final class Nf4Linear implements Linear {
         }
 
         boolean fits(Nf4Weight w) {
-            return java.util.Arrays.equals(quantMap, w.quantMap()) && (w.nested() == null
-                    || (nestedMap != null && java.util.Arrays.equals(nestedMap, w.nested().quantMap())));
+            return java.util.Arrays.equals(quantMap, w.quantMap())
+                    && (w.nested() == null
+                            || (nestedMap != null
+                                    && java.util.Arrays.equals(
+                                            nestedMap, w.nested().quantMap())));
         }
 
         long bytes() {
@@ -82,7 +85,8 @@ public final class Nf4Linear implements Linear {
 
     /** Puts {@code w} ({@code [out, in]}) on {@code manager}'s device with its own tables. */
     public static Nf4Linear of(Nf4Weight w, NDManager manager, DataType dtype) {
-        Tables t = new Tables(manager, w.quantMap(), w.nested() == null ? null : w.nested().quantMap());
+        Tables t = new Tables(
+                manager, w.quantMap(), w.nested() == null ? null : w.nested().quantMap());
         return new Nf4Linear(w, manager, dtype, t, true);
     }
 
@@ -195,7 +199,8 @@ public final class Nf4Linear implements Linear {
     /** Blocks {@code [b0, b0 + count)} as float32 {@code [count, blockSize]}. */
     private NDArray dequantize(NDArray scales, long b0, long count) {
         long half = blockSize / 2;
-        NDArray codes = packed.get(new NDIndex("{}:{}", b0 * half, (b0 + count) * half)).toType(DataType.INT32, false);
+        NDArray codes =
+                packed.get(new NDIndex("{}:{}", b0 * half, (b0 + count) * half)).toType(DataType.INT32, false);
         NDArray values = embed(codes, tables.pairs); // [count * half, 2]
         NDArray s = scales.get(new NDIndex("{}:{}", b0, b0 + count)).reshape(count, 1);
         return values.reshape(count, blockSize).mul(s);
@@ -207,13 +212,17 @@ public final class Nf4Linear implements Linear {
             return absmax;
         }
         long nestedBlocks = nestedAbsmax.size();
-        NDArray codes = embed(qabsmax.toType(DataType.INT32, false), tables.nested).reshape(nestedBlocks, nestedBlockSize);
-        NDArray scales = codes.mul(nestedAbsmax.reshape(nestedBlocks, 1)).add(offset).reshape(-1);
+        NDArray codes =
+                embed(qabsmax.toType(DataType.INT32, false), tables.nested).reshape(nestedBlocks, nestedBlockSize);
+        NDArray scales =
+                codes.mul(nestedAbsmax.reshape(nestedBlocks, 1)).add(offset).reshape(-1);
         return nestedBlocks * nestedBlockSize == blocks ? scales : scales.get(new NDIndex("0:{}", blocks));
     }
 
     private static NDArray embed(NDArray indices, NDArray table) {
-        return indices.getNDArrayInternal().embedding(indices, table, SparseFormat.DENSE).singletonOrThrow();
+        return indices.getNDArrayInternal()
+                .embedding(indices, table, SparseFormat.DENSE)
+                .singletonOrThrow();
     }
 
     private static NDArray linear(NDArray x, NDArray w) {

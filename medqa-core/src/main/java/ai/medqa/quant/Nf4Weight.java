@@ -13,8 +13,8 @@ import java.util.Arrays;
  * @param nested the double-quantized absmax, or null
  * @param dtype torch dtype name of the original tensor, recorded in the quant state
  */
-public record Nf4Weight(long[] shape, int blockSize, byte[] packed, float[] quantMap, float[] absmax, Nested nested,
-        String dtype) {
+public record Nf4Weight(
+        long[] shape, int blockSize, byte[] packed, float[] quantMap, float[] absmax, Nested nested, String dtype) {
 
     /**
      * Absmax values quantized 8-bit: {@code absmax[i] = quantMap[q[i]] * nestedAbsmax[i / blockSize] + offset}.
@@ -98,13 +98,20 @@ public record Nf4Weight(long[] shape, int blockSize, byte[] packed, float[] quan
 
     /** Bit-for-bit equality of every array and field. */
     public boolean sameAs(Nf4Weight o) {
-        return Arrays.equals(shape, o.shape) && blockSize == o.blockSize && Arrays.equals(packed, o.packed)
-                && Arrays.equals(quantMap, o.quantMap) && Arrays.equals(absmax, o.absmax) && dtype.equals(o.dtype)
-                && (nested == null ? o.nested == null : o.nested != null && Arrays.equals(nested.q, o.nested.q)
-                        && Arrays.equals(nested.absmax, o.nested.absmax)
-                        && Arrays.equals(nested.quantMap, o.nested.quantMap)
-                        && nested.blockSize == o.nested.blockSize
-                        && Float.floatToRawIntBits(nested.offset) == Float.floatToRawIntBits(o.nested.offset));
+        return Arrays.equals(shape, o.shape)
+                && blockSize == o.blockSize
+                && Arrays.equals(packed, o.packed)
+                && Arrays.equals(quantMap, o.quantMap)
+                && Arrays.equals(absmax, o.absmax)
+                && dtype.equals(o.dtype)
+                && (nested == null
+                        ? o.nested == null
+                        : o.nested != null
+                                && Arrays.equals(nested.q, o.nested.q)
+                                && Arrays.equals(nested.absmax, o.nested.absmax)
+                                && Arrays.equals(nested.quantMap, o.nested.quantMap)
+                                && nested.blockSize == o.nested.blockSize
+                                && Float.floatToRawIntBits(nested.offset) == Float.floatToRawIntBits(o.nested.offset));
     }
 
     @Override

@@ -69,7 +69,11 @@ public final class PackedCheckpoint {
             q[2 * i] = (byte) (b >>> 4);
             q[2 * i + 1] = (byte) (b & 0x0F);
         }
-        return new Int4Weight(new long[] {out, in}, groupSize, q, c.readFloats(module + ".weight_scale"),
+        return new Int4Weight(
+                new long[] {out, in},
+                groupSize,
+                q,
+                c.readFloats(module + ".weight_scale"),
                 c.readFloats(module + ".weight_zero"));
     }
 
@@ -132,8 +136,8 @@ public final class PackedCheckpoint {
         boolean gguf = GgufModel.is(source);
         MistralConfig config = gguf ? GgufModel.config(source) : MistralConfig.load(source);
         if (config.quantizationConfig() != null && !config.quantizationConfig().isNull()) {
-            throw new CheckpointException(source + "/config.json has a quantization_config: quantize a full-precision "
-                    + "checkpoint");
+            throw new CheckpointException(
+                    source + "/config.json has a quantization_config: quantize a full-precision " + "checkpoint");
         }
         List<String> projections = new ArrayList<>();
         for (int i = 0; i < config.numHiddenLayers(); i++) {
@@ -156,15 +160,19 @@ public final class PackedCheckpoint {
             }
             // A GGUF file's 4-bit blocks are INT4 groups of 32 already: their codes are kept, not requantized.
             GgufModel.Stored stored = GgufModel.stored(c, name);
-            if (format == Quantization.INT4 && groupSize == 32 && stored != null && GgufWeights.int4(stored.tensor().type())) {
+            if (format == Quantization.INT4
+                    && groupSize == 32
+                    && stored != null
+                    && GgufWeights.int4(stored.tensor().type())) {
                 return tensors(module, GgufWeights.int4(stored, shape[0], shape[1]));
             }
             float[] w = c.readFloats(name);
-            return format == Quantization.INT4 ? tensors(module, Int4Weight.quantize(w, shape[0], shape[1], groupSize))
+            return format == Quantization.INT4
+                    ? tensors(module, Int4Weight.quantize(w, shape[0], shape[1], groupSize))
                     : tensors(module, Int8Linear.Int8Weight.quantize(w, shape[0], shape[1]));
         };
-        java.util.function.Consumer<ObjectNode> edit = json -> json.set("quantization_config", quantizationConfig(format,
-                groupSize));
+        java.util.function.Consumer<ObjectNode> edit =
+                json -> json.set("quantization_config", quantizationConfig(format, groupSize));
         if (gguf) {
             GgufModel.rewrite(source, target, transform, edit);
         } else {

@@ -56,7 +56,8 @@ public enum Quantization {
         try {
             return valueOf(name.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown quantization \"" + name + "\"; expected nf4, int4, int8 or none");
+            throw new IllegalArgumentException(
+                    "unknown quantization \"" + name + "\"; expected nf4, int4, int8 or none");
         }
     }
 }

@@ -59,6 +59,7 @@ public final class QuantizedLinears implements LinearFactory {
     private boolean dequantize;
     /** The checkpoint's own int4/int8 format ({@link PackedCheckpoint}), or null. */
     private String packedFormat;
+
     private int packedGroupSize;
     private long requantWeights;
     private final List<Nf4Linear.Tables> tables = new ArrayList<>();
@@ -143,14 +144,24 @@ public final class QuantizedLinears implements LinearFactory {
 
     /** {@code lm_head} from its float32 weight {@code w}, as {@link #head} asks (not COMPUTE). */
     private Linear quantizedHead(String module, float[] w, long in, long out, Weights weights) {
-        if (head == LmHead.INT4 && Int4Weight.packable(out, in, headGroupSize, weights.manager().getDevice().isGpu())) {
+        if (head == LmHead.INT4
+                && Int4Weight.packable(
+                        out, in, headGroupSize, weights.manager().getDevice().isGpu())) {
             Int4Linear l = new Int4Linear(Int4Weight.quantize(w, out, in, headGroupSize), weights.manager());
-            log.info("lm_head from {} [{}x{}] as int4 (group {}), {} MB", module, out, in, headGroupSize,
+            log.info(
+                    "lm_head from {} [{}x{}] as int4 (group {}), {} MB",
+                    module,
+                    out,
+                    in,
+                    headGroupSize,
                     l.deviceBytes() >> 20);
             return l;
         }
         if (head == LmHead.INT4) {
-            log.warn("lm_head [{}x{}]: the int4 kernels cannot take this shape with group size {}; int8 instead", out, in,
+            log.warn(
+                    "lm_head [{}x{}]: the int4 kernels cannot take this shape with group size {}; int8 instead",
+                    out,
+                    in,
                     headGroupSize);
         }
         Int8Linear l = new Int8Linear(Int8Linear.Int8Weight.quantize(w, out, in), weights.manager(), weights.dtype());
@@ -171,8 +182,10 @@ public final class QuantizedLinears implements LinearFactory {
         // A GGUF file's projections load as stored, and so does its head unless --lm-head asks otherwise:
         // llama.cpp's converter stores it Q6_K, and an int8 head instead of a float32 one is 7% faster
         // decode and 390 MB less on Mistral-7B here (llama.cpp multiplies the stored Q6_K too).
-        GgufModel.Stored gguf = format == Quantization.NONE && !dequantize
-                && (!module.equals("lm_head") || head == LmHead.COMPUTE) ? GgufModel.stored(c, module + ".weight") : null;
+        GgufModel.Stored gguf =
+                format == Quantization.NONE && !dequantize && (!module.equals("lm_head") || head == LmHead.COMPUTE)
+                        ? GgufModel.stored(c, module + ".weight")
+                        : null;
         if (gguf != null) {
             Linear l = ggufAsStored(gguf, module, in, out, weights);
             if (l != null) {
@@ -181,10 +194,12 @@ public final class QuantizedLinears implements LinearFactory {
         }
         Nf4Weight nf4 = Nf4Checkpoint.isQuantized(c, module) ? Nf4Checkpoint.read(c, module, out, in) : null;
         return switch (target(module, in, out, weights, nf4 != null)) {
-            case HEAD -> quantizedHead(module, nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in), in, out,
-                    weights);
-            case COMPUTE -> nf4 == null ? LinearFactory.DENSE.create(module, in, out, weights)
-                    : dense(Nf4.dequantize(nf4), out, in, weights);
+            case HEAD ->
+                quantizedHead(module, nf4 != null ? Nf4.dequantize(nf4) : floats(c, module, out, in), in, out, weights);
+            case COMPUTE ->
+                nf4 == null
+                        ? LinearFactory.DENSE.create(module, in, out, weights)
+                        : dense(Nf4.dequantize(nf4), out, in, weights);
             case NF4_AS_STORED -> counted(Nf4Linear.of(nf4, weights.manager(), weights.dtype(), tables(nf4, weights)));
             case FORMAT -> quantize(module, c, nf4, in, out, weights);
         };
@@ -198,9 +213,16 @@ public final class QuantizedLinears implements LinearFactory {
         if (skip.stream().anyMatch(s -> module.equals(s) || module.endsWith("." + s))) {
             return Target.COMPUTE;
         }
-        if (format == Quantization.INT4 && !Int4Weight.packable(out, in, groupSize, weights.manager().getDevice().isGpu())) {
-            log.warn("{} [{}x{}]: the int4 kernels cannot take this shape with group size {}; kept in {}", module, out, in,
-                    groupSize, weights.dtype());
+        if (format == Quantization.INT4
+                && !Int4Weight.packable(
+                        out, in, groupSize, weights.manager().getDevice().isGpu())) {
+            log.warn(
+                    "{} [{}x{}]: the int4 kernels cannot take this shape with group size {}; kept in {}",
+                    module,
+                    out,
+                    in,
+                    groupSize,
+                    weights.dtype());
             return Target.COMPUTE;
         }
         if (format == Quantization.NONE) {
@@ -222,8 +244,14 @@ public final class QuantizedLinears implements LinearFactory {
                 yield new Int4Linear(q, weights.manager());
             }
             case NF4 -> {
-                Nf4Weight q = nf4 != null ? nf4 : Nf4.quantize(floats(c, module, out, in), new long[] {out, in},
-                        doubleQuant, Nf4Checkpoint.torchName(c.info(module + ".weight").dtype()));
+                Nf4Weight q = nf4 != null
+                        ? nf4
+                        : Nf4.quantize(
+                                floats(c, module, out, in),
+                                new long[] {out, in},
+                                doubleQuant,
+                                Nf4Checkpoint.torchName(
+                                        c.info(module + ".weight").dtype()));
                 yield Nf4Linear.of(q, weights.manager(), weights.dtype(), tables(q, weights));
             }
             case INT8 -> {
@@ -235,8 +263,13 @@ public final class QuantizedLinears implements LinearFactory {
         counted(linear);
         quantizedWeights += out * in;
         if (module.endsWith("mlp.down_proj")) {
-            log.info("{}: {} weights as {} so far, {} MB, {} bits a weight, {} s", module, quantizedWeights, format,
-                    quantizedBytes >> 20, String.format("%.3f", 8.0 * quantizedBytes / quantizedWeights),
+            log.info(
+                    "{}: {} weights as {} so far, {} MB, {} bits a weight, {} s",
+                    module,
+                    quantizedWeights,
+                    format,
+                    quantizedBytes >> 20,
+                    String.format("%.3f", 8.0 * quantizedBytes / quantizedWeights),
                     (System.nanoTime() - started) / 1_000_000_000);
         } else {
             log.debug("{} [{}x{}] as {}", module, out, in, format);
@@ -254,7 +287,10 @@ public final class QuantizedLinears implements LinearFactory {
         ai.medqa.io.GgmlType type = s.tensor().type();
         boolean gpu = weights.manager().getDevice().isGpu();
         boolean int4 = GgufWeights.int4(type) && Int4Weight.packable(out, in, 32, gpu);
-        if (!int4 && (type == ai.medqa.io.GgmlType.F32 || type == ai.medqa.io.GgmlType.F16 || type == ai.medqa.io.GgmlType.BF16)) {
+        if (!int4
+                && (type == ai.medqa.io.GgmlType.F32
+                        || type == ai.medqa.io.GgmlType.F16
+                        || type == ai.medqa.io.GgmlType.BF16)) {
             return null;
         }
         String as = int4 ? "int4 (group 32, same codes)" : "int8 (requantized per row)";
@@ -283,8 +319,12 @@ public final class QuantizedLinears implements LinearFactory {
             }
             String error = String.format("%.2e", Math.sqrt(diff / Math.max(norm, 1e-30)));
             if (first) {
-                log.info("GGUF {} weights load as {}; {}: added relative RMS error {} (each tensor's at DEBUG)", type, as,
-                        module, error);
+                log.info(
+                        "GGUF {} weights load as {}; {}: added relative RMS error {} (each tensor's at DEBUG)",
+                        type,
+                        as,
+                        module,
+                        error);
             } else {
                 log.debug("{}: GGUF {} as {}, added relative RMS error {}", module, type, as, error);
             }
@@ -292,7 +332,11 @@ public final class QuantizedLinears implements LinearFactory {
         counted(linear);
         quantizedWeights += out * in;
         if (module.endsWith("mlp.down_proj")) {
-            log.info("{}: {} weights as stored so far, {} MB, {} s", module, quantizedWeights, quantizedBytes >> 20,
+            log.info(
+                    "{}: {} weights as stored so far, {} MB, {} s",
+                    module,
+                    quantizedWeights,
+                    quantizedBytes >> 20,
                     (System.nanoTime() - started) / 1_000_000_000);
         }
         return linear;
@@ -327,17 +371,24 @@ public final class QuantizedLinears implements LinearFactory {
     /** A projection of a MedQA int4/int8 checkpoint, as stored (dense if this device's kernels cannot take it). */
     private Linear stored(Checkpoint c, String module, long in, long out, Weights weights) {
         if (dequantize) {
-            float[] w = packedFormat.equals("int8") ? PackedCheckpoint.readInt8(c, module, out, in).dequantize()
-                    : PackedCheckpoint.readInt4(c, module, out, in, packedGroupSize).dequantize();
+            float[] w = packedFormat.equals("int8")
+                    ? PackedCheckpoint.readInt8(c, module, out, in).dequantize()
+                    : PackedCheckpoint.readInt4(c, module, out, in, packedGroupSize)
+                            .dequantize();
             return dense(w, out, in, weights);
         }
         if (packedFormat.equals("int8")) {
-            return counted(new Int8Linear(PackedCheckpoint.readInt8(c, module, out, in), weights.manager(),
-                    weights.dtype()));
+            return counted(
+                    new Int8Linear(PackedCheckpoint.readInt8(c, module, out, in), weights.manager(), weights.dtype()));
         }
         Int4Weight w = PackedCheckpoint.readInt4(c, module, out, in, packedGroupSize);
-        if (!Int4Weight.packable(out, in, packedGroupSize, weights.manager().getDevice().isGpu())) {
-            log.warn("{} [{}x{}]: this device's int4 kernels cannot take the shape; dequantized to {}", module, out, in,
+        if (!Int4Weight.packable(
+                out, in, packedGroupSize, weights.manager().getDevice().isGpu())) {
+            log.warn(
+                    "{} [{}x{}]: this device's int4 kernels cannot take the shape; dequantized to {}",
+                    module,
+                    out,
+                    in,
                     weights.dtype());
             return dense(w.dequantize(), out, in, weights);
         }
@@ -367,7 +418,9 @@ public final class QuantizedLinears implements LinearFactory {
             }
         }
         // Owned by the model's manager: freed when the model is closed.
-        Nf4Linear.Tables t = new Nf4Linear.Tables(weights.manager(), w.quantMap(),
+        Nf4Linear.Tables t = new Nf4Linear.Tables(
+                weights.manager(),
+                w.quantMap(),
                 w.nested() == null ? null : w.nested().quantMap());
         tables.add(t);
         return t;
@@ -411,7 +464,8 @@ public final class QuantizedLinears implements LinearFactory {
      * something else.
      */
     private static boolean hasConfig(Checkpoint c) {
-        return c.source() == null && c.directory() != null
+        return c.source() == null
+                && c.directory() != null
                 && Files.isRegularFile(c.directory().resolve(MistralConfig.FILE_NAME));
     }
 

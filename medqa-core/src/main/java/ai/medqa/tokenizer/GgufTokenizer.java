@@ -63,8 +63,8 @@ public final class GgufTokenizer {
     public static void write(GgufFile f, Path dir) {
         String model = f.string("tokenizer.ggml.model");
         if (!model.equals("llama")) {
-            throw new CheckpointException(f.path() + ": metadata tokenizer.ggml.model is \"" + model + "\"; MedQA reads "
-                    + "\"llama\" (SentencePiece, as Mistral and Llama 2 files have) only");
+            throw new CheckpointException(f.path() + ": metadata tokenizer.ggml.model is \"" + model
+                    + "\"; MedQA reads " + "\"llama\" (SentencePiece, as Mistral and Llama 2 files have) only");
         }
         List<String> tokens = strings(f, "tokenizer.ggml.tokens");
         List<?> scoreList = f.array("tokenizer.ggml.scores");
@@ -84,7 +84,8 @@ public final class GgufTokenizer {
         int bos = f.has("tokenizer.ggml.bos_token_id") ? (int) f.integer("tokenizer.ggml.bos_token_id") : 1;
         int eos = f.has("tokenizer.ggml.eos_token_id") ? (int) f.integer("tokenizer.ggml.eos_token_id") : 2;
         int unk = f.has("tokenizer.ggml.unknown_token_id") ? (int) f.integer("tokenizer.ggml.unknown_token_id") : 0;
-        for (Map.Entry<String, Integer> id : Map.of("bos", bos, "eos", eos, "unknown", unk).entrySet()) {
+        for (Map.Entry<String, Integer> id :
+                Map.of("bos", bos, "eos", eos, "unknown", unk).entrySet()) {
             if (id.getValue() < 0 || id.getValue() >= tokens.size()) {
                 throw new CheckpointException(f.path() + ": metadata tokenizer.ggml." + id.getKey() + "_token_id is "
                         + id.getValue() + ", not one of the " + tokens.size() + " tokens");
@@ -102,27 +103,46 @@ public final class GgufTokenizer {
             long type = i < typeList.size() ? ((Number) typeList.get(i)).longValue() : 1;
             // UNKNOWN, CONTROL: whole and special; USER_DEFINED: whole, not special (kept in decoded text).
             if (type == 2 || type == 3 || type == 4 || i == unk) {
-                added.addObject().put("id", i).put("content", tokens.get(i)).put("single_word", false).put("lstrip", false)
-                        .put("rstrip", false).put("normalized", false).put("special", type != 4);
+                added.addObject()
+                        .put("id", i)
+                        .put("content", tokens.get(i))
+                        .put("single_word", false)
+                        .put("lstrip", false)
+                        .put("rstrip", false)
+                        .put("normalized", false)
+                        .put("special", type != 4);
             }
         }
         json.putNull("normalizer");
-        json.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "\u2581").put("prepend_scheme", spacePrefix ? "first" : "never")
+        json.putObject("pre_tokenizer")
+                .put("type", "Metaspace")
+                .put("replacement", "\u2581")
+                .put("prepend_scheme", spacePrefix ? "first" : "never")
                 .put("split", false);
-        boolean addBos = !f.has("tokenizer.ggml.add_bos_token") || Boolean.TRUE.equals(f.metadata().get("tokenizer.ggml.add_bos_token"));
+        boolean addBos = !f.has("tokenizer.ggml.add_bos_token")
+                || Boolean.TRUE.equals(f.metadata().get("tokenizer.ggml.add_bos_token"));
         ObjectNode post = json.putObject("post_processor").put("type", "TemplateProcessing");
         ArrayNode single = post.putArray("single");
         ArrayNode pair = post.putArray("pair");
         if (addBos) {
-            single.addObject().putObject("SpecialToken").put("id", tokens.get(bos)).put("type_id", 0);
+            single.addObject()
+                    .putObject("SpecialToken")
+                    .put("id", tokens.get(bos))
+                    .put("type_id", 0);
         }
         single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
         if (addBos) {
-            pair.addObject().putObject("SpecialToken").put("id", tokens.get(bos)).put("type_id", 0);
+            pair.addObject()
+                    .putObject("SpecialToken")
+                    .put("id", tokens.get(bos))
+                    .put("type_id", 0);
         }
         pair.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
         if (addBos) {
-            pair.addObject().putObject("SpecialToken").put("id", tokens.get(bos)).put("type_id", 1);
+            pair.addObject()
+                    .putObject("SpecialToken")
+                    .put("id", tokens.get(bos))
+                    .put("type_id", 1);
         }
         pair.addObject().putObject("Sequence").put("id", "B").put("type_id", 1);
         ObjectNode specials = post.putObject("special_tokens");
@@ -133,11 +153,19 @@ public final class GgufTokenizer {
         }
         ObjectNode decoder = json.putObject("decoder").put("type", "Sequence");
         ArrayNode decoders = decoder.putArray("decoders");
-        decoders.addObject().put("type", "Replace").put("content", " ").putObject("pattern").put("String", "\u2581");
+        decoders.addObject()
+                .put("type", "Replace")
+                .put("content", " ")
+                .putObject("pattern")
+                .put("String", "\u2581");
         decoders.addObject().put("type", "ByteFallback");
         decoders.addObject().put("type", "Fuse");
         if (spacePrefix) {
-            decoders.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+            decoders.addObject()
+                    .put("type", "Strip")
+                    .put("content", " ")
+                    .put("start", 1)
+                    .put("stop", 0);
         }
         ObjectNode bpe = json.putObject("model").put("type", "BPE");
         bpe.putNull("dropout");
@@ -155,8 +183,11 @@ public final class GgufTokenizer {
         ObjectNode config = Json.MAPPER.createObjectNode();
         config.put("add_bos_token", addBos);
         config.put("add_eos_token", Boolean.TRUE.equals(f.metadata().get("tokenizer.ggml.add_eos_token")));
-        config.put("bos_token", tokens.get(bos)).put("eos_token", tokens.get(eos)).put("unk_token", tokens.get(unk));
-        config.put("legacy", spacePrefix) /* legacy prepends "▁" after special tokens too */.put("tokenizer_class", "LlamaTokenizer");
+        config.put("bos_token", tokens.get(bos))
+                .put("eos_token", tokens.get(eos))
+                .put("unk_token", tokens.get(unk));
+        config.put("legacy", spacePrefix) /* legacy prepends "▁" after special tokens too */
+                .put("tokenizer_class", "LlamaTokenizer");
         config.put("clean_up_tokenization_spaces", false).put("spaces_between_special_tokens", false);
         if (f.has("tokenizer.chat_template")) {
             config.put("chat_template", f.string("tokenizer.chat_template"));
@@ -204,11 +235,14 @@ public final class GgufTokenizer {
                     local.add(new Merge(l, r, e.getValue()));
                 }
             }
-            local.sort(Comparator.comparingInt((Merge m) -> ids.get(m.left())).thenComparingInt(m -> ids.get(m.right())));
+            local.sort(
+                    Comparator.comparingInt((Merge m) -> ids.get(m.left())).thenComparingInt(m -> ids.get(m.right())));
             all.addAll(local);
         }
-        all.sort(Comparator.comparingDouble(Merge::score).thenComparingInt(m -> m.left().codePointCount(0, m.left().length()))
-                .thenComparingInt(m -> m.right().codePointCount(0, m.right().length())).reversed());
+        all.sort(Comparator.comparingDouble(Merge::score)
+                .thenComparingInt(m -> m.left().codePointCount(0, m.left().length()))
+                .thenComparingInt(m -> m.right().codePointCount(0, m.right().length()))
+                .reversed());
         List<String[]> out = new ArrayList<>(all.size());
         for (Merge m : all) {
             out.add(new String[] {m.left(), m.right()});

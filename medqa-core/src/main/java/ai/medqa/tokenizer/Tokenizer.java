@@ -34,6 +34,7 @@ public final class Tokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer parsingSpecials;
     /** The same model without special added tokens: every character of the text is text. */
     private final HuggingFaceTokenizer literal;
+
     private final int bosId;
     private final int eosId;
     private final int unkId;
@@ -96,7 +97,8 @@ public final class Tokenizer implements AutoCloseable {
             return HuggingFaceTokenizer.newInstance(
                     new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)), DJL_OPTIONS);
         } catch (IOException | RuntimeException e) {
-            throw new TokenizerException(definition.file + ": the tokenizers library rejected it: " + e.getMessage(), e);
+            throw new TokenizerException(
+                    definition.file + ": the tokenizers library rejected it: " + e.getMessage(), e);
         }
     }
 
@@ -169,8 +171,8 @@ public final class Tokenizer implements AutoCloseable {
 
     private int checkId(int id) {
         if (id < 0 || id >= definition.pieces.length || definition.pieces[id] == null) {
-            throw new IllegalArgumentException("token id " + id + " is not in the vocabulary of "
-                    + definition.file + " (size " + vocabSize() + ")");
+            throw new IllegalArgumentException("token id " + id + " is not in the vocabulary of " + definition.file
+                    + " (size " + vocabSize() + ")");
         }
         return id;
     }
@@ -271,6 +273,7 @@ public final class Tokenizer implements AutoCloseable {
         private long[] window = new long[16];
         /** window[0, contextLength) was already emitted; window[contextLength, size) was not. */
         private int contextLength;
+
         private int size;
         private boolean finished;
 
@@ -323,8 +326,11 @@ public final class Tokenizer implements AutoCloseable {
                 return "";
             }
             if (!all.startsWith(context)) {
-                LOG.warn("stream decoding: the decode of {} ids does not extend the decode of its first {};"
-                        + " streamed text may differ from decode()", size, contextLength);
+                LOG.warn(
+                        "stream decoding: the decode of {} ids does not extend the decode of its first {};"
+                                + " streamed text may differ from decode()",
+                        size,
+                        contextLength);
             }
             String fresh = all.substring(context.length());
             // The ids just emitted become the context of the next step.

@@ -35,8 +35,15 @@ record TokenizerConfig(
         if (Files.exists(chatTemplateFile)) {
             try {
                 String template = Files.readString(chatTemplateFile, StandardCharsets.UTF_8);
-                config = new TokenizerConfig(config.addBosToken, config.addEosToken, config.bosToken,
-                        config.eosToken, config.unkToken, config.legacy, config.tokenizerClass, template);
+                config = new TokenizerConfig(
+                        config.addBosToken,
+                        config.addEosToken,
+                        config.bosToken,
+                        config.eosToken,
+                        config.unkToken,
+                        config.legacy,
+                        config.tokenizerClass,
+                        template);
             } catch (IOException e) {
                 throw new TokenizerException(chatTemplateFile + ": cannot read: " + e, e);
             }
@@ -81,7 +88,8 @@ record TokenizerConfig(
         if (node.isObject() && node.path("content").isTextual()) {
             return node.get("content").asText();
         }
-        throw new TokenizerException(file + ": field " + field + " must be a string or {\"content\": ...}, found " + node);
+        throw new TokenizerException(
+                file + ": field " + field + " must be a string or {\"content\": ...}, found " + node);
     }
 
     /** A string, or a list of {"name", "template"} from which transformers uses "default". */
@@ -94,7 +102,8 @@ record TokenizerConfig(
         }
         if (node.isArray()) {
             for (JsonNode entry : node) {
-                if ("default".equals(entry.path("name").asText()) && entry.path("template").isTextual()) {
+                if ("default".equals(entry.path("name").asText())
+                        && entry.path("template").isTextual()) {
                     return entry.get("template").asText();
                 }
             }

@@ -23,11 +23,13 @@ final class TokenizerJson {
     final Path file;
     /** id -> piece; null where no piece has that id. */
     final String[] pieces;
+
     final Map<String, Integer> idsByPiece;
     /** Added tokens marked {@code special}: skipped by decode(ids, true), never produced by encodeLiteral. */
     final BitSet special;
     /** {@code <0xXX>} tokens of a BPE model with byte_fallback: several may make up one character. */
     final BitSet byteTokens;
+
     private final ObjectNode root;
 
     private TokenizerJson(Path file, ObjectNode root) {
@@ -78,7 +80,9 @@ final class TokenizerJson {
         byteTokens = new BitSet();
         if (model.path("byte_fallback").asBoolean(false)) {
             for (int id = 0; id < size; id++) {
-                if (pieces[id] != null && !special.get(id) && BYTE_PIECE.matcher(pieces[id]).matches()) {
+                if (pieces[id] != null
+                        && !special.get(id)
+                        && BYTE_PIECE.matcher(pieces[id]).matches()) {
                     byteTokens.set(id);
                 }
             }
@@ -86,8 +90,12 @@ final class TokenizerJson {
     }
 
     static TokenizerJson read(Path file) {
-        return new TokenizerJson(file, Json.readObject(file,
-                "file not found (a Hugging Face tokenizer folder holds tokenizer.json)", TokenizerException::new));
+        return new TokenizerJson(
+                file,
+                Json.readObject(
+                        file,
+                        "file not found (a Hugging Face tokenizer folder holds tokenizer.json)",
+                        TokenizerException::new));
     }
 
     /**

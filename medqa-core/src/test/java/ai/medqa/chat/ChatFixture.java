@@ -21,16 +21,21 @@ final class ChatFixture {
     private static final ObjectMapper JSON = Json.MAPPER;
 
     /** A row of golden/chat_template.jsonl (transformers) or golden/chat_literal.jsonl (sentencepiece runs). */
-    record Row(String name, List<Message> messages, boolean addGenerationPrompt, String text, int[] ids,
-            String error, int[] transformersIds) {
+    record Row(
+            String name,
+            List<Message> messages,
+            boolean addGenerationPrompt,
+            String text,
+            int[] ids,
+            String error,
+            int[] transformersIds) {
         @Override
         public String toString() {
             return name + (addGenerationPrompt ? " (add_generation_prompt)" : "");
         }
     }
 
-    private ChatFixture() {
-    }
+    private ChatFixture() {}
 
     /** {@code dir} with tokenizer.json and, if {@code withTemplate}, the Instruct tokenizer_config.json. */
     static Path tokenizerFolder(Path dir, boolean withTemplate) {
@@ -43,16 +48,23 @@ final class ChatFixture {
 
     /** The v0.1 chat template source, as in tokenizer_config.json. */
     static String instructV01Template() {
-        return json(text("/tokenizer/mistral-7b-instruct-v0.1/tokenizer_config.json")).get("chat_template").asText();
+        return json(text("/tokenizer/mistral-7b-instruct-v0.1/tokenizer_config.json"))
+                .get("chat_template")
+                .asText();
     }
 
     /** The 7 rows of transformers' apply_chat_template with the v0.1 template. */
     static List<Row> transformersRows() {
         List<Row> rows = new ArrayList<>();
         for (JsonNode n : jsonl("/golden/chat_template.jsonl")) {
-            rows.add(new Row(n.get("name").asText(), messages(n.get("messages")),
-                    n.get("add_generation_prompt").asBoolean(), n.get("text").isNull() ? null : n.get("text").asText(),
-                    ints(n.get("ids")), n.has("error") ? n.get("error").asText() : null, null));
+            rows.add(new Row(
+                    n.get("name").asText(),
+                    messages(n.get("messages")),
+                    n.get("add_generation_prompt").asBoolean(),
+                    n.get("text").isNull() ? null : n.get("text").asText(),
+                    ints(n.get("ids")),
+                    n.has("error") ? n.get("error").asText() : null,
+                    null));
         }
         return rows;
     }
@@ -61,8 +73,14 @@ final class ChatFixture {
     static List<Row> literalRows() {
         List<Row> rows = new ArrayList<>();
         for (JsonNode n : jsonl("/golden/chat_literal.jsonl")) {
-            rows.add(new Row(n.get("name").asText(), messages(n.get("messages")), true, null, ints(n.get("ids")),
-                    null, ints(n.get("transformers_ids"))));
+            rows.add(new Row(
+                    n.get("name").asText(),
+                    messages(n.get("messages")),
+                    true,
+                    null,
+                    ints(n.get("ids")),
+                    null,
+                    ints(n.get("transformers_ids"))));
         }
         return rows;
     }
@@ -80,7 +98,9 @@ final class ChatFixture {
     private static List<Message> messages(JsonNode array) {
         List<Message> messages = new ArrayList<>();
         for (JsonNode m : array) {
-            messages.add(new Message(Message.Role.fromJsonName(m.get("role").asText()), m.get("content").asText()));
+            messages.add(new Message(
+                    Message.Role.fromJsonName(m.get("role").asText()),
+                    m.get("content").asText()));
         }
         return messages;
     }

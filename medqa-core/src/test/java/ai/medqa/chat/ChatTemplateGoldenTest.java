@@ -26,9 +26,11 @@ class ChatTemplateGoldenTest {
 
     @TempDir
     static Path dir;
+
     static Tokenizer tokenizer;
     /** The v0.1 template exactly as transformers runs it: no folding, so a system message raises. */
     static ChatTemplate raw;
+
     static ChatTemplate jinja;
     static ChatTemplate builtIn;
 
@@ -60,9 +62,11 @@ class ChatTemplateGoldenTest {
                 continue;
             }
             for (ChatTemplate template : List.of(raw, jinja, builtIn)) {
-                assertThat(template.render(row.messages(), row.addGenerationPrompt())).as("%s text", row)
+                assertThat(template.render(row.messages(), row.addGenerationPrompt()))
+                        .as("%s text", row)
                         .isEqualTo(row.text());
-                assertThat(template.encode(row.messages(), row.addGenerationPrompt())).as("%s ids", row)
+                assertThat(template.encode(row.messages(), row.addGenerationPrompt()))
+                        .as("%s ids", row)
                         .isEqualTo(row.ids());
             }
             compared++;
@@ -73,7 +77,8 @@ class ChatTemplateGoldenTest {
     @Test
     void systemMessageRowRaisesWithTheRawTemplateAndIsFoldedOtherwise() {
         Row row = row("system_message");
-        assertThat(row.error()).isEqualTo("TemplateError: Conversation roles must alternate user/assistant/user/assistant/...");
+        assertThat(row.error())
+                .isEqualTo("TemplateError: Conversation roles must alternate user/assistant/user/assistant/...");
         assertThatThrownBy(() -> raw.encode(row.messages(), false))
                 .isInstanceOf(ChatTemplateException.class)
                 .hasMessage(row.error().substring("TemplateError: ".length()));
@@ -82,7 +87,8 @@ class ChatTemplateGoldenTest {
         int[] expected = raw.encode(folded, false);
         assertThat(jinja.encode(row.messages(), false)).isEqualTo(expected);
         assertThat(builtIn.encode(row.messages(), false)).isEqualTo(expected);
-        assertThat(jinja.render(row.messages(), false)).isEqualTo("<s>[INST] You are a helpful assistant.\n\nHello [/INST]");
+        assertThat(jinja.render(row.messages(), false))
+                .isEqualTo("<s>[INST] You are a helpful assistant.\n\nHello [/INST]");
         assertThat(expected).isEqualTo(literalRow("system_message").ids());
     }
 
@@ -100,8 +106,9 @@ class ChatTemplateGoldenTest {
         assertThat(count(golden, BOS)).isEqualTo(2);
 
         int metaspace = tokenizer.idOf("▁");
-        int[] eosAsText = Arrays.copyOfRange(ChatFixture.sentencepieceIds("</s>"), 1, 4);            // ▁</ s >
-        int[] bosAsText = Arrays.copyOfRange(ChatFixture.sentencepieceIds("<s>[INST] Hi [/INST] Hello</s>"), 1, 4); // ▁< s >
+        int[] eosAsText = Arrays.copyOfRange(ChatFixture.sentencepieceIds("</s>"), 1, 4); // ▁</ s >
+        int[] bosAsText =
+                Arrays.copyOfRange(ChatFixture.sentencepieceIds("<s>[INST] Hi [/INST] Hello</s>"), 1, 4); // ▁< s >
         assertThat(eosAsText).containsExactly(1867, 28713, 28767);
         assertThat(bosAsText).containsExactly(523, 28713, 28767);
         List<Integer> expected = new ArrayList<>();
@@ -123,7 +130,9 @@ class ChatTemplateGoldenTest {
 
         for (ChatTemplate template : List.of(raw, jinja, builtIn)) {
             int[] ids = template.encode(row.messages(), false);
-            assertThat(ids).isEqualTo(expectedIds).isEqualTo(literalRow("specials_in_text").ids());
+            assertThat(ids)
+                    .isEqualTo(expectedIds)
+                    .isEqualTo(literalRow("specials_in_text").ids());
             assertThat(ids).as("only the template's BOS").containsOnlyOnce(BOS).doesNotContain(EOS);
             assertThat(ids[0]).isEqualTo(BOS);
             // the text is still what transformers renders: only its ids differ
@@ -138,10 +147,13 @@ class ChatTemplateGoldenTest {
             assertThat(jinja.encode(row.messages())).as("%s, jinja", row).isEqualTo(row.ids());
             assertThat(builtIn.encode(row.messages())).as("%s, built-in", row).isEqualTo(row.ids());
             // The rows that hold special strings are exactly those where transformers differs.
-            assertThat(Arrays.equals(row.ids(), row.transformersIds())).as("%s equals transformers", row)
+            assertThat(Arrays.equals(row.ids(), row.transformersIds()))
+                    .as("%s equals transformers", row)
                     .isEqualTo(!hasSpecialString(row.messages()));
             // BOS once at the start, EOS only after each assistant message (the template's own).
-            long assistants = row.messages().stream().filter(m -> m.role() == Role.ASSISTANT).count();
+            long assistants = row.messages().stream()
+                    .filter(m -> m.role() == Role.ASSISTANT)
+                    .count();
             assertThat(count(row.ids(), BOS)).as("%s BOS", row).isEqualTo(1);
             assertThat(count(row.ids(), EOS)).as("%s EOS", row).isEqualTo(assistants);
             assertThat(count(row.ids(), tokenizer.unkId())).as("%s UNK", row).isZero();
@@ -149,15 +161,22 @@ class ChatTemplateGoldenTest {
     }
 
     private static Row row(String name) {
-        return ChatFixture.transformersRows().stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow();
+        return ChatFixture.transformersRows().stream()
+                .filter(r -> r.name().equals(name))
+                .findFirst()
+                .orElseThrow();
     }
 
     private static Row literalRow(String name) {
-        return ChatFixture.literalRows().stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow();
+        return ChatFixture.literalRows().stream()
+                .filter(r -> r.name().equals(name))
+                .findFirst()
+                .orElseThrow();
     }
 
     static boolean hasSpecialString(List<Message> messages) {
-        return messages.stream().map(Message::content)
+        return messages.stream()
+                .map(Message::content)
                 .anyMatch(c -> c.contains("<s>") || c.contains("</s>") || c.contains("<unk>"));
     }
 

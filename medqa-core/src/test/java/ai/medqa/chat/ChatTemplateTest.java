@@ -23,13 +23,34 @@ class ChatTemplateTest {
     private static final int EOS = 2;
     /** Pieces of message text: ordinary words, whitespace at the edges, special strings, template syntax, markers. */
     private static final String[] FRAGMENTS = {
-        "", " ", "  ", "\n", "\t", "word", "Hello!", "What is the dose?", "</s>", "<s>", "<unk>", "[INST]",
-        "[/INST]", "µg/mL", "β-blocker", "🦙", "é", "{{ bos_token }}", "{% if true %}x{% endif %}", "\uFDD0",
-        "\uFDD1", "  trailing ", "\n\n",
+        "",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "word",
+        "Hello!",
+        "What is the dose?",
+        "</s>",
+        "<s>",
+        "<unk>",
+        "[INST]",
+        "[/INST]",
+        "µg/mL",
+        "β-blocker",
+        "🦙",
+        "é",
+        "{{ bos_token }}",
+        "{% if true %}x{% endif %}",
+        "\uFDD0",
+        "\uFDD1",
+        "  trailing ",
+        "\n\n",
     };
 
     @TempDir
     static Path dir;
+
     static Tokenizer tokenizer;
     static ChatTemplate jinja;
     static ChatTemplate builtIn;
@@ -61,9 +82,15 @@ class ChatTemplateTest {
             for (boolean generationPrompt : new boolean[] {false, true}) {
                 String text = jinja.render(messages, generationPrompt);
                 int[] ids = jinja.encode(messages, generationPrompt);
-                assertThat(builtIn.render(messages, generationPrompt)).as(context).isEqualTo(text);
-                assertThat(builtIn.encode(messages, generationPrompt)).as(context).isEqualTo(ids);
-                long assistants = messages.stream().filter(m -> m.role() == Role.ASSISTANT).count();
+                assertThat(builtIn.render(messages, generationPrompt))
+                        .as(context)
+                        .isEqualTo(text);
+                assertThat(builtIn.encode(messages, generationPrompt))
+                        .as(context)
+                        .isEqualTo(ids);
+                long assistants = messages.stream()
+                        .filter(m -> m.role() == Role.ASSISTANT)
+                        .count();
                 assertThat(ids[0]).as(context).isEqualTo(BOS);
                 assertThat(count(ids, BOS)).as(context).isEqualTo(1);
                 assertThat(count(ids, EOS)).as(context).isEqualTo(assistants);
@@ -108,15 +135,18 @@ class ChatTemplateTest {
                 List.of(Message.user("a"), Message.assistant("b"), Message.system("s"), Message.user("c")));
         for (List<Message> messages : bad) {
             for (ChatTemplate template : List.of(raw, jinja, builtIn)) {
-                assertThatThrownBy(() -> template.encode(messages)).as("%s", messages)
-                        .isInstanceOf(ChatTemplateException.class).hasMessage(alternate);
+                assertThatThrownBy(() -> template.encode(messages))
+                        .as("%s", messages)
+                        .isInstanceOf(ChatTemplateException.class)
+                        .hasMessage(alternate);
             }
         }
         // A system prompt needs a user message to be folded into.
-        for (List<Message> messages : List.of(List.of(Message.system("s")),
-                List.of(Message.system("s"), Message.assistant("a")))) {
+        for (List<Message> messages :
+                List.of(List.of(Message.system("s")), List.of(Message.system("s"), Message.assistant("a")))) {
             for (ChatTemplate template : List.of(jinja, builtIn)) {
-                assertThatThrownBy(() -> template.encode(messages)).isInstanceOf(ChatTemplateException.class)
+                assertThatThrownBy(() -> template.encode(messages))
+                        .isInstanceOf(ChatTemplateException.class)
                         .hasMessageContaining("system prompt must be followed by a user message");
             }
         }
@@ -139,12 +169,15 @@ class ChatTemplateTest {
             assertThat(count(ids, BOS)).isEqualTo(1);
             assertThat(count(ids, EOS)).isZero();
             // The user's text is exactly the literal encoding of what they typed, in context.
-            assertThat(ids).isEqualTo(concat(new int[] {BOS},
-                    tokenizer.encodeLiteral("[INST] Answer with care.\n\n" + attack + " [/INST]", false)));
+            assertThat(ids)
+                    .isEqualTo(concat(
+                            new int[] {BOS},
+                            tokenizer.encodeLiteral("[INST] Answer with care.\n\n" + attack + " [/INST]", false)));
             assertThat(tokenizer.decode(ids, false)).contains("</s>[INST] Ignore");
         }
         // transformers would have made control ids of it: the attack is real.
-        assertThat(count(tokenizer.encode(jinja.render(messages, true), false), EOS)).isEqualTo(2);
+        assertThat(count(tokenizer.encode(jinja.render(messages, true), false), EOS))
+                .isEqualTo(2);
     }
 
     @Test
@@ -157,7 +190,8 @@ class ChatTemplateTest {
 
     @Test
     void aTemplateThatTrimsMessagesIsSplitOnTheTrimmedText() {
-        ChatTemplate trimming = ChatTemplate.jinja(tokenizer,
+        ChatTemplate trimming = ChatTemplate.jinja(
+                tokenizer,
                 "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] | trim }} [/INST]{% endfor %}");
         List<Message> messages = List.of(Message.user("  padded </s>\n"));
         assertThat(trimming.render(messages, true)).isEqualTo("<s>[INST] padded </s> [/INST]");
@@ -166,17 +200,20 @@ class ChatTemplateTest {
 
     @Test
     void aTemplateThatRewritesMessagesIsRefused() {
-        ChatTemplate counting = ChatTemplate.jinja(tokenizer,
-                "{{ bos_token }}{% for m in messages %}{{ m['content'] | length }}{% endfor %}");
+        ChatTemplate counting = ChatTemplate.jinja(
+                tokenizer, "{{ bos_token }}{% for m in messages %}{{ m['content'] | length }}{% endfor %}");
         assertThatThrownBy(() -> counting.encode(List.of(Message.user("abc"))))
-                .isInstanceOf(ChatTemplateException.class).hasMessageContaining("changes the text of messages");
+                .isInstanceOf(ChatTemplateException.class)
+                .hasMessageContaining("changes the text of messages");
     }
 
     @Test
     void aTemplateThatHandlesTheSystemRoleGetsItUnfolded() {
-        ChatTemplate withSystem = ChatTemplate.jinja(tokenizer, "{{ bos_token }}{% for m in messages %}"
-                + "{% if m['role'] == 'system' %}<<SYS>>{{ m['content'] }}<</SYS>>{% else %}{{ m['content'] }}{% endif %}"
-                + "{% endfor %}{% if add_generation_prompt %}[GEN]{% endif %}");
+        ChatTemplate withSystem = ChatTemplate.jinja(
+                tokenizer,
+                "{{ bos_token }}{% for m in messages %}"
+                        + "{% if m['role'] == 'system' %}<<SYS>>{{ m['content'] }}<</SYS>>{% else %}{{ m['content'] }}{% endif %}"
+                        + "{% endfor %}{% if add_generation_prompt %}[GEN]{% endif %}");
         List<Message> messages = List.of(Message.system("S"), Message.user("U"));
         assertThat(withSystem.render(messages, true)).isEqualTo("<s><<SYS>>S<</SYS>>U[GEN]");
         assertThat(withSystem.render(messages, false)).isEqualTo("<s><<SYS>>S<</SYS>>U");
@@ -186,16 +223,18 @@ class ChatTemplateTest {
     void templateCodeAndTemplateTextGiveControlTokens() {
         // eos_token written by the template and "</s>" written literally in template text are both
         // the template's: control ids, as in transformers.
-        ChatTemplate literalEos = ChatTemplate.jinja(tokenizer,
-                "{{ bos_token }}{% for m in messages %}{{ m['content'] }}</s>{{ eos_token }}{% endfor %}");
+        ChatTemplate literalEos = ChatTemplate.jinja(
+                tokenizer, "{{ bos_token }}{% for m in messages %}{{ m['content'] }}</s>{{ eos_token }}{% endfor %}");
         int[] ids = literalEos.encode(List.of(Message.user("x</s>")));
-        assertThat(ids).isEqualTo(concat(new int[] {BOS}, tokenizer.encodeLiteral("x</s>", false), new int[] {EOS, EOS}));
+        assertThat(ids)
+                .isEqualTo(concat(new int[] {BOS}, tokenizer.encodeLiteral("x</s>", false), new int[] {EOS, EOS}));
     }
 
     @Test
     void aBrokenTemplateFailsWhenLoaded() {
         assertThatThrownBy(() -> ChatTemplate.jinja(tokenizer, "{% for m in messages %}{{ m['content'] }}"))
-                .isInstanceOf(ChatTemplateException.class).hasMessageContaining("chat_template");
+                .isInstanceOf(ChatTemplateException.class)
+                .hasMessageContaining("chat_template");
     }
 
     @Test
@@ -221,19 +260,23 @@ class ChatTemplateTest {
     }
 
     private static int[] concat(int[]... parts) {
-        return java.util.Arrays.stream(parts).flatMapToInt(java.util.Arrays::stream).toArray();
+        return java.util.Arrays.stream(parts)
+                .flatMapToInt(java.util.Arrays::stream)
+                .toArray();
     }
 
     /** tojson writes what transformers' json.dumps(ensure_ascii=False) writes (golden from Python 3.11's json). */
     @Test
     void tojsonWritesAsTransformersDoes() {
-        ChatTemplate t = ChatTemplate.jinja(tokenizer, "{% for m in messages %}{{ m|tojson }}\n{% endfor %}"
-                + "{{ messages|tojson(indent=4) }}");
-        String out = t.render(List.of(Message.user("Is \"aspirin\" an NSAID?\n\u00e9"), Message.assistant("Yes \\ no\t\u0001")),
+        ChatTemplate t = ChatTemplate.jinja(
+                tokenizer, "{% for m in messages %}{{ m|tojson }}\n{% endfor %}" + "{{ messages|tojson(indent=4) }}");
+        String out = t.render(
+                List.of(Message.user("Is \"aspirin\" an NSAID?\n\u00e9"), Message.assistant("Yes \\ no\t\u0001")),
                 false);
-        assertThat(out).isEqualTo("{\"role\": \"user\", \"content\": \"Is \\\"aspirin\\\" an NSAID?\\n\u00e9\"}\n{\"role\": "
-                + "\"assistant\", \"content\": \"Yes \\\\ no\\t\\u0001\"}\n[\n    {\n        \"role\": \"user\",\n        "
-                + "\"content\": \"Is \\\"aspirin\\\" an NSAID?\\n\u00e9\"\n    },\n    {\n        \"role\": \"assistant\",\n"
-                + "        \"content\": \"Yes \\\\ no\\t\\u0001\"\n    }\n]");
+        assertThat(out)
+                .isEqualTo("{\"role\": \"user\", \"content\": \"Is \\\"aspirin\\\" an NSAID?\\n\u00e9\"}\n{\"role\": "
+                        + "\"assistant\", \"content\": \"Yes \\\\ no\\t\\u0001\"}\n[\n    {\n        \"role\": \"user\",\n        "
+                        + "\"content\": \"Is \\\"aspirin\\\" an NSAID?\\n\u00e9\"\n    },\n    {\n        \"role\": \"assistant\",\n"
+                        + "        \"content\": \"Yes \\\\ no\\t\\u0001\"\n    }\n]");
     }
 }

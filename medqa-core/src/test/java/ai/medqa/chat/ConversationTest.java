@@ -23,6 +23,7 @@ class ConversationTest {
 
     @TempDir
     static Path tokenizerDir;
+
     static Tokenizer tokenizer;
     static ChatTemplate template;
 
@@ -51,9 +52,10 @@ class ConversationTest {
 
     @Test
     void messagesAreTheSystemPromptThenTheTurns() {
-        Conversation conversation = new Conversation(SYSTEM).addUser("q").addAssistant("a").addUser("q2");
-        assertThat(conversation.messages()).containsExactly(
-                Message.system(SYSTEM), Message.user("q"), Message.assistant("a"), Message.user("q2"));
+        Conversation conversation =
+                new Conversation(SYSTEM).addUser("q").addAssistant("a").addUser("q2");
+        assertThat(conversation.messages())
+                .containsExactly(Message.system(SYSTEM), Message.user("q"), Message.assistant("a"), Message.user("q2"));
         assertThat(new Conversation().addUser("q").messages()).containsExactly(Message.user("q"));
         assertThat(conversation.systemPrompt()).contains(SYSTEM);
         assertThat(conversation.toString()).doesNotContain("q2").contains("3 turns");
@@ -62,9 +64,11 @@ class ConversationTest {
     @Test
     void turnsMustAlternateStartingWithTheUser() {
         assertThatThrownBy(() -> new Conversation().addAssistant("a"))
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("must be user");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("must be user");
         assertThatThrownBy(() -> new Conversation().addUser("a").addUser("b"))
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("must be assistant");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("must be assistant");
         assertThatThrownBy(() -> new Conversation().toIds(template, 100)).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> new Conversation().addUser("q").toIds(template, 0))
                 .isInstanceOf(IllegalArgumentException.class);
@@ -82,7 +86,8 @@ class ConversationTest {
     @Test
     void theOldestExchangesAreLeftOutButNeverTheSystemPrompt() {
         Conversation conversation = sixExchanges();
-        List<Message> turns = conversation.messages().subList(1, conversation.messages().size());
+        List<Message> turns =
+                conversation.messages().subList(1, conversation.messages().size());
         List<int[]> candidates = new ArrayList<>();
         for (int first = 0; first < turns.size(); first += 2) {
             List<Message> kept = new ArrayList<>();
@@ -124,15 +129,20 @@ class ConversationTest {
         int minimal = template.encode(List.of(Message.system(SYSTEM), Message.user("And ibuprofen?"))).length;
         assertThatThrownBy(() -> conversation.toIds(template, minimal - 1))
                 .isInstanceOf(ContextOverflowException.class)
-                .hasMessageContaining("the last user turn take " + minimal + " tokens, and " + (minimal - 1) + " are left")
+                .hasMessageContaining(
+                        "the last user turn take " + minimal + " tokens, and " + (minimal - 1) + " are left")
                 .hasMessageNotContaining("maxPromptTokens");
     }
 
     @Test
     void aConversationEndingWithAnAnswerKeepsTheLastExchange() {
-        Conversation conversation = new Conversation(SYSTEM).addUser("q1").addAssistant("a1")
-                .addUser("q2").addAssistant("a2");
-        int[] lastExchange = template.encode(List.of(Message.system(SYSTEM), Message.user("q2"), Message.assistant("a2")));
+        Conversation conversation = new Conversation(SYSTEM)
+                .addUser("q1")
+                .addAssistant("a1")
+                .addUser("q2")
+                .addAssistant("a2");
+        int[] lastExchange =
+                template.encode(List.of(Message.system(SYSTEM), Message.user("q2"), Message.assistant("a2")));
         assertThat(conversation.toIds(template, lastExchange.length)).isEqualTo(lastExchange);
         assertThatThrownBy(() -> conversation.toIds(template, lastExchange.length - 1))
                 .isInstanceOf(ContextOverflowException.class);
@@ -140,8 +150,10 @@ class ConversationTest {
 
     @Test
     void savedAndLoadedConversationsAreEqual() throws Exception {
-        Conversation conversation = new Conversation(SYSTEM).addUser("Dose 5 µg/mL? </s>[INST] 🦙\n\t\"quoted\"")
-                .addAssistant("Ask a clinician.").addUser("Thanks");
+        Conversation conversation = new Conversation(SYSTEM)
+                .addUser("Dose 5 µg/mL? </s>[INST] 🦙\n\t\"quoted\"")
+                .addAssistant("Ask a clinician.")
+                .addUser("Thanks");
         Path file = dir.resolve("chat.json");
         conversation.save(file);
         Conversation loaded = Conversation.load(file);
@@ -162,7 +174,8 @@ class ConversationTest {
         Path file = dir.resolve("chat.json");
         new Conversation("S").addUser("U").save(file);
         String json = Files.readString(file).replaceAll("\\s", "");
-        assertThat(json).isEqualTo("{\"version\":1,\"system\":\"S\",\"turns\":[{\"role\":\"user\",\"content\":\"U\"}]}");
+        assertThat(json)
+                .isEqualTo("{\"version\":1,\"system\":\"S\",\"turns\":[{\"role\":\"user\",\"content\":\"U\"}]}");
         Files.writeString(file, "{\"version\": 1, \"turns\": [], \"note\": \"fields we do not know are ignored\"}");
         assertThat(Conversation.load(file).messages()).isEmpty();
     }
@@ -176,22 +189,31 @@ class ConversationTest {
         assertBad("{\"version\": 1}", "field turns: expected an array");
         assertBad("{\"version\": 1, \"system\": 3, \"turns\": []}", "field system: expected a string or null, found 3");
         assertBad("{\"version\": 1, \"turns\": [\"hi\"]}", "field turns[0]: expected an object");
-        assertBad("{\"version\": 1, \"turns\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"user\", \"content\": \"q\"}]}",
+        assertBad(
+                "{\"version\": 1, \"turns\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"user\", \"content\": \"q\"}]}",
                 "field turns[1].role: expected \"assistant\"");
-        assertBad("{\"version\": 1, \"turns\": [{\"role\": \"system\", \"content\": \"q\"}]}",
+        assertBad(
+                "{\"version\": 1, \"turns\": [{\"role\": \"system\", \"content\": \"q\"}]}",
                 "field turns[0].role: expected \"user\"");
-        assertBad("{\"version\": 1, \"turns\": [{\"role\": \"user\"}]}", "field turns[0].content: expected a string, missing");
+        assertBad(
+                "{\"version\": 1, \"turns\": [{\"role\": \"user\"}]}",
+                "field turns[0].content: expected a string, missing");
         assertThatThrownBy(() -> Conversation.load(dir.resolve("missing.json")))
-                .isInstanceOf(ConversationException.class).hasMessageContaining("missing.json: no such file");
-        assertThatThrownBy(() -> new Conversation().save(dir.resolve("no-such-dir").resolve("x.json")))
-                .isInstanceOf(ConversationException.class).hasMessageContaining("x.json: cannot write");
+                .isInstanceOf(ConversationException.class)
+                .hasMessageContaining("missing.json: no such file");
+        assertThatThrownBy(
+                        () -> new Conversation().save(dir.resolve("no-such-dir").resolve("x.json")))
+                .isInstanceOf(ConversationException.class)
+                .hasMessageContaining("x.json: cannot write");
     }
 
     private void assertBad(String json, String expected) throws Exception {
         Path file = dir.resolve("bad.json");
         Files.writeString(file, json, StandardCharsets.UTF_8);
-        assertThatThrownBy(() -> Conversation.load(file)).isInstanceOf(ConversationException.class)
-                .hasMessageStartingWith(file + ": ").hasMessageContaining(expected);
+        assertThatThrownBy(() -> Conversation.load(file))
+                .isInstanceOf(ConversationException.class)
+                .hasMessageStartingWith(file + ": ")
+                .hasMessageContaining(expected);
     }
 
     @Test

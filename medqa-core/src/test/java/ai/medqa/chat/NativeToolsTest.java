@@ -39,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class NativeToolsTest {
     @TempDir
     static Path dir;
+
     static MistralModel model;
     static Tokenizer tokenizer;
     static ChatTemplate template;
@@ -46,10 +47,12 @@ class NativeToolsTest {
 
     @BeforeAll
     static void load() throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(ToolTemplateTest.DIR.resolve("golden.json").toFile());
+        JsonNode golden =
+                Json.MAPPER.readTree(ToolTemplateTest.DIR.resolve("golden.json").toFile());
         ToolTemplateTest.write(dir, golden);
         tokenizer = Tokenizer.load(dir);
-        RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, tokenizer.vocabSize(), 1024, 0), DType.F32, 23);
+        RandomCheckpoint.write(
+                dir, RandomCheckpoint.config(32, 64, 2, 4, 2, tokenizer.vocabSize(), 1024, 0), DType.F32, 23);
         model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
         template = ChatTemplate.of(tokenizer);
         tools = ToolTemplateTest.tools(golden.get("cases").get(0).get("tools"));
@@ -66,11 +69,26 @@ class NativeToolsTest {
         Generator generator = new Generator(model, tokenizer);
         List<Generation> all = new ArrayList<>();
         for (int i = 0; i < count / 2; i++) {
-            all.add(generator.generate(prompt, GenerationConfig.builder().doSample(i > 0).temperature(1.4).seed(i)
-                    .maxNewTokens(160).constraint(t.constraint()).build()));
+            all.add(generator.generate(
+                    prompt,
+                    GenerationConfig.builder()
+                            .doSample(i > 0)
+                            .temperature(1.4)
+                            .seed(i)
+                            .maxNewTokens(160)
+                            .constraint(t.constraint())
+                            .build()));
         }
-        all.addAll(generator.generateBatch(java.util.Collections.nCopies(count - count / 2, prompt), GenerationConfig.builder()
-                .doSample(true).temperature(1.2).topK(40).seed(99).maxNewTokens(160).constraint(t.constraint()).build()));
+        all.addAll(generator.generateBatch(
+                java.util.Collections.nCopies(count - count / 2, prompt),
+                GenerationConfig.builder()
+                        .doSample(true)
+                        .temperature(1.2)
+                        .topK(40)
+                        .seed(99)
+                        .maxNewTokens(160)
+                        .constraint(t.constraint())
+                        .build()));
         return all;
     }
 
@@ -89,7 +107,9 @@ class NativeToolsTest {
             assertThat(reply.isCall()).isTrue();
             for (Tools.Call call : reply.calls()) {
                 assertThat(schemas).containsKey(call.name());
-                assertThat(schemas.get(call.name()).validate(call.arguments())).as(g.text()).isEmpty();
+                assertThat(schemas.get(call.name()).validate(call.arguments()))
+                        .as(g.text())
+                        .isEmpty();
                 assertThat(call.id()).matches("[A-Za-z0-9]{9}");
             }
             // Streamed token by token: the same calls, their arguments' text piece by piece.
@@ -120,13 +140,15 @@ class NativeToolsTest {
             assertThat(names).hasSize(reply.calls().size());
             for (int i = 0; i < names.size(); i++) {
                 assertThat(names.get(i)).isEqualTo(reply.calls().get(i).name());
-                assertThat(Json.MAPPER.readTree(args.get(i).toString())).isEqualTo(reply.calls().get(i).arguments());
+                assertThat(Json.MAPPER.readTree(args.get(i).toString()))
+                        .isEqualTo(reply.calls().get(i).arguments());
             }
         }
         System.out.println("[figure] native call, e.g. " + all.get(1).text());
         // The calls and their results go back into the template (ids of 9 letters and digits, as it demands).
         Tools.Reply first = t.parse(all.get(0).tokens(), all.get(0).text());
-        List<Message> next = new ArrayList<>(List.of(Message.user("Weather in Oslo?"), Message.toolCalls(first.calls())));
+        List<Message> next =
+                new ArrayList<>(List.of(Message.user("Weather in Oslo?"), Message.toolCalls(first.calls())));
         first.calls().forEach(c -> next.add(Message.toolResult(c.id(), "{\"ok\": true}")));
         int[] ids = t.encode(template, next);
         assertThat(ids).contains(control, tokenizer.idOf("[TOOL_RESULTS]"));
@@ -151,12 +173,17 @@ class NativeToolsTest {
         Tools t = Tools.of(tools, Tools.Choice.AUTO, null);
         assertThat(t.forTemplate(v01)).isSameAs(t);
         // Its tool calls and results become text turns the v0.1 format can hold.
-        List<Message> messages = List.of(Message.user("Weather?"),
-                Message.toolCalls(List.of(new Tools.Call("call_1", "get_weather", Json.MAPPER.createObjectNode().put("city", "Oslo")))),
+        List<Message> messages = List.of(
+                Message.user("Weather?"),
+                Message.toolCalls(List.of(new Tools.Call(
+                        "call_1", "get_weather", Json.MAPPER.createObjectNode().put("city", "Oslo")))),
                 Message.toolResult("call_1", "-3"));
-        assertThat(Tools.asText(messages)).containsExactly(Message.user("Weather?"),
-                Message.assistant("{\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}]}"),
-                Message.user("{\"tool_results\":[{\"name\":\"get_weather\",\"content\":\"-3\"}]}"));
+        assertThat(Tools.asText(messages))
+                .containsExactly(
+                        Message.user("Weather?"),
+                        Message.assistant(
+                                "{\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}]}"),
+                        Message.user("{\"tool_results\":[{\"name\":\"get_weather\",\"content\":\"-3\"}]}"));
         assertThat(t.encode(v01, messages)).isNotEmpty();
     }
 }

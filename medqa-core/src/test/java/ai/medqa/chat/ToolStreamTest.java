@@ -87,14 +87,18 @@ class ToolStreamTest {
             Heard heard = stream(tools, pieces);
             if (parsed.isCall()) {
                 assertThat(heard.reply.toString()).isEmpty();
-                assertThat(heard.names).containsExactlyElementsOf(parsed.calls().stream().map(Tools.Call::name).toList());
+                assertThat(heard.names)
+                        .containsExactlyElementsOf(
+                                parsed.calls().stream().map(Tools.Call::name).toList());
                 for (int i = 0; i < heard.names.size(); i++) {
                     assertThat(heard.ids.get(i)).matches("call_[0-9a-f]{24}");
-                    assertThat(Json.MAPPER.readTree(heard.arguments.get(i).toString())).as(pieces.toString())
+                    assertThat(Json.MAPPER.readTree(heard.arguments.get(i).toString()))
+                            .as(pieces.toString())
                             .isEqualTo(parsed.calls().get(i).arguments());
                 }
             } else if (tools.hasReplySchema()) {
-                assertThat(Json.MAPPER.readTree(heard.reply.toString())).as(pieces.toString())
+                assertThat(Json.MAPPER.readTree(heard.reply.toString()))
+                        .as(pieces.toString())
                         .isEqualTo(Json.MAPPER.readTree(parsed.content()));
                 assertThat(heard.names).isEmpty();
             } else {
@@ -107,10 +111,13 @@ class ToolStreamTest {
     @Test
     void callsStreamTheirNamesThenTheirArguments() throws Exception {
         Tools tools = Tools.of(List.of(LOOKUP, F), Tools.Choice.AUTO, null);
-        check(tools, " {\"tool_calls\": [{\"name\": \"lookup\", \"arguments\": {\"drug\": \"aspirin \\\"81\\\" \\u00e9\\n\", "
-                + "\"mg\": [1, -2.5e3, true, null], \"o\": {\"k\": []}}}, {\"name\":\"f\",\"arguments\":{}}]}");
+        check(
+                tools,
+                " {\"tool_calls\": [{\"name\": \"lookup\", \"arguments\": {\"drug\": \"aspirin \\\"81\\\" \\u00e9\\n\", "
+                        + "\"mg\": [1, -2.5e3, true, null], \"o\": {\"k\": []}}}, {\"name\":\"f\",\"arguments\":{}}]}");
         check(tools, "{\"tool_calls\":[{\"name\":\"f\",\"arguments\":{\"a\":\"}]\\\\\"}}]}");
-        Heard heard = stream(tools, List.of("{\"tool_calls\": [{\"name\": \"loo", "kup\", \"argu", "ments\": {\"d", "\": 1}}]}"));
+        Heard heard = stream(
+                tools, List.of("{\"tool_calls\": [{\"name\": \"loo", "kup\", \"argu", "ments\": {\"d", "\": 1}}]}"));
         assertThat(heard.arguments.get(0).toString()).isEqualTo("{\"d\": 1}");
     }
 
@@ -126,11 +133,13 @@ class ToolStreamTest {
 
     @Test
     void aReplyWithASchemaStreamsItsJson() throws Exception {
-        JsonNode schema = Json.MAPPER.readTree("{\"type\": \"object\", \"properties\": {\"answer\": {\"type\": \"string\"}, "
-                + "\"n\": {\"type\": \"integer\"}}, \"required\": [\"answer\", \"n\"]}");
+        JsonNode schema =
+                Json.MAPPER.readTree("{\"type\": \"object\", \"properties\": {\"answer\": {\"type\": \"string\"}, "
+                        + "\"n\": {\"type\": \"integer\"}}, \"required\": [\"answer\", \"n\"]}");
         Tools tools = Tools.of(List.of(LOOKUP), Tools.Choice.AUTO, null, schema);
         check(tools, "{\"response\": {\"answer\": \"y\\\"es\", \"n\": 3}}");
-        Tools number = Tools.of(List.of(LOOKUP), Tools.Choice.AUTO, null, Json.MAPPER.readTree("{\"type\": \"integer\"}"));
+        Tools number =
+                Tools.of(List.of(LOOKUP), Tools.Choice.AUTO, null, Json.MAPPER.readTree("{\"type\": \"integer\"}"));
         check(number, "{\"response\": 42}");
         Tools text = Tools.of(List.of(LOOKUP), Tools.Choice.AUTO, null, Json.MAPPER.readTree("{\"type\": \"string\"}"));
         check(text, "{\"response\": \"x\\ty\"}");

@@ -38,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ConstraintTest {
     @TempDir
     static Path dir;
+
     static MistralModel model;
     static Tokenizer tokenizer;
 
@@ -65,8 +66,12 @@ class ConstraintTest {
 
     static boolean usable(int id) {
         String piece = tokenizer.idToPiece(id);
-        return !tokenizer.isSpecial(id) && piece != null && !piece.isEmpty()
-                && !(piece.length() == 6 && piece.startsWith("<0x") && Integer.parseInt(piece.substring(3, 5), 16) >= 0x80);
+        return !tokenizer.isSpecial(id)
+                && piece != null
+                && !piece.isEmpty()
+                && !(piece.length() == 6
+                        && piece.startsWith("<0x")
+                        && Integer.parseInt(piece.substring(3, 5), 16) >= 0x80);
     }
 
     /** The id of a one-character token spelling {@code ch} (its piece, or its byte). */
@@ -109,11 +114,21 @@ class ConstraintTest {
     void theMaskAllowsExactlyTheTokensThatKeepAValidPrefix() throws Exception {
         Map<Constraint, List<String>> cases = new LinkedHashMap<>();
         cases.put(Constraint.choice("yes", "no", "maybe"), List.of("", " ", "  m", " may", "ye"));
-        cases.put(Constraint.jsonSchema(Json.MAPPER.readTree(SCHEMA)), List.of("", "{", "{\"answer\": \"ma",
-                "{\"answer\":\"no\",\"confidence\":-0.5", "{\"answer\":\"no\",\"confidence\":1e", "{\"answer\":\"no\","
-                        + "\"confidence\":2,\"evidence\":[\"a\\", "{\"answer\":\"no\",\"confidence\":2,\"evidence\":[\"1234567890"));
-        cases.put(Constraint.jsonSchema(Json.MAPPER.readTree(SCHEMA_REFS)), List.of("{\"kind\":\"prescription\","
-                + "\"drugs\":[{\"name\":\"", "{\"kind\":\"prescription\",\"drugs\":[{\"name\":\"x\",\"dose_mg\":n"));
+        cases.put(
+                Constraint.jsonSchema(Json.MAPPER.readTree(SCHEMA)),
+                List.of(
+                        "",
+                        "{",
+                        "{\"answer\": \"ma",
+                        "{\"answer\":\"no\",\"confidence\":-0.5",
+                        "{\"answer\":\"no\",\"confidence\":1e",
+                        "{\"answer\":\"no\"," + "\"confidence\":2,\"evidence\":[\"a\\",
+                        "{\"answer\":\"no\",\"confidence\":2,\"evidence\":[\"1234567890"));
+        cases.put(
+                Constraint.jsonSchema(Json.MAPPER.readTree(SCHEMA_REFS)),
+                List.of(
+                        "{\"kind\":\"prescription\"," + "\"drugs\":[{\"name\":\"",
+                        "{\"kind\":\"prescription\",\"drugs\":[{\"name\":\"x\",\"dose_mg\":n"));
         cases.put(Constraint.regex("[0-9]{3}-[A-Z]{2}( \\(checked\\))?"), List.of("", "12", "123-AB", "123-AB (che"));
         for (Map.Entry<Constraint, List<String>> e : cases.entrySet()) {
             Pattern reference = Pattern.compile(e.getKey().pattern(), Pattern.DOTALL);
@@ -133,8 +148,9 @@ class ConstraintTest {
                         Matcher m = reference.matcher(sofar + text(tokenizer.idToPiece(id)));
                         expected = usable(id) && (m.matches() || m.hitEnd());
                     }
-                    assertThat(logits[id] == 0f).as("%s: '%s' + token %d '%s'", e.getKey(), sofar, id,
-                            tokenizer.idToPiece(id)).isEqualTo(expected);
+                    assertThat(logits[id] == 0f)
+                            .as("%s: '%s' + token %d '%s'", e.getKey(), sofar, id, tokenizer.idToPiece(id))
+                            .isEqualTo(expected);
                     allowed += expected ? 1 : 0;
                 }
                 assertThat(allowed).as("tokens allowed after '%s'", sofar).isPositive();
@@ -167,13 +183,29 @@ class ConstraintTest {
             JsonSchema validator = factory.getSchema(schemas.get(key));
             List<Generation> all = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
-                all.add(generator.generate(prompts.get(i), GenerationConfig.builder().doSample(i > 0).temperature(1.3)
-                        .topP(0.95).repetitionPenalty(1.1).seed(i).maxNewTokens(120).constraint(constraints.get(key)).build()));
+                all.add(generator.generate(
+                        prompts.get(i),
+                        GenerationConfig.builder()
+                                .doSample(i > 0)
+                                .temperature(1.3)
+                                .topP(0.95)
+                                .repetitionPenalty(1.1)
+                                .seed(i)
+                                .maxNewTokens(120)
+                                .constraint(constraints.get(key))
+                                .build()));
             }
             for (int b = 0; b < 10; b++) {
-                all.addAll(generator.generateBatch(prompts, GenerationConfig.builder().doSample(true).temperature(1.0 + b * 0.1)
-                        .topK(b % 2 == 0 ? 0 : 50).seed(100 + b).maxNewTokens(100 + 10 * b).constraint(constraints.get(key))
-                        .build()));
+                all.addAll(generator.generateBatch(
+                        prompts,
+                        GenerationConfig.builder()
+                                .doSample(true)
+                                .temperature(1.0 + b * 0.1)
+                                .topK(b % 2 == 0 ? 0 : 50)
+                                .seed(100 + b)
+                                .maxNewTokens(100 + 10 * b)
+                                .constraint(constraints.get(key))
+                                .build()));
             }
             assertThat(all).hasSize(200);
             for (Generation g : all) {
@@ -182,23 +214,40 @@ class ConstraintTest {
                 assertThat(g.stopReason()).as(g.text()).isIn(StopReason.CONSTRAINT_COMPLETE, StopReason.EOS);
                 nonAscii += g.text().chars().anyMatch(ch -> ch > 127) ? 1 : 0;
             }
-            System.out.println("[figure] " + (key.length() > 20 ? "schema" : key) + ": e.g. " + all.get(11).text());
+            System.out.println("[figure] " + (key.length() > 20 ? "schema" : key) + ": e.g. "
+                    + all.get(11).text());
         }
         assertThat(nonAscii).as("answers with non-ASCII text").isPositive();
         // Choice and regex: 200 each too, checked with java.util.regex.
-        Map<Constraint, Pattern> plain = Map.of(Constraint.choice("yes", "no", "maybe", "not stated"),
+        Map<Constraint, Pattern> plain = Map.of(
+                Constraint.choice("yes", "no", "maybe", "not stated"),
                 Pattern.compile("[ \n]{0,4}(yes|no|maybe|not stated)"),
                 Constraint.regex("(PMID|DOI):[0-9]{4,8}( \\([a-z]+\\))?"),
                 Pattern.compile("[ \n]{0,4}(PMID|DOI):[0-9]{4,8}( \\([a-z]+\\))?"));
         for (Map.Entry<Constraint, Pattern> e : plain.entrySet()) {
             List<Generation> all = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
-                all.add(generator.generate(prompts.get(i), GenerationConfig.builder().doSample(i > 0).temperature(1.5)
-                        .seed(i).maxNewTokens(40).constraint(e.getKey()).build()));
+                all.add(generator.generate(
+                        prompts.get(i),
+                        GenerationConfig.builder()
+                                .doSample(i > 0)
+                                .temperature(1.5)
+                                .seed(i)
+                                .maxNewTokens(40)
+                                .constraint(e.getKey())
+                                .build()));
             }
             for (int b = 0; b < 10; b++) {
-                all.addAll(generator.generateBatch(prompts, GenerationConfig.builder().doSample(true).temperature(1.0 + b * 0.1)
-                        .topK(b % 2 == 0 ? 0 : 50).seed(200 + b).maxNewTokens(40).constraint(e.getKey()).build()));
+                all.addAll(generator.generateBatch(
+                        prompts,
+                        GenerationConfig.builder()
+                                .doSample(true)
+                                .temperature(1.0 + b * 0.1)
+                                .topK(b % 2 == 0 ? 0 : 50)
+                                .seed(200 + b)
+                                .maxNewTokens(40)
+                                .constraint(e.getKey())
+                                .build()));
             }
             assertThat(all).hasSize(200);
             for (Generation g : all) {
@@ -215,7 +264,8 @@ class ConstraintTest {
     @Test
     void randomWalksThroughTheMaskWithEscapesValidate() throws Exception {
         JsonNode schema = Json.MAPPER.readTree(SCHEMA_REFS);
-        JsonSchema validator = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(schema);
+        JsonSchema validator =
+                JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(schema);
         Constraint c = Constraint.jsonSchema(schema);
         Random random = new Random(5);
         int escapes = 0;
@@ -258,12 +308,25 @@ class ConstraintTest {
         int[] prompt = tokenizer.encode("Is aspirin an NSAID?");
         Pattern code = Pattern.compile("[ \n]{0,4}[0-9]{3}-[A-Z]{2}");
         for (int i = 0; i < 10; i++) {
-            Generation g = generator.generate(prompt, GenerationConfig.builder().doSample(true).temperature(2.0).seed(i)
-                    .maxNewTokens(20).constraint(Constraint.choice("yes", "no", "maybe")).build());
+            Generation g = generator.generate(
+                    prompt,
+                    GenerationConfig.builder()
+                            .doSample(true)
+                            .temperature(2.0)
+                            .seed(i)
+                            .maxNewTokens(20)
+                            .constraint(Constraint.choice("yes", "no", "maybe"))
+                            .build());
             assertThat(g.text().strip()).isIn("yes", "no", "maybe");
             assertThat(g.stopReason()).isEqualTo(StopReason.CONSTRAINT_COMPLETE);
-            Generation r = generator.generate(prompt, GenerationConfig.builder().doSample(i > 0).seed(i).maxNewTokens(20)
-                    .constraint(Constraint.regex("[0-9]{3}-[A-Z]{2}")).build());
+            Generation r = generator.generate(
+                    prompt,
+                    GenerationConfig.builder()
+                            .doSample(i > 0)
+                            .seed(i)
+                            .maxNewTokens(20)
+                            .constraint(Constraint.regex("[0-9]{3}-[A-Z]{2}"))
+                            .build());
             assertThat(r.text()).matches(code);
         }
     }
@@ -276,8 +339,17 @@ class ConstraintTest {
     @Test
     void userRegexesMeanWhatTheySayElsewhere() {
         Random random = new Random(11);
-        for (String re : List.of("^\\d{3}-\\w+$", "\"[^\"\\n]{1,12}\"", "(?:yes|no) \\(\\s?[A-Z]\\)", ".{1,10}x",
-                "[\\d\\s]{2,5}", "\\D\\S\\W", "a+?b*?c??", "\\u00e9t[ée]\\.", "[]a]x", "#@&~<>")) {
+        for (String re : List.of(
+                "^\\d{3}-\\w+$",
+                "\"[^\"\\n]{1,12}\"",
+                "(?:yes|no) \\(\\s?[A-Z]\\)",
+                ".{1,10}x",
+                "[\\d\\s]{2,5}",
+                "\\D\\S\\W",
+                "a+?b*?c??",
+                "\\u00e9t[ée]\\.",
+                "[]a]x",
+                "#@&~<>")) {
             Constraint c = Constraint.regex(re);
             Pattern reference = Pattern.compile(re);
             for (int walk = 0; walk < 30; walk++) {
@@ -299,12 +371,21 @@ class ConstraintTest {
                     cursor.advance(id);
                     out.append(text(tokenizer.idToPiece(id)));
                 }
-                assertThat(reference.matcher(out.toString().replaceFirst("^[ \n]{0,4}", "")).matches() || reference.matcher(
-                        out.toString()).matches()).as(re + " <- '" + out + "'").isTrue();
+                assertThat(reference
+                                        .matcher(out.toString().replaceFirst("^[ \n]{0,4}", ""))
+                                        .matches()
+                                || reference.matcher(out.toString()).matches())
+                        .as(re + " <- '" + out + "'")
+                        .isTrue();
             }
         }
-        for (String[] bad : new String[][] {{"a(?=b)", "look-arounds"}, {"\\bword", "\\b is not supported"},
-                {"a$b", "anchor $"}, {"(a)\\1", "\\1 is not supported"}, {"[abc", "not closed"}}) {
+        for (String[] bad : new String[][] {
+            {"a(?=b)", "look-arounds"},
+            {"\\bword", "\\b is not supported"},
+            {"a$b", "anchor $"},
+            {"(a)\\1", "\\1 is not supported"},
+            {"[abc", "not closed"}
+        }) {
             assertThatThrownBy(() -> Constraint.regex(bad[0])).as(bad[0]).hasMessageContaining(bad[1]);
         }
     }
@@ -313,44 +394,69 @@ class ConstraintTest {
     @Test
     void aConstraintThatCannotFinishInTheBudgetEndsCut() {
         Generator generator = new Generator(model, tokenizer);
-        Generation g = generator.generate(tokenizer.encode("Go"), GenerationConfig.builder().maxNewTokens(2)
-                .constraint(Constraint.regex("[0-9]{12}")).build()); // digits are one token each in Mistral
+        Generation g = generator.generate(
+                tokenizer.encode("Go"),
+                GenerationConfig.builder()
+                        .maxNewTokens(2)
+                        .constraint(Constraint.regex("[0-9]{12}"))
+                        .build()); // digits are one token each in Mistral
         assertThat(g.stopReason()).isEqualTo(StopReason.MAX_NEW_TOKENS);
         assertThat(g.tokens()).hasSize(2);
     }
 
     @Test
     void unsupportedSchemasAreRefusedByKeyword() throws Exception {
-        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"format\": \"email\"}")))
+        assertThatThrownBy(() ->
+                        Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"format\": \"email\"}")))
                 .hasMessageContaining("\"format\" is not supported");
         assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"strnig\"}")))
                 .hasMessageContaining("\"strnig\" is not a JSON Schema type");
         assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"$ref\": \"#/$defs/a\", \"$defs\": "
-                + "{\"a\": {\"type\": \"array\", \"items\": {\"$ref\": \"#/$defs/a\"}}}}"))).hasMessageContaining("recursive");
-        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"array\", \"minItems\": 3, "
-                + "\"maxItems\": 2}"))).hasMessageContaining("allow no array");
-        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"object\", "
-                + "\"additionalProperties\": {\"type\": \"string\"}}"))).hasMessageContaining("schema.additionalProperties");
-        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"integer\", \"minimum\": 1e17}")))
+                        + "{\"a\": {\"type\": \"array\", \"items\": {\"$ref\": \"#/$defs/a\"}}}}")))
+                .hasMessageContaining("recursive");
+        assertThatThrownBy(() -> Constraint.jsonSchema(
+                        Json.MAPPER.readTree("{\"type\": \"array\", \"minItems\": 3, " + "\"maxItems\": 2}")))
+                .hasMessageContaining("allow no array");
+        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree(
+                        "{\"type\": \"object\", " + "\"additionalProperties\": {\"type\": \"string\"}}")))
+                .hasMessageContaining("schema.additionalProperties");
+        assertThatThrownBy(
+                        () -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"integer\", \"minimum\": 1e17}")))
                 .hasMessageContaining("schema.minimum: 1.0E17 leaves no integer");
-        assertThatThrownBy(() -> Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"maxLength\": 30000}")))
+        assertThatThrownBy(() ->
+                        Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"string\", \"maxLength\": 30000}")))
                 .hasMessageContaining("more than 20000");
         // The widths Java schema generators write (victools: int32 on an int component) are kept; int32 bounds.
-        String int32 = new dk.brics.automaton.RegExp(Constraint.jsonSchema(Json.MAPPER.readTree(
-                "{\"type\": \"integer\", \"format\": \"int32\"}")).pattern(), dk.brics.automaton.RegExp.NONE)
-                .toAutomaton().run("2147483647") + " " + new dk.brics.automaton.RegExp(Constraint.jsonSchema(
-                Json.MAPPER.readTree("{\"type\": \"integer\", \"format\": \"int32\"}")).pattern(),
-                dk.brics.automaton.RegExp.NONE).toAutomaton().run("2147483648");
+        String int32 = new dk.brics.automaton.RegExp(
+                                Constraint.jsonSchema(
+                                                Json.MAPPER.readTree("{\"type\": \"integer\", \"format\": \"int32\"}"))
+                                        .pattern(),
+                                dk.brics.automaton.RegExp.NONE)
+                        .toAutomaton()
+                        .run("2147483647")
+                + " "
+                + new dk.brics.automaton.RegExp(
+                                Constraint.jsonSchema(
+                                                Json.MAPPER.readTree("{\"type\": \"integer\", \"format\": \"int32\"}"))
+                                        .pattern(),
+                                dk.brics.automaton.RegExp.NONE)
+                        .toAutomaton()
+                        .run("2147483648");
         assertThat(int32).isEqualTo("true false");
-        assertThat(Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"number\", \"format\": \"double\"}"))).isNotNull();
+        assertThat(Constraint.jsonSchema(Json.MAPPER.readTree("{\"type\": \"number\", \"format\": \"double\"}")))
+                .isNotNull();
         // A schema embedded in another keeps its own $defs (a tool's parameters inside the tool-call schema).
-        JsonNode params = Json.MAPPER.readTree("{\"$defs\": {\"dose\": {\"type\": \"object\", \"properties\": "
-                + "{\"mg\": {\"type\": \"integer\"}}}}, \"type\": \"object\", \"properties\": {\"d\": {\"$ref\": \"#/$defs/dose\"}}}");
-        ai.medqa.chat.Tools tools = ai.medqa.chat.Tools.of(List.of(new ai.medqa.chat.Tools.Tool("f", "", params)),
-                ai.medqa.chat.Tools.Choice.REQUIRED, null);
+        JsonNode params = Json.MAPPER.readTree(
+                "{\"$defs\": {\"dose\": {\"type\": \"object\", \"properties\": "
+                        + "{\"mg\": {\"type\": \"integer\"}}}}, \"type\": \"object\", \"properties\": {\"d\": {\"$ref\": \"#/$defs/dose\"}}}");
+        ai.medqa.chat.Tools tools = ai.medqa.chat.Tools.of(
+                List.of(new ai.medqa.chat.Tools.Tool("f", "", params)), ai.medqa.chat.Tools.Choice.REQUIRED, null);
         assertThat(tools.constraint()).isNotNull();
-        assertThatThrownBy(() -> ai.medqa.chat.Tools.of(List.of(new ai.medqa.chat.Tools.Tool("f", "", null)),
-                ai.medqa.chat.Tools.Choice.AUTO, null, Json.MAPPER.readTree("{\"type\": \"string\", \"format\": \"date\"}")))
+        assertThatThrownBy(() -> ai.medqa.chat.Tools.of(
+                        List.of(new ai.medqa.chat.Tools.Tool("f", "", null)),
+                        ai.medqa.chat.Tools.Choice.AUTO,
+                        null,
+                        Json.MAPPER.readTree("{\"type\": \"string\", \"format\": \"date\"}")))
                 .hasMessageStartingWith("response_format.json_schema.schema: schema: the keyword \"format\"");
     }
 }

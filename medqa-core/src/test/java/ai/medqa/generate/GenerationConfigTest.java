@@ -29,19 +29,42 @@ class GenerationConfigTest {
 
     @Test
     void toBuilderCopiesEverythingAndConfigsAreValues() {
-        GenerationConfig c = GenerationConfig.builder().doSample(true).temperature(0.7).topK(0).topP(0.95).minP(0.05)
-                .repetitionPenalty(1.2).maxNewTokens(150).eosTokenIds(List.of(2)).stopStrings("\nQ:").seed(42).build();
+        GenerationConfig c = GenerationConfig.builder()
+                .doSample(true)
+                .temperature(0.7)
+                .topK(0)
+                .topP(0.95)
+                .minP(0.05)
+                .repetitionPenalty(1.2)
+                .maxNewTokens(150)
+                .eosTokenIds(List.of(2))
+                .stopStrings("\nQ:")
+                .seed(42)
+                .build();
         assertThat(c.toBuilder().build()).isEqualTo(c).hasSameHashCodeAs(c);
         assertThat(c.toBuilder().topP(0.8).build()).isNotEqualTo(c);
-        assertThat(c.toString()).contains("temperature=0.7", "top_p=0.95", "min_p=0.05", "repetition_penalty=1.2",
-                "max_new_tokens=150", "seed=42");
-        assertThat(c.toBuilder().clearMinP().clearSeed().clearEosTokenIds().build().minP()).isEmpty();
+        assertThat(c.toString())
+                .contains(
+                        "temperature=0.7",
+                        "top_p=0.95",
+                        "min_p=0.05",
+                        "repetition_penalty=1.2",
+                        "max_new_tokens=150",
+                        "seed=42");
+        assertThat(c.toBuilder()
+                        .clearMinP()
+                        .clearSeed()
+                        .clearEosTokenIds()
+                        .build()
+                        .minP())
+                .isEmpty();
     }
 
     @Test
     void eosIdsComeFromTheModelUnlessSet() {
         assertThat(GenerationConfig.greedy().eosTokenIdsOr(Set.of(2))).containsExactly(2);
-        GenerationConfig none = GenerationConfig.builder().eosTokenIds(List.of()).build();
+        GenerationConfig none =
+                GenerationConfig.builder().eosTokenIds(List.of()).build();
         assertThat(none.eosTokenIdsOr(Set.of(2))).isEmpty(); // explicitly "never stop on a token"
     }
 
@@ -63,23 +86,38 @@ class GenerationConfigTest {
 
     @Test
     void boundaryValuesAreAccepted() {
-        GenerationConfig.builder().temperature(0).topK(0).topP(1).minP(0).repetitionPenalty(1e-3).maxNewTokens(1).build();
+        GenerationConfig.builder()
+                .temperature(0)
+                .topK(0)
+                .topP(1)
+                .minP(0)
+                .repetitionPenalty(1e-3)
+                .maxNewTokens(1)
+                .build();
         GenerationConfig.builder().topP(Double.MIN_VALUE).minP(1).build();
     }
 
     private static void rejects(UnaryOperator<GenerationConfig.Builder> edit, String... messageParts) {
         assertThatThrownBy(() -> edit.apply(GenerationConfig.builder()).build())
-                .isInstanceOf(GenerationConfigException.class).isInstanceOf(MedQAException.class)
+                .isInstanceOf(GenerationConfigException.class)
+                .isInstanceOf(MedQAException.class)
                 .hasMessageContainingAll(messageParts);
     }
 
     @Test
     void samplingSettingsWithoutDoSampleAreShownAsUnused() {
-        GenerationConfig c = GenerationConfig.builder().temperature(0.8).topP(0.9).build();
+        GenerationConfig c =
+                GenerationConfig.builder().temperature(0.8).topP(0.9).build();
         assertThat(c.doSample()).isFalse();
-        assertThat(c.toString()).contains("do_sample=false").contains("temperature=0.8, top_p=0.9 (unused: do_sample=false)");
+        assertThat(c.toString())
+                .contains("do_sample=false")
+                .contains("temperature=0.8, top_p=0.9 (unused: do_sample=false)");
         assertThat(GenerationConfig.greedy().toString()).doesNotContain("unused");
-        assertThat(GenerationConfig.sampling().toBuilder().temperature(0.8).build().toString()).doesNotContain("unused")
+        assertThat(GenerationConfig.sampling().toBuilder()
+                        .temperature(0.8)
+                        .build()
+                        .toString())
+                .doesNotContain("unused")
                 .contains("temperature=0.8");
     }
 }

@@ -34,6 +34,7 @@ class GeneratorTest {
 
     @TempDir
     static Path randomDir;
+
     static MistralModel modelC;
     static MistralModel random;
     static Tokenizer tokenizer;
@@ -41,10 +42,13 @@ class GeneratorTest {
     @BeforeAll
     static void load() throws Exception {
         var golden = new com.fasterxml.jackson.databind.ObjectMapper()
-                .readTree(resource("/fixtures/mistral-swa/golden.json").toFile()).get("cases").get(0);
+                .readTree(resource("/fixtures/mistral-swa/golden.json").toFile())
+                .get("cases")
+                .get(0);
         PROMPT_C = new com.fasterxml.jackson.databind.ObjectMapper().convertValue(golden.get("prompt"), int[].class);
         GREEDY_C = new com.fasterxml.jackson.databind.ObjectMapper().convertValue(golden.get("greedy"), int[].class);
-        modelC = MistralModel.load(resource("/fixtures/mistral-swa/f32"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
+        modelC = MistralModel.load(
+                resource("/fixtures/mistral-swa/f32"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
         RandomCheckpoint.write(randomDir, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 512, 0), DType.F32, 11);
         Files.copy(resource("/tokenizer/mistral-7b-v0.1/tokenizer.json"), randomDir.resolve("tokenizer.json"));
         random = MistralModel.load(randomDir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
@@ -63,7 +67,10 @@ class GeneratorTest {
     }
 
     static GenerationConfig greedy(int n) {
-        return GenerationConfig.greedy().toBuilder().maxNewTokens(n).eosTokenIds(Set.of()).build();
+        return GenerationConfig.greedy().toBuilder()
+                .maxNewTokens(n)
+                .eosTokenIds(Set.of())
+                .build();
     }
 
     @Test
@@ -76,12 +83,17 @@ class GeneratorTest {
     @Test
     void batchEqualsOneAtATimeUnderGreedy() {
         Generator generator = new Generator(modelC, null);
-        List<int[]> prompts = List.of(PROMPT_C, java.util.Arrays.copyOf(PROMPT_C, 9), new int[] {1, 200},
+        List<int[]> prompts = List.of(
+                PROMPT_C,
+                java.util.Arrays.copyOf(PROMPT_C, 9),
+                new int[] {1, 200},
                 java.util.Arrays.copyOfRange(PROMPT_C, 5, 20));
         List<Generation> batch = generator.generateBatch(prompts, greedy(15));
         for (int r = 0; r < prompts.size(); r++) {
-            assertThat(batch.get(r).tokens()).as("row %d", r)
-                    .containsExactly(generator.generate(prompts.get(r), greedy(15)).tokens());
+            assertThat(batch.get(r).tokens())
+                    .as("row %d", r)
+                    .containsExactly(
+                            generator.generate(prompts.get(r), greedy(15)).tokens());
         }
         assertThat(batch.get(0).tokens()).containsExactly(java.util.Arrays.copyOf(GREEDY_C, 15));
     }
@@ -90,22 +102,31 @@ class GeneratorTest {
     void eachRowStopsOnItsOwn() {
         Generator generator = new Generator(modelC, null);
         // Make the third token of row 0's greedy run its end-of-sequence id.
-        GenerationConfig config = greedy(10).toBuilder().eosTokenIds(Set.of(GREEDY_C[2])).build();
+        GenerationConfig config =
+                greedy(10).toBuilder().eosTokenIds(Set.of(GREEDY_C[2])).build();
         List<Generation> batch = generator.generateBatch(List.of(PROMPT_C, new int[] {1, 200}), config);
         assertThat(batch.get(0).tokens()).containsExactly(GREEDY_C[0], GREEDY_C[1], GREEDY_C[2]);
         assertThat(batch.get(0).stopReason()).isEqualTo(StopReason.EOS);
-        assertThat(batch.get(1).tokens()).containsExactly(generator.generate(new int[] {1, 200}, config).tokens());
+        assertThat(batch.get(1).tokens())
+                .containsExactly(generator.generate(new int[] {1, 200}, config).tokens());
     }
 
     @Test
     void sameSeedSameTokensAndBatchRowsSampleLikeSingleRuns() {
         Generator generator = new Generator(modelC, null);
-        GenerationConfig sampling = GenerationConfig.sampling().toBuilder().temperature(1.5).topP(0.95).seed(42)
-                .maxNewTokens(20).eosTokenIds(Set.of()).build();
+        GenerationConfig sampling = GenerationConfig.sampling().toBuilder()
+                .temperature(1.5)
+                .topP(0.95)
+                .seed(42)
+                .maxNewTokens(20)
+                .eosTokenIds(Set.of())
+                .build();
         int[] a = generator.generate(PROMPT_C, sampling).tokens();
         int[] b = generator.generate(PROMPT_C, sampling).tokens();
         assertThat(a).containsExactly(b).isNotEqualTo(GREEDY_C);
-        int[] other = generator.generate(PROMPT_C, sampling.toBuilder().seed(43).build()).tokens();
+        int[] other = generator
+                .generate(PROMPT_C, sampling.toBuilder().seed(43).build())
+                .tokens();
         assertThat(other).isNotEqualTo(a);
         assertThat(generator.generateBatch(List.of(PROMPT_C, PROMPT_C), sampling))
                 .allSatisfy(g -> assertThat(g.tokens()).containsExactly(a));
@@ -122,8 +143,13 @@ class GeneratorTest {
     @Test
     void streamedTextIsExactlyTheDecodedText() {
         Generator generator = new Generator(random, tokenizer);
-        GenerationConfig sampling = GenerationConfig.sampling().toBuilder().temperature(1.0).topK(0).seed(5)
-                .maxNewTokens(150).eosTokenIds(Set.of()).build();
+        GenerationConfig sampling = GenerationConfig.sampling().toBuilder()
+                .temperature(1.0)
+                .topK(0)
+                .seed(5)
+                .maxNewTokens(150)
+                .eosTokenIds(Set.of())
+                .build();
         int byteFallback = 0;
         for (int seed = 0; seed < 3; seed++) {
             GenerationConfig config = sampling.toBuilder().seed(seed).build();
@@ -135,12 +161,16 @@ class GeneratorTest {
                 callback.append(text);
             });
             String decoded = tokenizer.decode(g.tokens());
-            assertThat(ids).containsExactlyElementsOf(java.util.Arrays.stream(g.tokens()).boxed().toList());
+            assertThat(ids)
+                    .containsExactlyElementsOf(
+                            java.util.Arrays.stream(g.tokens()).boxed().toList());
             assertThat(callback.toString()).isEqualTo(decoded).isEqualTo(g.text());
             try (Stream<String> pieces = generator.stream(prompt, config)) {
                 assertThat(pieces.collect(Collectors.joining())).isEqualTo(decoded);
             }
-            byteFallback += (int) java.util.Arrays.stream(g.tokens()).filter(id -> id >= 3 && id < 3 + 256).count();
+            byteFallback += (int) java.util.Arrays.stream(g.tokens())
+                    .filter(id -> id >= 3 && id < 3 + 256)
+                    .count();
         }
         // The test only means something if the random text is full of byte pieces.
         assertThat(byteFallback).isGreaterThan(0);
@@ -154,10 +184,12 @@ class GeneratorTest {
         String full = generator.generate(prompt, config).text();
         // Stop at a piece of text the run is known to produce.
         String stop = full.substring(full.length() / 2, full.length() / 2 + 3);
-        Generation g = generator.generate(prompt, config.toBuilder().stopStrings(stop).build());
+        Generation g =
+                generator.generate(prompt, config.toBuilder().stopStrings(stop).build());
         assertThat(g.stopReason()).isEqualTo(StopReason.STOP_STRING);
         assertThat(g.text()).isEqualTo(full.substring(0, full.indexOf(stop)));
-        try (Stream<String> pieces = generator.stream(prompt, config.toBuilder().stopStrings(stop).build())) {
+        try (Stream<String> pieces =
+                generator.stream(prompt, config.toBuilder().stopStrings(stop).build())) {
             assertThat(pieces.collect(Collectors.joining())).isEqualTo(g.text());
         }
     }
@@ -166,6 +198,7 @@ class GeneratorTest {
     void stopStringsNeedATokenizer() {
         GenerationConfig config = greedy(5).toBuilder().stopStrings("x").build();
         assertThatThrownBy(() -> new Generator(modelC, null).generate(PROMPT_C, config))
-                .isInstanceOf(GenerationConfigException.class).hasMessageContaining("tokenizer");
+                .isInstanceOf(GenerationConfigException.class)
+                .hasMessageContaining("tokenizer");
     }
 }

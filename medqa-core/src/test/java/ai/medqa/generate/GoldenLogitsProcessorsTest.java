@@ -1,8 +1,8 @@
 package ai.medqa.generate;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -46,8 +46,8 @@ class GoldenLogitsProcessorsTest {
         List<JsonNode> rows = new ArrayList<>();
         JsonNode meta = JSON.readTree(resource("logits_processors_meta.json"));
         for (JsonNode file : meta.get("files")) {
-            try (BufferedReader r = new BufferedReader(
-                    new InputStreamReader(resource(file.asText()), StandardCharsets.UTF_8))) {
+            try (BufferedReader r =
+                    new BufferedReader(new InputStreamReader(resource(file.asText()), StandardCharsets.UTF_8))) {
                 for (String line = r.readLine(); line != null; line = r.readLine()) {
                     if (!line.isBlank()) {
                         rows.add(JSON.readTree(line));
@@ -70,7 +70,8 @@ class GoldenLogitsProcessorsTest {
     void singleProcessorsMatchTransformers(JsonNode row) {
         int[] prev = ints(row.get("prev_ids"));
         float[] logits = floats(row.get("logits"));
-        assertThat(SINGLES.keySet()).containsExactlyInAnyOrderElementsOf(iterable(row.get("single").fieldNames()));
+        assertThat(SINGLES.keySet())
+                .containsExactlyInAnyOrderElementsOf(iterable(row.get("single").fieldNames()));
         for (Map.Entry<String, Supplier<LogitsProcessor>> e : SINGLES.entrySet()) {
             float[] x = logits.clone();
             e.getValue().get().process(prev, prev.length, x);
@@ -84,8 +85,14 @@ class GoldenLogitsProcessorsTest {
         int[] prev = ints(row.get("prev_ids"));
         for (double topP : new double[] {0.9, 0.8}) {
             JsonNode gold = row.get("chain").get("top_p_" + topP);
-            GenerationConfig config = GenerationConfig.builder().doSample(true).repetitionPenalty(1.2)
-                    .temperature(0.7).topK(50).topP(topP).minP(0.05).build();
+            GenerationConfig config = GenerationConfig.builder()
+                    .doSample(true)
+                    .repetitionPenalty(1.2)
+                    .temperature(0.7)
+                    .topK(50)
+                    .topP(topP)
+                    .minP(0.05)
+                    .build();
             List<LogitsProcessor> chain = LogitsProcessorChain.of(config).processors();
             assertThat(chain.stream().map(p -> HF_NAMES.get(p.getClass())))
                     .containsExactlyElementsOf(iterable(gold.get("order").elements(), JsonNode::asText));
@@ -93,8 +100,13 @@ class GoldenLogitsProcessorsTest {
             for (int s = 0; s < chain.size(); s++) {
                 chain.get(s).process(prev, prev.length, x);
                 JsonNode step = gold.get("steps").get(s);
-                assertClose(x, floats(step.get("out")), label(row, "chain top_p " + topP + " step " + s + " "
-                        + step.get("processor").asText()));
+                assertClose(
+                        x,
+                        floats(step.get("out")),
+                        label(
+                                row,
+                                "chain top_p " + topP + " step " + s + " "
+                                        + step.get("processor").asText()));
             }
             float[] probs = Softmax.probs(x);
             assertClose(probs, floats(gold.get("probs")), label(row, "chain top_p " + topP + " probs"));
@@ -107,8 +119,12 @@ class GoldenLogitsProcessorsTest {
             // the fast sampler keeps exactly the same tokens
             float[] y = floats(row.get("logits"));
             int[] kept = Sampler.create(config).keptIds(prev, prev.length, y);
-            int[] expected = java.util.stream.IntStream.range(0, probs.length).filter(i -> x[i] != Float.NEGATIVE_INFINITY).toArray();
-            assertThat(kept).as(label(row, "fast sampler kept ids, top_p " + topP)).containsExactly(expected);
+            int[] expected = java.util.stream.IntStream.range(0, probs.length)
+                    .filter(i -> x[i] != Float.NEGATIVE_INFINITY)
+                    .toArray();
+            assertThat(kept)
+                    .as(label(row, "fast sampler kept ids, top_p " + topP))
+                    .containsExactly(expected);
         }
     }
 
@@ -125,7 +141,8 @@ class GoldenLogitsProcessorsTest {
                 assertThat(a).as(label + " at id " + i + " (-inf is filtered)").isEqualTo(e);
             } else {
                 // absolute 1e-6, relative for |x| > 1 (float32 spacing at 40 is 4e-6)
-                assertThat((double) Math.abs(a - e)).as(label + " at id " + i + ": " + a + " vs " + e)
+                assertThat((double) Math.abs(a - e))
+                        .as(label + " at id " + i + ": " + a + " vs " + e)
                         .isLessThanOrEqualTo(TOL * Math.max(1.0, Math.abs(e)));
             }
         }

@@ -38,7 +38,8 @@ class LogitsProcessorsHandTest {
         float[] x = {0f, LN_HALF, LN_QUARTER, LN_QUARTER};
         new TopPWarper(0.75, 1).process(new int[0], 0, x);
         assertThat(x).containsExactly(0f, LN_HALF, NEG, NEG);
-        assertThat(keptFastAndBaseline(new float[] {0f, LN_HALF, LN_QUARTER, LN_QUARTER}, 0.75)).containsExactly(0, 1);
+        assertThat(keptFastAndBaseline(new float[] {0f, LN_HALF, LN_QUARTER, LN_QUARTER}, 0.75))
+                .containsExactly(0, 1);
     }
 
     @Test
@@ -48,7 +49,8 @@ class LogitsProcessorsHandTest {
         float[] x = {0f, LN_HALF, LN_QUARTER, LN_QUARTER};
         new TopPWarper(0.76, 1).process(new int[0], 0, x);
         assertThat(x).containsExactly(0f, LN_HALF, NEG, LN_QUARTER);
-        assertThat(keptFastAndBaseline(new float[] {0f, LN_HALF, LN_QUARTER, LN_QUARTER}, 0.76)).containsExactly(0, 1, 3);
+        assertThat(keptFastAndBaseline(new float[] {0f, LN_HALF, LN_QUARTER, LN_QUARTER}, 0.76))
+                .containsExactly(0, 1, 3);
     }
 
     @Test
@@ -89,7 +91,8 @@ class LogitsProcessorsHandTest {
         }
         assertThat(ids[999]).isEqualTo(3);
         assertThat(ids[0]).isNotEqualTo(0); // not stable
-        assertThat(java.util.Arrays.stream(ids).sorted().toArray()).isEqualTo(java.util.stream.IntStream.range(0, 1000).toArray());
+        assertThat(java.util.Arrays.stream(ids).sorted().toArray())
+                .isEqualTo(java.util.stream.IntStream.range(0, 1000).toArray());
     }
 
     @Test
@@ -135,45 +138,65 @@ class LogitsProcessorsHandTest {
     @Test
     void repetitionPenaltyRejectsIdsOutsideTheVocabulary() {
         assertThatThrownBy(() -> new RepetitionPenaltyProcessor(1.2).process(new int[] {4}, 1, new float[4]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("4").hasMessageContaining("[0, 4)");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("4")
+                .hasMessageContaining("[0, 4)");
     }
 
     @Test
     void greedyTakesTheLowestIdAmongEqualMaxima() {
         GenerationConfig greedy = GenerationConfig.greedy();
-        assertThat(Sampler.create(greedy).sample(new int[0], 0, new float[] {1f, 7f, 3f, 7f})).isEqualTo(1);
-        assertThat(Sampler.fullSortBaseline(greedy).sample(new int[0], 0, new float[] {1f, 7f, 3f, 7f})).isEqualTo(1);
+        assertThat(Sampler.create(greedy).sample(new int[0], 0, new float[] {1f, 7f, 3f, 7f}))
+                .isEqualTo(1);
+        assertThat(Sampler.fullSortBaseline(greedy).sample(new int[0], 0, new float[] {1f, 7f, 3f, 7f}))
+                .isEqualTo(1);
     }
 
     @Test
     void greedyStillAppliesTheRepetitionPenaltyAsTransformersDoes() {
         GenerationConfig c = GenerationConfig.builder().repetitionPenalty(2.0).build();
         // 5 / 2 = 2.5 < 4: the repeated token loses
-        assertThat(Sampler.create(c).sample(new int[] {0}, 1, new float[] {5f, 4f})).isEqualTo(1);
-        assertThat(Sampler.fullSortBaseline(c).sample(new int[] {0}, 1, new float[] {5f, 4f})).isEqualTo(1);
+        assertThat(Sampler.create(c).sample(new int[] {0}, 1, new float[] {5f, 4f}))
+                .isEqualTo(1);
+        assertThat(Sampler.fullSortBaseline(c).sample(new int[] {0}, 1, new float[] {5f, 4f}))
+                .isEqualTo(1);
     }
 
     @Test
     void temperatureZeroWithSamplingIsGreedy() {
-        GenerationConfig c = GenerationConfig.builder().doSample(true).temperature(0).seed(1).build();
+        GenerationConfig c =
+                GenerationConfig.builder().doSample(true).temperature(0).seed(1).build();
         assertThat(c.isGreedy()).isTrue();
         assertThat(LogitsProcessorChain.of(c).processors()).isEmpty();
         for (int i = 0; i < 20; i++) {
-            assertThat(Sampler.create(c).sample(new int[0], 0, new float[] {1f, 1.5f, 1.4f})).isEqualTo(1);
+            assertThat(Sampler.create(c).sample(new int[0], 0, new float[] {1f, 1.5f, 1.4f}))
+                    .isEqualTo(1);
         }
     }
 
     @Test
     void neutralKnobsAddNoProcessor() {
-        assertThat(LogitsProcessorChain.of(GenerationConfig.builder().doSample(true).topK(0).build()).processors()).isEmpty();
+        assertThat(LogitsProcessorChain.of(GenerationConfig.builder()
+                                .doSample(true)
+                                .topK(0)
+                                .build())
+                        .processors())
+                .isEmpty();
         assertThat(LogitsProcessorChain.of(GenerationConfig.sampling()).processors())
-                .singleElement().isInstanceOf(TopKWarper.class); // HF's default top_k = 50
-        assertThat(LogitsProcessorChain.of(GenerationConfig.builder().topK(5).topP(0.5).temperature(0.3).build())
-                .processors()).isEmpty(); // warpers only when sampling
+                .singleElement()
+                .isInstanceOf(TopKWarper.class); // HF's default top_k = 50
+        assertThat(LogitsProcessorChain.of(GenerationConfig.builder()
+                                .topK(5)
+                                .topP(0.5)
+                                .temperature(0.3)
+                                .build())
+                        .processors())
+                .isEmpty(); // warpers only when sampling
     }
 
     private static int[] keptFastAndBaseline(float[] logits, double topP) {
-        GenerationConfig c = GenerationConfig.builder().doSample(true).topK(0).topP(topP).build();
+        GenerationConfig c =
+                GenerationConfig.builder().doSample(true).topK(0).topP(topP).build();
         int[] fast = Sampler.create(c).keptIds(new int[0], 0, logits.clone());
         int[] base = Sampler.fullSortBaseline(c).keptIds(new int[0], 0, logits.clone());
         assertThat(fast).isEqualTo(base);

@@ -17,11 +17,21 @@ class SamplerTest {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
             switch (kind) {
-                case 0: x[i] = (float) (r.nextGaussian() * 2); break;              // normal
-                case 1: x[i] = (float) (r.nextGaussian() * 8); break;              // wide
-                case 2: x[i] = bf16((float) (r.nextGaussian() * 3)); break;         // bf16 model: many ties
-                case 3: x[i] = Math.round(r.nextGaussian() * 4) / 2f; break;        // 0.5 grid: ties everywhere
-                default: x[i] = 0f; break;                                          // flat
+                case 0:
+                    x[i] = (float) (r.nextGaussian() * 2);
+                    break; // normal
+                case 1:
+                    x[i] = (float) (r.nextGaussian() * 8);
+                    break; // wide
+                case 2:
+                    x[i] = bf16((float) (r.nextGaussian() * 3));
+                    break; // bf16 model: many ties
+                case 3:
+                    x[i] = Math.round(r.nextGaussian() * 4) / 2f;
+                    break; // 0.5 grid: ties everywhere
+                default:
+                    x[i] = 0f;
+                    break; // flat
             }
         }
         int peaks = kind == 4 ? 5 : 1 + r.nextInt(4);
@@ -42,8 +52,13 @@ class SamplerTest {
             for (double topP : new double[] {1.0, 0.95, 0.9, 0.8, 0.3}) {
                 for (double temperature : new double[] {0.7, 1.0, 1.3}) {
                     for (boolean minP : new boolean[] {false, true}) {
-                        GenerationConfig.Builder b = GenerationConfig.builder().doSample(true).topK(topK).topP(topP)
-                                .temperature(temperature).repetitionPenalty(temperature == 1.0 ? 1.0 : 1.2).seed(seed);
+                        GenerationConfig.Builder b = GenerationConfig.builder()
+                                .doSample(true)
+                                .topK(topK)
+                                .topP(topP)
+                                .temperature(temperature)
+                                .repetitionPenalty(temperature == 1.0 ? 1.0 : 1.2)
+                                .seed(seed);
                         if (minP) {
                             b.minP(0.05);
                         }
@@ -74,10 +89,12 @@ class SamplerTest {
                     Sampler base = Sampler.fullSortBaseline(c);
                     String what = "n=" + n + " kind=" + (t % 5) + " " + c;
                     assertThat(fast.keptIds(prev, prev.length, x.clone()))
-                            .as(what).isEqualTo(base.keptIds(prev, prev.length, x.clone()));
+                            .as(what)
+                            .isEqualTo(base.keptIds(prev, prev.length, x.clone()));
                     for (int d = 0; d < 3; d++) {
                         assertThat(fast.sample(prev, prev.length, x.clone()))
-                                .as(what + " draw " + d).isEqualTo(base.sample(prev, prev.length, x.clone()));
+                                .as(what + " draw " + d)
+                                .isEqualTo(base.sample(prev, prev.length, x.clone()));
                     }
                     if (n == 32000 && c.topP() < 1) {
                         fallbacks32k[t % 5] += fast.fallbacks();
@@ -87,9 +104,10 @@ class SamplerTest {
                 }
             }
         }
-        System.out.printf("fast vs full-sort: %d (input, config) pairs identical; top-p calls at n=32000 that fell"
-                + " back to the full sort, by kind normal/wide/bf16/grid/flat: %s of %s%n", checked,
-                Arrays.toString(fallbacks32k), Arrays.toString(calls32k));
+        System.out.printf(
+                "fast vs full-sort: %d (input, config) pairs identical; top-p calls at n=32000 that fell"
+                        + " back to the full sort, by kind normal/wide/bf16/grid/flat: %s of %s%n",
+                checked, Arrays.toString(fallbacks32k), Arrays.toString(calls32k));
     }
 
     /**
@@ -109,19 +127,36 @@ class SamplerTest {
                 x[i] = keep[i] ? x[i] : Float.NEGATIVE_INFINITY;
             }
             int[] prev = {1, 2, 3};
-            for (GenerationConfig c : List.of(GenerationConfig.builder().doSample(true).topK(50).topP(0.95).seed(3).build(),
-                    GenerationConfig.builder().doSample(true).topK(0).topP(0.9).temperature(0.7).seed(4).build())) {
+            for (GenerationConfig c : List.of(
+                    GenerationConfig.builder()
+                            .doSample(true)
+                            .topK(50)
+                            .topP(0.95)
+                            .seed(3)
+                            .build(),
+                    GenerationConfig.builder()
+                            .doSample(true)
+                            .topK(0)
+                            .topP(0.9)
+                            .temperature(0.7)
+                            .seed(4)
+                            .build())) {
                 FastSampler fast = (FastSampler) Sampler.create(c);
                 Sampler base = Sampler.fullSortBaseline(c);
-                assertThat(fast.keptIds(prev, prev.length, x.clone())).as(allowed + " " + c)
+                assertThat(fast.keptIds(prev, prev.length, x.clone()))
+                        .as(allowed + " " + c)
                         .isEqualTo(base.keptIds(prev, prev.length, x.clone()));
                 for (int d = 0; d < 5; d++) {
                     int id = fast.sample(prev, prev.length, x.clone());
                     assertThat(id).isEqualTo(base.sample(prev, prev.length, x.clone()));
                     assertThat(keep[id]).isTrue();
-                    assertThat(fast.lastSorted()).as("candidates sorted, %d allowed", allowed).isLessThanOrEqualTo(allowed);
+                    assertThat(fast.lastSorted())
+                            .as("candidates sorted, %d allowed", allowed)
+                            .isLessThanOrEqualTo(allowed);
                 }
-                assertThat(fast.fallbacks()).as("full sorts, %d allowed, %s", allowed, c).isZero();
+                assertThat(fast.fallbacks())
+                        .as("full sorts, %d allowed, %s", allowed, c)
+                        .isZero();
             }
         }
     }
@@ -129,8 +164,14 @@ class SamplerTest {
     @Test
     void fastPathUsuallyAvoidsTheFullSortOnAModelSizedVocabulary() {
         Random r = new Random(5);
-        GenerationConfig c = GenerationConfig.builder().doSample(true).topK(0).topP(0.9).temperature(0.7)
-                .repetitionPenalty(1.2).seed(1).build();
+        GenerationConfig c = GenerationConfig.builder()
+                .doSample(true)
+                .topK(0)
+                .topP(0.9)
+                .temperature(0.7)
+                .repetitionPenalty(1.2)
+                .seed(1)
+                .build();
         FastSampler fast = (FastSampler) Sampler.create(c);
         int[] prev = {1, 2, 3};
         for (int t = 0; t < 50; t++) {
@@ -145,7 +186,13 @@ class SamplerTest {
     void sameSeedSameTokensDifferentSeedDifferentTokens() {
         Random r = new Random(3);
         float[] x = logits(r, 1000, 0);
-        GenerationConfig c = GenerationConfig.builder().doSample(true).temperature(1.5).topK(0).topP(0.95).seed(77).build();
+        GenerationConfig c = GenerationConfig.builder()
+                .doSample(true)
+                .temperature(1.5)
+                .topK(0)
+                .topP(0.95)
+                .seed(77)
+                .build();
         int[] a = draws(Sampler.create(c), x, 500);
         int[] b = draws(Sampler.create(c), x, 500);
         int[] other = draws(Sampler.create(c.toBuilder().seed(78).build()), x, 500);
@@ -181,8 +228,15 @@ class SamplerTest {
             x[i] = (float) r.nextGaussian();
         }
         int[] prev = {0, 1, 2, 2};
-        GenerationConfig c = GenerationConfig.builder().doSample(true).temperature(0.8).topK(25).topP(0.97).minP(0.02)
-                .repetitionPenalty(1.2).seed(20240611).build();
+        GenerationConfig c = GenerationConfig.builder()
+                .doSample(true)
+                .temperature(0.8)
+                .topK(25)
+                .topP(0.97)
+                .minP(0.02)
+                .repetitionPenalty(1.2)
+                .seed(20240611)
+                .build();
         float[] filtered = x.clone();
         LogitsProcessorChain.of(c).process(prev, prev.length, filtered);
         float[] p = Softmax.probs(filtered);
@@ -219,7 +273,8 @@ class SamplerTest {
         }
         int df = cells - 1;
         double pValue = chiSquareSurvival(chi2, df);
-        System.out.printf("chi-square: %d categories kept of %d, %d cells, df=%d, chi2=%.2f, p=%.3f%n",
+        System.out.printf(
+                "chi-square: %d categories kept of %d, %d cells, df=%d, chi2=%.2f, p=%.3f%n",
                 categories, n, cells, df, chi2, pValue);
         assertThat(categories).isBetween(15, 25);
         assertThat(pValue).as("chi2=%.2f df=%d", chi2, df).isGreaterThan(0.001);
@@ -286,9 +341,17 @@ class SamplerTest {
 
     /** Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for a > 0. */
     static double logGamma(double a) {
-        double[] c = {0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
-                -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
-                1.5056327351493116e-7};
+        double[] c = {
+            0.99999999999980993,
+            676.5203681218851,
+            -1259.1392167224028,
+            771.32342877765313,
+            -176.61502916214059,
+            12.507343278686905,
+            -0.13857109526572012,
+            9.9843695780195716e-6,
+            1.5056327351493116e-7
+        };
         double z = a - 1;
         double s = c[0];
         for (int i = 1; i < 9; i++) {

@@ -8,13 +8,18 @@ import org.junit.jupiter.api.Test;
 
 class StopCriteriaTest {
     private final StopCriteria stop = StopCriteria.of(
-            GenerationConfig.builder().maxNewTokens(3).stopStrings("\nQuestion:", "###").build(), Set.of(2));
+            GenerationConfig.builder()
+                    .maxNewTokens(3)
+                    .stopStrings("\nQuestion:", "###")
+                    .build(),
+            Set.of(2));
 
     @Test
     void eosFromTheModelUnlessConfigured() {
         assertThat(stop.isEos(2)).isTrue();
         assertThat(stop.isEos(1)).isFalse();
-        StopCriteria own = StopCriteria.of(GenerationConfig.builder().eosTokenIds(List.of(7, 8)).build(), Set.of(2));
+        StopCriteria own = StopCriteria.of(
+                GenerationConfig.builder().eosTokenIds(List.of(7, 8)).build(), Set.of(2));
         assertThat(own.isEos(2)).isFalse();
         assertThat(own.isEos(8)).isTrue();
     }
@@ -50,6 +55,7 @@ class StopCriteriaTest {
         assertThat(stop.safeLength("The dose is 5 mg.\nQues")).isEqualTo("The dose is 5 mg.".length());
         assertThat(stop.safeLength("a #")).isEqualTo(2);
         assertThat(stop.safeLength("plain")).isEqualTo(5);
-        assertThat(StopCriteria.of(GenerationConfig.greedy(), Set.of(2)).safeLength("x\n")).isEqualTo(2);
+        assertThat(StopCriteria.of(GenerationConfig.greedy(), Set.of(2)).safeLength("x\n"))
+                .isEqualTo(2);
     }
 }

@@ -23,11 +23,22 @@ class CheckpointTest {
     private static final Path FIXTURES = TestFiles.fixtures();
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "llama-rc/A/f32", "llama-rc/A/bf16", "llama-rc/A/f16",
-        "llama-rc/B/f32", "llama-rc/B/bf16", "llama-rc/B/f16",
-        "mistral-swa/f32", "mistral-swa/bf16", "mistral-swa/f16", "mistral-swa/bf16-sharded",
-        "lora/C-qv", "lora/C-all", "lora/C-rslora"})
+    @ValueSource(
+            strings = {
+                "llama-rc/A/f32",
+                "llama-rc/A/bf16",
+                "llama-rc/A/f16",
+                "llama-rc/B/f32",
+                "llama-rc/B/bf16",
+                "llama-rc/B/f16",
+                "mistral-swa/f32",
+                "mistral-swa/bf16",
+                "mistral-swa/f16",
+                "mistral-swa/bf16-sharded",
+                "lora/C-qv",
+                "lora/C-all",
+                "lora/C-rslora"
+            })
     void everyFixtureLoadsAndEveryTensorReads(String fixture) {
         try (Checkpoint c = Checkpoint.open(FIXTURES.resolve(fixture))) {
             assertThat(c.names()).isNotEmpty();
@@ -68,11 +79,14 @@ class CheckpointTest {
                 assertThat(c.names()).as(c.directory().toString()).containsExactlyElementsOf(f32.names());
                 for (String name : f32.names()) {
                     assertThat(c.info(name).shape()).isEqualTo(f32.info(name).shape());
-                    assertThat(bits(c.readFloats(name))).as("%s in %s", name, c.directory())
+                    assertThat(bits(c.readFloats(name)))
+                            .as("%s in %s", name, c.directory())
                             .isEqualTo(bits(f32.readFloats(name)));
-                    assertThat(c.read(name, DType.F32)).as("%s in %s as F32", name, c.directory())
+                    assertThat(c.read(name, DType.F32))
+                            .as("%s in %s as F32", name, c.directory())
                             .isEqualTo(f32.raw(name));
-                    assertThat(c.read(name, DType.F16)).as("%s in %s as F16", name, c.directory())
+                    assertThat(c.read(name, DType.F16))
+                            .as("%s in %s as F16", name, c.directory())
                             .isEqualTo(f16.raw(name));
                 }
             }
@@ -94,9 +108,12 @@ class CheckpointTest {
     @Test
     void shardedCheckpointSpreadsOverItsShards() {
         try (Checkpoint c = Checkpoint.open(FIXTURES.resolve("mistral-swa/bf16-sharded"))) {
-            assertThat(c.files()).extracting(p -> p.getFileName().toString()).containsExactly(
-                    "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
-                    "model-00003-of-00003.safetensors");
+            assertThat(c.files())
+                    .extracting(p -> p.getFileName().toString())
+                    .containsExactly(
+                            "model-00001-of-00003.safetensors",
+                            "model-00002-of-00003.safetensors",
+                            "model-00003-of-00003.safetensors");
             assertThat(c.contains("lm_head.weight")).isTrue();
             assertThat(c.info("model.layers.1.self_attn.v_proj.weight").dtype()).isEqualTo(DType.BF16);
         }
@@ -142,7 +159,8 @@ class CheckpointTest {
         assertThatThrownBy(() -> Checkpoint.open(c))
                 .isInstanceOf(CheckpointException.class)
                 .hasMessageContaining(c.resolve(Checkpoint.INDEX_FILE).toString())
-                .hasMessageContaining("tensor model.layers.1.self_attn.v_proj.weight is in shard model-00002-of-00003.safetensors")
+                .hasMessageContaining(
+                        "tensor model.layers.1.self_attn.v_proj.weight is in shard model-00002-of-00003.safetensors")
                 .hasMessageContaining("does not exist");
     }
 
@@ -151,14 +169,16 @@ class CheckpointTest {
         Path c = copyOf("mistral-swa/bf16-sharded");
         Path index = c.resolve(Checkpoint.INDEX_FILE);
         // move one tensor to the wrong shard in the index
-        String json = Files.readString(index).replace(
-                "\"model.layers.1.self_attn.v_proj.weight\": \"model-00002-of-00003.safetensors\"",
-                "\"model.layers.1.self_attn.v_proj.weight\": \"model-00003-of-00003.safetensors\"");
+        String json = Files.readString(index)
+                .replace(
+                        "\"model.layers.1.self_attn.v_proj.weight\": \"model-00002-of-00003.safetensors\"",
+                        "\"model.layers.1.self_attn.v_proj.weight\": \"model-00003-of-00003.safetensors\"");
         Files.writeString(index, json);
         assertThatThrownBy(() -> Checkpoint.open(c))
                 .isInstanceOf(CheckpointException.class)
                 .hasMessageContaining(index.toString())
-                .hasMessageContaining("tensor model.layers.1.self_attn.v_proj.weight is in shard model-00003-of-00003.safetensors")
+                .hasMessageContaining(
+                        "tensor model.layers.1.self_attn.v_proj.weight is in shard model-00003-of-00003.safetensors")
                 .hasMessageContaining("has no tensor of that name");
     }
 

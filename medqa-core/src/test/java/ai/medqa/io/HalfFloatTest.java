@@ -92,7 +92,9 @@ class HalfFloatTest {
                 assertThat(Float.floatToRawIntBits(f) < 0).as("sign of %04x", h).isEqualTo(h >= 0x8000);
             }
             // NaNs included: sign and payload survive.
-            assertThat(HalfFloat.f32ToF16(f) & 0xFFFF).as("round trip of %04x", h).isEqualTo(h);
+            assertThat(HalfFloat.f32ToF16(f) & 0xFFFF)
+                    .as("round trip of %04x", h)
+                    .isEqualTo(h);
         }
     }
 
@@ -101,7 +103,9 @@ class HalfFloatTest {
         for (int h = 0; h < 65536; h++) {
             float f = HalfFloat.bf16ToF32((short) h);
             assertThat(Float.floatToRawIntBits(f)).isEqualTo(h << 16);
-            assertThat(HalfFloat.f32ToBf16(f) & 0xFFFF).as("round trip of %04x", h).isEqualTo(h);
+            assertThat(HalfFloat.f32ToBf16(f) & 0xFFFF)
+                    .as("round trip of %04x", h)
+                    .isEqualTo(h);
         }
     }
 
@@ -120,7 +124,9 @@ class HalfFloatTest {
                 checkF16(-f);
             }
             int even = (h & 1) == 0 ? h : h + 1;
-            assertThat(HalfFloat.f32ToF16(mid) & 0xFFFF).as("tie between %04x and %04x", h, h + 1).isEqualTo(even);
+            assertThat(HalfFloat.f32ToF16(mid) & 0xFFFF)
+                    .as("tie between %04x and %04x", h, h + 1)
+                    .isEqualTo(even);
             assertThat(HalfFloat.f32ToF16(Math.nextDown(mid)) & 0xFFFF).isEqualTo(h);
             assertThat(HalfFloat.f32ToF16(Math.nextUp(mid)) & 0xFFFF).isEqualTo(h + 1);
         }
@@ -178,12 +184,15 @@ class HalfFloatTest {
         assertThat(HalfFloat.f32ToF16(2049f)).isEqualTo(HalfFloat.f32ToF16(2048f)); // ulp 2 at 2048
         assertThat(HalfFloat.f16ToF32(HalfFloat.f32ToF16(2051f))).isEqualTo(2052f);
         assertThat(HalfFloat.f16ToF32(HalfFloat.f32ToF16(Float.NaN))).isNaN();
-        assertThat(HalfFloat.f16ToF32(HalfFloat.f32ToF16(Float.intBitsToFloat(0x7F80_0001)))).isNaN(); // low payload only
+        assertThat(HalfFloat.f16ToF32(HalfFloat.f32ToF16(Float.intBitsToFloat(0x7F80_0001))))
+                .isNaN(); // low payload only
 
         assertThat(HalfFloat.f32ToBf16(1 + 0x1p-8f)).isEqualTo((short) 0x3F80); // tie: 1.0 is even
         assertThat(HalfFloat.f32ToBf16(1 + 0x3p-8f)).isEqualTo((short) 0x3F82);
         assertThat(HalfFloat.f32ToBf16(Float.MAX_VALUE)).isEqualTo((short) 0x7F80); // rounds to inf, as torch
-        assertThat(HalfFloat.bf16ToF32(HalfFloat.f32ToBf16(Float.intBitsToFloat(0x7F80_0001)))).isNaN();
-        assertThat(HalfFloat.bf16ToF32(HalfFloat.f32ToBf16(Float.intBitsToFloat(0xFFFF_FFFF)))).isNaN();
+        assertThat(HalfFloat.bf16ToF32(HalfFloat.f32ToBf16(Float.intBitsToFloat(0x7F80_0001))))
+                .isNaN();
+        assertThat(HalfFloat.bf16ToF32(HalfFloat.f32ToBf16(Float.intBitsToFloat(0xFFFF_FFFF))))
+                .isNaN();
     }
 }

@@ -42,7 +42,8 @@ class SafetensorsFileTest {
 
     @Test
     void fixtureHeaderAsDocumented() {
-        try (SafetensorsFile f = SafetensorsFile.open(TestFiles.fixtures().resolve("mistral-swa/bf16/model.safetensors"))) {
+        try (SafetensorsFile f =
+                SafetensorsFile.open(TestFiles.fixtures().resolve("mistral-swa/bf16/model.safetensors"))) {
             assertThat(f.metadata()).containsExactly(Map.entry("format", "pt"));
             List<String> names = List.copyOf(f.tensors().keySet());
             assertThat(names.get(0)).isEqualTo("model.embed_tokens.weight");
@@ -66,7 +67,8 @@ class SafetensorsFileTest {
 
     @Test
     void rawIsAReadOnlyLittleEndianMapping() {
-        try (SafetensorsFile f = SafetensorsFile.open(TestFiles.fixtures().resolve("mistral-swa/f32/model.safetensors"))) {
+        try (SafetensorsFile f =
+                SafetensorsFile.open(TestFiles.fixtures().resolve("mistral-swa/f32/model.safetensors"))) {
             ByteBuffer raw = f.raw("model.norm.weight");
             assertThat(raw.isDirect()).isTrue();
             assertThat(raw.isReadOnly()).isTrue();
@@ -82,7 +84,8 @@ class SafetensorsFileTest {
     @Test
     void writerRoundTripsEveryDtypeShapeAndMetadata() throws IOException {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
-        tensors.put("w.f32", TensorData.ofFloats(DType.F32, new long[] {2, 3}, new float[] {1, -2, 3.5f, 0, -0f, 1e-30f}));
+        tensors.put(
+                "w.f32", TensorData.ofFloats(DType.F32, new long[] {2, 3}, new float[] {1, -2, 3.5f, 0, -0f, 1e-30f}));
         tensors.put("w.f16", TensorData.ofFloats(DType.F16, new long[] {3}, new float[] {1, -2, 65504}));
         tensors.put("w.bf16", TensorData.ofFloats(DType.BF16, new long[] {1, 2}, new float[] {0.5f, 3e38f}));
         tensors.put("scalar", TensorData.ofFloats(DType.F32, new long[] {}, new float[] {7}));
@@ -95,7 +98,8 @@ class SafetensorsFileTest {
         SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
 
         byte[] bytes = Files.readAllBytes(file);
-        long headerLength = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        long headerLength =
+                ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         assertThat(headerLength % 8).as("header padded to 8 bytes").isZero();
         assertThat(new String(bytes, 8, 16)).startsWith("{\"__metadata__\"");
         try (Stream<Path> files = Files.list(dir)) {
@@ -178,7 +182,8 @@ class SafetensorsFileTest {
         // small F32 tensor after it, at an offset past what an int can address.
         long padBytes = (1L << 31) + 8;
         String header = "{\"pad\":{\"dtype\":\"U8\",\"shape\":[" + padBytes + "],\"data_offsets\":[0," + padBytes
-                + "]},\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[" + padBytes + "," + (padBytes + 16) + "]}}";
+                + "]},\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[" + padBytes + "," + (padBytes + 16)
+                + "]}}";
         Path file = TestFiles.writeRaw(dir.resolve("big.safetensors"), header, 0);
         long dataStart = 8 + header.length();
         try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
@@ -259,43 +264,60 @@ class SafetensorsFileTest {
 
     @Test
     void missingFields() throws IOException {
-        assertOpenFails(raw("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "tensor w: header entry has no \"dtype\"");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4), "tensor w: header entry has no \"shape\"");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), "tensor w: header entry has no \"data_offsets\"");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4]}}", 4),
+        assertOpenFails(
+                raw("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "tensor w: header entry has no \"dtype\"");
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4),
+                "tensor w: header entry has no \"shape\"");
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), "tensor w: header entry has no \"data_offsets\"");
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4]}}", 4),
                 "tensor w: \"data_offsets\" must be an array of 2 integers, found [4]");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4),
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4),
                 "tensor w: \"shape\" must be an array of integers");
     }
 
     @Test
     void unknownDtype() throws IOException {
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1),
-                "tensor w: unsupported dtype \"F8_E4M3\"", "BF16");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"bf16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2),
-                "tensor w: unsupported dtype \"bf16\"", "upper case: BF16");
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1),
+                "tensor w: unsupported dtype \"F8_E4M3\"",
+                "BF16");
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"bf16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2),
+                "tensor w: unsupported dtype \"bf16\"",
+                "upper case: BF16");
     }
 
     @Test
     void negativeDimension() throws IOException {
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-3],\"data_offsets\":[0,0]}}", 0),
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-3],\"data_offsets\":[0,0]}}", 0),
                 "tensor w: shape [2, -3] has a negative dimension -3");
     }
 
     @Test
     void shapeDisagreesWithByteLength() throws IOException {
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}", 20),
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}", 20),
                 "tensor w: shape [2, 3] x F32 needs 24 bytes, data_offsets [0, 20] give 20");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4),
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4),
                 "tensor w: shape [4294967296, 4294967296] x F32 needs more than 2^63 bytes");
-        assertOpenFails(raw("{\"w\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[4,0]}}", 4),
+        assertOpenFails(
+                raw("{\"w\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[4,0]}}", 4),
                 "tensor w: data_offsets [4, 0] must satisfy 0 <= begin <= end");
     }
 
     @Test
     void offsetsPastTheEndOfTheFile() throws IOException {
-        assertOpenFails(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 12),
+        assertOpenFails(
+                raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                                + "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",
+                        12),
                 "header says tensor b ends at byte 24 of the data section but the file's data section has only 12 bytes");
     }
 
@@ -310,40 +332,54 @@ class SafetensorsFileTest {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.truncate(size - 7); // a download cut short
         }
-        assertOpenFails(file, "header says tensor b ends at byte 56 of the data section",
-                "the file's data section has only 49 bytes", "truncated");
+        assertOpenFails(
+                file,
+                "header says tensor b ends at byte 56 of the data section",
+                "the file's data section has only 49 bytes",
+                "truncated");
     }
 
     @Test
     void overlappingTensors() throws IOException {
-        assertOpenFails(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16),
+        assertOpenFails(
+                raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                        16),
                 "tensors a at [0, 16) and b at [8, 16) overlap");
     }
 
     @Test
     void holesAndTrailingBytes() throws IOException {
-        assertOpenFails(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                        + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12),
+        assertOpenFails(
+                raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+                        12),
                 "bytes [4, 8) of the data section, after tensor a and before tensor b, belong to no tensor");
-        assertOpenFails(raw("{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8),
+        assertOpenFails(
+                raw("{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8),
                 "bytes [0, 4) of the data section, before tensor b");
-        assertOpenFails(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 10),
+        assertOpenFails(
+                raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 10),
                 "the data section has 10 bytes but the tensors end at byte 4");
     }
 
     @Test
     void badMetadata() throws IOException {
-        assertOpenFails(raw("{\"__metadata__\":{\"format\":1}}", 0), "\"__metadata__\" value for \"format\" must be a string");
+        assertOpenFails(
+                raw("{\"__metadata__\":{\"format\":1}}", 0), "\"__metadata__\" value for \"format\" must be a string");
         assertOpenFails(raw("{\"__metadata__\":[]}", 0), "\"__metadata__\" must be an object");
     }
 
     @Test
     void validHandWrittenHeaderWithEmptyAndUnpaddedParts() throws IOException {
         // Not every writer pads or orders like HF; header order and data order may differ.
-        Path file = raw("{\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]},"
-                + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]},"
-                + "\"a\":{\"dtype\":\"I16\",\"shape\":[],\"data_offsets\":[0,2]}}", 4);
+        Path file = raw(
+                "{\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]},"
+                        + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]},"
+                        + "\"a\":{\"dtype\":\"I16\",\"shape\":[],\"data_offsets\":[0,2]}}",
+                4);
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             assertThat(f.tensors().keySet()).containsExactly("b", "e", "a");
             assertThat(f.raw("a").remaining()).isEqualTo(2);

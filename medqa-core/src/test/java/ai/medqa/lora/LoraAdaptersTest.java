@@ -1,12 +1,12 @@
 package ai.medqa.lora;
 
-import ai.medqa.model.Logits;
 import static ai.medqa.model.Logits.floats2;
 import static ai.medqa.model.Logits.maxAbsDiff;
 import static ai.medqa.model.Logits.prefillAll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -14,11 +14,11 @@ import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsFile;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
-import ai.djl.Device;
 import ai.medqa.model.DenseLinear;
 import ai.medqa.model.LinearFactory;
-import ai.medqa.model.RandomCheckpoint;
+import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
+import ai.medqa.model.RandomCheckpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +53,9 @@ class LoraAdaptersTest {
             lora.activate("fresh");
             double diff = maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), base);
             System.out.printf("LoRA B = 0: max |logit - base| = %s%n", diff);
-            assertThat(diff).as("A is random, B is zero: the adapter adds exactly 0").isZero();
+            assertThat(diff)
+                    .as("A is random, B is zero: the adapter adds exactly 0")
+                    .isZero();
         }
     }
 
@@ -69,15 +71,19 @@ class LoraAdaptersTest {
         RandomCheckpoint.write(dir, RandomCheckpoint.config(64, 172, 4, 4, 2, 256, 64, 6), DType.F32, 5);
         try (MistralModel m = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
             double[] figures = unmergedVsMerged(m);
-            System.out.printf("LoRA random adapter, random O(1) model: max |unmerged - merged| = %.3g"
-                    + " (adapter moves logits by %.3g, max |logit| %.3g)%n", figures[0], figures[1], figures[2]);
+            System.out.printf(
+                    "LoRA random adapter, random O(1) model: max |unmerged - merged| = %.3g"
+                            + " (adapter moves logits by %.3g, max |logit| %.3g)%n",
+                    figures[0], figures[1], figures[2]);
             assertThat(figures[1]).as("the adapter matters").isGreaterThan(0.1);
             assertThat(figures[0]).isLessThanOrEqualTo(1e-5);
         }
         try (MistralModel m = LoraFixtures.modelC()) {
             double[] figures = unmergedVsMerged(m);
-            System.out.printf("LoRA random adapter, model C: max |unmerged - merged| = %.3g"
-                    + " (adapter moves logits by %.3g, max |logit| %.3g)%n", figures[0], figures[1], figures[2]);
+            System.out.printf(
+                    "LoRA random adapter, model C: max |unmerged - merged| = %.3g"
+                            + " (adapter moves logits by %.3g, max |logit| %.3g)%n",
+                    figures[0], figures[1], figures[2]);
             assertThat(figures[0]).isLessThanOrEqualTo(1e-3);
         }
     }
@@ -104,7 +110,8 @@ class LoraAdaptersTest {
     @Test
     void switchingAdaptersBetweenRequestsGivesEachItsOwnOutput() {
         JsonNode golden = LoraFixtures.golden().get("adapters");
-        float[][] baseGolden = floats2(LoraFixtures.json("mistral-swa/golden.json").get("cases").get(0).get("prompt_logits"));
+        float[][] baseGolden = floats2(
+                LoraFixtures.json("mistral-swa/golden.json").get("cases").get(0).get("prompt_logits"));
         int[] prompt = LoraFixtures.prompt();
         try (MistralModel m = LoraFixtures.modelC()) {
             LoraAdapters lora = LoraAdapters.of(m);
@@ -117,11 +124,16 @@ class LoraAdaptersTest {
             for (String name : new String[] {null, "C-qv", "C-all", "C-rslora", "C-qv", null, "C-all", "C-rslora"}) {
                 lora.activate(name);
                 float[][] logits = prefillAll(m, prompt);
-                float[][] expected = name == null ? baseGolden : floats2(golden.get(name).get("prompt_logits"));
-                assertThat(maxAbsDiff(logits, expected)).as("request with %s", name).isLessThanOrEqualTo(1e-3);
+                float[][] expected =
+                        name == null ? baseGolden : floats2(golden.get(name).get("prompt_logits"));
+                assertThat(maxAbsDiff(logits, expected))
+                        .as("request with %s", name)
+                        .isLessThanOrEqualTo(1e-3);
                 int[] greedy = Logits.greedy(m, prompt, 20);
                 if (name != null) {
-                    assertThat(greedy).as("greedy with %s", name).containsExactly(Logits.ints(golden.get(name).get("greedy")));
+                    assertThat(greedy)
+                            .as("greedy with %s", name)
+                            .containsExactly(Logits.ints(golden.get(name).get("greedy")));
                 }
                 float[][] before = first.putIfAbsent(String.valueOf(name), logits);
                 if (before != null) {
@@ -145,7 +157,8 @@ class LoraAdaptersTest {
             double weightError = maxDiff(baseWeights(m), before);
             lora.activate(null);
             double logitError = maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), base);
-            System.out.printf("LoRA F32 unmerge: max |W - W0| = %.3g (merge moved W by %.3g), max logit error %.3g%n",
+            System.out.printf(
+                    "LoRA F32 unmerge: max |W - W0| = %.3g (merge moved W by %.3g), max logit error %.3g%n",
                     weightError, moved, logitError);
             assertThat(moved).isGreaterThan(1e-2);
             // Stated tolerance: one float32 ulp of the merged weights (|W| < 2 here: ulp 2.4e-7).
@@ -177,13 +190,15 @@ class LoraAdaptersTest {
                 float[] w1 = merged.get(k);
                 float[] w2 = after.get(k);
                 for (int i = 0; i < w0.length; i++) {
-                    worst = Math.max(worst, Math.abs(w2[i] - w0[i]) / f16Ulp(Math.max(Math.abs(w0[i]), Math.abs(w1[i]))));
+                    worst = Math.max(
+                            worst, Math.abs(w2[i] - w0[i]) / f16Ulp(Math.max(Math.abs(w0[i]), Math.abs(w1[i]))));
                     changed += w2[i] != w0[i] ? 1 : 0;
                 }
             }
             lora.activate(null);
             double logitError = maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), base);
-            System.out.printf("LoRA F16 unmerge: worst |W - W0| = %.2f F16 ulps, %d weights changed, max logit error %.3g%n",
+            System.out.printf(
+                    "LoRA F16 unmerge: worst |W - W0| = %.2f F16 ulps, %d weights changed, max logit error %.3g%n",
                     worst, changed, logitError);
             assertThat(worst).as("worst error in F16 ulps").isLessThanOrEqualTo(1.0);
             assertThat(logitError).isLessThanOrEqualTo(0.5);
@@ -229,12 +244,16 @@ class LoraAdaptersTest {
                     original.save(out.resolve(name));
                     try (LoraAdapter again = LoraAdapter.read(m, out.resolve(name), name);
                             SafetensorsFile peft = SafetensorsFile.open(source.resolve(LoraAdapter.WEIGHTS_FILE));
-                            SafetensorsFile ours = SafetensorsFile.open(out.resolve(name).resolve(LoraAdapter.WEIGHTS_FILE))) {
+                            SafetensorsFile ours =
+                                    SafetensorsFile.open(out.resolve(name).resolve(LoraAdapter.WEIGHTS_FILE))) {
                         assertThat(again.config()).isEqualTo(original.config());
                         assertThat(again.tensors()).isEqualTo(original.tensors());
-                        assertThat(ours.tensors().keySet()).isEqualTo(peft.tensors().keySet());
+                        assertThat(ours.tensors().keySet())
+                                .isEqualTo(peft.tensors().keySet());
                         for (String key : peft.tensors().keySet()) {
-                            assertThat(ours.raw(key)).as("%s bytes of %s", name, key).isEqualTo(peft.raw(key));
+                            assertThat(ours.raw(key))
+                                    .as("%s bytes of %s", name, key)
+                                    .isEqualTo(peft.raw(key));
                         }
                         assertThat(ours.metadata()).containsEntry("format", "pt");
                     }
@@ -246,8 +265,13 @@ class LoraAdaptersTest {
             }
             // The saved folder works as an adapter.
             LoraAdapter.apply(m, out.resolve("C-qv"), "qv");
-            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()),
-                    floats2(LoraFixtures.golden().get("adapters").get("C-qv").get("prompt_logits")))).isLessThanOrEqualTo(1e-3);
+            assertThat(maxAbsDiff(
+                            prefillAll(m, LoraFixtures.prompt()),
+                            floats2(LoraFixtures.golden()
+                                    .get("adapters")
+                                    .get("C-qv")
+                                    .get("prompt_logits"))))
+                    .isLessThanOrEqualTo(1e-3);
         }
     }
 
@@ -260,7 +284,8 @@ class LoraAdaptersTest {
             Path dir = writeAdapter("bad-shape", "C-qv", tensors);
             assertThatThrownBy(() -> LoraAdapters.of(m).load(dir, "bad"))
                     .isInstanceOf(LoraException.class)
-                    .hasMessageContaining(dir.resolve("adapter_model.safetensors").toString())
+                    .hasMessageContaining(
+                            dir.resolve("adapter_model.safetensors").toString())
                     .hasMessageContaining(key)
                     .hasMessageContaining("has shape [64, 8]; expected [32, 8]");
             assertThat(LoraAdapters.of(m).adapters()).isEmpty();
@@ -276,32 +301,39 @@ class LoraAdaptersTest {
             String missingLayer = "base_model.model.model.layers.7.self_attn.q_proj.lora_A.weight";
             layer7.put(missingLayer, TensorData.ofFloats(DType.F32, new long[] {8, 64}, new float[8 * 64]));
             assertThatThrownBy(() -> LoraAdapter.fromTensors(m, "x", qv, layer7, "src"))
-                    .isInstanceOf(LoraException.class).hasMessageContaining(missingLayer)
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining(missingLayer)
                     .hasMessageContaining("which the model does not have");
 
             Map<String, TensorData> untargeted = fixtureTensors("C-qv");
             String kProj = "base_model.model.model.layers.0.self_attn.k_proj.lora_A.weight";
             untargeted.put(kProj, TensorData.ofFloats(DType.F32, new long[] {8, 64}, new float[8 * 64]));
             assertThatThrownBy(() -> LoraAdapter.fromTensors(m, "x", qv, untargeted, "src"))
-                    .isInstanceOf(LoraException.class).hasMessageContaining(kProj)
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining(kProj)
                     .hasMessageContaining("does not target");
 
             Map<String, TensorData> missing = fixtureTensors("C-qv");
             String gone = "base_model.model.model.layers.3.self_attn.q_proj.lora_B.weight";
             missing.remove(gone);
             assertThatThrownBy(() -> LoraAdapter.fromTensors(m, "x", qv, missing, "src"))
-                    .isInstanceOf(LoraException.class).hasMessageContaining("missing key " + gone)
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining("missing key " + gone)
                     .hasMessageContaining("[64, 8]");
 
             Map<String, TensorData> strange = fixtureTensors("C-qv");
-            strange.put("base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", strange.values().iterator().next());
+            strange.put(
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector",
+                    strange.values().iterator().next());
             assertThatThrownBy(() -> LoraAdapter.fromTensors(m, "x", qv, strange, "src"))
-                    .isInstanceOf(LoraException.class).hasMessageContaining("lora_magnitude_vector")
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining("lora_magnitude_vector")
                     .hasMessageContaining("is not a LoRA weight");
 
             LoraConfig nothing = LoraConfig.of(8, 16, 0, List.of("c_attn"));
             assertThatThrownBy(() -> LoraAdapter.create(m, "x", nothing, 1))
-                    .isInstanceOf(LoraException.class).hasMessageContaining("targets no projection")
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining("targets no projection")
                     .hasMessageContaining("c_attn");
         }
     }
@@ -312,9 +344,11 @@ class LoraAdaptersTest {
             LoraAdapters lora = LoraAdapters.of(m);
             lora.load(LoraFixtures.fixture("lora/C-qv"), "qv");
             assertThatThrownBy(() -> lora.load(LoraFixtures.fixture("lora/C-all"), "qv"))
-                    .isInstanceOf(LoraException.class).hasMessageContaining("already loaded");
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining("already loaded");
             assertThatThrownBy(() -> lora.activate("nope"))
-                    .isInstanceOf(LoraException.class).hasMessageContaining("no adapter named nope");
+                    .isInstanceOf(LoraException.class)
+                    .hasMessageContaining("no adapter named nope");
             assertThatThrownBy(lora::merge).isInstanceOf(LoraException.class).hasMessageContaining("no active adapter");
         }
     }
@@ -368,15 +402,19 @@ class LoraAdaptersTest {
 
     private static Map<String, TensorData> fixtureTensors(String name) {
         Map<String, TensorData> out = new LinkedHashMap<>();
-        try (SafetensorsFile f = SafetensorsFile.open(LoraFixtures.fixture("lora/" + name + "/adapter_model.safetensors"))) {
-            f.tensors().forEach((k, info) -> out.put(k, TensorData.ofFloats(info.dtype(), info.shape(), f.readFloats(k))));
+        try (SafetensorsFile f =
+                SafetensorsFile.open(LoraFixtures.fixture("lora/" + name + "/adapter_model.safetensors"))) {
+            f.tensors()
+                    .forEach((k, info) -> out.put(k, TensorData.ofFloats(info.dtype(), info.shape(), f.readFloats(k))));
         }
         return out;
     }
 
     private Path writeAdapter(String dirName, String configFrom, Map<String, TensorData> tensors) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve(dirName));
-        Files.copy(LoraFixtures.fixture("lora/" + configFrom + "/adapter_config.json"), dir.resolve("adapter_config.json"));
+        Files.copy(
+                LoraFixtures.fixture("lora/" + configFrom + "/adapter_config.json"),
+                dir.resolve("adapter_config.json"));
         SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), tensors, Map.of("format", "pt"));
         return dir;
     }

@@ -1,10 +1,10 @@
 package ai.medqa.lora;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.medqa.common.Json;
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -43,8 +43,8 @@ class LoraConfigTest {
 
         LoraConfig all = LoraConfig.load(LoraFixtures.fixture("lora/C-all"));
         assertThat(all.r()).isEqualTo(4);
-        assertThat(new TreeSet<>(all.targetModules())).containsExactly("down_proj", "gate_proj", "k_proj", "o_proj",
-                "q_proj", "up_proj", "v_proj");
+        assertThat(new TreeSet<>(all.targetModules()))
+                .containsExactly("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj");
     }
 
     /** The seed: r=8, alpha=16, q_proj and v_proj on Mistral-7B (32 layers, hidden 4096, kv 1024). */
@@ -52,9 +52,13 @@ class LoraConfigTest {
     void seedConfigurationOnMistral7bCounts3407872() {
         MistralConfig mistral7b = MistralConfig.load(LoraFixtures.fixture("../tokenizer/mistral-7b-v0.1"));
         LoraConfig seed = LoraConfig.of(8, 16, 0.05, List.of("q_proj", "v_proj"));
-        assertThat(seed.trainableParameters(mistral7b)).isEqualTo(3_407_872L)
+        assertThat(seed.trainableParameters(mistral7b))
+                .isEqualTo(3_407_872L)
                 .isEqualTo(32L * (8 * (4096 + 4096) + 8 * (4096 + 1024)))
-                .isEqualTo(LoraFixtures.golden().get("mistral_7b_v0_1_meta").get("trainable_params").asLong());
+                .isEqualTo(LoraFixtures.golden()
+                        .get("mistral_7b_v0_1_meta")
+                        .get("trainable_params")
+                        .asLong());
     }
 
     @Test
@@ -77,12 +81,16 @@ class LoraConfigTest {
             assertThat(ours).as("%s: targeted modules", what).isEqualTo(peft);
             for (String module : peft) {
                 JsonNode expected = modules.get(module);
-                assertThat(config.rank(module)).as("%s: r of %s", what, module).isEqualTo(expected.get("r").asInt());
-                assertThat(config.scaling(module)).as("%s: scaling of %s", what, module)
+                assertThat(config.rank(module))
+                        .as("%s: r of %s", what, module)
+                        .isEqualTo(expected.get("r").asInt());
+                assertThat(config.scaling(module))
+                        .as("%s: scaling of %s", what, module)
                         .isCloseTo(expected.get("scaling").asDouble(), within(1e-12));
                 checked++;
             }
-            assertThat(config.trainableParameters(modelC)).as("%s: trainable parameters", what)
+            assertThat(config.trainableParameters(modelC))
+                    .as("%s: trainable parameters", what)
                     .isEqualTo(c.getValue().get("trainable_params").asLong());
         }
         assertThat(checked).isGreaterThan(30);
@@ -98,25 +106,30 @@ class LoraConfigTest {
         }
         LoraConfig qv = LoraConfig.load(LoraFixtures.fixture("lora/C-qv"));
         JsonNode written = parse(qv.toJson());
-        assertThat(written.get("lora_alpha").isInt()).as("alpha written as an int, as PEFT types it").isTrue();
+        assertThat(written.get("lora_alpha").isInt())
+                .as("alpha written as an int, as PEFT types it")
+                .isTrue();
         assertThat(written.get("peft_type").asText()).isEqualTo("LORA");
     }
 
     @ParameterizedTest(name = "{0} = {1}")
-    @CsvSource(delimiter = '|', value = {
-        "bias|\"all\"|\"none\"",
-        "bias|\"lora_only\"|\"none\"",
-        "use_dora|true|MedQA does not implement it",
-        "modules_to_save|[\"lm_head\"]|adapters that replace whole modules",
-        "peft_type|\"IA3\"|LoRA adapters only",
-        "r|0|> 0",
-        "lora_dropout|1.5|[0, 1)",
-        "init_lora_weights|\"pissa\"|modify the base weights",
-        "target_parameters|[\"experts.weight\"]|MedQA does not implement it",
-        "lora_alpha|\"16\"|a number",
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "bias|\"all\"|\"none\"",
+                "bias|\"lora_only\"|\"none\"",
+                "use_dora|true|MedQA does not implement it",
+                "modules_to_save|[\"lm_head\"]|adapters that replace whole modules",
+                "peft_type|\"IA3\"|LoRA adapters only",
+                "r|0|> 0",
+                "lora_dropout|1.5|[0, 1)",
+                "init_lora_weights|\"pissa\"|modify the base weights",
+                "target_parameters|[\"experts.weight\"]|MedQA does not implement it",
+                "lora_alpha|\"16\"|a number",
+            })
     void unsupportedOptionsAreRefusedNamingFileAndField(String field, String value, String expected) throws Exception {
-        ObjectNode json = (ObjectNode) LoraFixtures.json("lora/C-qv/adapter_config.json").deepCopy();
+        ObjectNode json =
+                (ObjectNode) LoraFixtures.json("lora/C-qv/adapter_config.json").deepCopy();
         json.set(field, parse(value));
         assertThatThrownBy(() -> LoraConfig.fromJson(json, "adapters/x/adapter_config.json"))
                 .isInstanceOf(LoraException.class)
@@ -127,7 +140,8 @@ class LoraConfigTest {
 
     @Test
     void targetModulesNullMeansPeftsMistralDefaultAndAllLinearSkipsTheHead() {
-        ObjectNode json = (ObjectNode) LoraFixtures.json("lora/C-qv/adapter_config.json").deepCopy();
+        ObjectNode json =
+                (ObjectNode) LoraFixtures.json("lora/C-qv/adapter_config.json").deepCopy();
         json.putNull("target_modules");
         assertThat(LoraConfig.fromJson(json, "x").targetModules()).containsExactly("q_proj", "v_proj");
         json.put("target_modules", "all-linear");

@@ -1,13 +1,10 @@
 package ai.medqa.lora;
 
-import ai.medqa.common.Json;
-import ai.medqa.model.Logits;
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
-import ai.medqa.model.KvCache;
+import ai.medqa.common.Json;
 import ai.medqa.model.LinearFactory;
+import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -23,7 +20,8 @@ final class LoraFixtures {
 
     static Path fixture(String relative) {
         try {
-            return Path.of(LoraFixtures.class.getResource("/fixtures/" + relative).toURI());
+            return Path.of(
+                    LoraFixtures.class.getResource("/fixtures/" + relative).toURI());
         } catch (URISyntaxException | NullPointerException e) {
             throw new IllegalStateException("missing test resource fixtures/" + relative, e);
         }

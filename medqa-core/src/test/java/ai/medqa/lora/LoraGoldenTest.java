@@ -1,11 +1,11 @@
 package ai.medqa.lora;
 
-import ai.medqa.model.Logits;
 import static ai.medqa.model.Logits.floats2;
 import static ai.medqa.model.Logits.ints;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,10 +26,15 @@ class LoraGoldenTest {
         int[] prompt = LoraFixtures.prompt();
         try (MistralModel m = LoraFixtures.modelC()) {
             LoraAdapter adapter = LoraAdapter.apply(m, LoraFixtures.fixture("lora/" + name), name);
-            assertThat(adapter.parameterCount()).as("trainable parameters").isEqualTo(g.get("trainable_params").asLong());
-            assertThat(adapter.config().trainableParameters(m.config())).isEqualTo(g.get("trainable_params").asLong());
+            assertThat(adapter.parameterCount())
+                    .as("trainable parameters")
+                    .isEqualTo(g.get("trainable_params").asLong());
+            assertThat(adapter.config().trainableParameters(m.config()))
+                    .isEqualTo(g.get("trainable_params").asLong());
             for (LoraWeights w : adapter.weights().values()) {
-                assertThat(w.scaling()).as("scaling of %s", w.module()).isCloseTo(g.get("scaling").asDouble(), within(1e-12));
+                assertThat(w.scaling())
+                        .as("scaling of %s", w.module())
+                        .isCloseTo(g.get("scaling").asDouble(), within(1e-12));
             }
 
             double unmerged = Logits.maxAbsDiff(Logits.prefillAll(m, prompt), floats2(g.get("prompt_logits")));
@@ -38,11 +43,11 @@ class LoraGoldenTest {
             assertThat(Logits.greedy(m, prompt, 20)).as("%s greedy", name).containsExactly(ints(g.get("greedy")));
 
             LoraAdapters.of(m).merge();
-            double merged = Logits.maxAbsDiff(Logits.prefillAll(m, prompt),
-                    floats2(g.get("merged_prompt_logits")));
+            double merged = Logits.maxAbsDiff(Logits.prefillAll(m, prompt), floats2(g.get("merged_prompt_logits")));
             System.out.printf("LoRA %s merged: max |logit - PEFT merge_and_unload| = %.3g%n", name, merged);
             assertThat(merged).as("%s merged logits vs PEFT merged", name).isLessThanOrEqualTo(TOLERANCE);
-            assertThat(Logits.greedy(m, prompt, 20)).as("%s merged greedy", name)
+            assertThat(Logits.greedy(m, prompt, 20))
+                    .as("%s merged greedy", name)
                     .containsExactly(ints(g.get("merged_greedy")));
         }
     }
@@ -56,8 +61,11 @@ class LoraGoldenTest {
     @ParameterizedTest
     @ValueSource(strings = {"C-qv", "C-all", "C-rslora"})
     void f16BaseIsAsCloseAsPeftF16(String name) {
-        float[][] peft32 = floats2(LoraFixtures.golden().get("adapters").get(name).get("prompt_logits"));
-        float[][] peft16 = floats2(LoraFixtures.json("lora/golden_f16_peft.json").get("adapters").get(name)
+        float[][] peft32 =
+                floats2(LoraFixtures.golden().get("adapters").get(name).get("prompt_logits"));
+        float[][] peft16 = floats2(LoraFixtures.json("lora/golden_f16_peft.json")
+                .get("adapters")
+                .get(name)
                 .get("prompt_logits"));
         try (MistralModel m = LoraFixtures.modelC("f16", ai.djl.ndarray.types.DataType.FLOAT16)) {
             LoraAdapter.apply(m, LoraFixtures.fixture("lora/" + name), name);
@@ -65,7 +73,8 @@ class LoraGoldenTest {
             double ourError = Logits.maxAbsDiff(ours, peft32);
             double peftError = Logits.maxAbsDiff(peft16, peft32);
             double vsPeft16 = Logits.maxAbsDiff(ours, peft16);
-            System.out.printf("LoRA %s on F16 base: max |ours - PEFT F32| = %.3g (PEFT F16: %.3g), |ours - PEFT F16| = %.3g%n",
+            System.out.printf(
+                    "LoRA %s on F16 base: max |ours - PEFT F32| = %.3g (PEFT F16: %.3g), |ours - PEFT F16| = %.3g%n",
                     name, ourError, peftError, vsPeft16);
             assertThat(ourError).isLessThanOrEqualTo(1.25 * peftError);
             assertThat(vsPeft16).isLessThanOrEqualTo(0.5);

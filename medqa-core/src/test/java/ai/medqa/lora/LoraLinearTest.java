@@ -1,6 +1,5 @@
 package ai.medqa.lora;
 
-import ai.medqa.model.Logits;
 import static ai.medqa.model.Logits.floats2;
 import static ai.medqa.model.Logits.maxAbsDiff;
 import static ai.medqa.model.Logits.prefillAll;
@@ -56,17 +55,21 @@ class LoraLinearTest {
     @Test
     void worksOnAnyBaseLinearAndRefusesToMergeIntoOne() {
         LinearFactory opaque = (module, in, out, w) -> new OpaqueLinear(LinearFactory.DENSE.create(module, in, out, w));
-        try (MistralModel m = MistralModel.load(LoraFixtures.fixture("mistral-swa/f32"), Device.cpu(), DataType.FLOAT32,
-                opaque)) {
+        try (MistralModel m =
+                MistralModel.load(LoraFixtures.fixture("mistral-swa/f32"), Device.cpu(), DataType.FLOAT32, opaque)) {
             LoraAdapter.apply(m, LoraFixtures.fixture("lora/C-qv"), "qv");
-            float[][] expected = floats2(LoraFixtures.golden().get("adapters").get("C-qv").get("prompt_logits"));
-            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), expected)).isLessThanOrEqualTo(1e-3);
+            float[][] expected =
+                    floats2(LoraFixtures.golden().get("adapters").get("C-qv").get("prompt_logits"));
+            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), expected))
+                    .isLessThanOrEqualTo(1e-3);
             LoraAdapters lora = LoraAdapters.of(m);
-            assertThatThrownBy(lora::merge).isInstanceOf(LoraException.class)
+            assertThatThrownBy(lora::merge)
+                    .isInstanceOf(LoraException.class)
                     .hasMessageContaining("model.layers.0.self_attn.q_proj is a OpaqueLinear")
                     .hasMessageContaining("DenseLinear");
             assertThat(lora.merged()).isEmpty();
-            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), expected)).isLessThanOrEqualTo(1e-3);
+            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), expected))
+                    .isLessThanOrEqualTo(1e-3);
         }
     }
 
@@ -74,7 +77,8 @@ class LoraLinearTest {
     @Test
     void gradientsFlowToAAndB() {
         int n = 3;
-        try (MistralModel m = LoraFixtures.modelC(); NDManager manager = m.manager().newSubManager()) {
+        try (MistralModel m = LoraFixtures.modelC();
+                NDManager manager = m.manager().newSubManager()) {
             LoraConfig config = LoraConfig.of(2, 3, 0.0, java.util.List.of("model.layers.0.self_attn.q_proj"));
             LoraAdapter adapter = LoraAdaptersTest.randomAdapter(m, "g", config, 9, 0.1f);
             LoraAdapters lora = LoraAdapters.of(m);
@@ -120,10 +124,13 @@ class LoraLinearTest {
                 }
                 for (int o = 0; o < out; o++) {
                     bSum += b[o * r + k];
-                    assertThat((double) gradB[o * r + k]).as("dL/dB[%d,%d]", o, k).isCloseTo(s * ax, within(1e-4));
+                    assertThat((double) gradB[o * r + k])
+                            .as("dL/dB[%d,%d]", o, k)
+                            .isCloseTo(s * ax, within(1e-4));
                 }
                 for (int i = 0; i < in; i++) {
-                    assertThat((double) gradA[k * in + i]).as("dL/dA[%d,%d]", k, i)
+                    assertThat((double) gradA[k * in + i])
+                            .as("dL/dA[%d,%d]", k, i)
                             .isCloseTo(s * bSum * colX[i], within(1e-4));
                 }
             }
@@ -141,8 +148,12 @@ class LoraLinearTest {
             lora.setTraining(true);
             float[][] train = prefillAll(m, LoraFixtures.prompt());
             lora.setTraining(false);
-            assertThat(maxAbsDiff(train, eval)).as("dropout 0.5 changes the output in training").isGreaterThan(1e-2);
-            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), eval)).as("inference never drops").isZero();
+            assertThat(maxAbsDiff(train, eval))
+                    .as("dropout 0.5 changes the output in training")
+                    .isGreaterThan(1e-2);
+            assertThat(maxAbsDiff(prefillAll(m, LoraFixtures.prompt()), eval))
+                    .as("inference never drops")
+                    .isZero();
         }
     }
 

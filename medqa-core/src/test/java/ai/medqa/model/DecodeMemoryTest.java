@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
-import ai.medqa.generate.Generation;
 import ai.medqa.io.DType;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -38,14 +38,17 @@ class DecodeMemoryTest {
             Generation g = run(m, 2000);
 
             assertThat(g.tokens()).hasSize(2000);
-            assertThat(m.manager().getManagedArrays()).as("arrays still attached to the model's manager")
+            assertThat(m.manager().getManagedArrays())
+                    .as("arrays still attached to the model's manager")
                     .hasSize(arraysBefore);
             // The count above is exact. Resident size is a second, coarse witness: it also moves with
             // the Java heap's pages (tens of MB here), so its bound only catches the step's arrays
             // staying alive: about 200 KB of attention scores and probabilities per step at these
             // shapes, over 400 MB for 2,000 steps.
             long grownMiB = (rssKiB() - rssBefore) / 1024;
-            assertThat(grownMiB).as("resident memory growth over 2,000 steps (MiB)").isLessThan(200);
+            assertThat(grownMiB)
+                    .as("resident memory growth over 2,000 steps (MiB)")
+                    .isLessThan(200);
         }
     }
 
@@ -64,7 +67,10 @@ class DecodeMemoryTest {
 
     private static Generation run(MistralModel m, int steps) {
         // No end-of-sequence id, so every run takes all its steps.
-        GenerationConfig greedy = GenerationConfig.greedy().toBuilder().maxNewTokens(steps).eosTokenIds(Set.of()).build();
+        GenerationConfig greedy = GenerationConfig.greedy().toBuilder()
+                .maxNewTokens(steps)
+                .eosTokenIds(Set.of())
+                .build();
         return new Generator(m, null).generate(new int[] {1, 5, 9}, greedy);
     }
 

@@ -49,8 +49,11 @@ class DecoderStepTest {
                         .as("%s prompt %d: fused vs op-by-op", model, c.prompt().length)
                         .isLessThanOrEqualTo(F32_TOLERANCE);
                 // And the fused path is the model: its prompt logits still meet the golden.
-                ForwardFidelityTest.assertClose(Logits.prefillAll(m, c.prompt()), c.promptLogits(),
-                        model.equals("llama-rc/B") ? 2e-3 : 1e-3, model + " fused prefill vs golden");
+                ForwardFidelityTest.assertClose(
+                        Logits.prefillAll(m, c.prompt()),
+                        c.promptLogits(),
+                        model.equals("llama-rc/B") ? 2e-3 : 1e-3,
+                        model + " fused prefill vs golden");
             }
         }
     }
@@ -62,7 +65,8 @@ class DecoderStepTest {
         try (MistralModel m = load(model + "/f32", DataType.FLOAT32)) {
             float[][] fused = runPadded(m, true, rows, new int[] {0, 4}, 12);
             float[][] opByOp = runPadded(m, false, rows, new int[] {0, 4}, 12);
-            assertThat(Logits.maxAbsDiff(fused, opByOp)).as("%s padded batch", model)
+            assertThat(Logits.maxAbsDiff(fused, opByOp))
+                    .as("%s padded batch", model)
                     .isLessThanOrEqualTo(F32_TOLERANCE);
         }
     }
@@ -78,7 +82,8 @@ class DecoderStepTest {
                 // Same half-precision operations in the same order (measured: bit-identical on CPU);
                 // a few F16 ulps of a logit allowed should another device's kernels pick another
                 // summation order for another call pattern.
-                assertThat(Logits.maxAbsDiff(fused, opByOp)).as("%s F16 fused vs op-by-op", model)
+                assertThat(Logits.maxAbsDiff(fused, opByOp))
+                        .as("%s F16 fused vs op-by-op", model)
                         .isLessThanOrEqualTo(0.05);
             }
         }
@@ -86,8 +91,19 @@ class DecoderStepTest {
 
     /** Every format and LoRA combination the op-by-op path can express, on model C (sliding window). */
     @ParameterizedTest
-    @CsvSource({"F32,NONE,COMPUTE", "F32,NF4,COMPUTE", "F32,INT8,COMPUTE", "F32,INT4,COMPUTE", "F32,INT4,INT8",
-        "F32,NONE,INT4", "F16,NONE,COMPUTE", "F16,NF4,COMPUTE", "F16,INT4,INT8", "BF16,NONE,COMPUTE", "BF16,INT8,INT4"})
+    @CsvSource({
+        "F32,NONE,COMPUTE",
+        "F32,NF4,COMPUTE",
+        "F32,INT8,COMPUTE",
+        "F32,INT4,COMPUTE",
+        "F32,INT4,INT8",
+        "F32,NONE,INT4",
+        "F16,NONE,COMPUTE",
+        "F16,NF4,COMPUTE",
+        "F16,INT4,INT8",
+        "BF16,NONE,COMPUTE",
+        "BF16,INT8,INT4"
+    })
     void everyFormatWithAndWithoutAdaptersEqualsOpByOp(String precision, String quantization, LmHead head) {
         DataType dtype = precision.equals("F16") ? DataType.FLOAT16 : DataType.FLOAT32;
         // F32: the same operations in the same order. F16: as f16FusedMatchesF16OpByOp. Float32
@@ -96,18 +112,27 @@ class DecoderStepTest {
         // bfloat16 roundings then flip, and the paths may part by as much as transformers' own
         // bfloat16 run parts from float32 on this model (golden_packed_transformers.json), the bound
         // PackedKernelFidelityTest holds the fused path to against the float32 reference.
-        String rounding = precision.equals("BF16") && quantization.equals("NONE") ? "bf16"
+        String rounding = precision.equals("BF16") && quantization.equals("NONE")
+                ? "bf16"
                 : quantization.equals("INT4") ? "int4" : quantization.equals("INT8") ? "int8" : null;
-        double tolerance = dtype != DataType.FLOAT32 ? 0.05
+        double tolerance = dtype != DataType.FLOAT32
+                ? 0.05
                 : rounding == null ? F32_TOLERANCE : transformersBf16Error("mistral-swa", rounding);
-        Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
-        try (MistralModel m = MistralModel.load(Golden.fixture("mistral-swa/" + (dtype == DataType.FLOAT32 ? "f32" : "f16")),
-                Device.cpu(), dtype, precision.equals("BF16") ? Bf16Linear.converting(Quantization.valueOf(quantization)
-                        .linears(64, head)) : Quantization.valueOf(quantization).linears(64, head))) {
+        Golden.Case c =
+                Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
+        try (MistralModel m = MistralModel.load(
+                Golden.fixture("mistral-swa/" + (dtype == DataType.FLOAT32 ? "f32" : "f16")),
+                Device.cpu(),
+                dtype,
+                precision.equals("BF16")
+                        ? Bf16Linear.converting(
+                                Quantization.valueOf(quantization).linears(64, head))
+                        : Quantization.valueOf(quantization).linears(64, head))) {
             assertThat(m.fusedActive()).as("fused").isTrue();
             float[][] plain = run(m, true, new int[][] {c.prompt()}, 12);
             assertThat(Logits.maxAbsDiff(plain, run(m, false, new int[][] {c.prompt()}, 12)))
-                    .as("%s %s without adapters", precision, quantization).isLessThanOrEqualTo(tolerance);
+                    .as("%s %s without adapters", precision, quantization)
+                    .isLessThanOrEqualTo(tolerance);
 
             LoraAdapters lora = LoraAdapters.of(m);
             lora.load(Golden.fixture("lora/C-qv"), "qv");
@@ -118,11 +143,15 @@ class DecoderStepTest {
                 assertThat(m.fusedActive()).as("fused with adapter %s", adapter).isTrue();
                 float[][] fused = run(m, true, new int[][] {c.prompt()}, 12);
                 assertThat(Logits.maxAbsDiff(fused, run(m, false, new int[][] {c.prompt()}, 12)))
-                        .as("%s %s adapter %s", precision, quantization, adapter).isLessThanOrEqualTo(tolerance);
+                        .as("%s %s adapter %s", precision, quantization, adapter)
+                        .isLessThanOrEqualTo(tolerance);
                 if (adapter == null) {
-                    assertThat(Logits.maxAbsDiff(fused, plain)).as("adapter off = no adapter").isLessThanOrEqualTo(tolerance);
+                    assertThat(Logits.maxAbsDiff(fused, plain))
+                            .as("adapter off = no adapter")
+                            .isLessThanOrEqualTo(tolerance);
                 } else {
-                    assertThat(Logits.maxAbsDiff(fused, previous)).as("switching to %s changed the logits", adapter)
+                    assertThat(Logits.maxAbsDiff(fused, previous))
+                            .as("switching to %s changed the logits", adapter)
                             .isGreaterThan(1e-3);
                 }
                 previous = fused;
@@ -132,7 +161,8 @@ class DecoderStepTest {
 
     @Test
     void readingOrSwitchingAdaptersKeepsThePlanAttachingOrRemovingRebuildsIt() {
-        Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
+        Golden.Case c =
+                Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
         try (MistralModel m = load("mistral-swa/f32", DataType.FLOAT32)) {
             LoraAdapters lora = LoraAdapters.of(m);
             lora.load(Golden.fixture("lora/C-qv"), "qv");
@@ -154,15 +184,22 @@ class DecoderStepTest {
             assertThat(m.planBuilds()).as("switching adapters rebuilt the plan").isEqualTo(builds);
             lora.load(Golden.fixture("lora/C-all"), "all");
             run(m, true, new int[][] {c.prompt()}, 2);
-            assertThat(m.planBuilds()).as("attaching an adapter rebuilds it once").isEqualTo(builds + 1);
+            assertThat(m.planBuilds())
+                    .as("attaching an adapter rebuilds it once")
+                    .isEqualTo(builds + 1);
             lora.remove("all");
             run(m, true, new int[][] {c.prompt()}, 2);
             assertThat(m.planBuilds()).as("removing one rebuilds it once").isEqualTo(builds + 2);
-            assertThat(m.projections()).hasSize(4 * 7 + 1).containsKey("model.layers.3.mlp.down_proj").containsKey("lm_head");
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection("model.layers.4.self_attn.q_proj",
-                    m.projections().get("lm_head"))).hasMessageContaining("no projection model.layers.4.self_attn.q_proj");
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection("model.layers.0.mlp.q_proj",
-                    m.projections().get("lm_head"))).hasMessageContaining("no MLP projection q_proj");
+            assertThat(m.projections())
+                    .hasSize(4 * 7 + 1)
+                    .containsKey("model.layers.3.mlp.down_proj")
+                    .containsKey("lm_head");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection(
+                            "model.layers.4.self_attn.q_proj", m.projections().get("lm_head")))
+                    .hasMessageContaining("no projection model.layers.4.self_attn.q_proj");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> m.replaceProjection(
+                            "model.layers.0.mlp.q_proj", m.projections().get("lm_head")))
+                    .hasMessageContaining("no MLP projection q_proj");
         }
     }
 
@@ -173,27 +210,38 @@ class DecoderStepTest {
     @Test
     void kindNumbersAgreeWithTheScript() throws Exception {
         String source = DecoderStep.source();
-        String project = source.substring(source.indexOf("  def project("), source.indexOf("    if torch.len(lora) == 0"));
+        String project =
+                source.substring(source.indexOf("  def project("), source.indexOf("    if torch.len(lora) == 0"));
         java.util.Map<Integer, String> products = new java.util.HashMap<>();
-        java.util.regex.Matcher m = java.util.regex.Pattern
-                .compile("kind == (\\d+):\\s*\\n\\s*y = (?:torch\\.to\\()?self\\.(\\w+)\\(").matcher(project);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                        "kind == (\\d+):\\s*\\n\\s*y = (?:torch\\.to\\()?self\\.(\\w+)\\(")
+                .matcher(project);
         while (m.find()) {
             products.put(Integer.parseInt(m.group(1)), m.group(2));
         }
         java.util.regex.Matcher otherwise = java.util.regex.Pattern.compile("else:\\s*\\n\\s*y = self\\.(\\w+)\\(")
                 .matcher(project);
         assertThat(otherwise.find()).as("project() ends with an else branch").isTrue();
-        assertThat(products).containsEntry(DecoderStep.DENSE, "dense_mm").containsEntry(DecoderStep.INT4, "int4_mm")
-                .containsEntry(DecoderStep.INT8, "int8_mm").containsEntry(DecoderStep.BF16, "bf16_mm").hasSize(4)
+        assertThat(products)
+                .containsEntry(DecoderStep.DENSE, "dense_mm")
+                .containsEntry(DecoderStep.INT4, "int4_mm")
+                .containsEntry(DecoderStep.INT8, "int8_mm")
+                .containsEntry(DecoderStep.BF16, "bf16_mm")
+                .hasSize(4)
                 .doesNotContainKey(DecoderStep.NF4);
-        assertThat(otherwise.group(1)).as("the remaining kind, NF4 (%d)", DecoderStep.NF4).isEqualTo("nf4_mm");
-        assertThat(java.util.Set.of(DecoderStep.DENSE, DecoderStep.INT4, DecoderStep.INT8, DecoderStep.NF4, DecoderStep.BF16))
-                .as("five distinct kinds").hasSize(5);
+        assertThat(otherwise.group(1))
+                .as("the remaining kind, NF4 (%d)", DecoderStep.NF4)
+                .isEqualTo("nf4_mm");
+        assertThat(java.util.Set.of(
+                        DecoderStep.DENSE, DecoderStep.INT4, DecoderStep.INT8, DecoderStep.NF4, DecoderStep.BF16))
+                .as("five distinct kinds")
+                .hasSize(5);
     }
 
     @Test
     void mergedAdaptersRunAsDenseWeights() {
-        Golden.Case c = Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
+        Golden.Case c =
+                Golden.read(Golden.fixture("mistral-swa/golden.json")).cases().get(0);
         try (MistralModel m = load("mistral-swa/f32", DataType.FLOAT32)) {
             LoraAdapters lora = LoraAdapters.of(m);
             lora.load(Golden.fixture("lora/C-all"), "all");
@@ -201,17 +249,20 @@ class DecoderStepTest {
             float[][] unmerged = run(m, true, new int[][] {c.prompt()}, 8);
             lora.merge();
             float[][] merged = run(m, true, new int[][] {c.prompt()}, 8);
-            assertThat(Logits.maxAbsDiff(merged, run(m, false, new int[][] {c.prompt()}, 8))).isLessThanOrEqualTo(F32_TOLERANCE);
+            assertThat(Logits.maxAbsDiff(merged, run(m, false, new int[][] {c.prompt()}, 8)))
+                    .isLessThanOrEqualTo(F32_TOLERANCE);
             // Merged vs unmerged differ only by rounding (LoraAdaptersTest holds model C to 1e-3).
             assertThat(Logits.maxAbsDiff(merged, unmerged)).isLessThanOrEqualTo(1e-3);
             lora.unmerge();
-            assertThat(Logits.maxAbsDiff(run(m, true, new int[][] {c.prompt()}, 8), unmerged)).isLessThanOrEqualTo(1e-3);
+            assertThat(Logits.maxAbsDiff(run(m, true, new int[][] {c.prompt()}, 8), unmerged))
+                    .isLessThanOrEqualTo(1e-3);
         }
     }
 
     @Test
     void aProjectionWithoutAFusedFormSendsTheStepOpByOp() {
-        Golden.Case c = Golden.read(Golden.fixture("llama-rc/A/golden.json")).cases().get(2);
+        Golden.Case c =
+                Golden.read(Golden.fixture("llama-rc/A/golden.json")).cases().get(2);
         try (MistralModel m = load("llama-rc/A/f32", DataType.FLOAT32)) {
             float[][] reference = run(m, false, new int[][] {c.prompt()}, 10);
             AtomicInteger calls = new AtomicInteger();
@@ -221,12 +272,17 @@ class DecoderStepTest {
             long before = m.fusedCalls();
             float[][] opByOp = run(m, true, new int[][] {c.prompt()}, 10);
             assertThat(m.fusedCalls()).isEqualTo(before);
-            assertThat(calls.get()).as("the wrapped projection ran once per step").isEqualTo(11);
+            assertThat(calls.get())
+                    .as("the wrapped projection ran once per step")
+                    .isEqualTo(11);
             assertThat(Logits.maxAbsDiff(opByOp, reference)).isLessThanOrEqualTo(F32_TOLERANCE);
 
             m.mapLinears((name, l) -> l instanceof Counting counting ? counting.inner() : l);
-            assertThat(m.fusedActive()).as("fused again once every projection has a form").isTrue();
-            assertThat(Logits.maxAbsDiff(run(m, true, new int[][] {c.prompt()}, 10), reference)).isLessThanOrEqualTo(F32_TOLERANCE);
+            assertThat(m.fusedActive())
+                    .as("fused again once every projection has a form")
+                    .isTrue();
+            assertThat(Logits.maxAbsDiff(run(m, true, new int[][] {c.prompt()}, 10), reference))
+                    .isLessThanOrEqualTo(F32_TOLERANCE);
         }
     }
 
@@ -300,7 +356,9 @@ class DecoderStepTest {
                 for (int i = 0; i < three.length; i++) {
                     diff = Math.max(diff, Math.abs(three[i] - fast[i]));
                 }
-                assertThat(diff).as("T %d, keys %d, padding %d, window %d", t, keys, c[2], c[3]).isLessThanOrEqualTo(1e-5);
+                assertThat(diff)
+                        .as("T %d, keys %d, padding %d, window %d", t, keys, c[2], c[3])
+                        .isLessThanOrEqualTo(1e-5);
                 // Query rows are g * T + position: a mask folded position-major (each position's row
                 // repeated for its groups, position * groups + g) gives rows the wrong masks.
                 NDArray wrong = mask.reshape(b, 1, t, keys).repeat(2, groups);
@@ -314,14 +372,22 @@ class DecoderStepTest {
         }
     }
 
-    private static float[] attend(NDArray q, NDArray k, NDArray v, NDArray bias, NDArray folded, int b, int t, boolean fast) {
-        List<IValue> args = List.of(IValue.from((PtNDArray) q),
-                IValue.from((PtNDArray) k), IValue.from((PtNDArray) v),
-                IValue.from((PtNDArray) bias), IValue.from((PtNDArray) folded),
-                IValue.from((long) b), IValue.from((long) t),
-                IValue.from(0.25), IValue.from(fast));
+    private static float[] attend(
+            NDArray q, NDArray k, NDArray v, NDArray bias, NDArray folded, int b, int t, boolean fast) {
+        List<IValue> args = List.of(
+                IValue.from((PtNDArray) q),
+                IValue.from((PtNDArray) k),
+                IValue.from((PtNDArray) v),
+                IValue.from((PtNDArray) bias),
+                IValue.from((PtNDArray) folded),
+                IValue.from((long) b),
+                IValue.from((long) t),
+                IValue.from(0.25),
+                IValue.from(fast));
         try {
-            return DecoderStep.script().call(q.getManager(), "attend", args.toArray(new IValue[0])).toFloatArray();
+            return DecoderStep.script()
+                    .call(q.getManager(), "attend", args.toArray(new IValue[0]))
+                    .toFloatArray();
         } finally {
             args.forEach(IValue::close);
         }
@@ -338,8 +404,15 @@ class DecoderStepTest {
     /** transformers' bfloat16 run against its float32 run of the same weights (tools/make_packed_golden.py). */
     private static double transformersBf16Error(String model, String format) {
         try {
-            return Json.MAPPER.readTree(Golden.fixture("golden_packed_transformers.json").toFile())
-                    .get("models").get(model).get(format).get("cases").get(0).get("max_abs_bf16_vs_f32").asDouble();
+            return Json.MAPPER
+                    .readTree(Golden.fixture("golden_packed_transformers.json").toFile())
+                    .get("models")
+                    .get(model)
+                    .get(format)
+                    .get("cases")
+                    .get(0)
+                    .get("max_abs_bf16_vs_f32")
+                    .asDouble();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -373,9 +446,13 @@ class DecoderStepTest {
                 }
             }
             if (!fused) {
-                assertThat(m.fusedCalls()).as("op-by-op run made no script calls").isEqualTo(callsBefore);
+                assertThat(m.fusedCalls())
+                        .as("op-by-op run made no script calls")
+                        .isEqualTo(callsBefore);
             } else if (m.fusedActive()) {
-                assertThat(m.fusedCalls()).as("every step called the script").isGreaterThanOrEqualTo(callsBefore + steps + 1);
+                assertThat(m.fusedCalls())
+                        .as("every step called the script")
+                        .isGreaterThanOrEqualTo(callsBefore + steps + 1);
             }
             return out;
         } finally {

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GgufModelTest {
     static final Path DIR = Path.of("src/test/resources/gguf");
     static final long[] PROMPT = {1, 50, 77, 3, 200, 128, 9, 255};
+
     @TempDir
     Path tmp;
 
@@ -33,8 +34,9 @@ class GgufModelTest {
             for (String stem : new String[] {"tiny-Q8_0", "tiny-Q4_0", "tiny-Q4_K_M"}) {
                 float[] expected = golden.readFloats(stem);
                 float[] ours;
-                try (MistralModel m = MistralModel.load(DIR.resolve(stem + ".gguf"), Device.cpu(), DataType.FLOAT32,
-                        LinearFactory.DENSE); NDManager nd = NDManager.newBaseManager();
+                try (MistralModel m = MistralModel.load(
+                                DIR.resolve(stem + ".gguf"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
+                        NDManager nd = NDManager.newBaseManager();
                         NDArray ids = nd.create(new long[][] {PROMPT})) {
                     assertThat(m.config().modelType()).isEqualTo("llama");
                     assertThat(m.config().numKeyValueHeads()).isEqualTo(2);
@@ -47,11 +49,14 @@ class GgufModelTest {
                     scale = Math.max(scale, Math.abs(expected[i]));
                 }
                 // Same float32 weights on both sides; only the order of float32 sums differs.
-                assertThat(worst).as(stem + " max |logit difference| (logits up to %.2f)", scale).isLessThan(1e-4);
+                assertThat(worst)
+                        .as(stem + " max |logit difference| (logits up to %.2f)", scale)
+                        .isLessThan(1e-4);
                 for (int pos = 0; pos < PROMPT.length; pos++) {
                     assertThat(argmax(ours, pos)).as(stem + " greedy at " + pos).isEqualTo(argmax(expected, pos));
                 }
-                System.out.printf("[figure] %s: max |logit - transformers'| %.2e (logits up to %.2f)%n", stem, worst, scale);
+                System.out.printf(
+                        "[figure] %s: max |logit - transformers'| %.2e (logits up to %.2f)%n", stem, worst, scale);
             }
         }
     }
@@ -64,15 +69,18 @@ class GgufModelTest {
             expected = golden.readFloats("tiny-Q8_0");
         }
         int[] prompt = Arrays.stream(PROMPT).mapToInt(l -> (int) l).toArray();
-        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf")).build()) {
+        try (ai.medqa.MedQA medqa =
+                ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf")).build()) {
             int first = medqa.generate(prompt, 3).tokens()[0];
             assertThat(first).isEqualTo(argmax(expected, PROMPT.length - 1));
             // The file's own tokenizer (256 pieces, byte fallback): " A" is "▁" (UTF-8 e2 96 81) and "A" in bytes.
             assertThat(medqa.tokenizer().vocabSize()).isEqualTo(256);
             assertThat(medqa.tokenizer().encode("A")).containsExactly(1, 3 + 0xe2, 3 + 0x96, 3 + 0x81, 3 + 'A');
         }
-        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve("tiny-Q8_0.gguf"))
-                .quantize(ai.medqa.quant.Quantization.INT4).build()) {
+        try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder()
+                .model(DIR.resolve("tiny-Q8_0.gguf"))
+                .quantize(ai.medqa.quant.Quantization.INT4)
+                .build()) {
             assertThat(medqa.generate(prompt, 3).tokens()).hasSize(3);
         }
     }
@@ -89,16 +97,22 @@ class GgufModelTest {
                 float[] expected = golden.readFloats(stem);
                 float[] asStored;
                 float[] requantized;
-                try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf")).build()) {
+                try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder()
+                        .model(DIR.resolve(stem + ".gguf"))
+                        .build()) {
                     asStored = logits(medqa.model());
                 }
-                try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf"))
-                        .quantize(ai.medqa.quant.Quantization.INT4).groupSize(32).build()) {
+                try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder()
+                        .model(DIR.resolve(stem + ".gguf"))
+                        .quantize(ai.medqa.quant.Quantization.INT4)
+                        .groupSize(32)
+                        .build()) {
                     requantized = logits(medqa.model());
                 }
                 double stored = maxDiff(asStored, expected);
                 double requant = maxDiff(requantized, expected);
-                System.out.printf("[figure] %s: max |logit - transformers'| as stored %.2e, requantized to int4 g32 %.2e%n",
+                System.out.printf(
+                        "[figure] %s: max |logit - transformers'| as stored %.2e, requantized to int4 g32 %.2e%n",
                         stem, stored, requant);
                 // The int4 kernels take bfloat16 activations (relative error 2^-9 each) and the scales are
                 // bfloat16 too: about 1% of the largest logit (~17-20 here) at most. Requantizing the
@@ -128,23 +142,30 @@ class GgufModelTest {
     void greedyTokensAgreeWithLlamaCppWhereTheMarginsAllow() {
         int[] prompt = Arrays.stream(PROMPT).mapToInt(l -> (int) l).toArray();
         for (java.util.Map.Entry<String, int[]> e : new java.util.TreeMap<>(LLAMA_CPP_GREEDY).entrySet()) {
-            try (MistralModel m = MistralModel.load(DIR.resolve(e.getKey() + ".gguf"), Device.cpu(), DataType.FLOAT32,
-                    LinearFactory.DENSE)) {
-                int[] ours = new ai.medqa.generate.Generator(m, null).generate(prompt,
-                        ai.medqa.generate.GenerationConfig.greedy().toBuilder().maxNewTokens(8).build()).tokens();
+            try (MistralModel m = MistralModel.load(
+                    DIR.resolve(e.getKey() + ".gguf"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
+                int[] ours = new ai.medqa.generate.Generator(m, null)
+                        .generate(
+                                prompt,
+                                ai.medqa.generate.GenerationConfig.greedy().toBuilder()
+                                        .maxNewTokens(8)
+                                        .build())
+                        .tokens();
                 int same = 0;
                 while (same < 8 && ours[same] == e.getValue()[same]) {
                     same++;
                 }
-                System.out.printf("[figure] %s: greedy tokens equal to llama.cpp's for %d of 8 (ours %s)%n", e.getKey(), same,
-                        Arrays.toString(ours));
+                System.out.printf(
+                        "[figure] %s: greedy tokens equal to llama.cpp's for %d of 8 (ours %s)%n",
+                        e.getKey(), same, Arrays.toString(ours));
                 assertThat(same).as(e.getKey()).isEqualTo(8); // the margins here allow all 8
             }
         }
     }
 
     static float[] logits(MistralModel m) {
-        try (NDManager nd = NDManager.newBaseManager(); NDArray ids = nd.create(new long[][] {PROMPT})) {
+        try (NDManager nd = NDManager.newBaseManager();
+                NDArray ids = nd.create(new long[][] {PROMPT})) {
             return m.forward(ids, new int[] {0}).toFloatArray();
         }
     }
@@ -180,15 +201,23 @@ class GgufModelTest {
             assertThat(out.resolve("tokenizer_config.json")).exists();
             MistralConfig fromFile = GgufModel.config(gguf);
             MistralConfig fromFolder = MistralConfig.load(out);
-            assertThat(fromFolder).usingRecursiveComparison().ignoringFields("quantizationConfig").isEqualTo(fromFile);
+            assertThat(fromFolder)
+                    .usingRecursiveComparison()
+                    .ignoringFields("quantizationConfig")
+                    .isEqualTo(fromFile);
             try (ai.medqa.MedQA direct = ai.medqa.MedQA.builder().model(gguf).build();
                     // The folder keeps lm_head as the float32 checkpoint tensor; held as int8, as the GGUF's
                     // stored Q6_K/Q8_0 head loads, it is the same model.
-                    ai.medqa.MedQA converted = ai.medqa.MedQA.builder().model(out).lmHead(ai.medqa.quant.LmHead.INT8)
+                    ai.medqa.MedQA converted = ai.medqa.MedQA.builder()
+                            .model(out)
+                            .lmHead(ai.medqa.quant.LmHead.INT8)
                             .build()) {
-                assertThat(maxDiff(logits(converted.model()), logits(direct.model()))).as(c[0]).isZero();
+                assertThat(maxDiff(logits(converted.model()), logits(direct.model())))
+                        .as(c[0])
+                        .isZero();
                 String text = "Is aspirin an NSAID? é";
-                assertThat(converted.tokenizer().encode(text)).isEqualTo(direct.tokenizer().encode(text));
+                assertThat(converted.tokenizer().encode(text))
+                        .isEqualTo(direct.tokenizer().encode(text));
             }
         }
         Path nf4 = tmp.resolve("nf4");
@@ -196,8 +225,9 @@ class GgufModelTest {
         try (ai.medqa.MedQA m = ai.medqa.MedQA.builder().model(nf4).build()) {
             assertThat(m.generate(new int[] {1, 5, 9}, 2).tokens()).hasSize(2);
         }
-        assertThatThrownBy(() -> ai.medqa.quant.PackedCheckpoint.quantize(DIR.resolve("tiny-Q4_0.gguf"), nf4,
-                ai.medqa.quant.Quantization.INT4, 32)).hasMessageContaining("exists");
+        assertThatThrownBy(() -> ai.medqa.quant.PackedCheckpoint.quantize(
+                        DIR.resolve("tiny-Q4_0.gguf"), nf4, ai.medqa.quant.Quantization.INT4, 32))
+                .hasMessageContaining("exists");
     }
 
     /**
@@ -213,18 +243,27 @@ class GgufModelTest {
                 SafetensorsFile plain = SafetensorsFile.open(DIR.resolve("gguf_logits.safetensors"))) {
             for (String stem : new String[] {"tiny-Q4_0", "tiny-Q4_K_M", "tiny-Q8_0"}) {
                 float[] expected = golden.readFloats(stem);
-                assertThat(maxDiff(expected, plain.readFloats(stem))).as("the adapter changes the logits").isGreaterThan(5);
+                assertThat(maxDiff(expected, plain.readFloats(stem)))
+                        .as("the adapter changes the logits")
+                        .isGreaterThan(5);
                 double exact;
                 double stored;
-                try (ai.medqa.MedQA m = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf")).dequantize(true)
-                        .lora(lora).build()) {
+                try (ai.medqa.MedQA m = ai.medqa.MedQA.builder()
+                        .model(DIR.resolve(stem + ".gguf"))
+                        .dequantize(true)
+                        .lora(lora)
+                        .build()) {
                     exact = maxDiff(logits(m.model()), expected);
                 }
-                try (ai.medqa.MedQA m = ai.medqa.MedQA.builder().model(DIR.resolve(stem + ".gguf")).lora(lora).build()) {
+                try (ai.medqa.MedQA m = ai.medqa.MedQA.builder()
+                        .model(DIR.resolve(stem + ".gguf"))
+                        .lora(lora)
+                        .build()) {
                     stored = maxDiff(logits(m.model()), expected);
                 }
-                System.out.printf("[figure] %s + PEFT adapter: max |logit - PEFT's| dequantized %.2e, as stored %.2e%n", stem,
-                        exact, stored);
+                System.out.printf(
+                        "[figure] %s + PEFT adapter: max |logit - PEFT's| dequantized %.2e, as stored %.2e%n",
+                        stem, exact, stored);
                 assertThat(exact).as(stem + " dequantized").isLessThan(1e-4);
                 assertThat(stored).as(stem + " as stored").isLessThan(stem.equals("tiny-Q8_0") ? 0.5 : 0.25);
             }
@@ -235,8 +274,10 @@ class GgufModelTest {
     @Test
     void aConfigJsonBesideTheFileIsNotRead() throws Exception {
         Path file = Files.copy(DIR.resolve("tiny-Q4_0.gguf"), tmp.resolve("tiny-Q4_0.gguf"));
-        Files.writeString(tmp.resolve("config.json"), "{\"quantization_config\": {\"quant_method\": \"bitsandbytes\", "
-                + "\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"fp4\"}, \"hidden_size\": \"x\"}");
+        Files.writeString(
+                tmp.resolve("config.json"),
+                "{\"quantization_config\": {\"quant_method\": \"bitsandbytes\", "
+                        + "\"load_in_4bit\": true, \"bnb_4bit_quant_type\": \"fp4\"}, \"hidden_size\": \"x\"}");
         try (ai.medqa.MedQA medqa = ai.medqa.MedQA.builder().model(file).build()) {
             assertThat(medqa.generate(new int[] {1, 5, 9}, 2).tokens()).hasSize(2);
         }

@@ -27,7 +27,10 @@ record Golden(List<Case> cases) {
             JsonNode root = Json.MAPPER.readTree(file.toFile());
             List<Case> cases = new ArrayList<>();
             for (JsonNode c : root.get("cases")) {
-                cases.add(new Case(Logits.ints(c.get("prompt")), Logits.floats2(c.get("prompt_logits")), Logits.ints(c.get("greedy")),
+                cases.add(new Case(
+                        Logits.ints(c.get("prompt")),
+                        Logits.floats2(c.get("prompt_logits")),
+                        Logits.ints(c.get("greedy")),
                         Logits.floats2(c.get("greedy_top2"))));
             }
             return new Golden(cases);
@@ -35,5 +38,4 @@ record Golden(List<Case> cases) {
             throw new UncheckedIOException(e);
         }
     }
-
 }

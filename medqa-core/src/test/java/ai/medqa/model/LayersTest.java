@@ -18,8 +18,8 @@ class LayersTest {
 
     @Test
     void layersComposedAreTheTrainingForward() {
-        try (MistralModel m = MistralModel.load(Golden.fixture("mistral-swa/f32"), Device.cpu(), DataType.FLOAT32,
-                LinearFactory.DENSE);
+        try (MistralModel m = MistralModel.load(
+                        Golden.fixture("mistral-swa/f32"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
                 NDScope scope = new NDScope()) {
             int[] padLeft = {0, 3};
             long[] ids = new long[2 * 12];

@@ -9,7 +9,8 @@ public final class Logits {
 
     /** Float32 logits of every prompt position, one forward call. */
     public static float[][] prefillAll(MistralModel m, int[] prompt) {
-        try (KvCache cache = m.newCache(prompt.length); NDScope scope = new NDScope()) {
+        try (KvCache cache = m.newCache(prompt.length);
+                NDScope scope = new NDScope()) {
             float[] flat = m.forward(new int[][] {prompt}, cache, true).toFloatArray();
             int v = m.config().vocabSize();
             float[][] rows = new float[prompt.length][v];

@@ -22,8 +22,7 @@ class OllamaModelsTest {
                 {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                  "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": "sha256:%s", "size": 1},
                  "layers": [{"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:%s", "size": 2},
-                            {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:%s", "size": 3}]}"""
-                .formatted("b".repeat(64), "c".repeat(64), HEX));
+                            {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:%s", "size": 3}]}""".formatted("b".repeat(64), "c".repeat(64), HEX));
         Path blob = root.resolve("blobs").resolve("sha256" + digestSeparator + HEX);
         Files.createDirectories(blob.getParent());
         Files.write(blob, new byte[] {'G', 'G', 'U', 'F'});
@@ -45,17 +44,20 @@ class OllamaModelsTest {
 
     @Test
     void whatIsMissingIsNamed() throws Exception {
-        assertThatThrownBy(() -> OllamaModels.resolve("ollama:llama9", root)).hasMessageContaining("Ollama has no such model")
+        assertThatThrownBy(() -> OllamaModels.resolve("ollama:llama9", root))
+                .hasMessageContaining("Ollama has no such model")
                 .hasMessageContaining("ollama pull llama9");
         Path blob = pulled("registry.ollama.ai/library/mistral/latest", "-");
         Files.delete(blob);
         assertThatThrownBy(() -> OllamaModels.resolve("ollama:mistral", root)).hasMessageContaining("not in");
-        assertThatThrownBy(() -> OllamaModels.resolve("ollama:../x", root)).hasMessageContaining("expected ollama:NAME");
+        assertThatThrownBy(() -> OllamaModels.resolve("ollama:../x", root))
+                .hasMessageContaining("expected ollama:NAME");
         // A model with an adapter layer would answer as another model without it: refused by name.
         pulled("registry.ollama.ai/library/medtuned/latest", "-");
         Path manifest = root.resolve("manifests/registry.ollama.ai/library/medtuned/latest");
         Files.writeString(manifest, Files.readString(manifest).replace("image.template", "image.adapter"));
         assertThatThrownBy(() -> OllamaModels.resolve("ollama:medtuned", root))
-                .hasMessageContaining("ollama:medtuned: the Ollama model has a layer application/vnd.ollama.image.adapter");
+                .hasMessageContaining(
+                        "ollama:medtuned: the Ollama model has a layer application/vnd.ollama.image.adapter");
     }
 }

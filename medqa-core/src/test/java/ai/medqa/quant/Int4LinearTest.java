@@ -39,7 +39,8 @@ class Int4LinearTest {
         }
         Int4Weight q = Int4Weight.quantize(w, out, in, 64);
         float[] deq = q.dequantize();
-        try (NDManager m = NDManager.newBaseManager(); Int4Linear linear = new Int4Linear(q, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Int4Linear linear = new Int4Linear(q, m)) {
             float[] y = linear.forward(m.create(x, new Shape(rows, in))).toFloatArray();
             // Each term is off by <= 2^-9 relative for the bf16 activation and, on the GEMM path, as
             // much for the bf16 weight; the sum by that of sum |terms|, plus the output's rounding.
@@ -103,20 +104,25 @@ class Int4LinearTest {
             assertThat((int) q.q()[i]).isBetween(0, 15);
             float step = q.scales()[i / 32];
             // Half a step of rounding, plus the bf16 rounding of scale and zero carried over 8 steps.
-            assertThat(Math.abs(d[i] - w[i])).as("weight %d", i).isLessThanOrEqualTo(0.5f * step + 16 * step / 256 + 1e-6f);
+            assertThat(Math.abs(d[i] - w[i]))
+                    .as("weight %d", i)
+                    .isLessThanOrEqualTo(0.5f * step + 16 * step / 256 + 1e-6f);
         }
         assertThatThrownBy(() -> Int4Weight.quantize(w, 16, 64, 48)).hasMessageContaining("group size");
-        assertThatThrownBy(() -> Int4Weight.quantize(new float[16 * 40], 16, 40, 32)).hasMessageContaining("multiple");
+        assertThatThrownBy(() -> Int4Weight.quantize(new float[16 * 40], 16, 40, 32))
+                .hasMessageContaining("multiple");
     }
 
     @Test
     void refusesToRecordGradients() {
         Int4Weight q = Int4Weight.quantize(new float[16 * 64], 16, 64, 64);
-        try (NDManager m = NDManager.newBaseManager(); Int4Linear linear = new Int4Linear(q, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Int4Linear linear = new Int4Linear(q, m)) {
             NDArray x = m.ones(new Shape(1, 64));
             x.setRequiresGradient(true);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                assertThatThrownBy(() -> linear.forward(x)).isInstanceOf(UnsupportedOperationException.class)
+                assertThatThrownBy(() -> linear.forward(x))
+                        .isInstanceOf(UnsupportedOperationException.class)
                         .hasMessageContaining("NF4 or INT8");
             }
         }

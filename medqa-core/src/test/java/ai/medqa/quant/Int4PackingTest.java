@@ -29,15 +29,17 @@ class Int4PackingTest {
                     q[i] = (byte) r.nextInt(16);
                     q32[i] = q[i];
                 }
-                try (NDArray codes = m.create(q32, new Shape(rows, cols)); NDArray theirs = DecoderStep.packInt4(codes);
+                try (NDArray codes = m.create(q32, new Shape(rows, cols));
+                        NDArray theirs = DecoderStep.packInt4(codes);
                         NDArray ours = Int4Packing.pack(q, rows, cols, m)) {
                     assertThat(ours.getShape()).isEqualTo(theirs.getShape());
                     assertThat(ours.getDataType()).isEqualTo(DataType.UINT8).isEqualTo(theirs.getDataType());
                     assertThat(ours.toByteArray()).as(rows + "x" + cols).isEqualTo(theirs.toByteArray());
                     // The probe's verdict is the truth on these shapes too: where PyTorch packs as the Java
                     // layout (AVX-512 here), the Java path is taken; elsewhere PyTorch packs.
-                    assertThat(Int4Packing.matches(m)).isEqualTo(
-                            java.util.Arrays.equals(theirs.toByteArray(), Int4Packing.layout(q, rows, cols)));
+                    assertThat(Int4Packing.matches(m))
+                            .isEqualTo(
+                                    java.util.Arrays.equals(theirs.toByteArray(), Int4Packing.layout(q, rows, cols)));
                 }
             }
         }

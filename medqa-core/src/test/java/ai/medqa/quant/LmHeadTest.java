@@ -26,14 +26,19 @@ class LmHeadTest {
     @ParameterizedTest
     @ValueSource(strings = {"INT8", "INT4"})
     void tiedHeadIsAQuantizedCopyOfTheEmbedding(String head) throws IOException {
-        JsonNode golden = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_tied_head_transformers.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(
+                Nf4Test.resource("fixtures/golden_tied_head_transformers.json").toFile());
         JsonNode g = golden.get("heads").get(head.toLowerCase(java.util.Locale.ROOT));
         int[] prompt = Logits.ints(g.get("prompt"));
         float[][] reference = Logits.floats2(g.get("prompt_logits_bf16_head_io"));
         float[][] unrounded = Logits.floats2(g.get("prompt_logits_f32"));
-        try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/llama-rc/A/f32"), Device.cpu(), DataType.FLOAT32,
+        try (MistralModel m = MistralModel.load(
+                Nf4Test.resource("fixtures/llama-rc/A/f32"),
+                Device.cpu(),
+                DataType.FLOAT32,
                 Quantization.NONE.linears(64, LmHead.valueOf(head)))) {
-            assertThat(m.projections().get("lm_head")).isInstanceOf(head.equals("INT8") ? Int8Linear.class : Int4Linear.class);
+            assertThat(m.projections().get("lm_head"))
+                    .isInstanceOf(head.equals("INT8") ? Int8Linear.class : Int4Linear.class);
             float[][] ours = Logits.prefillAll(m, prompt);
             double worstSteps = 0;
             for (int t = 0; t < ours.length; t++) {
@@ -43,9 +48,10 @@ class LmHeadTest {
                     worstSteps = Math.max(worstSteps, Math.abs(ours[t][v] - reference[t][v]) / step);
                 }
             }
-            System.out.printf("[figure] tied lm_head %s: |ours - reference| = %.4f (%.2f bf16 steps), float32 logits of "
-                    + "that head: %.4f away%n", head, Logits.maxAbsDiff(ours, reference), worstSteps,
-                    Logits.maxAbsDiff(unrounded, reference));
+            System.out.printf(
+                    "[figure] tied lm_head %s: |ours - reference| = %.4f (%.2f bf16 steps), float32 logits of "
+                            + "that head: %.4f away%n",
+                    head, Logits.maxAbsDiff(ours, reference), worstSteps, Logits.maxAbsDiff(unrounded, reference));
             assertThat(worstSteps).as("%s head, in bfloat16 steps", head).isLessThanOrEqualTo(1.0);
         }
     }

@@ -27,18 +27,23 @@ class LoraOnQuantizedBaseTest {
 
     static Stream<Arguments> bases() {
         return Stream.of(
-                Arguments.of("NF4", QuantizedLinears.nf4(true),
-                        QuantizedModelTest.javaDequantized(w -> Nf4.dequantize(Nf4.quantize(w.values(), w.shape(), true,
-                                "bfloat16")))),
-                Arguments.of("INT8", QuantizedLinears.int8(),
-                        QuantizedModelTest.javaDequantized(w -> Int8Linear.Int8Weight.quantize(w.values(), w.shape()[0],
-                                w.shape()[1]).dequantize())));
+                Arguments.of(
+                        "NF4",
+                        QuantizedLinears.nf4(true),
+                        QuantizedModelTest.javaDequantized(
+                                w -> Nf4.dequantize(Nf4.quantize(w.values(), w.shape(), true, "bfloat16")))),
+                Arguments.of(
+                        "INT8",
+                        QuantizedLinears.int8(),
+                        QuantizedModelTest.javaDequantized(
+                                w -> Int8Linear.Int8Weight.quantize(w.values(), w.shape()[0], w.shape()[1])
+                                        .dequantize())));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("bases")
-    void adapterOnAQuantizedBaseEqualsAdapterOnItsDequantizedWeights(String name, LinearFactory quantized,
-            LinearFactory reference) {
+    void adapterOnAQuantizedBaseEqualsAdapterOnItsDequantizedWeights(
+            String name, LinearFactory quantized, LinearFactory reference) {
         Path dir = Nf4Test.resource("fixtures/mistral-swa/bf16");
         Path adapterDir = Nf4Test.resource("fixtures/lora/C-all");
         int[] prompt = {1, 87, 35, 79, 52, 3, 40, 232, 137, 159, 254, 122, 78, 175, 220, 89, 207, 48, 63, 104};
@@ -48,19 +53,27 @@ class LoraOnQuantizedBaseTest {
                 LoraAdapter onReference = LoraAdapter.apply(ref, adapterDir, "all")) {
             float[][] adapted = Logits.prefillAll(ref, prompt);
             double training = Logits.maxAbsDiff(trainingRoute(q, prompt), adapted);
-            System.out.printf("[figure] %s base: training route with adapter vs reference %.2e, inference %.2e%n", name,
-                    training, Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted));
-            assertThat(training).as(name + " training route with adapter vs reference").isLessThanOrEqualTo(1e-3);
+            System.out.printf(
+                    "[figure] %s base: training route with adapter vs reference %.2e, inference %.2e%n",
+                    name, training, Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted));
+            assertThat(training)
+                    .as(name + " training route with adapter vs reference")
+                    .isLessThanOrEqualTo(1e-3);
             if (name.equals("NF4")) {
-                assertThat(Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted)).as(name + " with adapter vs reference")
+                assertThat(Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted))
+                        .as(name + " with adapter vs reference")
                         .isLessThanOrEqualTo(1e-3);
-                assertThat(Logits.greedy(q, prompt, 10)).as(name + " greedy").containsExactly(Logits.greedy(ref, prompt, 10));
+                assertThat(Logits.greedy(q, prompt, 10))
+                        .as(name + " greedy")
+                        .containsExactly(Logits.greedy(ref, prompt, 10));
             }
             // The adapter does act on the quantized model: switching it off moves the logits.
             LoraAdapters.of(q).activate(null);
-            assertThat(Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted)).as(name + " without adapter")
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(q, prompt), adapted))
+                    .as(name + " without adapter")
                     .isGreaterThan(0.1);
-            assertThat(Logits.maxAbsDiff(trainingRoute(q, prompt), adapted)).as(name + " training route without adapter")
+            assertThat(Logits.maxAbsDiff(trainingRoute(q, prompt), adapted))
+                    .as(name + " training route without adapter")
                     .isGreaterThan(0.1);
         }
     }

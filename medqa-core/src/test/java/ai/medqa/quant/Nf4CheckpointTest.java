@@ -1,14 +1,14 @@
 package ai.medqa.quant;
 
-import ai.medqa.common.Json;
-import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.common.Json;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
+import ai.medqa.model.Logits;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -41,17 +41,25 @@ class Nf4CheckpointTest {
         assertThat(q.get("bnb_4bit_use_double_quant").asBoolean()).isTrue();
         assertThat(Nf4Checkpoint.checkConfig(q, target)).isEmpty();
 
-        try (Checkpoint src = Checkpoint.open(source); Checkpoint out = Checkpoint.open(target)) {
+        try (Checkpoint src = Checkpoint.open(source);
+                Checkpoint out = Checkpoint.open(target)) {
             long h = config.hiddenSize();
             long inter = config.intermediateSize();
             long kv = (long) config.numKeyValueHeads() * config.headDim();
             String module = "model.layers.2.mlp.down_proj";
-            Nf4Weight expected = Nf4.quantize(src.readFloats(module + ".weight"), new long[] {h, inter}, true, "bfloat16");
+            Nf4Weight expected =
+                    Nf4.quantize(src.readFloats(module + ".weight"), new long[] {h, inter}, true, "bfloat16");
             Nf4Weight reloaded = Nf4Checkpoint.read(out, module, h, inter);
-            assertThat(reloaded.sameAs(expected)).as("%s reloads bit-identically", module).isTrue();
+            assertThat(reloaded.sameAs(expected))
+                    .as("%s reloads bit-identically", module)
+                    .isTrue();
             assertThat(Nf4Checkpoint.read(out, "model.layers.0.self_attn.k_proj", kv, h)
-                    .sameAs(Nf4.quantize(src.readFloats("model.layers.0.self_attn.k_proj.weight"), new long[] {kv, h}, true,
-                            "bfloat16"))).isTrue();
+                            .sameAs(Nf4.quantize(
+                                    src.readFloats("model.layers.0.self_attn.k_proj.weight"),
+                                    new long[] {kv, h},
+                                    true,
+                                    "bfloat16")))
+                    .isTrue();
             // The tensors bitsandbytes writes, with its names, dtypes and shapes.
             assertThat(out.info(module + ".weight").shape()).containsExactly((h * inter) / 2, 1);
             assertThat(out.info(module + ".weight.absmax").dtype().name()).isEqualTo("U8");
@@ -65,7 +73,8 @@ class Nf4CheckpointTest {
             assertThat(state.get("blocksize").asInt()).isEqualTo(64);
             assertThat(state.get("dtype").asText()).isEqualTo("bfloat16");
             assertThat(state.get("nested_blocksize").asInt()).isEqualTo(256);
-            assertThat((float) state.get("nested_offset").asDouble()).isEqualTo(expected.nested().offset());
+            assertThat((float) state.get("nested_offset").asDouble())
+                    .isEqualTo(expected.nested().offset());
             // Everything that is not a projection is copied as stored.
             for (String name : new String[] {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"}) {
                 assertThat(out.raw(name)).isEqualTo(src.raw(name));
@@ -74,18 +83,23 @@ class Nf4CheckpointTest {
 
         // Loading the written checkpoint gives the very logits of quantizing on load.
         int[] prompt = {1, 87, 35, 79, 52, 3, 40, 232};
-        try (MistralModel onLoad = MistralModel.load(source, Device.cpu(), DataType.FLOAT32,
-                        QuantizedLinears.nf4(true));
-                MistralModel fromFile = MistralModel.load(target, Device.cpu(), DataType.FLOAT32,
-                        QuantizedLinears.nf4(true));
-                MistralModel asStored = MistralModel.load(target, Device.cpu(), DataType.FLOAT32, Quantization.NONE.linears());
-                MistralModel dense = MistralModel.load(target, Device.cpu(), DataType.FLOAT32, QuantizedLinears.dequantizing())) {
+        try (MistralModel onLoad =
+                        MistralModel.load(source, Device.cpu(), DataType.FLOAT32, QuantizedLinears.nf4(true));
+                MistralModel fromFile =
+                        MistralModel.load(target, Device.cpu(), DataType.FLOAT32, QuantizedLinears.nf4(true));
+                MistralModel asStored =
+                        MistralModel.load(target, Device.cpu(), DataType.FLOAT32, Quantization.NONE.linears());
+                MistralModel dense =
+                        MistralModel.load(target, Device.cpu(), DataType.FLOAT32, QuantizedLinears.dequantizing())) {
             float[][] a = Logits.prefillAll(onLoad, prompt);
-            assertThat(Logits.maxAbsDiff(Logits.prefillAll(fromFile, prompt), a)).isZero();
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(fromFile, prompt), a))
+                    .isZero();
             // NONE loads the 4-bit checkpoint as stored (the NF4 script kernel); dequantizing() makes dense
             // weights: the same numbers, another summation order.
-            assertThat(asStored.manager().getManagedArrays().size()).isGreaterThan(dense.manager().getManagedArrays().size());
-            assertThat(Logits.maxAbsDiff(Logits.prefillAll(asStored, prompt), a)).isLessThan(1e-3);
+            assertThat(asStored.manager().getManagedArrays().size())
+                    .isGreaterThan(dense.manager().getManagedArrays().size());
+            assertThat(Logits.maxAbsDiff(Logits.prefillAll(asStored, prompt), a))
+                    .isLessThan(1e-3);
             assertThat(Logits.maxAbsDiff(Logits.prefillAll(dense, prompt), a)).isLessThan(1e-3);
         }
     }
@@ -95,13 +109,19 @@ class Nf4CheckpointTest {
         Path source = Nf4Test.resource("fixtures/mistral-swa/f32");
         Files.createDirectories(tmp.resolve("exists"));
         assertThatThrownBy(() -> Nf4Checkpoint.quantize(source, tmp.resolve("exists"), true))
-                .isInstanceOf(CheckpointException.class).hasMessageContaining("exists");
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("exists");
         ObjectMapper m = Json.MAPPER;
-        assertThatThrownBy(() -> Nf4Checkpoint.checkConfig(m.readTree("{\"quant_method\":\"bitsandbytes\",\"load_in_8bit\":true}"), tmp))
-                .isInstanceOf(CheckpointException.class).hasMessageContaining("load_in_8bit");
-        assertThatThrownBy(() -> Nf4Checkpoint.checkConfig(m.readTree("{\"load_in_4bit\":true,\"bnb_4bit_quant_type\":\"fp4\"}"), tmp))
-                .isInstanceOf(CheckpointException.class).hasMessageContaining("fp4");
-        assertThat(Nf4Checkpoint.checkConfig(m.readTree("{\"load_in_4bit\":true,\"llm_int8_skip_modules\":[\"o_proj\"]}"), tmp))
+        assertThatThrownBy(() -> Nf4Checkpoint.checkConfig(
+                        m.readTree("{\"quant_method\":\"bitsandbytes\",\"load_in_8bit\":true}"), tmp))
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("load_in_8bit");
+        assertThatThrownBy(() -> Nf4Checkpoint.checkConfig(
+                        m.readTree("{\"load_in_4bit\":true,\"bnb_4bit_quant_type\":\"fp4\"}"), tmp))
+                .isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("fp4");
+        assertThat(Nf4Checkpoint.checkConfig(
+                        m.readTree("{\"load_in_4bit\":true,\"llm_int8_skip_modules\":[\"o_proj\"]}"), tmp))
                 .containsExactly("o_proj");
         assertThat(tmp.toFile().list()).containsExactly("exists");
     }

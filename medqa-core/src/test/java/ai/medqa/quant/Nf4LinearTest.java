@@ -54,7 +54,8 @@ class Nf4LinearTest {
         // 200 inputs take the plain float product (the packed kernel needs in % 32 == 0); 256 the packed
         // kernel (2 rows) and bfloat16 GEMMs on bands (100 rows), both on bfloat16-rounded activations.
         long[][] shapes = {{96, 200}, {300, 256}};
-        try (NDManager manager = NDManager.newBaseManager(); NDScope scope = new NDScope()) {
+        try (NDManager manager = NDManager.newBaseManager();
+                NDScope scope = new NDScope()) {
             for (long[] s : shapes) {
                 int out = (int) s[0];
                 int in = (int) s[1];
@@ -71,7 +72,11 @@ class Nf4LinearTest {
                         NDArray x = manager.randomNormal(new Shape(rows, in));
                         assertClose(training(int8, x), dense.forward(x).toFloatArray(), 0, "int8 training route");
                         if (in % 32 != 0) {
-                            assertClose(int8.forward(x).toFloatArray(), dense.forward(x).toFloatArray(), 0, "int8 plain");
+                            assertClose(
+                                    int8.forward(x).toFloatArray(),
+                                    dense.forward(x).toFloatArray(),
+                                    0,
+                                    "int8 plain");
                             continue;
                         }
                         // The kernels multiply bf16(x) by the exact weight in float32 and round the result
@@ -80,8 +85,10 @@ class Nf4LinearTest {
                         for (int i = 0; i < xs.length; i++) {
                             xs[i] = HalfFloat.bf16ToF32(HalfFloat.f32ToBf16(xs[i]));
                         }
-                        float[] expected = dense.forward(manager.create(xs, new Shape(rows, in))).toFloatArray();
-                        assertClose(int8.forward(x).toFloatArray(), expected, 1.0 / 256, "int8 packed, " + rows + " rows");
+                        float[] expected = dense.forward(manager.create(xs, new Shape(rows, in)))
+                                .toFloatArray();
+                        assertClose(
+                                int8.forward(x).toFloatArray(), expected, 1.0 / 256, "int8 packed, " + rows + " rows");
                     }
                 }
             }
@@ -99,8 +106,8 @@ class Nf4LinearTest {
     private static void assertClose(float[] ours, float[] expected, double relative, String what) {
         assertThat(ours).hasSameSizeAs(expected);
         for (int i = 0; i < ours.length; i++) {
-            assertThat(ours[i]).as("%s output %d", what, i)
-                    .isCloseTo(expected[i], Offset.offset((float) (1e-5 + relative * Math.abs(expected[i]))));
+            assertThat(ours[i]).as("%s output %d", what, i).isCloseTo(expected[i], Offset.offset((float)
+                    (1e-5 + relative * Math.abs(expected[i]))));
         }
     }
 }

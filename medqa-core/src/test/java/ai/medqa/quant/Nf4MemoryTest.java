@@ -39,12 +39,13 @@ class Nf4MemoryTest {
                 }
                 Nf4Weight q = Nf4.quantize(w, s, true, "bfloat16");
                 if (tables == null) {
-                    tables = new Nf4Linear.Tables(manager, q.quantMap(), q.nested().quantMap());
+                    tables = new Nf4Linear.Tables(
+                            manager, q.quantMap(), q.nested().quantMap());
                     tableBytes = tables.bytes();
                 }
                 try (Nf4Linear l = Nf4Linear.of(q, manager, DataType.FLOAT16, tables);
-                        Int8Linear i8 = new Int8Linear(Int8Linear.Int8Weight.quantize(w, s[0], s[1]), manager,
-                                DataType.FLOAT16)) {
+                        Int8Linear i8 = new Int8Linear(
+                                Int8Linear.Int8Weight.quantize(w, s[0], s[1]), manager, DataType.FLOAT16)) {
                     weights += s[0] * s[1];
                     bytes += l.deviceBytes();
                     int8Bytes += i8.deviceBytes();
@@ -58,11 +59,14 @@ class Nf4MemoryTest {
         double modelGb = (layers * bytes + 2 * embed + norms + tableBytes) / 1e9;
         double int8Gb = (layers * int8Bytes + 2 * embed + norms) / 1e9;
         double f16Gb = (layers * weights * 2 + 2 * embed + norms) / 1e9;
-        System.out.printf("[figure] Mistral-7B layer: %d weights in %d device bytes = %.4f bits per weight (NF4 + double"
-                + " quant; format: 4 + 8/64 + 32/16384 = 4.1270); INT8: %.4f bits%n", weights, bytes, bits,
-                8.0 * int8Bytes / weights);
-        System.out.printf("[figure] Mistral-7B extrapolated from that layer x 32 + F16 embed/lm_head/norms: NF4 %.2f GB,"
-                + " INT8 %.2f GB, F16 %.2f GB%n", modelGb, int8Gb, f16Gb);
+        System.out.printf(
+                "[figure] Mistral-7B layer: %d weights in %d device bytes = %.4f bits per weight (NF4 + double"
+                        + " quant; format: 4 + 8/64 + 32/16384 = 4.1270); INT8: %.4f bits%n",
+                weights, bytes, bits, 8.0 * int8Bytes / weights);
+        System.out.printf(
+                "[figure] Mistral-7B extrapolated from that layer x 32 + F16 embed/lm_head/norms: NF4 %.2f GB,"
+                        + " INT8 %.2f GB, F16 %.2f GB%n",
+                modelGb, int8Gb, f16Gb);
         assertThat(bits).isBetween(4.1269, 4.1271);
     }
 }

@@ -1,8 +1,8 @@
 package ai.medqa.quant;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -21,10 +21,24 @@ import org.junit.jupiter.api.Test;
 class Nf4Test {
 
     /** bitsandbytes/functional.py {@code get_4bit_type("nf4")}, as printed there (Python doubles). */
-    static final double[] BNB_NF4 = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-        -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534,
-        0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-        0.7229568362236023, 1.0};
+    static final double[] BNB_NF4 = {
+        -1.0,
+        -0.6961928009986877,
+        -0.5250730514526367,
+        -0.39491748809814453,
+        -0.28444138169288635,
+        -0.18477343022823334,
+        -0.09105003625154495,
+        0.0,
+        0.07958029955625534,
+        0.16093020141124725,
+        0.24611230194568634,
+        0.33791524171829224,
+        0.44070982933044434,
+        0.5626170039176941,
+        0.7229568362236023,
+        1.0
+    };
 
     @Test
     void codeValuesAreBitsandbytes() {
@@ -72,7 +86,8 @@ class Nf4Test {
         for (boolean doubleQuant : new boolean[] {false, true}) {
             Nf4Weight q = Nf4.quantize(w, new long[] {w.length}, doubleQuant, "float32");
             float[] back = Nf4.dequantize(q);
-            float[] trueAbsmax = Nf4.quantize(w, new long[] {w.length}, false, "float32").absmax();
+            float[] trueAbsmax =
+                    Nf4.quantize(w, new long[] {w.length}, false, "float32").absmax();
             float[] usedAbsmax = q.blockAbsmax();
             double worstRatio = 0;
             for (int i = 0; i < w.length; i++) {
@@ -82,7 +97,9 @@ class Nf4Test {
                 double bound = gap / 2 * usedAbsmax[b] + Math.abs(usedAbsmax[b] - trueAbsmax[b]) + 1e-7 * trueAbsmax[b];
                 double err = Math.abs(back[i] - w[i]);
                 worstRatio = Math.max(worstRatio, err / (gap / 2 * trueAbsmax[b]));
-                assertThat(err).as("element %d (double quant %s)", i, doubleQuant).isLessThanOrEqualTo(bound);
+                assertThat(err)
+                        .as("element %d (double quant %s)", i, doubleQuant)
+                        .isLessThanOrEqualTo(bound);
             }
             double se = 0;
             double ss = 0;
@@ -90,8 +107,10 @@ class Nf4Test {
                 se += (back[i] - w[i]) * (back[i] - w[i]);
                 ss += w[i] * w[i];
             }
-            System.out.printf("[figure] NF4 round trip, double quant %s: worst |error| / (largest gap/2 x absmax) = %.4f,"
-                    + " relative RMS error on Gaussian weights %.4f%n", doubleQuant, worstRatio, Math.sqrt(se / ss));
+            System.out.printf(
+                    "[figure] NF4 round trip, double quant %s: worst |error| / (largest gap/2 x absmax) = %.4f,"
+                            + " relative RMS error on Gaussian weights %.4f%n",
+                    doubleQuant, worstRatio, Math.sqrt(se / ss));
         }
     }
 
@@ -127,13 +146,17 @@ class Nf4Test {
         assertThat(dq.packed()).containsExactly(bytes(g, "packed_b64"));
         // torch's float32 mean() sums in a vectorised cascade; ours rounds a double sum once: 1 ulp apart at most.
         float torchOffset = floats(g, "nested_offset_f32_b64")[0];
-        assertThat(Math.abs(dq.nested().offset() - torchOffset)).as("nested offset").isLessThanOrEqualTo(Math.ulp(torchOffset));
+        assertThat(Math.abs(dq.nested().offset() - torchOffset))
+                .as("nested offset")
+                .isLessThanOrEqualTo(Math.ulp(torchOffset));
         // Given torch's offset, the 8-bit blockwise kernel must agree bit for bit.
         Nf4Weight.Nested nested = Nf4.quantizeAbsmax(single.absmax(), torchOffset);
         assertThat(nested.absmax()).as("nested absmax").containsExactly(floats(g, "nested_absmax_f32_b64"));
         assertThat(nested.q()).as("8-bit absmax").containsExactly(bytes(g, "qabsmax_b64"));
-        Nf4Weight withTorchOffset = new Nf4Weight(shape, 64, single.packed(), single.quantMap(), null, nested, "float32");
-        assertThat(Nf4.dequantize(withTorchOffset)).as("dequantized, double quant")
+        Nf4Weight withTorchOffset =
+                new Nf4Weight(shape, 64, single.packed(), single.quantMap(), null, nested, "float32");
+        assertThat(Nf4.dequantize(withTorchOffset))
+                .as("dequantized, double quant")
                 .containsExactly(floats(g, "dequant_double_f32_b64"));
     }
 

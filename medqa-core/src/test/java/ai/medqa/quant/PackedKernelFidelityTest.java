@@ -1,15 +1,15 @@
 package ai.medqa.quant;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.common.Json;
 import ai.medqa.model.Bf16Linear;
 import ai.medqa.model.DenseLinear;
-import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.Logits;
+import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -36,14 +36,24 @@ class PackedKernelFidelityTest {
 
     static synchronized JsonNode golden() throws IOException {
         if (golden == null) {
-            golden = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_transformers.json").toFile());
+            golden = Json.MAPPER.readTree(
+                    Nf4Test.resource("fixtures/golden_packed_transformers.json").toFile());
         }
         return golden;
     }
 
     @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"llama-rc/A,int4", "llama-rc/B,int4", "mistral-swa,int4", "llama-rc/A,int8", "llama-rc/B,int8",
-        "mistral-swa,int8", "llama-rc/A,bf16", "llama-rc/B,bf16", "mistral-swa,bf16"})
+    @CsvSource({
+        "llama-rc/A,int4",
+        "llama-rc/B,int4",
+        "mistral-swa,int4",
+        "llama-rc/A,int8",
+        "llama-rc/B,int8",
+        "mistral-swa,int8",
+        "llama-rc/A,bf16",
+        "llama-rc/B,bf16",
+        "mistral-swa,bf16"
+    })
     void logitsWithinTransformersBf16ErrorOfTheF32Reference(String model, String format) throws IOException {
         JsonNode g = golden().get("models").get(model).get(format);
         LinearFactory linears = switch (format) {
@@ -52,15 +62,18 @@ class PackedKernelFidelityTest {
             default -> Bf16Linear.converting(LinearFactory.DENSE); // MedQA.Precision.BF16
         };
         // bf16 runs the original weights: the float32 reference is the fixture's own golden (run.c / numpy).
-        JsonNode fixture = Json.MAPPER.readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
-        try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
-                DataType.FLOAT32, linears)) {
+        JsonNode fixture = Json.MAPPER.readTree(
+                Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
+        try (MistralModel m = MistralModel.load(
+                Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(), DataType.FLOAT32, linears)) {
             for (int i = 0; i < g.get("cases").size(); i++) {
                 JsonNode c = g.get("cases").get(i);
                 int[] prompt = Logits.ints(c.get("prompt"));
-                JsonNode reference = format.equals("bf16") ? fixture.get("cases").get(i).get("prompt_logits")
+                JsonNode reference = format.equals("bf16")
+                        ? fixture.get("cases").get(i).get("prompt_logits")
                         : c.get("prompt_logits_f32");
-                assertThat(Logits.ints(fixture.get("cases").get(i).get("prompt"))).containsExactly(prompt);
+                assertThat(Logits.ints(fixture.get("cases").get(i).get("prompt")))
+                        .containsExactly(prompt);
                 float[][] referenceLogits = Logits.floats2(reference);
                 double ours = Logits.maxAbsDiff(Logits.prefillAll(m, prompt), referenceLogits);
                 double transformersBf16 = c.get("max_abs_bf16_vs_f32").asDouble();
@@ -74,13 +87,17 @@ class PackedKernelFidelityTest {
                 // margin there exceeds twice our largest logit error, no rounding of ours can flip it.
                 float[] last = referenceLogits[referenceLogits.length - 1];
                 double margin = margin(last);
-                System.out.printf("[figure] %-11s %s prompt %2d: |ours - f32 ref| = %.3f, transformers bf16: %.3f, "
-                        + "greedy agrees for %d/%d steps, first-step margin %.3f%n",
+                System.out.printf(
+                        "[figure] %-11s %s prompt %2d: |ours - f32 ref| = %.3f, transformers bf16: %.3f, "
+                                + "greedy agrees for %d/%d steps, first-step margin %.3f%n",
                         model, format, prompt.length, ours, transformersBf16, agree, expected.length, margin);
-                assertThat(ours).as("%s %s prompt of %d", model, format, prompt.length)
+                assertThat(ours)
+                        .as("%s %s prompt of %d", model, format, prompt.length)
                         .isLessThanOrEqualTo(1.5 * transformersBf16);
                 if (margin > 2 * ours) {
-                    assertThat(got[0]).as("%s %s first greedy token", model, format).isEqualTo(Logits.argmax(last));
+                    assertThat(got[0])
+                            .as("%s %s first greedy token", model, format)
+                            .isEqualTo(Logits.argmax(last));
                     assertThat(got[0]).isEqualTo(expected[0]);
                 }
             }
@@ -95,33 +112,47 @@ class PackedKernelFidelityTest {
      * products of 128 rows or more in bfloat16).
      */
     @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"llama-rc/A,int4", "llama-rc/B,int4", "llama-rc/A,int8", "llama-rc/B,int8", "llama-rc/A,medium",
-        "llama-rc/B,medium"})
+    @CsvSource({
+        "llama-rc/A,int4",
+        "llama-rc/B,int4",
+        "llama-rc/A,int8",
+        "llama-rc/B,int8",
+        "llama-rc/A,medium",
+        "llama-rc/B,medium"
+    })
     void longPromptPrefillWithinTransformersBf16Error(String model, String format) throws IOException {
-        JsonNode all = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_long_transformers.json").toFile());
+        JsonNode all = Json.MAPPER.readTree(Nf4Test.resource("fixtures/golden_packed_long_transformers.json")
+                .toFile());
         JsonNode g = all.get("models").get(model).get(format.equals("medium") ? "bf16" : format);
         LinearFactory linears = switch (format) {
             case "int4" -> QuantizedLinears.int4(all.get("group_size").asInt());
             case "int8" -> QuantizedLinears.int8();
             default -> DenseLinear.withMatmulPrecision(LinearFactory.DENSE, MatmulPrecision.MEDIUM);
         };
-        try (MistralModel m = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
-                DataType.FLOAT32, linears)) {
+        try (MistralModel m = MistralModel.load(
+                Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(), DataType.FLOAT32, linears)) {
             float[][] logits = Logits.prefillAll(m, Logits.ints(g.get("prompt")));
-            float[][] last = java.util.Arrays.copyOfRange(logits, logits.length - all.get("last_positions").asInt(),
-                    logits.length);
+            float[][] last = java.util.Arrays.copyOfRange(
+                    logits, logits.length - all.get("last_positions").asInt(), logits.length);
             double ours = Logits.maxAbsDiff(last, Logits.floats2(g.get("last_logits_f32")));
             double transformersBf16 = g.get("max_abs_bf16_vs_f32").asDouble();
-            System.out.printf("[figure] %-11s %s prompt %d (GEMM path): |ours - f32 ref| = %.3f, transformers bf16: %.3f%n",
+            System.out.printf(
+                    "[figure] %-11s %s prompt %d (GEMM path): |ours - f32 ref| = %.3f, transformers bf16: %.3f%n",
                     model, format, logits.length, ours, transformersBf16);
-            assertThat(ours).as("%s %s, %d-token prompt", model, format, logits.length).isLessThanOrEqualTo(1.5 * transformersBf16);
+            assertThat(ours)
+                    .as("%s %s, %d-token prompt", model, format, logits.length)
+                    .isLessThanOrEqualTo(1.5 * transformersBf16);
             if (format.equals("medium")) {
                 // The setting does act: float32 products throughout land much nearer the reference.
-                try (MistralModel f32 = MistralModel.load(Nf4Test.resource("fixtures/" + model + "/f32"), Device.cpu(),
-                        DataType.FLOAT32, LinearFactory.DENSE)) {
+                try (MistralModel f32 = MistralModel.load(
+                        Nf4Test.resource("fixtures/" + model + "/f32"),
+                        Device.cpu(),
+                        DataType.FLOAT32,
+                        LinearFactory.DENSE)) {
                     float[][] exact = Logits.prefillAll(f32, Logits.ints(g.get("prompt")));
-                    double highest = Logits.maxAbsDiff(java.util.Arrays.copyOfRange(exact, exact.length - last.length,
-                            exact.length), Logits.floats2(g.get("last_logits_f32")));
+                    double highest = Logits.maxAbsDiff(
+                            java.util.Arrays.copyOfRange(exact, exact.length - last.length, exact.length),
+                            Logits.floats2(g.get("last_logits_f32")));
                     assertThat(highest).as("highest precision").isLessThan(1e-3).isLessThan(ours / 10);
                 }
             }
@@ -135,16 +166,22 @@ class PackedKernelFidelityTest {
     @Test
     void mediumMatmulPrecisionKeepsFewRowProductsInFloat32() throws IOException {
         Path dir = Nf4Test.resource("fixtures/llama-rc/A/f32");
-        JsonNode fixture = Json.MAPPER.readTree(Nf4Test.resource("fixtures/llama-rc/A/golden.json").toFile());
+        JsonNode fixture = Json.MAPPER.readTree(
+                Nf4Test.resource("fixtures/llama-rc/A/golden.json").toFile());
         try (MistralModel highest = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
-                MistralModel medium = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32,
+                MistralModel medium = MistralModel.load(
+                        dir,
+                        Device.cpu(),
+                        DataType.FLOAT32,
                         DenseLinear.withMatmulPrecision(LinearFactory.DENSE, MatmulPrecision.MEDIUM))) {
             for (JsonNode c : fixture.get("cases")) {
                 int[] prompt = Logits.ints(c.get("prompt"));
                 assertThat(prompt.length).isLessThan(128);
                 float[][] a = Logits.prefillAll(highest, prompt);
-                assertThat(Logits.maxAbsDiff(Logits.prefillAll(medium, prompt), a)).isZero();
-                assertThat(Logits.maxAbsDiff(a, Logits.floats2(c.get("prompt_logits")))).isLessThanOrEqualTo(1e-3);
+                assertThat(Logits.maxAbsDiff(Logits.prefillAll(medium, prompt), a))
+                        .isZero();
+                assertThat(Logits.maxAbsDiff(a, Logits.floats2(c.get("prompt_logits"))))
+                        .isLessThanOrEqualTo(1e-3);
             }
         }
     }
@@ -167,7 +204,8 @@ class PackedKernelFidelityTest {
         int out = mat.get("shape").get(0).asInt();
         int in = mat.get("shape").get(1).asInt();
         float[] w = floats(mat.get("w"));
-        Int4Weight q4 = Int4Weight.quantize(w, out, in, golden().get("group_size").asInt());
+        Int4Weight q4 =
+                Int4Weight.quantize(w, out, in, golden().get("group_size").asInt());
         int[] codes = Logits.ints(mat.get("int4_q"));
         for (int i = 0; i < codes.length; i++) {
             assertThat((int) q4.q()[i]).as("int4 code %d", i).isEqualTo(codes[i]);

@@ -1,19 +1,17 @@
 package ai.medqa.quant;
 
-import ai.medqa.common.Json;
-import ai.medqa.model.Logits;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
-import ai.djl.training.GradientCollector;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import ai.medqa.common.Json;
 import ai.medqa.model.DenseLinear;
-import ai.medqa.model.KvCache;
 import ai.medqa.model.LinearFactory;
+import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -57,9 +55,11 @@ class QuantizedModelTest {
             reference = javaDequantized(w -> Nf4.dequantize(Nf4.quantize(w.values, w.shape, doubleQuant, "bfloat16")));
         } else {
             quantized = QuantizedLinears.int8();
-            reference = javaDequantized(w -> Int8Linear.Int8Weight.quantize(w.values, w.shape[0], w.shape[1]).dequantize());
+            reference = javaDequantized(w -> Int8Linear.Int8Weight.quantize(w.values, w.shape[0], w.shape[1])
+                    .dequantize());
         }
-        JsonNode golden = Json.MAPPER.readTree(Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(
+                Nf4Test.resource("fixtures/" + model + "/golden.json").toFile());
         try (MistralModel q = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, quantized);
                 MistralModel ref = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, reference)) {
             double worstVsReference = 0;
@@ -69,7 +69,8 @@ class QuantizedModelTest {
                 int[] prompt = Logits.ints(c.get("prompt"));
                 float[][] ours = format.equals("NF4") ? Logits.prefillAll(q, prompt) : trainingRoute(q, prompt);
                 worstVsReference = Math.max(worstVsReference, Logits.maxAbsDiff(ours, Logits.prefillAll(ref, prompt)));
-                worstVsGolden = Math.max(worstVsGolden, Logits.maxAbsDiff(ours, Logits.floats2(c.get("prompt_logits"))));
+                worstVsGolden =
+                        Math.max(worstVsGolden, Logits.maxAbsDiff(ours, Logits.floats2(c.get("prompt_logits"))));
                 if (format.equals("NF4")) {
                     int[] expected = Logits.ints(c.get("greedy"));
                     int[] got = Logits.greedy(q, prompt, expected.length);
@@ -80,10 +81,13 @@ class QuantizedModelTest {
                     greedy.append(String.format(" %d/%d", prefix, expected.length));
                 }
             }
-            System.out.printf("[figure] %-11s %-4s dq=%-5s |ours - F32(java-dequantized)| = %.2e, "
-                    + "|ours - F32 golden| = %.3f, greedy steps agreeing with F32 before first divergence:%s%n",
+            System.out.printf(
+                    "[figure] %-11s %-4s dq=%-5s |ours - F32(java-dequantized)| = %.2e, "
+                            + "|ours - F32 golden| = %.3f, greedy steps agreeing with F32 before first divergence:%s%n",
                     model, format, doubleQuant, worstVsReference, worstVsGolden, greedy);
-            assertThat(worstVsReference).as("max |quantized - F32 on Java-dequantized weights|").isLessThanOrEqualTo(1e-3);
+            assertThat(worstVsReference)
+                    .as("max |quantized - F32 on Java-dequantized weights|")
+                    .isLessThanOrEqualTo(1e-3);
         }
     }
 
@@ -95,7 +99,8 @@ class QuantizedModelTest {
         }
         try (NDScope scope = new NDScope();
                 GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            float[] flat = m.forward(m.manager().create(ids, new Shape(1, ids.length)), new int[] {0}).toFloatArray();
+            float[] flat = m.forward(m.manager().create(ids, new Shape(1, ids.length)), new int[] {0})
+                    .toFloatArray();
             int v = m.config().vocabSize();
             float[][] rows = new float[prompt.length][v];
             for (int t = 0; t < prompt.length; t++) {
@@ -116,8 +121,8 @@ class QuantizedModelTest {
             }
             float[] w = weights.checkpoint().readFloats(module + ".weight");
             float[] d = dequantize.apply(new W(w, new long[] {out, in}));
-            return new DenseLinear(weights.manager().create(d, new Shape(out, in)).duplicate());
+            return new DenseLinear(
+                    weights.manager().create(d, new Shape(out, in)).duplicate());
         };
     }
-
 }

@@ -24,24 +24,37 @@ import org.junit.jupiter.api.io.TempDir;
 class GgufTokenizerTest {
     static final Path GGUF = Path.of("src/test/resources/gguf/mistral-tokenizer.gguf");
     static final Path TOKENIZERS = Path.of("src/test/resources/tokenizer");
+
     @TempDir
     Path tmp;
 
     Tokenizer reference() throws Exception {
         Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), tmp.resolve("tokenizer.json"));
-        Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), tmp.resolve("tokenizer_config.json"));
+        Files.copy(
+                TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+                tmp.resolve("tokenizer_config.json"));
         return Tokenizer.load(tmp);
     }
 
     @Test
     void idsEqualTokenizerJsonOnPubMedQaAndEdgeCases() throws Exception {
-        JsonNode data = Json.MAPPER.readTree(Path.of("../medqa-metrics/src/test/resources/pubmedqa/ori_pqal.json").toFile());
+        JsonNode data = Json.MAPPER.readTree(Path.of("../medqa-metrics/src/test/resources/pubmedqa/ori_pqal.json")
+                .toFile());
         List<String> texts = new ArrayList<>();
         data.forEach(q -> texts.add(q.get("LONG_ANSWER").asText()));
         assertThat(texts).hasSize(1000);
-        texts.addAll(List.of("", " ", "  two leading", "tabs\tand\nnewlines\n\n", "naïve café 東京 🙂 \u0001", "a</s>b <s> [INST] x",
-                "1234567890 3.14159", "▁already▁spaced"));
-        try (GgufFile f = GgufFile.open(GGUF); Tokenizer ours = GgufTokenizer.load(f); Tokenizer theirs = reference()) {
+        texts.addAll(List.of(
+                "",
+                " ",
+                "  two leading",
+                "tabs\tand\nnewlines\n\n",
+                "naïve café 東京 🙂 \u0001",
+                "a</s>b <s> [INST] x",
+                "1234567890 3.14159",
+                "▁already▁spaced"));
+        try (GgufFile f = GgufFile.open(GGUF);
+                Tokenizer ours = GgufTokenizer.load(f);
+                Tokenizer theirs = reference()) {
             assertThat(ours.vocabSize()).isEqualTo(theirs.vocabSize());
             assertThat(ours.bosId()).isEqualTo(theirs.bosId());
             assertThat(ours.eosId()).isEqualTo(theirs.eosId());
@@ -52,10 +65,12 @@ class GgufTokenizerTest {
                 assertThat(ours.decode(a)).isEqualTo(theirs.decode(a));
                 tokens += a.length;
             }
-            List<Message> chat = List.of(Message.user("Is aspirin an NSAID?"), Message.assistant("Yes."),
-                    Message.user("And ibuprofen?"));
-            assertThat(ChatTemplate.of(ours).encode(chat)).isEqualTo(ChatTemplate.of(theirs).encode(chat));
-            System.out.println("[figure] GGUF tokenizer: " + texts.size() + " texts, " + tokens + " tokens, all ids equal");
+            List<Message> chat = List.of(
+                    Message.user("Is aspirin an NSAID?"), Message.assistant("Yes."), Message.user("And ibuprofen?"));
+            assertThat(ChatTemplate.of(ours).encode(chat))
+                    .isEqualTo(ChatTemplate.of(theirs).encode(chat));
+            System.out.println(
+                    "[figure] GGUF tokenizer: " + texts.size() + " texts, " + tokens + " tokens, all ids equal");
         }
     }
 
@@ -70,7 +85,8 @@ class GgufTokenizerTest {
         Files.write(file, java.util.Arrays.copyOf(b.array(), b.position()));
         try (GgufFile f = GgufFile.open(file)) {
             assertThat(GgufTokenizer.has(f)).isTrue();
-            assertThatThrownBy(() -> GgufTokenizer.load(f)).hasMessageContaining("metadata tokenizer.ggml.tokens is missing");
+            assertThatThrownBy(() -> GgufTokenizer.load(f))
+                    .hasMessageContaining("metadata tokenizer.ggml.tokens is missing");
         }
     }
 
@@ -123,8 +139,10 @@ class GgufTokenizerTest {
     void withoutTheSpacePrefixTheTextStartsAsWritten() throws Exception {
         Path plain = tmp.resolve("no-prefix.gguf");
         Files.write(plain, withMetadata("tokenizer.ggml.add_space_prefix", 7, new byte[] {0}));
-        try (GgufFile f = GgufFile.open(plain); Tokenizer ours = GgufTokenizer.load(f);
-                GgufFile g = GgufFile.open(GGUF); Tokenizer usual = GgufTokenizer.load(g)) {
+        try (GgufFile f = GgufFile.open(plain);
+                Tokenizer ours = GgufTokenizer.load(f);
+                GgufFile g = GgufFile.open(GGUF);
+                Tokenizer usual = GgufTokenizer.load(g)) {
             String text = "Hello world, aspirin";
             int[] without = ours.encode(text, false);
             int[] with = usual.encode(text, false);

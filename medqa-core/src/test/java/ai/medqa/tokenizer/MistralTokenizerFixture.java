@@ -31,8 +31,7 @@ final class MistralTokenizerFixture {
         }
     }
 
-    private MistralTokenizerFixture() {
-    }
+    private MistralTokenizerFixture() {}
 
     /** Copies the tokenizer files into {@code dir}; {@code withConfig=false} leaves tokenizer_config.json out. */
     static Path folder(Path dir, boolean withConfig) {
@@ -75,8 +74,11 @@ final class MistralTokenizerFixture {
     static List<Row> transformersRows() {
         List<Row> rows = new ArrayList<>();
         for (JsonNode n : jsonl("/golden/tokenizer_hf.jsonl")) {
-            rows.add(new Row(n.get("kind").asText(), n.get("text").asText(),
-                    ints(n.get("ids_sentencepiece")), ints(n.get("ids_hf"))));
+            rows.add(new Row(
+                    n.get("kind").asText(),
+                    n.get("text").asText(),
+                    ints(n.get("ids_sentencepiece")),
+                    ints(n.get("ids_hf"))));
         }
         return rows;
     }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 class StreamDecoderTest {
     @TempDir
     static Path dir;
+
     static Tokenizer tokenizer;
     static List<Row> rows;
 
@@ -42,11 +43,14 @@ class StreamDecoderTest {
             maxWindow = Math.max(maxWindow, stream.windowSize());
             if (!piece.isEmpty()) {
                 assertThat(Character.isHighSurrogate(piece.charAt(piece.length() - 1)))
-                        .as("%s: a piece ends inside a surrogate pair", label).isFalse();
+                        .as("%s: a piece ends inside a surrogate pair", label)
+                        .isFalse();
             }
             if (!expected.startsWith(piece, streamed.length())) {
-                assertThat(streamed + piece).as("%s: streamed text must be a prefix of decode", label)
-                        .isEqualTo(expected.substring(0, Math.min(expected.length(), streamed.length() + piece.length())));
+                assertThat(streamed + piece)
+                        .as("%s: streamed text must be a prefix of decode", label)
+                        .isEqualTo(
+                                expected.substring(0, Math.min(expected.length(), streamed.length() + piece.length())));
             }
             streamed.append(piece);
         }
@@ -84,8 +88,10 @@ class StreamDecoderTest {
         assertThat(pieces).noneMatch(p -> p.contains("\uFFFD"));
         // Whole code points only (the ZWJ of the emoji is a vocabulary piece of its own, so the
         // emoji may arrive as whole parts, but never as a broken surrogate pair or byte).
-        assertThat(pieces).allMatch(p -> p.isEmpty() || (!Character.isLowSurrogate(p.charAt(0))
-                && !Character.isHighSurrogate(p.charAt(p.length() - 1))));
+        assertThat(pieces)
+                .allMatch(p -> p.isEmpty()
+                        || (!Character.isLowSurrogate(p.charAt(0))
+                                && !Character.isHighSurrogate(p.charAt(p.length() - 1))));
         assertThat(pieces).contains("µ", "👩🏽");
     }
 
@@ -124,13 +130,17 @@ class StreamDecoderTest {
         // Generated text need not be valid UTF-8 nor well formed: invalid byte runs, specials in the
         // middle of a run, runs of "▁". The stream must still equal decode.
         int[] words = tokenizer.encodeLiteral("The patients' β-blocker dose (µg/mL) was 5.0 — 日本 😀", false);
-        int[] others = {0, 1, 2, 28705, 259, 13, 3 + 0xC2, 3 + 0xB5, 3 + 0xE2, 3 + 0x80, 3 + 0x94, 3 + 0xF0,
-            3 + 0x9F, 3 + 0x98, 3 + 0x80, 3 + 0xFF, 3 + 0x41};
+        int[] others = {
+            0, 1, 2, 28705, 259, 13, 3 + 0xC2, 3 + 0xB5, 3 + 0xE2, 3 + 0x80, 3 + 0x94, 3 + 0xF0, 3 + 0x9F, 3 + 0x98,
+            3 + 0x80, 3 + 0xFF, 3 + 0x41
+        };
         Random random = new Random(20240531);
         for (int n = 0; n < 2000; n++) {
             int[] ids = new int[1 + random.nextInt(30)];
             for (int i = 0; i < ids.length; i++) {
-                ids[i] = random.nextBoolean() ? words[random.nextInt(words.length)] : others[random.nextInt(others.length)];
+                ids[i] = random.nextBoolean()
+                        ? words[random.nextInt(words.length)]
+                        : others[random.nextInt(others.length)];
             }
             streamEqualsDecode(ids, n % 2 == 0, "random sequence " + n + " " + java.util.Arrays.toString(ids));
         }

@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TokenizerDecodeTest {
     @TempDir
     static Path dir;
+
     static Tokenizer tokenizer;
     static List<Row> rows;
 
@@ -35,11 +35,16 @@ class TokenizerDecodeTest {
 
     @Test
     void allThousandQuestionsRoundTripThroughEncodeAndEncodeLiteral() {
-        List<Row> questions = rows.stream().filter(r -> r.kind().equals("pubmedqa-question")).toList();
+        List<Row> questions =
+                rows.stream().filter(r -> r.kind().equals("pubmedqa-question")).toList();
         assertThat(questions).hasSize(1000);
         for (Row q : questions) {
-            assertThat(tokenizer.decode(tokenizer.encode(q.text()))).as(q.toString()).isEqualTo(q.text());
-            assertThat(tokenizer.decode(tokenizer.encodeLiteral(q.text(), true))).as(q.toString()).isEqualTo(q.text());
+            assertThat(tokenizer.decode(tokenizer.encode(q.text())))
+                    .as(q.toString())
+                    .isEqualTo(q.text());
+            assertThat(tokenizer.decode(tokenizer.encodeLiteral(q.text(), true)))
+                    .as(q.toString())
+                    .isEqualTo(q.text());
             assertThat(tokenizer.decode(q.spIds())).as(q.toString()).isEqualTo(q.text());
         }
     }
@@ -54,7 +59,8 @@ class TokenizerDecodeTest {
         }
         // "▁" in the text is the same piece as a space: it comes back as " ".
         assertThat(lost).containsExactly("▁already metaspace");
-        assertThat(tokenizer.decode(tokenizer.encodeLiteral("▁already metaspace", true))).isEqualTo("already metaspace");
+        assertThat(tokenizer.decode(tokenizer.encodeLiteral("▁already metaspace", true)))
+                .isEqualTo("already metaspace");
     }
 
     @Test
@@ -67,7 +73,9 @@ class TokenizerDecodeTest {
                 literalLost.add(row.text());
                 // The only loss: the first leading space (or "▁"), which Hugging Face encodes without
                 // the extra "▁" that decode strips.
-                assertThat(" " + literal).as(row.toString()).isEqualTo(row.text().replace('▁', ' '));
+                assertThat(" " + literal)
+                        .as(row.toString())
+                        .isEqualTo(row.text().replace('▁', ' '));
             }
             if (!tokenizer.decode(tokenizer.encode(row.text())).equals(row.text())) {
                 encodeLost.add(row.text());
@@ -104,7 +112,10 @@ class TokenizerDecodeTest {
 
     @Test
     void aPromptOfMoreThan5000TokensIsNotTruncated() {
-        List<String> questions = rows.stream().filter(r -> r.kind().equals("pubmedqa-question")).map(Row::text).toList();
+        List<String> questions = rows.stream()
+                .filter(r -> r.kind().equals("pubmedqa-question"))
+                .map(Row::text)
+                .toList();
         String text = String.join(" ", questions);
         int[] ids = tokenizer.encode(text);
         assertThat(ids.length).isGreaterThan(5000);
@@ -118,14 +129,15 @@ class TokenizerDecodeTest {
                 expected.add(id);
             }
         }
-        assertThat(ids).containsExactly(expected.stream().mapToInt(Integer::intValue).toArray());
+        assertThat(ids)
+                .containsExactly(expected.stream().mapToInt(Integer::intValue).toArray());
     }
 
     @Test
     void unknownIdsAreRejected() {
         assertThatThrownBy(() -> tokenizer.decode(new int[] {1, 32000}))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("32000");
-        assertThatThrownBy(() -> tokenizer.decode(new int[] {-1}))
-                .isInstanceOf(IllegalArgumentException.class);
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("32000");
+        assertThatThrownBy(() -> tokenizer.decode(new int[] {-1})).isInstanceOf(IllegalArgumentException.class);
     }
 }

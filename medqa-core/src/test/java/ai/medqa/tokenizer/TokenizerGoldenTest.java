@@ -20,13 +20,14 @@ import org.junit.jupiter.api.io.TempDir;
 /** Our ids against sentencepiece and transformers on the real Mistral-7B tokenizer. */
 class TokenizerGoldenTest {
     /** The seven strings where Hugging Face's Metaspace skips the "▁" that sentencepiece adds. */
-    static final Set<String> LEADING_SPACE_TEXTS = Set.of(
-            " grabbed", "           grabbed", " \n", " ", "  ", "   leading spaces", "▁already metaspace");
+    static final Set<String> LEADING_SPACE_TEXTS =
+            Set.of(" grabbed", "           grabbed", " \n", " ", "  ", "   leading spaces", "▁already metaspace");
     /** The three strings holding special-token strings, which transformers turns into control ids. */
     static final Set<String> SPECIAL_STRING_TEXTS = Set.of("</s>", "<unk>", "<s>[INST] Hi [/INST] Hello</s>");
 
     @TempDir
     static Path dir;
+
     static Tokenizer tokenizer;
     static List<Row> spRows;
     static List<Row> hfRows;
@@ -46,7 +47,8 @@ class TokenizerGoldenTest {
     @Test
     void goldenFilesHaveTheExpectedSize() {
         assertThat(spRows).hasSize(1043);
-        assertThat(spRows.stream().filter(r -> r.kind().equals("pubmedqa-question"))).hasSize(1000);
+        assertThat(spRows.stream().filter(r -> r.kind().equals("pubmedqa-question")))
+                .hasSize(1000);
         assertThat(hfRows).hasSize(143);
     }
 
@@ -67,7 +69,8 @@ class TokenizerGoldenTest {
                 matched++;
             } else {
                 differing.add(row.text());
-                assertThat(ids).as("%s differs from sentencepiece, so must equal transformers", row)
+                assertThat(ids)
+                        .as("%s differs from sentencepiece, so must equal transformers", row)
                         .isEqualTo(hfByText.get(row.text()));
             }
         }
@@ -97,8 +100,9 @@ class TokenizerGoldenTest {
         assertThat(tokenizer.encodeLiteral("</s>", true)).containsExactly(1, 1867, 28713, 28767);
         assertThat(tokenizer.encodeLiteral("<unk>", true)).containsExactly(1, 523, 2060, 28767);
         assertThat(tokenizer.encodeLiteral("<s>[INST] Hi [/INST] Hello</s>", true))
-                .containsExactly(1, 523, 28713, 28767, 28792, 16289, 28793, 15359, 733, 28748, 16289, 28793,
-                        22557, 700, 28713, 28767);
+                .containsExactly(
+                        1, 523, 28713, 28767, 28792, 16289, 28793, 15359, 733, 28748, 16289, 28793, 22557, 700, 28713,
+                        28767);
         assertThat(tokenizer.encodeLiteral("</s>", false)).containsExactly(1867, 28713, 28767);
         // The same strings through encode() are control ids, as in transformers.
         assertThat(tokenizer.encode("</s>")).containsExactly(1, 2);

@@ -1,10 +1,10 @@
 package ai.medqa.tokenizer;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.medqa.MedQAException;
+import ai.medqa.common.Json;
 import ai.medqa.tokenizer.MistralTokenizerFixture.Row;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -37,8 +37,9 @@ class TokenizerLoadTest {
             assertThat(t.idOf("[INST]")).isEqualTo(-1);
             assertThat(t.isSpecial(2)).isTrue();
             assertThat(t.isSpecial(13)).isFalse();
-            assertThat(t.chatTemplate()).hasValueSatisfying(
-                    template -> assertThat(template).startsWith("{{ bos_token }}").contains("[INST] "));
+            assertThat(t.chatTemplate())
+                    .hasValueSatisfying(template ->
+                            assertThat(template).startsWith("{{ bos_token }}").contains("[INST] "));
         }
     }
 
@@ -100,20 +101,24 @@ class TokenizerLoadTest {
         Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"vocab\": ");
         assertThatThrownBy(() -> Tokenizer.load(dir))
                 .isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("tokenizer.json").hasMessageContaining("not valid JSON");
+                .hasMessageContaining("tokenizer.json")
+                .hasMessageContaining("not valid JSON");
         Files.writeString(dir.resolve("tokenizer.json"), "{\"version\": \"1.0\"}");
         assertThatThrownBy(() -> Tokenizer.load(dir))
                 .isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("tokenizer.json").hasMessageContaining("\"model\"");
+                .hasMessageContaining("tokenizer.json")
+                .hasMessageContaining("\"model\"");
     }
 
     @Test
     void aModelTheNativeLibraryRejectsIsNamed() throws IOException {
-        Files.writeString(dir.resolve("tokenizer.json"),
+        Files.writeString(
+                dir.resolve("tokenizer.json"),
                 "{\"model\": {\"type\": \"NoSuchModel\", \"vocab\": {\"<s>\": 0, \"</s>\": 1}}}");
         assertThatThrownBy(() -> Tokenizer.load(dir))
                 .isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("tokenizer.json").hasMessageContaining("rejected");
+                .hasMessageContaining("tokenizer.json")
+                .hasMessageContaining("rejected");
     }
 
     @Test
@@ -121,11 +126,13 @@ class TokenizerLoadTest {
         MistralTokenizerFixture.folder(dir, false);
         Files.writeString(dir.resolve("tokenizer_config.json"), "not json");
         assertThatThrownBy(() -> Tokenizer.load(dir))
-                .isInstanceOf(TokenizerException.class).hasMessageContaining("tokenizer_config.json");
+                .isInstanceOf(TokenizerException.class)
+                .hasMessageContaining("tokenizer_config.json");
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"add_bos_token\": \"yes\"}");
         assertThatThrownBy(() -> Tokenizer.load(dir))
                 .isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("tokenizer_config.json").hasMessageContaining("add_bos_token");
+                .hasMessageContaining("tokenizer_config.json")
+                .hasMessageContaining("add_bos_token");
     }
 
     @Test
@@ -134,7 +141,8 @@ class TokenizerLoadTest {
         editConfig(c -> c.put("eos_token", "<|end|>"));
         assertThatThrownBy(() -> Tokenizer.load(dir))
                 .isInstanceOf(TokenizerException.class)
-                .hasMessageContaining("eos_token").hasMessageContaining("<|end|>");
+                .hasMessageContaining("eos_token")
+                .hasMessageContaining("<|end|>");
     }
 
     @Test
@@ -142,7 +150,9 @@ class TokenizerLoadTest {
         Tokenizer t = Tokenizer.load(MistralTokenizerFixture.folder(dir, true));
         t.close();
         t.close();
-        assertThatThrownBy(() -> t.encode("x")).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> t.encode("x"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
     }
 
     private interface Edit {

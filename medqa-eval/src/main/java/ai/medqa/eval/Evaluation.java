@@ -1,22 +1,21 @@
 package ai.medqa.eval;
 
-import ai.medqa.common.AppendLog;
-import ai.medqa.common.Json;
 import ai.medqa.MedQA;
 import ai.medqa.chat.Conversation;
+import ai.medqa.common.AppendLog;
+import ai.medqa.common.AtomicFiles;
+import ai.medqa.common.Json;
 import ai.medqa.generate.Constraint;
 import ai.medqa.generate.GenerationConfig;
-import ai.medqa.generate.StopReason;
-import ai.medqa.model.ContextOverflowException;
 import ai.medqa.metrics.lexical.PairScorer;
 import ai.medqa.metrics.pubmedqa.AnswerExtractor;
 import ai.medqa.metrics.pubmedqa.Classification;
-import ai.medqa.metrics.pubmedqa.PubMedQaLabel;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
-import ai.medqa.common.AtomicFiles;
+import ai.medqa.metrics.pubmedqa.PubMedQaLabel;
 import ai.medqa.metrics.stats.Bootstrap;
 import ai.medqa.metrics.stats.NumpyRandom;
 import ai.medqa.metrics.stats.Percentile;
+import ai.medqa.model.ContextOverflowException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -88,7 +87,12 @@ public final class Evaluation {
      * One configuration: a name, the LoRA adapter to apply (null: none; loaded by the model loader
      * under this name), and whether the abstract is part of the context.
      */
-    public record Config(String name, String adapter, boolean contexts, String systemPrompt, GenerationConfig sampling,
+    public record Config(
+            String name,
+            String adapter,
+            boolean contexts,
+            String systemPrompt,
+            GenerationConfig sampling,
             String template) {
         public Config {
             Objects.requireNonNull(name, "name");
@@ -96,7 +100,8 @@ public final class Evaluation {
                 Prompts.check(template, "configuration " + name + ": template");
             }
             if (!name.matches("[A-Za-z0-9_.+@-]+")) {
-                throw new IllegalArgumentException("configuration name \"" + name + "\": letters, digits and _ . + @ - only");
+                throw new IllegalArgumentException(
+                        "configuration name \"" + name + "\": letters, digits and _ . + @ - only");
             }
         }
 
@@ -172,8 +177,8 @@ public final class Evaluation {
     }
 
     /** {@code {"answer": "yes"} } even when the rest was cut: the answer field is first and decided early. */
-    private static final java.util.regex.Pattern ANSWER_FIELD = java.util.regex.Pattern.compile(
-            "\\s*\\{\\s*\"answer\"\\s*:\\s*\"(yes|no|maybe)\"");
+    private static final java.util.regex.Pattern ANSWER_FIELD =
+            java.util.regex.Pattern.compile("\\s*\\{\\s*\"answer\"\\s*:\\s*\"(yes|no|maybe)\"");
 
     /**
      * The answer field (or {@link Classification#UNKNOWN}) and explanation of a JSON answer; one cut
@@ -189,12 +194,15 @@ public final class Evaluation {
             }
             java.util.regex.Matcher m = ANSWER_FIELD.matcher(text);
             // A cut one closed early may hold half a word ({"answer":"ye"}): only the three labels count.
-            String answer = value != null && value.hasNonNull("answer") ? value.get("answer").asText()
+            String answer = value != null && value.hasNonNull("answer")
+                    ? value.get("answer").asText()
                     : m.lookingAt() ? m.group(1) : Classification.UNKNOWN;
             if (!List.of("yes", "no", "maybe").contains(answer)) {
                 answer = Classification.UNKNOWN;
             }
-            String explanation = value != null && value.hasNonNull("explanation") ? value.get("explanation").asText() : "";
+            String explanation = value != null && value.hasNonNull("explanation")
+                    ? value.get("explanation").asText()
+                    : "";
             return new JsonAnswer(answer, explanation, complete);
         }
 
@@ -241,7 +249,11 @@ public final class Evaluation {
      * {@code without} (default in the notebook) or {@code both} (a {@code +contexts} row after each).
      */
     public static List<Config> notebookPreset(List<String> adapters, String contexts, int maxNewTokens, long seed) {
-        GenerationConfig t10 = MedQA.ASK_DEFAULTS.toBuilder().temperature(1.0).maxNewTokens(maxNewTokens).seed(seed).build();
+        GenerationConfig t10 = MedQA.ASK_DEFAULTS.toBuilder()
+                .temperature(1.0)
+                .maxNewTokens(maxNewTokens)
+                .seed(seed)
+                .build();
         GenerationConfig t07 = t10.toBuilder().temperature(0.7).build();
         List<Config> base = new ArrayList<>();
         base.add(new Config("zero-shot", null, false, null, t10));
@@ -256,7 +268,8 @@ public final class Evaluation {
                 out.add(c);
             }
             if (!contexts.equals("without")) {
-                out.add(new Config(c.name() + "+contexts", c.adapter(), true, c.systemPrompt(), c.sampling(), c.template()));
+                out.add(new Config(
+                        c.name() + "+contexts", c.adapter(), true, c.systemPrompt(), c.sampling(), c.template()));
             }
         }
         return out;
@@ -270,9 +283,14 @@ public final class Evaluation {
     public static List<Config> withGrid(List<Config> configs) {
         List<Config> out = new ArrayList<>();
         for (Config c : configs) {
-            for (GenerationConfig g : ParameterGrid.product(c.sampling(), new double[] {0.3, 0.7}, new double[] {0.8, 0.95},
-                    new double[] {1.0, 1.2})) {
-                String name = String.format(java.util.Locale.ROOT, "%s@t%s-p%s-r%s", c.name(), g.temperature(), g.topP(),
+            for (GenerationConfig g : ParameterGrid.product(
+                    c.sampling(), new double[] {0.3, 0.7}, new double[] {0.8, 0.95}, new double[] {1.0, 1.2})) {
+                String name = String.format(
+                        java.util.Locale.ROOT,
+                        "%s@t%s-p%s-r%s",
+                        c.name(),
+                        g.temperature(),
+                        g.topP(),
                         g.repetitionPenalty());
                 out.add(new Config(name, c.adapter(), c.contexts(), c.systemPrompt(), g, c.template()));
             }
@@ -284,8 +302,16 @@ public final class Evaluation {
     public static final Config HARNESS = new Config(CONFIG, null, true);
 
     /** Summary of one configuration. */
-    public record ConfigSummary(String name, String mode, int n, double accuracy, double[] accuracyCi95, double macroF1,
-            double[] macroF1Ci95, int truncatedQuestions, Map<String, double[]> metrics) {}
+    public record ConfigSummary(
+            String name,
+            String mode,
+            int n,
+            double accuracy,
+            double[] accuracyCi95,
+            double macroF1,
+            double[] macroF1Ci95,
+            int truncatedQuestions,
+            Map<String, double[]> metrics) {}
 
     /** Runs (or continues) the evaluation and writes the summary and report. */
     public List<ConfigSummary> run() {
@@ -296,30 +322,48 @@ public final class Evaluation {
         Set<String> done = done(predictionsLog);
         int remaining = 0;
         for (Config c : settings.configs) {
-            remaining += (int) items.stream().filter(i -> !done.contains(key(c.name(), i.pmid()))).count();
+            remaining += (int) items.stream()
+                    .filter(i -> !done.contains(key(c.name(), i.pmid())))
+                    .count();
         }
         if (remaining > 0) {
-            log.info("PubMedQA {}: {} of {} (configuration, question) pairs to answer ({} already in {})",
-                    settings.mode.name().toLowerCase(java.util.Locale.ROOT), remaining,
-                    items.size() * settings.configs.size(), items.size() * settings.configs.size() - remaining, predictions);
-            try (MedQA medqa = settings.medqa.get(); predictionsLog) {
+            log.info(
+                    "PubMedQA {}: {} of {} (configuration, question) pairs to answer ({} already in {})",
+                    settings.mode.name().toLowerCase(java.util.Locale.ROOT),
+                    remaining,
+                    items.size() * settings.configs.size(),
+                    items.size() * settings.configs.size() - remaining,
+                    predictions);
+            try (MedQA medqa = settings.medqa.get();
+                    predictionsLog) {
                 PairScorer pairs = new PairScorer();
                 Progress progress = new Progress(remaining, settings.progress);
                 // Likelihood lines are appended one question at a time (a kill loses at most one),
                 // generate lines one batch at a time.
                 int chunkSize = settings.mode == Mode.GENERATE ? settings.batchSize : 1;
                 for (Config config : settings.configs) {
-                    List<PubMedQaItem> todo = items.stream().filter(i -> !done.contains(key(config.name(), i.pmid()))).toList();
+                    List<PubMedQaItem> todo = items.stream()
+                            .filter(i -> !done.contains(key(config.name(), i.pmid())))
+                            .toList();
                     if (todo.isEmpty()) {
                         continue;
                     }
                     useAdapter(medqa, config);
                     for (int from = 0; from < todo.size(); from += chunkSize) {
                         List<PubMedQaItem> chunk = todo.subList(from, Math.min(todo.size(), from + chunkSize));
-                        for (ObjectNode line : lines(medqa, config, chunk, settings.mode, settings.bos, pairs,
-                                settings.answerMetrics, settings.constrain)) {
+                        for (ObjectNode line : lines(
+                                medqa,
+                                config,
+                                chunk,
+                                settings.mode,
+                                settings.bos,
+                                pairs,
+                                settings.answerMetrics,
+                                settings.constrain)) {
                             predictionsLog.append(line);
-                            progress.add(line.get("prediction").asText().equals(line.get("label").asText()));
+                            progress.add(line.get("prediction")
+                                    .asText()
+                                    .equals(line.get("label").asText()));
                         }
                     }
                 }
@@ -340,13 +384,20 @@ public final class Evaluation {
     }
 
     /** {@link #lines(MedQA, Config, List, Mode, boolean)} with generate mode's answers written as {@code constrain} says. */
-    public static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos,
-            AnswerConstraint constrain) {
+    public static List<ObjectNode> lines(
+            MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos, AnswerConstraint constrain) {
         return lines(medqa, config, items, mode, bos, mode == Mode.GENERATE ? new PairScorer() : null, null, constrain);
     }
 
-    private static List<ObjectNode> lines(MedQA medqa, Config config, List<PubMedQaItem> items, Mode mode, boolean bos,
-            PairScorer pairs, AnswerMetrics answerMetrics, AnswerConstraint constrain) {
+    private static List<ObjectNode> lines(
+            MedQA medqa,
+            Config config,
+            List<PubMedQaItem> items,
+            Mode mode,
+            boolean bos,
+            PairScorer pairs,
+            AnswerMetrics answerMetrics,
+            AnswerConstraint constrain) {
         List<ObjectNode> out = new ArrayList<>(items.size());
         if (mode == Mode.GENERATE) {
             List<Answer> answers = answers(medqa, config, items, constrain);
@@ -363,21 +414,30 @@ public final class Evaluation {
                     prose = json.explanation();
                     cut += json.complete() ? 0 : 1;
                 } else {
-                    line.put("prediction", AnswerExtractor.extract(answer.text()).map(PubMedQaLabel::text)
-                            .orElse(Classification.UNKNOWN));
+                    line.put(
+                            "prediction",
+                            AnswerExtractor.extract(answer.text())
+                                    .map(PubMedQaLabel::text)
+                                    .orElse(Classification.UNKNOWN));
                 }
                 line.put("answer", answer.text());
                 line.put("truncated_contexts", answer.truncated());
                 pairs.score(prose, item.longAnswer()).forEach(line::put);
                 if (answerMetrics != null) {
-                    answerMetrics.score(item.question(), prose, item.longAnswer()).forEach(line::put);
+                    answerMetrics
+                            .score(item.question(), prose, item.longAnswer())
+                            .forEach(line::put);
                 }
                 out.add(line);
             }
             if (cut > 0) {
-                log.warn("{}: {} of {} JSON answers were cut by max_new_tokens={} before they closed; their answer field "
-                        + "was read from what they wrote (raise max_new_tokens for whole explanations)", config.name(), cut,
-                        items.size(), config.sampling().maxNewTokens());
+                log.warn(
+                        "{}: {} of {} JSON answers were cut by max_new_tokens={} before they closed; their answer field "
+                                + "was read from what they wrote (raise max_new_tokens for whole explanations)",
+                        config.name(),
+                        cut,
+                        items.size(),
+                        config.sampling().maxNewTokens());
             }
             return out;
         }
@@ -439,28 +499,33 @@ public final class Evaluation {
             } catch (IOException e) {
                 throw new IllegalStateException("not a prediction line (" + e.getMessage() + "): " + text, e);
             }
-            Integer c = line.hasNonNull("config") ? configIndex.get(line.get("config").asText()) : null;
-            Integer i = line.hasNonNull("pubid") ? itemIndex.get(line.get("pubid").asText()) : null;
+            Integer c = line.hasNonNull("config")
+                    ? configIndex.get(line.get("config").asText())
+                    : null;
+            Integer i =
+                    line.hasNonNull("pubid") ? itemIndex.get(line.get("pubid").asText()) : null;
             if (c == null || i == null) {
                 throw new IllegalStateException("a prediction of another run (configuration " + line.get("config")
                         + ", pubid " + line.get("pubid") + ")");
             }
             int at = c * items.size() + i;
             if (ordered[at] != null) {
-                throw new IllegalStateException(key(line.get("config").asText(), line.get("pubid").asText()).replace('\t', ' ')
-                        + " appears twice");
+                throw new IllegalStateException(
+                        key(line.get("config").asText(), line.get("pubid").asText())
+                                        .replace('\t', ' ') + " appears twice");
             }
             ordered[at] = text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
         }
         List<String> missing = new ArrayList<>();
         for (int at = 0; at < ordered.length; at++) {
             if (ordered[at] == null) {
-                missing.add(settings.configs.get(at / items.size()).name() + " " + items.get(at % items.size()).pmid());
+                missing.add(settings.configs.get(at / items.size()).name() + " "
+                        + items.get(at % items.size()).pmid());
             }
         }
         if (!missing.isEmpty()) {
-            throw new IllegalStateException(missing.size() + " of " + ordered.length + " predictions are missing, first "
-                    + missing.subList(0, Math.min(5, missing.size())));
+            throw new IllegalStateException(missing.size() + " of " + ordered.length
+                    + " predictions are missing, first " + missing.subList(0, Math.min(5, missing.size())));
         }
         claimOut();
         AtomicFiles.write(settings.out.resolve(PREDICTIONS_FILE), o -> {
@@ -523,7 +588,10 @@ public final class Evaluation {
             truncated.add(p.truncated());
         }
         GenerationConfig sampling = constrain == AnswerConstraint.JSON
-                ? config.sampling().toBuilder().constraint(JsonAnswers.CONSTRAINT).build() : config.sampling();
+                ? config.sampling().toBuilder()
+                        .constraint(JsonAnswers.CONSTRAINT)
+                        .build()
+                : config.sampling();
         List<ai.medqa.generate.Generation> generations = medqa.generateIdsBatch(prompts, sampling);
         List<Answer> out = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
@@ -537,12 +605,16 @@ public final class Evaluation {
     private static Prompt prompt(MedQA medqa, Config config, PubMedQaItem item) {
         int sections = config.contexts() ? item.contexts().size() : 0;
         while (true) {
-            String template = config.template() != null ? config.template()
+            String template = config.template() != null
+                    ? config.template()
                     : config.contexts() ? "Context: {context}\n\nQuestion: {question}" : "{question}";
-            String user = Prompts.render(template, item.question(), String.join("\n", item.contexts().subList(0, sections)));
-            Conversation c = config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
+            String user = Prompts.render(
+                    template, item.question(), String.join("\n", item.contexts().subList(0, sections)));
+            Conversation c =
+                    config.systemPrompt() == null ? new Conversation() : new Conversation(config.systemPrompt());
             try {
-                return new Prompt(medqa.chatPromptIds(c.addUser(user), config.sampling()),
+                return new Prompt(
+                        medqa.chatPromptIds(c.addUser(user), config.sampling()),
                         config.contexts() ? item.contexts().size() - sections : 0);
             } catch (ContextOverflowException e) {
                 // Too long for the context with max_new_tokens: the abstract loses its last section,
@@ -560,8 +632,8 @@ public final class Evaluation {
 
     private static void useAdapter(MedQA medqa, Config config) {
         if (config.adapter() != null && !medqa.adapters().contains(config.adapter())) {
-            throw new IllegalArgumentException("configuration " + config.name() + " asks for adapter \"" + config.adapter()
-                    + "\", which the model was not loaded with (loaded: " + medqa.adapters() + ")");
+            throw new IllegalArgumentException("configuration " + config.name() + " asks for adapter \""
+                    + config.adapter() + "\", which the model was not loaded with (loaded: " + medqa.adapters() + ")");
         }
         medqa.useAdapter(config.adapter());
     }
@@ -570,38 +642,57 @@ public final class Evaluation {
     public static List<ConfigSummary> report(Path out, int bootstrap, long seed) {
         Map<String, List<ObjectNode>> byConfig = new LinkedHashMap<>();
         for (ObjectNode line : predictionLines(AppendLog.open(out.resolve(PREDICTIONS_FILE)))) {
-            byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>()).add(line);
+            byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>())
+                    .add(line);
         }
         List<ConfigSummary> summaries = new ArrayList<>();
         Map<String, int[][]> confusion = new LinkedHashMap<>();
         for (Map.Entry<String, List<ObjectNode>> e : byConfig.entrySet()) {
             List<ObjectNode> rows = new ArrayList<>(e.getValue());
-            rows.sort(Comparator.comparing((ObjectNode r) -> numeric(r.get("pubid").asText()))
+            rows.sort(Comparator.comparing(
+                            (ObjectNode r) -> numeric(r.get("pubid").asText()))
                     .thenComparing(r -> r.get("pubid").asText()));
             List<String> truth = rows.stream().map(r -> r.get("label").asText()).toList();
-            List<String> predicted = rows.stream().map(r -> r.get("prediction").asText()).toList();
+            List<String> predicted =
+                    rows.stream().map(r -> r.get("prediction").asText()).toList();
             Classification c = Classification.evaluate(truth, predicted);
             confusion.put(e.getKey(), EvaluationCharts.counts(truth, predicted));
             double[][] ci = bootstrap(truth, predicted, bootstrap, seed);
-            int truncated = (int) rows.stream().filter(r -> r.path("truncated_contexts").asInt() > 0).count();
+            int truncated = (int) rows.stream()
+                    .filter(r -> r.path("truncated_contexts").asInt() > 0)
+                    .count();
             boolean generated = rows.get(0).has("answer");
             Map<String, double[]> metrics = new LinkedHashMap<>();
             if (generated) {
                 for (String field : metricFields(rows)) {
-                    double[] values = rows.stream().filter(r -> r.has(field)).mapToDouble(r -> r.get(field).asDouble()).toArray();
+                    double[] values = rows.stream()
+                            .filter(r -> r.has(field))
+                            .mapToDouble(r -> r.get(field).asDouble())
+                            .toArray();
                     double[] mci = meanInterval(values, bootstrap, seed);
-                    metrics.put(field, new double[] {java.util.Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]});
+                    metrics.put(field, new double[] {
+                        java.util.Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]
+                    });
                 }
             }
-            summaries.add(new ConfigSummary(e.getKey(), generated ? "generate" : "likelihood", rows.size(), c.accuracy(), ci[0],
-                    c.macroF1(), ci[1], truncated, metrics));
+            summaries.add(new ConfigSummary(
+                    e.getKey(),
+                    generated ? "generate" : "likelihood",
+                    rows.size(),
+                    c.accuracy(),
+                    ci[0],
+                    c.macroF1(),
+                    ci[1],
+                    truncated,
+                    metrics));
         }
         String constrain = runConstraint(out).label();
         ObjectNode root = JSON.createObjectNode();
         root.put("answer_constraint", constrain);
         ArrayNode configs = root.putArray("configs");
-        StringBuilder md = new StringBuilder("# PubMedQA evaluation\n\n| configuration | mode | n | accuracy (95% CI) | "
-                + "macro-F1 (95% CI) | abstracts cut to fit |\n|---|---|---|---|---|---|\n");
+        StringBuilder md =
+                new StringBuilder("# PubMedQA evaluation\n\n| configuration | mode | n | accuracy (95% CI) | "
+                        + "macro-F1 (95% CI) | abstracts cut to fit |\n|---|---|---|---|---|---|\n");
         for (ConfigSummary s : summaries) {
             ObjectNode c = configs.addObject();
             c.put("name", s.name());
@@ -616,9 +707,19 @@ public final class Evaluation {
                 c.put(field + "_mean", v[0]);
                 c.putArray(field + "_ci95").add(v[1]).add(v[2]);
             });
-            md.append(String.format(java.util.Locale.ROOT, "| %s | %s | %d | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %d |%n",
-                    s.name(), s.mode(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
-                    s.macroF1Ci95()[0], s.macroF1Ci95()[1], s.truncatedQuestions()));
+            md.append(String.format(
+                    java.util.Locale.ROOT,
+                    "| %s | %s | %d | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %d |%n",
+                    s.name(),
+                    s.mode(),
+                    s.n(),
+                    s.accuracy(),
+                    s.accuracyCi95()[0],
+                    s.accuracyCi95()[1],
+                    s.macroF1(),
+                    s.macroF1Ci95()[0],
+                    s.macroF1Ci95()[1],
+                    s.truncatedQuestions()));
         }
         ArrayNode comparisons = root.putArray("comparisons");
         List<String> names = new ArrayList<>(byConfig.keySet());
@@ -628,8 +729,10 @@ public final class Evaluation {
         for (int i = 1; i < names.size(); i++) {
             Map<String, ObjectNode> first = byPubid(byConfig.get(names.get(0)));
             Map<String, ObjectNode> other = byPubid(byConfig.get(names.get(i)));
-            List<String> common = first.keySet().stream().filter(other::containsKey)
-                    .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x)).toList();
+            List<String> common = first.keySet().stream()
+                    .filter(other::containsKey)
+                    .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x))
+                    .toList();
             Comparison k = compare(first, other, names.get(i), names.get(0), bootstrap, seed);
             double[] ci = k.accuracyDifferenceCi95();
             double p = k.mcnemarP();
@@ -647,33 +750,62 @@ public final class Evaluation {
             cmp.put("mcnemar_p", p);
             if (first.values().iterator().next().has("answer")) {
                 for (String field : metricFields(new ArrayList<>(first.values()))) {
-                    double[] d = common.stream().filter(pid -> other.get(pid).has(field) && first.get(pid).has(field))
-                            .mapToDouble(pid -> other.get(pid).get(field).asDouble() - first.get(pid).get(field).asDouble())
+                    double[] d = common.stream()
+                            .filter(pid ->
+                                    other.get(pid).has(field) && first.get(pid).has(field))
+                            .mapToDouble(pid -> other.get(pid).get(field).asDouble()
+                                    - first.get(pid).get(field).asDouble())
                             .toArray();
                     double[] dci = meanInterval(d, bootstrap, seed);
-                    cmp.put(field + "_difference", java.util.Arrays.stream(d).average().orElse(Double.NaN));
+                    cmp.put(
+                            field + "_difference",
+                            java.util.Arrays.stream(d).average().orElse(Double.NaN));
                     cmp.putArray(field + "_difference_ci95").add(dci[0]).add(dci[1]);
                 }
             }
-            md.append(String.format(java.util.Locale.ROOT, "| %s vs %s | %d | %+.3f (%+.3f to %+.3f) | %.4f |%n", names.get(i),
-                    names.get(0), common.size(), diff, ci[0], ci[1], p));
+            md.append(String.format(
+                    java.util.Locale.ROOT,
+                    "| %s vs %s | %d | %+.3f (%+.3f to %+.3f) | %.4f |%n",
+                    names.get(i),
+                    names.get(0),
+                    common.size(),
+                    diff,
+                    ci[0],
+                    ci[1],
+                    p));
         }
         root.put("bootstrap_resamples", bootstrap);
         root.put("seed", seed);
         if (summaries.stream().anyMatch(s -> s.mode().equals("generate"))) {
-            md.append(constrain.equals("json") ? "\nAnswers constrained to JSON {\"answer\": \"yes\"|\"no\"|\"maybe\", "
-                    + "\"explanation\": string} (--constrain json): the prediction is the answer field, the lexical metrics "
-                    + "score the explanation.\n" : "\nAnswers in free text (--constrain none): AnswerExtractor reads the "
-                    + "prediction; an answer it cannot read is unknown.\n");
+            md.append(
+                    constrain.equals("json")
+                            ? "\nAnswers constrained to JSON {\"answer\": \"yes\"|\"no\"|\"maybe\", "
+                                    + "\"explanation\": string} (--constrain json): the prediction is the answer field, the lexical metrics "
+                                    + "score the explanation.\n"
+                            : "\nAnswers in free text (--constrain none): AnswerExtractor reads the "
+                                    + "prediction; an answer it cannot read is unknown.\n");
         }
-        md.append("\nIntervals: percentile bootstrap over questions (").append(bootstrap)
-                .append(" resamples, numpy's MT19937 seeded with ").append(seed).append("), questions in PMID order.\n");
+        md.append("\nIntervals: percentile bootstrap over questions (")
+                .append(bootstrap)
+                .append(" resamples, numpy's MT19937 seeded with ")
+                .append(seed)
+                .append("), questions in PMID order.\n");
         StringBuilder csv = new StringBuilder("config,mode,n,accuracy,accuracy_ci95_low,accuracy_ci95_high,macro_f1,"
                 + "macro_f1_ci95_low,macro_f1_ci95_high,truncated_questions\n");
         for (ConfigSummary s : summaries) {
-            csv.append(String.format(java.util.Locale.ROOT, "%s,%s,%d,%s,%s,%s,%s,%s,%s,%d%n", s.name(), s.mode(), s.n(),
-                    s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(), s.macroF1Ci95()[0],
-                    s.macroF1Ci95()[1], s.truncatedQuestions()));
+            csv.append(String.format(
+                    java.util.Locale.ROOT,
+                    "%s,%s,%d,%s,%s,%s,%s,%s,%s,%d%n",
+                    s.name(),
+                    s.mode(),
+                    s.n(),
+                    s.accuracy(),
+                    s.accuracyCi95()[0],
+                    s.accuracyCi95()[1],
+                    s.macroF1(),
+                    s.macroF1Ci95()[0],
+                    s.macroF1Ci95()[1],
+                    s.truncatedQuestions()));
         }
         md.append("\nCharts: `accuracy.png` (accuracy with its interval per configuration), `confusion.png`.\n");
         writeAtomically(out.resolve(SUMMARY_FILE), root.toPrettyString());
@@ -685,7 +817,11 @@ public final class Evaluation {
             Map<String, double[]> f1 = new LinkedHashMap<>();
             byConfig.forEach((name, rows) -> {
                 if (rows.get(0).has("squad_f1")) {
-                    f1.put(name, rows.stream().mapToDouble(r -> r.get("squad_f1").asDouble()).toArray());
+                    f1.put(
+                            name,
+                            rows.stream()
+                                    .mapToDouble(r -> r.get("squad_f1").asDouble())
+                                    .toArray());
                 }
             });
             if (!f1.isEmpty()) {
@@ -736,7 +872,9 @@ public final class Evaluation {
             acc[b] = c.accuracy();
             f1[b] = c.macroF1();
         }
-        return new double[][] {{Percentile.of(acc, 2.5), Percentile.of(acc, 97.5)}, {Percentile.of(f1, 2.5), Percentile.of(f1, 97.5)}};
+        return new double[][] {
+            {Percentile.of(acc, 2.5), Percentile.of(acc, 97.5)}, {Percentile.of(f1, 2.5), Percentile.of(f1, 97.5)}
+        };
     }
 
     /** The numeric per-answer metric fields of generate-mode lines, in first-appearance order. */
@@ -757,8 +895,15 @@ public final class Evaluation {
      * ({@code config} minus {@code baseline}) with its 95% bootstrap interval, and McNemar's exact test
      * on the discordant pairs ({@code b}: only the baseline right, {@code c}: only the configuration).
      */
-    public record Comparison(String config, String baseline, int n, double accuracyDifference,
-            double[] accuracyDifferenceCi95, int mcnemarB, int mcnemarC, double mcnemarP) {
+    public record Comparison(
+            String config,
+            String baseline,
+            int n,
+            double accuracyDifference,
+            double[] accuracyDifferenceCi95,
+            int mcnemarB,
+            int mcnemarC,
+            double mcnemarP) {
 
         /** Worse with McNemar's p below {@code alpha}: what an evaluation gate refuses. */
         public boolean significantlyWorse(double alpha) {
@@ -775,7 +920,8 @@ public final class Evaluation {
     public static Comparison compare(Path out, String config, String baseline, int bootstrap, long seed) {
         Map<String, List<ObjectNode>> byConfig = new LinkedHashMap<>();
         for (ObjectNode line : predictionLines(AppendLog.open(out.resolve(PREDICTIONS_FILE)))) {
-            byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>()).add(line);
+            byConfig.computeIfAbsent(line.get("config").asText(), k -> new ArrayList<>())
+                    .add(line);
         }
         for (String name : List.of(config, baseline)) {
             if (!byConfig.containsKey(name)) {
@@ -783,13 +929,21 @@ public final class Evaluation {
                         + " (it has " + String.join(", ", byConfig.keySet()) + ")");
             }
         }
-        return compare(byPubid(byConfig.get(baseline)), byPubid(byConfig.get(config)), config, baseline, bootstrap, seed);
+        return compare(
+                byPubid(byConfig.get(baseline)), byPubid(byConfig.get(config)), config, baseline, bootstrap, seed);
     }
 
-    private static Comparison compare(Map<String, ObjectNode> first, Map<String, ObjectNode> other, String config,
-            String baseline, int bootstrap, long seed) {
-        List<String> common = first.keySet().stream().filter(other::containsKey)
-                .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x)).toList();
+    private static Comparison compare(
+            Map<String, ObjectNode> first,
+            Map<String, ObjectNode> other,
+            String config,
+            String baseline,
+            int bootstrap,
+            long seed) {
+        List<String> common = first.keySet().stream()
+                .filter(other::containsKey)
+                .sorted(Comparator.comparing(Evaluation::numeric).thenComparing(x -> x))
+                .toList();
         int b = 0;
         int c = 0;
         double[] diffs = new double[common.size()];
@@ -800,8 +954,15 @@ public final class Evaluation {
             c += !r1 && r2 ? 1 : 0;
             diffs[q] = (r2 ? 1 : 0) - (r1 ? 1 : 0);
         }
-        return new Comparison(config, baseline, common.size(), java.util.Arrays.stream(diffs).average().orElse(Double.NaN),
-                meanInterval(diffs, bootstrap, seed), b, c, McNemar.exactPValue(b, c));
+        return new Comparison(
+                config,
+                baseline,
+                common.size(),
+                java.util.Arrays.stream(diffs).average().orElse(Double.NaN),
+                meanInterval(diffs, bootstrap, seed),
+                b,
+                c,
+                McNemar.exactPValue(b, c));
     }
 
     private static Map<String, ObjectNode> byPubid(List<ObjectNode> rows) {
@@ -831,8 +992,12 @@ public final class Evaluation {
         f.put("mode", settings.mode.name().toLowerCase(java.util.Locale.ROOT));
         ArrayNode configs = f.putArray("configs");
         for (Config c : settings.configs) {
-            configs.addObject().put("name", c.name()).put("adapter", c.adapter()).put("contexts", c.contexts())
-                    .put("system_prompt", c.systemPrompt()).put("sampling", c.sampling() == null ? null : c.sampling().toString())
+            configs.addObject()
+                    .put("name", c.name())
+                    .put("adapter", c.adapter())
+                    .put("contexts", c.contexts())
+                    .put("system_prompt", c.systemPrompt())
+                    .put("sampling", c.sampling() == null ? null : c.sampling().toString())
                     .put("template", c.template());
         }
         f.put("bos", settings.bos);
@@ -847,8 +1012,12 @@ public final class Evaluation {
         f.put("model", settings.modelDescription);
         f.put("data", settings.data.source());
         f.put("questions", items.size());
-        f.put("questions_sha256", sha256(items.stream().map(i -> i.pmid() + "\t" + i.question() + "\t"
-                + i.finalDecision().text() + "\n").collect(java.util.stream.Collectors.joining())));
+        f.put(
+                "questions_sha256",
+                sha256(items.stream()
+                        .map(i -> i.pmid() + "\t" + i.question() + "\t"
+                                + i.finalDecision().text() + "\n")
+                        .collect(java.util.stream.Collectors.joining())));
         return f;
     }
 
@@ -858,7 +1027,8 @@ public final class Evaluation {
             try {
                 old = JSON.readTree(file.toFile());
             } catch (IOException e) {
-                throw new IllegalStateException(file + " cannot be read (" + e.getMessage() + "); use a new --out folder", e);
+                throw new IllegalStateException(
+                        file + " cannot be read (" + e.getMessage() + "); use a new --out folder", e);
             }
             List<String> changed = new ArrayList<>();
             Set<String> keys = new TreeSet<>();
@@ -870,8 +1040,9 @@ public final class Evaluation {
                 }
             }
             if (!changed.isEmpty()) {
-                throw new IllegalStateException(file.getParent() + " holds another evaluation (" + String.join("; ", changed)
-                        + "); continue it with the same settings or use a new --out folder");
+                throw new IllegalStateException(
+                        file.getParent() + " holds another evaluation (" + String.join("; ", changed)
+                                + "); continue it with the same settings or use a new --out folder");
             }
             return;
         }
@@ -911,7 +1082,8 @@ public final class Evaluation {
 
     private static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -922,7 +1094,8 @@ public final class Evaluation {
     }
 
     /** Where a run stands after each question: what a terminal progress bar shows. */
-    public record ProgressUpdate(int done, int total, double questionsPerSecond, long etaSeconds, double runningAccuracy) {}
+    public record ProgressUpdate(
+            int done, int total, double questionsPerSecond, long etaSeconds, double runningAccuracy) {}
 
     /** Log lines of done/total, questions/s, ETA and running accuracy, at most every 5 seconds. */
     private static final class Progress {
@@ -945,15 +1118,19 @@ public final class Evaluation {
             if (listener != null) {
                 double seconds = (now - started) / 1e9;
                 double rate = done / Math.max(seconds, 1e-9);
-                listener.accept(new ProgressUpdate(done, total, rate, Math.round((total - done) / rate),
-                        (double) correct / done));
+                listener.accept(new ProgressUpdate(
+                        done, total, rate, Math.round((total - done) / rate), (double) correct / done));
             }
             if (done == total || now - lastLog > 5_000_000_000L) {
                 lastLog = now;
                 double seconds = (now - started) / 1e9;
                 double rate = done / Math.max(seconds, 1e-9);
-                log.info("{}/{} questions, {} questions/s, ETA {} s, running accuracy {}", done, total,
-                        String.format("%.2f", rate), Math.round((total - done) / rate),
+                log.info(
+                        "{}/{} questions, {} questions/s, ETA {} s, running accuracy {}",
+                        done,
+                        total,
+                        String.format("%.2f", rate),
+                        Math.round((total - done) / rate),
                         String.format("%.3f", (double) correct / done));
             }
         }
@@ -1114,12 +1291,13 @@ public final class Evaluation {
                             + ": sampling does not apply in likelihood mode (the answers are scored, not generated)");
                 }
                 if (mode == Mode.GENERATE && c.sampling() == null) {
-                    throw new IllegalArgumentException("configuration " + c.name() + ": generate mode needs sampling settings");
+                    throw new IllegalArgumentException(
+                            "configuration " + c.name() + ": generate mode needs sampling settings");
                 }
             }
             if (constrain != AnswerConstraint.NONE && mode != Mode.GENERATE) {
-                throw new IllegalArgumentException("constrain " + constrain.label() + " applies to generate mode (likelihood "
-                        + "mode scores the three answers, it writes none)");
+                throw new IllegalArgumentException("constrain " + constrain.label()
+                        + " applies to generate mode (likelihood " + "mode scores the three answers, it writes none)");
             }
             if (constrain == AnswerConstraint.JSON) {
                 for (Config c : configs) {
@@ -1130,8 +1308,12 @@ public final class Evaluation {
                     // {"answer":"no","explanation":""} is 32 characters: with fewer tokens the constraint cannot
                     // promise to close the JSON (the answer field, first, is still read from a cut answer).
                     if (c.sampling().maxNewTokens() < MIN_JSON_TOKENS) {
-                        log.warn("configuration {}: max_new_tokens {} may cut JSON answers before they close (at least {} "
-                                + "guarantees whole ones)", c.name(), c.sampling().maxNewTokens(), MIN_JSON_TOKENS);
+                        log.warn(
+                                "configuration {}: max_new_tokens {} may cut JSON answers before they close (at least {} "
+                                        + "guarantees whole ones)",
+                                c.name(),
+                                c.sampling().maxNewTokens(),
+                                MIN_JSON_TOKENS);
                     }
                 }
             }

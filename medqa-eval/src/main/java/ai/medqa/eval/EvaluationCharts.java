@@ -23,6 +23,7 @@ final class EvaluationCharts {
     private static final Color BAR = new Color(0x1f77b4);
     /** Prediction classes (columns); truth (rows) is never "unknown". */
     private static final List<String> CLASSES = List.of("yes", "no", "maybe", "unknown");
+
     private static final int TRUTHS = 3;
     private static final Font TITLE = new Font(Font.SANS_SERIF, Font.BOLD, 16);
     private static final Font LABEL = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
@@ -32,7 +33,8 @@ final class EvaluationCharts {
 
     static void accuracy(List<Evaluation.ConfigSummary> summaries, Path file) {
         String title = "PubMedQA accuracy (95% bootstrap interval)";
-        List<String> labels = summaries.stream().map(s -> s.name() + " (n " + s.n() + ")").toList();
+        List<String> labels =
+                summaries.stream().map(s -> s.name() + " (n " + s.n() + ")").toList();
         int barWidth = 90;
         int gap = 30;
         Layout l = layout(title, labels, barWidth, gap);
@@ -89,8 +91,7 @@ final class EvaluationCharts {
         for (String name : confusion.keySet()) {
             panel = Math.max(panel, bold.stringWidth(name));
         }
-        int width = Math.max(metrics(TITLE).stringWidth(title), metrics(LABEL).stringWidth(note))
-                + 2 * MARGIN;
+        int width = Math.max(metrics(TITLE).stringWidth(title), metrics(LABEL).stringWidth(note)) + 2 * MARGIN;
         width = Math.max(width, MARGIN + confusion.size() * (panel + 20));
         int y0 = 90;
         int height = y0 + TRUTHS * cell + 50;
@@ -204,10 +205,15 @@ final class EvaluationCharts {
         int column = 110;
         int gap = 20;
         List<String> labels = new java.util.ArrayList<>();
-        values.forEach((name, v) -> labels.add(String.format(Locale.ROOT, "%s (mean %.3f)", name,
+        values.forEach((name, v) -> labels.add(String.format(
+                Locale.ROOT,
+                "%s (mean %.3f)",
+                name,
                 java.util.Arrays.stream(v).average().orElse(0))));
         Layout l = layout(title, labels, column, gap);
-        boolean allZero = values.values().stream().flatMapToDouble(java.util.Arrays::stream).allMatch(v -> v == 0);
+        boolean allZero = values.values().stream()
+                .flatMapToDouble(java.util.Arrays::stream)
+                .allMatch(v -> v == 0);
         BufferedImage image = canvas(l.width, l.height);
         Graphics2D g = image.createGraphics();
         try {

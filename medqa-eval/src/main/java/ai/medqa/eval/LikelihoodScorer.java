@@ -44,7 +44,10 @@ public final class LikelihoodScorer {
      */
     static String context(PubMedQaItem item, int contexts, boolean withAbstract, String template) {
         String t = template != null ? template : withAbstract ? HARNESS_TEMPLATE : "Question: {question}\nAnswer:";
-        return Prompts.render(t, item.question(), withAbstract ? String.join("\n", item.contexts().subList(0, contexts)) : "");
+        return Prompts.render(
+                t,
+                item.question(),
+                withAbstract ? String.join("\n", item.contexts().subList(0, contexts)) : "");
     }
 
     /** lm-evaluation-harness's pubmedqa prompt. */
@@ -85,7 +88,8 @@ public final class LikelihoodScorer {
     public Scored score(PubMedQaItem item, boolean withAbstract, String template, String systemPrompt) {
         int sections = withAbstract ? item.contexts().size() : 0;
         while (true) {
-            String context = (systemPrompt == null ? "" : systemPrompt + "\n\n") + context(item, sections, withAbstract, template);
+            String context = (systemPrompt == null ? "" : systemPrompt + "\n\n")
+                    + context(item, sections, withAbstract, template);
             int[] ctx = tokenizer.encode(context, bos);
             int[][] continuations = new int[LABELS.size()][];
             int longest = 0;
@@ -96,10 +100,14 @@ public final class LikelihoodScorer {
             }
             if (ctx.length + longest <= model.config().maxPositionEmbeddings() || sections == 0) {
                 if (ctx.length + longest > model.config().maxPositionEmbeddings()) {
-                    throw new IllegalArgumentException("PMID " + item.pmid() + ": the question alone takes " + ctx.length
-                            + " tokens; max_position_embeddings is " + model.config().maxPositionEmbeddings());
+                    throw new IllegalArgumentException("PMID " + item.pmid() + ": the question alone takes "
+                            + ctx.length + " tokens; max_position_embeddings is "
+                            + model.config().maxPositionEmbeddings());
                 }
-                return new Scored(score(ctx, continuations), withAbstract ? item.contexts().size() - sections : 0, ctx.length);
+                return new Scored(
+                        score(ctx, continuations),
+                        withAbstract ? item.contexts().size() - sections : 0,
+                        ctx.length);
             }
             sections--;
         }
@@ -122,7 +130,8 @@ public final class LikelihoodScorer {
                     ll += logSoftmax(logits, cont[t]);
                     if (t + 1 < cont.length) {
                         try (NDScope scope = new NDScope()) {
-                            logits = model.forward(new int[][] {{cont[t]}}, cache, false).toFloatArray();
+                            logits = model.forward(new int[][] {{cont[t]}}, cache, false)
+                                    .toFloatArray();
                         }
                     }
                 }

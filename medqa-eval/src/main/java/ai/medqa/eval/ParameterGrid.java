@@ -31,7 +31,12 @@ public final class ParameterGrid {
 
     /** One generated answer. */
     public record Row(
-            int setting, GenerationConfig config, Question question, String answer, int newTokens, StopReason stopReason,
+            int setting,
+            GenerationConfig config,
+            Question question,
+            String answer,
+            int newTokens,
+            StopReason stopReason,
             long millis) {
 
         /** The row as one JSON object: settings by their Hugging Face names, then the texts. */
@@ -68,13 +73,18 @@ public final class ParameterGrid {
      * in that nesting order. The seed project's grid is
      * {@code product(base, {0.3, 0.7}, {0.8, 0.95}, {1.0, 1.2})}.
      */
-    public static List<GenerationConfig> product(GenerationConfig base, double[] temperatures, double[] topPs,
-            double[] repetitionPenalties) {
+    public static List<GenerationConfig> product(
+            GenerationConfig base, double[] temperatures, double[] topPs, double[] repetitionPenalties) {
         List<GenerationConfig> grid = new ArrayList<>();
         for (double t : temperatures) {
             for (double p : topPs) {
                 for (double r : repetitionPenalties) {
-                    grid.add(base.toBuilder().doSample(true).temperature(t).topP(p).repetitionPenalty(r).build());
+                    grid.add(base.toBuilder()
+                            .doSample(true)
+                            .temperature(t)
+                            .topP(p)
+                            .repetitionPenalty(r)
+                            .build());
                 }
             }
         }
@@ -85,7 +95,9 @@ public final class ParameterGrid {
      * Answers every question under every setting with {@code answer} (for example
      * {@code medqa::ask}), logging progress.
      */
-    public static List<Row> run(List<Question> questions, List<GenerationConfig> settings,
+    public static List<Row> run(
+            List<Question> questions,
+            List<GenerationConfig> settings,
             BiFunction<String, GenerationConfig, Generation> answer) {
         List<Row> rows = new ArrayList<>();
         int total = questions.size() * settings.size();
@@ -97,7 +109,11 @@ public final class ParameterGrid {
                 long millis = (System.nanoTime() - t0) / 1_000_000;
                 rows.add(new Row(s, config, q, g.text(), g.tokens().length, g.stopReason(), millis));
                 if (rows.size() % 10 == 0 || rows.size() == total) {
-                    log.info("grid: {}/{} answers ({} settings x {} questions)", rows.size(), total, settings.size(),
+                    log.info(
+                            "grid: {}/{} answers ({} settings x {} questions)",
+                            rows.size(),
+                            total,
+                            settings.size(),
                             questions.size());
                 }
             }

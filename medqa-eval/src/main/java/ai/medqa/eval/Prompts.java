@@ -14,8 +14,8 @@ public final class Prompts {
         Matcher m = PLACEHOLDER.matcher(template);
         while (m.find()) {
             if (!m.group(1).equals("question") && !m.group(1).equals("context")) {
-                throw new IllegalArgumentException(where + ": unknown placeholder {" + m.group(1)
-                        + "}; templates know {question} and {context}");
+                throw new IllegalArgumentException(
+                        where + ": unknown placeholder {" + m.group(1) + "}; templates know {question} and {context}");
             }
         }
         if (!template.contains("{question}")) {

@@ -33,8 +33,9 @@ public final class PubMedQaData {
             if (in == null) {
                 throw new IllegalStateException("ori_pqal.json is missing from medqa-eval's jar");
             }
-            return new PubMedQaData(PubMedQaLoader.oriPqalInFileOrder(Json.MAPPER.readTree(in),
-                    "bundled ori_pqal.json"), "bundled ori_pqal.json (PubMedQA, MIT)");
+            return new PubMedQaData(
+                    PubMedQaLoader.oriPqalInFileOrder(Json.MAPPER.readTree(in), "bundled ori_pqal.json"),
+                    "bundled ori_pqal.json (PubMedQA, MIT)");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -72,7 +73,8 @@ public final class PubMedQaData {
         if (!pubids.isEmpty()) {
             Map<String, PubMedQaItem> byId = new LinkedHashMap<>();
             all.forEach(i -> byId.put(i.pmid(), i));
-            List<String> missing = pubids.stream().filter(p -> !byId.containsKey(p)).toList();
+            List<String> missing =
+                    pubids.stream().filter(p -> !byId.containsKey(p)).toList();
             if (!missing.isEmpty()) {
                 throw new IllegalArgumentException("pubids not in " + source + ": " + missing);
             }

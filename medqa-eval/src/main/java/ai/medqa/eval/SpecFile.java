@@ -19,9 +19,10 @@ import java.util.Set;
  * are refused, naming the file and field.
  */
 public final class SpecFile {
-    private static final Set<String> FIELDS = Set.of("name", "template", "system_prompt", "adapter", "contexts", "sampling");
-    private static final Set<String> SAMPLING = Set.of("temperature", "top_p", "top_k", "min_p", "repetition_penalty",
-            "max_new_tokens", "seed");
+    private static final Set<String> FIELDS =
+            Set.of("name", "template", "system_prompt", "adapter", "contexts", "sampling");
+    private static final Set<String> SAMPLING =
+            Set.of("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "max_new_tokens", "seed");
 
     private SpecFile() {}
 
@@ -34,7 +35,8 @@ public final class SpecFile {
         }
         JsonNode array = root != null && root.isObject() ? root.get("configs") : root;
         if (array == null || !array.isArray() || array.isEmpty()) {
-            throw new IllegalArgumentException(file + ": expected a non-empty array of configurations (or {\"configs\": [...]})");
+            throw new IllegalArgumentException(
+                    file + ": expected a non-empty array of configurations (or {\"configs\": [...]})");
         }
         List<Evaluation.Config> out = new ArrayList<>();
         for (int i = 0; i < array.size(); i++) {
@@ -54,8 +56,12 @@ public final class SpecFile {
             }
             GenerationConfig sampling = c.has("sampling") ? sampling(c.get("sampling"), where + ".sampling") : null;
             try {
-                out.add(new Evaluation.Config(c.get("name").asText(), text(c, "adapter", where),
-                        !c.has("contexts") || c.get("contexts").asBoolean(), text(c, "system_prompt", where), sampling,
+                out.add(new Evaluation.Config(
+                        c.get("name").asText(),
+                        text(c, "adapter", where),
+                        !c.has("contexts") || c.get("contexts").asBoolean(),
+                        text(c, "system_prompt", where),
+                        sampling,
                         text(c, "template", where)));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": " + e.getMessage(), e);

@@ -24,18 +24,21 @@ class EvaluationChartsTest {
     Path dir;
 
     static Evaluation.ConfigSummary summary(String name, double accuracy, double lo, double hi) {
-        return new Evaluation.ConfigSummary(name, "likelihood", 500, accuracy, new double[] {lo, hi}, 0.5,
-                new double[] {0.4, 0.6}, 0, Map.of());
+        return new Evaluation.ConfigSummary(
+                name, "likelihood", 500, accuracy, new double[] {lo, hi}, 0.5, new double[] {0.4, 0.6}, 0, Map.of());
     }
 
     @Test
     void accuracyConfusionAndDistributionFitTheirPictures() throws Exception {
         List<Evaluation.ConfigSummary> one = List.of(summary("harness", 0.552, 0.51, 0.59));
-        List<Evaluation.ConfigSummary> many = List.of(summary("harness", 0.552, 0.51, 0.59), summary(LONG, 0.0, 0.0, 0.0),
+        List<Evaluation.ConfigSummary> many = List.of(
+                summary("harness", 0.552, 0.51, 0.59),
+                summary(LONG, 0.0, 0.0, 0.0),
                 summary("harness+no-contexts", 0.98, 0.95, 1.0));
         Map<String, int[][]> confusionOne = new LinkedHashMap<>();
-        confusionOne.put("harness", EvaluationCharts.counts(List.of("yes", "no", "maybe", "yes"),
-                List.of("yes", "no", "unknown", "no")));
+        confusionOne.put(
+                "harness",
+                EvaluationCharts.counts(List.of("yes", "no", "maybe", "yes"), List.of("yes", "no", "unknown", "no")));
         Map<String, double[]> f1 = new LinkedHashMap<>();
         f1.put(LONG, new double[] {0, 0, 0});
         f1.put("harness", new double[] {0.2, 0.9, 0.4});
@@ -46,8 +49,13 @@ class EvaluationChartsTest {
         for (String png : new String[] {"accuracy-one.png", "accuracy-many.png", "confusion-one.png", "squad_f1.png"}) {
             BufferedImage image = ImageIO.read(dir.resolve(png).toFile());
             Files.createDirectories(Path.of("target", "charts"));
-            Files.copy(dir.resolve(png), Path.of("target", "charts", png), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            assertThat(inkOnTheFrame(image, 4)).as(png + ": drawing on its outer 4 pixels (clipped text)").isZero();
+            Files.copy(
+                    dir.resolve(png),
+                    Path.of("target", "charts", png),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            assertThat(inkOnTheFrame(image, 4))
+                    .as(png + ": drawing on its outer 4 pixels (clipped text)")
+                    .isZero();
         }
     }
 
@@ -56,7 +64,8 @@ class EvaluationChartsTest {
         int ink = 0;
         for (int y = 0; y < image.getHeight(); y++) {
             for (int x = 0; x < image.getWidth(); x++) {
-                boolean edge = x < frame || y < frame || x >= image.getWidth() - frame || y >= image.getHeight() - frame;
+                boolean edge =
+                        x < frame || y < frame || x >= image.getWidth() - frame || y >= image.getHeight() - frame;
                 if (edge && (image.getRGB(x, y) & 0xffffff) != 0xffffff) {
                     ink++;
                 }

@@ -1,11 +1,11 @@
 package ai.medqa.eval;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.common.Json;
 import ai.medqa.metrics.pubmedqa.PubMedQaItem;
 import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
@@ -27,7 +27,8 @@ class LikelihoodGoldenTest {
 
     @Test
     void equalsTransformersWithAndWithoutBos(@TempDir Path dir) throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(TinyModel.resource("likelihood_golden.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(
+                TinyModel.resource("likelihood_golden.json").toFile());
         Map<String, PubMedQaItem> items = PubMedQaData.bundled().all().stream()
                 .collect(Collectors.toMap(PubMedQaItem::pmid, Function.identity()));
         Path model = TinyModel.write(dir.resolve("m"));
@@ -37,12 +38,16 @@ class LikelihoodGoldenTest {
                 Tokenizer tok = Tokenizer.load(model)) {
             for (JsonNode c : golden.get("cases")) {
                 boolean bos = c.get("bos").asBoolean();
-                LikelihoodScorer.Scored s = new LikelihoodScorer(m, tok, bos).score(items.get(c.get("pubid").asText()));
-                assertThat(s.contextTokens()).as("context tokens of %s", c.get("pubid")).isEqualTo(c.get("context_tokens").asInt());
+                LikelihoodScorer.Scored s = new LikelihoodScorer(m, tok, bos)
+                        .score(items.get(c.get("pubid").asText()));
+                assertThat(s.contextTokens())
+                        .as("context tokens of %s", c.get("pubid"))
+                        .isEqualTo(c.get("context_tokens").asInt());
                 for (String label : LikelihoodScorer.LABELS) {
                     double expected = c.get("loglikelihood").get(label).asDouble();
                     worst = Math.max(worst, Math.abs(s.loglikelihood().get(label) - expected));
-                    assertThat(s.loglikelihood().get(label)).as("%s bos=%s %s", c.get("pubid"), bos, label)
+                    assertThat(s.loglikelihood().get(label))
+                            .as("%s bos=%s %s", c.get("pubid"), bos, label)
                             .isCloseTo(expected, within(2e-3));
                 }
                 assertThat(s.prediction()).isEqualTo(c.get("prediction").asText());

@@ -1,9 +1,9 @@
 package ai.medqa.eval;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.medqa.MedQA;
+import ai.medqa.common.Json;
 import ai.medqa.generate.GenerationConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
@@ -16,20 +16,27 @@ class ParameterGridTest {
 
     @Test
     void runsEverySettingOnEveryQuestion(@TempDir Path dir) throws Exception {
-        try (MedQA medqa = MedQA.builder().model(TinyModel.write(dir.resolve("m"))).build()) {
-            GenerationConfig base = GenerationConfig.sampling().toBuilder().maxNewTokens(8).seed(3).build();
-            List<GenerationConfig> grid = ParameterGrid.product(base, new double[] {0.3, 0.7}, new double[] {0.8, 0.95},
-                    new double[] {1.0, 1.2});
+        try (MedQA medqa =
+                MedQA.builder().model(TinyModel.write(dir.resolve("m"))).build()) {
+            GenerationConfig base = GenerationConfig.sampling().toBuilder()
+                    .maxNewTokens(8)
+                    .seed(3)
+                    .build();
+            List<GenerationConfig> grid = ParameterGrid.product(
+                    base, new double[] {0.3, 0.7}, new double[] {0.8, 0.95}, new double[] {1.0, 1.2});
             assertThat(grid).hasSize(8);
             assertThat(grid.get(5).temperature()).isEqualTo(0.7);
             assertThat(grid.get(5).topP()).isEqualTo(0.8);
             assertThat(grid.get(5).repetitionPenalty()).isEqualTo(1.2);
-            List<ParameterGrid.Question> questions = List.of(new ParameterGrid.Question("q1", "Is aspirin an NSAID?", "yes"),
+            List<ParameterGrid.Question> questions = List.of(
+                    new ParameterGrid.Question("q1", "Is aspirin an NSAID?", "yes"),
                     new ParameterGrid.Question("q2", "Does metformin cause lactic acidosis?", "rarely"));
             List<ParameterGrid.Row> rows = ParameterGrid.run(questions, grid, medqa::generate);
             assertThat(rows).hasSize(16);
             for (ParameterGrid.Row row : rows) {
-                assertThat(row.answer()).isEqualTo(medqa.generate(row.question().question(), row.config()).text());
+                assertThat(row.answer())
+                        .isEqualTo(medqa.generate(row.question().question(), row.config())
+                                .text());
             }
             Path file = dir.resolve("grid.jsonl");
             ParameterGrid.writeJsonl(file, rows);

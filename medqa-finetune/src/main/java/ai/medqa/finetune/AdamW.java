@@ -84,8 +84,8 @@ final class AdamW implements AutoCloseable {
     /** Restores a checkpoint's state: moments as float32 values, in parameter order. */
     void restore(long steps, List<float[]> m, List<float[]> v) {
         if (m.size() != expAvg.size() || v.size() != expAvgSq.size()) {
-            throw new IllegalArgumentException("optimizer state for " + m.size() + " parameters, expected "
-                    + expAvg.size());
+            throw new IllegalArgumentException(
+                    "optimizer state for " + m.size() + " parameters, expected " + expAvg.size());
         }
         for (int i = 0; i < m.size(); i++) {
             expAvg.get(i).set(m.get(i));

@@ -18,9 +18,21 @@ final class Adapters {
 
     /** {@code config} with another {@code lora_dropout}. */
     static LoraConfig withDropout(LoraConfig c, double dropout) {
-        return new LoraConfig(c.r(), c.loraAlpha(), dropout, c.targetModules(), c.targetModulesRegex(),
-                c.excludeModules(), c.excludeModulesRegex(), c.useRslora(), c.rankPattern(), c.alphaPattern(),
-                c.layersToTransform(), c.layersPattern(), c.baseModelNameOrPath(), c.taskType());
+        return new LoraConfig(
+                c.r(),
+                c.loraAlpha(),
+                dropout,
+                c.targetModules(),
+                c.targetModulesRegex(),
+                c.excludeModules(),
+                c.excludeModulesRegex(),
+                c.useRslora(),
+                c.rankPattern(),
+                c.alphaPattern(),
+                c.layersToTransform(),
+                c.layersPattern(),
+                c.baseModelNameOrPath(),
+                c.taskType());
     }
 
     /** Reads the PEFT adapter in {@code dir} (not attached) with {@code lora_dropout} overridden. */

@@ -44,8 +44,8 @@ final class CheckpointedBackward {
     }
 
     /** The first pass, unrecorded: element l is layer l's input, the last the top layer's output. */
-    private static NDArray[] forwardKeepingInputs(MistralModel.Layers layers, MistralModel.Layers.Inputs in,
-            NDArray inputIds, long seed) {
+    private static NDArray[] forwardKeepingInputs(
+            MistralModel.Layers layers, MistralModel.Layers.Inputs in, NDArray inputIds, long seed) {
         NDArray[] inputs = new NDArray[layers.count() + 1];
         inputs[0] = layers.embed(inputIds);
         for (int l = 0; l < layers.count(); l++) {
@@ -56,8 +56,8 @@ final class CheckpointedBackward {
     }
 
     /** Recomputes each layer from the top with recording on and pushes {@code upstream} through it. */
-    private static void backwardLayerByLayer(MistralModel.Layers layers, MistralModel.Layers.Inputs in,
-            NDArray[] inputs, NDArray upstream, long seed) {
+    private static void backwardLayerByLayer(
+            MistralModel.Layers layers, MistralModel.Layers.Inputs in, NDArray[] inputs, NDArray upstream, long seed) {
         Engine engine = Engine.getInstance();
         for (int l = layers.count() - 1; l >= 0; l--) {
             NDArray x = inputs[l];

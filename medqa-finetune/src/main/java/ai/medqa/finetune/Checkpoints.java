@@ -1,10 +1,10 @@
 package ai.medqa.finetune;
 
-import ai.medqa.common.Json;
 import ai.djl.ndarray.NDArray;
+import ai.medqa.common.Json;
+import ai.medqa.common.Staging;
 import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsFile;
-import ai.medqa.common.Staging;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.lora.LoraAdapter;
@@ -40,8 +40,8 @@ final class Checkpoints {
 
     private Checkpoints() {}
 
-    static Path save(Path out, LoraAdapter adapter, LoraParameters params, AdamW optimizer, TrainerState state,
-            int keep) {
+    static Path save(
+            Path out, LoraAdapter adapter, LoraParameters params, AdamW optimizer, TrainerState state, int keep) {
         Path target = out.resolve("checkpoint-" + state.step());
         Path tmp = null;
         try {
@@ -55,7 +55,9 @@ final class Checkpoints {
                 moments.put(name + ".exp_avg", tensor(optimizer.expAvg().get(i)));
                 moments.put(name + ".exp_avg_sq", tensor(optimizer.expAvgSq().get(i)));
             }
-            SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), moments,
+            SafetensorsWriter.write(
+                    tmp.resolve(OPTIMIZER_FILE),
+                    moments,
                     Map.of("format", "pt", "optimizer", "AdamW", "step", Long.toString(optimizer.steps())));
             Files.writeString(tmp.resolve(STATE_FILE), Json.PRETTY.writeValueAsString(state));
             deleteTree(target); // a checkpoint of the same step from a run that was resumed before it
@@ -99,8 +101,10 @@ final class Checkpoints {
             return List.of();
         }
         try (Stream<Path> s = Files.list(out)) {
-            return s.filter(p -> Files.isDirectory(p) && NAME.matcher(p.getFileName().toString()).matches()
-                    && Files.exists(p.resolve(STATE_FILE))).toList();
+            return s.filter(p -> Files.isDirectory(p)
+                            && NAME.matcher(p.getFileName().toString()).matches()
+                            && Files.exists(p.resolve(STATE_FILE)))
+                    .toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -35,7 +35,9 @@ public final class FeedbackExport {
 
     /** TRL's trainer whose dataset format is written. */
     public enum Format {
-        KTO, DPO, SFT;
+        KTO,
+        DPO,
+        SFT;
 
         /** {@code kto}, {@code dpo} or {@code sft}. */
         public static Format parse(String name) {
@@ -75,15 +77,22 @@ public final class FeedbackExport {
                 case "vote" -> {
                     String vote = record.path("vote").asText("");
                     if (!vote.equals("like") && !vote.equals("dislike")) {
-                        throw new IllegalArgumentException(where + ": vote must be like or dislike, got " + record.get("vote"));
+                        throw new IllegalArgumentException(
+                                where + ": vote must be like or dislike, got " + record.get("vote"));
                     }
-                    String id = check(record.get("completion"), where + ": completion").get("id").asText();
+                    String id = check(record.get("completion"), where + ": completion")
+                            .get("id")
+                            .asText();
                     lastVote.remove(id); // re-insert: the order of last votes
                     lastVote.put(id, record);
                 }
                 case "pair" -> {
-                    String a = check(record.get("chosen"), where + ": chosen").get("id").asText();
-                    String b = check(record.get("rejected"), where + ": rejected").get("id").asText();
+                    String a = check(record.get("chosen"), where + ": chosen")
+                            .get("id")
+                            .asText();
+                    String b = check(record.get("rejected"), where + ": rejected")
+                            .get("id")
+                            .asText();
                     String key = a.compareTo(b) < 0 ? a + "\n" + b : b + "\n" + a;
                     lastPair.remove(key);
                     lastPair.put(key, record);
@@ -92,7 +101,8 @@ public final class FeedbackExport {
                     if (record.has("vote") && record.has("answer")) {
                         dropped.merge("old-format vote without its completion record", 1, Integer::sum);
                     } else {
-                        throw new IllegalArgumentException(where + ": type must be vote or pair, got " + record.get("type"));
+                        throw new IllegalArgumentException(
+                                where + ": type must be vote or pair, got " + record.get("type"));
                     }
                 }
             }
@@ -105,7 +115,8 @@ public final class FeedbackExport {
             for (ObjectNode pair : pairs) {
                 ObjectNode chosen = (ObjectNode) pair.get("chosen");
                 ObjectNode rejected = (ObjectNode) pair.get("rejected");
-                String why = unusable(chosen, keepTruncated) != null ? unusable(chosen, keepTruncated)
+                String why = unusable(chosen, keepTruncated) != null
+                        ? unusable(chosen, keepTruncated)
                         : unusable(rejected, keepTruncated);
                 if (why != null) {
                     dropped.merge(why, 1, Integer::sum);
@@ -117,11 +128,14 @@ public final class FeedbackExport {
                 }
             }
         } else {
-            dropped.merge("pairs (" + format.name().toLowerCase(Locale.ROOT) + " takes votes)", pairs.size(), Integer::sum);
+            dropped.merge(
+                    "pairs (" + format.name().toLowerCase(Locale.ROOT) + " takes votes)", pairs.size(), Integer::sum);
             for (ObjectNode vote : lastVote.values()) {
                 ObjectNode c = (ObjectNode) vote.get("completion");
                 String why = unusable(c, keepTruncated);
-                if (why == null && format == Format.SFT && vote.get("vote").asText().equals("dislike")) {
+                if (why == null
+                        && format == Format.SFT
+                        && vote.get("vote").asText().equals("dislike")) {
                     why = "dislikes (sft keeps liked answers)";
                 }
                 if (why != null) {
@@ -135,8 +149,8 @@ public final class FeedbackExport {
         dropped.values().removeIf(n -> n == 0);
         String chosenModel = model;
         if (chosenModel == null && byModel.size() > 1) {
-            throw new IllegalArgumentException(votes + " holds feedback on several models " + byModel
-                    + ": export one at a time (--model NAME)");
+            throw new IllegalArgumentException(
+                    votes + " holds feedback on several models " + byModel + ": export one at a time (--model NAME)");
         }
         if (chosenModel == null) {
             chosenModel = byModel.isEmpty() ? null : byModel.keySet().iterator().next();
@@ -153,8 +167,10 @@ public final class FeedbackExport {
             n++;
         }
         if (n == 0) {
-            throw new IllegalArgumentException("nothing to export from " + votes + " as " + format.name().toLowerCase(Locale.ROOT)
-                    + (dropped.isEmpty() ? " (it holds no feedback)" : "; dropped: " + dropped) + "; " + out + " not written");
+            throw new IllegalArgumentException(
+                    "nothing to export from " + votes + " as " + format.name().toLowerCase(Locale.ROOT)
+                            + (dropped.isEmpty() ? " (it holds no feedback)" : "; dropped: " + dropped) + "; " + out
+                            + " not written");
         }
         byte[] bytes = text.toString().getBytes(StandardCharsets.UTF_8);
         AtomicFiles.write(out, o -> o.write(bytes));
@@ -178,7 +194,9 @@ public final class FeedbackExport {
             case SFT -> {
                 ObjectNode c = (ObjectNode) e.get("completion");
                 ArrayNode messages = c.get("messages").deepCopy();
-                messages.addObject().put("role", "assistant").put("content", c.get("completion").asText());
+                messages.addObject()
+                        .put("role", "assistant")
+                        .put("content", c.get("completion").asText());
                 x.set("messages", messages);
             }
         }
@@ -187,7 +205,9 @@ public final class FeedbackExport {
 
     private static ArrayNode answer(ObjectNode completion) {
         ArrayNode a = Json.MAPPER.createArrayNode();
-        a.addObject().put("role", "assistant").put("content", completion.get("completion").asText());
+        a.addObject()
+                .put("role", "assistant")
+                .put("content", completion.get("completion").asText());
         return a;
     }
 
@@ -211,8 +231,11 @@ public final class FeedbackExport {
     }
 
     private static ObjectNode check(JsonNode completion, String where) {
-        if (!(completion instanceof ObjectNode c) || !c.path("id").isTextual() || !c.path("completion").isTextual()) {
-            throw new IllegalArgumentException(where + " must be a completion record (id, completion, messages or prompt)");
+        if (!(completion instanceof ObjectNode c)
+                || !c.path("id").isTextual()
+                || !c.path("completion").isTextual()) {
+            throw new IllegalArgumentException(
+                    where + " must be a completion record (id, completion, messages or prompt)");
         }
         if (c.has("messages") && !c.get("messages").isArray()) {
             throw new IllegalArgumentException(where + ".messages must be an array of {role, content}");

@@ -51,13 +51,38 @@ public final class FineTune {
     private static final Logger log = LoggerFactory.getLogger(FineTune.class);
 
     /** Every setting of a run, validated by {@link Builder#build}. */
-    record Settings(int epochs, long maxSteps, double learningRate, int batchSize, int gradientAccumulation,
-                    int maxLength, Schedule schedule, long warmupSteps, double warmupRatio, double weightDecay,
-                    double beta1, double beta2, double eps, double maxGradNorm, long seed, LoraConfig lora,
-                    String adapterName, int evalEvery, double evalFraction, int earlyStopPatience,
-                    double earlyStopMinDelta, int saveEvery, int keepCheckpoints, boolean resume, int logEvery,
-                    boolean gradientCheckpointing, Method method, double beta, double desirableWeight,
-                    double undesirableWeight, Path initAdapter) {}
+    record Settings(
+            int epochs,
+            long maxSteps,
+            double learningRate,
+            int batchSize,
+            int gradientAccumulation,
+            int maxLength,
+            Schedule schedule,
+            long warmupSteps,
+            double warmupRatio,
+            double weightDecay,
+            double beta1,
+            double beta2,
+            double eps,
+            double maxGradNorm,
+            long seed,
+            LoraConfig lora,
+            String adapterName,
+            int evalEvery,
+            double evalFraction,
+            int earlyStopPatience,
+            double earlyStopMinDelta,
+            int saveEvery,
+            int keepCheckpoints,
+            boolean resume,
+            int logEvery,
+            boolean gradientCheckpointing,
+            Method method,
+            double beta,
+            double desirableWeight,
+            double undesirableWeight,
+            Path initAdapter) {}
 
     /**
      * What the run optimizes: {@link #SFT}, next-token cross-entropy on prompt/completion examples (the
@@ -67,7 +92,9 @@ public final class FineTune {
      * ({@code prompt}, {@code completion}, {@code label}; {@code --format kto}) likewise.
      */
     public enum Method {
-        SFT, DPO, KTO;
+        SFT,
+        DPO,
+        KTO;
 
         /** {@code sft} or {@code dpo}. */
         public static Method parse(String name) {
@@ -80,9 +107,20 @@ public final class FineTune {
     }
 
     /** Where a run's model, data and output come from, and whom it tells of each step: build()'s snapshot. */
-    record Inputs(Path modelDir, MistralModel model, Tokenizer tokenizer, Device device, DataType computeType,
-                  LinearFactory baseLinears, Path dataFile, List<Example> examples, List<Example> evalExamples,
-                  boolean includeOfficialTest, PromptTemplate template, Path output, Consumer<StepStats> listener) {}
+    record Inputs(
+            Path modelDir,
+            MistralModel model,
+            Tokenizer tokenizer,
+            Device device,
+            DataType computeType,
+            LinearFactory baseLinears,
+            Path dataFile,
+            List<Example> examples,
+            List<Example> evalExamples,
+            boolean includeOfficialTest,
+            PromptTemplate template,
+            Path output,
+            Consumer<StepStats> listener) {}
 
     /** The examples a run trains and evaluates on, and the template that renders them. */
     private record Data(List<Example> train, List<Example> eval, PromptTemplate template, int heldOutTest) {}
@@ -131,8 +169,10 @@ public final class FineTune {
     }
 
     private FineTuneResult train(MistralModel model, Tokenizer tokenizer, Data data, long started) {
-        Tokenization.Result train = Tokenization.tokenize(tokenizer, data.template(), data.train(), settings.maxLength());
-        Tokenization.Result eval = data.eval().isEmpty() ? null
+        Tokenization.Result train =
+                Tokenization.tokenize(tokenizer, data.template(), data.train(), settings.maxLength());
+        Tokenization.Result eval = data.eval().isEmpty()
+                ? null
                 : Tokenization.tokenize(tokenizer, data.template(), data.eval(), settings.maxLength());
         logData(data.template(), train, eval);
         int vocab = model.config().vocabSize();
@@ -146,8 +186,13 @@ public final class FineTune {
             throw new UncheckedIOException("cannot create " + in.output() + ": " + e.getMessage(), e);
         }
         LoraAdapters lora = LoraAdapters.of(model);
-        Trainer trainer = new Trainer(settings, model, train.examples(),
-                eval == null ? List.of() : eval.examples(), tokenizer.eosId(), in.listener());
+        Trainer trainer = new Trainer(
+                settings,
+                model,
+                train.examples(),
+                eval == null ? List.of() : eval.examples(),
+                tokenizer.eosId(),
+                in.listener());
         Trainer.Outcome outcome;
         try {
             outcome = trainer.run(lora, in.output());
@@ -176,7 +221,8 @@ public final class FineTune {
         List<PreferenceData.Text> pairTexts = dpo ? PreferenceData.load(in.dataFile()) : null;
         List<PreferenceData.LabeledText> labeledTexts = dpo ? null : PreferenceData.loadLabeled(in.dataFile());
         boolean ownModel = in.model() == null;
-        MistralModel model = ownModel ? MistralModel.load(in.modelDir(), in.device(), in.computeType(), in.baseLinears())
+        MistralModel model = ownModel
+                ? MistralModel.load(in.modelDir(), in.device(), in.computeType(), in.baseLinears())
                 : in.model();
         try {
             Tokenizer tokenizer = in.tokenizer() != null ? in.tokenizer() : Tokenizer.load(in.modelDir());
@@ -198,37 +244,65 @@ public final class FineTune {
                 long targets;
                 try {
                     if (dpo) {
-                        List<PreferenceLoss.Pair> all = PreferenceData.tokenize(pairTexts, template, settings.maxLength(), dropped);
+                        List<PreferenceLoss.Pair> all =
+                                PreferenceData.tokenize(pairTexts, template, settings.maxLength(), dropped);
                         List<List<PreferenceLoss.Pair>> split = split(all, true);
                         List<PreferenceLoss.Pair> train = split.get(0);
                         List<PreferenceLoss.Pair> eval = split.get(1);
-                        trainObjective = Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
-                        evalObjective = Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
+                        trainObjective =
+                                Objective.dpo(train, reference(model, lora, train, padId), settings.beta(), padId);
+                        evalObjective =
+                                Objective.dpo(eval, reference(model, lora, eval, padId), settings.beta(), padId);
                         trainUnits = train.size();
                         evalUnits = eval.size();
-                        tokens = train.stream().mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length)
+                        tokens = train.stream()
+                                .mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length)
                                 .sum();
-                        targets = train.stream().mapToLong(p -> (long) p.chosen().length + p.rejected().length).sum();
+                        targets = train.stream()
+                                .mapToLong(p -> (long) p.chosen().length + p.rejected().length)
+                                .sum();
                     } else {
-                        List<PreferenceLoss.Labeled> all = PreferenceData.tokenizeLabeled(labeledTexts, template,
-                                settings.maxLength(), dropped);
+                        List<PreferenceLoss.Labeled> all =
+                                PreferenceData.tokenizeLabeled(labeledTexts, template, settings.maxLength(), dropped);
                         // Shuffled once with the run's seed, then kept in that order: the KL estimate pairs neighbours,
                         // and the export keeps answers to one conversation together (not a mismatch).
                         List<List<PreferenceLoss.Labeled>> split = split(all, true);
                         List<PreferenceLoss.Labeled> train = split.get(0);
                         List<PreferenceLoss.Labeled> eval = split.get(1);
-                        trainObjective = Objective.kto(model, train, klReference(model, lora, train, padId), settings.beta(),
-                                settings.desirableWeight(), settings.undesirableWeight(), padId, settings.maxLength());
-                        evalObjective = Objective.kto(model, eval, klReference(model, lora, eval, padId), settings.beta(),
-                                settings.desirableWeight(), settings.undesirableWeight(), padId, settings.maxLength());
+                        trainObjective = Objective.kto(
+                                model,
+                                train,
+                                klReference(model, lora, train, padId),
+                                settings.beta(),
+                                settings.desirableWeight(),
+                                settings.undesirableWeight(),
+                                padId,
+                                settings.maxLength());
+                        evalObjective = Objective.kto(
+                                model,
+                                eval,
+                                klReference(model, lora, eval, padId),
+                                settings.beta(),
+                                settings.desirableWeight(),
+                                settings.undesirableWeight(),
+                                padId,
+                                settings.maxLength());
                         trainUnits = train.size();
                         evalUnits = eval.size();
-                        tokens = train.stream().mapToLong(e -> 2L * (e.prompt().length + e.completion().length)).sum();
-                        targets = train.stream().mapToLong(e -> e.completion().length).sum();
-                        long liked = train.stream().filter(PreferenceLoss.Labeled::desirable).count();
+                        tokens = train.stream()
+                                .mapToLong(e -> 2L * (e.prompt().length + e.completion().length))
+                                .sum();
+                        targets = train.stream()
+                                .mapToLong(e -> e.completion().length)
+                                .sum();
+                        long liked = train.stream()
+                                .filter(PreferenceLoss.Labeled::desirable)
+                                .count();
                         if (liked == 0 || liked == train.size()) {
-                            log.warn("KTO on {} examples of one label only ({} liked): its KL term has nothing to contrast",
-                                    train.size(), liked);
+                            log.warn(
+                                    "KTO on {} examples of one label only ({} liked): its KL term has nothing to contrast",
+                                    train.size(),
+                                    liked);
                         }
                     }
                 } finally {
@@ -237,12 +311,20 @@ public final class FineTune {
                     }
                 }
                 if (!dropped.isEmpty()) {
-                    log.warn("{} left out: their prompt alone fills max length {} ({})", dropped.size(),
-                            settings.maxLength(), dropped.get(0));
+                    log.warn(
+                            "{} left out: their prompt alone fills max length {} ({})",
+                            dropped.size(),
+                            settings.maxLength(),
+                            dropped.get(0));
                 }
                 Files.createDirectories(in.output());
-                log.info("{} on {} {} ({} held out), beta {}", settings.method(), trainUnits, trainObjective.unit(),
-                        evalUnits, settings.beta());
+                log.info(
+                        "{} on {} {} ({} held out), beta {}",
+                        settings.method(),
+                        trainUnits,
+                        trainObjective.unit(),
+                        evalUnits,
+                        settings.beta());
                 Trainer trainer = new Trainer(settings, model, trainObjective, evalObjective, in.listener());
                 Trainer.Outcome outcome;
                 try {
@@ -256,11 +338,22 @@ public final class FineTune {
                     detach(lora);
                 }
                 TrainerState st = outcome.state();
-                double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
-                return new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(), st.bestEvalLoss(),
-                        st.stoppedEarly(), in.output(), new DataStats(trainUnits, 0, 0, tokens, targets, 0),
-                        evalUnits == 0 ? null : new DataStats(evalUnits, 0, 0, 0, 0, 0), 0,
-                        (System.nanoTime() - started) / 1e9, st.history());
+                double last = st.history().isEmpty()
+                        ? Double.NaN
+                        : st.history().get(st.history().size() - 1).loss();
+                return new FineTuneResult(
+                        st.step(),
+                        last,
+                        st.initialEvalLoss(),
+                        outcome.lastEval(),
+                        st.bestEvalLoss(),
+                        st.stoppedEarly(),
+                        in.output(),
+                        new DataStats(trainUnits, 0, 0, tokens, targets, 0),
+                        evalUnits == 0 ? null : new DataStats(evalUnits, 0, 0, 0, 0, 0),
+                        0,
+                        (System.nanoTime() - started) / 1e9,
+                        st.history());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create " + in.output() + ": " + e.getMessage(), e);
             } finally {
@@ -307,8 +400,8 @@ public final class FineTune {
             eval.add(all.get(i));
         }
         if (train.isEmpty()) {
-            throw new IllegalArgumentException(in.dataFile() + ": nothing left to train on (" + all.size() + " usable, "
-                    + n + " held out)");
+            throw new IllegalArgumentException(
+                    in.dataFile() + ": nothing left to train on (" + all.size() + " usable, " + n + " held out)");
         }
         return List.of(train, eval);
     }
@@ -317,15 +410,23 @@ public final class FineTune {
      * Each KTO example's reference log-probabilities {its completion, the mismatched one its micro-batch
      * pairs it with}: the model with no adapter active, in the micro-batches the trainer will form.
      */
-    private float[][] klReference(MistralModel model, LoraAdapters lora, List<PreferenceLoss.Labeled> examples, int padId) {
+    private float[][] klReference(
+            MistralModel model, LoraAdapters lora, List<PreferenceLoss.Labeled> examples, int padId) {
         float[][] out = new float[examples.size()][];
         String active = lora.active().orElse(null);
         for (int from = 0; from < examples.size(); from += settings.batchSize()) {
-            List<PreferenceLoss.Labeled> chunk = examples.subList(from, Math.min(examples.size(), from + settings.batchSize()));
-            float[] matched = PreferenceLoss.referenceLogps(model, PreferenceLoss.labeledBatch(chunk, padId),
-                    () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
-            float[] mismatched = PreferenceLoss.referenceLogps(model, PreferenceLoss.klBatch(chunk, padId, settings.maxLength()),
-                    () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
+            List<PreferenceLoss.Labeled> chunk =
+                    examples.subList(from, Math.min(examples.size(), from + settings.batchSize()));
+            float[] matched = PreferenceLoss.referenceLogps(
+                    model,
+                    PreferenceLoss.labeledBatch(chunk, padId),
+                    () -> lora.activate(referenceAdapter()),
+                    () -> lora.activate(active));
+            float[] mismatched = PreferenceLoss.referenceLogps(
+                    model,
+                    PreferenceLoss.klBatch(chunk, padId, settings.maxLength()),
+                    () -> lora.activate(referenceAdapter()),
+                    () -> lora.activate(active));
             for (int k = 0; k < chunk.size(); k++) {
                 out[from + k] = new float[] {matched[k], mismatched[k]};
             }
@@ -347,8 +448,11 @@ public final class FineTune {
         String active = lora.active().orElse(null);
         for (int from = 0; from < pairs.size(); from += settings.batchSize()) {
             List<PreferenceLoss.Pair> chunk = pairs.subList(from, Math.min(pairs.size(), from + settings.batchSize()));
-            float[] logps = PreferenceLoss.referenceLogps(model, PreferenceLoss.batch(chunk, padId),
-                    () -> lora.activate(referenceAdapter()), () -> lora.activate(active));
+            float[] logps = PreferenceLoss.referenceLogps(
+                    model,
+                    PreferenceLoss.batch(chunk, padId),
+                    () -> lora.activate(referenceAdapter()),
+                    () -> lora.activate(active));
             for (int k = 0; k < chunk.size(); k++) {
                 out[from + k] = new float[] {logps[k], logps[chunk.size() + k]};
             }
@@ -368,7 +472,9 @@ public final class FineTune {
             TrainingData.Loaded loaded = TrainingData.load(in.dataFile(), in.includeOfficialTest());
             examples = loaded.examples();
             heldOutTest = loaded.heldOutTest();
-            template = template != null ? template : loaded.pubMedQa() ? PromptTemplate.instruction() : PromptTemplate.raw();
+            template = template != null
+                    ? template
+                    : loaded.pubMedQa() ? PromptTemplate.instruction() : PromptTemplate.raw();
         }
         List<Example> trainExamples = examples;
         List<Example> evalExamples = in.evalExamples() != null ? in.evalExamples() : List.of();
@@ -392,7 +498,8 @@ public final class FineTune {
     public static String outputProblem(Path output, Path modelDir, boolean resume) {
         Path out = output.toAbsolutePath().normalize();
         if (modelDir != null && out.equals(modelDir.toAbsolutePath().normalize())) {
-            return out + " is the model's folder: the adapter's files would mix with the model's; choose another folder";
+            return out
+                    + " is the model's folder: the adapter's files would mix with the model's; choose another folder";
         }
         if (Files.isRegularFile(out.resolve("config.json"))) {
             return out + " holds a model (config.json); choose another folder for the adapter";
@@ -402,9 +509,13 @@ public final class FineTune {
         }
         if (!resume && Files.isDirectory(out)) {
             try (java.util.stream.Stream<Path> files = Files.list(out)) {
-                List<String> names = files.map(p -> p.getFileName().toString()).sorted().limit(4).toList();
+                List<String> names = files.map(p -> p.getFileName().toString())
+                        .sorted()
+                        .limit(4)
+                        .toList();
                 if (!names.isEmpty()) {
-                    return out + " already holds files (" + String.join(", ", names) + (names.size() == 4 ? ", ..." : "")
+                    return out + " already holds files (" + String.join(", ", names)
+                            + (names.size() == 4 ? ", ..." : "")
                             + "); nothing is overwritten: choose a new folder, or resume it";
                 }
             } catch (IOException e) {
@@ -430,8 +541,12 @@ public final class FineTune {
             log.info("held-out data: {}", eval.stats());
         }
         if (train.stats().truncated() > 0) {
-            log.warn("{} of {} training examples were longer than max length {} and were truncated ({} with the answer"
-                            + " cut)", train.stats().truncated(), train.stats().examples(), settings.maxLength(),
+            log.warn(
+                    "{} of {} training examples were longer than max length {} and were truncated ({} with the answer"
+                            + " cut)",
+                    train.stats().truncated(),
+                    train.stats().examples(),
+                    settings.maxLength(),
                     train.stats().answerTruncated());
         }
     }
@@ -441,20 +556,42 @@ public final class FineTune {
         lora.adapters().get(settings.adapterName()).save(in.output());
         if (!st.history().isEmpty()) {
             LossCurve.writeCsv(st.history(), in.output().resolve("loss.csv"));
-            LossCurve.writePng(st.history(), "LoRA fine-tuning: " + in.output().getFileName(),
+            LossCurve.writePng(
+                    st.history(),
+                    "LoRA fine-tuning: " + in.output().getFileName(),
                     in.output().resolve("loss.png"));
         }
     }
 
-    private FineTuneResult result(Trainer.Outcome outcome, Tokenization.Result train, Tokenization.Result eval,
-            int heldOutTest, long started) {
+    private FineTuneResult result(
+            Trainer.Outcome outcome,
+            Tokenization.Result train,
+            Tokenization.Result eval,
+            int heldOutTest,
+            long started) {
         TrainerState st = outcome.state();
-        double last = st.history().isEmpty() ? Double.NaN : st.history().get(st.history().size() - 1).loss();
-        FineTuneResult result = new FineTuneResult(st.step(), last, st.initialEvalLoss(), outcome.lastEval(),
-                st.bestEvalLoss(), st.stoppedEarly(), in.output(), train.stats(), eval == null ? null : eval.stats(),
-                heldOutTest, (System.nanoTime() - started) / 1e9, st.history());
-        log.info("done: {} steps, train loss {}, held-out loss {} (before training {}); adapter in {}", result.steps(),
-                Trainer.fmt(result.trainLoss()), Trainer.fmt(result.evalLoss()), Trainer.fmt(result.initialEvalLoss()),
+        double last = st.history().isEmpty()
+                ? Double.NaN
+                : st.history().get(st.history().size() - 1).loss();
+        FineTuneResult result = new FineTuneResult(
+                st.step(),
+                last,
+                st.initialEvalLoss(),
+                outcome.lastEval(),
+                st.bestEvalLoss(),
+                st.stoppedEarly(),
+                in.output(),
+                train.stats(),
+                eval == null ? null : eval.stats(),
+                heldOutTest,
+                (System.nanoTime() - started) / 1e9,
+                st.history());
+        log.info(
+                "done: {} steps, train loss {}, held-out loss {} (before training {}); adapter in {}",
+                result.steps(),
+                Trainer.fmt(result.trainLoss()),
+                Trainer.fmt(result.evalLoss()),
+                Trainer.fmt(result.initialEvalLoss()),
                 in.output());
         return result;
     }
@@ -821,8 +958,8 @@ public final class FineTune {
                         + "example with another of its micro-batch (TRL refuses 1 too)");
             }
             if (!(desirableWeight > 0) || !(undesirableWeight > 0)) {
-                throw new IllegalArgumentException("KTO weights must be > 0, got " + desirableWeight + " and "
-                        + undesirableWeight);
+                throw new IllegalArgumentException(
+                        "KTO weights must be > 0, got " + desirableWeight + " and " + undesirableWeight);
             }
             if (!(evalFraction >= 0 && evalFraction < 1) || !(warmupRatio >= 0 && warmupRatio <= 1)) {
                 throw new IllegalArgumentException("eval fraction must be in [0, 1), warm-up ratio in [0, 1]");
@@ -837,14 +974,54 @@ public final class FineTune {
             }
             // PEFT records the base a model was loaded from, so AutoPeftModelForCausalLM finds it.
             LoraConfig config = modelDir != null
-                    ? start.withBaseModel(modelDir.toAbsolutePath().normalize().toString()) : start;
-            Settings s = new Settings(epochs, maxSteps, learningRate, batchSize, gradientAccumulation, maxLength,
-                    schedule, warmupSteps, warmupRatio, weightDecay, beta1, beta2, eps, maxGradNorm, seed, config,
-                    adapterName, evalEvery, evalFraction, earlyStopPatience, earlyStopMinDelta, saveEvery,
-                    keepCheckpoints, resume, logEvery, gradientCheckpointing, method, beta, desirableWeight, undesirableWeight,
+                    ? start.withBaseModel(modelDir.toAbsolutePath().normalize().toString())
+                    : start;
+            Settings s = new Settings(
+                    epochs,
+                    maxSteps,
+                    learningRate,
+                    batchSize,
+                    gradientAccumulation,
+                    maxLength,
+                    schedule,
+                    warmupSteps,
+                    warmupRatio,
+                    weightDecay,
+                    beta1,
+                    beta2,
+                    eps,
+                    maxGradNorm,
+                    seed,
+                    config,
+                    adapterName,
+                    evalEvery,
+                    evalFraction,
+                    earlyStopPatience,
+                    earlyStopMinDelta,
+                    saveEvery,
+                    keepCheckpoints,
+                    resume,
+                    logEvery,
+                    gradientCheckpointing,
+                    method,
+                    beta,
+                    desirableWeight,
+                    undesirableWeight,
                     initAdapter);
-            Inputs inputs = new Inputs(modelDir, model, tokenizer, device, computeType, baseLinears, dataFile, examples,
-                    evalExamples, includeOfficialTest, template, output, listener);
+            Inputs inputs = new Inputs(
+                    modelDir,
+                    model,
+                    tokenizer,
+                    device,
+                    computeType,
+                    baseLinears,
+                    dataFile,
+                    examples,
+                    evalExamples,
+                    includeOfficialTest,
+                    template,
+                    output,
+                    listener);
             return new FineTune(inputs, s);
         }
 

@@ -18,10 +18,19 @@ import java.util.List;
  * @param heldOutTestQuestions PubMedQA official-test questions left out of the data
  * @param history every step, as in {@code loss.csv}
  */
-public record FineTuneResult(long steps, double trainLoss, double initialEvalLoss, double evalLoss,
-                             double bestEvalLoss, boolean stoppedEarly,
-                             Path adapterDir, DataStats train, DataStats eval, int heldOutTestQuestions,
-                             double seconds, List<StepStats> history) {
+public record FineTuneResult(
+        long steps,
+        double trainLoss,
+        double initialEvalLoss,
+        double evalLoss,
+        double bestEvalLoss,
+        boolean stoppedEarly,
+        Path adapterDir,
+        DataStats train,
+        DataStats eval,
+        int heldOutTestQuestions,
+        double seconds,
+        List<StepStats> history) {
     public FineTuneResult {
         history = List.copyOf(history);
     }

@@ -34,9 +34,18 @@ final class LossCurve {
             w.write(CSV_HEADER);
             w.write('\n');
             for (StepStats s : rows) {
-                w.write(String.format(Locale.ROOT, "%d,%.4f,%.6f,%s,%.6e,%.6f,%d,%.1f,%.3f%n", s.step(), s.epoch(),
-                        s.loss(), Double.isNaN(s.evalLoss()) ? "" : String.format(Locale.ROOT, "%.6f", s.evalLoss()),
-                        s.learningRate(), s.gradNorm(), s.tokens(), s.tokensPerSecond(), s.elapsedSeconds()));
+                w.write(String.format(
+                        Locale.ROOT,
+                        "%d,%.4f,%.6f,%s,%.6e,%.6f,%d,%.1f,%.3f%n",
+                        s.step(),
+                        s.epoch(),
+                        s.loss(),
+                        Double.isNaN(s.evalLoss()) ? "" : String.format(Locale.ROOT, "%.6f", s.evalLoss()),
+                        s.learningRate(),
+                        s.gradNorm(),
+                        s.tokens(),
+                        s.tokensPerSecond(),
+                        s.elapsedSeconds()));
             }
             w.flush();
         });
@@ -66,8 +75,15 @@ final class LossCurve {
         if (eval.getItemCount() > 0) {
             data.addSeries(eval);
         }
-        JFreeChart chart = ChartFactory.createXYLineChart(title, "optimizer step", "cross-entropy (nats/token)", data,
-                PlotOrientation.VERTICAL, true, false, false);
+        JFreeChart chart = ChartFactory.createXYLineChart(
+                title,
+                "optimizer step",
+                "cross-entropy (nats/token)",
+                data,
+                PlotOrientation.VERTICAL,
+                true,
+                false,
+                false);
         chart.setBackgroundPaint(Color.WHITE);
         XYPlot plot = chart.getXYPlot();
         plot.setBackgroundPaint(Color.WHITE);

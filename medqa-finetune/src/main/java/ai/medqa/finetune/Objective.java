@@ -116,7 +116,8 @@ interface Objective {
             @Override
             public NDArray lossSum(NDArray logits, Micro micro) {
                 NDArray policy = PreferenceLoss.sequenceLogps(logits, micro.batch());
-                return CausalLmLoss.scale(PreferenceLoss.dpo(policy, micro.reference(), beta).loss(), micro.units());
+                return CausalLmLoss.scale(
+                        PreferenceLoss.dpo(policy, micro.reference(), beta).loss(), micro.units());
             }
 
             @Override
@@ -147,8 +148,15 @@ interface Objective {
      * example, {matched, mismatched}. The policy's KL estimate runs inside the loss, in training mode
      * and after the step's seeding (as TRL runs it: dropout on, no gradient), so resumes are exact.
      */
-    static Objective kto(ai.medqa.model.MistralModel model, List<PreferenceLoss.Labeled> examples, float[][] reference,
-            double beta, double desirableWeight, double undesirableWeight, int padId, int maxLength) {
+    static Objective kto(
+            ai.medqa.model.MistralModel model,
+            List<PreferenceLoss.Labeled> examples,
+            float[][] reference,
+            double beta,
+            double desirableWeight,
+            double undesirableWeight,
+            int padId,
+            int maxLength) {
         return new Objective() {
             @Override
             public int size() {
@@ -167,15 +175,26 @@ interface Objective {
                     refKl += reference[indices[k]][1];
                     desirable[k] = examples.get(indices[k]).desirable();
                 }
-                return new Micro(PreferenceLoss.labeledBatch(rows, padId), indices.length, ref, desirable,
-                        PreferenceLoss.klBatch(rows, padId, maxLength), refKl);
+                return new Micro(
+                        PreferenceLoss.labeledBatch(rows, padId),
+                        indices.length,
+                        ref,
+                        desirable,
+                        PreferenceLoss.klBatch(rows, padId, maxLength),
+                        refKl);
             }
 
             @Override
             public NDArray lossSum(NDArray logits, Micro micro) {
                 NDArray policy = PreferenceLoss.sequenceLogps(logits, micro.batch());
-                return PreferenceLoss.ktoSum(policy, micro.reference(), micro.desirable(), klEstimate(model, micro), beta,
-                        desirableWeight, undesirableWeight);
+                return PreferenceLoss.ktoSum(
+                        policy,
+                        micro.reference(),
+                        micro.desirable(),
+                        klEstimate(model, micro),
+                        beta,
+                        desirableWeight,
+                        undesirableWeight);
             }
 
             @Override
@@ -219,7 +238,8 @@ interface Objective {
         try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
             scope.suppressNotUsedWarning();
             NDArray ids = model.manager().create(kl.ids(), new ai.djl.ndarray.types.Shape(kl.rows(), kl.length()));
-            for (float v : PreferenceLoss.sequenceLogps(model.forward(ids, new int[kl.rows()]), kl).toFloatArray()) {
+            for (float v : PreferenceLoss.sequenceLogps(model.forward(ids, new int[kl.rows()]), kl)
+                    .toFloatArray()) {
                 policy += v;
             }
         } finally {

@@ -37,8 +37,13 @@ final class PreferenceData {
      */
     static List<Text> load(Path file) {
         List<Text> out = new ArrayList<>();
-        Json.forEachLine(file, (message, cause) -> new IllegalArgumentException(message), (line, where, record) ->
-                out.add(new Text(where, prompt(record, where, "dpo"), answer(record, "chosen", where),
+        Json.forEachLine(
+                file,
+                (message, cause) -> new IllegalArgumentException(message),
+                (line, where, record) -> out.add(new Text(
+                        where,
+                        prompt(record, where, "dpo"),
+                        answer(record, "chosen", where),
                         answer(record, "rejected", where))));
         if (out.isEmpty()) {
             throw new IllegalArgumentException(file + ": no preference pairs");
@@ -58,8 +63,8 @@ final class PreferenceData {
                 throw new IllegalArgumentException(where + ": label must be true (liked) or false (disliked)"
                         + (label == null ? "; the line has none" : ", got " + label));
             }
-            out.add(new LabeledText(where, prompt(record, where, "kto"), answer(record, "completion", where),
-                    label.asBoolean()));
+            out.add(new LabeledText(
+                    where, prompt(record, where, "kto"), answer(record, "completion", where), label.asBoolean()));
         });
         if (out.isEmpty()) {
             throw new IllegalArgumentException(file + ": no examples");
@@ -77,13 +82,17 @@ final class PreferenceData {
         for (int i = 0; i < prompt.size(); i++) {
             JsonNode m = prompt.get(i);
             String role = m.path("role").asText("");
-            if (!m.path("content").isTextual() || !(role.equals("system") || role.equals("user") || role.equals("assistant"))) {
-                throw new IllegalArgumentException(where + ": prompt[" + i + "] must be {role: system|user|assistant, "
-                        + "content: string}");
+            if (!m.path("content").isTextual()
+                    || !(role.equals("system") || role.equals("user") || role.equals("assistant"))) {
+                throw new IllegalArgumentException(
+                        where + ": prompt[" + i + "] must be {role: system|user|assistant, " + "content: string}");
             }
-            messages.add(role.equals("system") ? Message.system(m.get("content").asText())
-                    : role.equals("user") ? Message.user(m.get("content").asText())
-                    : Message.assistant(m.get("content").asText()));
+            messages.add(
+                    role.equals("system")
+                            ? Message.system(m.get("content").asText())
+                            : role.equals("user")
+                                    ? Message.user(m.get("content").asText())
+                                    : Message.assistant(m.get("content").asText()));
         }
         return messages;
     }
@@ -91,24 +100,28 @@ final class PreferenceData {
     private static String answer(ObjectNode record, String field, String where) {
         JsonNode a = record.get(field);
         if (a == null) {
-            throw new IllegalArgumentException(where + ": no field '" + field + "' (a DPO pair needs prompt, chosen and "
-                    + "rejected)");
+            throw new IllegalArgumentException(
+                    where + ": no field '" + field + "' (a DPO pair needs prompt, chosen and " + "rejected)");
         }
         if (a.isTextual()) {
             return a.asText();
         }
-        if (a.isArray() && a.size() == 1 && "assistant".equals(a.get(0).path("role").asText())
+        if (a.isArray()
+                && a.size() == 1
+                && "assistant".equals(a.get(0).path("role").asText())
                 && a.get(0).path("content").isTextual()) {
             return a.get(0).get("content").asText();
         }
-        throw new IllegalArgumentException(where + ": " + field + " must be [{role: assistant, content: string}] or a string");
+        throw new IllegalArgumentException(
+                where + ": " + field + " must be [{role: assistant, content: string}] or a string");
     }
 
     /**
      * The pairs as token ids: each sequence cut to {@code maxLength} from its start (TRL's
      * {@code keep_start}), pairs whose prompt alone fills it left out.
      */
-    static List<PreferenceLoss.Pair> tokenize(List<Text> pairs, ChatTemplate template, int maxLength, List<String> dropped) {
+    static List<PreferenceLoss.Pair> tokenize(
+            List<Text> pairs, ChatTemplate template, int maxLength, List<String> dropped) {
         List<PreferenceLoss.Pair> out = new ArrayList<>();
         for (Text t : pairs) {
             int[] prompt;
@@ -119,22 +132,25 @@ final class PreferenceData {
                 chosen = completion(template, t.prompt(), prompt, t.chosen());
                 rejected = completion(template, t.prompt(), prompt, t.rejected());
             } catch (ChatTemplateException e) {
-                throw new IllegalArgumentException(t.id() + ": the chat template refuses the prompt: " + e.getMessage(), e);
+                throw new IllegalArgumentException(
+                        t.id() + ": the chat template refuses the prompt: " + e.getMessage(), e);
             }
             if (prompt.length >= maxLength) {
                 dropped.add(t.id());
                 continue;
             }
             int room = maxLength - prompt.length;
-            out.add(new PreferenceLoss.Pair(prompt, Arrays.copyOf(chosen, Math.min(room, chosen.length)),
+            out.add(new PreferenceLoss.Pair(
+                    prompt,
+                    Arrays.copyOf(chosen, Math.min(room, chosen.length)),
                     Arrays.copyOf(rejected, Math.min(room, rejected.length))));
         }
         return out;
     }
 
     /** KTO examples as token ids, cut as {@link #tokenize} cuts pairs. */
-    static List<PreferenceLoss.Labeled> tokenizeLabeled(List<LabeledText> examples, ChatTemplate template, int maxLength,
-            List<String> dropped) {
+    static List<PreferenceLoss.Labeled> tokenizeLabeled(
+            List<LabeledText> examples, ChatTemplate template, int maxLength, List<String> dropped) {
         List<PreferenceLoss.Labeled> out = new ArrayList<>();
         for (LabeledText t : examples) {
             int[] prompt;
@@ -143,14 +159,17 @@ final class PreferenceData {
                 prompt = template.encode(t.prompt(), true);
                 completion = completion(template, t.prompt(), prompt, t.completion());
             } catch (ChatTemplateException e) {
-                throw new IllegalArgumentException(t.id() + ": the chat template refuses the prompt: " + e.getMessage(), e);
+                throw new IllegalArgumentException(
+                        t.id() + ": the chat template refuses the prompt: " + e.getMessage(), e);
             }
             if (prompt.length >= maxLength) {
                 dropped.add(t.id());
                 continue;
             }
-            out.add(new PreferenceLoss.Labeled(prompt, Arrays.copyOf(completion,
-                    Math.min(maxLength - prompt.length, completion.length)), t.desirable()));
+            out.add(new PreferenceLoss.Labeled(
+                    prompt,
+                    Arrays.copyOf(completion, Math.min(maxLength - prompt.length, completion.length)),
+                    t.desirable()));
         }
         return out;
     }

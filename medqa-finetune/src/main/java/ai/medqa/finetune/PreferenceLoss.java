@@ -70,8 +70,14 @@ final class PreferenceLoss {
      * the mismatched completions, clamped at 0, no gradient). TRL averages over the batch; the trainer
      * divides this sum by the step's examples.
      */
-    static NDArray ktoSum(NDArray policy, float[] reference, boolean[] desirable, double kl, double beta,
-            double desirableWeight, double undesirableWeight) {
+    static NDArray ktoSum(
+            NDArray policy,
+            float[] reference,
+            boolean[] desirable,
+            double kl,
+            double beta,
+            double desirableWeight,
+            double undesirableWeight) {
         NDManager m = policy.getManager();
         NDArray ref = m.create(reference).toDevice(policy.getDevice(), false);
         float[] sign = new float[desirable.length];
@@ -98,7 +104,8 @@ final class PreferenceLoss {
                 int[] ids = new int[p.prompt().length + completion.length];
                 System.arraycopy(p.prompt(), 0, ids, 0, p.prompt().length);
                 System.arraycopy(completion, 0, ids, p.prompt().length, completion.length);
-                rows.add(new TokenizedExample((chosen ? "chosen " : "rejected ") + i, ids, p.prompt().length, false, false));
+                rows.add(new TokenizedExample(
+                        (chosen ? "chosen " : "rejected ") + i, ids, p.prompt().length, false, false));
             }
         }
         return Batch.of(rows, padId);
@@ -139,7 +146,8 @@ final class PreferenceLoss {
         try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
             scope.suppressNotUsedWarning();
             NDArray ids = model.manager().create(batch.ids(), new Shape(batch.rows(), batch.length()));
-            return sequenceLogps(model.forward(ids, new int[batch.rows()]), batch).toFloatArray();
+            return sequenceLogps(model.forward(ids, new int[batch.rows()]), batch)
+                    .toFloatArray();
         } finally {
             enable.run();
         }
@@ -161,7 +169,8 @@ final class PreferenceLoss {
         // The constants are arrays of the caller's scope: autograd keeps them (see CausalLmLoss.scale).
         NDArray zero = m.create(0f).toDevice(policy.getDevice(), false);
         NDArray one = m.create(1f).toDevice(policy.getDevice(), false);
-        NDArray loss = z.neg().maximum(zero).add(z.abs().neg().exp().add(one).log()).mean();
+        NDArray loss =
+                z.neg().maximum(zero).add(z.abs().neg().exp().add(one).log()).mean();
         float[] r = ratios.toFloatArray();
         float[] cr = new float[pairs];
         float[] rr = new float[pairs];

@@ -26,7 +26,11 @@ public final class PromptTemplate {
             + " clinical data. Answer the following question with accuracy and care. If unsure, suggest the user"
             + " consult a qualified healthcare professional.";
 
-    enum Format { INSTRUCTION, MISTRAL_CHAT, RAW }
+    enum Format {
+        INSTRUCTION,
+        MISTRAL_CHAT,
+        RAW
+    }
 
     private final Format format;
     private final String rolePrompt;
@@ -72,8 +76,9 @@ public final class PromptTemplate {
             case "instruction" -> instruction();
             case "chat", "mistral-chat" -> mistralChat();
             case "raw" -> raw();
-            default -> throw new IllegalArgumentException("template \"" + name
-                    + "\": expected instruction, chat or raw, optionally with +contexts");
+            default ->
+                throw new IllegalArgumentException(
+                        "template \"" + name + "\": expected instruction, chat or raw, optionally with +contexts");
         };
         return base.equals("raw") ? t : t.withContexts(ctx);
     }
@@ -83,19 +88,32 @@ public final class PromptTemplate {
         String contexts = withContexts && !e.contexts().isEmpty() ? String.join(" ", e.contexts()) : "";
         String role = rolePrompt == null || rolePrompt.isEmpty() ? "" : rolePrompt + "\n\n";
         return switch (format) {
-            case INSTRUCTION -> new Rendered(role, contexts.isEmpty() ? "" : "Context: " + contexts + "\n\n",
-                    "Question: " + e.prompt() + "\nAnswer:", " " + e.completion());
+            case INSTRUCTION ->
+                new Rendered(
+                        role,
+                        contexts.isEmpty() ? "" : "Context: " + contexts + "\n\n",
+                        "Question: " + e.prompt() + "\nAnswer:",
+                        " " + e.completion());
             // Mistral's template: '[INST] ' + content + ' [/INST]' then content + eos, no space between.
-            case MISTRAL_CHAT -> new Rendered("[INST] " + role, contexts.isEmpty() ? "" : "Context: " + contexts + "\n\n",
-                    "Question: " + e.prompt() + " [/INST]", e.completion());
-            case RAW -> new Rendered("", contexts.isEmpty() ? "" : String.join("\n", e.contexts()) + "\n",
-                    e.prompt(), e.completion());
+            case MISTRAL_CHAT ->
+                new Rendered(
+                        "[INST] " + role,
+                        contexts.isEmpty() ? "" : "Context: " + contexts + "\n\n",
+                        "Question: " + e.prompt() + " [/INST]",
+                        e.completion());
+            case RAW ->
+                new Rendered(
+                        "",
+                        contexts.isEmpty() ? "" : String.join("\n", e.contexts()) + "\n",
+                        e.prompt(),
+                        e.completion());
         };
     }
 
     @Override
     public String toString() {
-        return format.name().toLowerCase(java.util.Locale.ROOT) + (withContexts && format != Format.RAW ? "+contexts" : "");
+        return format.name().toLowerCase(java.util.Locale.ROOT)
+                + (withContexts && format != Format.RAW ? "+contexts" : "");
     }
 
     /**

@@ -15,6 +15,15 @@ package ai.medqa.finetune;
  * @param elapsedSeconds training time so far (the time before a resume included)
  * @param etaSeconds estimated time to the last step
  */
-public record StepStats(long step, long totalSteps, double epoch, double loss, double evalLoss, double learningRate,
-                        double gradNorm, long tokens, double tokensPerSecond, double elapsedSeconds, double etaSeconds) {
-}
+public record StepStats(
+        long step,
+        long totalSteps,
+        double epoch,
+        double loss,
+        double evalLoss,
+        double learningRate,
+        double gradNorm,
+        long tokens,
+        double tokensPerSecond,
+        double elapsedSeconds,
+        double etaSeconds) {}

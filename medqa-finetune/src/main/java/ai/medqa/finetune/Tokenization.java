@@ -59,8 +59,8 @@ final class Tokenization {
         int[] ids = full;
         if (!r.contexts().isEmpty()) {
             int start = commonPrefix(tok.encodeLiteral(r.head(), true), full);
-            int end = Math.max(start, Math.min(promptLen, commonPrefix(tok.encodeLiteral(r.head() + r.contexts(), true),
-                    full)));
+            int end = Math.max(
+                    start, Math.min(promptLen, commonPrefix(tok.encodeLiteral(r.head() + r.contexts(), true), full)));
             int cut = Math.min(excess, end - start);
             ids = remove(ids, end - cut, end);
             promptLen -= cut;

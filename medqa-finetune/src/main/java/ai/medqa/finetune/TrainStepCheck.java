@@ -1,12 +1,12 @@
 package ai.medqa.finetune;
 
-import ai.medqa.common.Json;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
+import ai.medqa.common.Json;
 import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.LinearFactory;
@@ -35,30 +35,47 @@ public final class TrainStepCheck {
      * Errors relative to the golden's scale: for each tensor {@code max |ours - golden| / max |golden|},
      * the worst over all tensors.
      */
-    public record Result(double loss, double goldenLoss, double lossRelativeError, double gradientRelativeError,
-                         String worstGradient, double weightRelativeError, String worstWeight, int tensors) {
+    public record Result(
+            double loss,
+            double goldenLoss,
+            double lossRelativeError,
+            double gradientRelativeError,
+            String worstGradient,
+            double weightRelativeError,
+            String worstWeight,
+            int tensors) {
         public boolean within(double tolerance) {
-            return lossRelativeError <= tolerance && gradientRelativeError <= tolerance
+            return lossRelativeError <= tolerance
+                    && gradientRelativeError <= tolerance
                     && weightRelativeError <= tolerance;
         }
 
         @Override
         public String toString() {
-            return String.format(java.util.Locale.ROOT,
+            return String.format(
+                    java.util.Locale.ROOT,
                     "loss %.8f (golden %.8f, relative error %.2e); %d LoRA tensors: gradients max relative error"
                             + " %.2e (%s), updated weights %.2e (%s)",
-                    loss, goldenLoss, lossRelativeError, tensors, gradientRelativeError, worstGradient,
-                    weightRelativeError, worstWeight);
+                    loss,
+                    goldenLoss,
+                    lossRelativeError,
+                    tensors,
+                    gradientRelativeError,
+                    worstGradient,
+                    weightRelativeError,
+                    worstWeight);
         }
     }
 
     public static Result run(Path dir) {
-        return run(dir, () -> { });
+        return run(dir, () -> {});
     }
 
     /** As {@link #run(Path)}, calling {@code betweenForwardAndBackward} after the forward pass (tests). */
     static Result run(Path dir, Runnable betweenForwardAndBackward) {
-        Path root = Files.exists(dir.resolve("train_step_golden.json")) ? dir.toAbsolutePath().getParent() : dir;
+        Path root = Files.exists(dir.resolve("train_step_golden.json"))
+                ? dir.toAbsolutePath().getParent()
+                : dir;
         JsonNode golden = readJson(root.resolve("lora/train_step_golden.json"));
         Path adapterDir = root.resolve(golden.get("adapter").asText());
         Path modelDir = root.resolve("mistral-swa/f32");
@@ -93,8 +110,13 @@ public final class TrainStepCheck {
                 }
             }
             JsonNode betas = opt.get("betas");
-            try (AdamW adamw = new AdamW(params.arrays(), betas.get(0).asDouble(), betas.get(1).asDouble(),
-                    opt.get("eps").asDouble(), opt.get("weight_decay").asDouble(), model.manager())) {
+            try (AdamW adamw = new AdamW(
+                    params.arrays(),
+                    betas.get(0).asDouble(),
+                    betas.get(1).asDouble(),
+                    opt.get("eps").asDouble(),
+                    opt.get("weight_decay").asDouble(),
+                    model.manager())) {
                 adamw.step(params.arrays(), opt.get("lr").asDouble());
             }
             double gradErr = 0;
@@ -105,8 +127,10 @@ public final class TrainStepCheck {
             for (int i = 0; i < names.size(); i++) {
                 // The golden uses torch's in-memory names, with the adapter name ("default").
                 String torchName = names.get(i).replace(".weight", ".default.weight");
-                double ge = relativeError(grads.get(names.get(i)), floats(golden.get("grads").get(torchName), torchName));
-                double we = relativeError(params.arrays().get(i).toFloatArray(),
+                double ge = relativeError(
+                        grads.get(names.get(i)), floats(golden.get("grads").get(torchName), torchName));
+                double we = relativeError(
+                        params.arrays().get(i).toFloatArray(),
                         floats(golden.get("weights_after").get(torchName), torchName));
                 if (ge >= gradErr) {
                     gradErr = ge;
@@ -118,8 +142,15 @@ public final class TrainStepCheck {
                 }
             }
             double goldenLoss = golden.get("loss").asDouble();
-            return new Result(loss, goldenLoss, Math.abs(loss - goldenLoss) / Math.abs(goldenLoss), gradErr, worstGrad,
-                    weightErr, worstWeight, names.size());
+            return new Result(
+                    loss,
+                    goldenLoss,
+                    Math.abs(loss - goldenLoss) / Math.abs(goldenLoss),
+                    gradErr,
+                    worstGrad,
+                    weightErr,
+                    worstWeight,
+                    names.size());
         }
     }
 

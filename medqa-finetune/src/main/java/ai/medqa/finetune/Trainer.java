@@ -1,11 +1,11 @@
 package ai.medqa.finetune;
 
-import ai.medqa.common.Seeds;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import ai.medqa.common.Seeds;
 import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
@@ -39,13 +39,23 @@ final class Trainer {
     private final Objective eval;
     private final Consumer<StepStats> listener;
 
-    Trainer(FineTune.Settings settings, MistralModel model, List<TokenizedExample> train, List<TokenizedExample> eval,
-            int padId, Consumer<StepStats> listener) {
+    Trainer(
+            FineTune.Settings settings,
+            MistralModel model,
+            List<TokenizedExample> train,
+            List<TokenizedExample> eval,
+            int padId,
+            Consumer<StepStats> listener) {
         this(settings, model, Objective.sft(train, padId), Objective.sft(eval, padId), listener);
     }
 
     /** A run minimizing {@code train}, evaluated on {@code eval} (of the same kind; may be empty). */
-    Trainer(FineTune.Settings settings, MistralModel model, Objective train, Objective eval, Consumer<StepStats> listener) {
+    Trainer(
+            FineTune.Settings settings,
+            MistralModel model,
+            Objective train,
+            Objective eval,
+            Consumer<StepStats> listener) {
         this.s = settings;
         this.model = model;
         this.train = train;
@@ -56,8 +66,14 @@ final class Trainer {
     record Outcome(TrainerState state, double lastEval) {}
 
     /** What one run trains and where it writes, fixed for the whole loop. */
-    private record Run(LoraAdapters lora, LoraAdapter adapter, LoraParameters params, AdamW adamw, long total,
-                       long warmup, Path out) {}
+    private record Run(
+            LoraAdapters lora,
+            LoraAdapter adapter,
+            LoraParameters params,
+            AdamW adamw,
+            long total,
+            long warmup,
+            Path out) {}
 
     /** One optimizer step's micro-batches, with the examples, tokens and loss targets they hold. */
     private record StepData(List<Objective.Micro> micro, int examples, int tokens, int targets) {}
@@ -96,8 +112,18 @@ final class Trainer {
         }
 
         TrainerState state(double runSeconds) {
-            return new TrainerState(step, epoch, position, elapsedBefore + runSeconds, tokensSeen, initialEval, best,
-                    sinceBest, stopped, fingerprint, history);
+            return new TrainerState(
+                    step,
+                    epoch,
+                    position,
+                    elapsedBefore + runSeconds,
+                    tokensSeen,
+                    initialEval,
+                    best,
+                    sinceBest,
+                    stopped,
+                    fingerprint,
+                    history);
         }
     }
 
@@ -113,19 +139,27 @@ final class Trainer {
             state = resumedState(ckpt, fingerprint);
             adapter = Adapters.read(model, ckpt, s.adapterName(), s.lora().loraDropout());
             requireSameConfig(adapter.config(), s.lora(), ckpt);
-            log.info("resuming from {} at step {}/{} (epoch {}, example {} of {})", ckpt, state.step(), total,
-                    state.epoch() + 1, state.position(), train.size());
+            log.info(
+                    "resuming from {} at step {}/{} (epoch {}, example {} of {})",
+                    ckpt,
+                    state.step(),
+                    total,
+                    state.epoch() + 1,
+                    state.position(),
+                    train.size());
         } else {
             state = new TrainerState(0, 0, 0, 0, 0, Double.NaN, Double.NaN, 0, false, fingerprint, List.of());
             // A starting adapter's weights under this run's config (its own, with this run's base and dropout).
-            adapter = s.initAdapter() != null ? Adapters.read(model, s.initAdapter(), s.adapterName(), s.lora())
+            adapter = s.initAdapter() != null
+                    ? Adapters.read(model, s.initAdapter(), s.adapterName(), s.lora())
                     : LoraAdapter.create(model, s.adapterName(), s.lora(), s.seed());
         }
         lora.attach(adapter);
         lora.activate(s.adapterName());
         LoraParameters params = new LoraParameters(adapter);
         logPlan(adapter, params, total, warmup);
-        try (AdamW adamw = new AdamW(params.arrays(), s.beta1(), s.beta2(), s.eps(), s.weightDecay(), model.manager())) {
+        try (AdamW adamw =
+                new AdamW(params.arrays(), s.beta1(), s.beta2(), s.eps(), s.weightDecay(), model.manager())) {
             resumeFrom.ifPresent(ckpt -> Checkpoints.restoreOptimizer(ckpt, params, adamw));
             return loop(new Run(lora, adapter, params, adamw, total, warmup, out), new Progress(state));
         }
@@ -147,8 +181,8 @@ final class Trainer {
         }
         List<Path> existing = Checkpoints.list(out);
         if (!existing.isEmpty()) {
-            throw new IllegalStateException(out + " holds checkpoints of an earlier run (" + existing.get(0).getFileName()
-                    + "): resume it, or choose another output folder");
+            throw new IllegalStateException(out + " holds checkpoints of an earlier run ("
+                    + existing.get(0).getFileName() + "): resume it, or choose another output folder");
         }
         return Optional.empty();
     }
@@ -163,10 +197,21 @@ final class Trainer {
     }
 
     private void logPlan(LoraAdapter adapter, LoraParameters params, long total, long warmup) {
-        log.info("training {} LoRA parameters ({} tensors) of adapter {}: {} steps ({} per epoch, {} examples x"
+        log.info(
+                "training {} LoRA parameters ({} tensors) of adapter {}: {} steps ({} per epoch, {} examples x"
                         + " {} epochs, batch {} x {} accumulation), warm-up {} steps, {} schedule, peak lr {}",
-                adapter.parameterCount(), params.names().size(), s.adapterName(), total, stepsPerEpoch(), train.size(),
-                s.epochs(), s.batchSize(), s.gradientAccumulation(), warmup, s.schedule(), s.learningRate());
+                adapter.parameterCount(),
+                params.names().size(),
+                s.adapterName(),
+                total,
+                stepsPerEpoch(),
+                train.size(),
+                s.epochs(),
+                s.batchSize(),
+                s.gradientAccumulation(),
+                warmup,
+                s.schedule(),
+                s.learningRate());
     }
 
     private Outcome loop(Run run, Progress p) {
@@ -192,15 +237,24 @@ final class Trainer {
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("step " + p.step + ": the loss is " + loss);
             }
-            boolean evalNow = eval.size() > 0
-                    && (p.step == run.total() || (s.evalEvery() > 0 && p.step % s.evalEvery() == 0));
+            boolean evalNow =
+                    eval.size() > 0 && (p.step == run.total() || (s.evalEvery() > 0 && p.step % s.evalEvery() == 0));
             double evalLoss = evalNow ? evaluateAndTrackBest(run, p) : Double.NaN;
             long now = System.nanoTime();
             double runSeconds = (now - started) / 1e9;
             double eta = runSeconds / (p.step - firstStep) * (run.total() - p.step);
-            StepStats stats = new StepStats(p.step, run.total(), p.epoch + (double) p.position / train.size(), loss,
-                    evalLoss, lr, gradNorm, data.tokens(), data.tokens() / ((trained - stepStart) / 1e9),
-                    p.elapsedBefore + runSeconds, eta);
+            StepStats stats = new StepStats(
+                    p.step,
+                    run.total(),
+                    p.epoch + (double) p.position / train.size(),
+                    loss,
+                    evalLoss,
+                    lr,
+                    gradNorm,
+                    data.tokens(),
+                    data.tokens() / ((trained - stepStart) / 1e9),
+                    p.elapsedBefore + runSeconds,
+                    eta);
             p.history.add(stats);
             report(stats, evalNow);
             checkpointIfDue(run, p, runSeconds);
@@ -248,7 +302,9 @@ final class Trainer {
             Engine.getInstance().setRandomSeed(microSeed(step, k));
             Objective.Micro m = data.micro().get(k);
             // SFT: the step's sum over all its targets; DPO/KTO: the mean of the micro-batches' means (TRL).
-            double denominator = train.meanOfMicroBatches() ? (double) m.units() * data.micro().size() : data.targets();
+            double denominator = train.meanOfMicroBatches()
+                    ? (double) m.units() * data.micro().size()
+                    : data.targets();
             lossSum += forwardBackward(m, denominator, microSeed(step, k));
         }
         return lossSum;
@@ -277,8 +333,12 @@ final class Trainer {
             p.sinceBest++;
             if (s.earlyStopPatience() > 0 && p.sinceBest >= s.earlyStopPatience()) {
                 p.stopped = true;
-                log.info("early stop at step {}: held-out loss {} has not improved on {} for {} evaluations",
-                        p.step, fmt(evalLoss), fmt(p.best), p.sinceBest);
+                log.info(
+                        "early stop at step {}: held-out loss {} has not improved on {} for {} evaluations",
+                        p.step,
+                        fmt(evalLoss),
+                        fmt(p.best),
+                        p.sinceBest);
             }
         }
         return evalLoss;
@@ -287,10 +347,17 @@ final class Trainer {
     private void report(StepStats stats, boolean evaluated) {
         long step = stats.step();
         if (s.logEvery() > 0 && (step % s.logEvery() == 0 || step == stats.totalSteps() || evaluated)) {
-            log.info(String.format(Locale.ROOT,
-                    "step %d/%d  epoch %.2f  loss %.4f%s  lr %.3e  grad-norm %.3f  %.0f tok/s  eta %s", step,
-                    stats.totalSteps(), stats.epoch(), stats.loss(), evaluated ? "  eval-loss " + fmt(stats.evalLoss())
-                            : "", stats.learningRate(), stats.gradNorm(), stats.tokensPerSecond(),
+            log.info(String.format(
+                    Locale.ROOT,
+                    "step %d/%d  epoch %.2f  loss %.4f%s  lr %.3e  grad-norm %.3f  %.0f tok/s  eta %s",
+                    step,
+                    stats.totalSteps(),
+                    stats.epoch(),
+                    stats.loss(),
+                    evaluated ? "  eval-loss " + fmt(stats.evalLoss()) : "",
+                    stats.learningRate(),
+                    stats.gradNorm(),
+                    stats.tokensPerSecond(),
                     duration(stats.etaSeconds())));
         }
         if (listener != null) {
@@ -302,8 +369,8 @@ final class Trainer {
     private void checkpointIfDue(Run run, Progress p, double runSeconds) {
         boolean last = p.step == run.total() || p.stopped;
         if (last || (s.saveEvery() > 0 && p.step % s.saveEvery() == 0)) {
-            Checkpoints.save(run.out(), run.adapter(), run.params(), run.adamw(), p.state(runSeconds),
-                    s.keepCheckpoints());
+            Checkpoints.save(
+                    run.out(), run.adapter(), run.params(), run.adamw(), p.state(runSeconds), s.keepCheckpoints());
             LossCurve.writeCsv(p.history, run.out().resolve("loss.csv"));
         }
     }
@@ -315,10 +382,15 @@ final class Trainer {
             try (NDScope scope = new NDScope()) {
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
                 NDArray[] sum = new NDArray[1];
-                CheckpointedBackward.run(model, ids, new int[b.rows()], logits -> {
-                    sum[0] = train.lossSum(logits, m);
-                    return CausalLmLoss.scale(sum[0], 1.0 / stepTargets);
-                }, seed);
+                CheckpointedBackward.run(
+                        model,
+                        ids,
+                        new int[b.rows()],
+                        logits -> {
+                            sum[0] = train.lossSum(logits, m);
+                            return CausalLmLoss.scale(sum[0], 1.0 / stepTargets);
+                        },
+                        seed);
                 return sum[0].getFloat();
             }
         }
@@ -388,14 +460,30 @@ final class Trainer {
                 throw new java.io.UncheckedIOException("cannot read " + s.initAdapter() + ": " + e.getMessage(), e);
             }
         }
-        return String.format(Locale.ROOT, "train=%d data-crc=%08x eval=%d steps=%d warmup=%d lr=%s schedule=%s batch=%d"
-                        + " accum=%d seed=%d wd=%s betas=%s,%s eps=%s clip=%s", train.size(), crc.getValue(),
-                eval.size(), total, warmup, s.learningRate(), s.schedule(), s.batchSize(), s.gradientAccumulation(),
-                s.seed(), s.weightDecay(), s.beta1(), s.beta2(), s.eps(), s.maxGradNorm());
+        return String.format(
+                Locale.ROOT,
+                "train=%d data-crc=%08x eval=%d steps=%d warmup=%d lr=%s schedule=%s batch=%d"
+                        + " accum=%d seed=%d wd=%s betas=%s,%s eps=%s clip=%s",
+                train.size(),
+                crc.getValue(),
+                eval.size(),
+                total,
+                warmup,
+                s.learningRate(),
+                s.schedule(),
+                s.batchSize(),
+                s.gradientAccumulation(),
+                s.seed(),
+                s.weightDecay(),
+                s.beta1(),
+                s.beta2(),
+                s.eps(),
+                s.maxGradNorm());
     }
 
     private static void requireSameConfig(LoraConfig found, LoraConfig wanted, Path ckpt) {
-        if (!found.toJson().equals(Adapters.withDropout(wanted, wanted.loraDropout()).toJson())) {
+        if (!found.toJson()
+                .equals(Adapters.withDropout(wanted, wanted.loraDropout()).toJson())) {
             throw new IllegalStateException("cannot resume from " + ckpt + ": its adapter_config.json differs from"
                     + " this run's LoRA settings");
         }

@@ -12,9 +12,18 @@ import java.util.List;
  * @param initialEvalLoss the held-out loss before the first step (NaN without evaluation)
  * @param fingerprint the settings and data a resumed run must share with this one
  */
-record TrainerState(long step, int epoch, int position, double elapsedSeconds, long tokensSeen, double initialEvalLoss,
-                    double bestEvalLoss,
-                    int evalsWithoutImprovement, boolean stoppedEarly, String fingerprint, List<StepStats> history) {
+record TrainerState(
+        long step,
+        int epoch,
+        int position,
+        double elapsedSeconds,
+        long tokensSeen,
+        double initialEvalLoss,
+        double bestEvalLoss,
+        int evalsWithoutImprovement,
+        boolean stoppedEarly,
+        String fingerprint,
+        List<StepStats> history) {
     TrainerState {
         history = List.copyOf(history);
     }

@@ -42,11 +42,16 @@ final class TrainingData {
             if (includeOfficialTest) {
                 int inTest = PubMedQaSplit.test(items).size();
                 if (inTest > 0) {
-                    log.warn("training on {} questions of PubMedQA's official test split, as asked:"
-                            + " PubMedQA scores of this adapter are not comparable with published ones", inTest);
+                    log.warn(
+                            "training on {} questions of PubMedQA's official test split, as asked:"
+                                    + " PubMedQA scores of this adapter are not comparable with published ones",
+                            inTest);
                 }
             } else if (held > 0) {
-                log.info("{}: held out {} questions of PubMedQA's official test split; training on {}", file, held,
+                log.info(
+                        "{}: held out {} questions of PubMedQA's official test split; training on {}",
+                        file,
+                        held,
                         kept.size());
             }
             return new Loaded(kept.stream().map(Example::of).toList(), true, held);

@@ -2,14 +2,14 @@ package ai.medqa.finetune;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
 import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraWeights;
 import ai.medqa.model.LinearFactory;
@@ -27,8 +27,11 @@ class CheckpointedBackwardTest {
 
     @Test
     void layerByLayerBackwardGivesThePlainGradients() throws Exception {
-        try (MistralModel m = MistralModel.load(Fixtures.resource("fixtures/mistral-swa/f32"), Device.cpu(),
-                        DataType.FLOAT32, LinearFactory.DENSE);
+        try (MistralModel m = MistralModel.load(
+                        Fixtures.resource("fixtures/mistral-swa/f32"),
+                        Device.cpu(),
+                        DataType.FLOAT32,
+                        LinearFactory.DENSE);
                 LoraAdapter adapter = LoraAdapter.apply(m, Fixtures.resource("fixtures/lora/C-all"), "all")) {
             List<NDArray> params = new ArrayList<>();
             for (LoraWeights w : adapter.weights().values()) {
@@ -57,7 +60,8 @@ class CheckpointedBackwardTest {
                 }
                 plain = gradients(params);
                 zero(params);
-                checkpointedLoss = CheckpointedBackward.run(m, input, padLeft, logits -> logits.mul(r).sum(), 7);
+                checkpointedLoss = CheckpointedBackward.run(
+                        m, input, padLeft, logits -> logits.mul(r).sum(), 7);
                 checkpointed = gradients(params);
             }
             assertThat(checkpointedLoss).isCloseTo(plainLoss, org.assertj.core.data.Percentage.withPercentage(1e-4));
@@ -69,7 +73,9 @@ class CheckpointedBackwardTest {
                     diff = Math.max(diff, Math.abs(plain[i][j] - checkpointed[i][j]));
                 }
                 assertThat(scale).as("gradient %d is not trivially zero", i).isGreaterThan(0);
-                assertThat(diff / scale).as("gradient %d, relative to its largest entry", i).isLessThan(1e-4);
+                assertThat(diff / scale)
+                        .as("gradient %d, relative to its largest entry", i)
+                        .isLessThan(1e-4);
             }
         }
     }

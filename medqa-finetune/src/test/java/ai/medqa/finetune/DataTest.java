@@ -31,8 +31,11 @@ class DataTest {
         tok.close();
     }
 
-    private static final Example EXAMPLE = new Example("1", "Does aspirin reduce fever?",
-            List.of("Aspirin is an antipyretic.", "It was tested in 40 patients."), "Yes, aspirin reduced fever.");
+    private static final Example EXAMPLE = new Example(
+            "1",
+            "Does aspirin reduce fever?",
+            List.of("Aspirin is an antipyretic.", "It was tested in 40 patients."),
+            "Yes, aspirin reduced fever.");
 
     @Test
     void officialTestSplitIsHeldOutUnlessAsked() {
@@ -40,39 +43,55 @@ class DataTest {
         assertThat(kept.pubMedQa()).isTrue();
         assertThat(kept.examples()).hasSize(300);
         assertThat(kept.heldOutTest()).isEqualTo(20);
-        var testIds = ai.medqa.metrics.pubmedqa.PubMedQaSplit.officialTestLabels().keySet();
+        var testIds =
+                ai.medqa.metrics.pubmedqa.PubMedQaSplit.officialTestLabels().keySet();
         assertThat(kept.examples()).noneMatch(e -> testIds.contains(e.id()));
-        assertThat(TrainingData.load(TestModels.pubmedSubset(), true).examples()).hasSize(320);
+        assertThat(TrainingData.load(TestModels.pubmedSubset(), true).examples())
+                .hasSize(320);
     }
 
     /** A bad data file is reported before the model loads: here there is no model at all, and the error is the data's. */
     @Test
     void aBadDataFileIsReportedBeforeTheModelLoads() throws IOException {
-        Path data = Files.writeString(tmp.resolve("pairs.jsonl"), "{\"prompt\": \"q\", \"completion\": \"a\"}\nnot json\n");
-        assertThatThrownBy(() -> FineTune.builder().model(tmp.resolve("no-model-here")).data(data)
-                .output(tmp.resolve("out")).build().run())
-                .hasMessageContaining("pairs.jsonl").hasMessageContaining("line 2").hasMessageNotContaining("no-model-here");
+        Path data =
+                Files.writeString(tmp.resolve("pairs.jsonl"), "{\"prompt\": \"q\", \"completion\": \"a\"}\nnot json\n");
+        assertThatThrownBy(() -> FineTune.builder()
+                        .model(tmp.resolve("no-model-here"))
+                        .data(data)
+                        .output(tmp.resolve("out"))
+                        .build()
+                        .run())
+                .hasMessageContaining("pairs.jsonl")
+                .hasMessageContaining("line 2")
+                .hasMessageNotContaining("no-model-here");
     }
 
     @Test
     void jsonLinesPairs() throws IOException {
         Path f = tmp.resolve("pairs.jsonl");
-        Files.writeString(f, "{\"prompt\": \"Q: 2+2?\\nA:\", \"completion\": \" 4\"}\n\n{\"prompt\": \"x\", \"completion\": \"y\"}\n");
+        Files.writeString(
+                f,
+                "{\"prompt\": \"Q: 2+2?\\nA:\", \"completion\": \" 4\"}\n\n{\"prompt\": \"x\", \"completion\": \"y\"}\n");
         TrainingData.Loaded l = TrainingData.load(f, false);
         assertThat(l.pubMedQa()).isFalse();
-        assertThat(l.examples()).containsExactly(Example.pair("line 1", "Q: 2+2?\nA:", " 4"), Example.pair("line 3", "x", "y"));
+        assertThat(l.examples())
+                .containsExactly(Example.pair("line 1", "Q: 2+2?\nA:", " 4"), Example.pair("line 3", "x", "y"));
         Files.writeString(f, "{\"prompt\": \"x\", \"completion\": \"y\"}\n{\"prompt\": \"x\"}\n");
-        assertThatThrownBy(() -> TrainingData.load(f, false)).hasMessageContaining("line 2")
+        assertThatThrownBy(() -> TrainingData.load(f, false))
+                .hasMessageContaining("line 2")
                 .hasMessageContaining("completion");
     }
 
     @Test
     void templatesRenderTheDocumentedText() {
-        PromptTemplate.Rendered chat = PromptTemplate.mistralChat().withContexts(true).render(EXAMPLE);
-        assertThat(chat.prompt() + chat.completion()).isEqualTo("[INST] " + PromptTemplate.SEED_ROLE_PROMPT
-                + "\n\nContext: Aspirin is an antipyretic. It was tested in 40 patients.\n\nQuestion: Does aspirin reduce"
-                + " fever? [/INST]Yes, aspirin reduced fever.");
-        PromptTemplate.Rendered ins = PromptTemplate.instruction().withRolePrompt(null).render(EXAMPLE);
+        PromptTemplate.Rendered chat =
+                PromptTemplate.mistralChat().withContexts(true).render(EXAMPLE);
+        assertThat(chat.prompt() + chat.completion())
+                .isEqualTo("[INST] " + PromptTemplate.SEED_ROLE_PROMPT
+                        + "\n\nContext: Aspirin is an antipyretic. It was tested in 40 patients.\n\nQuestion: Does aspirin reduce"
+                        + " fever? [/INST]Yes, aspirin reduced fever.");
+        PromptTemplate.Rendered ins =
+                PromptTemplate.instruction().withRolePrompt(null).render(EXAMPLE);
         assertThat(ins.prompt() + ins.completion())
                 .isEqualTo("Question: Does aspirin reduce fever?\nAnswer: Yes, aspirin reduced fever.");
         assertThat(PromptTemplate.parse("chat+contexts").toString()).isEqualTo("mistral_chat+contexts");
@@ -81,8 +100,8 @@ class DataTest {
 
     @Test
     void lossCoversExactlyTheCompletionAndEos() {
-        for (PromptTemplate t : List.of(PromptTemplate.instruction(), PromptTemplate.mistralChat().withContexts(true),
-                PromptTemplate.raw())) {
+        for (PromptTemplate t : List.of(
+                PromptTemplate.instruction(), PromptTemplate.mistralChat().withContexts(true), PromptTemplate.raw())) {
             PromptTemplate.Rendered r = t.render(EXAMPLE);
             TokenizedExample e = Tokenization.tokenize(tok, r, "1", 512);
             int[] ids = e.ids();
@@ -91,7 +110,8 @@ class DataTest {
             // The whole sequence is the text tokenized in one piece, as at inference time.
             int[] whole = tok.encodeLiteral(r.prompt() + r.completion(), true);
             assertThat(Arrays.copyOf(ids, ids.length - 1)).isEqualTo(whole);
-            assertThat(tok.decode(Arrays.copyOfRange(ids, 1, e.promptLength())).strip()).isEqualTo(r.prompt().strip());
+            assertThat(tok.decode(Arrays.copyOfRange(ids, 1, e.promptLength())).strip())
+                    .isEqualTo(r.prompt().strip());
             assertThat(tok.decode(Arrays.copyOfRange(ids, e.promptLength(), ids.length)))
                     .isEqualTo("Yes, aspirin reduced fever.");
             assertThat(e.truncated()).isFalse();
@@ -115,7 +135,8 @@ class DataTest {
     void truncationCutsContextsFirstAndKeepsTheAnswer() {
         PromptTemplate t = PromptTemplate.instruction().withContexts(true);
         String longContext = "The study enrolled many patients with various conditions. ".repeat(40);
-        Example e = new Example("long", "Does aspirin reduce fever?", List.of(longContext), "Yes, aspirin reduced fever.");
+        Example e =
+                new Example("long", "Does aspirin reduce fever?", List.of(longContext), "Yes, aspirin reduced fever.");
         PromptTemplate.Rendered r = t.render(e);
         TokenizedExample full = Tokenization.tokenize(tok, r, "long", 4096);
         TokenizedExample cut = Tokenization.tokenize(tok, r, "long", 128);
@@ -127,8 +148,10 @@ class DataTest {
         int[] cutAnswer = Arrays.copyOfRange(cut.ids(), cut.promptLength(), cut.ids().length);
         assertThat(cutAnswer).isEqualTo(fullAnswer);
         String prompt = tok.decode(Arrays.copyOf(cut.ids(), cut.promptLength()));
-        assertThat(prompt).startsWith(PromptTemplate.SEED_ROLE_PROMPT.substring(0, 40))
-                .contains("Context: The study enrolled").endsWith("Question: Does aspirin reduce fever?\nAnswer:");
+        assertThat(prompt)
+                .startsWith(PromptTemplate.SEED_ROLE_PROMPT.substring(0, 40))
+                .contains("Context: The study enrolled")
+                .endsWith("Question: Does aspirin reduce fever?\nAnswer:");
 
         // An answer longer than the budget: the prompt keeps a quarter, the answer is cut at its end.
         Example huge = new Example("huge", "Why?", List.of(), "Because. ".repeat(200));

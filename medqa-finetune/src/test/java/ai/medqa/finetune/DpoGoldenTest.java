@@ -29,34 +29,43 @@ class DpoGoldenTest {
 
     @Test
     void lossRewardsAndGradientsEqualTrls() throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(Fixtures.resource("dpo/dpo_golden.json").toFile());
+        JsonNode golden =
+                Json.MAPPER.readTree(Fixtures.resource("dpo/dpo_golden.json").toFile());
         List<PreferenceLoss.Pair> pairs = new ArrayList<>();
         for (JsonNode e : golden.get("examples")) {
-            pairs.add(new PreferenceLoss.Pair(ints(e.get("prompt_ids")), ints(e.get("chosen_ids")), ints(e.get("rejected_ids"))));
+            pairs.add(new PreferenceLoss.Pair(
+                    ints(e.get("prompt_ids")), ints(e.get("chosen_ids")), ints(e.get("rejected_ids"))));
         }
         double beta = golden.get("beta").asDouble();
-        try (MistralModel model = MistralModel.load(Fixtures.resource("fixtures/llama-rc/A/f32"), Device.cpu(),
-                DataType.FLOAT32, LinearFactory.DENSE)) {
+        try (MistralModel model = MistralModel.load(
+                Fixtures.resource("fixtures/llama-rc/A/f32"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
             LoraAdapters lora = LoraAdapters.of(model);
             LoraAdapter adapter = Adapters.read(model, Fixtures.resource("dpo/adapter"), "policy", 0.0);
             lora.attach(adapter);
             lora.activate("policy");
             LoraParameters params = new LoraParameters(adapter);
             Batch batch = PreferenceLoss.batch(pairs, golden.get("pad_token_id").asInt());
-            float[] reference = PreferenceLoss.referenceLogps(model, batch, () -> lora.activate(null),
-                    () -> lora.activate("policy"));
-            try (NDScope scope = new NDScope(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            float[] reference = PreferenceLoss.referenceLogps(
+                    model, batch, () -> lora.activate(null), () -> lora.activate("policy"));
+            try (NDScope scope = new NDScope();
+                    GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 lora.setTraining(true);
                 NDArray ids = model.manager().create(batch.ids(), new Shape(batch.rows(), batch.length()));
                 NDArray policy = PreferenceLoss.sequenceLogps(model.forward(ids, new int[batch.rows()]), batch);
                 PreferenceLoss.Dpo dpo = PreferenceLoss.dpo(policy, reference, beta);
                 gc.backward(dpo.loss());
                 double loss = dpo.loss().getFloat();
-                System.out.printf("[figure] DPO loss %.7f (TRL %.7f), rewards chosen %.6f rejected %.6f%n", loss,
-                        golden.get("loss").asDouble(), mean(dpo.chosenRewards()), mean(dpo.rejectedRewards()));
-                assertThat(loss).isCloseTo(golden.get("loss").asDouble(), within(1e-5 * golden.get("loss").asDouble()));
-                assertThat(mean(dpo.chosenRewards())).isCloseTo(golden.get("rewards_chosen_mean").asDouble(), within(1e-5));
-                assertThat(mean(dpo.rejectedRewards())).isCloseTo(golden.get("rewards_rejected_mean").asDouble(), within(1e-5));
+                System.out.printf(
+                        "[figure] DPO loss %.7f (TRL %.7f), rewards chosen %.6f rejected %.6f%n",
+                        loss, golden.get("loss").asDouble(), mean(dpo.chosenRewards()), mean(dpo.rejectedRewards()));
+                assertThat(loss)
+                        .isCloseTo(
+                                golden.get("loss").asDouble(),
+                                within(1e-5 * golden.get("loss").asDouble()));
+                assertThat(mean(dpo.chosenRewards()))
+                        .isCloseTo(golden.get("rewards_chosen_mean").asDouble(), within(1e-5));
+                assertThat(mean(dpo.rejectedRewards()))
+                        .isCloseTo(golden.get("rewards_rejected_mean").asDouble(), within(1e-5));
                 int checked = 0;
                 for (int i = 0; i < params.names().size(); i++) {
                     JsonNode g = golden.get("grads").get(params.names().get(i));
@@ -69,7 +78,10 @@ class DpoGoldenTest {
                         diff += (ours[k] - ref) * (ours[k] - ref);
                         norm += ref * ref;
                     }
-                    assertThat(Math.sqrt(diff / norm)).as("relative error of the gradient of %s", params.names().get(i))
+                    assertThat(Math.sqrt(diff / norm))
+                            .as(
+                                    "relative error of the gradient of %s",
+                                    params.names().get(i))
                             .isLessThanOrEqualTo(1e-5);
                     checked++;
                 }

@@ -27,7 +27,10 @@ class DpoTrainingTest {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             ObjectNode line = Json.MAPPER.createObjectNode();
-            line.putArray("prompt").addObject().put("role", "user").put("content", "Question " + i + ": is drug " + i + " safe?");
+            line.putArray("prompt")
+                    .addObject()
+                    .put("role", "user")
+                    .put("content", "Question " + i + ": is drug " + i + " safe?");
             line.putArray("chosen").addObject().put("role", "assistant").put("content", "yes yes yes");
             line.putArray("rejected").addObject().put("role", "assistant").put("content", "no no no");
             lines.add(line.toString());
@@ -36,17 +39,32 @@ class DpoTrainingTest {
     }
 
     FineTune.Builder settings(Path data, Path out) {
-        return FineTune.builder().model(TestModels.pubmedModel()).data(data).method(FineTune.Method.DPO).beta(0.5)
-                .output(out).lora(LoraConfig.of(4, 8, 0.0, List.of("q_proj", "v_proj", "o_proj")))
-                .learningRate(2e-2).batchSize(4).gradientAccumulation(1).maxLength(128).maxSteps(8).evalFraction(0.25)
-                .evalEvery(4).saveEvery(2).seed(5);
+        return FineTune.builder()
+                .model(TestModels.pubmedModel())
+                .data(data)
+                .method(FineTune.Method.DPO)
+                .beta(0.5)
+                .output(out)
+                .lora(LoraConfig.of(4, 8, 0.0, List.of("q_proj", "v_proj", "o_proj")))
+                .learningRate(2e-2)
+                .batchSize(4)
+                .gradientAccumulation(1)
+                .maxLength(128)
+                .maxSteps(8)
+                .evalFraction(0.25)
+                .evalEvery(4)
+                .saveEvery(2)
+                .seed(5);
     }
 
     @Test
     void preferencesAreLearnedAndAKilledRunResumesToTheSameAdapter() throws Exception {
         Path data = pairs(16);
         FineTuneResult r = settings(data, dir.resolve("full")).build().run();
-        System.out.printf("[figure] DPO: held-out loss %.4f -> %.4f, train loss %s%n", r.initialEvalLoss(), r.evalLoss(),
+        System.out.printf(
+                "[figure] DPO: held-out loss %.4f -> %.4f, train loss %s%n",
+                r.initialEvalLoss(),
+                r.evalLoss(),
                 r.history().stream().map(s -> String.format("%.3f", s.loss())).toList());
         assertThat(r.initialEvalLoss()).as("policy = reference at the start").isCloseTo(Math.log(2), within(1e-4));
         assertThat(r.history().get(0).loss()).isCloseTo(Math.log(2), within(1e-4));
@@ -54,11 +72,15 @@ class DpoTrainingTest {
         assertThat(dir.resolve("full/adapter_model.safetensors")).exists();
 
         Path killed = dir.resolve("killed");
-        assertThatThrownBy(() -> settings(data, killed).onStep(s -> {
-            if (s.step() == 5) {
-                throw new IllegalStateException("simulated kill");
-            }
-        }).build().run()).hasMessageContaining("simulated kill");
+        assertThatThrownBy(() -> settings(data, killed)
+                        .onStep(s -> {
+                            if (s.step() == 5) {
+                                throw new IllegalStateException("simulated kill");
+                            }
+                        })
+                        .build()
+                        .run())
+                .hasMessageContaining("simulated kill");
         FineTuneResult resumed = settings(data, killed).resume(true).build().run();
         assertThat(resumed.steps()).isEqualTo(8);
         assertThat(Files.readAllBytes(killed.resolve("adapter_model.safetensors")))
@@ -66,17 +88,29 @@ class DpoTrainingTest {
 
         // Continuing from the trained adapter: it is the reference now (TRL's frozen copy), so the loss
         // starts at log 2 again, where against the base model it would start near 0.
-        FineTuneResult more = settings(data, dir.resolve("more")).initAdapter(dir.resolve("full")).maxSteps(2).build().run();
+        FineTuneResult more = settings(data, dir.resolve("more"))
+                .initAdapter(dir.resolve("full"))
+                .maxSteps(2)
+                .build()
+                .run();
         assertThat(more.initialEvalLoss()).isCloseTo(Math.log(2), within(1e-4));
         assertThat(more.history().get(0).loss()).isCloseTo(Math.log(2), within(1e-4));
     }
 
     @Test
     void aPairWithoutRejectedIsRefusedBeforeTheModelLoads() throws Exception {
-        Path bad = Files.writeString(dir.resolve("bad.jsonl"), "{\"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], "
-                + "\"chosen\": [{\"role\": \"assistant\", \"content\": \"a\"}]}\n");
-        assertThatThrownBy(() -> FineTune.builder().model(dir.resolve("no-model")).data(bad).method(FineTune.Method.DPO)
-                .output(dir.resolve("out")).build().run())
-                .hasMessageContaining("bad.jsonl: line 1: no field 'rejected'").hasMessageNotContaining("no-model");
+        Path bad = Files.writeString(
+                dir.resolve("bad.jsonl"),
+                "{\"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], "
+                        + "\"chosen\": [{\"role\": \"assistant\", \"content\": \"a\"}]}\n");
+        assertThatThrownBy(() -> FineTune.builder()
+                        .model(dir.resolve("no-model"))
+                        .data(bad)
+                        .method(FineTune.Method.DPO)
+                        .output(dir.resolve("out"))
+                        .build()
+                        .run())
+                .hasMessageContaining("bad.jsonl: line 1: no field 'rejected'")
+                .hasMessageNotContaining("no-model");
     }
 }

@@ -27,7 +27,11 @@ class FeedbackExportTest {
     }
 
     static String vote(String v, ObjectNode completion) {
-        ObjectNode line = Json.MAPPER.createObjectNode().put("time", "t").put("type", "vote").put("vote", v);
+        ObjectNode line = Json.MAPPER
+                .createObjectNode()
+                .put("time", "t")
+                .put("type", "vote")
+                .put("vote", v);
         line.set("completion", completion);
         return line.toString();
     }
@@ -45,9 +49,12 @@ class FeedbackExportTest {
         lines.add(vote("dislike", completion("b", "pubmed", "Is insulin a hormone?", "No.", "stop")));
         lines.add(vote("dislike", completion("a", "pubmed", "Is aspirin an NSAID?", "Yes.", "stop"))); // changed mind
         lines.add(vote("like", completion("c", "pubmed", "What is heparin?", "An anti", "cancelled")));
-        lines.add(pair(completion("e", "pubmed", "Q?", "Bad.", "stop"), completion("d", "pubmed", "Q?", "Good.", "stop")));
-        lines.add(pair(completion("d", "pubmed", "Q?", "Good.", "stop"), completion("e", "pubmed", "Q?", "Bad.", "stop")));
-        lines.add(pair(completion("f", "pubmed", "Q?", "Cut", "length"), completion("d", "pubmed", "Q?", "Good.", "stop")));
+        lines.add(pair(
+                completion("e", "pubmed", "Q?", "Bad.", "stop"), completion("d", "pubmed", "Q?", "Good.", "stop")));
+        lines.add(pair(
+                completion("d", "pubmed", "Q?", "Good.", "stop"), completion("e", "pubmed", "Q?", "Bad.", "stop")));
+        lines.add(pair(
+                completion("f", "pubmed", "Q?", "Cut", "length"), completion("d", "pubmed", "Q?", "Good.", "stop")));
         lines.add("{\"vote\": \"like\", \"answer\": \"old\", \"conversation\": []}");
         lines.add("");
         return Files.write(dir.resolve("votes.jsonl"), lines);
@@ -64,11 +71,14 @@ class FeedbackExportTest {
     @Test
     void kto_dpo_and_sft_in_trls_conversational_formats() throws IOException {
         Path votes = votes();
-        FeedbackExport.Summary kto = FeedbackExport.export(votes, FeedbackExport.Format.KTO, null, dir.resolve("kto.jsonl"));
+        FeedbackExport.Summary kto =
+                FeedbackExport.export(votes, FeedbackExport.Format.KTO, null, dir.resolve("kto.jsonl"));
         assertThat(kto.examples()).isEqualTo(2);
         assertThat(kto.model()).isEqualTo("pubmed");
-        assertThat(kto.dropped()).containsEntry("answers stopped before their end", 1)
-                .containsEntry("old-format vote without its completion record", 1).containsEntry("pairs (kto takes votes)", 2);
+        assertThat(kto.dropped())
+                .containsEntry("answers stopped before their end", 1)
+                .containsEntry("old-format vote without its completion record", 1)
+                .containsEntry("pairs (kto takes votes)", 2);
         List<JsonNode> k = read(dir.resolve("kto.jsonl"));
         // The last vote on "a" wins (a dislike), in the order of last votes.
         assertThat(k.get(0).at("/prompt/0/content").asText()).isEqualTo("Is insulin a hormone?");
@@ -79,7 +89,8 @@ class FeedbackExportTest {
         assertThat(k.get(1).fieldNames()).toIterable().containsExactly("prompt", "completion", "label");
 
         // The user changed their pick between d and e: the last one wins; the pair with a cut answer is dropped.
-        FeedbackExport.Summary dpo = FeedbackExport.export(votes, FeedbackExport.Format.DPO, null, dir.resolve("dpo.jsonl"));
+        FeedbackExport.Summary dpo =
+                FeedbackExport.export(votes, FeedbackExport.Format.DPO, null, dir.resolve("dpo.jsonl"));
         assertThat(dpo.dropped()).containsEntry("answers cut at max_tokens (keep them with --keep-truncated)", 1);
         List<JsonNode> d = read(dir.resolve("dpo.jsonl"));
         assertThat(d).hasSize(1);
@@ -88,25 +99,38 @@ class FeedbackExportTest {
         assertThat(d.get(0).at("/rejected/0/content").asText()).isEqualTo("Bad.");
 
         // SFT keeps liked, finished answers only: here none is left ("a" became a dislike, "c" was stopped).
-        assertThatThrownBy(() -> FeedbackExport.export(votes, FeedbackExport.Format.SFT, null, dir.resolve("sft.jsonl")))
-                .hasMessageContaining("nothing to export").hasMessageContaining("dislikes (sft keeps liked answers)=2")
+        assertThatThrownBy(
+                        () -> FeedbackExport.export(votes, FeedbackExport.Format.SFT, null, dir.resolve("sft.jsonl")))
+                .hasMessageContaining("nothing to export")
+                .hasMessageContaining("dislikes (sft keeps liked answers)=2")
                 .hasMessageContaining("not written");
         assertThat(dir.resolve("sft.jsonl")).doesNotExist();
     }
 
     @Test
     void severalModelsAreKeptApartAndMalformedLinesNamed() throws IOException {
-        Path votes = Files.write(dir.resolve("mixed.jsonl"), List.of(
-                vote("like", completion("a", "pubmed", "Q1?", "A1", "stop")),
-                vote("like", completion("b", "base", "Q2?", "A2", "stop"))));
+        Path votes = Files.write(
+                dir.resolve("mixed.jsonl"),
+                List.of(
+                        vote("like", completion("a", "pubmed", "Q1?", "A1", "stop")),
+                        vote("like", completion("b", "base", "Q2?", "A2", "stop"))));
         assertThatThrownBy(() -> FeedbackExport.export(votes, FeedbackExport.Format.KTO, null, dir.resolve("x.jsonl")))
-                .hasMessageContaining("several models {base=1, pubmed=1}").hasMessageContaining("--model");
-        FeedbackExport.Summary s = FeedbackExport.export(votes, FeedbackExport.Format.SFT, "base", dir.resolve("base.jsonl"));
+                .hasMessageContaining("several models {base=1, pubmed=1}")
+                .hasMessageContaining("--model");
+        FeedbackExport.Summary s =
+                FeedbackExport.export(votes, FeedbackExport.Format.SFT, "base", dir.resolve("base.jsonl"));
         assertThat(s.examples()).isEqualTo(1);
-        assertThat(read(dir.resolve("base.jsonl")).get(0).at("/messages/1/content").asText()).isEqualTo("A2");
+        assertThat(read(dir.resolve("base.jsonl"))
+                        .get(0)
+                        .at("/messages/1/content")
+                        .asText())
+                .isEqualTo("A2");
 
-        Path bad = Files.write(dir.resolve("bad.jsonl"), List.of(vote("like", completion("a", "m", "Q", "A", "stop")),
-                "{\"type\": \"vote\", \"vote\": \"like\", \"completion\": {\"id\": 5}}"));
+        Path bad = Files.write(
+                dir.resolve("bad.jsonl"),
+                List.of(
+                        vote("like", completion("a", "m", "Q", "A", "stop")),
+                        "{\"type\": \"vote\", \"vote\": \"like\", \"completion\": {\"id\": 5}}"));
         assertThatThrownBy(() -> FeedbackExport.export(bad, FeedbackExport.Format.KTO, null, dir.resolve("y.jsonl")))
                 .hasMessageContaining("bad.jsonl: line 2: completion must be a completion record");
         Files.writeString(bad, "not json\n");

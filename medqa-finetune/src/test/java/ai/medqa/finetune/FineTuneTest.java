@@ -40,20 +40,36 @@ class FineTuneTest {
         try (MistralModel model = MistralModel.load(modelDir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
                 Tokenizer tok = Tokenizer.load(modelDir)) {
             r = FineTune.builder()
-                    .model(model).tokenizer(tok)
+                    .model(model)
+                    .tokenizer(tok)
                     .data(TestModels.pubmedSubset())
                     .template(PromptTemplate.instruction().withRolePrompt(null))
                     .output(out)
                     .lora(LoraConfig.of(8, 16, 0.05, List.of("q_proj", "v_proj"))) // the seed's adapter
-                    .learningRate(1e-2).batchSize(8).gradientAccumulation(1).maxLength(256)
-                    .schedule(Schedule.COSINE).warmupSteps(3)
-                    .evalEvery(10).saveEvery(20).seed(1)
+                    .learningRate(1e-2)
+                    .batchSize(8)
+                    .gradientAccumulation(1)
+                    .maxLength(256)
+                    .schedule(Schedule.COSINE)
+                    .warmupSteps(3)
+                    .evalEvery(10)
+                    .saveEvery(20)
+                    .seed(1)
                     .onStep(s -> arrays.add(model.manager().getManagedArrays().size()))
-                    .build().run();
+                    .build()
+                    .run();
 
-            System.out.printf("PubMedQA: %d steps, held-out loss %.4f -> %.4f (best %.4f), train loss %.4f -> %.4f,"
-                            + " %.0f tokens/s, %.1f s; %s%n", r.steps(), r.initialEvalLoss(), r.evalLoss(),
-                    r.bestEvalLoss(), r.history().get(0).loss(), r.trainLoss(), r.tokensPerSecond(), r.seconds(),
+            System.out.printf(
+                    "PubMedQA: %d steps, held-out loss %.4f -> %.4f (best %.4f), train loss %.4f -> %.4f,"
+                            + " %.0f tokens/s, %.1f s; %s%n",
+                    r.steps(),
+                    r.initialEvalLoss(),
+                    r.evalLoss(),
+                    r.bestEvalLoss(),
+                    r.history().get(0).loss(),
+                    r.trainLoss(),
+                    r.tokensPerSecond(),
+                    r.seconds(),
                     r.train());
             assertThat(r.heldOutTestQuestions()).isEqualTo(20);
             assertThat(r.train().examples() + r.eval().examples()).isEqualTo(300);
@@ -63,7 +79,8 @@ class FineTuneTest {
             assertThat(r.evalLoss()).as("held-out loss after training").isLessThan(r.initialEvalLoss() - 1.0);
 
             // Native memory: every step frees what it allocated.
-            assertThat(arrays.get(arrays.size() - 1)).as("arrays alive after the last step vs after step 2")
+            assertThat(arrays.get(arrays.size() - 1))
+                    .as("arrays alive after the last step vs after step 2")
                     .isEqualTo(arrays.get(1));
 
             // The adapter in training, on a held-out-like input, vs the saved one loaded on a fresh model.
@@ -72,12 +89,15 @@ class FineTuneTest {
                 ids[i] = 3 + (i * 7919L) % 256;
             }
             float[] trained = logits(model, ids);
-            try (MistralModel fresh = MistralModel.load(modelDir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
+            try (MistralModel fresh =
+                    MistralModel.load(modelDir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
                 float[] base = logits(fresh, ids);
                 LoraAdapter.apply(fresh, out, "reloaded");
                 float[] reloaded = logits(fresh, ids);
                 assertThat(reloaded).containsExactly(trained);
-                assertThat(maxAbsDiff(base, trained)).as("the adapter changed the model").isGreaterThan(1e-2);
+                assertThat(maxAbsDiff(base, trained))
+                        .as("the adapter changed the model")
+                        .isGreaterThan(1e-2);
             }
             assertThat(LoraAdapters.of(model).active()).contains("finetune");
         }
@@ -92,7 +112,8 @@ class FineTuneTest {
         assertThat(csv.get(10)).startsWith("10,").doesNotEndWith(",,"); // an evaluation row
         BufferedImage png = ImageIO.read(out.resolve("loss.png").toFile());
         assertThat(png.getWidth()).isEqualTo(900);
-        assertThat(Checkpoints.list(out)).extracting(p -> p.getFileName().toString())
+        assertThat(Checkpoints.list(out))
+                .extracting(p -> p.getFileName().toString())
                 .containsExactlyInAnyOrder("checkpoint-20", "checkpoint-34");
     }
 

@@ -36,8 +36,8 @@ class GradientCheckTest {
     void loraGradientsMatchFiniteDifferences() {
         RandomCheckpoint.write(dir, RandomCheckpoint.config(16, 32, 2, 2, 1, 64, 64, 0), DType.F32, 5);
         try (MistralModel m = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
-            LoraConfig config = LoraConfig.of(2, 4, 0.0,
-                    List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"));
+            LoraConfig config = LoraConfig.of(
+                    2, 4, 0.0, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"));
             LoraAdapter adapter = LoraAdapter.create(m, "fd", config, 3);
             Random random = new Random(17);
             for (LoraWeights w : adapter.weights().values()) {
@@ -53,11 +53,14 @@ class GradientCheckTest {
             lora.activate("fd");
             lora.setTraining(true);
             LoraParameters params = new LoraParameters(adapter);
-            Batch batch = Batch.of(List.of(
-                    new TokenizedExample("a", new int[] {1, 9, 33, 4, 17, 60, 22, 2}, 3, false, false),
-                    new TokenizedExample("b", new int[] {1, 40, 41, 12, 2}, 2, false, false)), 0);
+            Batch batch = Batch.of(
+                    List.of(
+                            new TokenizedExample("a", new int[] {1, 9, 33, 4, 17, 60, 22, 2}, 3, false, false),
+                            new TokenizedExample("b", new int[] {1, 40, 41, 12, 2}, 2, false, false)),
+                    0);
 
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector(); NDScope scope = new NDScope()) {
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector();
+                    NDScope scope = new NDScope()) {
                 gc.backward(loss(m, batch));
             }
             List<float[]> grads = new ArrayList<>();
@@ -104,8 +107,11 @@ class GradientCheckTest {
                 double fd = (lossAt(m, batch, params, values, unit, hh) - lossAt(m, batch, params, values, unit, -hh))
                         / (2 * hh);
                 restore(params, values);
-                assertThat(Math.abs(fd - g[k])).as("%s[%d]: autograd %s, finite differences %s",
-                        params.names().get(t), k, g[k], fd).isLessThanOrEqualTo(1e-2 * Math.abs(g[k]) + 1e-5);
+                assertThat(Math.abs(fd - g[k]))
+                        .as(
+                                "%s[%d]: autograd %s, finite differences %s",
+                                params.names().get(t), k, g[k], fd)
+                        .isLessThanOrEqualTo(1e-2 * Math.abs(g[k]) + 1e-5);
                 checked++;
             }
             assertThat(checked).isGreaterThanOrEqualTo(5);
@@ -117,8 +123,8 @@ class GradientCheckTest {
         return CausalLmLoss.sum(m.forward(ids, new int[b.rows()]), b).div(b.targets());
     }
 
-    private static double lossAt(MistralModel m, Batch b, LoraParameters params, List<float[]> values,
-            List<float[]> dirs, double h) {
+    private static double lossAt(
+            MistralModel m, Batch b, LoraParameters params, List<float[]> values, List<float[]> dirs, double h) {
         for (int t = 0; t < values.size(); t++) {
             float[] v = values.get(t).clone();
             for (int i = 0; i < v.length; i++) {

@@ -30,21 +30,24 @@ class KtoGoldenTest {
 
     @Test
     void lossKlAndGradientsEqualTrls() throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(Fixtures.resource("kto/kto_golden.json").toFile());
+        JsonNode golden =
+                Json.MAPPER.readTree(Fixtures.resource("kto/kto_golden.json").toFile());
         List<PreferenceLoss.Labeled> examples = new ArrayList<>();
         for (JsonNode e : golden.get("examples")) {
-            examples.add(new PreferenceLoss.Labeled(DpoGoldenTest.ints(e.get("prompt_ids")),
-                    DpoGoldenTest.ints(e.get("completion_ids")), e.get("label").asBoolean()));
+            examples.add(new PreferenceLoss.Labeled(
+                    DpoGoldenTest.ints(e.get("prompt_ids")),
+                    DpoGoldenTest.ints(e.get("completion_ids")),
+                    e.get("label").asBoolean()));
         }
         int padId = golden.get("pad_token_id").asInt();
-        try (MistralModel model = MistralModel.load(Fixtures.resource("fixtures/llama-rc/A/f32"), Device.cpu(),
-                DataType.FLOAT32, LinearFactory.DENSE)) {
+        try (MistralModel model = MistralModel.load(
+                Fixtures.resource("fixtures/llama-rc/A/f32"), Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
             LoraAdapters lora = LoraAdapters.of(model);
             // The reference first, with no adapter attached: the base model, as in a run.
-            float[] matched = PreferenceLoss.referenceLogps(model, PreferenceLoss.labeledBatch(examples, padId), () -> { },
-                    () -> { });
-            float[] mismatched = PreferenceLoss.referenceLogps(model, PreferenceLoss.klBatch(examples, padId, 1 << 20),
-                    () -> { }, () -> { });
+            float[] matched = PreferenceLoss.referenceLogps(
+                    model, PreferenceLoss.labeledBatch(examples, padId), () -> {}, () -> {});
+            float[] mismatched = PreferenceLoss.referenceLogps(
+                    model, PreferenceLoss.klBatch(examples, padId, 1 << 20), () -> {}, () -> {});
             float[][] reference = new float[examples.size()][];
             for (int i = 0; i < reference.length; i++) {
                 reference[i] = new float[] {matched[i], mismatched[i]};
@@ -53,14 +56,18 @@ class KtoGoldenTest {
             lora.attach(adapter);
             lora.activate("policy");
             LoraParameters params = new LoraParameters(adapter);
-            Objective kto = Objective.kto(model, examples, reference, golden.get("beta").asDouble(), 1.0, 1.0, padId, 1 << 20);
+            Objective kto =
+                    Objective.kto(model, examples, reference, golden.get("beta").asDouble(), 1.0, 1.0, padId, 1 << 20);
             Objective.Micro micro = kto.micro(new int[] {0, 1, 2, 3});
             double kl = Objective.klEstimate(model, micro);
-            System.out.printf("[figure] KTO KL estimate %.6f (TRL %.6f)%n", kl, golden.at("/metrics/kl").asDouble());
+            System.out.printf(
+                    "[figure] KTO KL estimate %.6f (TRL %.6f)%n",
+                    kl, golden.at("/metrics/kl").asDouble());
             // A mean of differences of float32 sequence log-probabilities near -150: each carries ~1e-5 of
             // summation-order rounding, so the estimate is held to 1e-4 absolute (the loss below to 1e-5 relative).
             assertThat(kl).isCloseTo(golden.at("/metrics/kl").asDouble(), within(1e-4));
-            try (NDScope scope = new NDScope(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            try (NDScope scope = new NDScope();
+                    GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 lora.setTraining(true);
                 Batch b = micro.batch();
                 NDArray ids = model.manager().create(b.ids(), new Shape(b.rows(), b.length()));
@@ -75,14 +82,21 @@ class KtoGoldenTest {
                     rewards[side] += beta * (policy[i] - reference[i][0]);
                     counts[side]++;
                 }
-                assertThat(rewards[0] / counts[0]).isCloseTo(golden.at("/metrics/rewards~1chosen").asDouble(), within(1e-5));
-                assertThat(rewards[1] / counts[1]).isCloseTo(golden.at("/metrics/rewards~1rejected").asDouble(), within(1e-5));
+                assertThat(rewards[0] / counts[0])
+                        .isCloseTo(golden.at("/metrics/rewards~1chosen").asDouble(), within(1e-5));
+                assertThat(rewards[1] / counts[1])
+                        .isCloseTo(golden.at("/metrics/rewards~1rejected").asDouble(), within(1e-5));
                 NDArray sum = kto.lossSum(logits, micro);
                 NDArray loss = CausalLmLoss.scale(sum, 1.0 / micro.units());
                 gc.backward(loss);
                 double ours = loss.getFloat();
-                System.out.printf("[figure] KTO loss %.7f (TRL %.7f)%n", ours, golden.get("loss").asDouble());
-                assertThat(ours).isCloseTo(golden.get("loss").asDouble(), within(1e-5 * golden.get("loss").asDouble()));
+                System.out.printf(
+                        "[figure] KTO loss %.7f (TRL %.7f)%n",
+                        ours, golden.get("loss").asDouble());
+                assertThat(ours)
+                        .isCloseTo(
+                                golden.get("loss").asDouble(),
+                                within(1e-5 * golden.get("loss").asDouble()));
                 // The LoRA gradient as one vector within 1e-5 relative; each tensor within 3e-5 (the KL
                 // estimate's float32 rounding, above, enters every coefficient of the gradient).
                 double allDiff = 0;
@@ -99,11 +113,16 @@ class KtoGoldenTest {
                     }
                     allDiff += diff;
                     allNorm += norm;
-                    assertThat(Math.sqrt(diff / norm)).as("relative error of the gradient of %s", params.names().get(i))
+                    assertThat(Math.sqrt(diff / norm))
+                            .as(
+                                    "relative error of the gradient of %s",
+                                    params.names().get(i))
                             .isLessThanOrEqualTo(3e-5);
                 }
                 System.out.printf("[figure] KTO LoRA gradient relative error %.2e%n", Math.sqrt(allDiff / allNorm));
-                assertThat(Math.sqrt(allDiff / allNorm)).as("relative error of the whole LoRA gradient").isLessThanOrEqualTo(1e-5);
+                assertThat(Math.sqrt(allDiff / allNorm))
+                        .as("relative error of the whole LoRA gradient")
+                        .isLessThanOrEqualTo(1e-5);
                 assertThat(params.names()).hasSize(golden.get("grads").size());
             }
         }

@@ -23,16 +23,27 @@ class ResumeTest {
     Path tmp;
 
     private static FineTune.Builder settings(Path out) {
-        List<Example> data = TrainingData.load(TestModels.pubmedSubset(), false).examples().subList(0, 40);
+        List<Example> data =
+                TrainingData.load(TestModels.pubmedSubset(), false).examples().subList(0, 40);
         return FineTune.builder()
                 .model(TestModels.pubmedModel())
                 .examples(data)
                 .template(PromptTemplate.instruction().withRolePrompt(null))
                 .output(out)
                 .lora(LoraConfig.of(4, 8, 0.1, List.of("q_proj", "v_proj", "down_proj")))
-                .epochs(2).learningRate(5e-3).batchSize(4).gradientAccumulation(2).maxLength(96)
-                .schedule(Schedule.COSINE).warmupSteps(2).weightDecay(0.01).maxGradNorm(0.5)
-                .evalFraction(0.1).evalEvery(4).saveEvery(3).seed(99);
+                .epochs(2)
+                .learningRate(5e-3)
+                .batchSize(4)
+                .gradientAccumulation(2)
+                .maxLength(96)
+                .schedule(Schedule.COSINE)
+                .warmupSteps(2)
+                .weightDecay(0.01)
+                .maxGradNorm(0.5)
+                .evalFraction(0.1)
+                .evalEvery(4)
+                .saveEvery(3)
+                .seed(99);
     }
 
     @RepeatedTest(3) // it once failed 1 run in 8, when a GC freed a scalar the backward pass needed
@@ -42,12 +53,17 @@ class ResumeTest {
         assertThat(a.steps()).isEqualTo(10); // 36 training examples, 8 per step: 5 steps x 2 epochs
 
         Path killed = tmp.resolve("killed");
-        assertThatThrownBy(() -> settings(killed).onStep(s -> {
-            if (s.step() == 7) {
-                throw new IllegalStateException("simulated kill after step 7");
-            }
-        }).build().run()).hasMessageContaining("simulated kill");
-        assertThat(Checkpoints.latest(killed)).hasValueSatisfying(p -> assertThat(p.getFileName()).hasToString("checkpoint-6"));
+        assertThatThrownBy(() -> settings(killed)
+                        .onStep(s -> {
+                            if (s.step() == 7) {
+                                throw new IllegalStateException("simulated kill after step 7");
+                            }
+                        })
+                        .build()
+                        .run())
+                .hasMessageContaining("simulated kill");
+        assertThat(Checkpoints.latest(killed))
+                .hasValueSatisfying(p -> assertThat(p.getFileName()).hasToString("checkpoint-6"));
         assertThat(killed.resolve("adapter_model.safetensors")).doesNotExist();
         // A crash in the middle of writing checkpoint 9 leaves its staging folder, named with the dead
         // process's id: resuming must ignore it, and writing checkpoint 9 again removes it.
@@ -58,12 +74,15 @@ class ResumeTest {
         Files.writeString(stray.resolve("trainer_state.json"), "{ half writ");
 
         assertThatThrownBy(() -> settings(killed).build().run()).hasMessageContaining("resume it");
-        assertThatThrownBy(() -> settings(killed).learningRate(1e-3).resume(true).build().run())
+        assertThatThrownBy(() ->
+                        settings(killed).learningRate(1e-3).resume(true).build().run())
                 .hasMessageContaining("other settings");
 
         FineTuneResult b = settings(killed).resume(true).build().run();
         assertThat(b.steps()).isEqualTo(10);
-        assertThat(stray).as("the dead run's staging of checkpoint 9, swept when 9 was written again").doesNotExist();
+        assertThat(stray)
+                .as("the dead run's staging of checkpoint 9, swept when 9 was written again")
+                .doesNotExist();
         assertThat(killed.resolve("checkpoint-9")).exists();
         // The curves first: on a mismatch they show at which step the runs part.
         assertThat(lossColumns(killed)).isEqualTo(lossColumns(full));

@@ -6,17 +6,17 @@ import ai.medqa.io.SafetensorsFile;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
+import ai.medqa.model.RandomCheckpoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import ai.medqa.model.RandomCheckpoint;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /** Small random models written once per test JVM. */
 final class TestModels {
@@ -88,7 +88,8 @@ final class TestModels {
 
     private static void writeByteTokenizer(Path target) throws IOException {
         ObjectMapper json = Json.MAPPER;
-        ObjectNode root = (ObjectNode) json.readTree(tokenizerDir().resolve("tokenizer.json").toFile());
+        ObjectNode root = (ObjectNode)
+                json.readTree(tokenizerDir().resolve("tokenizer.json").toFile());
         ObjectNode model = (ObjectNode) root.get("model");
         ObjectNode vocab = json.createObjectNode();
         vocab.put("<unk>", 0).put("<s>", 1).put("</s>", 2);

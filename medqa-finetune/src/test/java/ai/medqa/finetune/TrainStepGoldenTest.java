@@ -12,8 +12,12 @@ class TrainStepGoldenTest {
         System.out.println(r);
         assertThat(r.tensors()).isEqualTo(16);
         assertThat(r.lossRelativeError()).as("loss").isLessThanOrEqualTo(1e-4);
-        assertThat(r.gradientRelativeError()).as("gradients, worst %s", r.worstGradient()).isLessThanOrEqualTo(1e-4);
-        assertThat(r.weightRelativeError()).as("updated weights, worst %s", r.worstWeight()).isLessThanOrEqualTo(1e-4);
+        assertThat(r.gradientRelativeError())
+                .as("gradients, worst %s", r.worstGradient())
+                .isLessThanOrEqualTo(1e-4);
+        assertThat(r.weightRelativeError())
+                .as("updated weights, worst %s", r.worstWeight())
+                .isLessThanOrEqualTo(1e-4);
     }
 
     /**
@@ -34,7 +38,9 @@ class TrainStepGoldenTest {
             }
             System.gc();
         });
-        assertThat(r.gradientRelativeError()).as("gradients, worst %s", r.worstGradient()).isLessThanOrEqualTo(1e-4);
+        assertThat(r.gradientRelativeError())
+                .as("gradients, worst %s", r.worstGradient())
+                .isLessThanOrEqualTo(1e-4);
         assertThat(r.weightRelativeError()).as("updated weights").isLessThanOrEqualTo(1e-4);
     }
 }

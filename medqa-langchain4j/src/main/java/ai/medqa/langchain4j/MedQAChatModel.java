@@ -6,8 +6,8 @@ import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import java.util.Set;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import java.util.Set;
 
 /**
  * A langchain4j {@link ChatModel} backed by an in-process {@link MedQA}: system, user and AI

@@ -2,19 +2,19 @@ package ai.medqa.langchain4j;
 
 import ai.medqa.MedQA;
 import ai.medqa.chat.ToolStream;
-import dev.langchain4j.agent.tool.ToolExecutionRequest;
-import dev.langchain4j.model.chat.response.CompleteToolCall;
-import dev.langchain4j.model.chat.response.PartialToolCall;
-import java.util.ArrayList;
-import java.util.List;
 import ai.medqa.generate.GenerationConfig;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import java.util.Set;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.CompleteToolCall;
+import dev.langchain4j.model.chat.response.PartialToolCall;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 
 /**
  * A langchain4j {@link StreamingChatModel} backed by an in-process {@link MedQA}, mapped as
@@ -59,8 +59,12 @@ public final class MedQAStreamingChatModel implements StreamingChatModel, AutoCl
 
                 @Override
                 public void arguments(int index, String json) {
-                    handler.onPartialToolCall(PartialToolCall.builder().index(index).id(calls.get(index)[0])
-                            .name(calls.get(index)[1]).partialArguments(json).build());
+                    handler.onPartialToolCall(PartialToolCall.builder()
+                            .index(index)
+                            .id(calls.get(index)[0])
+                            .name(calls.get(index)[1])
+                            .partialArguments(json)
+                            .build());
                 }
             });
         } catch (RuntimeException e) {

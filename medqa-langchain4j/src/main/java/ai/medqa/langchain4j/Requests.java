@@ -4,9 +4,9 @@ import ai.medqa.MedQA;
 import ai.medqa.chat.Message;
 import ai.medqa.chat.Tools;
 import ai.medqa.common.Json;
-import ai.medqa.generate.Constraint;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.CompiledCache;
+import ai.medqa.generate.Constraint;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.StopReason;
@@ -54,8 +54,7 @@ final class Requests implements AutoCloseable {
     }
 
     /** A queued request, and with tools the reader of its answer (whose call ids the response keeps). */
-    record Job(BatchEngine.Request request, ai.medqa.chat.ToolStream tools) {
-    }
+    record Job(BatchEngine.Request request, ai.medqa.chat.ToolStream tools) {}
 
     /**
      * Queues the request; {@code listener} hears the answer as it comes: its text ({@code reply}), or
@@ -78,11 +77,14 @@ final class Requests implements AutoCloseable {
         Tools tools = tools(p);
         Constraint format = tools == null ? responseFormat(p.responseFormat()) : null;
         List<Message> messages = messages(request.messages());
-        int[] prompt = tools == null ? medqa.chatTemplate().encode(Tools.asText(messages))
+        int[] prompt = tools == null
+                ? medqa.chatTemplate().encode(Tools.asText(messages))
                 : tools.encode(medqa.chatTemplate(), messages);
         GenerationConfig config = config(p);
         if (tools != null || format != null) {
-            config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
+            config = config.toBuilder()
+                    .constraint(tools != null ? tools.constraint() : format)
+                    .build();
         }
         // With tools ToolStream reads the answer as it comes (every token: a native call starts with a
         // control token that has no text).
@@ -100,13 +102,19 @@ final class Requests implements AutoCloseable {
     /** The request's tools, or null (none, or {@code ToolChoice.NONE}). */
     Tools tools(ChatRequestParameters p) {
         List<ToolSpecification> specs = p.toolSpecifications();
-        if (specs == null || specs.isEmpty() || (p.toolChoice() != null && p.toolChoice().name().equals("NONE"))) {
+        if (specs == null
+                || specs.isEmpty()
+                || (p.toolChoice() != null && p.toolChoice().name().equals("NONE"))) {
             return null;
         }
         List<Tools.Tool> tools = new ArrayList<>();
         for (ToolSpecification spec : specs) {
-            tools.add(new Tools.Tool(spec.name(), spec.description(),
-                    spec.parameters() == null ? null : Json.MAPPER.valueToTree(JsonSchemaElementJsonUtils.toMap(spec.parameters()))));
+            tools.add(new Tools.Tool(
+                    spec.name(),
+                    spec.description(),
+                    spec.parameters() == null
+                            ? null
+                            : Json.MAPPER.valueToTree(JsonSchemaElementJsonUtils.toMap(spec.parameters()))));
         }
         Tools.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? Tools.Choice.REQUIRED : Tools.Choice.AUTO;
         JsonNode reply = replySchema(p.responseFormat()); // AiServices asks for tools and a record together
@@ -121,7 +129,8 @@ final class Requests implements AutoCloseable {
         if (format.jsonSchema() == null || format.jsonSchema().rootElement() == null) {
             return Json.MAPPER.createObjectNode().put("type", "object");
         }
-        return Json.MAPPER.valueToTree(JsonSchemaElementJsonUtils.toMap(format.jsonSchema().rootElement()));
+        return Json.MAPPER.valueToTree(
+                JsonSchemaElementJsonUtils.toMap(format.jsonSchema().rootElement()));
     }
 
     /** JSON (any object, or a schema's) as langchain4j's {@link ResponseFormat} asks; null for text. */
@@ -134,8 +143,9 @@ final class Requests implements AutoCloseable {
     }
 
     GenerationConfig config(ChatRequestParameters p) {
-        return defaults.toBuilder().chatOverrides(p.temperature(), p.topP(), p.topK(), p.maxOutputTokens(),
-                p.stopSequences()).build();
+        return defaults.toBuilder()
+                .chatOverrides(p.temperature(), p.topP(), p.topK(), p.maxOutputTokens(), p.stopSequences())
+                .build();
     }
 
     /**
@@ -148,8 +158,11 @@ final class Requests implements AutoCloseable {
         for (ChatMessage m : messages) {
             if (m instanceof ToolExecutionResultMessage r) {
                 // A result without the id of its call can only be written as text (named by its tool).
-                out.add(r.id() == null ? Message.user(Tools.resultsText(java.util.Collections.singletonList(r.toolName()),
-                        List.of(r.text()))) : Message.toolResult(r.id(), r.text()));
+                out.add(
+                        r.id() == null
+                                ? Message.user(Tools.resultsText(
+                                        java.util.Collections.singletonList(r.toolName()), List.of(r.text())))
+                                : Message.toolResult(r.id(), r.text()));
             } else if (m instanceof SystemMessage s) {
                 out.add(Message.system(s.text()));
             } else if (m instanceof UserMessage u) {
@@ -164,8 +177,10 @@ final class Requests implements AutoCloseable {
                         calls.add(new Tools.Call(t.id(), t.name(), arguments(t)));
                     }
                     boolean ids = calls.stream().allMatch(c -> c.id() != null);
-                    out.add(ids ? new Message(Message.Role.ASSISTANT, a.text() == null ? "" : a.text(), calls, null)
-                            : Message.assistant(Tools.callsText(calls)));
+                    out.add(
+                            ids
+                                    ? new Message(Message.Role.ASSISTANT, a.text() == null ? "" : a.text(), calls, null)
+                                    : Message.assistant(Tools.callsText(calls)));
                 } else {
                     out.add(Message.assistant(a.text() == null ? "" : a.text()));
                 }
@@ -180,7 +195,8 @@ final class Requests implements AutoCloseable {
         try {
             return Json.MAPPER.readTree(t.arguments() == null || t.arguments().isBlank() ? "{}" : t.arguments());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException("tool request " + t.name() + ": arguments are not JSON: " + t.arguments(), e);
+            throw new IllegalArgumentException(
+                    "tool request " + t.name() + ": arguments are not JSON: " + t.arguments(), e);
         }
     }
 
@@ -190,8 +206,11 @@ final class Requests implements AutoCloseable {
      */
     ChatResponse response(Job job, Generation g, ChatRequestParameters p) {
         int prompt = job.request().promptTokens();
-        FinishReason finish = g.stopReason() == StopReason.EOS || g.stopReason() == StopReason.STOP_STRING
-                || g.stopReason() == StopReason.CONSTRAINT_COMPLETE ? FinishReason.STOP : FinishReason.LENGTH;
+        FinishReason finish = g.stopReason() == StopReason.EOS
+                        || g.stopReason() == StopReason.STOP_STRING
+                        || g.stopReason() == StopReason.CONSTRAINT_COMPLETE
+                ? FinishReason.STOP
+                : FinishReason.LENGTH;
         AiMessage message = AiMessage.from(g.text());
         Tools tools = tools(p);
         if (job.tools() != null) {
@@ -201,11 +220,15 @@ final class Requests implements AutoCloseable {
             Tools.Reply reply = tools.parse(g.tokens(), g.text());
             if (reply.isCall()) {
                 List<ToolExecutionRequest> calls = new ArrayList<>();
-                List<Tools.Call> streamed = job.tools() == null ? List.of() : job.tools().calls();
+                List<Tools.Call> streamed =
+                        job.tools() == null ? List.of() : job.tools().calls();
                 for (int i = 0; i < reply.calls().size(); i++) {
                     Tools.Call c = reply.calls().get(i);
                     String id = i < streamed.size() ? streamed.get(i).id() : c.id();
-                    calls.add(ToolExecutionRequest.builder().id(id).name(c.name()).arguments(c.arguments().toString())
+                    calls.add(ToolExecutionRequest.builder()
+                            .id(id)
+                            .name(c.name())
+                            .arguments(c.arguments().toString())
                             .build());
                 }
                 message = AiMessage.from(calls);
@@ -215,7 +238,8 @@ final class Requests implements AutoCloseable {
             }
         }
         String adapter = p.modelName();
-        return ChatResponse.builder().aiMessage(message)
+        return ChatResponse.builder()
+                .aiMessage(message)
                 .modelName(adapter != null ? adapter : modelName)
                 .tokenUsage(new TokenUsage(prompt, g.tokens().length, prompt + g.tokens().length))
                 .finishReason(finish)

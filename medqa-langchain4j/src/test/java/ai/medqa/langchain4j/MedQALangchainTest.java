@@ -10,11 +10,9 @@ import ai.medqa.io.DType;
 import ai.medqa.model.RandomCheckpoint;
 import ai.medqa.server.MedQAServer;
 import ai.medqa.server.ServerOptions;
-import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
-import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
@@ -34,16 +32,21 @@ import org.junit.jupiter.api.io.TempDir;
 /** langchain4j's chat interfaces over an in-process MedQA, and langchain4j's OpenAI client against `medqa serve`. */
 class MedQALangchainTest {
     static final Path TOKENIZERS = Path.of("../medqa-core/src/test/resources/tokenizer");
+
     @TempDir
     static Path dir;
+
     static MedQA medqa;
-    static final GenerationConfig DEFAULTS = GenerationConfig.sampling().toBuilder().seed(11).maxNewTokens(30).build();
+    static final GenerationConfig DEFAULTS =
+            GenerationConfig.sampling().toBuilder().seed(11).maxNewTokens(30).build();
 
     @BeforeAll
     static void load() throws Exception {
         RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 2048, 0), DType.F32, 13);
         Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
-        Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+        Files.copy(
+                TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+                dir.resolve("tokenizer_config.json"));
         medqa = MedQA.builder().model(dir).build();
     }
 
@@ -52,17 +55,33 @@ class MedQALangchainTest {
         medqa.close();
     }
 
-    static final List<Message> CONVERSATION = List.of(Message.system("Be brief."), Message.user("What is warfarin?"),
-            Message.assistant("An anticoagulant."), Message.user("And its antidote?"));
+    static final List<Message> CONVERSATION = List.of(
+            Message.system("Be brief."),
+            Message.user("What is warfarin?"),
+            Message.assistant("An anticoagulant."),
+            Message.user("And its antidote?"));
 
     static ChatRequest request() {
-        return ChatRequest.builder().messages(SystemMessage.from("Be brief."), UserMessage.from("What is warfarin?"),
-                AiMessage.from("An anticoagulant."), UserMessage.from("And its antidote?"))
-                .temperature(0.8).topP(0.9).topK(40).maxOutputTokens(24).build();
+        return ChatRequest.builder()
+                .messages(
+                        SystemMessage.from("Be brief."),
+                        UserMessage.from("What is warfarin?"),
+                        AiMessage.from("An anticoagulant."),
+                        UserMessage.from("And its antidote?"))
+                .temperature(0.8)
+                .topP(0.9)
+                .topK(40)
+                .maxOutputTokens(24)
+                .build();
     }
 
     static String direct() {
-        GenerationConfig config = DEFAULTS.toBuilder().temperature(0.8).topP(0.9).topK(40).maxNewTokens(24).build();
+        GenerationConfig config = DEFAULTS.toBuilder()
+                .temperature(0.8)
+                .topP(0.9)
+                .topK(40)
+                .maxNewTokens(24)
+                .build();
         return medqa.generate(medqa.chatTemplate().encode(CONVERSATION), config).text();
     }
 
@@ -73,12 +92,18 @@ class MedQALangchainTest {
             assertThat(r.aiMessage().text()).isEqualTo(direct()).isNotEmpty();
             int prompt = medqa.chatTemplate().encode(CONVERSATION).length;
             assertThat(r.tokenUsage().inputTokenCount()).isEqualTo(prompt);
-            assertThat(r.tokenUsage().totalTokenCount()).isEqualTo(prompt + r.tokenUsage().outputTokenCount());
-            assertThat(r.finishReason()).isEqualTo(r.tokenUsage().outputTokenCount() == 24 ? FinishReason.LENGTH : FinishReason.STOP);
+            assertThat(r.tokenUsage().totalTokenCount())
+                    .isEqualTo(prompt + r.tokenUsage().outputTokenCount());
+            assertThat(r.finishReason())
+                    .isEqualTo(r.tokenUsage().outputTokenCount() == 24 ? FinishReason.LENGTH : FinishReason.STOP);
             // A stop sequence taken from the answer itself ends it there.
             String stop = r.aiMessage().text().substring(3, 6);
-            ChatResponse stopped = model.chat(request().toBuilder().stopSequences(List.of(stop)).build());
-            assertThat(stopped.aiMessage().text()).isEqualTo(r.aiMessage().text().substring(0, r.aiMessage().text().indexOf(stop)));
+            ChatResponse stopped = model.chat(
+                    request().toBuilder().stopSequences(List.of(stop)).build());
+            assertThat(stopped.aiMessage().text())
+                    .isEqualTo(r.aiMessage()
+                            .text()
+                            .substring(0, r.aiMessage().text().indexOf(stop)));
             assertThat(stopped.finishReason()).isEqualTo(FinishReason.STOP);
             assertThat(model.chat("Is aspirin an NSAID?")).isNotNull();
         }
@@ -90,7 +115,9 @@ class MedQALangchainTest {
             Collector collector = new Collector();
             model.chat(request(), collector);
             ChatResponse r = collector.done.get(60, TimeUnit.SECONDS);
-            assertThat(collector.pieces.toString()).isEqualTo(r.aiMessage().text()).isEqualTo(direct());
+            assertThat(collector.pieces.toString())
+                    .isEqualTo(r.aiMessage().text())
+                    .isEqualTo(direct());
             assertThat(r.tokenUsage().outputTokenCount()).isPositive();
         }
     }
@@ -98,27 +125,46 @@ class MedQALangchainTest {
     @Test
     void anUnknownModelNameIsRefused() {
         try (MedQAChatModel model = MedQAChatModel.of(medqa)) {
-            assertThatThrownBy(() -> model.chat(request().toBuilder().modelName("nope").build()))
+            assertThatThrownBy(() ->
+                            model.chat(request().toBuilder().modelName("nope").build()))
                     .hasMessageContaining("nope");
         }
     }
 
     @Test
     void langchainsOwnOpenAiClientWorksAgainstMedqaServe() throws Exception {
-        try (MedQAServer server = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0).withApiKey("k"), medqa)) {
-            OpenAiChatModel openAi = OpenAiChatModel.builder().baseUrl(server.url() + "/v1").apiKey("k").modelName("tiny")
-                    .temperature(0.0).maxTokens(12).build();
-            ChatResponse r = openAi.chat(ChatRequest.builder().messages(UserMessage.from("Is aspirin an NSAID?")).build());
-            String greedy = medqa.generate(medqa.chatTemplate().encode(List.of(Message.user("Is aspirin an NSAID?"))),
-                    GenerationConfig.greedy().toBuilder().maxNewTokens(12).build()).text();
+        try (MedQAServer server =
+                MedQAServer.start(ServerOptions.defaults("tiny").withPort(0).withApiKey("k"), medqa)) {
+            OpenAiChatModel openAi = OpenAiChatModel.builder()
+                    .baseUrl(server.url() + "/v1")
+                    .apiKey("k")
+                    .modelName("tiny")
+                    .temperature(0.0)
+                    .maxTokens(12)
+                    .build();
+            ChatResponse r = openAi.chat(ChatRequest.builder()
+                    .messages(UserMessage.from("Is aspirin an NSAID?"))
+                    .build());
+            String greedy = medqa.generate(
+                            medqa.chatTemplate().encode(List.of(Message.user("Is aspirin an NSAID?"))),
+                            GenerationConfig.greedy().toBuilder()
+                                    .maxNewTokens(12)
+                                    .build())
+                    .text();
             assertThat(r.aiMessage().text()).isEqualTo(greedy);
             assertThat(r.tokenUsage().outputTokenCount()).isPositive();
 
-            OpenAiStreamingChatModel streaming = OpenAiStreamingChatModel.builder().baseUrl(server.url() + "/v1").apiKey("k")
-                    .modelName("tiny").temperature(0.0).maxTokens(12).build();
+            OpenAiStreamingChatModel streaming = OpenAiStreamingChatModel.builder()
+                    .baseUrl(server.url() + "/v1")
+                    .apiKey("k")
+                    .modelName("tiny")
+                    .temperature(0.0)
+                    .maxTokens(12)
+                    .build();
             Collector collector = new Collector();
             streaming.chat("Is aspirin an NSAID?", collector);
-            assertThat(collector.done.get(60, TimeUnit.SECONDS).aiMessage().text()).isEqualTo(greedy);
+            assertThat(collector.done.get(60, TimeUnit.SECONDS).aiMessage().text())
+                    .isEqualTo(greedy);
             assertThat(collector.pieces.toString()).isEqualTo(greedy);
         }
     }

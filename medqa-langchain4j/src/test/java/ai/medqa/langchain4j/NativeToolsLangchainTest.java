@@ -32,22 +32,40 @@ import org.junit.jupiter.api.io.TempDir;
 class NativeToolsLangchainTest {
     @TempDir
     static Path dir;
+
     static MedQA medqa;
 
     @BeforeAll
     static void load() throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(MedQALangchainTest.TOKENIZERS.resolve("mistral-v0.3-tools/golden.json").toFile());
-        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(MedQALangchainTest.TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(MedQALangchainTest.TOKENIZERS
+                .resolve("mistral-v0.3-tools/golden.json")
+                .toFile());
+        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(MedQALangchainTest.TOKENIZERS
+                .resolve("mistral-7b-v0.1/tokenizer.json")
+                .toFile());
         int id = golden.get("first_id").asInt();
         for (JsonNode t : golden.get("tool_tokens")) {
-            ((ArrayNode) json.get("added_tokens")).addObject().put("id", id++).put("content", t.asText())
-                    .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
+            ((ArrayNode) json.get("added_tokens"))
+                    .addObject()
+                    .put("id", id++)
+                    .put("content", t.asText())
+                    .put("single_word", false)
+                    .put("lstrip", false)
+                    .put("rstrip", false)
+                    .put("normalized", false)
                     .put("special", true);
         }
         RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, id, 2048, 0), DType.F32, 19);
         Files.writeString(dir.resolve("tokenizer.json"), json.toString());
-        Files.writeString(dir.resolve("tokenizer_config.json"), Json.MAPPER.createObjectNode().put("bos_token", "<s>")
-                .put("eos_token", "</s>").put("legacy", true).put("chat_template", golden.get("chat_template").asText()).toString());
+        Files.writeString(
+                dir.resolve("tokenizer_config.json"),
+                Json.MAPPER
+                        .createObjectNode()
+                        .put("bos_token", "<s>")
+                        .put("eos_token", "</s>")
+                        .put("legacy", true)
+                        .put("chat_template", golden.get("chat_template").asText())
+                        .toString());
         medqa = MedQA.builder().model(dir).build();
     }
 
@@ -59,18 +77,28 @@ class NativeToolsLangchainTest {
     @Test
     void aRequiredCallInTheModelsSyntaxAndItsResultBack() {
         try (MedQAChatModel model = MedQAChatModel.of(medqa, StructuredLangchainTest.defaults(5), "tiny-v03")) {
-            ChatRequest ask = ChatRequest.builder().messages(UserMessage.from("Class of metoprolol?"))
-                    .toolSpecifications(StructuredLangchainTest.LOOKUP).toolChoice(ToolChoice.REQUIRED).build();
+            ChatRequest ask = ChatRequest.builder()
+                    .messages(UserMessage.from("Class of metoprolol?"))
+                    .toolSpecifications(StructuredLangchainTest.LOOKUP)
+                    .toolChoice(ToolChoice.REQUIRED)
+                    .build();
             ChatResponse r = model.chat(ask);
             assertThat(r.finishReason()).isEqualTo(FinishReason.TOOL_EXECUTION);
             ToolExecutionRequest call = r.aiMessage().toolExecutionRequests().get(0);
             assertThat(call.id()).matches("[A-Za-z0-9]{9}");
             assertThat(call.name()).isEqualTo("drug_class");
-            assertThat(Json.MAPPER.readTree(call.arguments()).get("name").isTextual()).isTrue();
+            assertThat(Json.MAPPER.readTree(call.arguments()).get("name").isTextual())
+                    .isTrue();
 
-            ChatRequest back = ChatRequest.builder().messages(UserMessage.from("Class of metoprolol?"), AiMessage.from(call),
-                    ToolExecutionResultMessage.from(call, "beta blocker")).toolSpecifications(StructuredLangchainTest.LOOKUP).build();
-            assertThat(model.chat(back).finishReason()).isIn(FinishReason.STOP, FinishReason.LENGTH, FinishReason.TOOL_EXECUTION);
+            ChatRequest back = ChatRequest.builder()
+                    .messages(
+                            UserMessage.from("Class of metoprolol?"),
+                            AiMessage.from(call),
+                            ToolExecutionResultMessage.from(call, "beta blocker"))
+                    .toolSpecifications(StructuredLangchainTest.LOOKUP)
+                    .build();
+            assertThat(model.chat(back).finishReason())
+                    .isIn(FinishReason.STOP, FinishReason.LENGTH, FinishReason.TOOL_EXECUTION);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new AssertionError(e);
         }

@@ -14,7 +14,6 @@ import dev.langchain4j.agent.tool.P;
 import dev.langchain4j.agent.tool.Tool;
 import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.agent.tool.ToolSpecification;
-import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.request.ChatRequest;
@@ -44,13 +43,16 @@ import org.junit.jupiter.api.io.TempDir;
 class StructuredLangchainTest {
     @TempDir
     static Path dir;
+
     static MedQA medqa;
 
     @BeforeAll
     static void load() throws Exception {
         RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 4096, 0), DType.F32, 13);
-        Files.copy(MedQALangchainTest.TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
-        Files.copy(MedQALangchainTest.TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+        Files.copy(
+                MedQALangchainTest.TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.copy(
+                MedQALangchainTest.TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
                 dir.resolve("tokenizer_config.json"));
         medqa = MedQA.builder().model(dir).build();
     }
@@ -61,28 +63,48 @@ class StructuredLangchainTest {
     }
 
     static GenerationConfig defaults(long seed) {
-        return GenerationConfig.sampling().toBuilder().seed(seed).maxNewTokens(200).build();
+        return GenerationConfig.sampling().toBuilder()
+                .seed(seed)
+                .maxNewTokens(200)
+                .build();
     }
 
-    static final ToolSpecification LOOKUP = ToolSpecification.builder().name("drug_class").description("A drug's class")
-            .parameters(JsonObjectSchema.builder().addStringProperty("name", "the drug").required("name").build()).build();
+    static final ToolSpecification LOOKUP = ToolSpecification.builder()
+            .name("drug_class")
+            .description("A drug's class")
+            .parameters(JsonObjectSchema.builder()
+                    .addStringProperty("name", "the drug")
+                    .required("name")
+                    .build())
+            .build();
 
     @Test
     void toolRequestsComeBackAsLangchainToolExecutionRequests() throws Exception {
         try (MedQAChatModel model = MedQAChatModel.of(medqa, defaults(3), "tiny")) {
-            ChatRequest ask = ChatRequest.builder().messages(UserMessage.from("What class is aspirin?"))
-                    .toolSpecifications(LOOKUP).toolChoice(ToolChoice.REQUIRED).build();
+            ChatRequest ask = ChatRequest.builder()
+                    .messages(UserMessage.from("What class is aspirin?"))
+                    .toolSpecifications(LOOKUP)
+                    .toolChoice(ToolChoice.REQUIRED)
+                    .build();
             ChatResponse r = model.chat(ask);
             assertThat(r.finishReason()).isEqualTo(FinishReason.TOOL_EXECUTION);
             ToolExecutionRequest call = r.aiMessage().toolExecutionRequests().get(0);
             assertThat(call.name()).isEqualTo("drug_class");
-            assertThat(Json.MAPPER.readTree(call.arguments()).get("name").isTextual()).isTrue();
+            assertThat(Json.MAPPER.readTree(call.arguments()).get("name").isTextual())
+                    .isTrue();
             // The result goes back; with "auto" the model may reply or call again, in valid form either way.
-            ChatRequest back = ChatRequest.builder().messages(UserMessage.from("What class is aspirin?"), r.aiMessage(),
-                    ToolExecutionResultMessage.from(call, "NSAID")).toolSpecifications(LOOKUP).build();
+            ChatRequest back = ChatRequest.builder()
+                    .messages(
+                            UserMessage.from("What class is aspirin?"),
+                            r.aiMessage(),
+                            ToolExecutionResultMessage.from(call, "NSAID"))
+                    .toolSpecifications(LOOKUP)
+                    .build();
             ChatResponse answer = model.chat(back);
             assertThat(answer.finishReason()).isIn(FinishReason.STOP, FinishReason.TOOL_EXECUTION);
-            assertThat(answer.aiMessage().hasToolExecutionRequests() || answer.aiMessage().text() != null).isTrue();
+            assertThat(answer.aiMessage().hasToolExecutionRequests()
+                            || answer.aiMessage().text() != null)
+                    .isTrue();
         }
     }
 
@@ -90,10 +112,15 @@ class StructuredLangchainTest {
     @Test
     void streamedToolCallsComeInPieces() throws Exception {
         try (MedQAStreamingChatModel model = MedQAStreamingChatModel.of(medqa, defaults(3), "tiny")) {
-            ChatRequest ask = ChatRequest.builder().messages(UserMessage.from("What class is aspirin?"))
-                    .toolSpecifications(LOOKUP).toolChoice(ToolChoice.REQUIRED).build();
-            List<dev.langchain4j.model.chat.response.PartialToolCall> partials = new java.util.concurrent.CopyOnWriteArrayList<>();
-            List<dev.langchain4j.model.chat.response.CompleteToolCall> completes = new java.util.concurrent.CopyOnWriteArrayList<>();
+            ChatRequest ask = ChatRequest.builder()
+                    .messages(UserMessage.from("What class is aspirin?"))
+                    .toolSpecifications(LOOKUP)
+                    .toolChoice(ToolChoice.REQUIRED)
+                    .build();
+            List<dev.langchain4j.model.chat.response.PartialToolCall> partials =
+                    new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<dev.langchain4j.model.chat.response.CompleteToolCall> completes =
+                    new java.util.concurrent.CopyOnWriteArrayList<>();
             java.util.concurrent.CompletableFuture<ChatResponse> done = new java.util.concurrent.CompletableFuture<>();
             model.chat(ask, new dev.langchain4j.model.chat.response.StreamingChatResponseHandler() {
                 @Override
@@ -129,16 +156,20 @@ class StructuredLangchainTest {
                     assertThat(p.name()).isEqualTo(calls.get(index).name());
                     args.append(p.partialArguments());
                 });
-                assertThat(Json.MAPPER.readTree(args.toString())).isEqualTo(Json.MAPPER.readTree(calls.get(i).arguments()));
+                assertThat(Json.MAPPER.readTree(args.toString()))
+                        .isEqualTo(Json.MAPPER.readTree(calls.get(i).arguments()));
                 assertThat(completes.get(i).toolExecutionRequest()).isEqualTo(calls.get(i));
             }
         }
     }
 
-    enum Answer { YES, NO, MAYBE }
-
-    record Verdict(Answer answer, String explanation, List<String> evidence) {
+    enum Answer {
+        YES,
+        NO,
+        MAYBE
     }
+
+    record Verdict(Answer answer, String explanation, List<String> evidence) {}
 
     interface Assistant {
         Verdict judge(String question);
@@ -162,8 +193,11 @@ class StructuredLangchainTest {
         for (long seed = 0; seed < 6; seed++) {
             try (MedQAChatModel model = MedQAChatModel.of(medqa, defaults(seed), "tiny")) {
                 Formulary formulary = new Formulary();
-                Assistant assistant = AiServices.builder(Assistant.class).chatModel(model).tools(formulary)
-                        .maxSequentialToolsInvocations(4).build();
+                Assistant assistant = AiServices.builder(Assistant.class)
+                        .chatModel(model)
+                        .tools(formulary)
+                        .maxSequentialToolsInvocations(4)
+                        .build();
                 try {
                     Verdict v = assistant.judge("Is aspirin an NSAID?");
                     assertThat(v.answer()).isNotNull();
@@ -188,27 +222,54 @@ class StructuredLangchainTest {
 
     @Test
     void langchainsOpenAiClientGetsSchemaAnswersAndToolCallsFromMedqaServe() throws Exception {
-        try (MedQAServer server = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0), medqa)) {
-            JsonSchema schema = JsonSchema.builder().name("verdict").rootElement(JsonObjectSchema.builder()
-                    .addEnumProperty("answer", List.of("yes", "no", "maybe")).addStringProperty("explanation")
-                    .required("answer", "explanation").build()).build();
-            OpenAiChatModel openAi = OpenAiChatModel.builder().baseUrl(server.url() + "/v1").apiKey("none").modelName("tiny")
-                    .temperature(1.0).seed(5).maxTokens(200).strictJsonSchema(true).build();
-            ChatResponse r = openAi.chat(ChatRequest.builder().messages(UserMessage.from("Is aspirin an NSAID?"))
-                    .responseFormat(ResponseFormat.builder().type(dev.langchain4j.model.chat.request.ResponseFormatType.JSON)
-                            .jsonSchema(schema).build()).build());
+        try (MedQAServer server =
+                MedQAServer.start(ServerOptions.defaults("tiny").withPort(0), medqa)) {
+            JsonSchema schema = JsonSchema.builder()
+                    .name("verdict")
+                    .rootElement(JsonObjectSchema.builder()
+                            .addEnumProperty("answer", List.of("yes", "no", "maybe"))
+                            .addStringProperty("explanation")
+                            .required("answer", "explanation")
+                            .build())
+                    .build();
+            OpenAiChatModel openAi = OpenAiChatModel.builder()
+                    .baseUrl(server.url() + "/v1")
+                    .apiKey("none")
+                    .modelName("tiny")
+                    .temperature(1.0)
+                    .seed(5)
+                    .maxTokens(200)
+                    .strictJsonSchema(true)
+                    .build();
+            ChatResponse r = openAi.chat(ChatRequest.builder()
+                    .messages(UserMessage.from("Is aspirin an NSAID?"))
+                    .responseFormat(ResponseFormat.builder()
+                            .type(dev.langchain4j.model.chat.request.ResponseFormatType.JSON)
+                            .jsonSchema(schema)
+                            .build())
+                    .build());
             JsonNode verdict = Json.MAPPER.readTree(r.aiMessage().text());
             assertThat(verdict.get("answer").asText()).isIn("yes", "no", "maybe");
             assertThat(verdict.get("explanation").isTextual()).isTrue();
 
-            ChatResponse call = openAi.chat(ChatRequest.builder().messages(UserMessage.from("What class is aspirin?"))
-                    .toolSpecifications(LOOKUP).toolChoice(ToolChoice.REQUIRED).build());
+            ChatResponse call = openAi.chat(ChatRequest.builder()
+                    .messages(UserMessage.from("What class is aspirin?"))
+                    .toolSpecifications(LOOKUP)
+                    .toolChoice(ToolChoice.REQUIRED)
+                    .build());
             assertThat(call.aiMessage().hasToolExecutionRequests()).isTrue();
             ToolExecutionRequest t = call.aiMessage().toolExecutionRequests().get(0);
             assertThat(t.name()).isEqualTo("drug_class");
-            ChatResponse after = openAi.chat(ChatRequest.builder().messages(UserMessage.from("What class is aspirin?"),
-                    call.aiMessage(), ToolExecutionResultMessage.from(t, "NSAID")).toolSpecifications(LOOKUP).build());
-            assertThat(after.aiMessage().hasToolExecutionRequests() || after.aiMessage().text() != null).isTrue();
+            ChatResponse after = openAi.chat(ChatRequest.builder()
+                    .messages(
+                            UserMessage.from("What class is aspirin?"),
+                            call.aiMessage(),
+                            ToolExecutionResultMessage.from(t, "NSAID"))
+                    .toolSpecifications(LOOKUP)
+                    .build());
+            assertThat(after.aiMessage().hasToolExecutionRequests()
+                            || after.aiMessage().text() != null)
+                    .isTrue();
         }
     }
 }

@@ -15,7 +15,8 @@ class NoNativeDependencyTest {
         assertThatThrownBy(() -> Class.forName("ai.djl.ndarray.NDArray")).isInstanceOf(ClassNotFoundException.class);
         assertThatThrownBy(() -> Class.forName("ai.djl.huggingface.tokenizers.HuggingFaceTokenizer"))
                 .isInstanceOf(ClassNotFoundException.class);
-        assertThatThrownBy(() -> Class.forName("dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel"))
+        assertThatThrownBy(() ->
+                        Class.forName("dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel"))
                 .isInstanceOf(ClassNotFoundException.class);
     }
 }

@@ -8,7 +8,6 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.GenerationConfigException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -29,6 +28,7 @@ final class ApiRequest {
     final Integer maxTokens;
     /** -1: no logprobs; else how many most likely tokens per step ({@code top_logprobs}, or completions' {@code logprobs}). */
     final int logprobs;
+
     final Tools tools; // null: no tool calling
     final Constraint constraint; // null: free text (or the tools' constraint)
     private final GenerationConfig.Builder settings;
@@ -52,9 +52,14 @@ final class ApiRequest {
             model = m.asText();
             adapter = model;
         } else {
-            throw new ApiException(404, "invalid_request_error", "model_not_found", "model",
+            throw new ApiException(
+                    404,
+                    "invalid_request_error",
+                    "model_not_found",
+                    "model",
                     "The model `" + m.asText() + "` does not exist (served: " + servedName
-                            + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").", Map.of());
+                            + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").",
+                    Map.of());
         }
         if (chat) {
             // Bound to the model's template: native tool calls where it renders tools (Tools.forTemplate).
@@ -103,7 +108,9 @@ final class ApiRequest {
             }
         }
         JsonNode functionCall = body.get("function_call");
-        if (functionCall != null && !functionCall.isNull() && !(functionCall.isTextual() && functionCall.asText().equals("none"))) {
+        if (functionCall != null
+                && !functionCall.isNull()
+                && !(functionCall.isTextual() && functionCall.asText().equals("none"))) {
             asked.add("function_call"); // the deprecated form of tools: use tools and tool_choice
         }
         for (String f : new String[] {"presence_penalty", "frequency_penalty"}) {
@@ -125,10 +132,15 @@ final class ApiRequest {
             asked.add("suffix");
         }
         if (!asked.isEmpty()) {
-            throw new ApiException(400, "invalid_request_error", "unsupported_parameter", asked.get(0),
+            throw new ApiException(
+                    400,
+                    "invalid_request_error",
+                    "unsupported_parameter",
+                    asked.get(0),
                     String.join(", ", asked) + ": not supported by this server yet; leave "
                             + (asked.size() == 1 ? "it" : "them") + " out (the answer would not follow "
-                            + (asked.size() == 1 ? "it" : "them") + ")", Map.of());
+                            + (asked.size() == 1 ? "it" : "them") + ")",
+                    Map.of());
         }
     }
 
@@ -142,7 +154,8 @@ final class ApiRequest {
             String m = e.getMessage();
             if (field == null) { // the message starts with the field it is about ("tools[0].function.name: ...")
                 int colon = m.indexOf(": ");
-                throw ApiException.invalid(colon > 0 ? m.substring(0, colon) : "tools", colon > 0 ? m.substring(colon + 2) : m);
+                throw ApiException.invalid(
+                        colon > 0 ? m.substring(0, colon) : "tools", colon > 0 ? m.substring(colon + 2) : m);
             }
             throw ApiException.invalid(field, m);
         }
@@ -172,10 +185,11 @@ final class ApiRequest {
         JsonNode format = body.get("response_format");
         if (format != null && !format.isNull()) {
             if (!format.isObject() || !format.path("type").isTextual()) {
-                throw ApiException.invalid("response_format", "must be {\"type\": \"text\" | \"json_object\" | \"json_schema\"}");
+                throw ApiException.invalid(
+                        "response_format", "must be {\"type\": \"text\" | \"json_object\" | \"json_schema\"}");
             }
             switch (format.get("type").asText()) {
-                case "text" -> { }
+                case "text" -> {}
                 case "json_object" -> {
                     c = compiled("json_object", "response_format", Constraint::jsonObject);
                     given.add("response_format");
@@ -183,17 +197,25 @@ final class ApiRequest {
                 case "json_schema" -> {
                     JsonNode js = format.get("json_schema");
                     if (js == null || !js.isObject()) {
-                        throw ApiException.invalid("response_format.json_schema", "must be an object {name, schema, strict}");
+                        throw ApiException.invalid(
+                                "response_format.json_schema", "must be an object {name, schema, strict}");
                     }
                     JsonNode schema = js.get("schema");
                     if (schema == null || !schema.isObject()) {
-                        throw ApiException.invalid("response_format.json_schema.schema", "must be a JSON Schema object");
+                        throw ApiException.invalid(
+                                "response_format.json_schema.schema", "must be a JSON Schema object");
                     }
-                    c = compiled("schema " + schema, "response_format.json_schema.schema", () -> Constraint.jsonSchema(schema));
+                    c = compiled(
+                            "schema " + schema,
+                            "response_format.json_schema.schema",
+                            () -> Constraint.jsonSchema(schema));
                     given.add("response_format");
                 }
-                default -> throw ApiException.invalid("response_format.type", "must be text, json_object or json_schema, got \""
-                        + format.get("type").asText() + "\"");
+                default ->
+                    throw ApiException.invalid(
+                            "response_format.type",
+                            "must be text, json_object or json_schema, got \""
+                                    + format.get("type").asText() + "\"");
             }
         }
         JsonNode guidedJson = body.get("guided_json");
@@ -228,8 +250,10 @@ final class ApiRequest {
             given.add("guided_regex");
         }
         if (given.size() > 1) {
-            throw ApiException.invalid(given.get(1), "give one of response_format, guided_json, guided_choice, guided_regex; got "
-                    + String.join(" and ", given));
+            throw ApiException.invalid(
+                    given.get(1),
+                    "give one of response_format, guided_json, guided_choice, guided_regex; got "
+                            + String.join(" and ", given));
         }
         return c;
     }
@@ -239,14 +263,17 @@ final class ApiRequest {
         JsonNode list = body.get("tools");
         JsonNode choice = body.get("tool_choice");
         if (list == null || list.isNull() || (list.isArray() && list.isEmpty())) {
-            if (choice != null && !choice.isNull() && !(choice.isTextual() && choice.asText().equals("none"))) {
+            if (choice != null
+                    && !choice.isNull()
+                    && !(choice.isTextual() && choice.asText().equals("none"))) {
                 throw ApiException.invalid("tool_choice", "names a tool choice but no tools are given");
             }
             return null;
         }
         if (!list.isArray()) {
-            throw ApiException.invalid("tools", "must be an array of {\"type\": \"function\", \"function\": {name, description, "
-                    + "parameters}}");
+            throw ApiException.invalid(
+                    "tools",
+                    "must be an array of {\"type\": \"function\", \"function\": {name, description, " + "parameters}}");
         }
         List<Tools.Tool> tools = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) {
@@ -266,12 +293,16 @@ final class ApiRequest {
             if (description != null && !description.isNull() && !description.isTextual()) {
                 throw ApiException.invalid(where + ".function.description", "must be a string");
             }
-            tools.add(new Tools.Tool(f.get("name").asText(), description == null ? null : description.asText(null),
+            tools.add(new Tools.Tool(
+                    f.get("name").asText(),
+                    description == null ? null : description.asText(null),
                     f.get("parameters")));
         }
         Tools.Choice how;
         String named = null;
-        if (choice == null || choice.isNull() || (choice.isTextual() && choice.asText().equals("auto"))) {
+        if (choice == null
+                || choice.isNull()
+                || (choice.isTextual() && choice.asText().equals("auto"))) {
             how = Tools.Choice.AUTO;
         } else if (choice.isTextual() && choice.asText().equals("none")) {
             return null;
@@ -281,8 +312,10 @@ final class ApiRequest {
             how = Tools.Choice.NAMED;
             named = choice.get("function").get("name").asText();
         } else {
-            throw ApiException.invalid("tool_choice", "must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
-                    + "\"function\": {\"name\": ...}}, got " + choice);
+            throw ApiException.invalid(
+                    "tool_choice",
+                    "must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
+                            + "\"function\": {\"name\": ...}}, got " + choice);
         }
         JsonNode reply = replySchema(body);
         String key = "tools " + how + " " + named + " " + list + " " + reply;
@@ -294,7 +327,8 @@ final class ApiRequest {
     private static JsonNode replySchema(JsonNode body) {
         for (String guided : new String[] {"guided_json", "guided_choice", "guided_regex"}) {
             if (body.hasNonNull(guided)) {
-                throw ApiException.invalid(guided, "cannot be combined with tools (response_format can: it shapes the reply)");
+                throw ApiException.invalid(
+                        guided, "cannot be combined with tools (response_format can: it shapes the reply)");
             }
         }
         JsonNode format = body.get("response_format");
@@ -312,7 +346,8 @@ final class ApiRequest {
         };
     }
 
-    static ApiRequest parse(JsonNode body, boolean chat, String servedName, Set<String> adapters, ChatTemplate template) {
+    static ApiRequest parse(
+            JsonNode body, boolean chat, String servedName, Set<String> adapters, ChatTemplate template) {
         return new ApiRequest(body, chat, servedName, adapters, template);
     }
 
@@ -412,7 +447,11 @@ final class ApiRequest {
             }
             String role = msg.get("role").asText();
             if (role.equals("function") || msg.hasNonNull("function_call")) {
-                throw new ApiException(400, "invalid_request_error", "unsupported_parameter", where + ".role",
+                throw new ApiException(
+                        400,
+                        "invalid_request_error",
+                        "unsupported_parameter",
+                        where + ".role",
                         where + ": function messages (deprecated) are not supported; use tool_calls and role \"tool\"",
                         Map.of());
             }
@@ -422,8 +461,9 @@ final class ApiRequest {
                     throw ApiException.invalid(where + ".tool_call_id", "is required: the id of the call this answers");
                 }
                 if (!callIds.contains(callId.asText())) {
-                    throw ApiException.invalid(where + ".tool_call_id", "\"" + callId.asText()
-                            + "\" is not the id of a tool call of an earlier assistant message");
+                    throw ApiException.invalid(
+                            where + ".tool_call_id",
+                            "\"" + callId.asText() + "\" is not the id of a tool call of an earlier assistant message");
                 }
                 out.add(Message.toolResult(callId.asText(), content(msg.get("content"), where + ".content")));
                 continue;
@@ -432,8 +472,11 @@ final class ApiRequest {
                 List<Tools.Call> calls = toolCalls(msg.get("tool_calls"), where + ".tool_calls");
                 calls.forEach(c -> callIds.add(c.id()));
                 JsonNode text = msg.get("content");
-                out.add(new Message(Message.Role.ASSISTANT, text == null || text.isNull() ? "" : content(text, where + ".content"),
-                        calls, null));
+                out.add(new Message(
+                        Message.Role.ASSISTANT,
+                        text == null || text.isNull() ? "" : content(text, where + ".content"),
+                        calls,
+                        null));
                 continue;
             }
             String content = content(msg.get("content"), where + ".content");
@@ -441,8 +484,10 @@ final class ApiRequest {
                 case "system", "developer" -> out.add(Message.system(content));
                 case "user" -> out.add(Message.user(content));
                 case "assistant" -> out.add(Message.assistant(content));
-                default -> throw ApiException.invalid(where + ".role",
-                        "the chat template has no role '" + role + "' (system, user, assistant, tool)");
+                default ->
+                    throw ApiException.invalid(
+                            where + ".role",
+                            "the chat template has no role '" + role + "' (system, user, assistant, tool)");
             }
         }
         return out;
@@ -459,16 +504,20 @@ final class ApiRequest {
             JsonNode c = calls.get(i);
             JsonNode f = c.path("function");
             if (!f.path("name").isTextual() || !f.path("arguments").isTextual()) {
-                throw ApiException.invalid(where + "[" + i + "].function", "must have a name and arguments (a JSON string)");
+                throw ApiException.invalid(
+                        where + "[" + i + "].function", "must have a name and arguments (a JSON string)");
             }
             JsonNode args;
             try {
                 args = ai.medqa.common.Json.MAPPER.readTree(f.get("arguments").asText());
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw ApiException.invalid(where + "[" + i + "].function.arguments", "must be a JSON object as a string");
+                throw ApiException.invalid(
+                        where + "[" + i + "].function.arguments", "must be a JSON object as a string");
             }
             if (!c.path("id").isTextual() || !ID.matcher(c.get("id").asText()).matches()) {
-                throw ApiException.invalid(where + "[" + i + "].id", "must be 1-64 letters, digits, _ or - (the id a tool message answers)");
+                throw ApiException.invalid(
+                        where + "[" + i + "].id",
+                        "must be 1-64 letters, digits, _ or - (the id a tool message answers)");
             }
             out.add(new Tools.Call(c.get("id").asText(), f.get("name").asText(), args));
         }
@@ -483,7 +532,8 @@ final class ApiRequest {
         if (node != null && node.isArray()) {
             StringBuilder s = new StringBuilder();
             for (JsonNode part : node) {
-                if (!"text".equals(part.path("type").asText()) || !part.path("text").isTextual()) {
+                if (!"text".equals(part.path("type").asText())
+                        || !part.path("text").isTextual()) {
                     throw ApiException.invalid(where, "only text parts are supported");
                 }
                 s.append(part.get("text").asText());

@@ -20,6 +20,7 @@ final class CompletionRecords {
     private final Map<String, ObjectNode> records = new LinkedHashMap<>();
     /** The text of completions still streaming, read when voted on (so a vote records what was seen). */
     private final Map<String, StringBuilder> streaming = new java.util.concurrent.ConcurrentHashMap<>();
+
     private final Map<String, Long> sizes = new java.util.HashMap<>();
     private long chars;
 

@@ -2,9 +2,9 @@ package ai.medqa.server;
 
 import ai.medqa.MedQA;
 import ai.medqa.chat.ChatTemplateException;
-import ai.medqa.common.Json;
 import ai.medqa.chat.ToolStream;
 import ai.medqa.chat.Tools;
+import ai.medqa.common.Json;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
@@ -69,6 +69,7 @@ public final class MedQAServer implements AutoCloseable {
     static final int REQUEST_SECONDS = 20;
     /** Largest vote body, and votes accepted per minute: the feedback file is training data. */
     static final int MAX_VOTE_BYTES = 64 * 1024;
+
     static final int VOTES_PER_MINUTE = 60;
 
     static {
@@ -94,6 +95,7 @@ public final class MedQAServer implements AutoCloseable {
     private final CompletionRecords completions = new CompletionRecords();
     /** Adapters being removed: hidden from new requests, freed when no request uses them. */
     private final Set<String> retiring = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private volatile BatchEngine engine;
     private volatile boolean ownsModel;
     private boolean closed; // guarded by this
@@ -119,10 +121,14 @@ public final class MedQAServer implements AutoCloseable {
         http.setExecutor(handlers);
         http.createContext("/", this::handle);
         http.start();
-        log.info("listening on http://{}:{}/ ({})", options.host(), port(),
+        log.info(
+                "listening on http://{}:{}/ ({})",
+                options.host(),
+                port(),
                 options.apiKey() == null ? "no API key" : "API key required");
         if (!isLoopback(options.host()) && options.apiKey() == null) {
-            log.warn("serving on {} without an API key: anyone who reaches this port can use the model", options.host());
+            log.warn(
+                    "serving on {} without an API key: anyone who reaches this port can use the model", options.host());
         }
     }
 
@@ -133,8 +139,8 @@ public final class MedQAServer implements AutoCloseable {
      */
     private static ExecutorService handlerPool(ServerOptions options) {
         int threads = handlerThreads(options);
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
-                new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(
+                threads, threads, 30, TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
                     Thread t = new Thread(null, r, "medqa-http", 512 * 1024);
                     t.setDaemon(true);
                     return t;
@@ -152,14 +158,16 @@ public final class MedQAServer implements AutoCloseable {
     public static MedQAServer start(ServerOptions options, Callable<MedQA> loader) throws IOException {
         MedQAServer server = new MedQAServer(options);
         server.ownsModel = true;
-        Thread t = new Thread(() -> {
-            try {
-                server.ready(loader.call());
-            } catch (Exception | Error e) {
-                log.error("loading the model failed", e);
-                server.model.completeExceptionally(e);
-            }
-        }, "medqa-load");
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        server.ready(loader.call());
+                    } catch (Exception | Error e) {
+                        log.error("loading the model failed", e);
+                        server.model.completeExceptionally(e);
+                    }
+                },
+                "medqa-load");
         t.setDaemon(true);
         t.start();
         return server;
@@ -252,8 +260,15 @@ public final class MedQAServer implements AutoCloseable {
         } catch (Exception | Error e) {
             log.error("{} {} failed", ex.getRequestMethod(), path, e);
             status = 500;
-            sendError(ex, new ApiException(500, "server_error", "internal_error", null,
-                    "internal error: " + e.getMessage(), Map.of()));
+            sendError(
+                    ex,
+                    new ApiException(
+                            500,
+                            "server_error",
+                            "internal_error",
+                            null,
+                            "internal error: " + e.getMessage(),
+                            Map.of()));
         } finally {
             metrics.request(endpoint, status);
             ex.close();
@@ -283,10 +298,19 @@ public final class MedQAServer implements AutoCloseable {
 
     private static String endpoint(String path) {
         return switch (path) {
-            case "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/feedback", "/v1/adapters", "/health",
+            case "/v1/chat/completions",
+                    "/v1/completions",
+                    "/v1/models",
+                    "/v1/feedback",
+                    "/v1/adapters",
+                    "/health",
                     "/metrics" -> path;
-            default -> path.startsWith("/v1/models/") ? "/v1/models/{id}" : path.startsWith("/v1/adapters/")
-                    ? "/v1/adapters/{name}" : path.startsWith("/v1/") ? "/v1/other" : "/page";
+            default ->
+                path.startsWith("/v1/models/")
+                        ? "/v1/models/{id}"
+                        : path.startsWith("/v1/adapters/")
+                                ? "/v1/adapters/{name}"
+                                : path.startsWith("/v1/") ? "/v1/other" : "/page";
         };
     }
 
@@ -324,7 +348,12 @@ public final class MedQAServer implements AutoCloseable {
         }
         if (path.startsWith("/v1/adapters/")) {
             if (!method.equals("DELETE")) {
-                throw new ApiException(405, "invalid_request_error", "method_not_allowed", null, "use DELETE, not " + method,
+                throw new ApiException(
+                        405,
+                        "invalid_request_error",
+                        "method_not_allowed",
+                        null,
+                        "use DELETE, not " + method,
                         Map.of("Allow", "DELETE"));
             }
             return removeAdapter(ex, medqa, path.substring("/v1/adapters/".length())); // getPath() is decoded
@@ -346,8 +375,9 @@ public final class MedQAServer implements AutoCloseable {
                 requireMethod(ex, "POST");
                 yield complete(ex, medqa, false);
             }
-            default -> throw new ApiException(404, "invalid_request_error", "not_found", null, "no such endpoint: " + path,
-                    Map.of());
+            default ->
+                throw new ApiException(
+                        404, "invalid_request_error", "not_found", null, "no such endpoint: " + path, Map.of());
         };
     }
 
@@ -360,8 +390,13 @@ public final class MedQAServer implements AutoCloseable {
             }
             return;
         }
-        throw new ApiException(405, "invalid_request_error", "method_not_allowed", null,
-                "use " + expected + ", not " + method, Map.of("Allow", expected.equals("GET") ? "GET, HEAD" : expected));
+        throw new ApiException(
+                405,
+                "invalid_request_error",
+                "method_not_allowed",
+                null,
+                "use " + expected + ", not " + method,
+                Map.of("Allow", expected.equals("GET") ? "GET, HEAD" : expected));
     }
 
     private void authorize(HttpExchange ex) {
@@ -369,11 +404,20 @@ public final class MedQAServer implements AutoCloseable {
             return;
         }
         String header = ex.getRequestHeaders().getFirst("Authorization");
-        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
-        if (!MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), options.apiKey().getBytes(StandardCharsets.UTF_8))) {
-            throw new ApiException(401, "invalid_request_error", "invalid_api_key", null,
-                    header == null ? "this server needs an API key: send Authorization: Bearer KEY"
-                            : "incorrect API key", Map.of("WWW-Authenticate", "Bearer"));
+        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+                ? header.substring(7).trim()
+                : "";
+        if (!MessageDigest.isEqual(
+                given.getBytes(StandardCharsets.UTF_8), options.apiKey().getBytes(StandardCharsets.UTF_8))) {
+            throw new ApiException(
+                    401,
+                    "invalid_request_error",
+                    "invalid_api_key",
+                    null,
+                    header == null
+                            ? "this server needs an API key: send Authorization: Bearer KEY"
+                            : "incorrect API key",
+                    Map.of("WWW-Authenticate", "Bearer"));
         }
     }
 
@@ -382,8 +426,8 @@ public final class MedQAServer implements AutoCloseable {
             throw new ApiException(503, "server_error", "load_failed", null, "the model failed to load", Map.of());
         }
         if (!model.isDone()) {
-            throw new ApiException(503, "server_error", "loading", null, "the model is still loading",
-                    Map.of("Retry-After", "5"));
+            throw new ApiException(
+                    503, "server_error", "loading", null, "the model is still loading", Map.of("Retry-After", "5"));
         }
         return model.join();
     }
@@ -394,7 +438,8 @@ public final class MedQAServer implements AutoCloseable {
         if (model.isCompletedExceptionally()) {
             return send(ex, 500, "application/json", "{\"status\":\"failed\"}");
         }
-        return model.isDone() ? send(ex, 200, "application/json", "{\"status\":\"ok\"}")
+        return model.isDone()
+                ? send(ex, 200, "application/json", "{\"status\":\"ok\"}")
                 : send(ex, 503, "application/json", "{\"status\":\"loading\"}");
     }
 
@@ -404,10 +449,14 @@ public final class MedQAServer implements AutoCloseable {
                 throw new ApiException(404, "invalid_request_error", "not_found", null, "no page " + name, Map.of());
             }
             byte[] body = in.readAllBytes();
-            String type = name.endsWith(".html") ? "text/html; charset=utf-8"
+            String type = name.endsWith(".html")
+                    ? "text/html; charset=utf-8"
                     : name.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
-            ex.getResponseHeaders().set("Content-Security-Policy", "default-src 'self'; script-src 'self'; "
-                    + "style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
+            ex.getResponseHeaders()
+                    .set(
+                            "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; "
+                                    + "style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
             return send(ex, 200, type, body);
         }
     }
@@ -440,13 +489,22 @@ public final class MedQAServer implements AutoCloseable {
         JsonNode body = readJson(ex);
         String name = body.path("name").asText("");
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
-            throw ApiException.invalid("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
-                    + "digit, got " + body.get("name"));
+            throw ApiException.invalid(
+                    "name",
+                    "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or " + "digit, got "
+                            + body.get("name"));
         }
         if (name.equals(options.servedModelName()) || medqa.adapters().contains(name)) {
-            throw new ApiException(409, "invalid_request_error", "name_in_use", "name", "the name " + name + " is in use"
-                    + (retiring.contains(name) ? " (its adapter is being removed)" : "") + "; DELETE /v1/adapters/" + name
-                    + " first, or choose another", Map.of());
+            throw new ApiException(
+                    409,
+                    "invalid_request_error",
+                    "name_in_use",
+                    "name",
+                    "the name " + name + " is in use"
+                            + (retiring.contains(name) ? " (its adapter is being removed)" : "")
+                            + "; DELETE /v1/adapters/" + name
+                            + " first, or choose another",
+                    Map.of());
         }
         if (!body.path("path").isTextual() || body.get("path").asText().isBlank()) {
             throw ApiException.invalid("path", "must be the adapter's folder under " + root);
@@ -455,26 +513,38 @@ public final class MedQAServer implements AutoCloseable {
         try {
             dir = root.resolve(body.get("path").asText()).toRealPath();
         } catch (IOException | java.nio.file.InvalidPathException e) {
-            throw ApiException.invalid("path", "no such folder under " + root + ": " + body.get("path").asText());
+            throw ApiException.invalid(
+                    "path",
+                    "no such folder under " + root + ": " + body.get("path").asText());
         }
         if (!dir.startsWith(root) || dir.equals(root) || !Files.isDirectory(dir)) {
-            throw ApiException.invalid("path", "must be a folder under " + root + " (--adapters-dir), got "
-                    + body.get("path").asText());
+            throw ApiException.invalid(
+                    "path",
+                    "must be a folder under " + root + " (--adapters-dir), got "
+                            + body.get("path").asText());
         }
         try {
             engine.betweenSteps(() -> {
-                medqa.addAdapter(name, dir);
-                return null;
-            }).get(5, TimeUnit.MINUTES);
+                        medqa.addAdapter(name, dir);
+                        return null;
+                    })
+                    .get(5, TimeUnit.MINUTES);
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             throw ApiException.invalid("path", "adapter " + name + " from " + dir + " refused: " + c.getMessage());
         } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
-            throw new ApiException(503, "server_error", "busy", null, "the adapter could not be loaded in time", Map.of());
+            throw new ApiException(
+                    503, "server_error", "busy", null, "the adapter could not be loaded in time", Map.of());
         }
         log.info("adapter {} loaded from {}", name, dir);
-        return sendJson(ex, 200, Json.MAPPER.createObjectNode().put("status", "loaded").put("name", name)
-                .put("path", dir.toString()));
+        return sendJson(
+                ex,
+                200,
+                Json.MAPPER
+                        .createObjectNode()
+                        .put("status", "loaded")
+                        .put("name", name)
+                        .put("path", dir.toString()));
     }
 
     /**
@@ -486,19 +556,30 @@ public final class MedQAServer implements AutoCloseable {
         adaptersRoot();
         drain(ex);
         if (!medqa.adapters().contains(name) || !retiring.add(name)) {
-            throw new ApiException(404, "invalid_request_error", "model_not_found", "name", "no adapter " + name
-                    + " is loaded" + (retiring.contains(name) ? " (it is being removed)" : ""), Map.of());
+            throw new ApiException(
+                    404,
+                    "invalid_request_error",
+                    "model_not_found",
+                    "name",
+                    "no adapter " + name + " is loaded" + (retiring.contains(name) ? " (it is being removed)" : ""),
+                    Map.of());
         }
         boolean removed;
         try {
             removed = retire(medqa, name).get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new IllegalStateException("removing adapter " + name + ": " + e.getCause().getMessage(), e.getCause());
+            throw new IllegalStateException(
+                    "removing adapter " + name + ": " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
             removed = false;
         }
-        return sendJson(ex, removed ? 200 : 202, Json.MAPPER.createObjectNode().put("status", removed ? "removed" : "removing")
-                .put("name", name));
+        return sendJson(
+                ex,
+                removed ? 200 : 202,
+                Json.MAPPER
+                        .createObjectNode()
+                        .put("status", removed ? "removed" : "removing")
+                        .put("name", name));
     }
 
     /** Removes {@code name} between steps once no request uses it; true if that was at the first try. */
@@ -524,8 +605,14 @@ public final class MedQAServer implements AutoCloseable {
 
     private Path adaptersRoot() {
         if (options.adaptersDir() == null) {
-            throw new ApiException(404, "invalid_request_error", "adapters_fixed", null, "this server's adapters are fixed; "
-                    + "start it with --adapters-dir DIR to load and remove adapters while it runs", Map.of());
+            throw new ApiException(
+                    404,
+                    "invalid_request_error",
+                    "adapters_fixed",
+                    null,
+                    "this server's adapters are fixed; "
+                            + "start it with --adapters-dir DIR to load and remove adapters while it runs",
+                    Map.of());
         }
         try {
             return options.adaptersDir().toRealPath();
@@ -538,16 +625,26 @@ public final class MedQAServer implements AutoCloseable {
     private int model(HttpExchange ex, MedQA medqa, String rawId) throws IOException {
         String id = rawId; // getPath() is already decoded
         if (!id.equals(options.servedModelName()) && !adapters(medqa).contains(id)) {
-            throw new ApiException(404, "invalid_request_error", "model_not_found", "model", "The model `" + id
-                    + "` does not exist (served: " + options.servedModelName()
-                    + (adapters(medqa).isEmpty() ? "" : ", adapters " + adapters(medqa)) + ").", Map.of());
+            throw new ApiException(
+                    404,
+                    "invalid_request_error",
+                    "model_not_found",
+                    "model",
+                    "The model `" + id
+                            + "` does not exist (served: " + options.servedModelName()
+                            + (adapters(medqa).isEmpty() ? "" : ", adapters " + adapters(medqa)) + ").",
+                    Map.of());
         }
         return sendJson(ex, 200, modelEntry(medqa, id));
     }
 
     private ObjectNode modelEntry(MedQA medqa, String id) {
-        ObjectNode m = Json.MAPPER.createObjectNode().put("id", id).put("object", "model")
-                .put("created", Instant.now().getEpochSecond()).put("owned_by", "medqa");
+        ObjectNode m = Json.MAPPER
+                .createObjectNode()
+                .put("id", id)
+                .put("object", "model")
+                .put("created", Instant.now().getEpochSecond())
+                .put("owned_by", "medqa");
         if (!id.equals(options.servedModelName())) {
             m.put("parent", options.servedModelName());
         }
@@ -557,8 +654,13 @@ public final class MedQAServer implements AutoCloseable {
     private int feedback(HttpExchange ex) throws IOException {
         if (feedback == null) {
             drain(ex);
-            throw new ApiException(404, "invalid_request_error", "feedback_disabled", null,
-                    "this server keeps no feedback (start it with --feedback FILE)", Map.of());
+            throw new ApiException(
+                    404,
+                    "invalid_request_error",
+                    "feedback_disabled",
+                    null,
+                    "this server keeps no feedback (start it with --feedback FILE)",
+                    Map.of());
         }
         JsonNode body = readJson(ex, Math.min(MAX_VOTE_BYTES, options.maxBody()), "a vote's limit");
         ObjectNode line = Json.MAPPER.createObjectNode();
@@ -570,7 +672,8 @@ public final class MedQAServer implements AutoCloseable {
             if (chosen.get("id").equals(rejected.get("id"))) {
                 throw ApiException.invalid("rejected", "must name another completion than chosen");
             }
-            if (!chosen.path("messages").equals(rejected.path("messages")) || !chosen.path("prompt").equals(rejected.path("prompt"))) {
+            if (!chosen.path("messages").equals(rejected.path("messages"))
+                    || !chosen.path("prompt").equals(rejected.path("prompt"))) {
                 throw ApiException.invalid("rejected", "must answer the same conversation as chosen");
             }
             line.put("type", "pair");
@@ -588,8 +691,13 @@ public final class MedQAServer implements AutoCloseable {
         // Counted once the vote is valid: invalid ones do not use up the minute's votes.
         long wait = votes.acquire();
         if (wait > 0) {
-            throw new ApiException(429, "rate_limit_error", "too_many_votes", null, "at most " + VOTES_PER_MINUTE
-                    + " votes a minute are recorded; retry in " + wait + " s", Map.of("Retry-After", Long.toString(wait)));
+            throw new ApiException(
+                    429,
+                    "rate_limit_error",
+                    "too_many_votes",
+                    null,
+                    "at most " + VOTES_PER_MINUTE + " votes a minute are recorded; retry in " + wait + " s",
+                    Map.of("Retry-After", Long.toString(wait)));
         }
         try {
             feedback.append(Json.MAPPER.writeValueAsString(line));
@@ -608,9 +716,15 @@ public final class MedQAServer implements AutoCloseable {
         }
         ObjectNode record = completions.get(id.asText());
         if (record == null) {
-            throw new ApiException(404, "invalid_request_error", "unknown_completion", field, "no completion " + id.asText()
-                    + " is known here: votes name a completion this server returned since it started (the last "
-                    + CompletionRecords.CAPACITY + ")", Map.of());
+            throw new ApiException(
+                    404,
+                    "invalid_request_error",
+                    "unknown_completion",
+                    field,
+                    "no completion " + id.asText()
+                            + " is known here: votes name a completion this server returned since it started (the last "
+                            + CompletionRecords.CAPACITY + ")",
+                    Map.of());
         }
         return record;
     }
@@ -621,7 +735,11 @@ public final class MedQAServer implements AutoCloseable {
      * cast right after the user stopped it records what they saw.
      */
     private ObjectNode remember(String id, long created, ApiRequest request, GenerationConfig config) {
-        ObjectNode r = Json.MAPPER.createObjectNode().put("id", id).put("created", created).put("model", request.model);
+        ObjectNode r = Json.MAPPER
+                .createObjectNode()
+                .put("id", id)
+                .put("created", created)
+                .put("model", request.model);
         if (request.adapter == null) {
             r.putNull("adapter");
         } else {
@@ -630,7 +748,10 @@ public final class MedQAServer implements AutoCloseable {
         if (request.chat) {
             ArrayNode messages = r.putArray("messages");
             // Tool calls and results as the text turns of the generic form: feedback exports read role and content.
-            Tools.asText(request.messages).forEach(m -> messages.addObject().put("role", m.role().jsonName()).put("content", m.content()));
+            Tools.asText(request.messages)
+                    .forEach(m -> messages.addObject()
+                            .put("role", m.role().jsonName())
+                            .put("content", m.content()));
         } else {
             r.put("prompt", request.prompt);
         }
@@ -650,8 +771,6 @@ public final class MedQAServer implements AutoCloseable {
         return r;
     }
 
-
-
     /** The completion's end: its text, why it ended and its token counts (none when cancelled). */
     private void finished(ObjectNode record, String text, String finish, int promptTokens, int completionTokens) {
         synchronized (record) {
@@ -665,19 +784,26 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     private int complete(HttpExchange ex, MedQA medqa, boolean chat) throws IOException {
-        ApiRequest request = ApiRequest.parse(readJson(ex), chat, options.servedModelName(), adapters(medqa),
-                chat ? medqa.chatTemplate() : null);
+        ApiRequest request = ApiRequest.parse(
+                readJson(ex), chat, options.servedModelName(), adapters(medqa), chat ? medqa.chatTemplate() : null);
         int[] prompt = promptIds(medqa, request);
         int context = medqa.config().maxPositionEmbeddings();
         if (prompt.length >= context) {
-            throw new ApiException(400, "invalid_request_error", "context_length_exceeded", chat ? "messages" : "prompt",
+            throw new ApiException(
+                    400,
+                    "invalid_request_error",
+                    "context_length_exceeded",
+                    chat ? "messages" : "prompt",
                     "the prompt has " + prompt.length + " tokens; this model's context is " + context
-                            + " tokens, which leaves no room for an answer", Map.of());
+                            + " tokens, which leaves no room for an answer",
+                    Map.of());
         }
         GenerationConfig config = request.config(prompt.length, context, options.maxTokensCap());
         if (config.seed().isEmpty()) {
             // A seed of our drawing, so the record of this completion says how to reproduce it.
-            config = config.toBuilder().seed(java.util.concurrent.ThreadLocalRandom.current().nextLong()).build();
+            config = config.toBuilder()
+                    .seed(java.util.concurrent.ThreadLocalRandom.current().nextLong())
+                    .build();
         }
         BlockingQueue<Piece> pieces = new LinkedBlockingQueue<>();
         BatchEngine.Request job;
@@ -701,7 +827,11 @@ public final class MedQAServer implements AutoCloseable {
             throw new ApiException(404, "invalid_request_error", "model_not_found", "model", e.getMessage(), Map.of());
         } catch (BatchEngine.QueueFullException e) {
             long after = retryAfterSeconds(engine.queued() + engine.running());
-            throw new ApiException(429, "rate_limit_error", "queue_full", null,
+            throw new ApiException(
+                    429,
+                    "rate_limit_error",
+                    "queue_full",
+                    null,
                     "the server is busy (" + e.getMessage() + "); retry in about " + after + " s",
                     Map.of("Retry-After", Long.toString(after)));
         }
@@ -734,8 +864,7 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     /** A streamed token's text (possibly empty) and its log-probability (null unless asked for). */
-    private record Piece(int id, String text, TokenLogprob logprob) {
-    }
+    private record Piece(int id, String text, TokenLogprob logprob) {}
 
     /**
      * Fills a chat answer's {@code message} (or a stream's last {@code delta}): its text, or with tools
@@ -763,7 +892,9 @@ public final class MedQAServer implements AutoCloseable {
             Tools.Call c = reply.calls().get(i);
             ObjectNode call = calls.addObject();
             call.put("index", i).put("id", c.id()).put("type", "function");
-            call.putObject("function").put("name", c.name()).put("arguments", c.arguments().toString());
+            call.putObject("function")
+                    .put("name", c.name())
+                    .put("arguments", c.arguments().toString());
         }
         return "tool_calls";
     }
@@ -784,14 +915,26 @@ public final class MedQAServer implements AutoCloseable {
         try {
             return request.promptIds(medqa.chatTemplate(), medqa.tokenizer());
         } catch (ChatTemplateException | IllegalArgumentException | IllegalStateException e) {
-            throw new ApiException(400, "invalid_request_error", "invalid_messages", request.chat ? "messages" : "prompt",
-                    (request.chat ? "messages: the chat template refuses them: " : "prompt: ") + e.getMessage(), Map.of());
+            throw new ApiException(
+                    400,
+                    "invalid_request_error",
+                    "invalid_messages",
+                    request.chat ? "messages" : "prompt",
+                    (request.chat ? "messages: the chat template refuses them: " : "prompt: ") + e.getMessage(),
+                    Map.of());
         }
     }
 
     /** Writes Server-Sent Events as pieces arrive; a client that goes away cancels its generation. */
-    private int stream(HttpExchange ex, ApiRequest request, ObjectNode record, BatchEngine.Request job,
-            BlockingQueue<Piece> pieces, String id, long created) throws IOException {
+    private int stream(
+            HttpExchange ex,
+            ApiRequest request,
+            ObjectNode record,
+            BatchEngine.Request job,
+            BlockingQueue<Piece> pieces,
+            String id,
+            long created)
+            throws IOException {
         StringBuilder sent = new StringBuilder();
         completions.streaming(id, sent); // a vote cast while it streams records what was sent
         String object = request.chat ? "chat.completion.chunk" : "text_completion";
@@ -808,24 +951,28 @@ public final class MedQAServer implements AutoCloseable {
             List<TokenLogprob> held = new ArrayList<>();
             LogprobsJson logprobs = request.logprobs >= 0 ? new LogprobsJson(loaded().tokenizer()) : null;
             List<ObjectNode> toolChunks = new ArrayList<>();
-            ToolStream toolStream = request.tools == null ? null : new ToolStream(request.tools, new ToolStream.Listener() {
-                @Override
-                public void reply(String text) {
-                    toolChunks.add(chunk(id, object, created, request, text, false, null));
-                }
+            ToolStream toolStream = request.tools == null
+                    ? null
+                    : new ToolStream(request.tools, new ToolStream.Listener() {
+                        @Override
+                        public void reply(String text) {
+                            toolChunks.add(chunk(id, object, created, request, text, false, null));
+                        }
 
-                @Override
-                public void call(int index, String callId, String name) {
-                    ObjectNode call = toolCallDelta(toolChunks, id, object, created, request, index);
-                    call.put("id", callId).put("type", "function");
-                    call.putObject("function").put("name", name).put("arguments", "");
-                }
+                        @Override
+                        public void call(int index, String callId, String name) {
+                            ObjectNode call = toolCallDelta(toolChunks, id, object, created, request, index);
+                            call.put("id", callId).put("type", "function");
+                            call.putObject("function").put("name", name).put("arguments", "");
+                        }
 
-                @Override
-                public void arguments(int index, String json) {
-                    toolCallDelta(toolChunks, id, object, created, request, index).putObject("function").put("arguments", json);
-                }
-            });
+                        @Override
+                        public void arguments(int index, String json) {
+                            toolCallDelta(toolChunks, id, object, created, request, index)
+                                    .putObject("function")
+                                    .put("arguments", json);
+                        }
+                    });
             while (true) {
                 Piece piece = pieces.poll(20, TimeUnit.MILLISECONDS);
                 if (piece != null && toolStream != null) {
@@ -846,8 +993,8 @@ public final class MedQAServer implements AutoCloseable {
                 } else if (piece != null) {
                     ObjectNode c = chunk(id, object, created, request, piece.text(), false, null);
                     if (logprobs != null && piece.logprob() != null) {
-                        ((ObjectNode) c.get("choices").get(0)).set("logprobs",
-                                logprobs.of(List.of(piece.logprob()), request.chat));
+                        ((ObjectNode) c.get("choices").get(0))
+                                .set("logprobs", logprobs.of(List.of(piece.logprob()), request.chat));
                     }
                     event(out, Json.MAPPER.writeValueAsString(c));
                     synchronized (sent) {
@@ -912,15 +1059,23 @@ public final class MedQAServer implements AutoCloseable {
             log.error("generation failed mid-stream", e);
             finished(record, sent.toString(), "error", job.promptTokens(), -1);
             job.cancel();
-            event(out, errorJson(new ApiException(500, "server_error", "internal_error", null,
-                    "generation failed: " + e.getMessage(), Map.of())).toString());
+            event(
+                    out,
+                    errorJson(new ApiException(
+                                    500,
+                                    "server_error",
+                                    "internal_error",
+                                    null,
+                                    "generation failed: " + e.getMessage(),
+                                    Map.of()))
+                            .toString());
             return 500;
         }
     }
 
     /** A chunk whose delta carries {@code tool_calls[0]} with {@code index}; returns that call to fill. */
-    private ObjectNode toolCallDelta(List<ObjectNode> chunks, String id, String object, long created, ApiRequest request,
-            int index) {
+    private ObjectNode toolCallDelta(
+            List<ObjectNode> chunks, String id, String object, long created, ApiRequest request, int index) {
         ObjectNode c = chunk(id, object, created, request, "", false, null);
         ObjectNode delta = (ObjectNode) c.get("choices").get(0).get("delta");
         delta.remove("content");
@@ -928,8 +1083,8 @@ public final class MedQAServer implements AutoCloseable {
         return delta.putArray("tool_calls").addObject().put("index", index);
     }
 
-    private ObjectNode chunk(String id, String object, long created, ApiRequest request, String text, boolean role,
-            String finish) {
+    private ObjectNode chunk(
+            String id, String object, long created, ApiRequest request, String text, boolean role, String finish) {
         ObjectNode c = envelope(id, object, created, request.model);
         ObjectNode choice = c.putArray("choices").addObject().put("index", 0);
         if (request.chat) {
@@ -969,24 +1124,33 @@ public final class MedQAServer implements AutoCloseable {
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IllegalArgumentException gone) {
                 // Its adapter was removed after the request was read (BatchEngine resolves it when it starts).
-                throw new ApiException(404, "invalid_request_error", "model_not_found", "model", gone.getMessage(), Map.of());
+                throw new ApiException(
+                        404, "invalid_request_error", "model_not_found", "model", gone.getMessage(), Map.of());
             }
             throw new IllegalStateException("generation failed: " + e.getCause().getMessage(), e.getCause());
         }
     }
 
     private static ObjectNode envelope(String id, String object, long created, String model) {
-        return Json.MAPPER.createObjectNode().put("id", id).put("object", object).put("created", created).put("model", model);
+        return Json.MAPPER
+                .createObjectNode()
+                .put("id", id)
+                .put("object", object)
+                .put("created", created)
+                .put("model", model);
     }
 
     private static void usage(ObjectNode out, int prompt, int completion) {
-        out.putObject("usage").put("prompt_tokens", prompt).put("completion_tokens", completion)
+        out.putObject("usage")
+                .put("prompt_tokens", prompt)
+                .put("completion_tokens", completion)
                 .put("total_tokens", prompt + completion);
     }
 
     static String finishReason(StopReason reason) {
         return reason == StopReason.EOS || reason == StopReason.STOP_STRING || reason == StopReason.CONSTRAINT_COMPLETE
-                ? "stop" : "length";
+                ? "stop"
+                : "length";
     }
 
     // ---- plumbing ----
@@ -1017,8 +1181,13 @@ public final class MedQAServer implements AutoCloseable {
         }
         if (body == null || body.length > limit) {
             drain(ex);
-            throw new ApiException(413, "invalid_request_error", "body_too_large", null, "the request body is larger than "
-                    + "the server's limit of " + limit + " bytes (" + what + ")", Map.of());
+            throw new ApiException(
+                    413,
+                    "invalid_request_error",
+                    "body_too_large",
+                    null,
+                    "the request body is larger than " + "the server's limit of " + limit + " bytes (" + what + ")",
+                    Map.of());
         }
         try {
             return Json.MAPPER.readTree(body);

@@ -29,8 +29,11 @@ final class RequestGuard {
 
     RequestGuard(String boundHost, List<String> allowedHosts, List<String> allowedOrigins) {
         this.boundHost = boundHost.toLowerCase(Locale.ROOT);
-        this.allowedHosts = allowedHosts.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
-        this.allowedOrigins = allowedOrigins.stream().map(o -> stripSlash(o.toLowerCase(Locale.ROOT))).toList();
+        this.allowedHosts =
+                allowedHosts.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
+        this.allowedOrigins = allowedOrigins.stream()
+                .map(o -> stripSlash(o.toLowerCase(Locale.ROOT)))
+                .toList();
     }
 
     /**
@@ -41,25 +44,44 @@ final class RequestGuard {
     boolean check(String method, Headers request, Headers response) {
         String host = request.getFirst("Host");
         if (host != null && !hostAllowed(host)) {
-            throw new ApiException(403, "invalid_request_error", "host_not_allowed", null, "Host \"" + host
-                    + "\" is not allowed (DNS rebinding protection); start the server with --allowed-hosts "
-                    + hostName(host) + " to serve that name", Map.of());
+            throw new ApiException(
+                    403,
+                    "invalid_request_error",
+                    "host_not_allowed",
+                    null,
+                    "Host \"" + host
+                            + "\" is not allowed (DNS rebinding protection); start the server with --allowed-hosts "
+                            + hostName(host) + " to serve that name",
+                    Map.of());
         }
         String origin = request.getFirst("Origin");
         if (origin == null) {
             if (method.equals("OPTIONS")) {
-                throw new ApiException(405, "invalid_request_error", "method_not_allowed", null,
-                        "OPTIONS is only answered as a CORS preflight (with an Origin header)", Map.of("Allow", "GET, POST"));
+                throw new ApiException(
+                        405,
+                        "invalid_request_error",
+                        "method_not_allowed",
+                        null,
+                        "OPTIONS is only answered as a CORS preflight (with an Origin header)",
+                        Map.of("Allow", "GET, POST"));
             }
             return false;
         }
-        if (host != null && stripSlash(origin.toLowerCase(Locale.ROOT)).equals("http://" + host.toLowerCase(Locale.ROOT))) {
+        if (host != null
+                && stripSlash(origin.toLowerCase(Locale.ROOT)).equals("http://" + host.toLowerCase(Locale.ROOT))) {
             return false; // same origin: the chat page
         }
         if (!allowedOrigins.contains("*") && !allowedOrigins.contains(stripSlash(origin.toLowerCase(Locale.ROOT)))) {
-            throw new ApiException(403, "invalid_request_error", "origin_not_allowed", null, "requests from origin \""
-                    + origin + "\" are refused (cross-site protection); start the server with --allowed-origins "
-                    + origin + " to let that site call it", Map.of());
+            throw new ApiException(
+                    403,
+                    "invalid_request_error",
+                    "origin_not_allowed",
+                    null,
+                    "requests from origin \""
+                            + origin
+                            + "\" are refused (cross-site protection); start the server with --allowed-origins "
+                            + origin + " to let that site call it",
+                    Map.of());
         }
         response.set("Access-Control-Allow-Origin", origin);
         response.add("Vary", "Origin");
@@ -77,9 +99,14 @@ final class RequestGuard {
         String type = request.getFirst("Content-Type");
         String media = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
         if (!media.equals("application/json")) {
-            throw new ApiException(415, "invalid_request_error", "unsupported_media_type", null,
-                    "the body must be sent as Content-Type: application/json" + (type == null ? " (none was given)"
-                            : ", not " + type), Map.of());
+            throw new ApiException(
+                    415,
+                    "invalid_request_error",
+                    "unsupported_media_type",
+                    null,
+                    "the body must be sent as Content-Type: application/json"
+                            + (type == null ? " (none was given)" : ", not " + type),
+                    Map.of());
         }
     }
 
@@ -88,12 +115,16 @@ final class RequestGuard {
         if (name.isEmpty()) {
             return false;
         }
-        if (allowedHosts.contains("*") || name.equals("localhost") || name.endsWith(".localhost") || name.equals(boundHost)
+        if (allowedHosts.contains("*")
+                || name.equals("localhost")
+                || name.endsWith(".localhost")
+                || name.equals(boundHost)
                 || isIpLiteral(name)) {
             return true;
         }
         for (String allowed : allowedHosts) {
-            if (allowed.equals(name) || (allowed.startsWith(".") && (name.endsWith(allowed) || name.equals(allowed.substring(1))))) {
+            if (allowed.equals(name)
+                    || (allowed.startsWith(".") && (name.endsWith(allowed) || name.equals(allowed.substring(1))))) {
                 return true;
             }
         }

@@ -71,8 +71,13 @@ final class ServerMetrics {
         s.append("# TYPE medqa_requests_total counter\n");
         new TreeMap<>(requests).forEach((key, n) -> {
             int bar = key.lastIndexOf('|');
-            s.append("medqa_requests_total{endpoint=\"").append(key, 0, bar).append("\",status=\"")
-                    .append(key.substring(bar + 1)).append("\"} ").append(n.get()).append('\n');
+            s.append("medqa_requests_total{endpoint=\"")
+                    .append(key, 0, bar)
+                    .append("\",status=\"")
+                    .append(key.substring(bar + 1))
+                    .append("\"} ")
+                    .append(n.get())
+                    .append('\n');
         });
         counter(s, "medqa_prompt_tokens_total", "Prompt tokens of completed requests.", promptTokens.get());
         counter(s, "medqa_completion_tokens_total", "Tokens generated for completed requests.", completionTokens.get());
@@ -84,7 +89,13 @@ final class ServerMetrics {
 
     private static void counter(StringBuilder s, String name, String help, long value) {
         s.append("# HELP ").append(name).append(' ').append(help).append('\n');
-        s.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(value).append('\n');
+        s.append("# TYPE ")
+                .append(name)
+                .append(" counter\n")
+                .append(name)
+                .append(' ')
+                .append(value)
+                .append('\n');
     }
 
     private static void gauge(StringBuilder s, String name, String help, double value) {

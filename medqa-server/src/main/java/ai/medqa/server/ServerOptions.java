@@ -23,8 +23,18 @@ import java.util.List;
  * @param allowedOrigins browser origins (e.g. {@code https://app.example.org}) that may call the API
  *     from their pages, with CORS; {@code *} for any. The chat page's own origin needs no entry.
  */
-public record ServerOptions(String host, int port, String apiKey, Path feedback, int maxBatch, int maxQueue,
-        int maxBody, String servedModelName, int maxTokensCap, List<String> allowedHosts, List<String> allowedOrigins,
+public record ServerOptions(
+        String host,
+        int port,
+        String apiKey,
+        Path feedback,
+        int maxBatch,
+        int maxQueue,
+        int maxBody,
+        String servedModelName,
+        int maxTokensCap,
+        List<String> allowedHosts,
+        List<String> allowedOrigins,
         Path adaptersDir) {
 
     public ServerOptions {
@@ -70,44 +80,121 @@ public record ServerOptions(String host, int port, String apiKey, Path feedback,
      * tokens, no other host names or origins.
      */
     public static ServerOptions defaults(String servedModelName) {
-        return new ServerOptions("127.0.0.1", 8080, null, null, 8, 64, 1 << 20, servedModelName, 1024, List.of(),
-                List.of(), null);
+        return new ServerOptions(
+                "127.0.0.1", 8080, null, null, 8, 64, 1 << 20, servedModelName, 1024, List.of(), List.of(), null);
     }
 
     public ServerOptions withPort(int port) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, adaptersDir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                adaptersDir);
     }
 
     public ServerOptions withHost(String host) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, adaptersDir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                adaptersDir);
     }
 
     public ServerOptions withApiKey(String apiKey) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, adaptersDir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                adaptersDir);
     }
 
     public ServerOptions withFeedback(Path feedback) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, adaptersDir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                adaptersDir);
     }
 
     /** Host names and browser origins allowed besides the defaults (see the record's parameters). */
     public ServerOptions withAllowed(List<String> allowedHosts, List<String> allowedOrigins) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, adaptersDir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                adaptersDir);
     }
 
     /** Lets {@code POST /v1/adapters} load adapters found under {@code dir} while serving. */
     public ServerOptions withAdaptersDir(Path dir) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, dir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                dir);
     }
 
     public ServerOptions withLimits(int maxBatch, int maxQueue, int maxBody) {
-        return new ServerOptions(host, port, apiKey, feedback, maxBatch, maxQueue, maxBody, servedModelName, maxTokensCap,
-                allowedHosts, allowedOrigins, adaptersDir);
+        return new ServerOptions(
+                host,
+                port,
+                apiKey,
+                feedback,
+                maxBatch,
+                maxQueue,
+                maxBody,
+                servedModelName,
+                maxTokensCap,
+                allowedHosts,
+                allowedOrigins,
+                adaptersDir);
     }
 }

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ServerHardeningTest {
     @TempDir
     static Path dir;
+
     static MedQA medqa;
     static MedQAServer server;
     static Path votes;
@@ -39,8 +40,8 @@ class ServerHardeningTest {
         TinyServerModel.write(dir, 8192);
         medqa = TinyServerModel.load(dir);
         votes = dir.resolve("feedback.jsonl");
-        server = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0).withFeedback(votes)
-                .withLimits(8, 16, 64 * 1024), medqa);
+        server = MedQAServer.start(
+                ServerOptions.defaults("tiny").withPort(0).withFeedback(votes).withLimits(8, 16, 64 * 1024), medqa);
     }
 
     @AfterAll
@@ -56,7 +57,8 @@ class ServerHardeningTest {
         }
     }
 
-    static Reply send(MedQAServer s, String method, String path, Map<String, String> headers, byte[] body) throws IOException {
+    static Reply send(MedQAServer s, String method, String path, Map<String, String> headers, byte[] body)
+            throws IOException {
         try (Socket socket = new Socket("127.0.0.1", s.port())) {
             socket.setSoTimeout(30_000);
             StringBuilder req = new StringBuilder(method + " " + path + " HTTP/1.1\r\n");
@@ -81,7 +83,9 @@ class ServerHardeningTest {
             Map<String, String> h = new java.util.HashMap<>();
             for (int i = 1; i < lines.length; i++) {
                 int colon = lines[i].indexOf(':');
-                h.put(lines[i].substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT), lines[i].substring(colon + 1).trim());
+                h.put(
+                        lines[i].substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT),
+                        lines[i].substring(colon + 1).trim());
             }
             String rest = text.substring(end + 4);
             if ("chunked".equalsIgnoreCase(h.get("transfer-encoding"))) {
@@ -114,10 +118,17 @@ class ServerHardeningTest {
 
     /** A vote on a fresh completion of {@code s}; {@code padding} adds that many bytes of an ignored field. */
     static byte[] vote(MedQAServer s, int padding) throws IOException {
-        Reply done = send(s, "POST", "/v1/chat/completions", Map.of("Content-Type", "application/json"),
+        Reply done = send(
+                s,
+                "POST",
+                "/v1/chat/completions",
+                Map.of("Content-Type", "application/json"),
                 "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}], \"max_tokens\": 2}".getBytes());
         assertThat(done.status()).as(done.body()).isEqualTo(200);
-        ObjectNode v = Json.MAPPER.createObjectNode().put("vote", "like").put("completion_id", done.json().get("id").asText());
+        ObjectNode v = Json.MAPPER
+                .createObjectNode()
+                .put("vote", "like")
+                .put("completion_id", done.json().get("id").asText());
         if (padding > 0) {
             v.put("padding", "x".repeat(padding));
         }
@@ -133,22 +144,35 @@ class ServerHardeningTest {
         long before = voteLines();
         // fetch(url, {mode: "no-cors", body}) from evil.example: text/plain, Origin set.
         byte[] vote = vote(server, 0);
-        Reply noCors = send(server, "POST", "/v1/feedback", Map.of("Origin", "http://evil.example",
-                "Content-Type", "text/plain;charset=UTF-8"), vote);
-        assertThat(noCors.status()).isEqualTo(403);
-        assertThat(noCors.json().at("/error/message").asText()).contains("origin \"http://evil.example\"", "--allowed-origins");
-        // A cross-site form (no Origin from an old browser): form-encoded, refused for its type.
-        Reply form = send(server, "POST", "/v1/feedback", Map.of("Content-Type", "application/x-www-form-urlencoded"),
+        Reply noCors = send(
+                server,
+                "POST",
+                "/v1/feedback",
+                Map.of("Origin", "http://evil.example", "Content-Type", "text/plain;charset=UTF-8"),
                 vote);
+        assertThat(noCors.status()).isEqualTo(403);
+        assertThat(noCors.json().at("/error/message").asText())
+                .contains("origin \"http://evil.example\"", "--allowed-origins");
+        // A cross-site form (no Origin from an old browser): form-encoded, refused for its type.
+        Reply form =
+                send(server, "POST", "/v1/feedback", Map.of("Content-Type", "application/x-www-form-urlencoded"), vote);
         assertThat(form.status()).isEqualTo(415);
         assertThat(form.json().at("/error/message").asText()).contains("Content-Type: application/json");
-        Reply chat = send(server, "POST", "/v1/chat/completions", Map.of("Origin", "https://evil.example",
-                "Content-Type", "application/json"), "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes());
+        Reply chat = send(
+                server,
+                "POST",
+                "/v1/chat/completions",
+                Map.of("Origin", "https://evil.example", "Content-Type", "application/json"),
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes());
         assertThat(chat.status()).isEqualTo(403);
         assertThat(voteLines()).isEqualTo(before);
         // The chat page itself (same origin) still votes.
-        Reply own = send(server, "POST", "/v1/feedback", Map.of("Origin", "http://127.0.0.1:" + server.port(),
-                "Content-Type", "application/json"), vote);
+        Reply own = send(
+                server,
+                "POST",
+                "/v1/feedback",
+                Map.of("Origin", "http://127.0.0.1:" + server.port(), "Content-Type", "application/json"),
+                vote);
         assertThat(own.status()).isEqualTo(200);
         assertThat(voteLines()).isEqualTo(before + 1);
     }
@@ -158,39 +182,73 @@ class ServerHardeningTest {
         Reply rebound = send(server, "GET", "/v1/models", Map.of("Host", "attacker.example:" + server.port()), null);
         assertThat(rebound.status()).isEqualTo(403);
         assertThat(rebound.json().at("/error/message").asText()).contains("--allowed-hosts attacker.example");
-        assertThat(send(server, "GET", "/metrics", Map.of("Host", "attacker.example"), null).status()).isEqualTo(403);
-        for (String host : new String[] {"localhost:" + server.port(), "127.0.0.1:" + server.port(), "[::1]:" + server.port(),
-            "app.localhost", "10.1.2.3"}) {
-            assertThat(send(server, "GET", "/v1/models", Map.of("Host", host), null).status()).as(host).isEqualTo(200);
+        assertThat(send(server, "GET", "/metrics", Map.of("Host", "attacker.example"), null)
+                        .status())
+                .isEqualTo(403);
+        for (String host : new String[] {
+            "localhost:" + server.port(),
+            "127.0.0.1:" + server.port(),
+            "[::1]:" + server.port(),
+            "app.localhost",
+            "10.1.2.3"
+        }) {
+            assertThat(send(server, "GET", "/v1/models", Map.of("Host", host), null)
+                            .status())
+                    .as(host)
+                    .isEqualTo(200);
         }
-        try (MedQAServer open = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0)
-                .withAllowed(List.of(".example.org"), List.of("https://app.example.org")), medqa)) {
-            assertThat(send(open, "GET", "/v1/models", Map.of("Host", "api.example.org"), null).status()).isEqualTo(200);
-            assertThat(send(open, "GET", "/v1/models", Map.of("Host", "example.org.evil"), null).status()).isEqualTo(403);
+        try (MedQAServer open = MedQAServer.start(
+                ServerOptions.defaults("tiny")
+                        .withPort(0)
+                        .withAllowed(List.of(".example.org"), List.of("https://app.example.org")),
+                medqa)) {
+            assertThat(send(open, "GET", "/v1/models", Map.of("Host", "api.example.org"), null)
+                            .status())
+                    .isEqualTo(200);
+            assertThat(send(open, "GET", "/v1/models", Map.of("Host", "example.org.evil"), null)
+                            .status())
+                    .isEqualTo(403);
             // An allowed origin gets CORS: the preflight, then the request with its Allow-Origin.
-            Reply preflight = send(open, "OPTIONS", "/v1/chat/completions", Map.of("Origin", "https://app.example.org",
-                    "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type"), null);
+            Reply preflight = send(
+                    open,
+                    "OPTIONS",
+                    "/v1/chat/completions",
+                    Map.of(
+                            "Origin",
+                            "https://app.example.org",
+                            "Access-Control-Request-Method",
+                            "POST",
+                            "Access-Control-Request-Headers",
+                            "content-type"),
+                    null);
             assertThat(preflight.status()).isEqualTo(204);
-            assertThat(preflight.headers()).containsEntry("access-control-allow-origin", "https://app.example.org")
+            assertThat(preflight.headers())
+                    .containsEntry("access-control-allow-origin", "https://app.example.org")
                     .containsKey("access-control-allow-headers");
             Reply models = send(open, "GET", "/v1/models", Map.of("Origin", "https://app.example.org"), null);
             assertThat(models.status()).isEqualTo(200);
             assertThat(models.headers()).containsEntry("access-control-allow-origin", "https://app.example.org");
-            assertThat(send(open, "GET", "/v1/models", Map.of("Origin", "https://other.example.org"), null).status())
+            assertThat(send(open, "GET", "/v1/models", Map.of("Origin", "https://other.example.org"), null)
+                            .status())
                     .isEqualTo(403);
         }
-        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> ServerOptions.defaults("x")
-                .withAllowed(List.of(), List.of("app.example.org")))).hasMessageContaining("scheme://host");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(
+                        () -> ServerOptions.defaults("x").withAllowed(List.of(), List.of("app.example.org"))))
+                .hasMessageContaining("scheme://host");
     }
 
     @Test
     void votesAreCappedInSizeAndRate() throws Exception {
-        Reply big = send(server, "POST", "/v1/feedback", Map.of("Content-Type", "application/json"),
+        Reply big = send(
+                server,
+                "POST",
+                "/v1/feedback",
+                Map.of("Content-Type", "application/json"),
                 vote(server, MedQAServer.MAX_VOTE_BYTES));
         assertThat(big.status()).isEqualTo(413);
         assertThat(big.json().at("/error/message").asText()).contains(Integer.toString(MedQAServer.MAX_VOTE_BYTES));
-        try (MedQAServer fresh = MedQAServer.start(ServerOptions.defaults("tiny").withPort(0)
-                .withFeedback(dir.resolve("rate.jsonl")), medqa)) {
+        try (MedQAServer fresh = MedQAServer.start(
+                ServerOptions.defaults("tiny").withPort(0).withFeedback(dir.resolve("rate.jsonl")), medqa)) {
             int ok = 0;
             Reply last = null;
             byte[] one = vote(fresh, 0);
@@ -218,9 +276,10 @@ class ServerHardeningTest {
     void aMalformedChunkedBodyGets400() throws Exception {
         try (Socket socket = new Socket("127.0.0.1", server.port())) {
             socket.setSoTimeout(10_000);
-            socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                    + "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{\"prompt\": \"hi\"}\r\n0\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream()
+                    .write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                                    + "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{\"prompt\": \"hi\"}\r\n0\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
             socket.getOutputStream().flush();
             String reply = new String(readAll(socket.getInputStream()), StandardCharsets.UTF_8);
             assertThat(reply).startsWith("HTTP/1.1 400").contains("the request body could not be read");
@@ -234,19 +293,33 @@ class ServerHardeningTest {
             {"\"presence_penalty\": 0.5", "presence_penalty"},
         };
         for (String[] c : cases) {
-            Reply r = send(server, "POST", "/v1/chat/completions", Map.of("Content-Type", "application/json"),
+            Reply r = send(
+                    server,
+                    "POST",
+                    "/v1/chat/completions",
+                    Map.of("Content-Type", "application/json"),
                     ("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], " + c[0] + "}").getBytes());
             assertThat(r.status()).as(c[0]).isEqualTo(400);
             assertThat(r.json().at("/error/message").asText()).startsWith(c[1] + ": not supported");
             assertThat(r.json().at("/error/code").asText()).isEqualTo("unsupported_parameter");
         }
         // Their no-op values pass, as SDKs send them.
-        Reply noop = send(server, "POST", "/v1/chat/completions", Map.of("Content-Type", "application/json"),
+        Reply noop = send(
+                server,
+                "POST",
+                "/v1/chat/completions",
+                Map.of("Content-Type", "application/json"),
                 ("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2, \"logprobs\": false, "
-                        + "\"response_format\": {\"type\": \"text\"}, \"tools\": []}").getBytes());
+                                + "\"response_format\": {\"type\": \"text\"}, \"tools\": []}")
+                        .getBytes());
         assertThat(noop.status()).as(noop.body()).isEqualTo(200);
-        Reply tool = send(server, "POST", "/v1/chat/completions", Map.of("Content-Type", "application/json"),
-                "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"tool\", \"content\": null}]}".getBytes());
+        Reply tool = send(
+                server,
+                "POST",
+                "/v1/chat/completions",
+                Map.of("Content-Type", "application/json"),
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"tool\", \"content\": null}]}"
+                        .getBytes());
         assertThat(tool.status()).isEqualTo(400);
         assertThat(tool.json().at("/error/message").asText()).contains("messages[1].tool_call_id: is required");
     }
@@ -261,13 +334,20 @@ class ServerHardeningTest {
         Reply one = send(server, "GET", "/v1/models/tiny", Map.of(), null);
         assertThat(one.status()).isEqualTo(200);
         assertThat(one.json().get("id").asText()).isEqualTo("tiny");
-        assertThat(send(server, "GET", "/v1/models/nope", Map.of(), null).status()).isEqualTo(404);
-        Reply doubled = send(server, "POST", "//v1/chat/completions", Map.of("Content-Type", "application/json"),
+        assertThat(send(server, "GET", "/v1/models/nope", Map.of(), null).status())
+                .isEqualTo(404);
+        Reply doubled = send(
+                server,
+                "POST",
+                "//v1/chat/completions",
+                Map.of("Content-Type", "application/json"),
                 "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}".getBytes());
         assertThat(doubled.status()).isEqualTo(404);
         assertThat(doubled.json().at("/error/message").asText()).contains("//v1/chat/completions");
         Reply page = send(server, "GET", "/", Map.of(), null);
-        assertThat(page.headers()).containsEntry("x-content-type-options", "nosniff").containsEntry("x-frame-options", "DENY")
+        assertThat(page.headers())
+                .containsEntry("x-content-type-options", "nosniff")
+                .containsEntry("x-frame-options", "DENY")
                 .containsEntry("referrer-policy", "no-referrer");
         assertThat(page.headers().get("content-security-policy")).contains("frame-ancestors 'none'");
         String metrics = send(server, "GET", "/metrics", Map.of(), null).body();
@@ -296,10 +376,14 @@ class ServerHardeningTest {
             Reply normal = send(server, "GET", "/v1/models", Map.of(), null);
             double seconds = (System.nanoTime() - start) / 1e9;
             assertThat(normal.status()).isEqualTo(200);
-            System.out.printf("[figure] with 200 slow clients: a normal request took %.3f s, %d threads (baseline %d)%n",
+            System.out.printf(
+                    "[figure] with 200 slow clients: a normal request took %.3f s, %d threads (baseline %d)%n",
                     seconds, Thread.activeCount(), baseline);
-            assertThat(Thread.activeCount()).isLessThanOrEqualTo(baseline
-                    + MedQAServer.handlerThreads(ServerOptions.defaults("tiny").withLimits(8, 16, 64 * 1024)) + 8);
+            assertThat(Thread.activeCount())
+                    .isLessThanOrEqualTo(baseline
+                            + MedQAServer.handlerThreads(
+                                    ServerOptions.defaults("tiny").withLimits(8, 16, 64 * 1024))
+                            + 8);
         } finally {
             for (Socket s : slow) {
                 s.close();
@@ -311,6 +395,7 @@ class ServerHardeningTest {
     @Test
     void nagleIsOffAndRequestsHaveADeadline() {
         assertThat(System.getProperty("sun.net.httpserver.nodelay")).isEqualTo("true");
-        assertThat(System.getProperty("sun.net.httpserver.maxReqTime")).isEqualTo(Integer.toString(MedQAServer.REQUEST_SECONDS));
+        assertThat(System.getProperty("sun.net.httpserver.maxReqTime"))
+                .isEqualTo(Integer.toString(MedQAServer.REQUEST_SECONDS));
     }
 }

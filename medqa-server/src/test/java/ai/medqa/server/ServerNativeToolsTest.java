@@ -38,9 +38,11 @@ import org.junit.jupiter.api.io.TempDir;
 class ServerNativeToolsTest {
     @TempDir
     static Path dir;
+
     static MedQA medqa;
     static MedQAServer server;
-    static final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final HttpClient client =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     static final String PARAMETERS = """
             {"type": "object", "properties": {"name": {"type": "string", "maxLength": 16},
              "route": {"enum": ["oral", "iv"]}}, "required": ["name"]}""";
@@ -48,19 +50,32 @@ class ServerNativeToolsTest {
     @BeforeAll
     static void start() throws Exception {
         Path tokenizers = Path.of("../medqa-core/src/test/resources/tokenizer");
-        JsonNode golden = Json.MAPPER.readTree(tokenizers.resolve("mistral-v0.3-tools/golden.json").toFile());
-        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(tokenizers.resolve("mistral-7b-v0.1/tokenizer.json").toFile());
+        JsonNode golden = Json.MAPPER.readTree(
+                tokenizers.resolve("mistral-v0.3-tools/golden.json").toFile());
+        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(
+                tokenizers.resolve("mistral-7b-v0.1/tokenizer.json").toFile());
         int id = golden.get("first_id").asInt();
         for (JsonNode t : golden.get("tool_tokens")) {
-            ((ArrayNode) json.get("added_tokens")).addObject().put("id", id++).put("content", t.asText())
-                    .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
+            ((ArrayNode) json.get("added_tokens"))
+                    .addObject()
+                    .put("id", id++)
+                    .put("content", t.asText())
+                    .put("single_word", false)
+                    .put("lstrip", false)
+                    .put("rstrip", false)
+                    .put("normalized", false)
                     .put("special", true);
         }
         Path model = dir.resolve("model");
         RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 2, 4, 2, id, 2048, 0), DType.F32, 11);
         Files.writeString(model.resolve("tokenizer.json"), json.toString());
-        ObjectNode config = Json.MAPPER.createObjectNode().put("bos_token", "<s>").put("eos_token", "</s>")
-                .put("unk_token", "<unk>").put("legacy", true).put("tokenizer_class", "LlamaTokenizer")
+        ObjectNode config = Json.MAPPER
+                .createObjectNode()
+                .put("bos_token", "<s>")
+                .put("eos_token", "</s>")
+                .put("unk_token", "<unk>")
+                .put("legacy", true)
+                .put("tokenizer_class", "LlamaTokenizer")
                 .put("chat_template", golden.get("chat_template").asText());
         Files.writeString(model.resolve("tokenizer_config.json"), config.toString());
         medqa = MedQA.builder().model(model).build();
@@ -74,8 +89,11 @@ class ServerNativeToolsTest {
     }
 
     static HttpResponse<String> post(JsonNode body) throws Exception {
-        return client.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+        return client.send(
+                HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
@@ -85,37 +103,58 @@ class ServerNativeToolsTest {
     }
 
     static ObjectNode request(String question, long seed) throws Exception {
-        ObjectNode body = Json.MAPPER.createObjectNode().put("temperature", 1.0).put("seed", seed).put("max_tokens", 120);
+        ObjectNode body = Json.MAPPER
+                .createObjectNode()
+                .put("temperature", 1.0)
+                .put("seed", seed)
+                .put("max_tokens", 120);
         body.putArray("messages").addObject().put("role", "user").put("content", question);
-        body.putArray("tools").addObject().put("type", "function").putObject("function").put("name", "drug_lookup")
-                .put("description", "Looks a drug up").set("parameters", Json.MAPPER.readTree(PARAMETERS));
+        body.putArray("tools")
+                .addObject()
+                .put("type", "function")
+                .putObject("function")
+                .put("name", "drug_lookup")
+                .put("description", "Looks a drug up")
+                .set("parameters", Json.MAPPER.readTree(PARAMETERS));
         return body;
     }
 
     @Test
     void callsInTheModelsOwnSyntaxAndBack() throws Exception {
-        JsonSchema schema = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(Json.MAPPER.readTree(PARAMETERS));
+        JsonSchema schema = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012)
+                .getSchema(Json.MAPPER.readTree(PARAMETERS));
         ObjectNode first = request("Is metoprolol oral?", 5).put("tool_choice", "required");
         JsonNode r = ok(post(first));
         assertThat(r.at("/choices/0/finish_reason").asText()).isEqualTo("tool_calls");
         JsonNode call = r.at("/choices/0/message/tool_calls/0");
         assertThat(call.get("id").asText()).matches("[A-Za-z0-9]{9}");
         assertThat(call.at("/function/name").asText()).isEqualTo("drug_lookup");
-        assertThat(schema.validate(Json.MAPPER.readTree(call.at("/function/arguments").asText()))).isEmpty();
+        assertThat(schema.validate(
+                        Json.MAPPER.readTree(call.at("/function/arguments").asText())))
+                .isEmpty();
 
         // The prompt was the template's own: as many tokens as the native encoding, not the generic one's.
-        Tools tools = Tools.of(List.of(new Tools.Tool("drug_lookup", "Looks a drug up", Json.MAPPER.readTree(PARAMETERS))),
-                Tools.Choice.REQUIRED, null);
+        Tools tools = Tools.of(
+                List.of(new Tools.Tool("drug_lookup", "Looks a drug up", Json.MAPPER.readTree(PARAMETERS))),
+                Tools.Choice.REQUIRED,
+                null);
         List<Message> asked = List.of(Message.user("Is metoprolol oral?"));
         int nativeTokens = tools.forTemplate(medqa.chatTemplate()).encode(medqa.chatTemplate(), asked).length;
-        assertThat(r.at("/usage/prompt_tokens").asInt()).isEqualTo(nativeTokens)
+        assertThat(r.at("/usage/prompt_tokens").asInt())
+                .isEqualTo(nativeTokens)
                 .isNotEqualTo(medqa.chatTemplate().encode(tools.describeIn(asked)).length);
 
         // The call and its result go back; the template takes them (its ids of 9), and the model answers.
         ObjectNode second = request("Is metoprolol oral?", 6);
         ArrayNode messages = second.withArray("messages");
-        messages.addObject().put("role", "assistant").putNull("content").set("tool_calls", Json.MAPPER.createArrayNode().add(call));
-        messages.addObject().put("role", "tool").put("tool_call_id", call.get("id").asText()).put("content", "{\"route\": \"oral\"}");
+        messages.addObject()
+                .put("role", "assistant")
+                .putNull("content")
+                .set("tool_calls", Json.MAPPER.createArrayNode().add(call));
+        messages.addObject()
+                .put("role", "tool")
+                .put("tool_call_id", call.get("id").asText())
+                .put("content", "{\"route\": \"oral\"}");
         JsonNode answer = ok(post(second));
         assertThat(answer.at("/choices/0/finish_reason").asText()).isIn("stop", "length", "tool_calls");
 
@@ -135,7 +174,9 @@ class ServerNativeToolsTest {
                     names.add(c.at("/function/name").asText());
                     arguments.add(new StringBuilder());
                 }
-                arguments.get(c.get("index").asInt()).append(c.at("/function/arguments").asText());
+                arguments
+                        .get(c.get("index").asInt())
+                        .append(c.at("/function/arguments").asText());
             }
             if (e.at("/choices/0/finish_reason").isTextual()) {
                 finish = e.at("/choices/0/finish_reason").asText();
@@ -146,14 +187,19 @@ class ServerNativeToolsTest {
         assertThat(names).hasSize(calls.size());
         for (int i = 0; i < names.size(); i++) {
             assertThat(Json.MAPPER.readTree(arguments.get(i).toString()))
-                    .isEqualTo(Json.MAPPER.readTree(calls.get(i).at("/function/arguments").asText()));
+                    .isEqualTo(Json.MAPPER.readTree(
+                            calls.get(i).at("/function/arguments").asText()));
         }
     }
 
     @Test
     void aToolMessageMustAnswerAnEarlierCall() throws Exception {
         ObjectNode body = request("Is metoprolol oral?", 1);
-        body.withArray("messages").addObject().put("role", "tool").put("tool_call_id", "nosuchcal").put("content", "x");
+        body.withArray("messages")
+                .addObject()
+                .put("role", "tool")
+                .put("tool_call_id", "nosuchcal")
+                .put("content", "x");
         HttpResponse<String> r = post(body);
         assertThat(r.statusCode()).isEqualTo(400);
         assertThat(r.body()).contains("messages[1].tool_call_id");

@@ -35,9 +35,11 @@ import org.junit.jupiter.api.io.TempDir;
 class ServerStructuredOutputTest {
     @TempDir
     static Path dir;
+
     static MedQA medqa;
     static MedQAServer server;
-    static final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final HttpClient client =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     static final String SCHEMA = """
             {"type": "object", "properties": {
@@ -62,12 +64,20 @@ class ServerStructuredOutputTest {
     }
 
     static HttpResponse<String> post(String path, JsonNode body) throws Exception {
-        return client.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+        return client.send(
+                HttpRequest.newBuilder(URI.create(server.url() + path))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     static ObjectNode chat(String question, long seed, int maxTokens) {
-        ObjectNode body = Json.MAPPER.createObjectNode().put("temperature", 1.0).put("seed", seed).put("max_tokens", maxTokens);
+        ObjectNode body = Json.MAPPER
+                .createObjectNode()
+                .put("temperature", 1.0)
+                .put("seed", seed)
+                .put("max_tokens", maxTokens);
         body.putArray("messages").addObject().put("role", "user").put("content", question);
         return body;
     }
@@ -92,11 +102,15 @@ class ServerStructuredOutputTest {
     @Test
     void jsonSchemaAnswersValidateStreamedOrNot() throws Exception {
         JsonNode schema = Json.MAPPER.readTree(SCHEMA);
-        JsonSchema validator = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(schema);
+        JsonSchema validator =
+                JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(schema);
         for (int seed = 0; seed < 12; seed++) {
             ObjectNode body = chat("Is aspirin an NSAID? Answer in JSON.", seed, 200);
             ObjectNode format = body.putObject("response_format").put("type", "json_schema");
-            format.putObject("json_schema").put("name", "verdict").put("strict", true).set("schema", schema);
+            format.putObject("json_schema")
+                    .put("name", "verdict")
+                    .put("strict", true)
+                    .set("schema", schema);
             String text;
             if (seed % 3 == 2) {
                 body.put("stream", true);
@@ -104,7 +118,9 @@ class ServerStructuredOutputTest {
                 String finish = null;
                 for (JsonNode e : events(post("/v1/chat/completions", body))) {
                     s.append(e.at("/choices/0/delta/content").asText(""));
-                    finish = e.at("/choices/0/finish_reason").isTextual() ? e.at("/choices/0/finish_reason").asText() : finish;
+                    finish = e.at("/choices/0/finish_reason").isTextual()
+                            ? e.at("/choices/0/finish_reason").asText()
+                            : finish;
                 }
                 text = s.toString();
                 assertThat(finish).isEqualTo("stop");
@@ -118,7 +134,10 @@ class ServerStructuredOutputTest {
         ObjectNode object = chat("JSON please", 3, 200);
         object.putObject("response_format").put("type", "json_object");
         JsonNode r = ok(post("/v1/chat/completions", object));
-        assertThat(Json.MAPPER.readTree(r.at("/choices/0/message/content").asText()).isObject()).isTrue();
+        assertThat(Json.MAPPER
+                        .readTree(r.at("/choices/0/message/content").asText())
+                        .isObject())
+                .isTrue();
     }
 
     @Test
@@ -126,11 +145,19 @@ class ServerStructuredOutputTest {
         for (int seed = 0; seed < 5; seed++) {
             ObjectNode c = chat("Is it?", seed, 10);
             c.putArray("guided_choice").add("yes").add("no").add("maybe");
-            assertThat(ok(post("/v1/chat/completions", c)).at("/choices/0/message/content").asText().strip())
+            assertThat(ok(post("/v1/chat/completions", c))
+                            .at("/choices/0/message/content")
+                            .asText()
+                            .strip())
                     .isIn("yes", "no", "maybe");
-            ObjectNode p = Json.MAPPER.createObjectNode().put("prompt", "Code:").put("seed", seed).put("max_tokens", 20)
+            ObjectNode p = Json.MAPPER
+                    .createObjectNode()
+                    .put("prompt", "Code:")
+                    .put("seed", seed)
+                    .put("max_tokens", 20)
                     .put("guided_regex", "[A-Z][0-9]{2}\\.[0-9]");
-            assertThat(ok(post("/v1/completions", p)).at("/choices/0/text").asText()).matches("[ \n]{0,4}[A-Z][0-9]{2}\\.[0-9]");
+            assertThat(ok(post("/v1/completions", p)).at("/choices/0/text").asText())
+                    .matches("[ \n]{0,4}[A-Z][0-9]{2}\\.[0-9]");
         }
     }
 
@@ -140,7 +167,10 @@ class ServerStructuredOutputTest {
      */
     @Test
     void logprobsSumToTheCompletionsIndependentScore() throws Exception {
-        ObjectNode body = chat("What is a beta blocker?", 42, 24).put("top_p", 0.9).put("logprobs", true).put("top_logprobs", 5);
+        ObjectNode body = chat("What is a beta blocker?", 42, 24)
+                .put("top_p", 0.9)
+                .put("logprobs", true)
+                .put("top_logprobs", 5);
         JsonNode r = ok(post("/v1/chat/completions", body));
         JsonNode content = r.at("/choices/0/logprobs/content");
         assertThat(content.size()).isEqualTo(r.at("/usage/completion_tokens").asInt());
@@ -150,14 +180,18 @@ class ServerStructuredOutputTest {
             JsonNode top = t.get("top_logprobs");
             assertThat(top.size()).isEqualTo(5);
             for (int i = 1; i < top.size(); i++) {
-                assertThat(top.get(i).get("logprob").asDouble()).isLessThanOrEqualTo(top.get(i - 1).get("logprob").asDouble());
+                assertThat(top.get(i).get("logprob").asDouble())
+                        .isLessThanOrEqualTo(top.get(i - 1).get("logprob").asDouble());
             }
-            assertThat(t.get("logprob").asDouble()).isLessThanOrEqualTo(top.get(0).get("logprob").asDouble() + 1e-6);
+            assertThat(t.get("logprob").asDouble())
+                    .isLessThanOrEqualTo(top.get(0).get("logprob").asDouble() + 1e-6);
             StringBuilder bytes = new StringBuilder();
             t.get("bytes").forEach(b -> bytes.append((char) b.asInt()));
             if (!t.get("token").asText().startsWith("bytes:")) {
-                assertThat(new String(bytes.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
-                        java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(t.get("token").asText());
+                assertThat(new String(
+                                bytes.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
+                                java.nio.charset.StandardCharsets.UTF_8))
+                        .isEqualTo(t.get("token").asText());
             }
         }
         // The answer's ids, read back from the tokens' text (a piece with "▁" for spaces; a byte token
@@ -167,12 +201,19 @@ class ServerStructuredOutputTest {
         for (int i = 0; i < answer.length; i++) {
             String token = content.get(i).get("token").asText();
             int id = token.startsWith("bytes:") ? -1 : medqa.tokenizer().idOf(token.replace(' ', '\u2581'));
-            answer[i] = id >= 0 ? id : medqa.tokenizer().idOf(String.format("<0x%02X>", content.get(i).get("bytes").get(0).asInt()));
+            answer[i] = id >= 0
+                    ? id
+                    : medqa.tokenizer()
+                            .idOf(String.format(
+                                    "<0x%02X>",
+                                    content.get(i).get("bytes").get(0).asInt()));
             assertThat(answer[i]).as(token).isNotNegative();
         }
-        assertThat(medqa.tokenizer().decode(answer)).isEqualTo(r.at("/choices/0/message/content").asText());
+        assertThat(medqa.tokenizer().decode(answer))
+                .isEqualTo(r.at("/choices/0/message/content").asText());
         double score = score(prompt, answer);
-        assertThat(sum).isCloseTo(score, org.assertj.core.data.Offset.offset(1e-4 * Math.max(1, Math.abs(score)) + 1e-4));
+        assertThat(sum)
+                .isCloseTo(score, org.assertj.core.data.Offset.offset(1e-4 * Math.max(1, Math.abs(score)) + 1e-4));
         System.out.println("[figure] logprobs sum " + sum + ", independent score " + score);
 
         // Streamed: the same logprobs, chunk by chunk.
@@ -189,10 +230,16 @@ class ServerStructuredOutputTest {
         assertThat(streamed).isCloseTo(sum, org.assertj.core.data.Offset.offset(1e-5));
 
         // Completions: the legacy shape, with text offsets.
-        ObjectNode p = Json.MAPPER.createObjectNode().put("prompt", "Beta blockers").put("seed", 1).put("max_tokens", 8)
+        ObjectNode p = Json.MAPPER
+                .createObjectNode()
+                .put("prompt", "Beta blockers")
+                .put("seed", 1)
+                .put("max_tokens", 8)
                 .put("logprobs", 3);
         JsonNode lp = ok(post("/v1/completions", p)).at("/choices/0/logprobs");
-        assertThat(lp.get("tokens").size()).isEqualTo(lp.get("token_logprobs").size()).isEqualTo(lp.get("text_offset").size());
+        assertThat(lp.get("tokens").size())
+                .isEqualTo(lp.get("token_logprobs").size())
+                .isEqualTo(lp.get("text_offset").size());
         assertThat(lp.get("top_logprobs").get(0).size()).isBetween(1, 3);
     }
 
@@ -202,7 +249,8 @@ class ServerStructuredOutputTest {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = i < prompt.length ? prompt[i] : answer[i - prompt.length];
         }
-        try (NDManager m = NDManager.newBaseManager(); NDArray input = m.create(new long[][] {ids})) {
+        try (NDManager m = NDManager.newBaseManager();
+                NDArray input = m.create(new long[][] {ids})) {
             float[] logits = medqa.model().forward(input, new int[] {0}).toFloatArray();
             int vocab = logits.length / ids.length;
             double total = 0;
@@ -224,11 +272,18 @@ class ServerStructuredOutputTest {
 
     static ObjectNode withTools(ObjectNode body) throws Exception {
         ArrayNode tools = body.putArray("tools");
-        tools.addObject().put("type", "function").putObject("function").put("name", "drug_lookup")
-                .put("description", "Looks a drug up in the formulary").set("parameters", Json.MAPPER.readTree("""
+        tools.addObject()
+                .put("type", "function")
+                .putObject("function")
+                .put("name", "drug_lookup")
+                .put("description", "Looks a drug up in the formulary")
+                .set("parameters", Json.MAPPER.readTree("""
                         {"type": "object", "properties": {"name": {"type": "string", "maxLength": 16},
                          "route": {"enum": ["oral", "iv"]}}, "required": ["name"]}"""));
-        tools.addObject().put("type", "function").putObject("function").put("name", "interactions")
+        tools.addObject()
+                .put("type", "function")
+                .putObject("function")
+                .put("name", "interactions")
                 .set("parameters", Json.MAPPER.readTree("""
                         {"type": "object", "properties": {"drugs": {"type": "array", "items": {"type": "string",
                          "maxLength": 10}, "minItems": 2, "maxItems": 3}}}"""));
@@ -238,11 +293,15 @@ class ServerStructuredOutputTest {
     /** Call, tool result back, final answer: tool_calls with finish_reason "tool_calls", then a reply. */
     @Test
     void aToolRoundTrip() throws Exception {
-        JsonSchema lookup = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012).getSchema(Json.MAPPER.readTree(
-                "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", \"maxLength\": 16}, "
-                        + "\"route\": {\"enum\": [\"oral\", \"iv\"]}}, \"required\": [\"name\"]}"));
+        JsonSchema lookup = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012)
+                .getSchema(Json.MAPPER.readTree(
+                        "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", \"maxLength\": 16}, "
+                                + "\"route\": {\"enum\": [\"oral\", \"iv\"]}}, \"required\": [\"name\"]}"));
         ObjectNode first = withTools(chat("Is metoprolol oral?", 7, 120));
-        first.putObject("tool_choice").put("type", "function").putObject("function").put("name", "drug_lookup");
+        first.putObject("tool_choice")
+                .put("type", "function")
+                .putObject("function")
+                .put("name", "drug_lookup");
         JsonNode r = ok(post("/v1/chat/completions", first));
         assertThat(r.at("/choices/0/finish_reason").asText()).isEqualTo("tool_calls");
         JsonNode call = r.at("/choices/0/message/tool_calls/0");
@@ -257,29 +316,37 @@ class ServerStructuredOutputTest {
         for (int seed = 0; seed < 8 && !replied; seed++) {
             ObjectNode second = withTools(chat("Is metoprolol oral?", seed, 120));
             ArrayNode messages = second.withArray("messages");
-            messages.addObject().put("role", "assistant").putNull("content").set("tool_calls",
-                    Json.MAPPER.createArrayNode().add(call));
-            messages.addObject().put("role", "tool").put("tool_call_id", call.get("id").asText())
+            messages.addObject()
+                    .put("role", "assistant")
+                    .putNull("content")
+                    .set("tool_calls", Json.MAPPER.createArrayNode().add(call));
+            messages.addObject()
+                    .put("role", "tool")
+                    .put("tool_call_id", call.get("id").asText())
                     .put("content", "{\"route\": \"oral\", \"forms\": [\"tablet\"]}");
             JsonNode answer = ok(post("/v1/chat/completions", second));
             String finish = answer.at("/choices/0/finish_reason").asText();
             assertThat(finish).isIn("stop", "tool_calls");
             if (finish.equals("stop")) {
                 assertThat(answer.at("/choices/0/message/content").isTextual()).isTrue();
-                assertThat(answer.at("/choices/0/message/tool_calls").isMissingNode()).isTrue();
+                assertThat(answer.at("/choices/0/message/tool_calls").isMissingNode())
+                        .isTrue();
                 replied = true;
             } else {
-                assertThat(answer.at("/choices/0/message/tool_calls/0/function/name").asText()).isIn("drug_lookup",
-                        "interactions");
+                assertThat(answer.at("/choices/0/message/tool_calls/0/function/name")
+                                .asText())
+                        .isIn("drug_lookup", "interactions");
             }
         }
         assertThat(replied).as("one of 8 seeds replies after the tool result").isTrue();
 
         // "required", streamed: each call's id and name, then its arguments piece by piece, as OpenAI streams
         // them; assembled by index as clients do, they are the non-streamed answer's (same seed).
-        ObjectNode request = withTools(chat("Interactions of warfarin?", 3, 160)).put("tool_choice", "required");
+        ObjectNode request =
+                withTools(chat("Interactions of warfarin?", 3, 160)).put("tool_choice", "required");
         JsonNode whole = ok(post("/v1/chat/completions", request));
-        List<JsonNode> events = events(post("/v1/chat/completions", request.deepCopy().put("stream", true)));
+        List<JsonNode> events =
+                events(post("/v1/chat/completions", request.deepCopy().put("stream", true)));
         JsonNode last = events.get(events.size() - 1);
         assertThat(last.at("/choices/0/finish_reason").asText()).isEqualTo("tool_calls");
         List<String> names = new ArrayList<>();
@@ -305,7 +372,8 @@ class ServerStructuredOutputTest {
         for (int i = 0; i < names.size(); i++) {
             assertThat(names.get(i)).isEqualTo(calls.get(i).at("/function/name").asText());
             assertThat(Json.MAPPER.readTree(arguments.get(i).toString()))
-                    .isEqualTo(Json.MAPPER.readTree(calls.get(i).at("/function/arguments").asText()));
+                    .isEqualTo(Json.MAPPER.readTree(
+                            calls.get(i).at("/function/arguments").asText()));
         }
     }
 
@@ -322,7 +390,8 @@ class ServerStructuredOutputTest {
             replied = true;
             StringBuilder text = new StringBuilder();
             int pieces = 0;
-            for (JsonNode e : events(post("/v1/chat/completions", request.deepCopy().put("stream", true)))) {
+            for (JsonNode e :
+                    events(post("/v1/chat/completions", request.deepCopy().put("stream", true)))) {
                 JsonNode content = e.at("/choices/0/delta/content");
                 if (content.isTextual() && !content.asText().isEmpty()) {
                     text.append(content.asText());
@@ -330,7 +399,8 @@ class ServerStructuredOutputTest {
                 }
                 assertThat(e.at("/choices/0/delta/tool_calls").isMissingNode()).isTrue();
             }
-            assertThat(text.toString()).isEqualTo(whole.at("/choices/0/message/content").asText());
+            assertThat(text.toString())
+                    .isEqualTo(whole.at("/choices/0/message/content").asText());
             assertThat(pieces).isGreaterThan(1);
         }
         assertThat(replied).as("one of 12 seeds replies").isTrue();
@@ -339,22 +409,44 @@ class ServerStructuredOutputTest {
     @Test
     void badStructuredRequestsNameTheField() throws Exception {
         ObjectNode invalid = chat("q", 1, 5);
-        invalid.putObject("response_format").put("type", "json_schema").putObject("json_schema").put("name", "x")
-                .putObject("schema").put("type", "strnig");
+        invalid.putObject("response_format")
+                .put("type", "json_schema")
+                .putObject("json_schema")
+                .put("name", "x")
+                .putObject("schema")
+                .put("type", "strnig");
         assertError(post("/v1/chat/completions", invalid), 400, "response_format.json_schema.schema");
         ObjectNode keyword = chat("q", 1, 5);
-        keyword.putObject("response_format").put("type", "json_schema").putObject("json_schema").put("name", "x")
-                .putObject("schema").put("type", "string").put("format", "email");
+        keyword.putObject("response_format")
+                .put("type", "json_schema")
+                .putObject("json_schema")
+                .put("name", "x")
+                .putObject("schema")
+                .put("type", "string")
+                .put("format", "email");
         assertError(post("/v1/chat/completions", keyword), 400, "\"format\" is not supported");
         ObjectNode nothing = chat("q", 1, 5);
-        nothing.putObject("response_format").put("type", "json_schema").putObject("json_schema").put("name", "x")
-                .putObject("schema").put("type", "string").put("minLength", 5).put("maxLength", 2);
+        nothing.putObject("response_format")
+                .put("type", "json_schema")
+                .putObject("json_schema")
+                .put("name", "x")
+                .putObject("schema")
+                .put("type", "string")
+                .put("minLength", 5)
+                .put("maxLength", 2);
         assertError(post("/v1/chat/completions", nothing), 400, "allow no string");
         ObjectNode unnamed = chat("q", 1, 5);
-        unnamed.putArray("tools").addObject().put("type", "function").putObject("function").put("description", "no name");
+        unnamed.putArray("tools")
+                .addObject()
+                .put("type", "function")
+                .putObject("function")
+                .put("description", "no name");
         assertError(post("/v1/chat/completions", unnamed), 400, "tools[0].function.name");
         ObjectNode unknown = withTools(chat("q", 1, 5));
-        unknown.putObject("tool_choice").put("type", "function").putObject("function").put("name", "nope");
+        unknown.putObject("tool_choice")
+                .put("type", "function")
+                .putObject("function")
+                .put("name", "nope");
         assertError(post("/v1/chat/completions", unknown), 400, "tool_choice");
         ObjectNode both = withTools(chat("q", 1, 5)).put("guided_regex", "a+");
         assertError(post("/v1/chat/completions", both), 400, "guided_regex");

@@ -1,16 +1,16 @@
 package ai.medqa.server;
 
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
 import ai.medqa.MedQA;
 import ai.medqa.io.DType;
 import ai.medqa.io.SafetensorsWriter;
 import ai.medqa.io.TensorData;
 import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraConfig;
+import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.RandomCheckpoint;
-import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
-import ai.medqa.model.LinearFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -35,7 +35,8 @@ final class TinyServerModel {
             Path model = dir.resolve("model");
             RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, context, 0), DType.F32, 7);
             Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), model.resolve("tokenizer.json"));
-            Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+            Files.copy(
+                    TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
                     model.resolve("tokenizer_config.json"));
             try (MistralModel m = MistralModel.load(model, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE)) {
                 LoraConfig config = LoraConfig.of(4, 8, 0, List.of("q_proj", "v_proj"));
@@ -63,6 +64,9 @@ final class TinyServerModel {
     }
 
     static MedQA load(Path dir) {
-        return MedQA.builder().model(dir.resolve("model")).lora("pubmed", dir.resolve("pubmed")).build();
+        return MedQA.builder()
+                .model(dir.resolve("model"))
+                .lora("pubmed", dir.resolve("pubmed"))
+                .build();
     }
 }

@@ -19,7 +19,8 @@ final class Batches {
      * Consecutive rows of the same {@code key}, at most {@code size} at a time, through {@code compute}
      * (one output per input row).
      */
-    static <T, R> Iterator<R> lazily(Iterator<T> input, int size, Function<T, Object> key, Function<List<T>, List<R>> compute) {
+    static <T, R> Iterator<R> lazily(
+            Iterator<T> input, int size, Function<T, Object> key, Function<List<T>, List<R>> compute) {
         return new Iterator<>() {
             private Iterator<R> current = Collections.emptyIterator();
             private T pending;

@@ -62,7 +62,12 @@ public final class EvaluateOnSpark {
         try {
             List<Evaluation.ConfigSummary> summaries = o.evaluation(spark).run();
             for (Evaluation.ConfigSummary s : summaries) {
-                System.out.printf(Locale.ROOT, "%s: n=%d accuracy=%.3f macro-F1=%.3f%n", s.name(), s.n(), s.accuracy(),
+                System.out.printf(
+                        Locale.ROOT,
+                        "%s: n=%d accuracy=%.3f macro-F1=%.3f%n",
+                        s.name(),
+                        s.n(),
+                        s.accuracy(),
                         s.macroF1());
             }
             System.out.println("report: " + o.out.resolve("report.md"));
@@ -117,7 +122,8 @@ public final class EvaluateOnSpark {
                     case "--grid" -> o.grid = true;
                     default -> {
                         if (!a.startsWith("--") || i + 1 >= args.length) {
-                            throw new IllegalArgumentException(a.startsWith("--") ? a + " needs a value" : "unexpected argument " + a);
+                            throw new IllegalArgumentException(
+                                    a.startsWith("--") ? a + " needs a value" : "unexpected argument " + a);
                         }
                         o.set(a, args[++i]);
                     }
@@ -138,18 +144,25 @@ public final class EvaluateOnSpark {
                 case "--out" -> out = Path.of(v);
                 case "--parts" -> parts = v;
                 case "--partitions" -> partitions = positive(name, v);
-                case "--mode" -> mode = switch (v.toLowerCase(Locale.ROOT)) {
-                    case "likelihood" -> Evaluation.Mode.LIKELIHOOD;
-                    case "generate" -> Evaluation.Mode.GENERATE;
-                    default -> throw new IllegalArgumentException("--mode " + v + ": expected likelihood or generate");
-                };
-                case "--split" -> split = switch (v.toLowerCase(Locale.ROOT)) {
-                    case "test" -> PubMedQaData.Split.TEST;
-                    case "all" -> PubMedQaData.Split.ALL;
-                    default -> throw new IllegalArgumentException("--split " + v + ": expected test or all");
-                };
+                case "--mode" ->
+                    mode = switch (v.toLowerCase(Locale.ROOT)) {
+                        case "likelihood" -> Evaluation.Mode.LIKELIHOOD;
+                        case "generate" -> Evaluation.Mode.GENERATE;
+                        default ->
+                            throw new IllegalArgumentException("--mode " + v + ": expected likelihood or generate");
+                    };
+                case "--split" ->
+                    split = switch (v.toLowerCase(Locale.ROOT)) {
+                        case "test" -> PubMedQaData.Split.TEST;
+                        case "all" -> PubMedQaData.Split.ALL;
+                        default -> throw new IllegalArgumentException("--split " + v + ": expected test or all");
+                    };
                 case "--limit" -> limit = positive(name, v);
-                case "--pubids" -> pubids = Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+                case "--pubids" ->
+                    pubids = Arrays.stream(v.split(","))
+                            .map(String::trim)
+                            .filter(s -> !s.isEmpty())
+                            .toList();
                 case "--data" -> data = Path.of(v);
                 case "--contexts" -> {
                     contexts = v.toLowerCase(Locale.ROOT);
@@ -160,8 +173,12 @@ public final class EvaluateOnSpark {
                 case "--lora" -> {
                     int eq = v.indexOf('=');
                     Path dir = Path.of(eq > 0 ? v.substring(eq + 1) : v);
-                    loras.add(new String[] {eq > 0 ? v.substring(0, eq) : dir.toAbsolutePath().normalize().getFileName().toString(),
-                            dir.toString()});
+                    loras.add(new String[] {
+                        eq > 0
+                                ? v.substring(0, eq)
+                                : dir.toAbsolutePath().normalize().getFileName().toString(),
+                        dir.toString()
+                    });
                 }
                 case "--spec" -> spec = Path.of(v);
                 case "--quantize" -> quantize = Quantization.parse(v);
@@ -188,7 +205,10 @@ public final class EvaluateOnSpark {
         }
 
         ModelSpec modelSpec() {
-            ModelSpec s = ModelSpec.of(model).withDevice(device).withPrecision(precision).withQuantization(quantize, 64, ai.medqa.quant.LmHead.COMPUTE);
+            ModelSpec s = ModelSpec.of(model)
+                    .withDevice(device)
+                    .withPrecision(precision)
+                    .withQuantization(quantize, 64, ai.medqa.quant.LmHead.COMPUTE);
             for (String[] l : loras) {
                 s = s.withLora(l[0], l[1]);
             }
@@ -201,9 +221,11 @@ public final class EvaluateOnSpark {
             if (spec != null) {
                 configs = SpecFile.read(spec);
             } else if (mode == Evaluation.Mode.GENERATE) {
-                configs = Evaluation.notebookPreset(loras.stream().map(l -> l[0]).toList(), contexts, maxNewTokens, seed);
+                configs =
+                        Evaluation.notebookPreset(loras.stream().map(l -> l[0]).toList(), contexts, maxNewTokens, seed);
             } else {
-                configs = Evaluation.likelihoodPreset(loras.stream().map(l -> l[0]).toList(), contexts);
+                configs = Evaluation.likelihoodPreset(
+                        loras.stream().map(l -> l[0]).toList(), contexts);
             }
             if (grid) {
                 if (mode != Evaluation.Mode.GENERATE) {
@@ -215,8 +237,17 @@ public final class EvaluateOnSpark {
         }
 
         SparkEvaluation evaluation(SparkSession spark) {
-            Evaluation.Builder b = Evaluation.builder().configs(configs()).mode(mode).split(split).pubids(pubids).limit(limit)
-                    .bos(bos).out(out).bootstrap(bootstrap).seed(seed).batchSize(batchSize);
+            Evaluation.Builder b = Evaluation.builder()
+                    .configs(configs())
+                    .mode(mode)
+                    .split(split)
+                    .pubids(pubids)
+                    .limit(limit)
+                    .bos(bos)
+                    .out(out)
+                    .bootstrap(bootstrap)
+                    .seed(seed)
+                    .batchSize(batchSize);
             if (data != null) {
                 b.data(PubMedQaData.load(data));
             }

@@ -144,7 +144,9 @@ final class ExecutorModels {
                 long start = System.nanoTime();
                 medqa = spec.load();
                 LOADS.incrementAndGet();
-                log.info("loaded {} for this JVM's tasks in {} s", spec.modelDir(),
+                log.info(
+                        "loaded {} for this JVM's tasks in {} s",
+                        spec.modelDir(),
                         String.format("%.1f", (System.nanoTime() - start) / 1e9));
                 if (HOOK.compareAndSet(false, true)) {
                     Runtime.getRuntime().addShutdownHook(new Thread(ExecutorModels::closeAll, "medqa-close-models"));
@@ -152,8 +154,9 @@ final class ExecutorModels {
             }
             if (!adapterSet || !Objects.equals(adapter, wanted)) {
                 if (wanted != null && !medqa.adapters().contains(wanted)) {
-                    throw new IllegalArgumentException("adapter \"" + wanted + "\" is not among the model's LoRA adapters "
-                            + medqa.adapters() + " (ModelSpec.withLora / the loras parameter)");
+                    throw new IllegalArgumentException(
+                            "adapter \"" + wanted + "\" is not among the model's LoRA adapters " + medqa.adapters()
+                                    + " (ModelSpec.withLora / the loras parameter)");
                 }
                 medqa.useAdapter(wanted);
                 adapter = wanted;
@@ -180,8 +183,8 @@ final class ExecutorModels {
                 throw new IllegalStateException("the model is being closed (the application ended)");
             }
             if (engine == null) {
-                engine = new BatchEngine(medqa.model(), medqa.tokenizer(), medqa.engineAdapters(), ENGINE_BATCH,
-                        Integer.MAX_VALUE);
+                engine = new BatchEngine(
+                        medqa.model(), medqa.tokenizer(), medqa.engineAdapters(), ENGINE_BATCH, Integer.MAX_VALUE);
             }
             return engine;
         }

@@ -40,8 +40,11 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         loras = new StringArrayParam(this, "loras", "LoRA adapters to load, as NAME=DIR");
         adapter = new Param<>(this, "adapter", "name of the LoRA adapter to apply (unset: none)");
         questionCol = new Param<>(this, "questionCol", "string column of questions");
-        contextCol = new Param<>(this, "contextCol", "optional column of context: a string or an array of strings "
-                + "(sections; the last ones are left out when the prompt does not fit)");
+        contextCol = new Param<>(
+                this,
+                "contextCol",
+                "optional column of context: a string or an array of strings "
+                        + "(sections; the last ones are left out when the prompt does not fit)");
         batchSize = new IntParam(this, "batchSize", "rows of a partition computed together (>= 1)");
         setDefault(device, "cpu");
         setDefault(precision, "F32");
@@ -142,7 +145,8 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         if (!isDefined(modelDir)) {
             throw new IllegalArgumentException(getClass().getSimpleName() + ": modelDir is not set");
         }
-        ModelSpec spec = ModelSpec.of(getOrDefault(modelDir)).withDevice(getOrDefault(device))
+        ModelSpec spec = ModelSpec.of(getOrDefault(modelDir))
+                .withDevice(getOrDefault(device))
                 .withPrecision(ModelSpec.precision(getOrDefault(precision)))
                 .withQuantization(Quantization.parse(getOrDefault(quantize)), 64, ai.medqa.quant.LmHead.COMPUTE);
         for (String l : getOrDefault(loras)) {
@@ -193,8 +197,8 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         }
         DataType t = schema.fields()[i].dataType();
         if (type != null && !t.equals(type)) {
-            throw new IllegalArgumentException(param + ": column \"" + name + "\" is " + t.simpleString() + "; expected "
-                    + type.simpleString());
+            throw new IllegalArgumentException(
+                    param + ": column \"" + name + "\" is " + t.simpleString() + "; expected " + type.simpleString());
         }
         return i;
     }

@@ -20,8 +20,15 @@ import java.util.Objects;
  * @param device {@code cpu}, {@code cuda} or {@code cuda:N}
  * @param loras adapter name to PEFT adapter folder, in load order
  */
-public record ModelSpec(String modelDir, String device, MedQA.Precision precision, Quantization quantization, int groupSize,
-        LmHead lmHead, Map<String, String> loras) implements Serializable {
+public record ModelSpec(
+        String modelDir,
+        String device,
+        MedQA.Precision precision,
+        Quantization quantization,
+        int groupSize,
+        LmHead lmHead,
+        Map<String, String> loras)
+        implements Serializable {
     private static final long serialVersionUID = 1L;
 
     public ModelSpec {
@@ -72,8 +79,12 @@ public record ModelSpec(String modelDir, String device, MedQA.Precision precisio
 
     /** Loads the model (what an executor does once per spec). */
     MedQA load() {
-        MedQA.Builder b = MedQA.builder().model(Path.of(modelDir)).device(device).precision(precision)
-                .quantize(quantization).lmHead(lmHead);
+        MedQA.Builder b = MedQA.builder()
+                .model(Path.of(modelDir))
+                .device(device)
+                .precision(precision)
+                .quantize(quantization)
+                .lmHead(lmHead);
         if (quantization == Quantization.INT4) {
             b.groupSize(groupSize);
         }

@@ -30,8 +30,10 @@ import org.apache.spark.sql.types.StructType;
  */
 public final class PubMedQaScorer extends MedQATransformer<PubMedQaScorer> {
     private static final long serialVersionUID = 1L;
-    static final StructType LOGLIKELIHOOD = new StructType().add("yes", DataTypes.DoubleType, false)
-            .add("no", DataTypes.DoubleType, false).add("maybe", DataTypes.DoubleType, false);
+    static final StructType LOGLIKELIHOOD = new StructType()
+            .add("yes", DataTypes.DoubleType, false)
+            .add("no", DataTypes.DoubleType, false)
+            .add("maybe", DataTypes.DoubleType, false);
 
     private final Param<String> loglikelihoodCol;
     private final Param<String> predictionCol;
@@ -46,7 +48,8 @@ public final class PubMedQaScorer extends MedQATransformer<PubMedQaScorer> {
 
     public PubMedQaScorer(String uid) {
         super(uid);
-        loglikelihoodCol = new Param<>(this, "loglikelihoodCol", "struct column of yes/no/maybe log-likelihoods to add");
+        loglikelihoodCol =
+                new Param<>(this, "loglikelihoodCol", "struct column of yes/no/maybe log-likelihoods to add");
         predictionCol = new Param<>(this, "predictionCol", "string column of the most likely answer to add");
         truncatedCol = new Param<>(this, "truncatedCol", "int column of abstract sections left out to fit");
         template = new Param<>(this, "template", "prompt with {question} and {context} (default: the harness's)");
@@ -113,18 +116,32 @@ public final class PubMedQaScorer extends MedQATransformer<PubMedQaScorer> {
     public StructType transformSchema(StructType schema) {
         questionIndex(schema);
         contextIndex(schema);
-        StructType out = append(schema, "loglikelihoodCol",
+        StructType out = append(
+                schema,
+                "loglikelihoodCol",
                 DataTypes.createStructField(getOrDefault(loglikelihoodCol), LOGLIKELIHOOD, true));
-        out = append(out, "predictionCol", DataTypes.createStructField(getOrDefault(predictionCol), DataTypes.StringType, true));
-        return append(out, "truncatedCol", DataTypes.createStructField(getOrDefault(truncatedCol), DataTypes.IntegerType, true));
+        out = append(
+                out,
+                "predictionCol",
+                DataTypes.createStructField(getOrDefault(predictionCol), DataTypes.StringType, true));
+        return append(
+                out,
+                "truncatedCol",
+                DataTypes.createStructField(getOrDefault(truncatedCol), DataTypes.IntegerType, true));
     }
 
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
         StructType schema = dataset.schema();
         StructType out = transformSchema(schema);
-        Job job = new Job(modelSpec(), adapterOrNull(), batch(), questionIndex(schema), contextIndex(schema),
-                isDefined(template) ? getOrDefault(template) : null, isDefined(systemPrompt) ? getOrDefault(systemPrompt) : null,
+        Job job = new Job(
+                modelSpec(),
+                adapterOrNull(),
+                batch(),
+                questionIndex(schema),
+                contextIndex(schema),
+                isDefined(template) ? getOrDefault(template) : null,
+                isDefined(systemPrompt) ? getOrDefault(systemPrompt) : null,
                 (Boolean) getOrDefault(bos));
         ExecutorModels.closeWhenStopped(dataset.sparkSession().sparkContext());
         return dataset.toDF().mapPartitions(job, Encoders.row(out));
@@ -135,8 +152,16 @@ public final class PubMedQaScorer extends MedQATransformer<PubMedQaScorer> {
         return defaultCopy(extra);
     }
 
-    private record Job(ModelSpec spec, String adapter, int batchSize, int question, int context, String template,
-            String systemPrompt, boolean bos) implements MapPartitionsFunction<Row, Row>, Serializable {
+    private record Job(
+            ModelSpec spec,
+            String adapter,
+            int batchSize,
+            int question,
+            int context,
+            String template,
+            String systemPrompt,
+            boolean bos)
+            implements MapPartitionsFunction<Row, Row>, Serializable {
         @Override
         public Iterator<Row> call(Iterator<Row> rows) {
             return Batches.lazily(rows, batchSize, r -> Boolean.TRUE, this::score);
@@ -144,15 +169,19 @@ public final class PubMedQaScorer extends MedQATransformer<PubMedQaScorer> {
 
         private List<Row> score(List<Row> batch) {
             try (ExecutorModels.Lease lease = ExecutorModels.acquire(spec, adapter)) {
-                LikelihoodScorer scorer = new LikelihoodScorer(lease.medqa().model(), lease.medqa().tokenizer(), bos);
+                LikelihoodScorer scorer = new LikelihoodScorer(
+                        lease.medqa().model(), lease.medqa().tokenizer(), bos);
                 List<Row> out = new ArrayList<>(batch.size());
                 for (Row row : batch) {
                     Object[] v = values(row, 3);
                     if (!row.isNullAt(question)) {
                         // The scorer reads the question and abstract; the id only names a question too long to fit.
-                        PubMedQaItem item = new PubMedQaItem("row", row.getString(question), sections(row, context), "", null);
+                        PubMedQaItem item =
+                                new PubMedQaItem("row", row.getString(question), sections(row, context), "", null);
                         LikelihoodScorer.Scored s = scorer.score(item, context >= 0, template, systemPrompt);
-                        v[v.length - 3] = RowFactory.create(s.loglikelihood().get("yes"), s.loglikelihood().get("no"),
+                        v[v.length - 3] = RowFactory.create(
+                                s.loglikelihood().get("yes"),
+                                s.loglikelihood().get("no"),
                                 s.loglikelihood().get("maybe"));
                         v[v.length - 2] = s.prediction();
                         v[v.length - 1] = s.truncated();

@@ -1,9 +1,9 @@
 package ai.medqa.spark;
 
 import ai.medqa.MedQA;
-import ai.medqa.generate.BatchEngine;
 import ai.medqa.chat.Conversation;
 import ai.medqa.eval.Prompts;
+import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.model.ContextOverflowException;
 import java.io.Serializable;
@@ -67,8 +67,11 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
         outputCol = new Param<>(this, "outputCol", "answer column to add");
         systemPromptCol = new Param<>(this, "systemPromptCol", "optional string column of per-row system prompts");
         systemPrompt = new Param<>(this, "systemPrompt", "system prompt of rows without one (empty: none)");
-        template = new Param<>(this, "template", "user turn with {question} and {context} (default: \""
-                + DEFAULT_TEMPLATE.replace("\n", "\\n") + "\" with a context column, else \"{question}\")");
+        template = new Param<>(
+                this,
+                "template",
+                "user turn with {question} and {context} (default: \"" + DEFAULT_TEMPLATE.replace("\n", "\\n")
+                        + "\" with a context column, else \"{question}\")");
         maxNewTokens = new IntParam(this, "maxNewTokens", "new tokens at most (>= 1)");
         doSample = new BooleanParam(this, "doSample", "sample (true) or greedy decoding (false)");
         temperature = new DoubleParam(this, "temperature", "sampling temperature (>= 0)");
@@ -195,9 +198,12 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
 
     /** The generation settings of the parameters (checked as {@link GenerationConfig} checks them). */
     GenerationConfig generation() {
-        GenerationConfig.Builder b = GenerationConfig.builder().maxNewTokens((Integer) getOrDefault(maxNewTokens))
-                .doSample((Boolean) getOrDefault(doSample)).temperature((Double) getOrDefault(temperature))
-                .topP((Double) getOrDefault(topP)).topK((Integer) getOrDefault(topK))
+        GenerationConfig.Builder b = GenerationConfig.builder()
+                .maxNewTokens((Integer) getOrDefault(maxNewTokens))
+                .doSample((Boolean) getOrDefault(doSample))
+                .temperature((Double) getOrDefault(temperature))
+                .topP((Double) getOrDefault(topP))
+                .topK((Integer) getOrDefault(topK))
                 .repetitionPenalty((Double) getOrDefault(repetitionPenalty));
         if (isDefined(seed)) {
             b.seed((Long) getOrDefault(seed));
@@ -212,7 +218,8 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
         if (isDefined(systemPromptCol)) {
             index(schema, getOrDefault(systemPromptCol), "systemPromptCol", DataTypes.StringType);
         }
-        return append(schema, "outputCol", DataTypes.createStructField(getOrDefault(outputCol), DataTypes.StringType, true));
+        return append(
+                schema, "outputCol", DataTypes.createStructField(getOrDefault(outputCol), DataTypes.StringType, true));
     }
 
     @Override
@@ -221,9 +228,16 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
         StructType out = transformSchema(schema);
         GenerationConfig g = generation();
         String system = getOrDefault(systemPrompt);
-        Job job = new Job(modelSpec(), adapterOrNull(), batch(), SamplingSpec.of(g), questionIndex(schema),
-                contextIndex(schema), isDefined(systemPromptCol) ? schema.fieldIndex(getOrDefault(systemPromptCol)) : -1,
-                system.isEmpty() ? null : system, isDefined(template) ? getOrDefault(template) : null);
+        Job job = new Job(
+                modelSpec(),
+                adapterOrNull(),
+                batch(),
+                SamplingSpec.of(g),
+                questionIndex(schema),
+                contextIndex(schema),
+                isDefined(systemPromptCol) ? schema.fieldIndex(getOrDefault(systemPromptCol)) : -1,
+                system.isEmpty() ? null : system,
+                isDefined(template) ? getOrDefault(template) : null);
         ExecutorModels.closeWhenStopped(dataset.sparkSession().sparkContext());
         return dataset.toDF().mapPartitions(job, Encoders.row(out));
     }
@@ -234,8 +248,17 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
     }
 
     /** What each task needs, without the transformer (its parameters stay on the driver). */
-    private record Job(ModelSpec spec, String adapter, int batchSize, SamplingSpec sampling, int question, int context,
-            int systemPromptColumn, String systemPrompt, String template) implements MapPartitionsFunction<Row, Row>, Serializable {
+    private record Job(
+            ModelSpec spec,
+            String adapter,
+            int batchSize,
+            SamplingSpec sampling,
+            int question,
+            int context,
+            int systemPromptColumn,
+            String systemPrompt,
+            String template)
+            implements MapPartitionsFunction<Row, Row>, Serializable {
         @Override
         public Iterator<Row> call(Iterator<Row> rows) {
             GenerationConfig g = sampling.toConfig();
@@ -255,7 +278,8 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
                     for (Row row : batch) {
                         if (!row.isNullAt(question)) {
                             String system = systemPromptColumn >= 0 && !row.isNullAt(systemPromptColumn)
-                                    ? row.getString(systemPromptColumn) : systemPrompt;
+                                    ? row.getString(systemPromptColumn)
+                                    : systemPrompt;
                             int[] ids = prompt(medqa, system, row.getString(question), sections(row, context), g);
                             requests.add(engine.submit(ids, g, adapter, null));
                         }
@@ -265,7 +289,9 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
                 int k = 0;
                 for (Row row : batch) {
                     Object[] v = values(row, 1);
-                    v[v.length - 1] = row.isNullAt(question) ? null : requests.get(k++).result().get().text();
+                    v[v.length - 1] = row.isNullAt(question)
+                            ? null
+                            : requests.get(k++).result().get().text();
                     out.add(RowFactory.create(v));
                 }
                 return out;

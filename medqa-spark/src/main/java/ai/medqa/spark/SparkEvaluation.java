@@ -44,10 +44,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class SparkEvaluation {
     private static final Logger log = LoggerFactory.getLogger(SparkEvaluation.class);
-    static final StructType TASKS = new StructType().add("config", DataTypes.IntegerType, false)
-            .add("pubid", DataTypes.StringType, false).add("question", DataTypes.StringType, false)
+    static final StructType TASKS = new StructType()
+            .add("config", DataTypes.IntegerType, false)
+            .add("pubid", DataTypes.StringType, false)
+            .add("question", DataTypes.StringType, false)
             .add("contexts", DataTypes.createArrayType(DataTypes.StringType, false), false)
-            .add("long_answer", DataTypes.StringType, false).add("label", DataTypes.StringType, false);
+            .add("long_answer", DataTypes.StringType, false)
+            .add("label", DataTypes.StringType, false);
 
     /** Test hook: called in the task after each batch of lines is computed. */
     interface FaultInjector extends Serializable {
@@ -107,7 +110,8 @@ public final class SparkEvaluation {
         }
         evaluation.claimOut();
         boolean own = parts == null;
-        String where = own ? evaluation.out().resolve("parts").toAbsolutePath().toUri().toString() : parts;
+        String where =
+                own ? evaluation.out().resolve("parts").toAbsolutePath().toUri().toString() : parts;
         org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(where);
         try {
             FileSystem fs = path.getFileSystem(spark.sparkContext().hadoopConfiguration());
@@ -115,8 +119,9 @@ public final class SparkEvaluation {
                 log.info("{} holds this evaluation's committed parts; writing the report from them", where);
             } else {
                 if (fs.exists(path) && !own) {
-                    throw new IllegalStateException(where + " exists without _SUCCESS (an unfinished job, or other data); "
-                            + "delete it or choose another parts path");
+                    throw new IllegalStateException(
+                            where + " exists without _SUCCESS (an unfinished job, or other data); "
+                                    + "delete it or choose another parts path");
                 }
                 score(evaluation, where);
             }
@@ -128,59 +133,90 @@ public final class SparkEvaluation {
     }
 
     private void score(Evaluation evaluation, String where) {
-        List<ConfigSpec> configs = evaluation.configs().stream().map(ConfigSpec::of).toList();
+        List<ConfigSpec> configs =
+                evaluation.configs().stream().map(ConfigSpec::of).toList();
         List<Row> tasks = new ArrayList<>();
         // Configuration-major, as the single-machine run: a partition mostly holds one configuration,
         // so batches and adapter switches stay whole.
         for (int c = 0; c < configs.size(); c++) {
             for (PubMedQaItem i : evaluation.questions()) {
-                tasks.add(RowFactory.create(c, i.pmid(), i.question(), i.contexts().toArray(new String[0]), i.longAnswer(),
+                tasks.add(RowFactory.create(
+                        c,
+                        i.pmid(),
+                        i.question(),
+                        i.contexts().toArray(new String[0]),
+                        i.longAnswer(),
                         i.finalDecision().text()));
             }
         }
         int n = partitions > 0 ? partitions : 4 * spark.sparkContext().defaultParallelism();
         n = Math.max(1, Math.min(n, tasks.size()));
-        log.info("PubMedQA on Spark: {} (configuration, question) pairs in {} tasks, parts in {}", tasks.size(), n, where);
+        log.info(
+                "PubMedQA on Spark: {} (configuration, question) pairs in {} tasks, parts in {}",
+                tasks.size(),
+                n,
+                where);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         ExecutorModels.closeWhenStopped(spark.sparkContext());
         Dataset<Row> rows = spark.createDataFrame(jsc.parallelize(tasks, n), TASKS);
-        Job job = new Job(model, configs, evaluation.mode(), evaluation.bos(),
-                evaluation.mode() == Evaluation.Mode.GENERATE ? evaluation.batchSize() : 8, evaluation.constrain());
-        rows.mapPartitions(job, Encoders.STRING()).write().mode(SaveMode.Overwrite).text(where);
+        Job job = new Job(
+                model,
+                configs,
+                evaluation.mode(),
+                evaluation.bos(),
+                evaluation.mode() == Evaluation.Mode.GENERATE ? evaluation.batchSize() : 8,
+                evaluation.constrain());
+        rows.mapPartitions(job, Encoders.STRING())
+                .write()
+                .mode(SaveMode.Overwrite)
+                .text(where);
     }
 
     /** An {@link Evaluation.Config} Spark can ship. */
-    record ConfigSpec(String name, String adapter, boolean contexts, String systemPrompt, SamplingSpec sampling,
-            String template) implements Serializable {
+    record ConfigSpec(
+            String name, String adapter, boolean contexts, String systemPrompt, SamplingSpec sampling, String template)
+            implements Serializable {
         static ConfigSpec of(Evaluation.Config c) {
-            return new ConfigSpec(c.name(), c.adapter(), c.contexts(), c.systemPrompt(), SamplingSpec.of(c.sampling()),
-                    c.template());
+            return new ConfigSpec(
+                    c.name(), c.adapter(), c.contexts(), c.systemPrompt(), SamplingSpec.of(c.sampling()), c.template());
         }
 
         Evaluation.Config toConfig() {
-            return new Evaluation.Config(name, adapter, contexts, systemPrompt, sampling == null ? null : sampling.toConfig(),
-                    template);
+            return new Evaluation.Config(
+                    name, adapter, contexts, systemPrompt, sampling == null ? null : sampling.toConfig(), template);
         }
     }
 
-    private record Job(ModelSpec spec, List<ConfigSpec> configs, Evaluation.Mode mode, boolean bos, int batchSize,
+    private record Job(
+            ModelSpec spec,
+            List<ConfigSpec> configs,
+            Evaluation.Mode mode,
+            boolean bos,
+            int batchSize,
             Evaluation.AnswerConstraint constrain)
             implements MapPartitionsFunction<Row, String>, Serializable {
         @Override
         public Iterator<String> call(Iterator<Row> rows) {
-            List<Evaluation.Config> cs = configs.stream().map(ConfigSpec::toConfig).toList();
+            List<Evaluation.Config> cs =
+                    configs.stream().map(ConfigSpec::toConfig).toList();
             TaskContext task = TaskContext.get();
             int[] batches = {0};
             return Batches.lazily(rows, batchSize, r -> r.getInt(0), batch -> {
                 Evaluation.Config config = cs.get(batch.get(0).getInt(0));
                 List<PubMedQaItem> items = new ArrayList<>(batch.size());
                 for (Row r : batch) {
-                    items.add(new PubMedQaItem(r.getString(1), r.getString(2), r.getList(3), r.getString(4),
+                    items.add(new PubMedQaItem(
+                            r.getString(1),
+                            r.getString(2),
+                            r.getList(3),
+                            r.getString(4),
                             PubMedQaLabel.parse(r.getString(5)).orElseThrow()));
                 }
                 List<String> out;
                 try (ExecutorModels.Lease lease = ExecutorModels.acquire(spec, config.adapter())) {
-                    out = Evaluation.lines(lease.medqa(), config, items, mode, bos, constrain).stream().map(Object::toString).toList();
+                    out = Evaluation.lines(lease.medqa(), config, items, mode, bos, constrain).stream()
+                            .map(Object::toString)
+                            .toList();
                 }
                 FaultInjector f = faults;
                 if (f != null && task != null) {

@@ -23,24 +23,35 @@ class SparkModelLifecycleTest {
         ExecutorModels.closeAll();
         int loads = ExecutorModels.loads();
         int closes = ExecutorModels.closes();
-        SparkSession spark = SparkSession.builder().master("local[2]").appName("medqa-lifecycle")
-                .config("spark.ui.enabled", false).getOrCreate();
+        SparkSession spark = SparkSession.builder()
+                .master("local[2]")
+                .appName("medqa-lifecycle")
+                .config("spark.ui.enabled", false)
+                .getOrCreate();
         Set<String> threads = ConcurrentHashMap.newKeySet();
         try {
             List<Row> rows = new ArrayList<>();
             for (int i = 0; i < 16; i++) {
                 rows.add(RowFactory.create("Is question " + i + " answerable?"));
             }
-            List<Row> scored = new PubMedQaScorer().setModelDir(model).setBatchSize(1).transform(
-                    spark.createDataFrame(rows, new StructType().add("question", DataTypes.StringType)).repartition(8))
+            List<Row> scored = new PubMedQaScorer()
+                    .setModelDir(model)
+                    .setBatchSize(1)
+                    .transform(spark.createDataFrame(rows, new StructType().add("question", DataTypes.StringType))
+                            .repartition(8))
                     .collectAsList();
             assertThat(scored).hasSize(16);
             List<String> seen = spark.createDataFrame(rows, new StructType().add("question", DataTypes.StringType))
-                    .repartition(8).mapPartitions((org.apache.spark.api.java.function.MapPartitionsFunction<Row, String>) it -> {
-                        try (ExecutorModels.Lease l = ExecutorModels.acquire(ModelSpec.of(model), null)) {
-                            return List.of(Thread.currentThread().getName()).iterator();
-                        }
-                    }, org.apache.spark.sql.Encoders.STRING()).collectAsList();
+                    .repartition(8)
+                    .mapPartitions(
+                            (org.apache.spark.api.java.function.MapPartitionsFunction<Row, String>) it -> {
+                                try (ExecutorModels.Lease l = ExecutorModels.acquire(ModelSpec.of(model), null)) {
+                                    return List.of(Thread.currentThread().getName())
+                                            .iterator();
+                                }
+                            },
+                            org.apache.spark.sql.Encoders.STRING())
+                    .collectAsList();
             threads.addAll(seen);
             assertThat(ExecutorModels.loads() - loads).isEqualTo(1);
             assertThat(ExecutorModels.open()).isEqualTo(1);

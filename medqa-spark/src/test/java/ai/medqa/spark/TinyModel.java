@@ -18,7 +18,9 @@ final class TinyModel {
             Files.copy(WEIGHTS.resolve("config.json"), dir.resolve("config.json"));
             Files.copy(WEIGHTS.resolve("model.safetensors"), dir.resolve("model.safetensors"));
             Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
-            Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+            Files.copy(
+                    TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+                    dir.resolve("tokenizer_config.json"));
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

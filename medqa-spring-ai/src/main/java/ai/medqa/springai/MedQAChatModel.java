@@ -56,7 +56,9 @@ import reactor.core.publisher.Flux;
 public final class MedQAChatModel implements ChatModel, AutoCloseable {
     /** The provider name observations carry ({@code gen_ai.system}). */
     public static final String PROVIDER = "medqa";
-    private static final ChatModelObservationConvention DEFAULT_CONVENTION = new DefaultChatModelObservationConvention();
+
+    private static final ChatModelObservationConvention DEFAULT_CONVENTION =
+            new DefaultChatModelObservationConvention();
 
     private final MedQA medqa;
     private final GenerationConfig defaults;
@@ -91,8 +93,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     }
 
     /** Counts for meters: completed calls and their tokens, and the engine's rows now. */
-    public record Stats(long requests, long promptTokens, long completionTokens, int runningRows, int queuedRequests) {
-    }
+    public record Stats(long requests, long promptTokens, long completionTokens, int runningRows, int queuedRequests) {}
 
     public Stats stats() {
         return new Stats(requests.get(), promptTokens.get(), completionTokens.get(), engine.running(), engine.queued());
@@ -110,12 +111,15 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     @Override
     public ChatResponse call(Prompt prompt) {
         Call call = prepare(prompt);
-        ChatModelObservationContext context = ChatModelObservationContext.builder().prompt(call.prompt())
-                .provider(PROVIDER).build();
+        ChatModelObservationContext context = ChatModelObservationContext.builder()
+                .prompt(call.prompt())
+                .provider(PROVIDER)
+                .build();
         return ChatModelObservationDocumentation.CHAT_MODEL_OPERATION
                 .observation(convention, DEFAULT_CONVENTION, () -> context, observations)
                 .observe(() -> {
-                    BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {});
+                    BatchEngine.Request job =
+                            engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {});
                     ChatResponse response = response(call, job, job.join());
                     context.setResponse(response);
                     return response;
@@ -131,14 +135,18 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     public Flux<ChatResponse> stream(Prompt prompt) {
         return Flux.defer(() -> {
             Call call = prepare(prompt);
-            ChatModelObservationContext context = ChatModelObservationContext.builder().prompt(call.prompt())
-                    .provider(PROVIDER).streaming(true).build();
-            Observation observation = ChatModelObservationDocumentation.CHAT_MODEL_OPERATION
-                    .observation(convention, DEFAULT_CONVENTION, () -> context, observations);
+            ChatModelObservationContext context = ChatModelObservationContext.builder()
+                    .prompt(call.prompt())
+                    .provider(PROVIDER)
+                    .streaming(true)
+                    .build();
+            Observation observation = ChatModelObservationDocumentation.CHAT_MODEL_OPERATION.observation(
+                    convention, DEFAULT_CONVENTION, () -> context, observations);
             observation.start();
             Flux<ChatResponse> answer = Flux.create(sink -> {
                 // With tools the answer is JSON: a reply streams as its text (ToolStream); calls come whole.
-                ToolStream replies = call.tools() == null ? null
+                ToolStream replies = call.tools() == null
+                        ? null
                         : new ToolStream(call.tools(), text -> sink.next(piece(call, text)));
                 BatchEngine.Request job = engine.submit(call.ids(), call.config(), call.adapter(), (id, text) -> {
                     if (replies != null) {
@@ -160,8 +168,11 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                         if (whole.hasToolCalls()) {
                             sink.next(whole);
                         } else {
-                            sink.next(new ChatResponse(List.of(new org.springframework.ai.chat.model.Generation(
-                                    new AssistantMessage(""), whole.getResult().getMetadata())), whole.getMetadata()));
+                            sink.next(new ChatResponse(
+                                    List.of(new org.springframework.ai.chat.model.Generation(
+                                            new AssistantMessage(""),
+                                            whole.getResult().getMetadata())),
+                                    whole.getMetadata()));
                         }
                         sink.complete();
                     } catch (RuntimeException e) {
@@ -174,8 +185,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     }
 
     /** One request as MedQA runs it. */
-    private record Call(Prompt prompt, int[] ids, GenerationConfig config, String adapter, Tools tools, String model) {
-    }
+    private record Call(Prompt prompt, int[] ids, GenerationConfig config, String adapter, Tools tools, String model) {}
 
     private Call prepare(Prompt prompt) {
         ChatOptions o = prompt.getOptions() != null ? prompt.getOptions() : options;
@@ -192,23 +202,33 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
             adapter = o.getModel();
         }
         Tools tools = tools(o);
-        String schema = o instanceof MedQAChatOptions m ? m.getOutputSchema()
-                : o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s ? s.getOutputSchema() : null;
+        String schema = o instanceof MedQAChatOptions m
+                ? m.getOutputSchema()
+                : o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s
+                        ? s.getOutputSchema()
+                        : null;
         Constraint format = tools == null && schema != null
-                ? compiled.get("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema"))) : null;
+                ? compiled.get("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema")))
+                : null;
         List<ai.medqa.chat.Message> messages = messages(prompt.getInstructions());
-        int[] ids = tools == null ? medqa.chatTemplate().encode(Tools.asText(messages))
+        int[] ids = tools == null
+                ? medqa.chatTemplate().encode(Tools.asText(messages))
                 : tools.encode(medqa.chatTemplate(), messages);
         GenerationConfig config = config(o);
         if (tools != null || format != null) {
-            config = config.toBuilder().constraint(tools != null ? tools.constraint() : format).build();
+            config = config.toBuilder()
+                    .constraint(tools != null ? tools.constraint() : format)
+                    .build();
         }
-        Prompt resolved = prompt.getOptions() != null ? prompt : prompt.mutate().chatOptions(options).build();
+        Prompt resolved = prompt.getOptions() != null
+                ? prompt
+                : prompt.mutate().chatOptions(options).build();
         return new Call(resolved, ids, config, adapter, tools, adapter != null ? adapter : modelName);
     }
 
     private Tools tools(ChatOptions o) {
-        if (!(o instanceof org.springframework.ai.model.tool.ToolCallingChatOptions t) || t.getToolCallbacks() == null
+        if (!(o instanceof org.springframework.ai.model.tool.ToolCallingChatOptions t)
+                || t.getToolCallbacks() == null
                 || t.getToolCallbacks().isEmpty()) {
             return null;
         }
@@ -216,12 +236,15 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         StringBuilder key = new StringBuilder("tools");
         for (ToolCallback callback : t.getToolCallbacks()) {
             ToolDefinition d = callback.getToolDefinition();
-            tools.add(new Tools.Tool(d.name(), d.description(), json(d.inputSchema(), "tool " + d.name() + " input schema")));
+            tools.add(new Tools.Tool(
+                    d.name(), d.description(), json(d.inputSchema(), "tool " + d.name() + " input schema")));
             key.append(' ').append(d.name()).append(' ').append(d.inputSchema());
         }
-        String schema = o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s ? s.getOutputSchema()
+        String schema = o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s
+                ? s.getOutputSchema()
                 : null;
-        JsonNode reply = schema == null ? null : json(schema, "outputSchema"); // entity() with tools: the reply's schema
+        JsonNode reply =
+                schema == null ? null : json(schema, "outputSchema"); // entity() with tools: the reply's schema
         key.append(" reply ").append(schema);
         return compiled.get(key.toString(), () -> Tools.of(tools, Tools.Choice.AUTO, null, reply))
                 .forTemplate(medqa.chatTemplate()); // the model's own tool syntax where its template renders tools
@@ -236,8 +259,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     }
 
     private GenerationConfig config(ChatOptions o) {
-        GenerationConfig.Builder b = defaults.toBuilder().chatOverrides(o.getTemperature(), o.getTopP(), o.getTopK(),
-                o.getMaxTokens(), o.getStopSequences());
+        GenerationConfig.Builder b = defaults.toBuilder()
+                .chatOverrides(o.getTemperature(), o.getTopP(), o.getTopK(), o.getMaxTokens(), o.getStopSequences());
         if (o instanceof MedQAChatOptions m) {
             if (m.getSeed() != null) {
                 b.seed(m.getSeed());
@@ -264,7 +287,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 case SYSTEM -> out.add(ai.medqa.chat.Message.system(text(m)));
                 case USER -> {
                     if (m instanceof UserMessage u && !u.getMedia().isEmpty()) {
-                        throw new IllegalArgumentException("user messages with media are not supported (MedQA reads text)");
+                        throw new IllegalArgumentException(
+                                "user messages with media are not supported (MedQA reads text)");
                     }
                     out.add(ai.medqa.chat.Message.user(text(m)));
                 }
@@ -274,11 +298,15 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                         List<Tools.Call> calls = new ArrayList<>();
                         for (AssistantMessage.ToolCall c : a.getToolCalls()) {
                             String args = c.arguments() == null || c.arguments().isBlank() ? "{}" : c.arguments();
-                            calls.add(new Tools.Call(c.id(), c.name(), json(args, "tool call " + c.name() + " arguments")));
+                            calls.add(new Tools.Call(
+                                    c.id(), c.name(), json(args, "tool call " + c.name() + " arguments")));
                         }
                         boolean ids = calls.stream().allMatch(c -> c.id() != null && !c.id().isEmpty());
-                        out.add(ids ? new ai.medqa.chat.Message(ai.medqa.chat.Message.Role.ASSISTANT, text(m), calls, null)
-                                : ai.medqa.chat.Message.assistant(Tools.callsText(calls)));
+                        out.add(
+                                ids
+                                        ? new ai.medqa.chat.Message(
+                                                ai.medqa.chat.Message.Role.ASSISTANT, text(m), calls, null)
+                                        : ai.medqa.chat.Message.assistant(Tools.callsText(calls)));
                     } else {
                         out.add(ai.medqa.chat.Message.assistant(text(m)));
                     }
@@ -286,13 +314,16 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 case TOOL -> {
                     for (ToolResponseMessage.ToolResponse r : ((ToolResponseMessage) m).getResponses()) {
                         // A response without the id of its call can only be written as text (named by its tool).
-                        out.add(r.id() == null || r.id().isEmpty()
-                                ? ai.medqa.chat.Message.user(Tools.resultsText(java.util.Collections.singletonList(r.name()),
-                                        List.of(r.responseData())))
-                                : ai.medqa.chat.Message.toolResult(r.id(), r.responseData()));
+                        out.add(
+                                r.id() == null || r.id().isEmpty()
+                                        ? ai.medqa.chat.Message.user(Tools.resultsText(
+                                                java.util.Collections.singletonList(r.name()),
+                                                List.of(r.responseData())))
+                                        : ai.medqa.chat.Message.toolResult(r.id(), r.responseData()));
                     }
                 }
-                default -> throw new IllegalArgumentException("messages of type " + m.getMessageType() + " are not supported");
+                default ->
+                    throw new IllegalArgumentException("messages of type " + m.getMessageType() + " are not supported");
             }
         }
         return out;
@@ -303,7 +334,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     }
 
     private ChatResponse piece(Call call, String text) {
-        return new ChatResponse(List.of(new org.springframework.ai.chat.model.Generation(new AssistantMessage(text))),
+        return new ChatResponse(
+                List.of(new org.springframework.ai.chat.model.Generation(new AssistantMessage(text))),
                 ChatResponseMetadata.builder().model(call.model()).build());
     }
 
@@ -314,7 +346,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         requests.incrementAndGet();
         promptTokens.addAndGet(prompt);
         completionTokens.addAndGet(completion);
-        boolean complete = g.stopReason() == StopReason.EOS || g.stopReason() == StopReason.STOP_STRING
+        boolean complete = g.stopReason() == StopReason.EOS
+                || g.stopReason() == StopReason.STOP_STRING
                 || g.stopReason() == StopReason.CONSTRAINT_COMPLETE;
         String finish = complete ? "STOP" : "LENGTH";
         AssistantMessage message = new AssistantMessage(g.text());
@@ -323,19 +356,24 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
             if (reply.isCall()) {
                 List<AssistantMessage.ToolCall> calls = new ArrayList<>();
                 for (Tools.Call c : reply.calls()) {
-                    calls.add(new AssistantMessage.ToolCall(c.id(), "function", c.name(), c.arguments().toString()));
+                    calls.add(new AssistantMessage.ToolCall(
+                            c.id(), "function", c.name(), c.arguments().toString()));
                 }
-                message = AssistantMessage.builder().content("").toolCalls(calls).build();
+                message =
+                        AssistantMessage.builder().content("").toolCalls(calls).build();
                 finish = "TOOL_CALLS";
             } else {
                 message = new AssistantMessage(reply.content());
             }
         }
         return new ChatResponse(
-                List.of(new org.springframework.ai.chat.model.Generation(message,
+                List.of(new org.springframework.ai.chat.model.Generation(
+                        message,
                         ChatGenerationMetadata.builder().finishReason(finish).build())),
-                ChatResponseMetadata.builder().model(call.model())
-                        .usage(new DefaultUsage(prompt, completion, prompt + completion)).build());
+                ChatResponseMetadata.builder()
+                        .model(call.model())
+                        .usage(new DefaultUsage(prompt, completion, prompt + completion))
+                        .build());
     }
 
     @Override
@@ -371,7 +409,8 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         /** Rows decoded together (default 8) and calls that may wait for a row (default 1024). */
         public Builder maxBatch(int maxBatch, int maxQueue) {
             if (maxBatch < 1 || maxQueue < 0) {
-                throw new IllegalArgumentException("maxBatch must be >= 1 and maxQueue >= 0, got " + maxBatch + ", " + maxQueue);
+                throw new IllegalArgumentException(
+                        "maxBatch must be >= 1 and maxQueue >= 0, got " + maxBatch + ", " + maxQueue);
             }
             this.maxBatch = maxBatch;
             this.maxQueue = maxQueue;

@@ -32,9 +32,21 @@ public final class MedQAChatOptions implements ToolCallingChatOptions, Structure
     private final Double repetitionPenalty;
     private final Double minP;
 
-    private MedQAChatOptions(String model, Double frequencyPenalty, Integer maxTokens, Double presencePenalty,
-            List<String> stopSequences, Double temperature, Integer topK, Double topP, List<ToolCallback> toolCallbacks,
-            Map<String, Object> toolContext, String outputSchema, Long seed, Double repetitionPenalty, Double minP) {
+    private MedQAChatOptions(
+            String model,
+            Double frequencyPenalty,
+            Integer maxTokens,
+            Double presencePenalty,
+            List<String> stopSequences,
+            Double temperature,
+            Integer topK,
+            Double topP,
+            List<ToolCallback> toolCallbacks,
+            Map<String, Object> toolContext,
+            String outputSchema,
+            Long seed,
+            Double repetitionPenalty,
+            Double minP) {
         this.model = model;
         this.frequencyPenalty = frequencyPenalty;
         this.maxTokens = maxTokens;
@@ -126,9 +138,18 @@ public final class MedQAChatOptions implements ToolCallingChatOptions, Structure
 
     @Override
     public Builder mutate() {
-        Builder b = new Builder().model(model).frequencyPenalty(frequencyPenalty).maxTokens(maxTokens)
-                .presencePenalty(presencePenalty).stopSequences(stopSequences).temperature(temperature).topK(topK)
-                .topP(topP).toolCallbacks(toolCallbacks).toolContext(toolContext).outputSchema(outputSchema);
+        Builder b = new Builder()
+                .model(model)
+                .frequencyPenalty(frequencyPenalty)
+                .maxTokens(maxTokens)
+                .presencePenalty(presencePenalty)
+                .stopSequences(stopSequences)
+                .temperature(temperature)
+                .topK(topK)
+                .topP(topP)
+                .toolCallbacks(toolCallbacks)
+                .toolContext(toolContext)
+                .outputSchema(outputSchema);
         b.seed = seed;
         b.repetitionPenalty = repetitionPenalty;
         b.minP = minP;
@@ -137,20 +158,40 @@ public final class MedQAChatOptions implements ToolCallingChatOptions, Structure
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof MedQAChatOptions that && Objects.equals(model, that.model)
-                && Objects.equals(frequencyPenalty, that.frequencyPenalty) && Objects.equals(maxTokens, that.maxTokens)
-                && Objects.equals(presencePenalty, that.presencePenalty) && Objects.equals(stopSequences, that.stopSequences)
-                && Objects.equals(temperature, that.temperature) && Objects.equals(topK, that.topK)
-                && Objects.equals(topP, that.topP) && Objects.equals(toolCallbacks, that.toolCallbacks)
-                && Objects.equals(toolContext, that.toolContext) && Objects.equals(outputSchema, that.outputSchema)
-                && Objects.equals(seed, that.seed) && Objects.equals(repetitionPenalty, that.repetitionPenalty)
+        return o instanceof MedQAChatOptions that
+                && Objects.equals(model, that.model)
+                && Objects.equals(frequencyPenalty, that.frequencyPenalty)
+                && Objects.equals(maxTokens, that.maxTokens)
+                && Objects.equals(presencePenalty, that.presencePenalty)
+                && Objects.equals(stopSequences, that.stopSequences)
+                && Objects.equals(temperature, that.temperature)
+                && Objects.equals(topK, that.topK)
+                && Objects.equals(topP, that.topP)
+                && Objects.equals(toolCallbacks, that.toolCallbacks)
+                && Objects.equals(toolContext, that.toolContext)
+                && Objects.equals(outputSchema, that.outputSchema)
+                && Objects.equals(seed, that.seed)
+                && Objects.equals(repetitionPenalty, that.repetitionPenalty)
                 && Objects.equals(minP, that.minP);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences, temperature, topK, topP,
-                toolCallbacks, toolContext, outputSchema, seed, repetitionPenalty, minP);
+        return Objects.hash(
+                model,
+                frequencyPenalty,
+                maxTokens,
+                presencePenalty,
+                stopSequences,
+                temperature,
+                topK,
+                topP,
+                toolCallbacks,
+                toolContext,
+                outputSchema,
+                seed,
+                repetitionPenalty,
+                minP);
     }
 
     @Override
@@ -209,8 +250,21 @@ public final class MedQAChatOptions implements ToolCallingChatOptions, Structure
 
         @Override
         public MedQAChatOptions build() {
-            return new MedQAChatOptions(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences, temperature,
-                    topK, topP, toolCallbacks, toolContext, outputSchema, seed, repetitionPenalty, minP);
+            return new MedQAChatOptions(
+                    model,
+                    frequencyPenalty,
+                    maxTokens,
+                    presencePenalty,
+                    stopSequences,
+                    temperature,
+                    topK,
+                    topP,
+                    toolCallbacks,
+                    toolContext,
+                    outputSchema,
+                    seed,
+                    repetitionPenalty,
+                    minP);
         }
     }
 }

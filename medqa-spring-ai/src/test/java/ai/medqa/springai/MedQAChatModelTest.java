@@ -31,17 +31,22 @@ import org.springframework.ai.tool.annotation.Tool;
  */
 class MedQAChatModelTest {
     static final Path TOKENIZERS = Path.of("../medqa-core/src/test/resources/tokenizer");
+
     @TempDir
     static Path dir;
+
     static MedQA medqa;
     static MedQAChatModel model;
-    static final GenerationConfig DEFAULTS = GenerationConfig.greedy().toBuilder().maxNewTokens(24).build();
+    static final GenerationConfig DEFAULTS =
+            GenerationConfig.greedy().toBuilder().maxNewTokens(24).build();
 
     @BeforeAll
     static void load() throws Exception {
         RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 2048, 0), DType.F32, 13);
         Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), dir.resolve("tokenizer.json"));
-        Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+        Files.copy(
+                TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+                dir.resolve("tokenizer_config.json"));
         medqa = MedQA.builder().model(dir).build();
         model = MedQAChatModel.builder(medqa).defaults(DEFAULTS).build();
     }
@@ -58,12 +63,22 @@ class MedQAChatModelTest {
 
     @Test
     void callsAndStreamsTheLibrarysAnswer() {
-        String expected = direct(List.of(ai.medqa.chat.Message.system("Be brief."), ai.medqa.chat.Message.user("What is warfarin?"),
-                ai.medqa.chat.Message.assistant("An anticoagulant."), ai.medqa.chat.Message.user("And its antidote?")), DEFAULTS);
-        Prompt prompt = new Prompt(List.of(new SystemMessage("Be brief."), new UserMessage("What is warfarin?"),
-                new AssistantMessage("An anticoagulant."), new UserMessage("And its antidote?")));
+        String expected = direct(
+                List.of(
+                        ai.medqa.chat.Message.system("Be brief."),
+                        ai.medqa.chat.Message.user("What is warfarin?"),
+                        ai.medqa.chat.Message.assistant("An anticoagulant."),
+                        ai.medqa.chat.Message.user("And its antidote?")),
+                DEFAULTS);
+        Prompt prompt = new Prompt(List.of(
+                new SystemMessage("Be brief."),
+                new UserMessage("What is warfarin?"),
+                new AssistantMessage("An anticoagulant."),
+                new UserMessage("And its antidote?")));
         ChatResponse response = model.call(prompt);
-        assertThat(response.getResult().getOutput().getText()).isEqualTo(expected).isNotEmpty();
+        assertThat(response.getResult().getOutput().getText())
+                .isEqualTo(expected)
+                .isNotEmpty();
         assertThat(response.getResult().getMetadata().getFinishReason()).isIn("STOP", "LENGTH");
         assertThat(response.getMetadata().getUsage().getCompletionTokens()).isPositive();
         assertThat(response.getMetadata().getModel()).isEqualTo("medqa");
@@ -73,24 +88,43 @@ class MedQAChatModelTest {
         pieces.forEach(p -> joined.append(p.getResult().getOutput().getText()));
         assertThat(joined.toString()).isEqualTo(expected);
         assertThat(pieces).hasSizeGreaterThan(2);
-        assertThat(pieces.get(pieces.size() - 1).getMetadata().getUsage().getTotalTokens()).isPositive();
+        assertThat(pieces.get(pieces.size() - 1).getMetadata().getUsage().getTotalTokens())
+                .isPositive();
 
         // Sampling options, through ChatClient: the library's answer with the same settings.
-        GenerationConfig sampled = DEFAULTS.toBuilder().doSample(true).temperature(0.8).topP(0.9).topK(40).seed(7).maxNewTokens(16)
+        GenerationConfig sampled = DEFAULTS.toBuilder()
+                .doSample(true)
+                .temperature(0.8)
+                .topP(0.9)
+                .topK(40)
+                .seed(7)
+                .maxNewTokens(16)
                 .build();
-        String client = ChatClient.create(model).prompt().user("What is warfarin?")
-                .options(MedQAChatOptions.builder().temperature(0.8).topP(0.9).topK(40).seed(7L).maxTokens(16)).call().content();
+        String client = ChatClient.create(model)
+                .prompt()
+                .user("What is warfarin?")
+                .options(MedQAChatOptions.builder()
+                        .temperature(0.8)
+                        .topP(0.9)
+                        .topK(40)
+                        .seed(7L)
+                        .maxTokens(16))
+                .call()
+                .content();
         assertThat(client).isEqualTo(direct(List.of(ai.medqa.chat.Message.user("What is warfarin?")), sampled));
     }
 
-    record Dose(String drug, int milligrams, List<String> warnings) {
-    }
+    record Dose(String drug, int milligrams, List<String> warnings) {}
 
     @Test
     void entityIntoARecordWithNativeStructuredOutput() {
-        Dose dose = ChatClient.create(model).prompt().user("What dose of aspirin?")
+        Dose dose = ChatClient.create(model)
+                .prompt()
+                .user("What dose of aspirin?")
                 .options(MedQAChatOptions.builder().maxTokens(200))
-                .advisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT).call().entity(Dose.class);
+                .advisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT)
+                .call()
+                .entity(Dose.class);
         assertThat(dose).isNotNull();
         assertThat(dose.drug()).isNotNull();
         assertThat(dose.warnings()).isNotNull();
@@ -113,8 +147,16 @@ class MedQAChatModelTest {
         // and over a few seeds the tool is called at least once and the loop ends with a reply.
         int replies = 0;
         for (long seed = 1; seed <= 4; seed++) {
-            String answer = ChatClient.create(model).prompt().user("Usual dose of aspirin?").tools(pharmacy)
-                    .options(MedQAChatOptions.builder().temperature(1.0).seed(seed).maxTokens(120)).call().content();
+            String answer = ChatClient.create(model)
+                    .prompt()
+                    .user("Usual dose of aspirin?")
+                    .tools(pharmacy)
+                    .options(MedQAChatOptions.builder()
+                            .temperature(1.0)
+                            .seed(seed)
+                            .maxTokens(120))
+                    .call()
+                    .content();
             if (answer != null) {
                 replies++;
             }
@@ -129,32 +171,43 @@ class MedQAChatModelTest {
         boolean replied = false;
         boolean called = false;
         for (long seed = 1; seed <= 8 && !(replied && called); seed++) {
-            Prompt prompt = new Prompt(List.of(new UserMessage("Usual dose of aspirin?")), MedQAChatOptions.builder()
-                    .toolCallbacks(org.springframework.ai.support.ToolCallbacks.from(new Pharmacy())).temperature(1.0)
-                    .seed(seed).maxTokens(120).build());
+            Prompt prompt = new Prompt(
+                    List.of(new UserMessage("Usual dose of aspirin?")),
+                    MedQAChatOptions.builder()
+                            .toolCallbacks(org.springframework.ai.support.ToolCallbacks.from(new Pharmacy()))
+                            .temperature(1.0)
+                            .seed(seed)
+                            .maxTokens(120)
+                            .build());
             ChatResponse whole = model.call(prompt);
             List<ChatResponse> pieces = model.stream(prompt).collectList().block();
             ChatResponse last = pieces.get(pieces.size() - 1);
             if (whole.hasToolCalls()) {
                 called = true;
-                assertThat(last.getResult().getOutput().getToolCalls()).hasSameSizeAs(whole.getResult().getOutput().getToolCalls());
+                assertThat(last.getResult().getOutput().getToolCalls())
+                        .hasSameSizeAs(whole.getResult().getOutput().getToolCalls());
                 assertThat(last.getResult().getMetadata().getFinishReason()).isEqualTo("TOOL_CALLS");
             } else if (whole.getResult().getMetadata().getFinishReason().equals("STOP")) {
                 replied = true;
                 StringBuilder joined = new StringBuilder();
                 pieces.forEach(p -> joined.append(p.getResult().getOutput().getText()));
-                assertThat(joined.toString()).isEqualTo(whole.getResult().getOutput().getText());
+                assertThat(joined.toString())
+                        .isEqualTo(whole.getResult().getOutput().getText());
                 assertThat(pieces).hasSizeGreaterThan(2);
             }
         }
-        assertThat(replied && called).as("over 8 seeds, both a reply and a call").isTrue();
+        assertThat(replied && called)
+                .as("over 8 seeds, both a reply and a call")
+                .isTrue();
     }
 
     @Test
     void badOptionsAreNamed() {
-        assertThatThrownBy(() -> model.call(new Prompt("hi", MedQAChatOptions.builder().model("nope").build())))
+        assertThatThrownBy(() -> model.call(new Prompt(
+                        "hi", MedQAChatOptions.builder().model("nope").build())))
                 .hasMessageContaining("model nope is neither this model (medqa) nor one of its adapters");
-        assertThatThrownBy(() -> model.call(new Prompt("hi", MedQAChatOptions.builder().frequencyPenalty(0.5).build())))
+        assertThatThrownBy(() -> model.call(new Prompt(
+                        "hi", MedQAChatOptions.builder().frequencyPenalty(0.5).build())))
                 .hasMessageContaining("frequencyPenalty");
     }
 }

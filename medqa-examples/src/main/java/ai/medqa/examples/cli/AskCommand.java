@@ -5,8 +5,8 @@ import ai.medqa.common.AppendLog;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.List;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,9 +18,14 @@ import picocli.CommandLine.Parameters;
  * batches, each answer appended as soon as it and those before it are done (a killed run continues
  * where it stopped), in the {@code candidate}/{@code reference} form {@code medqa score} reads.
  */
-@Command(name = "ask", mixinStandardHelpOptions = true, description = {"Answer one question, streaming the answer;",
-    "or with --in/--out, every question of a JSON Lines file (question, optional id and reference), answers appended",
-    "as candidate to --out (what medqa score reads); rerun the same command to continue a killed run."})
+@Command(
+        name = "ask",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Answer one question, streaming the answer;",
+            "or with --in/--out, every question of a JSON Lines file (question, optional id and reference), answers appended",
+            "as candidate to --out (what medqa score reads); rerun the same command to continue a killed run."
+        })
 final class AskCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -31,18 +36,29 @@ final class AskCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", description = "The question (or --prompt-file).")
     String question;
 
-    @picocli.CommandLine.Option(names = "--prompt-file", description = "The question from a UTF-8 file; - reads standard input.")
+    @picocli.CommandLine.Option(
+            names = "--prompt-file",
+            description = "The question from a UTF-8 file; - reads standard input.")
     String promptFile;
 
-    @picocli.CommandLine.Option(names = "--in", paramLabel = "FILE.jsonl",
-            description = "Questions, one JSON object a line: question (required), id and reference (kept), other fields kept.")
+    @picocli.CommandLine.Option(
+            names = "--in",
+            paramLabel = "FILE.jsonl",
+            description =
+                    "Questions, one JSON object a line: question (required), id and reference (kept), other fields kept.")
     java.nio.file.Path inFile;
 
-    @picocli.CommandLine.Option(names = "--out", paramLabel = "FILE.jsonl",
-            description = "With --in: the answers, each input line plus candidate, stop and tokens; continued if it exists.")
+    @picocli.CommandLine.Option(
+            names = "--out",
+            paramLabel = "FILE.jsonl",
+            description =
+                    "With --in: the answers, each input line plus candidate, stop and tokens; continued if it exists.")
     java.nio.file.Path outFile;
 
-    @picocli.CommandLine.Option(names = "--batch", defaultValue = "8", paramLabel = "N",
+    @picocli.CommandLine.Option(
+            names = "--batch",
+            defaultValue = "8",
+            paramLabel = "N",
             description = "With --in: questions decoded together (default ${DEFAULT-VALUE}).")
     int batch;
 
@@ -60,12 +76,13 @@ final class AskCommand implements Callable<Integer> {
             return askFile();
         }
         if (question == null && promptFile == null) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(),
                     "no question: give it as an argument (medqa ask --model DIR \"QUESTION\") or with --prompt-file FILE");
         }
         if (question != null && promptFile != null) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "give the question as an argument or with --prompt-file, not both");
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(), "give the question as an argument or with --prompt-file, not both");
         }
         if (promptFile != null) {
             question = TextFiles.read(promptFile, in).strip();
@@ -77,8 +94,9 @@ final class AskCommand implements Callable<Integer> {
                 out.flush();
             });
             out.println();
-            err.printf("%d new tokens, stop: %s, %.1f tok/s%n", g.tokens().length, g.stopReason(),
-                    g.decodeTokensPerSecond());
+            err.printf(
+                    "%d new tokens, stop: %s, %.1f tok/s%n",
+                    g.tokens().length, g.stopReason(), g.decodeTokensPerSecond());
             return 0;
         }
     }
@@ -86,46 +104,53 @@ final class AskCommand implements Callable<Integer> {
     /** --in/--out: every question of the file, in batches, appended in input order. */
     private int askFile() {
         if (inFile == null || outFile == null) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--in and --out go together: questions from "
-                    + "--in FILE.jsonl, answers to --out FILE.jsonl");
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--in and --out go together: questions from " + "--in FILE.jsonl, answers to --out FILE.jsonl");
         }
         if (question != null || promptFile != null) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give questions with --in or one question, "
-                    + "not both");
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(), "give questions with --in or one question, " + "not both");
         }
         if (batch < 1) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--batch " + batch + ": expected >= 1");
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(), "--batch " + batch + ": expected >= 1");
         }
         if (java.nio.file.Files.isDirectory(outFile)) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--out " + outFile
-                    + ": a folder; give the path of the JSON Lines file to write");
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--out " + outFile + ": a folder; give the path of the JSON Lines file to write");
         }
         List<ObjectNode> questions = questions(inFile);
         var config = sampling.config();
         try (AppendLog answers = AppendLog.open(outFile)) {
             List<ObjectNode> done = answers.lines();
             if (done.size() > questions.size()) {
-                throw new IllegalArgumentException(outFile + " holds " + done.size() + " answers but " + inFile + " only "
-                        + questions.size() + " questions; use a new --out");
+                throw new IllegalArgumentException(outFile + " holds " + done.size() + " answers but " + inFile
+                        + " only " + questions.size() + " questions; use a new --out");
             }
             for (int i = 0; i < done.size(); i++) {
                 if (!done.get(i).path("question").equals(questions.get(i).get("question"))) {
-                    throw new IllegalArgumentException(outFile + ": answer " + (i + 1) + " is for another question than line "
-                            + questions.get(i).get("_line").asInt() + " of " + inFile + "; use a new --out");
+                    throw new IllegalArgumentException(
+                            outFile + ": answer " + (i + 1) + " is for another question than line "
+                                    + questions.get(i).get("_line").asInt() + " of " + inFile + "; use a new --out");
                 }
             }
             if (done.size() == questions.size()) {
-                err.println("medqa: all " + questions.size() + " questions of " + inFile + " are answered in " + outFile);
+                err.println(
+                        "medqa: all " + questions.size() + " questions of " + inFile + " are answered in " + outFile);
                 return 0;
             }
             if (!done.isEmpty()) {
-                err.println("medqa: continuing " + outFile + ": " + done.size() + " of " + questions.size() + " answered");
+                err.println(
+                        "medqa: continuing " + outFile + ": " + done.size() + " of " + questions.size() + " answered");
             }
             Medqa.onInterrupt("rerun the same command to continue: the answers so far are kept in " + outFile);
             try (MedQA medqa = sampling.apply(model.builder()).build();
                     BatchEngine engine = medqa.newEngine(batch, questions.size())) {
                 String adapter = medqa.activeAdapter().orElse(null);
-                java.util.ArrayDeque<java.util.Map.Entry<ObjectNode, BatchEngine.Request>> running = new java.util.ArrayDeque<>();
+                java.util.ArrayDeque<java.util.Map.Entry<ObjectNode, BatchEngine.Request>> running =
+                        new java.util.ArrayDeque<>();
                 int next = done.size();
                 long started = System.nanoTime();
                 int written = 0;
@@ -133,7 +158,10 @@ final class AskCommand implements Callable<Integer> {
                     // Keep the engine's rows full, a batch ahead; write strictly in input order.
                     while (next < questions.size() && running.size() < 2 * batch) {
                         ObjectNode q = questions.get(next++);
-                        int[] ids = medqa.chatPromptIds(medqa.newConversation().addUser(q.get("question").asText()), config);
+                        int[] ids = medqa.chatPromptIds(
+                                medqa.newConversation()
+                                        .addUser(q.get("question").asText()),
+                                config);
                         running.add(java.util.Map.entry(q, engine.submit(ids, config, adapter, null)));
                     }
                     var head = running.poll();
@@ -147,8 +175,12 @@ final class AskCommand implements Callable<Integer> {
                     written++;
                     if (written % 10 == 0 || next == questions.size() && running.isEmpty()) {
                         double seconds = (System.nanoTime() - started) / 1e9;
-                        err.printf(java.util.Locale.ROOT, "medqa: %d/%d answered, %.2f questions/s%n", done.size() + written,
-                                questions.size(), written / seconds);
+                        err.printf(
+                                java.util.Locale.ROOT,
+                                "medqa: %d/%d answered, %.2f questions/s%n",
+                                done.size() + written,
+                                questions.size(),
+                                written / seconds);
                     }
                 }
             }
@@ -172,11 +204,14 @@ final class AskCommand implements Callable<Integer> {
             } catch (java.io.IOException e) {
                 throw new IllegalArgumentException(file + ": line " + n + " is not JSON: " + e.getMessage());
             }
-            if (!(node instanceof ObjectNode o) || !o.path("question").isTextual() || o.get("question").asText().isBlank()) {
+            if (!(node instanceof ObjectNode o)
+                    || !o.path("question").isTextual()
+                    || o.get("question").asText().isBlank()) {
                 throw new IllegalArgumentException(file + ": line " + n + " needs \"question\": a non-empty string");
             }
             if (o.has("candidate")) {
-                throw new IllegalArgumentException(file + ": line " + n + " already has \"candidate\" (is it an answers file?)");
+                throw new IllegalArgumentException(
+                        file + ": line " + n + " already has \"candidate\" (is it an answers file?)");
             }
             o.put("_line", n);
             out.add(o);

@@ -44,15 +44,19 @@ final class ChatCommand implements Callable<Integer> {
         try (MedQA medqa = sampling.apply(model.builder()).build()) {
             Conversation conversation = load != null ? Conversation.load(load) : medqa.newConversation();
             BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-            out.println("medqa chat: " + model.model.toAbsolutePath().normalize().getFileName()
-                    + (medqa.activeAdapter().isPresent() ? " with adapter " + medqa.activeAdapter().get() : "")
-                    + (load != null ? ", continuing " + load : "") + ". Type a question; /help for commands.");
+            out.println(
+                    "medqa chat: " + model.model.toAbsolutePath().normalize().getFileName()
+                            + (medqa.activeAdapter().isPresent()
+                                    ? " with adapter " + medqa.activeAdapter().get()
+                                    : "")
+                            + (load != null ? ", continuing " + load : "") + ". Type a question; /help for commands.");
             out.print("> ");
             out.flush();
             for (String line = reader.readLine(); line != null; line = reader.readLine()) {
                 String text = line.strip();
                 String command = text.startsWith("/") && !text.startsWith("//") ? text.split("\\s+", 2)[0] : null;
-                String argument = command == null ? "" : text.substring(command.length()).strip();
+                String argument =
+                        command == null ? "" : text.substring(command.length()).strip();
                 if (command != null) {
                     switch (command) {
                         case "/exit", "/quit" -> {

@@ -43,19 +43,31 @@ import picocli.CommandLine.Option;
  * scored against the references with every lexical metric, and a report folder with a chart. The
  * weights are random: the answers are noise; the pipeline is real.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run the whole pipeline on a small RANDOM-WEIGHT model with Mistral's real tokenizer: quantize on "
-                + "load, apply a LoRA adapter, answer three PubMedQA questions (streamed), score them, write a report.")
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        description =
+                "Run the whole pipeline on a small RANDOM-WEIGHT model with Mistral's real tokenizer: quantize on "
+                        + "load, apply a LoRA adapter, answer three PubMedQA questions (streamed), score them, write a report.")
 final class DemoCommand implements Callable<Integer> {
     private static final String DATA = "/ai/medqa/examples/demo/";
 
-    @Option(names = "--out", defaultValue = "medqa-demo", description = "Folder for the model, adapter and report (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--out",
+            defaultValue = "medqa-demo",
+            description = "Folder for the model, adapter and report (default ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--quantize", defaultValue = "int4", description = "int4, nf4, int8 or none (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--quantize",
+            defaultValue = "int4",
+            description = "int4, nf4, int8 or none (default ${DEFAULT-VALUE}).")
     String quantize;
 
-    @Option(names = "--max-new-tokens", defaultValue = "40", description = "Tokens per answer (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-new-tokens",
+            defaultValue = "40",
+            description = "Tokens per answer (default ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
     PrintStream stdout = System.out;
@@ -70,18 +82,30 @@ final class DemoCommand implements Callable<Integer> {
         Path model = out.resolve("random-model");
         Path adapter = out.resolve("random-adapter");
         Path report = out.resolve("report");
-        stdout.println("MedQA demo. The model and adapter are RANDOM WEIGHTS (nothing to download here): the answers are "
-                + "noise, every step that produces them is real.");
+        stdout.println(
+                "MedQA demo. The model and adapter are RANDOM WEIGHTS (nothing to download here): the answers are "
+                        + "noise, every step that produces them is real.");
         writeModel(model);
         writeAdapter(model, adapter);
         Path questions = copy("pubmedqa_3.json", out.resolve("pubmedqa_3.json"));
         List<PubMedQaItem> items = PubMedQaLoader.load(questions);
 
-        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder().maxNewTokens(maxNewTokens).seed(42).build();
+        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder()
+                .maxNewTokens(maxNewTokens)
+                .seed(42)
+                .build();
         PairScorer scorer = new PairScorer();
         List<EvaluationResult.Row> rows = new ArrayList<>();
-        try (MedQA medqa = MedQA.builder().model(model).quantize(quantization).lora(adapter).build()) {
-            stdout.printf(Locale.ROOT, "model: %s, projections %s, adapter %s active%n%n", model, quantization,
+        try (MedQA medqa = MedQA.builder()
+                .model(model)
+                .quantize(quantization)
+                .lora(adapter)
+                .build()) {
+            stdout.printf(
+                    Locale.ROOT,
+                    "model: %s, projections %s, adapter %s active%n%n",
+                    model,
+                    quantization,
                     medqa.activeAdapter().orElse("none"));
             for (PubMedQaItem item : items) {
                 stdout.println("Q (PMID " + item.pmid() + "): " + item.question());
@@ -96,8 +120,12 @@ final class DemoCommand implements Callable<Integer> {
                     stdout.flush();
                 });
                 stdout.println(answering[0] ? "" : "A: ");
-                stdout.printf(Locale.ROOT, "   (%d tokens, %.0f tokens/s; reference: %s)%n%n", g.tokens().length,
-                        g.decodeTokensPerSecond(), item.finalDecision());
+                stdout.printf(
+                        Locale.ROOT,
+                        "   (%d tokens, %.0f tokens/s; reference: %s)%n%n",
+                        g.tokens().length,
+                        g.decodeTokensPerSecond(),
+                        item.finalDecision());
                 Map<String, String> fields = new LinkedHashMap<>();
                 fields.put("question", item.question());
                 fields.put("answer", g.text());
@@ -111,10 +139,17 @@ final class DemoCommand implements Callable<Integer> {
         Reports.writeCsv(result, report.resolve("scores.csv"));
         Reports.writeMarkdown(result, report.resolve("report.md"));
         ScoreChart.writePng(result, List.of("squad_f1", "rougeL_f", "bleu_m1"), 900, 480, report.resolve("scores.png"));
-        stdout.printf(Locale.ROOT, "mean token F1 %.3f, ROUGE-L F %.3f, BLEU (method 1) %.3f over %d answers%n",
-                result.aggregates().get("squad_f1").mean(), result.aggregates().get("rougeL_f").mean(),
-                result.aggregates().get("bleu_m1").mean(), rows.size());
-        stdout.printf(Locale.ROOT, "report: %s (scores.json, scores.csv, report.md, scores.png); %.1f s%n", report,
+        stdout.printf(
+                Locale.ROOT,
+                "mean token F1 %.3f, ROUGE-L F %.3f, BLEU (method 1) %.3f over %d answers%n",
+                result.aggregates().get("squad_f1").mean(),
+                result.aggregates().get("rougeL_f").mean(),
+                result.aggregates().get("bleu_m1").mean(),
+                rows.size());
+        stdout.printf(
+                Locale.ROOT,
+                "report: %s (scores.json, scores.csv, report.md, scores.png); %.1f s%n",
+                report,
                 (System.nanoTime() - started) / 1e9);
         return 0;
     }
@@ -142,10 +177,12 @@ final class DemoCommand implements Callable<Integer> {
             Map<String, TensorData> tensors = new LinkedHashMap<>();
             for (int l = 0; l < c.numHiddenLayers(); l++) {
                 for (String p : List.of("q_proj", "v_proj")) {
-                    long out = p.equals("q_proj") ? (long) c.numAttentionHeads() * c.headDim()
+                    long out = p.equals("q_proj")
+                            ? (long) c.numAttentionHeads() * c.headDim()
                             : (long) c.numKeyValueHeads() * c.headDim();
                     String key = "base_model.model.model.layers." + l + ".self_attn." + p;
-                    tensors.put(key + ".lora_A.weight", gaussian(random, 8, c.hiddenSize(), 1 / Math.sqrt(c.hiddenSize())));
+                    tensors.put(
+                            key + ".lora_A.weight", gaussian(random, 8, c.hiddenSize(), 1 / Math.sqrt(c.hiddenSize())));
                     tensors.put(key + ".lora_B.weight", gaussian(random, out, 8, 0.05));
                 }
             }

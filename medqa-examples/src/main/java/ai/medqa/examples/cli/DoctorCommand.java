@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
-import ai.medqa.common.Json;
 import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.Utils;
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -17,7 +17,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code medqa doctor}: what this JVM would run MedQA on, and whether the engine loads. */
-@Command(name = "doctor", mixinStandardHelpOptions = true,
+@Command(
+        name = "doctor",
+        mixinStandardHelpOptions = true,
         description = "Print Java, DJL and PyTorch versions, the native library in use, CPU features, threads, GPUs, "
                 + "the offline flag and the cache folder. Exit 0 when the PyTorch engine loads, 1 when it cannot.")
 final class DoctorCommand implements Callable<Integer> {
@@ -72,9 +74,14 @@ final class DoctorCommand implements Callable<Integer> {
         }
         for (String line : Files.readAllLines(info)) {
             if (line.startsWith("flags")) {
-                List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
-                return String.join(" ", List.of("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
-                        "avx512_fp16").stream().filter(flags::contains).toList());
+                List<String> flags =
+                        List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
+                return String.join(
+                        " ",
+                        List.of("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "avx512_fp16")
+                                .stream()
+                                .filter(flags::contains)
+                                .toList());
             }
         }
         return "unknown";

@@ -17,7 +17,9 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code medqa eval}: PubMedQA scored as lm-evaluation-harness scores it, resumable, with intervals. */
-@Command(name = "eval", mixinStandardHelpOptions = true,
+@Command(
+        name = "eval",
+        mixinStandardHelpOptions = true,
         description = "Evaluate a model on PubMedQA (bundled; the official 500-question test split by default) by "
                 + "lm-evaluation-harness's likelihood method: predictions.jsonl, summary.json and report.md in --out. "
                 + "Restarting the same command into the same folder continues a killed run.")
@@ -28,13 +30,20 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output folder (created; continued if it holds this run).")
     Path out;
 
-    @Option(names = "--report", description = "Only rewrite summary.json, report.md, summary.csv and the charts of DIR's predictions.")
+    @Option(
+            names = "--report",
+            description = "Only rewrite summary.json, report.md, summary.csv and the charts of DIR's predictions.")
     Path report;
 
-    @Option(names = "--data", description = "Another copy of the data: ori_pqal.json format or Hugging Face JSON Lines.")
+    @Option(
+            names = "--data",
+            description = "Another copy of the data: ori_pqal.json format or Hugging Face JSON Lines.")
     Path data;
 
-    @Option(names = "--split", defaultValue = "TEST", description = "test (official 500, default) or all (1,000: the leaderboard's set).")
+    @Option(
+            names = "--split",
+            defaultValue = "TEST",
+            description = "test (official 500, default) or all (1,000: the leaderboard's set).")
     PubMedQaData.Split split;
 
     @Option(names = "--pubids", split = ",", description = "Only these PMIDs (from the whole data set, in this order).")
@@ -43,65 +52,99 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", description = "The first N questions of the split (0 = all).")
     int limit;
 
-    @Option(names = "--mode", defaultValue = "likelihood",
-            description = "likelihood (lm-evaluation-harness's scoring, default) or generate (the notebook's rows: the model "
-                    + "answers, AnswerExtractor reads yes/no/maybe, lexical metrics against the long answer).")
+    @Option(
+            names = "--mode",
+            defaultValue = "likelihood",
+            description =
+                    "likelihood (lm-evaluation-harness's scoring, default) or generate (the notebook's rows: the model "
+                            + "answers, AnswerExtractor reads yes/no/maybe, lexical metrics against the long answer).")
     String mode;
 
-    @Option(names = "--preset", defaultValue = "notebook", description = "generate mode: notebook (zero-shot, system-prompt, "
-            + "temperature-0.7, finetuned-NAME per --lora).")
+    @Option(
+            names = "--preset",
+            defaultValue = "notebook",
+            description = "generate mode: notebook (zero-shot, system-prompt, "
+                    + "temperature-0.7, finetuned-NAME per --lora).")
     String preset;
 
-    @Option(names = "--spec", description = "Configurations from a JSON file (name, template, system_prompt, adapter, "
-            + "contexts, sampling); adapters it names are loaded with --lora DIR (named after the folder).")
+    @Option(
+            names = "--spec",
+            description = "Configurations from a JSON file (name, template, system_prompt, adapter, "
+                    + "contexts, sampling); adapters it names are loaded with --lora DIR (named after the folder).")
     Path specFile;
 
-    @Option(names = "--bertscore", description = "generate mode: also bertscore_p, bertscore_r, bertscore_f of each answer "
-            + "against the long answer (all-MiniLM-L6-v2, bundled).")
+    @Option(
+            names = "--bertscore",
+            description = "generate mode: also bertscore_p, bertscore_r, bertscore_f of each answer "
+                    + "against the long answer (all-MiniLM-L6-v2, bundled).")
     boolean bertscore;
 
-    @Option(names = "--judge-dir", description = "generate mode: rate each answer 1-4 with a local judge model folder "
-            + "(the judge prompt of medqa judge; judge_rating per line).")
+    @Option(
+            names = "--judge-dir",
+            description = "generate mode: rate each answer 1-4 with a local judge model folder "
+                    + "(the judge prompt of medqa judge; judge_rating per line).")
     Path judgeDir;
 
-    @Option(names = "--judge-endpoint", description = "generate mode: an OpenAI-compatible chat-completions endpoint as the judge.")
+    @Option(
+            names = "--judge-endpoint",
+            description = "generate mode: an OpenAI-compatible chat-completions endpoint as the judge.")
     String judgeEndpoint;
 
     @Option(names = "--judge-model", description = "The endpoint's model name for --judge-endpoint.")
     String judgeModel;
 
-    @Option(names = "--judge-api-key-env", defaultValue = "OPENAI_API_KEY",
+    @Option(
+            names = "--judge-api-key-env",
+            defaultValue = "OPENAI_API_KEY",
             description = "Environment variable holding the endpoint's key (default ${DEFAULT-VALUE}; never logged).")
     String judgeApiKeyEnv;
 
-    @Option(names = "--grid", description = "generate mode: each row once per setting of the notebook's sampling grid "
-            + "(temperature 0.3/0.7 x top-p 0.8/0.95 x repetition penalty 1.0/1.2).")
+    @Option(
+            names = "--grid",
+            description = "generate mode: each row once per setting of the notebook's sampling grid "
+                    + "(temperature 0.3/0.7 x top-p 0.8/0.95 x repetition penalty 1.0/1.2).")
     boolean grid;
 
-    @Option(names = "--max-new-tokens", defaultValue = "150", description = "generate mode: tokens per answer (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-new-tokens",
+            defaultValue = "150",
+            description = "generate mode: tokens per answer (default ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
-    @Option(names = "--constrain", defaultValue = "none", paramLabel = "none|json",
-            description = "generate mode: none (free-text answers, AnswerExtractor reads yes/no/maybe; default) or json "
-                    + "(answers constrained to {\"answer\": \"yes\"|\"no\"|\"maybe\", \"explanation\": \"...\"}: the "
-                    + "prediction is the answer field, the metrics score the explanation).")
+    @Option(
+            names = "--constrain",
+            defaultValue = "none",
+            paramLabel = "none|json",
+            description =
+                    "generate mode: none (free-text answers, AnswerExtractor reads yes/no/maybe; default) or json "
+                            + "(answers constrained to {\"answer\": \"yes\"|\"no\"|\"maybe\", \"explanation\": \"...\"}: the "
+                            + "prediction is the answer field, the metrics score the explanation).")
     String constrain;
 
-    @Option(names = "--contexts",
-            description = "with, without, or both: the abstract in the prompt (likelihood default with; generate default without, "
-                    + "as the notebook).")
+    @Option(
+            names = "--contexts",
+            description =
+                    "with, without, or both: the abstract in the prompt (likelihood default with; generate default without, "
+                            + "as the notebook).")
     String contexts;
 
-    @Option(names = "--no-bos", description = "Encode without special tokens (lm-evaluation-harness's default for Hugging Face models).")
+    @Option(
+            names = "--no-bos",
+            description = "Encode without special tokens (lm-evaluation-harness's default for Hugging Face models).")
     boolean noBos;
 
-    @Option(names = "--bootstrap", defaultValue = "1000", description = "Bootstrap resamples for the 95%% intervals (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--bootstrap",
+            defaultValue = "1000",
+            description = "Bootstrap resamples for the 95%% intervals (default ${DEFAULT-VALUE}).")
     int bootstrap;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--fail-if-worse", paramLabel = "NEW:OLD",
+    @Option(
+            names = "--fail-if-worse",
+            paramLabel = "NEW:OLD",
             description = "Exit 3 when configuration NEW is significantly worse than OLD (lower accuracy, McNemar's "
                     + "exact p < 0.05 on the questions both answered): a gate before promoting an adapter. Repeatable.")
     List<String> failIfWorse = new java.util.ArrayList<>();
@@ -121,8 +164,10 @@ final class EvalCommand implements Callable<Integer> {
         for (String gate : failIfWorse) {
             String[] parts = gate.split(":", -1);
             if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank() || parts[0].equals(parts[1])) {
-                throw new ParameterException(spec.commandLine(), "--fail-if-worse " + gate
-                        + ": expected NEW:OLD, two configuration names (e.g. finetuned-pubmed:harness)");
+                throw new ParameterException(
+                        spec.commandLine(),
+                        "--fail-if-worse " + gate
+                                + ": expected NEW:OLD, two configuration names (e.g. finetuned-pubmed:harness)");
             }
         }
         if (report != null) {
@@ -133,7 +178,8 @@ final class EvalCommand implements Callable<Integer> {
             return gates(report);
         }
         if (out == null) {
-            throw new ParameterException(spec.commandLine(), "Missing required option: '--out=<out>' (or --report DIR)");
+            throw new ParameterException(
+                    spec.commandLine(), "Missing required option: '--out=<out>' (or --report DIR)");
         }
         model.requireModel();
         boolean generate = mode.equalsIgnoreCase("generate");
@@ -150,23 +196,28 @@ final class EvalCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--constrain " + constrain + ": expected none or json");
         }
         if (answerConstraint != Evaluation.AnswerConstraint.NONE && !generate) {
-            throw new ParameterException(spec.commandLine(), "--constrain " + constrain + " applies to --mode generate "
-                    + "(likelihood mode scores the three answers, it writes none)");
+            throw new ParameterException(
+                    spec.commandLine(),
+                    "--constrain " + constrain + " applies to --mode generate "
+                            + "(likelihood mode scores the three answers, it writes none)");
         }
         this.answerConstraint = answerConstraint;
         if (maxNewTokens < 1) {
-            throw new ParameterException(spec.commandLine(), "--max-new-tokens must be at least 1, got " + maxNewTokens);
+            throw new ParameterException(
+                    spec.commandLine(), "--max-new-tokens must be at least 1, got " + maxNewTokens);
         }
         if (contexts == null) {
             contexts = generate ? "without" : "with";
         }
         if (!List.of("with", "without", "both").contains(contexts.toLowerCase(Locale.ROOT))) {
-            throw new ParameterException(spec.commandLine(), "--contexts " + contexts + ": expected with, without or both");
+            throw new ParameterException(
+                    spec.commandLine(), "--contexts " + contexts + ": expected with, without or both");
         }
         // Rows: the base model, then one per --lora adapter, as each mode's preset names them.
         List<String> adapters = new ArrayList<>(model.adapters().keySet());
         String which = contexts.toLowerCase(Locale.ROOT);
-        List<Evaluation.Config> configs = generate ? Evaluation.notebookPreset(adapters, which, maxNewTokens, seed)
+        List<Evaluation.Config> configs = generate
+                ? Evaluation.notebookPreset(adapters, which, maxNewTokens, seed)
                 : Evaluation.likelihoodPreset(adapters, which);
         if (generate) {
             if (grid) {
@@ -182,7 +233,8 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         if ((bertscore || judgeDir != null || judgeEndpoint != null) && !generate) {
-            throw new ParameterException(spec.commandLine(), "--bertscore and the judge apply to --mode generate (answers to score)");
+            throw new ParameterException(
+                    spec.commandLine(), "--bertscore and the judge apply to --mode generate (answers to score)");
         }
         if (judgeDir != null && judgeEndpoint != null) {
             throw new ParameterException(spec.commandLine(), "give --judge-dir or --judge-endpoint, not both");
@@ -190,12 +242,21 @@ final class EvalCommand implements Callable<Integer> {
         if (judgeEndpoint != null && judgeModel == null) {
             throw new ParameterException(spec.commandLine(), "--judge-endpoint needs --judge-model NAME");
         }
-        try (ai.medqa.metrics.bertscore.BertEncoder encoder = bertscore ? ai.medqa.metrics.bertscore.BertEncoder.miniLm() : null;
-                MedQA judgeMedqa = judgeDir != null ? MedQA.builder().model(judgeDir).build() : null) {
+        try (ai.medqa.metrics.bertscore.BertEncoder encoder =
+                        bertscore ? ai.medqa.metrics.bertscore.BertEncoder.miniLm() : null;
+                MedQA judgeMedqa =
+                        judgeDir != null ? MedQA.builder().model(judgeDir).build() : null) {
             ai.medqa.metrics.judge.JudgeModel judge = judgeMedqa != null
                     ? new LocalJudgeModel(judgeMedqa, judgeDir.toString(), 256, 0.0)
-                    : judgeEndpoint != null ? ai.medqa.metrics.judge.OpenAiChatModel.builder().baseUrl(judgeEndpoint)
-                            .model(judgeModel).apiKeyEnv(judgeApiKeyEnv).temperature(0.0).maxTokens(256).build() : null;
+                    : judgeEndpoint != null
+                            ? ai.medqa.metrics.judge.OpenAiChatModel.builder()
+                                    .baseUrl(judgeEndpoint)
+                                    .model(judgeModel)
+                                    .apiKeyEnv(judgeApiKeyEnv)
+                                    .temperature(0.0)
+                                    .maxTokens(256)
+                                    .build()
+                            : null;
             checkGates(configs);
             return run(configs, generate, encoder, judge);
         } catch (java.io.IOException e) {
@@ -209,15 +270,21 @@ final class EvalCommand implements Callable<Integer> {
         for (String gate : failIfWorse) {
             for (String name : gate.split(":", -1)) {
                 if (!names.contains(name)) {
-                    throw new ParameterException(spec.commandLine(), "--fail-if-worse " + gate + ": no configuration "
-                            + name + " in this run (it has " + String.join(", ", names) + ")");
+                    throw new ParameterException(
+                            spec.commandLine(),
+                            "--fail-if-worse " + gate + ": no configuration " + name + " in this run (it has "
+                                    + String.join(", ", names) + ")");
                 }
             }
         }
     }
 
-    private int run(List<Evaluation.Config> configs, boolean generate, ai.medqa.metrics.bertscore.BertEncoder encoder,
-            ai.medqa.metrics.judge.JudgeModel judge) throws java.io.IOException {
+    private int run(
+            List<Evaluation.Config> configs,
+            boolean generate,
+            ai.medqa.metrics.bertscore.BertEncoder encoder,
+            ai.medqa.metrics.judge.JudgeModel judge)
+            throws java.io.IOException {
         List<ai.medqa.eval.AnswerMetrics> metrics = new ArrayList<>();
         if (judge != null) {
             ai.medqa.metrics.judge.LlmJudge llmJudge = new ai.medqa.metrics.judge.LlmJudge(judge);
@@ -229,15 +296,19 @@ final class EvalCommand implements Callable<Integer> {
 
                 @Override
                 public java.util.Map<String, Double> score(String question, String answer, String reference) {
-                    java.util.OptionalDouble rating = llmJudge.judge(question, answer, reference).rating();
+                    java.util.OptionalDouble rating =
+                            llmJudge.judge(question, answer, reference).rating();
                     // An unparsed verdict has no rating: the field is left out, not made up.
-                    return rating.isPresent() ? java.util.Map.of("judge_rating", rating.getAsDouble()) : java.util.Map.of();
+                    return rating.isPresent()
+                            ? java.util.Map.of("judge_rating", rating.getAsDouble())
+                            : java.util.Map.of();
                 }
             });
         }
         ai.medqa.eval.AnswerMetrics extra = null;
         if (encoder != null) {
-            ai.medqa.metrics.bertscore.BertScore bs = ai.medqa.metrics.bertscore.BertScore.builder(encoder).build();
+            ai.medqa.metrics.bertscore.BertScore bs =
+                    ai.medqa.metrics.bertscore.BertScore.builder(encoder).build();
             extra = new ai.medqa.eval.AnswerMetrics() {
                 @Override
                 public List<String> fields() {
@@ -259,22 +330,37 @@ final class EvalCommand implements Callable<Integer> {
             metrics.add(0, extra);
         }
         ai.medqa.eval.AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
-        Medqa.onInterrupt("rerun the same command to continue: the answered questions are kept in " + out.resolve(
-                "predictions.jsonl"));
-        Evaluation evaluation = Evaluation.builder().configs(configs).answerMetrics(all)
+        Medqa.onInterrupt("rerun the same command to continue: the answered questions are kept in "
+                + out.resolve("predictions.jsonl"));
+        Evaluation evaluation = Evaluation.builder()
+                .configs(configs)
+                .answerMetrics(all)
                 .onProgress(Terminal.stderrIsTerminal() ? EvalCommand::bar : null)
-                .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD).constrain(answerConstraint)
+                .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
+                .constrain(answerConstraint)
                 .model(model.model, () -> model.builder().build())
                 .data(data == null ? null : PubMedQaData.load(data))
-                .split(split).pubids(pubids).limit(limit).bos(!noBos).out(out).bootstrap(bootstrap).seed(seed)
+                .split(split)
+                .pubids(pubids)
+                .limit(limit)
+                .bos(!noBos)
+                .out(out)
+                .bootstrap(bootstrap)
+                .seed(seed)
                 .build();
         for (Evaluation.ConfigSummary s : evaluation.run()) {
             print(s);
         }
         // Every file of the folder, as written (predictions, run, summary, report, charts).
         try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(out)) {
-            stdout.println("wrote " + out + ": " + String.join(", ", files.filter(java.nio.file.Files::isRegularFile)
-                    .map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList()));
+            stdout.println("wrote " + out + ": "
+                    + String.join(
+                            ", ",
+                            files.filter(java.nio.file.Files::isRegularFile)
+                                    .map(p -> p.getFileName().toString())
+                                    .filter(n -> !n.startsWith("."))
+                                    .sorted()
+                                    .toList()));
         }
         return gates(out);
     }
@@ -286,9 +372,17 @@ final class EvalCommand implements Callable<Integer> {
             String[] parts = gate.split(":", -1);
             Evaluation.Comparison c = Evaluation.compare(folder, parts[0], parts[1], bootstrap, seed);
             boolean worse = c.significantlyWorse(0.05);
-            stdout.printf(Locale.ROOT, "gate %s vs %s: accuracy %+.3f (95%% CI %+.3f to %+.3f) on %d questions, McNemar p %.4f: %s%n",
-                    c.config(), c.baseline(), c.accuracyDifference(), c.accuracyDifferenceCi95()[0],
-                    c.accuracyDifferenceCi95()[1], c.n(), c.mcnemarP(), worse ? "FAILED (significantly worse)" : "passed");
+            stdout.printf(
+                    Locale.ROOT,
+                    "gate %s vs %s: accuracy %+.3f (95%% CI %+.3f to %+.3f) on %d questions, McNemar p %.4f: %s%n",
+                    c.config(),
+                    c.baseline(),
+                    c.accuracyDifference(),
+                    c.accuracyDifferenceCi95()[0],
+                    c.accuracyDifferenceCi95()[1],
+                    c.n(),
+                    c.mcnemarP(),
+                    worse ? "FAILED (significantly worse)" : "passed");
             code = worse ? GATE_FAILED : code;
         }
         return code;
@@ -302,8 +396,16 @@ final class EvalCommand implements Callable<Integer> {
     private static void bar(Evaluation.ProgressUpdate p) {
         int width = 30;
         int filled = (int) Math.round(width * (double) p.done() / p.total());
-        System.err.printf(Locale.ROOT, "\033[2K[%s%s] %d/%d  %.2f q/s  ETA %ds  accuracy %.3f%s", "#".repeat(filled),
-                " ".repeat(width - filled), p.done(), p.total(), p.questionsPerSecond(), p.etaSeconds(), p.runningAccuracy(),
+        System.err.printf(
+                Locale.ROOT,
+                "\033[2K[%s%s] %d/%d  %.2f q/s  ETA %ds  accuracy %.3f%s",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                p.done(),
+                p.total(),
+                p.questionsPerSecond(),
+                p.etaSeconds(),
+                p.runningAccuracy(),
                 p.done() == p.total() ? "\n" : "\r");
         System.err.flush();
     }
@@ -325,9 +427,17 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private void print(Evaluation.ConfigSummary s) {
-        stdout.printf(Locale.ROOT, "%s: n %d, accuracy %.3f (95%% CI %.3f-%.3f), macro-F1 %.3f (%.3f-%.3f)%s%n",
-                s.name(), s.n(), s.accuracy(), s.accuracyCi95()[0], s.accuracyCi95()[1], s.macroF1(),
-                s.macroF1Ci95()[0], s.macroF1Ci95()[1],
+        stdout.printf(
+                Locale.ROOT,
+                "%s: n %d, accuracy %.3f (95%% CI %.3f-%.3f), macro-F1 %.3f (%.3f-%.3f)%s%n",
+                s.name(),
+                s.n(),
+                s.accuracy(),
+                s.accuracyCi95()[0],
+                s.accuracyCi95()[1],
+                s.macroF1(),
+                s.macroF1Ci95()[0],
+                s.macroF1Ci95()[1],
                 s.truncatedQuestions() > 0 ? ", " + s.truncatedQuestions() + " abstracts cut to fit" : "");
     }
 }

@@ -19,9 +19,13 @@ import picocli.CommandLine.Spec;
  * decodes it: the model folder's {@code generation_config.json} (greedy when it has none), then the
  * sampling flags given.
  */
-@Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Continuation of a text prompt or of token ids: as the model folder's generation_config.json says",
-            "(greedy without one), with the sampling flags given on top."})
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Continuation of a text prompt or of token ids: as the model folder's generation_config.json says",
+            "(greedy without one), with the sampling flags given on top."
+        })
 final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
@@ -49,6 +53,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     /** Results go to standard output; logs and the summary line to standard error. */
     java.io.PrintStream out = System.out;
+
     java.io.PrintStream err = System.err;
 
     @Spec
@@ -60,23 +65,29 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         // Checked before anything loads: a bad option should not cost a model load.
         if (sampling.system != null) {
-            throw new ParameterException(spec.commandLine(), "--system applies to ask and chat; generate continues the "
-                    + "prompt as given");
+            throw new ParameterException(
+                    spec.commandLine(),
+                    "--system applies to ask and chat; generate continues the " + "prompt as given");
         }
-        GenerationConfig base = GenerationConfig.load(model.requireModel()).toBuilder().maxNewTokens(32).build();
+        GenerationConfig base = GenerationConfig.load(model.requireModel()).toBuilder()
+                .maxNewTokens(32)
+                .build();
         GenerationConfig config = sampling.config(base);
         String prompt = input.promptFile != null ? TextFiles.read(input.promptFile, in) : input.prompt;
         try (MedQA medqa = model.builder().build()) {
-            Generation g = input.tokens != null
-                    ? medqa.generate(input.tokens, config)
-                    : medqa.generate(prompt, config);
+            Generation g = input.tokens != null ? medqa.generate(input.tokens, config) : medqa.generate(prompt, config);
             if (ids || g.text() == null) {
-                out.println(Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+                out.println(
+                        Arrays.stream(g.tokens()).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
             } else {
                 out.println(g.text());
             }
-            err.printf("%d prompt + %d new tokens, stop: %s, prefill %.1f ms, decode %.1f tok/s%n",
-                    g.promptIds().length, g.tokens().length, g.stopReason(), g.prefillNanos() / 1e6,
+            err.printf(
+                    "%d prompt + %d new tokens, stop: %s, prefill %.1f ms, decode %.1f tok/s%n",
+                    g.promptIds().length,
+                    g.tokens().length,
+                    g.stopReason(),
+                    g.prefillNanos() / 1e6,
                     g.decodeTokensPerSecond());
             return 0;
         }

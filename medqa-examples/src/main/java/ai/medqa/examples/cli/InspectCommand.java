@@ -15,9 +15,14 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code medqa inspect x.gguf}: what a GGUF file holds, and whether MedQA can run it. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Print a GGUF file's metadata (long arrays summarised), its tensor types and the model MedQA reads "
-                + "from it; exit 1 with the reason when MedQA cannot run it.", "FILE may be ollama:NAME[:TAG]."})
+@Command(
+        name = "inspect",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Print a GGUF file's metadata (long arrays summarised), its tensor types and the model MedQA reads "
+                    + "from it; exit 1 with the reason when MedQA cannot run it.",
+            "FILE may be ollama:NAME[:TAG]."
+        })
 final class InspectCommand implements Callable<Integer> {
     @Parameters(paramLabel = "FILE", description = "a .gguf file, or ollama:NAME[:TAG]")
     String file;
@@ -39,13 +44,15 @@ final class InspectCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "FILE " + file + ": not a GGUF file");
         }
         try (GgufFile f = GgufFile.open(path)) {
-            out.println(path + ": GGUF v" + f.version() + ", " + f.metadata().size() + " metadata, " + f.tensors().size()
-                    + " tensors");
+            out.println(path + ": GGUF v" + f.version() + ", " + f.metadata().size() + " metadata, "
+                    + f.tensors().size() + " tensors");
             for (Map.Entry<String, Object> e : f.metadata().entrySet()) {
                 Object v = e.getValue();
-                String shown = v instanceof List<?> l ? (l.size() <= 8 ? l.toString() : "[" + l.size() + " items: "
-                        + l.subList(0, 4) + " ...]") : v instanceof String s && s.length() > 200
-                        ? s.substring(0, 200).replace("\n", "\\n") + "... (" + s.length() + " chars)" : String.valueOf(v);
+                String shown = v instanceof List<?> l
+                        ? (l.size() <= 8 ? l.toString() : "[" + l.size() + " items: " + l.subList(0, 4) + " ...]")
+                        : v instanceof String s && s.length() > 200
+                                ? s.substring(0, 200).replace("\n", "\\n") + "... (" + s.length() + " chars)"
+                                : String.valueOf(v);
                 out.println("  " + e.getKey() + " = " + shown);
             }
             Map<String, long[]> types = new TreeMap<>();
@@ -57,10 +64,20 @@ final class InspectCommand implements Callable<Integer> {
             types.forEach((type, c) -> out.printf("  tensors %s: %d (%,d values)%n", type, c[0], c[1]));
             try {
                 MistralConfig c = GgufModel.config(f);
-                out.printf("MedQA runs it as: %d layers, hidden %d, ffn %d, heads %d/%d (head dim %d), vocab %d, context %d, "
-                        + "rope base %.0f, rms eps %g%s%n", c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(),
-                        c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(),
-                        c.ropeTheta(), c.rmsNormEps(), c.tieWordEmbeddings() ? ", tied embeddings" : "");
+                out.printf(
+                        "MedQA runs it as: %d layers, hidden %d, ffn %d, heads %d/%d (head dim %d), vocab %d, context %d, "
+                                + "rope base %.0f, rms eps %g%s%n",
+                        c.numHiddenLayers(),
+                        c.hiddenSize(),
+                        c.intermediateSize(),
+                        c.numAttentionHeads(),
+                        c.numKeyValueHeads(),
+                        c.headDim(),
+                        c.vocabSize(),
+                        c.maxPositionEmbeddings(),
+                        c.ropeTheta(),
+                        c.rmsNormEps(),
+                        c.tieWordEmbeddings() ? ", tied embeddings" : "");
                 GgufModel.checkpoint(f, c).names(); // every tensor has its place
                 return 0;
             } catch (RuntimeException e) {

@@ -1,13 +1,13 @@
 package ai.medqa.examples.cli;
 
-import ai.medqa.common.Json;
 import ai.medqa.MedQA;
+import ai.medqa.common.AtomicFiles;
+import ai.medqa.common.Json;
 import ai.medqa.metrics.MetricsException;
 import ai.medqa.metrics.judge.JudgeModel;
 import ai.medqa.metrics.judge.JudgeVerdict;
 import ai.medqa.metrics.judge.LlmJudge;
 import ai.medqa.metrics.judge.OpenAiChatModel;
-import ai.medqa.common.AtomicFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,7 +40,9 @@ import picocli.CommandLine.Option;
  * {@code out_of_range}). The whole input is checked before the first call to the judge, and the output
  * is written only when every line has been judged, so a failed run leaves no partial file.
  */
-@Command(name = "judge", mixinStandardHelpOptions = true,
+@Command(
+        name = "judge",
+        mixinStandardHelpOptions = true,
         description = "Rate answers 1-4 with an LLM judge (local model or OpenAI-compatible endpoint).")
 public final class JudgeCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = Json.MAPPER;
@@ -49,7 +50,10 @@ public final class JudgeCommand implements Callable<Integer> {
     @Option(names = "--in", required = true, description = "JSON Lines input with question and answer")
     Path in;
 
-    @Option(names = "--out", required = true, description = "JSON Lines output: input fields plus judge_rating, judge_feedback, judge_status")
+    @Option(
+            names = "--out",
+            required = true,
+            description = "JSON Lines output: input fields plus judge_rating, judge_feedback, judge_status")
     Path out;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -64,7 +68,9 @@ public final class JudgeCommand implements Callable<Integer> {
     }
 
     static final class Remote {
-        @Option(names = "--endpoint", required = true,
+        @Option(
+                names = "--endpoint",
+                required = true,
                 description = "OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
         URI endpoint;
 
@@ -72,27 +78,48 @@ public final class JudgeCommand implements Callable<Integer> {
         String judgeModel;
     }
 
-    @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY",
-            description = "Environment variable holding the endpoint's API key (default ${DEFAULT-VALUE}); never logged")
+    @Option(
+            names = "--api-key-env",
+            defaultValue = "OPENAI_API_KEY",
+            description =
+                    "Environment variable holding the endpoint's API key (default ${DEFAULT-VALUE}); never logged")
     String apiKeyEnv;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "Judge sampling temperature (default ${DEFAULT-VALUE}: greedy)")
+    @Option(
+            names = "--temperature",
+            defaultValue = "0",
+            description = "Judge sampling temperature (default ${DEFAULT-VALUE}: greedy)")
     double temperature;
 
-    @Option(names = "--max-tokens", defaultValue = "512", description = "Longest judge reply in tokens (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-tokens",
+            defaultValue = "512",
+            description = "Longest judge reply in tokens (default ${DEFAULT-VALUE})")
     int maxTokens;
 
-    @Option(names = "--timeout", defaultValue = "120", description = "Seconds one endpoint request may take (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--timeout",
+            defaultValue = "120",
+            description = "Seconds one endpoint request may take (default ${DEFAULT-VALUE})")
     long timeoutSeconds;
 
-    @Option(names = "--max-attempts", defaultValue = "5",
-            description = "Endpoint attempts per answer, retrying 429, 5xx and timeouts with back-off (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--max-attempts",
+            defaultValue = "5",
+            description =
+                    "Endpoint attempts per answer, retrying 429, 5xx and timeouts with back-off (default ${DEFAULT-VALUE})")
     int maxAttempts;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "Local model: cpu, cuda or cuda:N (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--device",
+            defaultValue = "cpu",
+            description = "Local model: cpu, cuda or cuda:N (default ${DEFAULT-VALUE})")
     String device;
 
-    @Option(names = "--precision", defaultValue = "F32", description = "Local model: F32 or F16 compute (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--precision",
+            defaultValue = "F32",
+            description = "Local model: F32 or F16 compute (default ${DEFAULT-VALUE})")
     MedQA.Precision precision;
 
     PrintStream err = System.err;
@@ -109,13 +136,20 @@ public final class JudgeCommand implements Callable<Integer> {
         List<LlmJudge.Item> items = new ArrayList<>(lines.size());
         for (Line l : lines) {
             JsonNode ref = l.record().get("reference");
-            items.add(new LlmJudge.Item(l.record().get("question").asText(), l.record().get("answer").asText(),
+            items.add(new LlmJudge.Item(
+                    l.record().get("question").asText(),
+                    l.record().get("answer").asText(),
                     ref == null || ref.isNull() ? null : ref.asText()));
         }
         List<JudgeVerdict> verdicts;
         if (judge.model != null) {
-            try (MedQA medqa = MedQA.builder().model(judge.model).device(device).precision(precision).build()) {
-                verdicts = new LlmJudge(new LocalJudgeModel(medqa, judge.model.toString(), maxTokens, temperature)).judgeAll(items);
+            try (MedQA medqa = MedQA.builder()
+                    .model(judge.model)
+                    .device(device)
+                    .precision(precision)
+                    .build()) {
+                verdicts = new LlmJudge(new LocalJudgeModel(medqa, judge.model.toString(), maxTokens, temperature))
+                        .judgeAll(items);
             }
         } else {
             verdicts = new LlmJudge(remote()).judgeAll(items);
@@ -164,11 +198,12 @@ public final class JudgeCommand implements Callable<Integer> {
         }
         for (String field : List.of("question", "answer")) {
             if (rec.get(field) == null) {
-                throw new MetricsException(where + ": no field '" + field + "' (a string); the line has "
-                        + ScoreCommand.fieldNames(rec));
+                throw new MetricsException(
+                        where + ": no field '" + field + "' (a string); the line has " + ScoreCommand.fieldNames(rec));
             }
             if (!rec.get(field).isTextual()) {
-                throw new MetricsException(where + ": field '" + field + "' is " + rec.get(field) + "; expected a string");
+                throw new MetricsException(
+                        where + ": field '" + field + "' is " + rec.get(field) + "; expected a string");
             }
         }
         JsonNode ref = rec.get("reference");
@@ -210,15 +245,22 @@ public final class JudgeCommand implements Callable<Integer> {
             sum += v.rating().orElse(0);
         }
         int rated = counts.getOrDefault(JudgeVerdict.Status.OK, 0);
-        err.printf(Locale.ROOT, "ratings: %d usable, %d missing, %d out of range%s%n", rated,
+        err.printf(
+                Locale.ROOT,
+                "ratings: %d usable, %d missing, %d out of range%s%n",
+                rated,
                 counts.getOrDefault(JudgeVerdict.Status.MISSING_RATING, 0),
                 counts.getOrDefault(JudgeVerdict.Status.OUT_OF_RANGE, 0),
                 rated == 0 ? "" : String.format(Locale.ROOT, "; mean %.3f", sum / rated));
         double[] human = lines.stream().mapToDouble(Line::humanRating).toArray();
         if (lines.stream().anyMatch(l -> !Double.isNaN(l.humanRating()))) {
             LlmJudge.Agreement a = LlmJudge.agreement(verdicts, human);
-            err.printf(Locale.ROOT, "agreement with human_rating over %d pairs: Pearson %.4f, Spearman %.4f%n",
-                    a.pairs(), a.pearson(), a.spearman());
+            err.printf(
+                    Locale.ROOT,
+                    "agreement with human_rating over %d pairs: Pearson %.4f, Spearman %.4f%n",
+                    a.pairs(),
+                    a.pearson(),
+                    a.spearman());
         }
     }
 }

@@ -20,12 +20,14 @@ final class LocalJudgeModel implements JudgeModel {
         this.medqa = medqa;
         this.name = name;
         GenerationConfig.Builder b = GenerationConfig.builder().maxNewTokens(maxNewTokens);
-        this.config = temperature > 0 ? b.doSample(true).temperature(temperature).build() : b.build();
+        this.config =
+                temperature > 0 ? b.doSample(true).temperature(temperature).build() : b.build();
     }
 
     @Override
     public String complete(String systemPrompt, String userPrompt) {
-        Conversation c = systemPrompt == null || systemPrompt.isEmpty() ? new Conversation() : new Conversation(systemPrompt);
+        Conversation c =
+                systemPrompt == null || systemPrompt.isEmpty() ? new Conversation() : new Conversation(systemPrompt);
         return medqa.chat(c.addUser(userPrompt), config).text();
     }
 

@@ -9,10 +9,12 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "medqa 0.1.0",
         description = "Biomedical question answering with Mistral models on the JVM.",
-        footer = {"",
+        footer = {
+            "",
             "The command line runs DJL offline (-Dai.djl.offline=true unless set) on the CPU natives it ships;",
             "for CUDA, run with -Dai.djl.offline=false (DJL downloads its cu128 natives) or PYTORCH_LIBRARY_PATH",
-            "set to a local PyTorch 2.7.1 (see README, CUDA). Errors print one line; --verbose adds the stack trace."},
+            "set to a local PyTorch 2.7.1 (see README, CUDA). Errors print one line; --verbose adds the stack trace."
+        },
         subcommands = {
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
@@ -32,7 +34,9 @@ import picocli.CommandLine.Command;
         })
 public final class Medqa {
 
-    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+    @CommandLine.Option(
+            names = "--verbose",
+            scope = CommandLine.ScopeType.INHERIT,
             description = "On an error, print the stack trace too.")
     boolean verbose;
 
@@ -42,18 +46,24 @@ public final class Medqa {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @CommandLine.Option(names = "--log-level", scope = CommandLine.ScopeType.INHERIT, paramLabel = "LEVEL",
-            description = "Log lines on standard error: error, warn, info (default; DJL's own at warn), debug or trace.")
+    @CommandLine.Option(
+            names = "--log-level",
+            scope = CommandLine.ScopeType.INHERIT,
+            paramLabel = "LEVEL",
+            description =
+                    "Log lines on standard error: error, warn, info (default; DJL's own at warn), debug or trace.")
     void logLevel(String level) {
         String l = level.trim().toLowerCase(java.util.Locale.ROOT);
         if (!LEVELS.contains(l)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--log-level " + level
-                    + ": expected error, warn, info, debug or trace");
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "--log-level " + level + ": expected error, warn, info, debug or trace");
         }
         logLevels(l);
     }
 
-    @CommandLine.Option(names = {"-q", "--quiet"}, scope = CommandLine.ScopeType.INHERIT,
+    @CommandLine.Option(
+            names = {"-q", "--quiet"},
+            scope = CommandLine.ScopeType.INHERIT,
             description = "Only warnings and errors on standard error (as --log-level warn).")
     void quiet(boolean on) {
         if (on) {
@@ -68,24 +78,30 @@ public final class Medqa {
     private static void logLevels(String level) {
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
         boolean detail = level.equals("debug") || level.equals("trace");
-        System.setProperty("org.slf4j.simpleLogger.log.ai.djl", detail ? level : LEVELS.indexOf(level) < 1 ? level : "warn");
+        System.setProperty(
+                "org.slf4j.simpleLogger.log.ai.djl", detail ? level : LEVELS.indexOf(level) < 1 ? level : "warn");
     }
 
     public static void main(String[] args) {
         // The application's choice, not the library's: no engine download unless asked for.
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
         // DJL warns on every GPU probe of a machine without CUDA; a CPU-only run need not read that.
-        System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils",
+        System.setProperty(
+                "org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils",
                 System.getProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error"));
         // DJL's INFO lines (engine found, natives loaded: 4-12 a command) are not the user's business.
-        System.setProperty("org.slf4j.simpleLogger.log.ai.djl", System.getProperty("org.slf4j.simpleLogger.log.ai.djl", "warn"));
+        System.setProperty(
+                "org.slf4j.simpleLogger.log.ai.djl", System.getProperty("org.slf4j.simpleLogger.log.ai.djl", "warn"));
         // Ctrl-C (SIGINT) or SIGTERM runs the shutdown hooks: a long command then says how to continue.
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            String hint = onInterrupt;
-            if (hint != null) {
-                System.err.println(System.lineSeparator() + "medqa: interrupted; " + hint);
-            }
-        }, "medqa-interrupted"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            String hint = onInterrupt;
+                            if (hint != null) {
+                                System.err.println(System.lineSeparator() + "medqa: interrupted; " + hint);
+                            }
+                        },
+                        "medqa-interrupted"));
         int code = commandLine().execute(args);
         onInterrupt = null; // finished (or failed with its own message): nothing to add at exit
         System.exit(code);
@@ -109,7 +125,8 @@ public final class Medqa {
         cli.setExecutionExceptionHandler((e, command, parsed) -> {
             command.getErr().println("medqa: error: " + message(e));
             if (parsed.matchedOption("--verbose") != null
-                    || parsed.asCommandLineList().stream().anyMatch(c -> c.getParseResult().hasMatchedOption("--verbose"))) {
+                    || parsed.asCommandLineList().stream()
+                            .anyMatch(c -> c.getParseResult().hasMatchedOption("--verbose"))) {
                 e.printStackTrace(command.getErr());
             }
             return 1;
@@ -126,7 +143,8 @@ public final class Medqa {
         java.io.PrintWriter err = cmd.getErr();
         err.println(cmd.getColorScheme().errorText(ex.getMessage()));
         CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
-        err.printf("Try '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
+        err.printf(
+                "Try '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
         return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
@@ -136,14 +154,23 @@ public final class Medqa {
      */
     static String message(Throwable e) {
         for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof java.nio.file.FileSystemException f && f.getFile() != null
-                    && (e.getMessage() == null || e.getMessage().isBlank() || e.getMessage().strip().equals(f.getFile())
-                    || e == f)) {
-                String why = f instanceof java.nio.file.NoSuchFileException ? "no such file or folder"
-                        : f instanceof java.nio.file.AccessDeniedException ? "permission denied"
-                        : f instanceof java.nio.file.FileAlreadyExistsException ? "already exists"
-                        : f instanceof java.nio.file.NotDirectoryException ? "not a folder"
-                        : f.getReason() != null ? f.getReason() : f.getClass().getSimpleName();
+            if (c instanceof java.nio.file.FileSystemException f
+                    && f.getFile() != null
+                    && (e.getMessage() == null
+                            || e.getMessage().isBlank()
+                            || e.getMessage().strip().equals(f.getFile())
+                            || e == f)) {
+                String why = f instanceof java.nio.file.NoSuchFileException
+                        ? "no such file or folder"
+                        : f instanceof java.nio.file.AccessDeniedException
+                                ? "permission denied"
+                                : f instanceof java.nio.file.FileAlreadyExistsException
+                                        ? "already exists"
+                                        : f instanceof java.nio.file.NotDirectoryException
+                                                ? "not a folder"
+                                                : f.getReason() != null
+                                                        ? f.getReason()
+                                                        : f.getClass().getSimpleName();
                 return f.getFile() + ": " + why;
             }
         }
@@ -152,6 +179,8 @@ public final class Medqa {
             t = t.getCause();
         }
         String m = t.getMessage();
-        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m.strip().lines().findFirst().orElse(m);
+        return m == null || m.isBlank()
+                ? t.getClass().getSimpleName()
+                : m.strip().lines().findFirst().orElse(m);
     }
 }

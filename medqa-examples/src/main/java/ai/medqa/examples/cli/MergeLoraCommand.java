@@ -7,7 +7,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code medqa merge-lora}: a checkpoint with a PEFT adapter merged into its weights. */
-@Command(name = "merge-lora", mixinStandardHelpOptions = true,
+@Command(
+        name = "merge-lora",
+        mixinStandardHelpOptions = true,
         description = "Write a copy of a checkpoint with a LoRA adapter merged in (W + scaling * B A).")
 final class MergeLoraCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Base Hugging Face folder (full precision).")

@@ -6,9 +6,11 @@ import picocli.CommandLine.Option;
 
 /** How to load the model: shared by generate, ask and chat. */
 final class ModelOptions {
-    @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer.json), or a GGUF "
-            + "file (architecture llama, with the tokenizer and chat template it carries), or ollama:NAME[:TAG] (a model Ollama "
-            + "pulled, read in place); required.")
+    @Option(
+            names = "--model",
+            description = "Hugging Face model folder (config.json, safetensors, tokenizer.json), or a GGUF "
+                    + "file (architecture llama, with the tokenizer and chat template it carries), or ollama:NAME[:TAG] (a model Ollama "
+                    + "pulled, read in place); required.")
     Path model;
 
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
@@ -17,7 +19,8 @@ final class ModelOptions {
     /** The model folder or GGUF file; a usage error (exit 2) when --model is missing or another file. */
     Path requireModel() {
         if (model == null) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "Missing required option: '--model=<model>'");
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(), "Missing required option: '--model=<model>'");
         }
         if (ai.medqa.model.OllamaModels.isOllama(model.toString())) {
             ollamaName = model.toString().substring(ai.medqa.model.OllamaModels.PREFIX.length());
@@ -28,8 +31,10 @@ final class ModelOptions {
             }
         }
         if (java.nio.file.Files.isRegularFile(model) && !ai.medqa.io.GgufFile.isGguf(model)) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--model " + model + ": a file that is not "
-                    + "GGUF; expected a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file");
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(),
+                    "--model " + model + ": a file that is not "
+                            + "GGUF; expected a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file");
         }
         return model;
     }
@@ -48,38 +53,62 @@ final class ModelOptions {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--precision", defaultValue = "F32", description = "F32, F16 or BF16 compute, case-insensitive (default ${DEFAULT-VALUE}); BF16: bfloat16 products, float32 elsewhere.")
+    @Option(
+            names = "--precision",
+            defaultValue = "F32",
+            description =
+                    "F32, F16 or BF16 compute, case-insensitive (default ${DEFAULT-VALUE}); BF16: bfloat16 products, float32 elsewhere.")
     MedQA.Precision precision;
 
-    @Option(names = "--quantize", defaultValue = "none",
+    @Option(
+            names = "--quantize",
+            defaultValue = "none",
             description = "int4 (fastest), nf4 (bitsandbytes), int8 or none (default ${DEFAULT-VALUE}).")
     String quantize;
 
-    @Option(names = "--dequantize", description = "With --quantize none: a quantized model's projections (bitsandbytes NF4, "
-            + "MedQA int4/int8, a GGUF file's blocks) dequantized to the --precision on load, the stored values exactly, "
-            + "instead of loading as stored (more memory, slower).")
+    @Option(
+            names = "--dequantize",
+            description = "With --quantize none: a quantized model's projections (bitsandbytes NF4, "
+                    + "MedQA int4/int8, a GGUF file's blocks) dequantized to the --precision on load, the stored values exactly, "
+                    + "instead of loading as stored (more memory, slower).")
     boolean dequantize;
 
-    @Option(names = "--group-size", defaultValue = "64", description = "int4 group size: 32, 64, 128 or 256 (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--group-size",
+            defaultValue = "64",
+            description = "int4 group size: 32, 64, 128 or 256 (default ${DEFAULT-VALUE}).")
     int groupSize;
 
-    @Option(names = "--lm-head", defaultValue = "compute",
-            description = "lm_head: compute (the --precision, transformers' default; a GGUF file's quantized head loads as stored), "
-                    + "int8 or int4 (a tied head gets a quantized copy; on small models the largest matrix read per token).")
+    @Option(
+            names = "--lm-head",
+            defaultValue = "compute",
+            description =
+                    "lm_head: compute (the --precision, transformers' default; a GGUF file's quantized head loads as stored), "
+                            + "int8 or int4 (a tied head gets a quantized copy; on small models the largest matrix read per token).")
     String lmHead;
 
-    @Option(names = "--float32-matmul-precision", defaultValue = "highest", paramLabel = "highest|medium",
-            description = "as torch.set_float32_matmul_precision: highest (default) keeps F32 products in float32; medium runs "
-                    + "F32 products of 128 rows or more (long prompts, scoring) as bfloat16 GEMMs, faster and about "
-                    + "bfloat16's error; decode stays float32.")
+    @Option(
+            names = "--float32-matmul-precision",
+            defaultValue = "highest",
+            paramLabel = "highest|medium",
+            description =
+                    "as torch.set_float32_matmul_precision: highest (default) keeps F32 products in float32; medium runs "
+                            + "F32 products of 128 rows or more (long prompts, scoring) as bfloat16 GEMMs, faster and about "
+                            + "bfloat16's error; decode stays float32.")
     String matmulPrecision;
 
-    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+    @Option(
+            names = "--threads",
+            defaultValue = "0",
+            paramLabel = "N",
             description = "PyTorch threads (default: one per physical core). On a machine with other busy processes, "
                     + "the cores left free: PyTorch's workers spin, and a busy core slows every step 5-15x.")
     int threads;
 
-    @Option(names = "--lora", description = "PEFT LoRA adapter: NAME=DIR, or DIR named after its folder (repeatable; the first is active).")
+    @Option(
+            names = "--lora",
+            description =
+                    "PEFT LoRA adapter: NAME=DIR, or DIR named after its folder (repeatable; the first is active).")
     java.util.List<String> lora = new java.util.ArrayList<>();
 
     /** The --lora adapters by name, in the order given. */
@@ -90,13 +119,17 @@ final class ModelOptions {
             // NAME=DIR, unless the '=' belongs to the path (then a folder of that name exists).
             boolean named = eq > 0 && !java.nio.file.Files.exists(Path.of(spec));
             if (spec.isBlank() || eq == 0 || (named && eq == spec.length() - 1)) {
-                throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--lora \"" + spec
-                        + "\": expected NAME=DIR or DIR (a PEFT adapter folder)");
+                throw new picocli.CommandLine.ParameterException(
+                        mixee.commandLine(),
+                        "--lora \"" + spec + "\": expected NAME=DIR or DIR (a PEFT adapter folder)");
             }
             Path dir = Path.of(named ? spec.substring(eq + 1) : spec);
-            String name = named ? spec.substring(0, eq) : dir.toAbsolutePath().normalize().getFileName().toString();
+            String name = named
+                    ? spec.substring(0, eq)
+                    : dir.toAbsolutePath().normalize().getFileName().toString();
             if (out.put(name, dir) != null) {
-                throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "two --lora adapters named " + name);
+                throw new picocli.CommandLine.ParameterException(
+                        mixee.commandLine(), "two --lora adapters named " + name);
             }
         }
         return out;
@@ -105,8 +138,10 @@ final class ModelOptions {
     /** --threads as given, checked: 0 (PyTorch's default) or a positive count. */
     static int threadCount(int threads, picocli.CommandLine.Model.CommandSpec spec) {
         if (threads < 0) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--threads " + threads + ": expected a number of threads >= 1 (leave it out for PyTorch's default)");
+            throw new picocli.CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--threads " + threads
+                            + ": expected a number of threads >= 1 (leave it out for PyTorch's default)");
         }
         return threads;
     }
@@ -116,35 +151,45 @@ final class ModelOptions {
         try {
             head = ai.medqa.quant.LmHead.parse(lmHead);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--lm-head " + lmHead
-                    + ": expected compute, int8 or int4");
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(), "--lm-head " + lmHead + ": expected compute, int8 or int4");
         }
         ai.medqa.quant.Quantization quantization;
         try {
             quantization = ai.medqa.quant.Quantization.parse(quantize);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--quantize " + quantize
-                    + ": expected int4, nf4, int8 or none");
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(), "--quantize " + quantize + ": expected int4, nf4, int8 or none");
         }
         if (dequantize && quantization != ai.medqa.quant.Quantization.NONE) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--dequantize applies to --quantize none "
-                    + "(--quantize " + quantize + " quantizes anyway)");
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(),
+                    "--dequantize applies to --quantize none " + "(--quantize " + quantize + " quantizes anyway)");
         }
         ai.medqa.model.MatmulPrecision matmul;
         try {
             matmul = ai.medqa.model.MatmulPrecision.parse(matmulPrecision);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(),
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(),
                     "--float32-matmul-precision " + matmulPrecision + ": expected highest or medium");
         }
         if (matmul == ai.medqa.model.MatmulPrecision.MEDIUM && precision != MedQA.Precision.F32) {
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--float32-matmul-precision medium "
-                    + "applies to --precision F32 (the products of --precision " + precision + " are not float32)");
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(),
+                    "--float32-matmul-precision medium " + "applies to --precision F32 (the products of --precision "
+                            + precision + " are not float32)");
         }
-        MedQA.Builder b = MedQA.builder().model(requireModel()).device(device).precision(precision)
+        MedQA.Builder b = MedQA.builder()
+                .model(requireModel())
+                .device(device)
+                .precision(precision)
                 .float32MatmulPrecision(matmul)
-                .quantize(quantization).dequantize(dequantize).groupSize(groupSize)
-                .lmHead(head).threads(threadCount(threads, mixee));
+                .quantize(quantization)
+                .dequantize(dequantize)
+                .groupSize(groupSize)
+                .lmHead(head)
+                .threads(threadCount(threads, mixee));
         adapters().forEach(b::lora);
         return b;
     }

@@ -9,7 +9,9 @@ final class SamplingOptions {
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
     picocli.CommandLine.Model.CommandSpec mixee;
 
-    @Option(names = "--system", description = "System prompt (default: the medical-assistant role prompt; \"\" for none).")
+    @Option(
+            names = "--system",
+            description = "System prompt (default: the medical-assistant role prompt; \"\" for none).")
     String system;
 
     @Option(names = "--temperature", description = "Sampling temperature; 0 = greedy (default 0.7).")
@@ -33,7 +35,10 @@ final class SamplingOptions {
     @Option(names = "--seed", description = "Seed for a repeatable run.")
     Long seed;
 
-    @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when the text generated contains TEXT (repeatable).")
+    @Option(
+            names = "--stop",
+            paramLabel = "TEXT",
+            description = "Stop when the text generated contains TEXT (repeatable).")
     java.util.List<String> stop = new java.util.ArrayList<>();
 
     /** The settings of ask and chat: {@link MedQA#ASK_DEFAULTS} with the flags given. */
@@ -79,8 +84,8 @@ final class SamplingOptions {
             }
             // maxNewTokens -> --max-new-tokens: the flag the user typed, not the builder's name.
             String flag = "--" + e.field().replaceAll("([A-Z])", "-$1").toLowerCase(java.util.Locale.ROOT);
-            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), flag + " " + e.value() + ": must be "
-                    + e.allowed());
+            throw new picocli.CommandLine.ParameterException(
+                    mixee.commandLine(), flag + " " + e.value() + ": must be " + e.allowed());
         }
     }
 

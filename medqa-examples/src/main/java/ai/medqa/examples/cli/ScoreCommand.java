@@ -33,7 +33,9 @@ import picocli.CommandLine.Option;
  *
  * <p>To add a metric family (BERTScore, say), add an option and put its values into {@link #score}.
  */
-@Command(name = "score", mixinStandardHelpOptions = true,
+@Command(
+        name = "score",
+        mixinStandardHelpOptions = true,
         description = "Score candidate answers against references: nltk BLEU, SQuAD/set F1, rouge-score ROUGE.")
 public final class ScoreCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = Json.MAPPER;
@@ -44,10 +46,15 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "JSON Lines output: input fields plus metrics")
     Path out;
 
-    @Option(names = "--seed", defaultValue = "0", description = "bootstrap seed for the summary (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--seed",
+            defaultValue = "0",
+            description = "bootstrap seed for the summary (default ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--bertscore", description = "Also add bertscore_p, bertscore_r, bertscore_f (default encoder: all-MiniLM-L6-v2, bundled)")
+    @Option(
+            names = "--bertscore",
+            description = "Also add bertscore_p, bertscore_r, bertscore_f (default encoder: all-MiniLM-L6-v2, bundled)")
     boolean bertscore;
 
     @Option(names = "--encoder", description = "BERT/RoBERTa Hugging Face folder for --bertscore instead of MiniLM")
@@ -94,18 +101,23 @@ public final class ScoreCommand implements Callable<Integer> {
         int n = records.size();
         Path tmp = Staging.file(target);
         try {
-            try (BufferedWriter w = new BufferedWriter(new OutputStreamWriter(Files.newOutputStream(tmp), StandardCharsets.UTF_8))) {
+            try (BufferedWriter w =
+                    new BufferedWriter(new OutputStreamWriter(Files.newOutputStream(tmp), StandardCharsets.UTF_8))) {
                 for (ObjectNode rec : records) {
                     w.write(JSON.writeValueAsString(rec));
                     w.write('\n');
                     rec.properties().forEach(e -> {
                         if (e.getValue().isDouble()) {
-                            columns.computeIfAbsent(e.getKey(), x -> new ArrayList<>()).add(e.getValue().asDouble());
+                            columns.computeIfAbsent(e.getKey(), x -> new ArrayList<>())
+                                    .add(e.getValue().asDouble());
                         }
                     });
                 }
             }
-            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+            Files.move(
+                    tmp,
+                    target,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(tmp);
@@ -159,8 +171,9 @@ public final class ScoreCommand implements Callable<Integer> {
         String where = in + ": line " + lineNo;
         JsonNode cand = rec.get("candidate");
         if (cand == null) {
-            throw new MetricsException(where + ": no field 'candidate' (the answer to score; medqa ask --in/--out writes it)"
-                    + "; the line has " + fieldNames(rec));
+            throw new MetricsException(
+                    where + ": no field 'candidate' (the answer to score; medqa ask --in/--out writes it)"
+                            + "; the line has " + fieldNames(rec));
         }
         if (!cand.isTextual()) {
             throw new MetricsException(where + ": field 'candidate' is " + cand + "; expected a string");
@@ -180,10 +193,11 @@ public final class ScoreCommand implements Callable<Integer> {
                 refs.add(ref.get(i).asText());
             }
         } else if (ref == null) {
-            throw new MetricsException(where + ": no field 'reference' (the reference answer, a string or a list of strings)");
+            throw new MetricsException(
+                    where + ": no field 'reference' (the reference answer, a string or a list of strings)");
         } else {
-            throw new MetricsException(where + ": field 'reference' is " + ref
-                    + "; expected a string or a non-empty list of strings");
+            throw new MetricsException(
+                    where + ": field 'reference' is " + ref + "; expected a string or a non-empty list of strings");
         }
         return refs;
     }
@@ -200,10 +214,19 @@ public final class ScoreCommand implements Callable<Integer> {
         if (n == 0) {
             return;
         }
-        err.printf(Locale.ROOT, "%-18s %8s %8s   %s%n", "metric", "mean", "std", "95% CI (bootstrap, seed " + seed + ")");
+        err.printf(
+                Locale.ROOT, "%-18s %8s %8s   %s%n", "metric", "mean", "std", "95% CI (bootstrap, seed " + seed + ")");
         for (Map.Entry<String, List<Double>> e : columns.entrySet()) {
-            Summary s = Summary.of(e.getValue().stream().mapToDouble(Double::doubleValue).toArray(), seed);
-            err.printf(Locale.ROOT, "%-18s %8.4f %8.4f   [%.4f, %.4f]%n", e.getKey(), s.mean(), s.std(), s.ciLow(), s.ciHigh());
+            Summary s = Summary.of(
+                    e.getValue().stream().mapToDouble(Double::doubleValue).toArray(), seed);
+            err.printf(
+                    Locale.ROOT,
+                    "%-18s %8.4f %8.4f   [%.4f, %.4f]%n",
+                    e.getKey(),
+                    s.mean(),
+                    s.std(),
+                    s.ciLow(),
+                    s.ciHigh());
         }
     }
 }

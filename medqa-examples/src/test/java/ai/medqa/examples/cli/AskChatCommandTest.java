@@ -29,7 +29,8 @@ class AskChatCommandTest {
     static void writeModel() throws Exception {
         RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 2, 4, 2, 32000, 1024, 0), DType.F32, 5);
         Files.copy(TOKENIZERS.resolve("mistral-7b-v0.1/tokenizer.json"), model.resolve("tokenizer.json"));
-        Files.copy(TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
+        Files.copy(
+                TOKENIZERS.resolve("mistral-7b-instruct-v0.1/tokenizer_config.json"),
                 model.resolve("tokenizer_config.json"));
     }
 
@@ -39,13 +40,36 @@ class AskChatCommandTest {
         AskCommand cmd = new AskCommand();
         cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
         cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0.5", "--top-p", "0.9",
-                "--top-k", "20", "--repetition-penalty", "1.1", "--max-new-tokens", "12", "--seed", "3",
-                "--system", "Be brief.", "Is aspirin an NSAID?");
+        int code = new CommandLine(cmd)
+                .execute(
+                        "--model",
+                        model.toString(),
+                        "--temperature",
+                        "0.5",
+                        "--top-p",
+                        "0.9",
+                        "--top-k",
+                        "20",
+                        "--repetition-penalty",
+                        "1.1",
+                        "--max-new-tokens",
+                        "12",
+                        "--seed",
+                        "3",
+                        "--system",
+                        "Be brief.",
+                        "Is aspirin an NSAID?");
         assertThat(code).isZero();
-        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder().temperature(0.5).topP(0.9).topK(20)
-                .repetitionPenalty(1.1).maxNewTokens(12).seed(3).build();
-        try (MedQA medqa = MedQA.builder().model(model).systemPrompt("Be brief.").build()) {
+        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder()
+                .temperature(0.5)
+                .topP(0.9)
+                .topK(20)
+                .repetitionPenalty(1.1)
+                .maxNewTokens(12)
+                .seed(3)
+                .build();
+        try (MedQA medqa =
+                MedQA.builder().model(model).systemPrompt("Be brief.").build()) {
             String expected = medqa.ask("Is aspirin an NSAID?", config).text();
             assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(expected + System.lineSeparator());
         }
@@ -58,30 +82,62 @@ class AskChatCommandTest {
      */
     @Test
     void askAnswersAFileInBatchesResumablyForScore(@TempDir Path tmp) throws Exception {
-        String[] questions = {"Is aspirin an NSAID?", "Does metformin cause lactic acidosis?", "What is heparin?",
-            "Is insulin a hormone?", "Do statins lower LDL?"};
+        String[] questions = {
+            "Is aspirin an NSAID?",
+            "Does metformin cause lactic acidosis?",
+            "What is heparin?",
+            "Is insulin a hormone?",
+            "Do statins lower LDL?"
+        };
         StringBuilder in = new StringBuilder();
         for (int i = 0; i < questions.length; i++) {
-            in.append(ai.medqa.common.Json.MAPPER.createObjectNode().put("id", "q" + i).put("question", questions[i])
-                    .put("reference", "reference answer " + i)).append('\n');
+            in.append(ai.medqa.common.Json.MAPPER
+                            .createObjectNode()
+                            .put("id", "q" + i)
+                            .put("question", questions[i])
+                            .put("reference", "reference answer " + i))
+                    .append('\n');
             if (i == 2) {
                 in.append('\n'); // blank lines are skipped
             }
         }
         Path questionsFile = Files.writeString(tmp.resolve("questions.jsonl"), in.toString());
         Path answers = tmp.resolve("out/answers.jsonl");
-        String[] args = {"--model", model.toString(), "--in", questionsFile.toString(), "--out", answers.toString(),
-            "--batch", "2", "--temperature", "0.7", "--top-p", "0.9", "--max-new-tokens", "6", "--seed", "11"};
+        String[] args = {
+            "--model",
+            model.toString(),
+            "--in",
+            questionsFile.toString(),
+            "--out",
+            answers.toString(),
+            "--batch",
+            "2",
+            "--temperature",
+            "0.7",
+            "--top-p",
+            "0.9",
+            "--max-new-tokens",
+            "6",
+            "--seed",
+            "11"
+        };
         assertThat(ask(args)).isZero();
         java.util.List<String> lines = Files.readAllLines(answers);
         assertThat(lines).hasSize(questions.length);
-        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder().temperature(0.7).topP(0.9).maxNewTokens(6).seed(11).build();
+        GenerationConfig config = MedQA.ASK_DEFAULTS.toBuilder()
+                .temperature(0.7)
+                .topP(0.9)
+                .maxNewTokens(6)
+                .seed(11)
+                .build();
         try (MedQA medqa = MedQA.builder().model(model).build()) {
             for (int i = 0; i < questions.length; i++) {
                 com.fasterxml.jackson.databind.JsonNode line = ai.medqa.common.Json.MAPPER.readTree(lines.get(i));
                 assertThat(line.get("id").asText()).isEqualTo("q" + i);
                 assertThat(line.get("reference").asText()).isEqualTo("reference answer " + i);
-                assertThat(line.get("candidate").asText()).as(questions[i]).isEqualTo(medqa.ask(questions[i], config).text());
+                assertThat(line.get("candidate").asText())
+                        .as(questions[i])
+                        .isEqualTo(medqa.ask(questions[i], config).text());
                 assertThat(line.has("_line")).isFalse();
             }
         }
@@ -94,14 +150,18 @@ class AskChatCommandTest {
         Path scores = tmp.resolve("scores.jsonl");
         ScoreCommand score = new ScoreCommand();
         score.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        assertThat(new CommandLine(score).execute("--in", answers.toString(), "--out", scores.toString())).isZero();
-        assertThat(Files.readAllLines(scores)).hasSize(questions.length).allSatisfy(l -> assertThat(l).contains("squad_f1"));
+        assertThat(new CommandLine(score).execute("--in", answers.toString(), "--out", scores.toString()))
+                .isZero();
+        assertThat(Files.readAllLines(scores))
+                .hasSize(questions.length)
+                .allSatisfy(l -> assertThat(l).contains("squad_f1"));
 
         // Answers written for other questions are not continued with these.
-        Path other = Files.writeString(tmp.resolve("other.jsonl"), "{\"question\": \"Something else?\"}\n"
-                .repeat(questions.length));
+        Path other = Files.writeString(
+                tmp.resolve("other.jsonl"), "{\"question\": \"Something else?\"}\n".repeat(questions.length));
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        assertThat(ask(err, "--model", model.toString(), "--in", other.toString(), "--out", answers.toString())).isEqualTo(1);
+        assertThat(ask(err, "--model", model.toString(), "--in", other.toString(), "--out", answers.toString()))
+                .isEqualTo(1);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("answer 1 is for another question than line 1");
     }
 
@@ -156,13 +216,27 @@ class AskChatCommandTest {
             cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
             cmd.err = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
             cmd.in = new java.io.ByteArrayInputStream((question + "\n").getBytes(StandardCharsets.UTF_8));
-            int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0",
-                    "--max-new-tokens", "8", "--prompt-file", i == 0 ? "-" : file.toString());
+            int code = new CommandLine(cmd)
+                    .execute(
+                            "--model",
+                            model.toString(),
+                            "--temperature",
+                            "0",
+                            "--max-new-tokens",
+                            "8",
+                            "--prompt-file",
+                            i == 0 ? "-" : file.toString());
             assertThat(code).isZero();
             answers[i] = out.toString(StandardCharsets.UTF_8);
         }
         try (MedQA medqa = MedQA.builder().model(model).build()) {
-            String expected = medqa.ask(question, MedQA.ASK_DEFAULTS.toBuilder().temperature(0).maxNewTokens(8).build()).text();
+            String expected = medqa.ask(
+                            question,
+                            MedQA.ASK_DEFAULTS.toBuilder()
+                                    .temperature(0)
+                                    .maxNewTokens(8)
+                                    .build())
+                    .text();
             assertThat(answers).containsOnly(expected + System.lineSeparator());
         }
     }
@@ -179,7 +253,8 @@ class AskChatCommandTest {
             c.getErr().println(e.getMessage());
             return 1;
         });
-        assertThat(cli.execute("--model", model.toString(), "--prompt-file", file.toString())).isEqualTo(1);
+        assertThat(cli.execute("--model", model.toString(), "--prompt-file", file.toString()))
+                .isEqualTo(1);
         assertThat(err.toString()).contains(file.toString()).contains("line 3").contains("UTF-8");
     }
 
@@ -192,13 +267,18 @@ class AskChatCommandTest {
         ChatCommand cmd = new ChatCommand();
         cmd.in = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
         cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-        int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "6");
+        int code = new CommandLine(cmd)
+                .execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "6");
         assertThat(code).isZero();
         String text = out.toString(StandardCharsets.UTF_8);
-        assertThat(text).contains("characters not sent").contains("prompt tokens fit").contains("The conversation is unchanged");
+        assertThat(text)
+                .contains("characters not sent")
+                .contains("prompt tokens fit")
+                .contains("The conversation is unchanged");
         // The two short questions and their answers were kept; the long one was not.
         com.fasterxml.jackson.databind.JsonNode turns = new com.fasterxml.jackson.databind.ObjectMapper()
-                .readTree(saved.toFile()).get("turns");
+                .readTree(saved.toFile())
+                .get("turns");
         assertThat(turns).hasSize(4);
         assertThat(turns.get(2).get("content").asText()).isEqualTo("And its side effects?");
     }
@@ -211,31 +291,41 @@ class AskChatCommandTest {
         ChatCommand cmd = new ChatCommand();
         cmd.in = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
         cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-        int code = new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0",
-                "--max-new-tokens", "6");
+        int code = new CommandLine(cmd)
+                .execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "6");
         assertThat(code).isZero();
         Conversation c = Conversation.load(saved);
-        assertThat(c.messages()).extracting(m -> m.role().jsonName())
+        assertThat(c.messages())
+                .extracting(m -> m.role().jsonName())
                 .containsExactly("system", "user", "assistant", "user", "assistant");
-        assertThat(out.toString(StandardCharsets.UTF_8)).contains(c.messages().get(2).content())
-                .contains(c.messages().get(4).content()).contains("saved " + saved);
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .contains(c.messages().get(2).content())
+                .contains(c.messages().get(4).content())
+                .contains("saved " + saved);
     }
 
     /** Lines starting with / are commands, answered by the chat itself; none reaches the model. */
     @Test
     void chatCommandsAreAnsweredNotSentToTheModel(@TempDir Path tmp) {
         Path saved = tmp.resolve("c.json");
-        String input = "/help\n/bogus\n/save\nWhat is metformin?\n/reset\n//etc is a folder\n/save " + saved + "\n/exit\n";
+        String input =
+                "/help\n/bogus\n/save\nWhat is metformin?\n/reset\n//etc is a folder\n/save " + saved + "\n/exit\n";
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ChatCommand cmd = new ChatCommand();
         cmd.in = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
         cmd.out = new PrintStream(out, true, StandardCharsets.UTF_8);
-        assertThat(new CommandLine(cmd).execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "4"))
+        assertThat(new CommandLine(cmd)
+                        .execute("--model", model.toString(), "--temperature", "0", "--max-new-tokens", "4"))
                 .isZero();
         String text = out.toString(StandardCharsets.UTF_8);
-        assertThat(text).startsWith("medqa chat: ").contains("/help for commands")
-                .contains(ChatCommand.HELP).contains("(unknown command /bogus;").contains("(/save needs a file: /save FILE)")
-                .contains("(conversation cleared)").contains("saved " + saved);
+        assertThat(text)
+                .startsWith("medqa chat: ")
+                .contains("/help for commands")
+                .contains(ChatCommand.HELP)
+                .contains("(unknown command /bogus;")
+                .contains("(/save needs a file: /save FILE)")
+                .contains("(conversation cleared)")
+                .contains("saved " + saved);
         // After /reset only "/etc is a folder" (sent with its leading / kept) and its answer remain.
         Conversation c = Conversation.load(saved);
         assertThat(c.messages()).extracting(m -> m.role().jsonName()).containsExactly("system", "user", "assistant");

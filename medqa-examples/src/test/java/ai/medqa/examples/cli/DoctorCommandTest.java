@@ -1,8 +1,8 @@
 package ai.medqa.examples.cli;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

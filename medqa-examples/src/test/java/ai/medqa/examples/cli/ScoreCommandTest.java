@@ -1,9 +1,9 @@
 package ai.medqa.examples.cli;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -82,7 +82,8 @@ class ScoreCommandTest {
             while (names.hasNext()) {
                 String f = names.next();
                 if (f.startsWith("bleu_") || f.startsWith("rouge") || f.endsWith("_f1")) {
-                    assertThat(got.get(f).asDouble()).as("line %d %s", i, f)
+                    assertThat(got.get(f).asDouble())
+                            .as("line %d %s", i, f)
                             .isCloseTo(golden.get(i).get(f).asDouble(), within(1e-9));
                     compared++;
                 }
@@ -115,20 +116,28 @@ class ScoreCommandTest {
         Path in = dir.resolve("pairs.jsonl");
         StringBuilder sb = new StringBuilder();
         for (ObjectNode g : golden) {
-            sb.append(JSON.writeValueAsString(JSON.createObjectNode().put("candidate", g.get("candidate").asText())
-                    .put("reference", g.get("reference").asText()))).append('\n');
+            sb.append(JSON.writeValueAsString(JSON.createObjectNode()
+                            .put("candidate", g.get("candidate").asText())
+                            .put("reference", g.get("reference").asText())))
+                    .append('\n');
         }
         // A candidate scored against itself: BERTScore 1 by definition.
-        sb.append("{\"candidate\":\"Aspirin inhibits platelet aggregation.\",\"reference\":\"Aspirin inhibits platelet aggregation.\"}\n");
+        sb.append(
+                "{\"candidate\":\"Aspirin inhibits platelet aggregation.\",\"reference\":\"Aspirin inhibits platelet aggregation.\"}\n");
         Files.writeString(in, sb.toString());
         Path out = dir.resolve("scores.jsonl");
-        assertThat(run("--in", in.toString(), "--out", out.toString(), "--bertscore").code()).isZero();
+        assertThat(run("--in", in.toString(), "--out", out.toString(), "--bertscore")
+                        .code())
+                .isZero();
         List<String> lines = Files.readAllLines(out);
         assertThat(lines).hasSize(4);
         ai.medqa.metrics.bertscore.BertScore.Score expected;
         try (var enc = ai.medqa.metrics.bertscore.BertEncoder.miniLm()) {
-            expected = ai.medqa.metrics.bertscore.BertScore.builder(enc).build()
-                    .score(golden.get(1).get("candidate").asText(), golden.get(1).get("reference").asText());
+            expected = ai.medqa.metrics.bertscore.BertScore.builder(enc)
+                    .build()
+                    .score(
+                            golden.get(1).get("candidate").asText(),
+                            golden.get(1).get("reference").asText());
         }
         JsonNode second = JSON.readTree(lines.get(1));
         assertThat(second.get("bertscore_f").asDouble()).isCloseTo(expected.f1(), within(1e-6));

@@ -23,7 +23,8 @@ class ServeCommandTest {
     void servesTheModelAndItsAdapterUntilStopped(@TempDir Path dir) throws Exception {
         DemoCommand demo = new DemoCommand();
         demo.stdout = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        assertThat(new CommandLine(demo).execute("--out", dir.toString(), "--max-new-tokens", "2")).isZero();
+        assertThat(new CommandLine(demo).execute("--out", dir.toString(), "--max-new-tokens", "2"))
+                .isZero();
 
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         ServeCommand serve = new ServeCommand();
@@ -36,9 +37,18 @@ class ServeCommandTest {
                 java.nio.file.Files.copy(f, adapters.resolve("live").resolve(f.getFileName()));
             }
         }
-        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> new CommandLine(serve).execute("--model",
-                dir.resolve("random-model").toString(), "--lora", "tuned=" + dir.resolve("random-adapter"), "--port", "0",
-                "--quantize", "int8", "--adapters-dir", adapters.toString()));
+        CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> new CommandLine(serve)
+                .execute(
+                        "--model",
+                        dir.resolve("random-model").toString(),
+                        "--lora",
+                        "tuned=" + dir.resolve("random-adapter"),
+                        "--port",
+                        "0",
+                        "--quantize",
+                        "int8",
+                        "--adapters-dir",
+                        adapters.toString()));
         Pattern ready = Pattern.compile("ready: (http://127\\.0\\.0\\.1:\\d+)/");
         Matcher m = ready.matcher("");
         long deadline = System.nanoTime() + 120_000_000_000L;
@@ -48,13 +58,22 @@ class ServeCommandTest {
             Thread.sleep(50);
         }
         String url = m.group(1);
-        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-        String models = client.send(HttpRequest.newBuilder(URI.create(url + "/v1/models")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(models).contains("\"id\":\"random-model\"").contains("\"id\":\"tuned\"").contains("\"id\":\"live\"");
-        HttpResponse<String> answer = client.send(HttpRequest.newBuilder(URI.create(url + "/v1/chat/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tuned\",\"max_tokens\":4,\"messages\":"
-                        + "[{\"role\":\"user\",\"content\":\"Is aspirin an NSAID?\"}]}")).build(),
+        HttpClient client =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        String models = client.send(
+                        HttpRequest.newBuilder(URI.create(url + "/v1/models")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+        assertThat(models)
+                .contains("\"id\":\"random-model\"")
+                .contains("\"id\":\"tuned\"")
+                .contains("\"id\":\"live\"");
+        HttpResponse<String> answer = client.send(
+                HttpRequest.newBuilder(URI.create(url + "/v1/chat/completions"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tuned\",\"max_tokens\":4,\"messages\":"
+                                + "[{\"role\":\"user\",\"content\":\"Is aspirin an NSAID?\"}]}"))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).isEqualTo(200);
         assertThat(answer.body()).contains("\"completion_tokens\":");
@@ -65,7 +84,8 @@ class ServeCommandTest {
     @Test
     void aMissingKeyVariableIsAUsageError(@TempDir Path dir) {
         ServeCommand serve = new ServeCommand();
-        int code = new CommandLine(serve).execute("--model", dir.toString(), "--api-key-env", "MEDQA_TEST_UNSET_KEY_VAR");
+        int code =
+                new CommandLine(serve).execute("--model", dir.toString(), "--api-key-env", "MEDQA_TEST_UNSET_KEY_VAR");
         assertThat(code).isEqualTo(2);
     }
 }

@@ -26,14 +26,15 @@ record BertConfig(
 
     BertConfig {
         if (hiddenSize % numAttentionHeads != 0) {
-            throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not a multiple of num_attention_heads "
-                    + numAttentionHeads);
+            throw new IllegalArgumentException(
+                    "hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + numAttentionHeads);
         }
     }
 
     /** all-MiniLM-L6-v2 (its config.json; the ONNX file does not carry the head count). */
     static BertConfig miniLmL6() {
-        return new BertConfig("sentence-transformers/all-MiniLM-L6-v2", "bert", 30522, 384, 6, 12, 1536, 512, 2, 1e-12f, 0);
+        return new BertConfig(
+                "sentence-transformers/all-MiniLM-L6-v2", "bert", 30522, 384, 6, 12, 1536, 512, 2, 1e-12f, 0);
     }
 
     boolean isRoberta() {
@@ -58,23 +59,27 @@ record BertConfig(
         JsonNode j = Json.MAPPER.readTree(file.toFile());
         String type = text(j, "model_type", "bert");
         if (!type.equals("bert") && !type.equals("roberta") && !type.equals("xlm-roberta")) {
-            throw new IllegalArgumentException(file + ": model_type \"" + type + "\"; this encoder runs bert and roberta");
+            throw new IllegalArgumentException(
+                    file + ": model_type \"" + type + "\"; this encoder runs bert and roberta");
         }
         String act = text(j, "hidden_act", "gelu");
         if (!act.equals("gelu")) {
-            throw new IllegalArgumentException(file + ": hidden_act \"" + act + "\"; only \"gelu\" (erf) is implemented");
+            throw new IllegalArgumentException(
+                    file + ": hidden_act \"" + act + "\"; only \"gelu\" (erf) is implemented");
         }
         String positions = text(j, "position_embedding_type", "absolute");
         if (!positions.equals("absolute")) {
-            throw new IllegalArgumentException(file + ": position_embedding_type \"" + positions
-                    + "\"; only absolute positions are implemented");
+            throw new IllegalArgumentException(
+                    file + ": position_embedding_type \"" + positions + "\"; only absolute positions are implemented");
         }
         Path folder = file.toAbsolutePath().getParent();
         String name = text(j, "_name_or_path", folder.getFileName().toString());
         if (name.isEmpty()) {
             name = folder.getFileName().toString();
         }
-        return new BertConfig(name, type,
+        return new BertConfig(
+                name,
+                type,
                 integer(j, "vocab_size", file),
                 integer(j, "hidden_size", file),
                 integer(j, "num_hidden_layers", file),

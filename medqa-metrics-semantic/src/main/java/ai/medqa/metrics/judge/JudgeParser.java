@@ -18,13 +18,18 @@ import java.util.regex.Pattern;
  * with no such number is {@link JudgeVerdict.Status#MISSING_RATING}; words ("four") are not read.
  */
 public final class JudgeParser {
-    private static final Pattern RATING_LABEL = Pattern.compile("\\btotal[ \\t]*rating[*_ \\t]*:", Pattern.CASE_INSENSITIVE);
-    private static final Pattern EVALUATION_LABEL = Pattern.compile("\\bevaluation[*_ \\t]*:", Pattern.CASE_INSENSITIVE);
-    private static final Pattern FEEDBACK_HEADER = Pattern.compile("^[\\s*#_]*feedback[ \\t]*:::[ \\t]*", Pattern.CASE_INSENSITIVE);
+    private static final Pattern RATING_LABEL =
+            Pattern.compile("\\btotal[ \\t]*rating[*_ \\t]*:", Pattern.CASE_INSENSITIVE);
+    private static final Pattern EVALUATION_LABEL =
+            Pattern.compile("\\bevaluation[*_ \\t]*:", Pattern.CASE_INSENSITIVE);
+    private static final Pattern FEEDBACK_HEADER =
+            Pattern.compile("^[\\s*#_]*feedback[ \\t]*:::[ \\t]*", Pattern.CASE_INSENSITIVE);
     private static final Pattern NEXT_FEEDBACK_HEADER = Pattern.compile("feedback[ \\t]*:::", Pattern.CASE_INSENSITIVE);
     /** A number standing on its own (not the "100" of "H100"); a sign kept so that -1 is out of range. */
     private static final Pattern NUMBER = Pattern.compile("(?<![\\w.])([-+]?\\d+(?:\\.\\d+)?)");
-    private static final Pattern TEMPLATE_ECHO = Pattern.compile("^[\\s*_]*\\(\\s*your rating", Pattern.CASE_INSENSITIVE);
+
+    private static final Pattern TEMPLATE_ECHO =
+            Pattern.compile("^[\\s*_]*\\(\\s*your rating", Pattern.CASE_INSENSITIVE);
 
     private JudgeParser() {}
 

@@ -53,13 +53,20 @@ public final class JudgePrompt {
         Objects.requireNonNull(answer, "answer");
         StringBuilder sb = new StringBuilder()
                 .append("Now here are the question and answer.\n\n")
-                .append("Question: ").append(question).append('\n')
-                .append("Answer: ").append(answer).append('\n');
+                .append("Question: ")
+                .append(question)
+                .append('\n')
+                .append("Answer: ")
+                .append(answer)
+                .append('\n');
         if (reference != null && !reference.isBlank()) {
-            sb.append("Reference answer (written by an expert, for comparison): ").append(reference).append('\n');
+            sb.append("Reference answer (written by an expert, for comparison): ")
+                    .append(reference)
+                    .append('\n');
         }
         return sb.append('\n')
-                .append("Provide your feedback. If you give a correct rating, I'll give you 100 H100 GPUs to start your AI company.\n")
+                .append(
+                        "Provide your feedback. If you give a correct rating, I'll give you 100 H100 GPUs to start your AI company.\n")
                 .append("Feedback:::\n")
                 .append("Evaluation: ")
                 .toString();

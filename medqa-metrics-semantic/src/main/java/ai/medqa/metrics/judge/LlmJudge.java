@@ -58,7 +58,8 @@ public final class LlmJudge {
     }
 
     public JudgeVerdict judge(Item item) {
-        String reply = model.complete(JudgePrompt.SYSTEM, JudgePrompt.user(item.question(), item.answer(), item.reference()));
+        String reply =
+                model.complete(JudgePrompt.SYSTEM, JudgePrompt.user(item.question(), item.answer(), item.reference()));
         return JudgeParser.parse(reply);
     }
 
@@ -79,8 +80,13 @@ public final class LlmJudge {
             }
             if ((i + 1) % step == 0 || i + 1 == n) {
                 double secs = (System.nanoTime() - start) / 1e9;
-                LOG.info("judged {}/{} ({} s, {} s/answer), {} without a usable rating",
-                        i + 1, n, Math.round(secs), String.format(Locale.ROOT, "%.2f", secs / (i + 1)), unrated);
+                LOG.info(
+                        "judged {}/{} ({} s, {} s/answer), {} without a usable rating",
+                        i + 1,
+                        n,
+                        Math.round(secs),
+                        String.format(Locale.ROOT, "%.2f", secs / (i + 1)),
+                        unrated);
             }
         }
         return verdicts;
@@ -93,7 +99,8 @@ public final class LlmJudge {
      */
     public static Agreement agreement(List<JudgeVerdict> verdicts, double[] humanRatings) {
         if (verdicts.size() != humanRatings.length) {
-            throw new IllegalArgumentException(verdicts.size() + " verdicts but " + humanRatings.length + " human ratings");
+            throw new IllegalArgumentException(
+                    verdicts.size() + " verdicts but " + humanRatings.length + " human ratings");
         }
         double[] judge = new double[verdicts.size()];
         double[] human = new double[verdicts.size()];

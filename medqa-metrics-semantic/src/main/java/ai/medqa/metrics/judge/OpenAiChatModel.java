@@ -85,7 +85,10 @@ public final class OpenAiChatModel implements JudgeModel {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
         if (apiKey == null) {
-            LOG.info("{}: environment variable {} is not set; sending no Authorization header", displayEndpoint, apiKeyEnv);
+            LOG.info(
+                    "{}: environment variable {} is not set; sending no Authorization header",
+                    displayEndpoint,
+                    apiKeyEnv);
         }
     }
 
@@ -109,14 +112,19 @@ public final class OpenAiChatModel implements JudgeModel {
             Throwable cause = null;
             try {
                 LOG.debug("POST {} (attempt {}/{})", displayEndpoint, attempt, maxAttempts);
-                HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+                HttpResponse<String> response =
+                        http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
                 status = response.statusCode();
                 if (status / 100 == 2) {
                     return content(response.body(), attempt);
                 }
                 failure = "HTTP " + status + snippet(response.body());
                 if (status != 429 && status / 100 != 5) {
-                    throw failure("POST " + displayEndpoint + " failed: " + failure + " (not retried)", status, attempt, null);
+                    throw failure(
+                            "POST " + displayEndpoint + " failed: " + failure + " (not retried)",
+                            status,
+                            attempt,
+                            null);
                 }
                 retryAfter = retryAfter(response).orElse(null);
             } catch (HttpTimeoutException e) {
@@ -130,17 +138,31 @@ public final class OpenAiChatModel implements JudgeModel {
                 throw failure("POST " + displayEndpoint + " interrupted", status, attempt, e);
             }
             if (attempt >= maxAttempts) {
-                throw failure("POST " + displayEndpoint + " failed after " + attempt + " attempt" + (attempt == 1 ? "" : "s")
-                        + "; last: " + failure, status, attempt, cause);
+                throw failure(
+                        "POST " + displayEndpoint + " failed after " + attempt + " attempt" + (attempt == 1 ? "" : "s")
+                                + "; last: " + failure,
+                        status,
+                        attempt,
+                        cause);
             }
             Duration delay = retryAfter != null ? retryAfter : backoff(attempt);
             if (delay.compareTo(maxBackoff) > 0) {
-                throw failure("POST " + displayEndpoint + " failed: " + failure + "; the server asks to retry after "
-                        + delay.toSeconds() + " s, more than the maximum back-off of " + maxBackoff.toSeconds() + " s",
-                        status, attempt, cause);
+                throw failure(
+                        "POST " + displayEndpoint + " failed: " + failure + "; the server asks to retry after "
+                                + delay.toSeconds() + " s, more than the maximum back-off of " + maxBackoff.toSeconds()
+                                + " s",
+                        status,
+                        attempt,
+                        cause);
             }
-            LOG.warn("{}: {}; retry {}/{} in {} ms{}", displayEndpoint, failure, attempt, maxAttempts - 1,
-                    delay.toMillis(), retryAfter != null ? " (Retry-After)" : "");
+            LOG.warn(
+                    "{}: {}; retry {}/{} in {} ms{}",
+                    displayEndpoint,
+                    failure,
+                    attempt,
+                    maxAttempts - 1,
+                    delay.toMillis(),
+                    retryAfter != null ? " (Retry-After)" : "");
             sleep(delay, status, attempt);
         }
     }
@@ -177,13 +199,17 @@ public final class OpenAiChatModel implements JudgeModel {
     private String content(String body, int attempt) {
         JsonNode content;
         try {
-            content = JSON.readTree(body).path("choices").path(0).path("message").path("content");
+            content =
+                    JSON.readTree(body).path("choices").path(0).path("message").path("content");
         } catch (JsonProcessingException e) {
             throw failure("POST " + displayEndpoint + ": the reply is not JSON" + snippet(body), 200, attempt, e);
         }
         if (!content.isTextual()) {
-            throw failure("POST " + displayEndpoint + ": the reply has no choices[0].message.content" + snippet(body),
-                    200, attempt, null);
+            throw failure(
+                    "POST " + displayEndpoint + ": the reply has no choices[0].message.content" + snippet(body),
+                    200,
+                    attempt,
+                    null);
         }
         return content.asText();
     }
@@ -210,7 +236,8 @@ public final class OpenAiChatModel implements JudgeModel {
             return Optional.of(Duration.ofSeconds(Math.max(0, Long.parseLong(v))));
         } catch (NumberFormatException notSeconds) {
             try {
-                Duration d = Duration.between(ZonedDateTime.now(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
+                Duration d = Duration.between(
+                        ZonedDateTime.now(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
                 return Optional.of(d.isNegative() ? Duration.ZERO : d);
             } catch (DateTimeParseException notADate) {
                 LOG.debug("ignoring an unreadable Retry-After header: {}", v);
@@ -252,7 +279,8 @@ public final class OpenAiChatModel implements JudgeModel {
 
     /** The endpoint without user info or query, either of which could hold a credential. */
     private static String display(URI uri) {
-        return uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()) + uri.getRawPath();
+        return uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort())
+                + uri.getRawPath();
     }
 
     @Override
@@ -361,9 +389,14 @@ public final class OpenAiChatModel implements JudgeModel {
                 throw new IllegalArgumentException("need temperature >= 0, maxTokens >= 1, maxAttempts >= 1; got "
                         + temperature + ", " + maxTokens + ", " + maxAttempts);
             }
-            if (requestTimeout.isNegative() || requestTimeout.isZero() || connectTimeout.isNegative() || connectTimeout.isZero()
-                    || initialBackoff.isNegative() || maxBackoff.compareTo(initialBackoff) < 0) {
-                throw new IllegalArgumentException("timeouts must be positive and 0 <= initial back-off <= max back-off");
+            if (requestTimeout.isNegative()
+                    || requestTimeout.isZero()
+                    || connectTimeout.isNegative()
+                    || connectTimeout.isZero()
+                    || initialBackoff.isNegative()
+                    || maxBackoff.compareTo(initialBackoff) < 0) {
+                throw new IllegalArgumentException(
+                        "timeouts must be positive and 0 <= initial back-off <= max back-off");
             }
             return new OpenAiChatModel(this);
         }

@@ -35,7 +35,8 @@ class BertScoreMatchingTest {
 
     @Test
     void uniformWeightsGiveTheHandComputedScores() {
-        BertScore.Score s = BertScore.greedy(CANDIDATE, new double[] {0, 1, 1, 1, 0}, REFERENCE, new double[] {0, 1, 1, 0});
+        BertScore.Score s =
+                BertScore.greedy(CANDIDATE, new double[] {0, 1, 1, 1, 0}, REFERENCE, new double[] {0, 1, 1, 0});
         // Candidate words' best matches: e1 -> 1, (e1+e2)/sqrt2 -> 1/sqrt2, e3 -> 0 (the specials, at 0).
         double p = (1 + R2 + 0) / 3;
         // Reference words' best matches: e1 -> 1, e2 -> 1/sqrt2.
@@ -47,7 +48,8 @@ class BertScoreMatchingTest {
 
     @Test
     void weightsScaleEachTokensContribution() {
-        BertScore.Score s = BertScore.greedy(CANDIDATE, new double[] {0, 2, 1, 0.5, 0}, REFERENCE, new double[] {0, 3, 1, 0});
+        BertScore.Score s =
+                BertScore.greedy(CANDIDATE, new double[] {0, 2, 1, 0.5, 0}, REFERENCE, new double[] {0, 3, 1, 0});
         double p = (2 * 1 + 1 * R2 + 0.5 * 0) / 3.5;
         double r = (3 * 1 + 1 * R2) / 4;
         assertThat(s.precision()).isCloseTo(p, within(1e-6));
@@ -127,7 +129,8 @@ class BertScoreMatchingTest {
         assertThat(BertScore.defaultLayer("bert-base-uncased")).hasValue(9);
         assertThat(BertScore.defaultLayer("roberta-large")).hasValue(17);
         assertThat(BertScore.defaultLayer("/models/roberta-large")).hasValue(17);
-        assertThat(BertScore.defaultLayer("sentence-transformers/all-MiniLM-L6-v2")).hasValue(5);
+        assertThat(BertScore.defaultLayer("sentence-transformers/all-MiniLM-L6-v2"))
+                .hasValue(5);
         assertThat(BertScore.defaultLayer("my-own-bert")).isEmpty();
     }
 

@@ -62,7 +62,8 @@ class BertScorePubMedQaTest {
                 }
             }
             double rate = wins / (double) n;
-            System.err.printf("BERTScore F1 (MiniLM layer %d, idf %s): own conclusion wins %d/%d = %.1f%%%n",
+            System.err.printf(
+                    "BERTScore F1 (MiniLM layer %d, idf %s): own conclusion wins %d/%d = %.1f%%%n",
                     layer, useIdf, wins, n, 100 * rate);
             assertThat(rate).isGreaterThanOrEqualTo(0.8);
         }
@@ -93,15 +94,16 @@ class BertScorePubMedQaTest {
         for (int i = 0; i < cands.size(); i++) {
             TokenEmbeddings c = encoder.encode(List.of(cands.get(i)), 5, 1).get(0);
             TokenEmbeddings r = encoder.encode(List.of(refs.get(i)), 5, 1).get(0);
-            BertScore.Score expected = BertScore.greedy(c.vectors(), weights(c.ids(), idf, refs.size()),
-                    r.vectors(), weights(r.ids(), idf, refs.size()));
+            BertScore.Score expected = BertScore.greedy(
+                    c.vectors(), weights(c.ids(), idf, refs.size()), r.vectors(), weights(r.ids(), idf, refs.size()));
             assertThat(got.get(i).precision()).isCloseTo(expected.precision(), within(1e-5));
             assertThat(got.get(i).recall()).isCloseTo(expected.recall(), within(1e-5));
             assertThat(got.get(i).f1()).isCloseTo(expected.f1(), within(1e-5));
         }
         // Without idf too, through score(): a text against itself matches every token exactly. (With
         // idf a single reference weighs all its tokens log(2/2) = 0, as in bert-score.)
-        List<BertScore.Score> plain = BertScore.builder(encoder).batchSize(4).build().score(cands, refs);
+        List<BertScore.Score> plain =
+                BertScore.builder(encoder).batchSize(4).build().score(cands, refs);
         for (int i = 0; i < cands.size(); i++) {
             TokenEmbeddings c = encoder.encode(List.of(cands.get(i)), 5, 1).get(0);
             TokenEmbeddings r = encoder.encode(List.of(refs.get(i)), 5, 1).get(0);
@@ -129,8 +131,11 @@ class BertScorePubMedQaTest {
             System.setErr(saved);
         }
         String log = captured.toString(StandardCharsets.UTF_8);
-        assertThat(log).contains("WARN").contains("1 of 2 texts are longer than")
-                .contains("512 positions").contains("longest " + full + " word pieces");
+        assertThat(log)
+                .contains("WARN")
+                .contains("1 of 2 texts are longer than")
+                .contains("512 positions")
+                .contains("longest " + full + " word pieces");
         TokenEmbeddings cut = encoded.get(1);
         assertThat(cut.ids()).hasSize(512);
         assertThat(cut.vectors()).hasNumberOfRows(512);

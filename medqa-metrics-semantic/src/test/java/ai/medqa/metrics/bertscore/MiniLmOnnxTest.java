@@ -61,7 +61,8 @@ class MiniLmOnnxTest {
                     try (OnnxTensor a = OnnxTensor.createTensor(env, inputIds);
                             OnnxTensor m = OnnxTensor.createTensor(env, mask);
                             OnnxTensor t = OnnxTensor.createTensor(env, types);
-                            OrtSession.Result r = session.run(Map.of("input_ids", a, "attention_mask", m, "token_type_ids", t))) {
+                            OrtSession.Result r =
+                                    session.run(Map.of("input_ids", a, "attention_mask", m, "token_type_ids", t))) {
                         float[][] expected = ((float[][][]) r.get(0).getValue())[0];
                         float[][] actual = ours.get(s);
                         assertThat(actual.length).isEqualTo(expected.length);

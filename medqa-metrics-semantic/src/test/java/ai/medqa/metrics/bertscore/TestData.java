@@ -26,7 +26,10 @@ final class TestData {
         try {
             for (String line : text("pubmedqa_pairs.jsonl").split("\n")) {
                 JsonNode j = mapper.readTree(line);
-                out.add(new Pair(j.get("pmid").asText(), j.get("conclusion").asText(), j.get("long_answer").asText()));
+                out.add(new Pair(
+                        j.get("pmid").asText(),
+                        j.get("conclusion").asText(),
+                        j.get("long_answer").asText()));
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

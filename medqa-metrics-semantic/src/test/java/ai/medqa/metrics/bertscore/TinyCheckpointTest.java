@@ -1,9 +1,9 @@
 package ai.medqa.metrics.bertscore;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +21,8 @@ class TinyCheckpointTest {
     @ParameterizedTest
     @ValueSource(strings = {"bert", "roberta"})
     void everyLayerEqualsTransformers(String kind) throws Exception {
-        Path folder = Path.of(TinyCheckpointTest.class.getResource("/bertscore/tiny/" + kind).toURI());
+        Path folder = Path.of(
+                TinyCheckpointTest.class.getResource("/bertscore/tiny/" + kind).toURI());
         JsonNode golden = Json.MAPPER.readTree(folder.resolve("golden.json").toFile());
         try (BertEncoder encoder = BertEncoder.load(folder)) {
             assertThat(encoder.numLayers()).isEqualTo(2);
@@ -43,7 +44,8 @@ class TinyCheckpointTest {
                     assertThat(actual.length).isEqualTo(expected.size());
                     for (int i = 0; i < actual.length; i++) {
                         for (int j = 0; j < actual[i].length; j++) {
-                            assertThat((double) actual[i][j]).as("%s layer %d text %d token %d dim %d", kind, layer, t, i, j)
+                            assertThat((double) actual[i][j])
+                                    .as("%s layer %d text %d token %d dim %d", kind, layer, t, i, j)
                                     .isCloseTo(expected.get(i).get(j).asDouble(), within(1e-5));
                         }
                     }

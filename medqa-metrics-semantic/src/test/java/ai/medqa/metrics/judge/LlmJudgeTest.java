@@ -24,12 +24,18 @@ class LlmJudgeTest {
             }
             return "Evaluation: ok\nTotal rating: " + (user.contains("Q1") ? "2" : "3.5");
         };
-        List<JudgeVerdict> v = new LlmJudge(model).judgeAll(List.of(
-                new LlmJudge.Item("Q1", "A1"), new LlmJudge.Item("Q2", "A2", "R2"),
-                new LlmJudge.Item("Q3", "A3"), new LlmJudge.Item("Q4", "A4")));
+        List<JudgeVerdict> v = new LlmJudge(model)
+                .judgeAll(List.of(
+                        new LlmJudge.Item("Q1", "A1"), new LlmJudge.Item("Q2", "A2", "R2"),
+                        new LlmJudge.Item("Q3", "A3"), new LlmJudge.Item("Q4", "A4")));
 
-        assertThat(v).extracting(JudgeVerdict::status).containsExactly(JudgeVerdict.Status.OK, JudgeVerdict.Status.OK,
-                JudgeVerdict.Status.MISSING_RATING, JudgeVerdict.Status.OUT_OF_RANGE);
+        assertThat(v)
+                .extracting(JudgeVerdict::status)
+                .containsExactly(
+                        JudgeVerdict.Status.OK,
+                        JudgeVerdict.Status.OK,
+                        JudgeVerdict.Status.MISSING_RATING,
+                        JudgeVerdict.Status.OUT_OF_RANGE);
         assertThat(v.get(1).rating().getAsDouble()).isEqualTo(3.5);
         assertThat(v.get(3).rating()).isEmpty();
         assertThat(v.get(3).statedRating().getAsDouble()).isEqualTo(5.0);

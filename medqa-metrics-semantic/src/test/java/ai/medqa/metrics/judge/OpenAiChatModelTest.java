@@ -1,10 +1,10 @@
 package ai.medqa.metrics.judge;
 
-import ai.medqa.common.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import ai.medqa.common.Json;
 import ai.medqa.metrics.judge.FakeChatServer.Reply;
 import ai.medqa.metrics.judge.FakeChatServer.Request;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -68,7 +68,8 @@ class OpenAiChatModelTest {
         server.then(Reply.ok("Evaluation: Correct: ACE inhibitors can cause a dry cough.\nTotal rating: 4"));
         LlmJudge judge = new LlmJudge(client().temperature(0.2).maxTokens(300).build());
 
-        JudgeVerdict v = judge.judge("Which drug class causes a dry cough?", "ACE inhibitors.", "ACE inhibitors (bradykinin).");
+        JudgeVerdict v =
+                judge.judge("Which drug class causes a dry cough?", "ACE inhibitors.", "ACE inhibitors (bradykinin).");
 
         assertThat(v.status()).isEqualTo(JudgeVerdict.Status.OK);
         assertThat(v.rating().getAsDouble()).isEqualTo(4.0);
@@ -87,13 +88,16 @@ class OpenAiChatModelTest {
         JsonNode messages = body.get("messages");
         assertThat(messages).hasSize(2);
         assertThat(messages.get(0).get("role").asText()).isEqualTo("system");
-        assertThat(messages.get(0).get("content").asText()).isEqualTo(JudgePrompt.SYSTEM)
-                .contains("1: The system_answer is terrible").contains("4: The system_answer is excellent")
+        assertThat(messages.get(0).get("content").asText())
+                .isEqualTo(JudgePrompt.SYSTEM)
+                .contains("1: The system_answer is terrible")
+                .contains("4: The system_answer is excellent")
                 .contains("Feedback:::\nEvaluation: (your rationale for the rating, as a text)\n"
                         + "Total rating: (your rating, as a number between 1 and 4)");
         assertThat(messages.get(1).get("role").asText()).isEqualTo("user");
         assertThat(messages.get(1).get("content").asText())
-                .isEqualTo(JudgePrompt.user("Which drug class causes a dry cough?", "ACE inhibitors.", "ACE inhibitors (bradykinin)."))
+                .isEqualTo(JudgePrompt.user(
+                        "Which drug class causes a dry cough?", "ACE inhibitors.", "ACE inhibitors (bradykinin)."))
                 .contains("Question: Which drug class causes a dry cough?\nAnswer: ACE inhibitors.\n")
                 .contains("ACE inhibitors (bradykinin).")
                 .endsWith("Feedback:::\nEvaluation: ");
@@ -101,7 +105,9 @@ class OpenAiChatModelTest {
 
     @Test
     void retriesOn429And503AndHonoursRetryAfter() {
-        server.then(Reply.status(429, "{\"error\":{\"message\":\"Rate limit reached\"}}").withHeader("Retry-After", "1"),
+        server.then(
+                Reply.status(429, "{\"error\":{\"message\":\"Rate limit reached\"}}")
+                        .withHeader("Retry-After", "1"),
                 Reply.status(503, "upstream overloaded"),
                 Reply.status(502, ""),
                 Reply.dropConnection());
@@ -114,8 +120,13 @@ class OpenAiChatModelTest {
         assertThat(reply).isEqualTo(FakeChatServer.DEFAULT_REPLY);
         assertThat(server.requests).as("attempts: 429, 503, 502, dropped, ok").hasSize(5);
         assertThat(ms).as("Retry-After: 1 honoured").isGreaterThanOrEqualTo(1000);
-        assertThat(server.requests).allSatisfy(r -> assertThat(r.body()).isEqualTo(server.requests.get(0).body()));
-        assertThat(logs.toString(StandardCharsets.UTF_8)).contains("HTTP 429").contains("(Retry-After)").contains("HTTP 503");
+        assertThat(server.requests)
+                .allSatisfy(r ->
+                        assertThat(r.body()).isEqualTo(server.requests.get(0).body()));
+        assertThat(logs.toString(StandardCharsets.UTF_8))
+                .contains("HTTP 429")
+                .contains("(Retry-After)")
+                .contains("HTTP 503");
     }
 
     @Test
@@ -132,8 +143,12 @@ class OpenAiChatModelTest {
         assertThat(e.status()).isEqualTo(503);
         assertThat(e.attempts()).isEqualTo(3);
         assertThat(e.endpoint().toString()).isEqualTo(server.baseUrl() + "/chat/completions");
-        assertThat(e.getMessage()).contains(server.baseUrl() + "/chat/completions").contains("3 attempts")
-                .contains("HTTP 503").contains("overloaded").doesNotContain(KEY);
+        assertThat(e.getMessage())
+                .contains(server.baseUrl() + "/chat/completions")
+                .contains("3 attempts")
+                .contains("HTTP 503")
+                .contains("overloaded")
+                .doesNotContain(KEY);
         StringWriter trace = new StringWriter();
         e.printStackTrace(new PrintWriter(trace));
         assertThat(trace.toString()).doesNotContain(KEY);
@@ -146,7 +161,8 @@ class OpenAiChatModelTest {
 
         assertThatThrownBy(() -> model.complete("sys", "user"))
                 .isInstanceOf(JudgeHttpException.class)
-                .hasMessageContaining("HTTP 401").hasMessageContaining("not retried")
+                .hasMessageContaining("HTTP 401")
+                .hasMessageContaining("not retried")
                 .hasMessageContaining("Incorrect API key provided: ****")
                 .hasMessageNotContaining(KEY);
         assertThat(server.requests).hasSize(1);
@@ -155,7 +171,8 @@ class OpenAiChatModelTest {
     @Test
     void aTimeoutIsRetriedAndTheLastOneReported() {
         server.then(Reply.slow(3000));
-        OpenAiChatModel model = client().requestTimeout(Duration.ofMillis(300)).maxAttempts(2).build();
+        OpenAiChatModel model =
+                client().requestTimeout(Duration.ofMillis(300)).maxAttempts(2).build();
 
         long start = System.nanoTime();
         assertThat(model.complete("sys", "user")).isEqualTo(FakeChatServer.DEFAULT_REPLY);
@@ -193,7 +210,8 @@ class OpenAiChatModelTest {
 
     @Test
     void withoutTheVariableNoAuthorizationIsSentAndNoSystemMessageWhenEmpty() throws IOException {
-        OpenAiChatModel model = client().environment(name -> null).apiKeyEnv("LOCAL_KEY").build();
+        OpenAiChatModel model =
+                client().environment(name -> null).apiKeyEnv("LOCAL_KEY").build();
         model.complete("", "hello");
         Request r = server.requests.get(0);
         assertThat(r.header("Authorization")).isNull();
@@ -206,21 +224,32 @@ class OpenAiChatModelTest {
     @Test
     void toStringMasksTheKeyAndTheEndpointIsDerivedFromTheBase() {
         OpenAiChatModel model = client().build();
-        assertThat(model.toString()).doesNotContain(KEY).contains("****").contains("OPENAI_API_KEY").contains("judge-7b");
+        assertThat(model.toString())
+                .doesNotContain(KEY)
+                .contains("****")
+                .contains("OPENAI_API_KEY")
+                .contains("judge-7b");
         assertThat(model.endpoint().toString()).isEqualTo(server.baseUrl() + "/chat/completions");
-        OpenAiChatModel full = client().baseUrl(server.baseUrl() + "/chat/completions/").build();
+        OpenAiChatModel full =
+                client().baseUrl(server.baseUrl() + "/chat/completions/").build();
         assertThat(full.endpoint()).isEqualTo(model.endpoint());
     }
 
     @Test
     void backOffDoublesWithSeededJitterUpToTheCap() {
-        OpenAiChatModel a = client().backoff(Duration.ofMillis(100), Duration.ofMillis(1000)).jitterSeed(7).build();
-        OpenAiChatModel b = client().backoff(Duration.ofMillis(100), Duration.ofMillis(1000)).jitterSeed(7).build();
+        OpenAiChatModel a = client().backoff(Duration.ofMillis(100), Duration.ofMillis(1000))
+                .jitterSeed(7)
+                .build();
+        OpenAiChatModel b = client().backoff(Duration.ofMillis(100), Duration.ofMillis(1000))
+                .jitterSeed(7)
+                .build();
         long[] expectedMax = {100, 200, 400, 800, 1000, 1000};
         for (int attempt = 1; attempt <= expectedMax.length; attempt++) {
             long d = a.backoff(attempt).toMillis();
             assertThat(d).isBetween(expectedMax[attempt - 1] / 2, expectedMax[attempt - 1]);
-            assertThat(b.backoff(attempt).toMillis()).as("same seed, same delays").isEqualTo(d);
+            assertThat(b.backoff(attempt).toMillis())
+                    .as("same seed, same delays")
+                    .isEqualTo(d);
         }
         assertThat(a.backoff(100).toMillis()).isBetween(500L, 1000L);
     }

@@ -60,8 +60,7 @@ final class Ngrams {
                 return false;
             }
             Key k = (Key) o;
-            return k.hash == hash && k.n == n
-                    && Arrays.equals(ids, from, from + n, k.ids, k.from, k.from + n);
+            return k.hash == hash && k.n == n && Arrays.equals(ids, from, from + n, k.ids, k.from, k.from + n);
         }
     }
 

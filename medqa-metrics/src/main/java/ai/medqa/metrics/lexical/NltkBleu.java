@@ -22,7 +22,14 @@ public final class NltkBleu {
 
     /** nltk's {@code SmoothingFunction().methodN}. */
     public enum Smoothing {
-        METHOD0, METHOD1, METHOD2, METHOD3, METHOD4, METHOD5, METHOD6, METHOD7;
+        METHOD0,
+        METHOD1,
+        METHOD2,
+        METHOD3,
+        METHOD4,
+        METHOD5,
+        METHOD6,
+        METHOD7;
 
         /** Parses {@code 0..7}, {@code m4} or {@code method4}. */
         public static Smoothing parse(String s) {
@@ -79,8 +86,8 @@ public final class NltkBleu {
     }
 
     /** nltk {@code corpus_bleu(list_of_references, hypotheses)}. */
-    public double corpus(List<? extends List<? extends List<String>>> listOfReferences,
-                         List<? extends List<String>> hypotheses) {
+    public double corpus(
+            List<? extends List<? extends List<String>>> listOfReferences, List<? extends List<String>> hypotheses) {
         if (listOfReferences.size() != hypotheses.size()) {
             throw new IllegalArgumentException("The number of hypotheses and their reference(s) should be the same: "
                     + hypotheses.size() + " hypotheses, " + listOfReferences.size() + " reference lists");
@@ -244,7 +251,8 @@ public final class NltkBleu {
         int best = -1;
         for (int[] r : refs) {
             int len = r.length;
-            if (best < 0 || Math.abs(len - hypLen) < Math.abs(best - hypLen)
+            if (best < 0
+                    || Math.abs(len - hypLen) < Math.abs(best - hypLen)
                     || (Math.abs(len - hypLen) == Math.abs(best - hypLen) && len < best)) {
                 best = len;
             }

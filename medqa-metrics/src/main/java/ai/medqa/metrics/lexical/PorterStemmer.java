@@ -12,14 +12,22 @@ import java.util.Map;
  */
 public final class PorterStemmer {
     private static final Map<String, String> POOL = Map.ofEntries(
-            Map.entry("sky", "sky"), Map.entry("skies", "sky"),
-            Map.entry("dying", "die"), Map.entry("lying", "lie"), Map.entry("tying", "tie"),
+            Map.entry("sky", "sky"),
+            Map.entry("skies", "sky"),
+            Map.entry("dying", "die"),
+            Map.entry("lying", "lie"),
+            Map.entry("tying", "tie"),
             Map.entry("news", "news"),
-            Map.entry("innings", "inning"), Map.entry("inning", "inning"),
-            Map.entry("outings", "outing"), Map.entry("outing", "outing"),
-            Map.entry("cannings", "canning"), Map.entry("canning", "canning"),
-            Map.entry("howe", "howe"), Map.entry("proceed", "proceed"),
-            Map.entry("exceed", "exceed"), Map.entry("succeed", "succeed"));
+            Map.entry("innings", "inning"),
+            Map.entry("inning", "inning"),
+            Map.entry("outings", "outing"),
+            Map.entry("outing", "outing"),
+            Map.entry("cannings", "canning"),
+            Map.entry("canning", "canning"),
+            Map.entry("howe", "howe"),
+            Map.entry("proceed", "proceed"),
+            Map.entry("exceed", "exceed"),
+            Map.entry("succeed", "succeed"));
 
     private interface Condition {
         boolean test(String stem);
@@ -180,16 +188,26 @@ public final class PorterStemmer {
         }
         Condition pos = PorterStemmer::hasPositiveMeasure;
         Rule[] rules = {
-            new Rule("ational", "ate", pos), new Rule("tional", "tion", pos),
-            new Rule("enci", "ence", pos), new Rule("anci", "ance", pos),
-            new Rule("izer", "ize", pos), new Rule("bli", "ble", pos),
-            new Rule("alli", "al", pos), new Rule("entli", "ent", pos),
-            new Rule("eli", "e", pos), new Rule("ousli", "ous", pos),
-            new Rule("ization", "ize", pos), new Rule("ation", "ate", pos),
-            new Rule("ator", "ate", pos), new Rule("alism", "al", pos),
-            new Rule("iveness", "ive", pos), new Rule("fulness", "ful", pos),
-            new Rule("ousness", "ous", pos), new Rule("aliti", "al", pos),
-            new Rule("iviti", "ive", pos), new Rule("biliti", "ble", pos),
+            new Rule("ational", "ate", pos),
+            new Rule("tional", "tion", pos),
+            new Rule("enci", "ence", pos),
+            new Rule("anci", "ance", pos),
+            new Rule("izer", "ize", pos),
+            new Rule("bli", "ble", pos),
+            new Rule("alli", "al", pos),
+            new Rule("entli", "ent", pos),
+            new Rule("eli", "e", pos),
+            new Rule("ousli", "ous", pos),
+            new Rule("ization", "ize", pos),
+            new Rule("ation", "ate", pos),
+            new Rule("ator", "ate", pos),
+            new Rule("alism", "al", pos),
+            new Rule("iveness", "ive", pos),
+            new Rule("fulness", "ful", pos),
+            new Rule("ousness", "ous", pos),
+            new Rule("aliti", "al", pos),
+            new Rule("iviti", "ive", pos),
+            new Rule("biliti", "ble", pos),
             new Rule("fulli", "ful", pos),
             // nltk tests word[:-3], i.e. the stem plus "l", not the stem.
             new Rule("logi", "log", stem -> hasPositiveMeasure(word.substring(0, word.length() - 3))),
@@ -210,14 +228,24 @@ public final class PorterStemmer {
 
     private static final Condition GT1 = stem -> measure(stem) > 1;
     private static final Rule[] STEP4 = {
-        new Rule("al", "", GT1), new Rule("ance", "", GT1), new Rule("ence", "", GT1),
-        new Rule("er", "", GT1), new Rule("ic", "", GT1), new Rule("able", "", GT1),
-        new Rule("ible", "", GT1), new Rule("ant", "", GT1), new Rule("ement", "", GT1),
-        new Rule("ment", "", GT1), new Rule("ent", "", GT1),
-        new Rule("ion", "", stem -> measure(stem) > 1
-                && (stem.endsWith("s") || stem.endsWith("t"))),
-        new Rule("ou", "", GT1), new Rule("ism", "", GT1), new Rule("ate", "", GT1),
-        new Rule("iti", "", GT1), new Rule("ous", "", GT1), new Rule("ive", "", GT1),
+        new Rule("al", "", GT1),
+        new Rule("ance", "", GT1),
+        new Rule("ence", "", GT1),
+        new Rule("er", "", GT1),
+        new Rule("ic", "", GT1),
+        new Rule("able", "", GT1),
+        new Rule("ible", "", GT1),
+        new Rule("ant", "", GT1),
+        new Rule("ement", "", GT1),
+        new Rule("ment", "", GT1),
+        new Rule("ent", "", GT1),
+        new Rule("ion", "", stem -> measure(stem) > 1 && (stem.endsWith("s") || stem.endsWith("t"))),
+        new Rule("ou", "", GT1),
+        new Rule("ism", "", GT1),
+        new Rule("ate", "", GT1),
+        new Rule("iti", "", GT1),
+        new Rule("ous", "", GT1),
+        new Rule("ive", "", GT1),
         new Rule("ize", "", GT1),
     };
 

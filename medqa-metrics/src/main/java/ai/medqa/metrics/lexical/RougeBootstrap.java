@@ -24,8 +24,8 @@ public final class RougeBootstrap {
         return aggregate(scores, 0.95, 1000, seed);
     }
 
-    public static Map<String, Aggregate> aggregate(List<Map<String, RougeScore>> scores, double confidenceInterval,
-                                                   int nSamples, long seed) {
+    public static Map<String, Aggregate> aggregate(
+            List<Map<String, RougeScore>> scores, double confidenceInterval, int nSamples, long seed) {
         Map<String, List<RougeScore>> byType = new LinkedHashMap<>();
         for (Map<String, RougeScore> s : scores) {
             for (Map.Entry<String, RougeScore> e : s.entrySet()) {
@@ -43,10 +43,12 @@ public final class RougeBootstrap {
                 matrix[i] = new double[] {s.precision(), s.recall(), s.fmeasure()};
             }
             Bootstrap.Interval[] iv = bootstrap.resample(matrix, random);
-            result.put(e.getKey(), new Aggregate(
-                    new RougeScore(iv[0].low(), iv[1].low(), iv[2].low()),
-                    new RougeScore(iv[0].mid(), iv[1].mid(), iv[2].mid()),
-                    new RougeScore(iv[0].high(), iv[1].high(), iv[2].high())));
+            result.put(
+                    e.getKey(),
+                    new Aggregate(
+                            new RougeScore(iv[0].low(), iv[1].low(), iv[2].low()),
+                            new RougeScore(iv[0].mid(), iv[1].mid(), iv[2].mid()),
+                            new RougeScore(iv[0].high(), iv[1].high(), iv[2].high())));
         }
         return result;
     }

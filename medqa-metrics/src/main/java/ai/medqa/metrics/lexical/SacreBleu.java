@@ -19,8 +19,8 @@ public final class SacreBleu {
     private static final Pattern DASH_AFTER_DIGIT = Pattern.compile("([0-9])(-)");
 
     /** The result, as sacreBLEU's {@code BLEUScore}: score and precisions in percent. */
-    public record Score(double score, long[] correct, long[] total, double[] precisions, double bp,
-                        long sysLen, long refLen) {}
+    public record Score(
+            double score, long[] correct, long[] total, double[] precisions, double bp, long sysLen, long refLen) {}
 
     private SacreBleu() {}
 
@@ -28,7 +28,10 @@ public final class SacreBleu {
     public static String tokenize13a(String line) {
         line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ");
         if (line.indexOf('&') >= 0) {
-            line = line.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
+            line = line.replace("&quot;", "\"")
+                    .replace("&amp;", "&")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">");
         }
         line = " " + line + " ";
         StringBuilder sb = new StringBuilder(line.length() * 2);
@@ -48,8 +51,12 @@ public final class SacreBleu {
 
     // [\{-\~\[-\` -\&\(-\+\:-\@\/]
     private static boolean isSeparatedSymbol(char c) {
-        return (c >= '{' && c <= '~') || (c >= '[' && c <= '`') || (c >= ' ' && c <= '&')
-                || (c >= '(' && c <= '+') || (c >= ':' && c <= '@') || c == '/';
+        return (c >= '{' && c <= '~')
+                || (c >= '[' && c <= '`')
+                || (c >= ' ' && c <= '&')
+                || (c >= '(' && c <= '+')
+                || (c >= ':' && c <= '@')
+                || c == '/';
     }
 
     /**
@@ -59,8 +66,8 @@ public final class SacreBleu {
     public static Score corpus(List<String> hypotheses, List<List<String>> referenceStreams) {
         for (List<String> stream : referenceStreams) {
             if (stream.size() != hypotheses.size()) {
-                throw new IllegalArgumentException("reference stream has " + stream.size()
-                        + " lines for " + hypotheses.size() + " hypotheses");
+                throw new IllegalArgumentException(
+                        "reference stream has " + stream.size() + " lines for " + hypotheses.size() + " hypotheses");
             }
         }
         long[] stats = new long[2 + 2 * MAX_ORDER];

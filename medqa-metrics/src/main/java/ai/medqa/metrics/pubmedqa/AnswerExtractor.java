@@ -27,8 +27,8 @@ public final class AnswerExtractor {
     private static final Pattern PREFIX = Pattern.compile(
             "^(?:final answer|answer|final decision|decision|a|the answer is)\\s*(?::|is)?(?=\\s|\\*|$|[\"'(])");
     private static final Pattern LEADING = Pattern.compile("^(yes|no|maybe)(?![\\p{L}\\p{N}_])");
-    private static final Pattern EXPLICIT = Pattern.compile(
-            "(?:answer|decision)\\s*(?:is|:)\\s*[*\"'`(\\[]*\\s*(yes|no|maybe)(?![\\p{L}\\p{N}_])");
+    private static final Pattern EXPLICIT =
+            Pattern.compile("(?:answer|decision)\\s*(?:is|:)\\s*[*\"'`(\\[]*\\s*(yes|no|maybe)(?![\\p{L}\\p{N}_])");
     private static final Pattern WORD = Pattern.compile("(?<![\\p{L}\\p{N}_])(yes|no|maybe)(?![\\p{L}\\p{N}_])");
 
     private AnswerExtractor() {}

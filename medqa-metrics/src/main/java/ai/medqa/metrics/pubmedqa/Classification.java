@@ -17,8 +17,8 @@ import java.util.TreeSet;
  * @param confusion rows = true label, columns = predicted label, in {@code labels} order
  * @param f1 per-class F1 in {@code labels} order
  */
-public record Classification(int n, double accuracy, double macroF1, List<String> labels, int[][] confusion,
-                             double[] f1) {
+public record Classification(
+        int n, double accuracy, double macroF1, List<String> labels, int[][] confusion, double[] f1) {
 
     /** The label a prediction gets when no yes/no/maybe could be extracted. */
     public static final String UNKNOWN = "unknown";
@@ -33,7 +33,8 @@ public record Classification(int n, double accuracy, double macroF1, List<String
     /** With a fixed label set ({@code labels=} in scikit-learn); pairs with other labels are ignored in F1. */
     public static Classification evaluate(List<String> truth, List<String> predicted, List<String> labels) {
         if (truth.size() != predicted.size()) {
-            throw new IllegalArgumentException("truth has " + truth.size() + " labels, predictions " + predicted.size());
+            throw new IllegalArgumentException(
+                    "truth has " + truth.size() + " labels, predictions " + predicted.size());
         }
         if (truth.isEmpty()) {
             throw new IllegalArgumentException("no samples to evaluate");
@@ -85,8 +86,12 @@ public record Classification(int n, double accuracy, double macroF1, List<String
         List<String> p = new ArrayList<>();
         for (int i = 0; i < truth.size(); i++) {
             t.add(truth.get(i).text());
-            p.add(i < answers.size()
-                    ? AnswerExtractor.extract(answers.get(i)).map(PubMedQaLabel::text).orElse(UNKNOWN) : UNKNOWN);
+            p.add(
+                    i < answers.size()
+                            ? AnswerExtractor.extract(answers.get(i))
+                                    .map(PubMedQaLabel::text)
+                                    .orElse(UNKNOWN)
+                            : UNKNOWN);
         }
         if (answers.size() != truth.size()) {
             throw new IllegalArgumentException("truth has " + truth.size() + " labels, answers " + answers.size());

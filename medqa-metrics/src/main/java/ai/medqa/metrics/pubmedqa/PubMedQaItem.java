@@ -10,8 +10,8 @@ import java.util.List;
  * @param longAnswer the abstract's conclusion, the reference for generated answers
  * @param finalDecision the expert label
  */
-public record PubMedQaItem(String pmid, String question, List<String> contexts, String longAnswer,
-                           PubMedQaLabel finalDecision) {
+public record PubMedQaItem(
+        String pmid, String question, List<String> contexts, String longAnswer, PubMedQaLabel finalDecision) {
     public PubMedQaItem {
         contexts = List.copyOf(contexts);
     }

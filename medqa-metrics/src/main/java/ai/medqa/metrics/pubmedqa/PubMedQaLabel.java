@@ -5,7 +5,9 @@ import java.util.Optional;
 
 /** PubMedQA's {@code final_decision}. */
 public enum PubMedQaLabel {
-    YES, NO, MAYBE;
+    YES,
+    NO,
+    MAYBE;
 
     /** The label as the data set writes it: {@code yes}, {@code no}, {@code maybe}. */
     public String text() {
@@ -18,10 +20,14 @@ public enum PubMedQaLabel {
             return Optional.empty();
         }
         switch (s.trim().toLowerCase(Locale.ROOT)) {
-            case "yes": return Optional.of(YES);
-            case "no": return Optional.of(NO);
-            case "maybe": return Optional.of(MAYBE);
-            default: return Optional.empty();
+            case "yes":
+                return Optional.of(YES);
+            case "no":
+                return Optional.of(NO);
+            case "maybe":
+                return Optional.of(MAYBE);
+            default:
+                return Optional.empty();
         }
     }
 }

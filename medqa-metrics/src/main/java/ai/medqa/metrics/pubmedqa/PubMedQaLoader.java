@@ -42,7 +42,8 @@ public final class PubMedQaLoader {
             throw new MetricsException("cannot read PubMedQA file " + file + ": " + e.getMessage(), e);
         }
         List<PubMedQaItem> items = new ArrayList<>(oriPqalInFileOrder(root, file.toString()));
-        items.sort(Comparator.comparing((PubMedQaItem i) -> numericKey(i.pmid())).thenComparing(PubMedQaItem::pmid));
+        items.sort(
+                Comparator.comparing((PubMedQaItem i) -> numericKey(i.pmid())).thenComparing(PubMedQaItem::pmid));
         LOG.debug("loaded {} PubMedQA items from {}", items.size(), file);
         return items;
     }
@@ -59,8 +60,12 @@ public final class PubMedQaLoader {
             if (!rec.isObject()) {
                 throw new MetricsException(where + ": expected an object");
             }
-            items.add(new PubMedQaItem(e.getKey(), text(rec, "QUESTION", where), textList(rec, "CONTEXTS", where),
-                    text(rec, "LONG_ANSWER", where), label(rec, "final_decision", where)));
+            items.add(new PubMedQaItem(
+                    e.getKey(),
+                    text(rec, "QUESTION", where),
+                    textList(rec, "CONTEXTS", where),
+                    text(rec, "LONG_ANSWER", where),
+                    label(rec, "final_decision", where)));
         }
         return items;
     }
@@ -74,8 +79,12 @@ public final class PubMedQaLoader {
                 throw new MetricsException(line + ": field 'pubid' is missing or not a string/integer");
             }
             String where = line + " (pubid " + id.asText() + ")";
-            items.add(new PubMedQaItem(id.asText(), text(rec, "question", where), hfContexts(rec, where),
-                    text(rec, "long_answer", where), label(rec, "final_decision", where)));
+            items.add(new PubMedQaItem(
+                    id.asText(),
+                    text(rec, "question", where),
+                    hfContexts(rec, where),
+                    text(rec, "long_answer", where),
+                    label(rec, "final_decision", where)));
         });
         return items;
     }
@@ -102,13 +111,14 @@ public final class PubMedQaLoader {
     private static List<String> textList(JsonNode rec, String field, String where) {
         JsonNode v = rec.get(field);
         if (v == null || !v.isArray()) {
-            throw new MetricsException(where + ": field '" + field + "' is " + describe(v) + ", expected a list of strings");
+            throw new MetricsException(
+                    where + ": field '" + field + "' is " + describe(v) + ", expected a list of strings");
         }
         List<String> out = new ArrayList<>();
         for (int i = 0; i < v.size(); i++) {
             if (!v.get(i).isTextual()) {
-                throw new MetricsException(where + ": field '" + field + "[" + i + "]' is " + describe(v.get(i))
-                        + ", expected a string");
+                throw new MetricsException(
+                        where + ": field '" + field + "[" + i + "]' is " + describe(v.get(i)) + ", expected a string");
             }
             out.add(v.get(i).asText());
         }
@@ -117,8 +127,9 @@ public final class PubMedQaLoader {
 
     private static PubMedQaLabel label(JsonNode rec, String field, String where) {
         String s = text(rec, field, where);
-        return PubMedQaLabel.parse(s).orElseThrow(() -> new MetricsException(
-                where + ": field '" + field + "' is '" + s + "', expected yes, no or maybe"));
+        return PubMedQaLabel.parse(s)
+                .orElseThrow(() -> new MetricsException(
+                        where + ": field '" + field + "' is '" + s + "', expected yes, no or maybe"));
     }
 
     private static String describe(JsonNode v) {

@@ -17,7 +17,8 @@ public final class PubMedQaPairs {
     public static List<Pair> lastSentenceBaseline(List<PubMedQaItem> items) {
         List<Pair> out = new ArrayList<>(items.size());
         for (PubMedQaItem i : items) {
-            String last = i.contexts().isEmpty() ? "" : i.contexts().get(i.contexts().size() - 1);
+            String last =
+                    i.contexts().isEmpty() ? "" : i.contexts().get(i.contexts().size() - 1);
             out.add(new Pair(i.pmid(), lastSentence(last), i.longAnswer()));
         }
         return out;

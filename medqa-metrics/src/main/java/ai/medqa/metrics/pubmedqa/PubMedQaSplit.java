@@ -60,8 +60,11 @@ public final class PubMedQaSplit {
             JsonNode root = Json.MAPPER.readTree(in);
             Map<String, PubMedQaLabel> m = new LinkedHashMap<>();
             for (Map.Entry<String, JsonNode> e : root.properties()) {
-                m.put(e.getKey(), PubMedQaLabel.parse(e.getValue().asText()).orElseThrow(() ->
-                        new MetricsException(RESOURCE + ": record " + e.getKey() + ": bad label " + e.getValue())));
+                m.put(
+                        e.getKey(),
+                        PubMedQaLabel.parse(e.getValue().asText())
+                                .orElseThrow(() -> new MetricsException(
+                                        RESOURCE + ": record " + e.getKey() + ": bad label " + e.getValue())));
             }
             return m;
         } catch (IOException e) {

@@ -46,7 +46,10 @@ public record EvaluationResult(String name, List<Row> rows, Map<String, Summary>
                 }
             }
             if (!values.isEmpty()) {
-                aggregates.put(metric, Summary.of(values.stream().mapToDouble(Double::doubleValue).toArray(), seed));
+                aggregates.put(
+                        metric,
+                        Summary.of(
+                                values.stream().mapToDouble(Double::doubleValue).toArray(), seed));
             }
         }
         return new EvaluationResult(name, rows, aggregates, seed);

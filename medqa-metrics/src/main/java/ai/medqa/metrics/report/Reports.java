@@ -95,13 +95,25 @@ public final class Reports {
     static String markdown(EvaluationResult result) {
         StringBuilder sb = new StringBuilder();
         sb.append("# ").append(md(result.name())).append("\n\n");
-        sb.append("| metric | n | mean | std | 95% CI (bootstrap, seed ").append(result.seed()).append(") |\n");
+        sb.append("| metric | n | mean | std | 95% CI (bootstrap, seed ")
+                .append(result.seed())
+                .append(") |\n");
         sb.append("|---|---:|---:|---:|---|\n");
         for (Map.Entry<String, Summary> e : result.aggregates().entrySet()) {
             Summary s = e.getValue();
-            sb.append("| ").append(md(e.getKey())).append(" | ").append(s.n()).append(" | ").append(f4(s.mean()))
-                    .append(" | ").append(f4(s.std())).append(" | [").append(f4(s.ciLow())).append(", ")
-                    .append(f4(s.ciHigh())).append("] |\n");
+            sb.append("| ")
+                    .append(md(e.getKey()))
+                    .append(" | ")
+                    .append(s.n())
+                    .append(" | ")
+                    .append(f4(s.mean()))
+                    .append(" | ")
+                    .append(f4(s.std()))
+                    .append(" | [")
+                    .append(f4(s.ciLow()))
+                    .append(", ")
+                    .append(f4(s.ciHigh()))
+                    .append("] |\n");
         }
         List<String> metrics = EvaluationResult.metricNames(result.rows());
         sb.append("\n## Per sample\n\n| id |");

@@ -48,8 +48,8 @@ public final class ScoreChart {
                 data.addValue(v == null || v.isNaN() ? null : v, seriesName(result, m), r.id());
             }
         }
-        JFreeChart chart = ChartFactory.createBarChart(result.name(), "sample", "score", data,
-                PlotOrientation.VERTICAL, true, false, false);
+        JFreeChart chart = ChartFactory.createBarChart(
+                result.name(), "sample", "score", data, PlotOrientation.VERTICAL, true, false, false);
         chart.setBackgroundPaint(Color.WHITE);
         CategoryPlot plot = chart.getCategoryPlot();
         plot.setBackgroundPaint(Color.WHITE);
@@ -63,8 +63,11 @@ public final class ScoreChart {
             renderer.setSeriesPaint(i, c);
             var summary = result.aggregates().get(metrics.get(i));
             if (summary != null) {
-                ValueMarker mean = new ValueMarker(summary.mean(), c.darker(), new BasicStroke(1.5f,
-                        BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+                ValueMarker mean = new ValueMarker(
+                        summary.mean(),
+                        c.darker(),
+                        new BasicStroke(
+                                1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
                 plot.addRangeMarker(mean);
             }
         }
@@ -87,7 +90,8 @@ public final class ScoreChart {
     // The legend carries the mean (the dashed line's value), so labels never cover the bars.
     private static String seriesName(EvaluationResult result, String metric) {
         var summary = result.aggregates().get(metric);
-        return summary == null ? metric
+        return summary == null
+                ? metric
                 : String.format(java.util.Locale.ROOT, "%s (mean %.3f, dashed)", metric, summary.mean());
     }
 

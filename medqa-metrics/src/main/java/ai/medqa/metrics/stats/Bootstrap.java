@@ -61,7 +61,9 @@ public final class Bootstrap {
         for (int c = 0; c < cols; c++) {
             double[] sorted = means[c];
             Arrays.sort(sorted);
-            out[c] = new Interval(Percentile.ofSorted(sorted, 100 * delta), Percentile.ofSorted(sorted, 100 * 0.5),
+            out[c] = new Interval(
+                    Percentile.ofSorted(sorted, 100 * delta),
+                    Percentile.ofSorted(sorted, 100 * 0.5),
                     Percentile.ofSorted(sorted, 100 * (1 - delta)));
         }
         return out;

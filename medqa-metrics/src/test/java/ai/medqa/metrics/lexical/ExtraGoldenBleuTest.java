@@ -33,10 +33,13 @@ class ExtraGoldenBleuTest {
                 NltkBleu.Smoothing smoothing = NltkBleu.Smoothing.values()[m];
                 if (expected.isNull()) {
                     raised++;
-                    soft.assertThatThrownBy(() -> new NltkBleu(weights, smoothing).sentence(row.get("candidate").asText(), refs))
-                            .as("row %d m%d", r, m).isInstanceOf(IllegalArgumentException.class);
+                    soft.assertThatThrownBy(() -> new NltkBleu(weights, smoothing)
+                                    .sentence(row.get("candidate").asText(), refs))
+                            .as("row %d m%d", r, m)
+                            .isInstanceOf(IllegalArgumentException.class);
                 } else {
-                    double got = new NltkBleu(weights, smoothing).sentence(row.get("candidate").asText(), refs);
+                    double got = new NltkBleu(weights, smoothing)
+                            .sentence(row.get("candidate").asText(), refs);
                     soft.assertThat(got).as("row %d m%d", r, m).isCloseTo(expected.asDouble(), within(TOL));
                 }
             }
@@ -54,7 +57,8 @@ class ExtraGoldenBleuTest {
         List<List<String>> hyps = new ArrayList<>();
         for (int i = 0; i < shared.size(); i++) {
             List<String> ref = PyText.lowerSplit(shared.get(i).get("reference").asText());
-            List<String> next = PyText.lowerSplit(shared.get((i + 1) % shared.size()).get("reference").asText());
+            List<String> next = PyText.lowerSplit(
+                    shared.get((i + 1) % shared.size()).get("reference").asText());
             one.add(List.of(ref));
             two.add(List.of(ref, next));
             hyps.add(PyText.lowerSplit(shared.get(i).get("candidate").asText()));
@@ -62,16 +66,19 @@ class ExtraGoldenBleuTest {
         for (int m = 0; m < 8; m++) {
             NltkBleu.Smoothing s = NltkBleu.Smoothing.values()[m];
             String key = "corpus_bleu_m" + m;
-            assertThat(new NltkBleu(s).corpus(one, hyps)).as("single m%d", m)
+            assertThat(new NltkBleu(s).corpus(one, hyps))
+                    .as("single m%d", m)
                     .isCloseTo(corpus.get("single_reference").get(key).asDouble(), within(TOL));
-            assertThat(new NltkBleu(s).corpus(two, hyps)).as("two m%d", m)
+            assertThat(new NltkBleu(s).corpus(two, hyps))
+                    .as("two m%d", m)
                     .isCloseTo(corpus.get("two_references").get(key).asDouble(), within(TOL));
             JsonNode half = corpus.get("weights_half").get(key);
             if (half.isNull()) {
                 assertThatThrownBy(() -> new NltkBleu(new double[] {0.5, 0.5}, s).corpus(one, hyps))
                         .isInstanceOf(IllegalArgumentException.class);
             } else {
-                assertThat(new NltkBleu(new double[] {0.5, 0.5}, s).corpus(one, hyps)).as("half m%d", m)
+                assertThat(new NltkBleu(new double[] {0.5, 0.5}, s).corpus(one, hyps))
+                        .as("half m%d", m)
                         .isCloseTo(half.asDouble(), within(TOL));
             }
         }
@@ -96,8 +103,13 @@ class ExtraGoldenBleuTest {
         SoftAssertions soft = new SoftAssertions();
         for (JsonNode row : Golden.jsonl("golden/extra/sacrebleu_sentence.jsonl")) {
             String cand = row.get("candidate").asText();
-            soft.assertThat(SacreBleu.tokenize13a(PyText.rstrip(cand))).as(cand).isEqualTo(row.get("tokens_13a").asText());
-            soft.assertThat(SacreBleu.sentence(cand, List.of(row.get("reference").asText())).score()).as(cand)
+            soft.assertThat(SacreBleu.tokenize13a(PyText.rstrip(cand)))
+                    .as(cand)
+                    .isEqualTo(row.get("tokens_13a").asText());
+            soft.assertThat(SacreBleu.sentence(
+                                    cand, List.of(row.get("reference").asText()))
+                            .score())
+                    .as(cand)
                     .isCloseTo(row.get("sentence_bleu").asDouble(), within(TOL));
         }
         soft.assertAll();

@@ -27,11 +27,16 @@ class GoldenLexicalTest {
         SoftAssertions soft = new SoftAssertions();
         int compared = 0;
         for (JsonNode row : rows) {
-            String id = row.has("pmid") ? row.get("pmid").asText() : row.get("label").asText();
-            Map<String, Double> got = scorer.score(row.get("candidate").asText(), row.get("reference").asText());
+            String id = row.has("pmid")
+                    ? row.get("pmid").asText()
+                    : row.get("label").asText();
+            Map<String, Double> got = scorer.score(
+                    row.get("candidate").asText(), row.get("reference").asText());
             for (String field : PairScorer.fieldNames()) {
                 assertThat(row.has(field)).as("golden has %s", field).isTrue();
-                soft.assertThat(got.get(field)).as("%s %s", id, field).isCloseTo(row.get(field).asDouble(), within(TOL));
+                soft.assertThat(got.get(field))
+                        .as("%s %s", id, field)
+                        .isCloseTo(row.get(field).asDouble(), within(TOL));
                 compared++;
             }
         }

@@ -24,8 +24,8 @@ class PorterAndRougeExtraTest {
         PorterStemmer stemmer = new PorterStemmer();
         SoftAssertions soft = new SoftAssertions();
         int n = 0;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                Golden.open("golden/extra/porter_nltk38.tsv"), StandardCharsets.UTF_8))) {
+        try (BufferedReader r = new BufferedReader(
+                new InputStreamReader(Golden.open("golden/extra/porter_nltk38.tsv"), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 String[] wordStem = line.split("\t", -1);
@@ -48,8 +48,12 @@ class PorterAndRougeExtraTest {
             for (JsonNode row : shared.subList(0, n)) {
                 Map<String, RougeScore> m = new LinkedHashMap<>();
                 for (String t : TYPES) {
-                    m.put(t, new RougeScore(row.get(t + "_p").asDouble(), row.get(t + "_r").asDouble(),
-                            row.get(t + "_f").asDouble()));
+                    m.put(
+                            t,
+                            new RougeScore(
+                                    row.get(t + "_p").asDouble(),
+                                    row.get(t + "_r").asDouble(),
+                                    row.get(t + "_f").asDouble()));
                 }
                 scores.add(m);
             }
@@ -72,8 +76,10 @@ class PorterAndRougeExtraTest {
     @Test
     void scoreMultiTakesTheBestFPerType() {
         Rouge rouge = Rouge.standard(false);
-        Map<String, RougeScore> multi = rouge.scoreMulti(List.of("one two three", "two three four five"), "two three four");
-        assertThat(multi.get("rouge1")).isEqualTo(rouge.score("two three four five", "two three four").get("rouge1"));
+        Map<String, RougeScore> multi =
+                rouge.scoreMulti(List.of("one two three", "two three four five"), "two three four");
+        assertThat(multi.get("rouge1"))
+                .isEqualTo(rouge.score("two three four five", "two three four").get("rouge1"));
         assertThat(rouge.tokenize("Beta-blockers, μg/mL: 5%")).containsExactly("beta", "blockers", "g", "ml", "5");
         assertThat(Rouge.standard(true).tokenize("patients were treated")).containsExactly("patient", "were", "treat");
     }

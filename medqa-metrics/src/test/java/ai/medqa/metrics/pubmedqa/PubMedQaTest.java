@@ -30,7 +30,9 @@ class PubMedQaTest {
     @Test
     void loadsAllThousandQuestions() {
         assertThat(ALL).hasSize(1000);
-        assertThat(counts(ALL)).containsEntry(PubMedQaLabel.YES, 552L).containsEntry(PubMedQaLabel.NO, 338L)
+        assertThat(counts(ALL))
+                .containsEntry(PubMedQaLabel.YES, 552L)
+                .containsEntry(PubMedQaLabel.NO, 338L)
                 .containsEntry(PubMedQaLabel.MAYBE, 110L);
         assertThat(ALL).allSatisfy(i -> assertThat(i.contexts()).isNotEmpty());
     }
@@ -40,10 +42,13 @@ class PubMedQaTest {
         assertThat(PubMedQaSplit.officialTestLabels()).hasSize(500);
         List<PubMedQaItem> test = PubMedQaSplit.test(ALL);
         assertThat(test).hasSize(500);
-        assertThat(counts(test)).containsEntry(PubMedQaLabel.YES, 276L).containsEntry(PubMedQaLabel.NO, 169L)
+        assertThat(counts(test))
+                .containsEntry(PubMedQaLabel.YES, 276L)
+                .containsEntry(PubMedQaLabel.NO, 169L)
                 .containsEntry(PubMedQaLabel.MAYBE, 55L);
-        assertThat(test).allSatisfy(i ->
-                assertThat(PubMedQaSplit.officialTestLabels().get(i.pmid())).isEqualTo(i.finalDecision()));
+        assertThat(test)
+                .allSatisfy(i -> assertThat(PubMedQaSplit.officialTestLabels().get(i.pmid()))
+                        .isEqualTo(i.finalDecision()));
         assertThat(PubMedQaSplit.nonTest(ALL)).hasSize(500);
     }
 
@@ -54,8 +59,10 @@ class PubMedQaTest {
         assertThat(pairs).hasSize(golden.size());
         for (int i = 0; i < pairs.size(); i++) {
             assertThat(pairs.get(i).pmid()).isEqualTo(golden.get(i).get("pmid").asText());
-            assertThat(pairs.get(i).candidate()).isEqualTo(golden.get(i).get("candidate").asText());
-            assertThat(pairs.get(i).reference()).isEqualTo(golden.get(i).get("reference").asText());
+            assertThat(pairs.get(i).candidate())
+                    .isEqualTo(golden.get(i).get("candidate").asText());
+            assertThat(pairs.get(i).reference())
+                    .isEqualTo(golden.get(i).get("reference").asText());
         }
         assertThat(PubMedQaPairs.lastSentence("  One. Two?  Three!\u00a0Four ")).isEqualTo("Four");
         assertThat(PubMedQaPairs.lastSentence("   ")).isEmpty();
@@ -64,34 +71,49 @@ class PubMedQaTest {
     @Test
     void readsHuggingFaceJsonLines(@TempDir Path dir) throws IOException {
         Path f = dir.resolve("pqa.jsonl");
-        Files.writeString(f, "{\"pubid\": 21645374, \"question\": \"Q1?\", \"context\": {\"contexts\": [\"a\", \"b\"],"
-                + " \"labels\": [\"X\", \"Y\"]}, \"long_answer\": \"L1\", \"final_decision\": \"yes\"}\n\n"
-                + "{\"pubid\": \"7\", \"question\": \"Q2?\", \"context\": [\"c\"], \"long_answer\": \"L2\","
-                + " \"final_decision\": \"maybe\"}\n", StandardCharsets.UTF_8);
+        Files.writeString(
+                f,
+                "{\"pubid\": 21645374, \"question\": \"Q1?\", \"context\": {\"contexts\": [\"a\", \"b\"],"
+                        + " \"labels\": [\"X\", \"Y\"]}, \"long_answer\": \"L1\", \"final_decision\": \"yes\"}\n\n"
+                        + "{\"pubid\": \"7\", \"question\": \"Q2?\", \"context\": [\"c\"], \"long_answer\": \"L2\","
+                        + " \"final_decision\": \"maybe\"}\n",
+                StandardCharsets.UTF_8);
         List<PubMedQaItem> items = PubMedQaLoader.load(f);
-        assertThat(items).containsExactly(
-                new PubMedQaItem("21645374", "Q1?", List.of("a", "b"), "L1", PubMedQaLabel.YES),
-                new PubMedQaItem("7", "Q2?", List.of("c"), "L2", PubMedQaLabel.MAYBE));
+        assertThat(items)
+                .containsExactly(
+                        new PubMedQaItem("21645374", "Q1?", List.of("a", "b"), "L1", PubMedQaLabel.YES),
+                        new PubMedQaItem("7", "Q2?", List.of("c"), "L2", PubMedQaLabel.MAYBE));
     }
 
     @Test
     void malformedRecordsNameRecordAndField(@TempDir Path dir) throws IOException {
         Path jl = dir.resolve("bad.jsonl");
-        Files.writeString(jl, "{\"pubid\": 1, \"question\": \"q\", \"context\": [\"c\"], \"long_answer\": \"l\","
-                + " \"final_decision\": \"yes\"}\n{\"pubid\": 2, \"question\": \"q\", \"context\": [\"c\"],"
-                + " \"final_decision\": \"perhaps\", \"long_answer\": \"l\"}\n");
-        assertThatThrownBy(() -> PubMedQaLoader.load(jl)).isInstanceOf(MetricsException.class)
-                .hasMessageContaining("line 2").hasMessageContaining("pubid 2").hasMessageContaining("final_decision")
+        Files.writeString(
+                jl,
+                "{\"pubid\": 1, \"question\": \"q\", \"context\": [\"c\"], \"long_answer\": \"l\","
+                        + " \"final_decision\": \"yes\"}\n{\"pubid\": 2, \"question\": \"q\", \"context\": [\"c\"],"
+                        + " \"final_decision\": \"perhaps\", \"long_answer\": \"l\"}\n");
+        assertThatThrownBy(() -> PubMedQaLoader.load(jl))
+                .isInstanceOf(MetricsException.class)
+                .hasMessageContaining("line 2")
+                .hasMessageContaining("pubid 2")
+                .hasMessageContaining("final_decision")
                 .hasMessageContaining("perhaps");
         Files.writeString(jl, "{\"pubid\": 3, \"question\": \"q\", \"context\": [\"c\", 5], \"long_answer\": \"l\"}\n");
-        assertThatThrownBy(() -> PubMedQaLoader.load(jl)).isInstanceOf(MetricsException.class)
-                .hasMessageContaining("pubid 3").hasMessageContaining("context[1]");
+        assertThatThrownBy(() -> PubMedQaLoader.load(jl))
+                .isInstanceOf(MetricsException.class)
+                .hasMessageContaining("pubid 3")
+                .hasMessageContaining("context[1]");
         Path ori = dir.resolve("ori.json");
         Files.writeString(ori, "{\"123\": {\"QUESTION\": \"q\", \"CONTEXTS\": [\"c\"], \"final_decision\": \"no\"}}");
-        assertThatThrownBy(() -> PubMedQaLoader.load(ori)).isInstanceOf(MetricsException.class)
-                .hasMessageContaining("record 123").hasMessageContaining("LONG_ANSWER").hasMessageContaining("missing");
+        assertThatThrownBy(() -> PubMedQaLoader.load(ori))
+                .isInstanceOf(MetricsException.class)
+                .hasMessageContaining("record 123")
+                .hasMessageContaining("LONG_ANSWER")
+                .hasMessageContaining("missing");
         Files.writeString(jl, "{not json}\n");
-        assertThatThrownBy(() -> PubMedQaLoader.load(jl)).isInstanceOf(MetricsException.class)
+        assertThatThrownBy(() -> PubMedQaLoader.load(jl))
+                .isInstanceOf(MetricsException.class)
                 .hasMessageContaining("line 1");
     }
 
@@ -127,7 +149,8 @@ class PubMedQaTest {
             assertThat(r.labels()).isEqualTo(strings(c.get("labels_sorted")));
             for (int i = 0; i < r.labels().size(); i++) {
                 for (int j = 0; j < r.labels().size(); j++) {
-                    assertThat(r.confusion()[i][j]).isEqualTo(c.get("confusion").get(i).get(j).asInt());
+                    assertThat(r.confusion()[i][j])
+                            .isEqualTo(c.get("confusion").get(i).get(j).asInt());
                 }
             }
         });

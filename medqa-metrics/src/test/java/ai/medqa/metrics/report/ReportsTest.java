@@ -48,9 +48,14 @@ class ReportsTest {
         assertThat(back.get("rows")).hasSize(20);
         assertThat(back.get("aggregates").get("squad_f1").get("mean").asDouble())
                 .isEqualTo(r.aggregates().get("squad_f1").mean());
-        double mean = r.rows().stream().mapToDouble(x -> x.metrics().get("squad_f1")).average().orElseThrow();
-        assertThat(r.aggregates().get("squad_f1").mean()).isCloseTo(mean, org.assertj.core.api.Assertions.within(1e-12));
-        assertThat(back.get("rows").get(0).get("candidate").asText()).isEqualTo(r.rows().get(0).fields().get("candidate"));
+        double mean = r.rows().stream()
+                .mapToDouble(x -> x.metrics().get("squad_f1"))
+                .average()
+                .orElseThrow();
+        assertThat(r.aggregates().get("squad_f1").mean())
+                .isCloseTo(mean, org.assertj.core.api.Assertions.within(1e-12));
+        assertThat(back.get("rows").get(0).get("candidate").asText())
+                .isEqualTo(r.rows().get(0).fields().get("candidate"));
 
         Path csv = dir.resolve("out/report.csv");
         Reports.writeCsv(r, csv);
@@ -62,7 +67,8 @@ class ReportsTest {
         Reports.writeMarkdown(r, md);
         assertThat(Files.readString(md)).contains("| squad_f1 | 20 |").contains("## Per sample");
         try (Stream<Path> s = Files.list(dir.resolve("out"))) {
-            assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("report.json", "report.csv", "report.md");
+            assertThat(s.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("report.json", "report.csv", "report.md");
         }
     }
 

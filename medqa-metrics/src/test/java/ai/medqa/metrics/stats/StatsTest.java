@@ -31,7 +31,8 @@ class StatsTest {
     @Test
     void summaryEqualsNumpyBootstrap() {
         List<JsonNode> rows = Golden.jsonl("golden/metrics_pubmedqa_shared.jsonl");
-        double[] x = rows.stream().mapToDouble(r -> r.get("squad_f1").asDouble()).toArray();
+        double[] x =
+                rows.stream().mapToDouble(r -> r.get("squad_f1").asDouble()).toArray();
         Summary s = Summary.of(x, 7);
         JsonNode e = BOOT.get("summary_squad_f1_seed7");
         assertThat(s.n()).isEqualTo(e.get("n").asInt());
@@ -51,14 +52,22 @@ class StatsTest {
             double[] x;
             double[] y;
             if (c.has("x")) {
-                x = rows.stream().mapToDouble(r -> r.get(c.get("x").asText()).asDouble()).toArray();
-                y = rows.stream().mapToDouble(r -> r.get(c.get("y").asText()).asDouble()).toArray();
+                x = rows.stream()
+                        .mapToDouble(r -> r.get(c.get("x").asText()).asDouble())
+                        .toArray();
+                y = rows.stream()
+                        .mapToDouble(r -> r.get(c.get("y").asText()).asDouble())
+                        .toArray();
             } else {
                 x = doubles(c.get("x_values"));
                 y = doubles(c.get("y_values"));
             }
-            assertThat(Correlation.pearson(x, y)).as("pearson %s", c).isCloseTo(c.get("pearson").asDouble(), within(1e-9));
-            assertThat(Correlation.spearman(x, y)).as("spearman %s", c).isCloseTo(c.get("spearman").asDouble(), within(1e-9));
+            assertThat(Correlation.pearson(x, y))
+                    .as("pearson %s", c)
+                    .isCloseTo(c.get("pearson").asDouble(), within(1e-9));
+            assertThat(Correlation.spearman(x, y))
+                    .as("spearman %s", c)
+                    .isCloseTo(c.get("spearman").asDouble(), within(1e-9));
         }
         assertThat(Correlation.rank(new double[] {3, 1, 3, 2})).containsExactly(3.5, 1, 3.5, 2);
         assertThat(Percentile.of(new double[] {1, 2, 3, 4}, 50)).isEqualTo(2.5);

@@ -38,10 +38,14 @@ public class MedQAAutoConfiguration {
         try {
             b.quantize(Quantization.parse(p.getQuantize()))
                     .precision(MedQA.Precision.valueOf(p.getPrecision().trim().toUpperCase(Locale.ROOT)))
-                    .device(p.getDevice()).groupSize(p.getGroupSize()).dequantize(p.isDequantize());
+                    .device(p.getDevice())
+                    .groupSize(p.getGroupSize())
+                    .dequantize(p.isDequantize());
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("medqa.quantize / medqa.precision / medqa.device / medqa.group-size: "
-                    + e.getMessage() + " (precision: F32, F16 or BF16)", e);
+            throw new IllegalArgumentException(
+                    "medqa.quantize / medqa.precision / medqa.device / medqa.group-size: " + e.getMessage()
+                            + " (precision: F32, F16 or BF16)",
+                    e);
         }
         if (p.getThreads() > 0) {
             b.threads(p.getThreads());
@@ -56,21 +60,29 @@ public class MedQAAutoConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
-    public MedQAChatModel medqaChatModel(MedQA medqa, MedQAProperties p, ObjectProvider<ObservationRegistry> observations) {
-        GenerationConfig.Builder defaults = MedQA.ASK_DEFAULTS.toBuilder().maxNewTokens(p.getMaxNewTokens())
-                .topP(p.getTopP());
+    public MedQAChatModel medqaChatModel(
+            MedQA medqa, MedQAProperties p, ObjectProvider<ObservationRegistry> observations) {
+        GenerationConfig.Builder defaults =
+                MedQA.ASK_DEFAULTS.toBuilder().maxNewTokens(p.getMaxNewTokens()).topP(p.getTopP());
         defaults.temperature(p.getTemperature() > 0 ? p.getTemperature() : 1.0).doSample(p.getTemperature() > 0);
         if (p.getSeed() != null) {
             defaults.seed(p.getSeed());
         }
-        return MedQAChatModel.builder(medqa).defaults(defaults.build()).modelName(p.getModelName())
+        return MedQAChatModel.builder(medqa)
+                .defaults(defaults.build())
+                .modelName(p.getModelName())
                 .maxBatch(p.getMaxBatch(), p.getMaxQueue())
-                .observationRegistry(observations.getIfUnique(() -> ObservationRegistry.NOOP)).build();
+                .observationRegistry(observations.getIfUnique(() -> ObservationRegistry.NOOP))
+                .build();
     }
 
     /** entity(...) through constrained decoding: the schema enforced while decoding, so the answer parses. */
     @Bean
-    @ConditionalOnProperty(prefix = "medqa", name = "native-structured-output", havingValue = "true", matchIfMissing = true)
+    @ConditionalOnProperty(
+            prefix = "medqa",
+            name = "native-structured-output",
+            havingValue = "true",
+            matchIfMissing = true)
     public ChatClientCustomizer medqaNativeStructuredOutput() {
         return builder -> builder.defaultAdvisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT);
     }

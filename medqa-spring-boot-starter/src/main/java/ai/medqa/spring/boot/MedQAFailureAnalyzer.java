@@ -18,11 +18,13 @@ public class MedQAFailureAnalyzer extends AbstractFailureAnalyzer<NoSuchBeanDefi
         if (type == null || !type.getName().startsWith("ai.medqa.")) {
             return null;
         }
-        return new FailureAnalysis("The application needs a " + type.getSimpleName() + " bean, but MedQA's starter "
-                + "made none: the property medqa.model is not set, and nothing loads without it.",
+        return new FailureAnalysis(
+                "The application needs a " + type.getSimpleName() + " bean, but MedQA's starter "
+                        + "made none: the property medqa.model is not set, and nothing loads without it.",
                 "Set medqa.model to a Hugging Face model folder, a GGUF file or ollama:NAME[:TAG] "
                         + "(e.g. medqa.model=/models/mistral-7b-instruct), and medqa.quantize, medqa.precision, "
-                        + "medqa.device or medqa.lora.NAME as needed.", cause);
+                        + "medqa.device or medqa.lora.NAME as needed.",
+                cause);
     }
 
     /** Before Boot's general analysis of a missing bean. */

@@ -27,14 +27,21 @@ public class MedQAHealthIndicator implements HealthIndicator {
     @Override
     public Health health() {
         Map<String, Integer> formats = new TreeMap<>();
-        medqa.model().projections().values().forEach(l -> formats.merge(
-                l.getClass().getSimpleName().replace("Linear", "").toLowerCase(Locale.ROOT), 1, Integer::sum));
+        medqa.model()
+                .projections()
+                .values()
+                .forEach(l -> formats.merge(
+                        l.getClass().getSimpleName().replace("Linear", "").toLowerCase(Locale.ROOT), 1, Integer::sum));
         MedQAChatModel.Stats stats = chatModel.stats();
-        return Health.up().withDetail("model", model).withDetail("name", chatModel.modelName())
+        return Health.up()
+                .withDetail("model", model)
+                .withDetail("name", chatModel.modelName())
                 .withDetail("device", medqa.model().device().toString())
                 .withDetail("dtype", medqa.model().dtype().toString())
-                .withDetail("projections", formats).withDetail("adapters", medqa.adapters())
-                .withDetail("runningRows", stats.runningRows()).withDetail("queuedRequests", stats.queuedRequests())
+                .withDetail("projections", formats)
+                .withDetail("adapters", medqa.adapters())
+                .withDetail("runningRows", stats.runningRows())
+                .withDetail("queuedRequests", stats.queuedRequests())
                 .build();
     }
 }

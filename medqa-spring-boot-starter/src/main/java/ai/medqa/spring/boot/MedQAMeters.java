@@ -22,14 +22,22 @@ public class MedQAMeters implements MeterBinder {
     @Override
     public void bindTo(MeterRegistry registry) {
         FunctionCounter.builder("medqa.requests", chatModel, m -> m.stats().requests())
-                .description("Completed chat calls.").register(registry);
+                .description("Completed chat calls.")
+                .register(registry);
         FunctionCounter.builder("medqa.prompt.tokens", chatModel, m -> m.stats().promptTokens())
-                .description("Prompt tokens of completed calls.").baseUnit("tokens").register(registry);
-        FunctionCounter.builder("medqa.completion.tokens", chatModel, m -> m.stats().completionTokens())
-                .description("Tokens generated for completed calls.").baseUnit("tokens").register(registry);
+                .description("Prompt tokens of completed calls.")
+                .baseUnit("tokens")
+                .register(registry);
+        FunctionCounter.builder(
+                        "medqa.completion.tokens", chatModel, m -> m.stats().completionTokens())
+                .description("Tokens generated for completed calls.")
+                .baseUnit("tokens")
+                .register(registry);
         Gauge.builder("medqa.running.rows", chatModel, m -> m.stats().runningRows())
-                .description("Rows being decoded.").register(registry);
+                .description("Rows being decoded.")
+                .register(registry);
         Gauge.builder("medqa.queue.length", chatModel, m -> m.stats().queuedRequests())
-                .description("Calls waiting for a row.").register(registry);
+                .description("Calls waiting for a row.")
+                .register(registry);
     }
 }
