@@ -238,17 +238,6 @@ public final class Tools {
     }
 
     private JsonNode schema() {
-        ArrayNode calls = Json.MAPPER.createArrayNode();
-        for (Tool t : tools) {
-            if (named != null && !t.name().equals(named)) {
-                continue;
-            }
-            ObjectNode call = calls.addObject().put("type", "object");
-            ObjectNode props = call.putObject("properties");
-            props.putObject("name").put("const", t.name());
-            props.set("arguments", t.parameters());
-            call.putArray("required").add("name").add("arguments");
-        }
         ObjectNode callsSchema = Json.MAPPER.createObjectNode().put("type", "object");
         callsSchema.putObject("properties").set("tool_calls", callsArraySchema());
         callsSchema.putArray("required").add("tool_calls");

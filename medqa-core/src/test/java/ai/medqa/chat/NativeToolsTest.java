@@ -13,7 +13,6 @@ import ai.medqa.model.LinearFactory;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.RandomCheckpoint;
 import ai.medqa.tokenizer.Tokenizer;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.networknt.schema.JsonSchema;
 import com.networknt.schema.JsonSchemaFactory;
 import com.networknt.schema.SpecVersion;
@@ -47,15 +46,13 @@ class NativeToolsTest {
 
     @BeforeAll
     static void load() throws Exception {
-        JsonNode golden =
-                Json.MAPPER.readTree(ToolTemplateTest.DIR.resolve("golden.json").toFile());
-        ToolTemplateTest.write(dir, golden);
+        SyntheticV03.write(dir);
         tokenizer = Tokenizer.load(dir);
         RandomCheckpoint.write(
                 dir, RandomCheckpoint.config(32, 64, 2, 4, 2, tokenizer.vocabSize(), 1024, 0), DType.F32, 23);
         model = MistralModel.load(dir, Device.cpu(), DataType.FLOAT32, LinearFactory.DENSE);
         template = ChatTemplate.of(tokenizer);
-        tools = ToolTemplateTest.tools(golden.get("cases").get(0).get("tools"));
+        tools = SyntheticV03.tools(SyntheticV03.golden().get("cases").get(0).get("tools"));
     }
 
     @AfterAll

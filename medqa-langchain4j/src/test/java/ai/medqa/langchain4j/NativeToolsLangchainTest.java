@@ -3,12 +3,10 @@ package ai.medqa.langchain4j;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.medqa.MedQA;
+import ai.medqa.chat.SyntheticV03;
 import ai.medqa.common.Json;
 import ai.medqa.io.DType;
 import ai.medqa.model.RandomCheckpoint;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ToolExecutionResultMessage;
@@ -17,7 +15,6 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,35 +34,8 @@ class NativeToolsLangchainTest {
 
     @BeforeAll
     static void load() throws Exception {
-        JsonNode golden = Json.MAPPER.readTree(MedQALangchainTest.TOKENIZERS
-                .resolve("mistral-v0.3-tools/golden.json")
-                .toFile());
-        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(MedQALangchainTest.TOKENIZERS
-                .resolve("mistral-7b-v0.1/tokenizer.json")
-                .toFile());
-        int id = golden.get("first_id").asInt();
-        for (JsonNode t : golden.get("tool_tokens")) {
-            ((ArrayNode) json.get("added_tokens"))
-                    .addObject()
-                    .put("id", id++)
-                    .put("content", t.asText())
-                    .put("single_word", false)
-                    .put("lstrip", false)
-                    .put("rstrip", false)
-                    .put("normalized", false)
-                    .put("special", true);
-        }
-        RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, id, 2048, 0), DType.F32, 19);
-        Files.writeString(dir.resolve("tokenizer.json"), json.toString());
-        Files.writeString(
-                dir.resolve("tokenizer_config.json"),
-                Json.MAPPER
-                        .createObjectNode()
-                        .put("bos_token", "<s>")
-                        .put("eos_token", "</s>")
-                        .put("legacy", true)
-                        .put("chat_template", golden.get("chat_template").asText())
-                        .toString());
+        int vocab = SyntheticV03.write(dir);
+        RandomCheckpoint.write(dir, RandomCheckpoint.config(32, 64, 2, 4, 2, vocab, 2048, 0), DType.F32, 19);
         medqa = MedQA.builder().model(dir).build();
     }
 

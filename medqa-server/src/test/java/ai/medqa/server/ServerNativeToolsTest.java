@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.medqa.MedQA;
 import ai.medqa.chat.Message;
+import ai.medqa.chat.SyntheticV03;
 import ai.medqa.chat.Tools;
 import ai.medqa.common.Json;
 import ai.medqa.io.DType;
@@ -18,7 +19,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,35 +49,9 @@ class ServerNativeToolsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path tokenizers = Path.of("../medqa-core/src/test/resources/tokenizer");
-        JsonNode golden = Json.MAPPER.readTree(
-                tokenizers.resolve("mistral-v0.3-tools/golden.json").toFile());
-        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(
-                tokenizers.resolve("mistral-7b-v0.1/tokenizer.json").toFile());
-        int id = golden.get("first_id").asInt();
-        for (JsonNode t : golden.get("tool_tokens")) {
-            ((ArrayNode) json.get("added_tokens"))
-                    .addObject()
-                    .put("id", id++)
-                    .put("content", t.asText())
-                    .put("single_word", false)
-                    .put("lstrip", false)
-                    .put("rstrip", false)
-                    .put("normalized", false)
-                    .put("special", true);
-        }
         Path model = dir.resolve("model");
-        RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 2, 4, 2, id, 2048, 0), DType.F32, 11);
-        Files.writeString(model.resolve("tokenizer.json"), json.toString());
-        ObjectNode config = Json.MAPPER
-                .createObjectNode()
-                .put("bos_token", "<s>")
-                .put("eos_token", "</s>")
-                .put("unk_token", "<unk>")
-                .put("legacy", true)
-                .put("tokenizer_class", "LlamaTokenizer")
-                .put("chat_template", golden.get("chat_template").asText());
-        Files.writeString(model.resolve("tokenizer_config.json"), config.toString());
+        int vocab = SyntheticV03.write(model);
+        RandomCheckpoint.write(model, RandomCheckpoint.config(32, 64, 2, 4, 2, vocab, 2048, 0), DType.F32, 11);
         medqa = MedQA.builder().model(model).build();
         server = MedQAServer.start(ServerOptions.defaults("tiny-v03").withPort(0), medqa);
     }
