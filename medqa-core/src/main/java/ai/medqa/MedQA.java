@@ -1,6 +1,7 @@
 package ai.medqa;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
 import ai.medqa.chat.ChatTemplate;
 import ai.medqa.chat.Conversation;
@@ -12,6 +13,7 @@ import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.Generator;
 import ai.medqa.generate.JsonSchemas;
 import ai.medqa.io.Checkpoint;
+import ai.medqa.io.GgufFile;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.model.Bf16Linear;
 import ai.medqa.model.DenseLinear;
@@ -21,7 +23,11 @@ import ai.medqa.model.MatmulPrecision;
 import ai.medqa.model.MistralConfig;
 import ai.medqa.model.MistralModel;
 import ai.medqa.model.PyTorchThreads;
+import ai.medqa.quant.Int4Weight;
+import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Quantization;
+import ai.medqa.quant.QuantizedLinears;
+import ai.medqa.tokenizer.GgufTokenizer;
 import ai.medqa.tokenizer.Tokenizer;
 import ai.medqa.tokenizer.TokenizerException;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -30,11 +36,20 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -105,7 +120,7 @@ public final class MedQA implements AutoCloseable {
      * The adapters' names, republished after every change: read by request threads while an engine's
      * thread may be adding or removing one (the layers' own maps are not safe to walk meanwhile).
      */
-    private volatile java.util.Set<String> adapterNames;
+    private volatile Set<String> adapterNames;
 
     private MedQA(
             Path modelDir, MistralModel model, Tokenizer tokenizer, String systemPrompt, GenerationConfig defaults) {
@@ -115,8 +130,7 @@ public final class MedQA implements AutoCloseable {
         this.generator = new Generator(model, tokenizer);
         this.systemPrompt = systemPrompt;
         this.defaults = defaults;
-        this.adapterNames =
-                java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+        this.adapterNames = Set.copyOf(LoraAdapters.of(model).adapters().keySet());
     }
 
     public static Builder builder() {
@@ -198,8 +212,7 @@ public final class MedQA implements AutoCloseable {
         try {
             LoraAdapters.of(model).load(dir, name);
         } finally {
-            adapterNames =
-                    java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+            adapterNames = Set.copyOf(LoraAdapters.of(model).adapters().keySet());
             requests.writeLock().unlock();
         }
     }
@@ -210,8 +223,7 @@ public final class MedQA implements AutoCloseable {
         try {
             LoraAdapters.of(model).remove(name);
         } finally {
-            adapterNames =
-                    java.util.Set.copyOf(LoraAdapters.of(model).adapters().keySet());
+            adapterNames = Set.copyOf(LoraAdapters.of(model).adapters().keySet());
             requests.writeLock().unlock();
         }
     }
@@ -231,7 +243,7 @@ public final class MedQA implements AutoCloseable {
     public BatchEngine.Adapters engineAdapters() {
         return new BatchEngine.Adapters() {
             @Override
-            public java.util.Set<String> names() {
+            public Set<String> names() {
                 return adapters();
             }
 
@@ -243,12 +255,12 @@ public final class MedQA implements AutoCloseable {
     }
 
     /** Names of the LoRA adapters loaded (those it was built with, and any added since). */
-    public java.util.Set<String> adapters() {
+    public Set<String> adapters() {
         return adapterNames;
     }
 
     /** The active LoRA adapter, if any. */
-    public java.util.Optional<String> activeAdapter() {
+    public Optional<String> activeAdapter() {
         return LoraAdapters.of(model).active();
     }
 
@@ -371,9 +383,9 @@ public final class MedQA implements AutoCloseable {
     public Stream<String> stream(String question, GenerationConfig config) {
         Stream<String> pieces =
                 locked(() -> generator.stream(promptIds(newConversation().addUser(question), config), config));
-        java.util.Iterator<String> it = pieces.iterator();
+        Iterator<String> it = pieces.iterator();
         // Each step runs under the read lock, so an adapter switch waits for the step, not the whole stream.
-        java.util.Iterator<String> guarded = new java.util.Iterator<>() {
+        Iterator<String> guarded = new Iterator<>() {
             @Override
             public boolean hasNext() {
                 return locked(it::hasNext);
@@ -384,10 +396,8 @@ public final class MedQA implements AutoCloseable {
                 return locked(it::next);
             }
         };
-        return java.util.stream.StreamSupport.stream(
-                        java.util.Spliterators.spliteratorUnknownSize(
-                                guarded, java.util.Spliterator.ORDERED | java.util.Spliterator.NONNULL),
-                        false)
+        return StreamSupport.stream(
+                        Spliterators.spliteratorUnknownSize(guarded, Spliterator.ORDERED | Spliterator.NONNULL), false)
                 .onClose(pieces::close);
     }
 
@@ -421,7 +431,7 @@ public final class MedQA implements AutoCloseable {
         return g;
     }
 
-    private <T> T locked(java.util.function.Supplier<T> request) {
+    private <T> T locked(Supplier<T> request) {
         requests.readLock().lock();
         try {
             return request.get();
@@ -457,13 +467,13 @@ public final class MedQA implements AutoCloseable {
         private Device device = Device.cpu();
         private Precision precision = Precision.F32;
         private Quantization quantization = Quantization.NONE;
-        private int groupSize = ai.medqa.quant.QuantizedLinears.DEFAULT_GROUP_SIZE;
-        private ai.medqa.quant.LmHead lmHead = ai.medqa.quant.LmHead.COMPUTE;
+        private int groupSize = QuantizedLinears.DEFAULT_GROUP_SIZE;
+        private LmHead lmHead = LmHead.COMPUTE;
         private boolean dequantize;
         private int threads;
         private MatmulPrecision matmulPrecision = MatmulPrecision.HIGHEST;
         private String systemPrompt = MEDICAL_ASSISTANT_PROMPT;
-        private final java.util.LinkedHashMap<String, Path> loras = new java.util.LinkedHashMap<>();
+        private final LinkedHashMap<String, Path> loras = new LinkedHashMap<>();
         private GenerationConfig defaults = ASK_DEFAULTS;
 
         private Builder() {}
@@ -485,7 +495,7 @@ public final class MedQA implements AutoCloseable {
 
         /** {@code cpu}, {@code cuda}, {@code cuda:N} (or {@code gpu}, {@code gpu:N}). */
         public Builder device(String name) {
-            String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+            String n = name.trim().toLowerCase(Locale.ROOT);
             if (n.equals("cpu")) {
                 return device(Device.cpu());
             }
@@ -529,7 +539,7 @@ public final class MedQA implements AutoCloseable {
 
         /** INT4's group size: 32, 64 (default), 128 or 256 inputs share a scale and zero. */
         public Builder groupSize(int groupSize) {
-            if (!ai.medqa.quant.Int4Weight.supportedGroupSize(groupSize)) {
+            if (!Int4Weight.supportedGroupSize(groupSize)) {
                 throw new IllegalArgumentException("group size must be 32, 64, 128 or 256, got " + groupSize);
             }
             this.groupSize = groupSize;
@@ -544,7 +554,7 @@ public final class MedQA implements AutoCloseable {
          * file's quantized head (llama.cpp stores it Q6_K) loads as stored with COMPUTE, as its other
          * projections do; {@link #dequantize} keeps it in the compute dtype.
          */
-        public Builder lmHead(ai.medqa.quant.LmHead head) {
+        public Builder lmHead(LmHead head) {
             this.lmHead = Objects.requireNonNull(head, "head");
             return this;
         }
@@ -611,7 +621,7 @@ public final class MedQA implements AutoCloseable {
             if (!device.isGpu()) {
                 return;
             }
-            ai.djl.engine.Engine engine = ai.djl.engine.Engine.getEngine("PyTorch");
+            Engine engine = Engine.getEngine("PyTorch");
             int gpus = engine.getGpuCount();
             if (device.getDeviceId() < gpus) {
                 return;
@@ -646,7 +656,7 @@ public final class MedQA implements AutoCloseable {
             }
             // A GGUF file: weights, configuration and (when it has one) tokenizer and chat template from
             // the file; without one, tokenizer.json beside it.
-            ai.medqa.io.GgufFile gguf = GgufModel.is(modelDir) ? ai.medqa.io.GgufFile.open(modelDir) : null;
+            GgufFile gguf = GgufModel.is(modelDir) ? GgufFile.open(modelDir) : null;
             Tokenizer tokenizer = null;
             // Whatever fails below closes what was opened (the checkpoint closes the GGUF file too;
             // closing twice is harmless).
@@ -654,8 +664,8 @@ public final class MedQA implements AutoCloseable {
                 MistralConfig config = gguf != null ? GgufModel.config(gguf) : MistralConfig.load(modelDir);
                 Path tokenizerDir = gguf != null ? modelDir.toAbsolutePath().getParent() : modelDir;
                 Path tokenizerFile;
-                if (gguf != null && ai.medqa.tokenizer.GgufTokenizer.has(gguf)) {
-                    tokenizer = ai.medqa.tokenizer.GgufTokenizer.load(gguf);
+                if (gguf != null && GgufTokenizer.has(gguf)) {
+                    tokenizer = GgufTokenizer.load(gguf);
                     tokenizerFile = modelDir;
                     log.info("tokenizer and chat template from {}", modelDir);
                 } else if (Files.exists(tokenizerDir.resolve("tokenizer.json"))) {

@@ -17,6 +17,7 @@ import ai.medqa.quant.LmHead;
 import ai.medqa.quant.QuantizedLinears;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -151,8 +152,8 @@ public class BatchDecodeBenchmark {
 
     private float decode(int rows) {
         float sum = 0;
-        AdapterRows selection = AdapterRows.of(java.util.Arrays.copyOf(ids, rows));
-        try (KvCache batch = m.gatherCache(java.util.Arrays.copyOf(prompts, rows), new int[rows], STEPS)) {
+        AdapterRows selection = AdapterRows.of(Arrays.copyOf(ids, rows));
+        try (KvCache batch = m.gatherCache(Arrays.copyOf(prompts, rows), new int[rows], STEPS)) {
             int[][] feed = new int[rows][1];
             for (int s = 0; s < STEPS; s++) {
                 for (int r = 0; r < rows; r++) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -263,7 +264,7 @@ public final class Checkpoint implements AutoCloseable {
                 throw new IllegalArgumentException("read converts tensors to F32 or F16, not " + target);
             }
             int n = f32.remaining() / 4;
-            ByteBuffer out = ByteBuffer.allocateDirect(2 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer out = ByteBuffer.allocateDirect(2 * n).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < n; i++) {
                 out.putShort(2 * i, HalfFloat.f32ToF16(f32.getFloat(4 * i)));
             }

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -95,11 +96,7 @@ public final class CheckpointRewriter {
      * rest; the checkpoint {@code open} gives is closed when done.
      */
     public static void rewrite(
-            java.util.function.Supplier<Checkpoint> open,
-            ObjectNode config,
-            OtherFiles others,
-            Path target,
-            TensorTransform transform) {
+            Supplier<Checkpoint> open, ObjectNode config, OtherFiles others, Path target, TensorTransform transform) {
         if (Files.exists(target)) {
             throw new CheckpointException("cannot write a checkpoint to " + target + ": it exists");
         }

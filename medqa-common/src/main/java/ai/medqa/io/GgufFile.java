@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * A GGUF file (llama.cpp's format, versions 2 and 3): its metadata and tensor directory read at open,
@@ -284,18 +285,16 @@ public final class GgufFile implements AutoCloseable {
         // In chunks of whole blocks across the cores: a 7B file's non-4-bit tensors were seconds each.
         int blocks = (int) (t.count() / t.type().blockSize);
         int chunk = Math.max(1, Math.min(blocks, (1 << 20) / t.type().blockSize));
-        java.util.stream.IntStream.range(0, (blocks + chunk - 1) / chunk)
-                .parallel()
-                .forEach(c -> {
-                    int first = c * chunk;
-                    int count = Math.min(chunk, blocks - first);
-                    t.type()
-                            .dequantize(
-                                    raw.slice((int) ((long) first * t.type().typeSize), count * t.type().typeSize),
-                                    out,
-                                    first * t.type().blockSize,
-                                    count * t.type().blockSize);
-                });
+        IntStream.range(0, (blocks + chunk - 1) / chunk).parallel().forEach(c -> {
+            int first = c * chunk;
+            int count = Math.min(chunk, blocks - first);
+            t.type()
+                    .dequantize(
+                            raw.slice((int) ((long) first * t.type().typeSize), count * t.type().typeSize),
+                            out,
+                            first * t.type().blockSize,
+                            count * t.type().blockSize);
+        });
         Buffers.release(raw); // its pages leave the process now, not at the next GC (peak RSS)
         return out;
     }

@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -371,14 +372,12 @@ public final class SafetensorsFile implements AutoCloseable {
                 ShortBuffer s = src.asShortBuffer();
                 boolean f16 = t.dtype() == DType.F16;
                 int chunk = 1 << 18;
-                java.util.stream.IntStream.range(0, (out.length + chunk - 1) / chunk)
-                        .parallel()
-                        .forEach(c -> {
-                            int end = Math.min(out.length, (c + 1) * chunk);
-                            for (int i = c * chunk; i < end; i++) {
-                                out[i] = f16 ? HalfFloat.f16ToF32(s.get(i)) : HalfFloat.bf16ToF32(s.get(i));
-                            }
-                        });
+                IntStream.range(0, (out.length + chunk - 1) / chunk).parallel().forEach(c -> {
+                    int end = Math.min(out.length, (c + 1) * chunk);
+                    for (int i = c * chunk; i < end; i++) {
+                        out[i] = f16 ? HalfFloat.f16ToF32(s.get(i)) : HalfFloat.bf16ToF32(s.get(i));
+                    }
+                });
             }
             default -> throw new AssertionError(t.dtype());
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonValue;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * One message of a chat: who said it and what. The content is always text the way a person typed
@@ -69,7 +70,7 @@ public record Message(Role role, String content, List<Tools.Call> toolCalls, Str
     }
 
     /** Letters, digits, {@code _} and {@code -}: templates write call ids as they are, so they must be plain. */
-    private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     private static void checkId(String id, String what) {
         if (id == null || !ID.matcher(id).matches()) {

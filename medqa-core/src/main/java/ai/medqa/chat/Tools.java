@@ -2,16 +2,20 @@ package ai.medqa.chat;
 
 import ai.medqa.common.Json;
 import ai.medqa.generate.Constraint;
+import ai.medqa.tokenizer.Tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 
 /**
@@ -181,7 +185,7 @@ public final class Tools {
         return controlId;
     }
 
-    private static int callsTokenId(ai.medqa.tokenizer.Tokenizer tokenizer) {
+    private static int callsTokenId(Tokenizer tokenizer) {
         int id = tokenizer.idOf(MISTRAL_CALLS_TOKEN);
         return id >= 0 && tokenizer.isSpecial(id) ? id : -1;
     }
@@ -201,7 +205,7 @@ public final class Tools {
     String newCallId() {
         if (nativeSyntax) {
             StringBuilder id = new StringBuilder(9);
-            java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+            ThreadLocalRandom random = ThreadLocalRandom.current();
             for (int i = 0; i < 9; i++) {
                 id.append(ALNUM.charAt(random.nextInt(ALNUM.length())));
             }
@@ -303,7 +307,7 @@ public final class Tools {
      */
     public static List<Message> asText(List<Message> messages) {
         List<Message> out = new ArrayList<>(messages.size());
-        java.util.Map<String, String> callNames = new java.util.HashMap<>();
+        Map<String, String> callNames = new HashMap<>();
         List<String> names = new ArrayList<>();
         List<String> contents = new ArrayList<>();
         for (Message m : messages) {

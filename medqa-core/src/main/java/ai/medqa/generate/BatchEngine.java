@@ -11,8 +11,10 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -105,7 +107,7 @@ public final class BatchEngine implements AutoCloseable {
                 cancel();
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while generating", e);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
         }
@@ -237,13 +239,13 @@ public final class BatchEngine implements AutoCloseable {
         notifyAll();
     }
 
-    private final java.util.ArrayDeque<Runnable> tasks = new java.util.ArrayDeque<>(); // guarded by this
+    private final ArrayDeque<Runnable> tasks = new ArrayDeque<>(); // guarded by this
 
     /**
      * Runs {@code task} on the engine's thread between two steps, when no forward pass is running
      * (for changes to the model, such as attaching or removing an adapter while serving).
      */
-    public <T> CompletableFuture<T> betweenSteps(java.util.concurrent.Callable<T> task) {
+    public <T> CompletableFuture<T> betweenSteps(Callable<T> task) {
         CompletableFuture<T> result = new CompletableFuture<>();
         synchronized (this) {
             if (closed) {

@@ -2,6 +2,7 @@ package ai.medqa.generate;
 
 import ai.medqa.tokenizer.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
+import dk.brics.automaton.Automaton;
 import dk.brics.automaton.RegExp;
 import dk.brics.automaton.RunAutomaton;
 import java.util.ArrayDeque;
@@ -55,7 +56,7 @@ public final class Constraint {
         this.control = control;
         this.pattern = "[ \n]{0,4}(" + regex + ")";
         // RegExp.NONE: plain regular expressions (| * + ? {n,m} [...] . \ escapes), none of brics' extras.
-        dk.brics.automaton.Automaton automaton = new RegExp(pattern, RegExp.NONE).toAutomaton();
+        Automaton automaton = new RegExp(pattern, RegExp.NONE).toAutomaton();
         // Each state met keeps its allowed tokens (up to the vocabulary): bound the states, so that a
         // request cannot ask for gigabytes (a maxLength of thousands is a state per character).
         if (automaton.getNumberOfStates() > MAX_STATES) {

@@ -1,5 +1,11 @@
 package ai.medqa.generate;
 
+import ai.medqa.common.Json;
+import ai.medqa.common.JsonFields;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -86,17 +92,15 @@ public final class GenerationConfig {
      *
      * @throws GenerationConfigException naming the file and field when a value has the wrong type or range
      */
-    public static GenerationConfig load(java.nio.file.Path modelDir) {
-        java.nio.file.Path file = modelDir.resolve(FILE_NAME);
+    public static GenerationConfig load(Path modelDir) {
+        Path file = modelDir.resolve(FILE_NAME);
         Builder b = builder();
-        if (!java.nio.file.Files.isRegularFile(file)) {
+        if (!Files.isRegularFile(file)) {
             return b.build();
         }
-        com.fasterxml.jackson.databind.node.ObjectNode json =
-                ai.medqa.common.Json.readObject(file, null, (message, cause) -> new GenerationConfigException(message));
-        ai.medqa.common.JsonFields f =
-                new ai.medqa.common.JsonFields(json, file.toString(), GenerationConfigException::new);
-        com.fasterxml.jackson.databind.JsonNode sample = json.get("do_sample");
+        ObjectNode json = Json.readObject(file, null, (message, cause) -> new GenerationConfigException(message));
+        JsonFields f = new JsonFields(json, file.toString(), GenerationConfigException::new);
+        JsonNode sample = json.get("do_sample");
         if (sample != null && !sample.isNull()) {
             if (!sample.isBoolean()) {
                 throw f.error("do_sample", sample.toString(), "true or false");
@@ -111,10 +115,10 @@ public final class GenerationConfig {
         }
         b.repetitionPenalty(f.optionalDouble("repetition_penalty", b.repetitionPenalty));
         b.maxNewTokens(f.optionalInt("max_new_tokens", b.maxNewTokens));
-        com.fasterxml.jackson.databind.JsonNode eos = json.get("eos_token_id");
+        JsonNode eos = json.get("eos_token_id");
         if (eos != null && !eos.isNull()) {
             List<Integer> ids = new ArrayList<>();
-            for (com.fasterxml.jackson.databind.JsonNode id : eos.isArray() ? eos : List.of(eos)) {
+            for (JsonNode id : eos.isArray() ? eos : List.of(eos)) {
                 ids.add(f.integer("eos_token_id", id));
             }
             b.eosTokenIds(ids);

@@ -2,12 +2,16 @@ package ai.medqa.generate;
 
 import ai.medqa.common.Json;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.math.BigDecimal;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A JSON Schema as a regular expression over the JSON text (the approach of Outlines): every text the
@@ -63,7 +67,7 @@ final class JsonSchemaRegex {
     private static final String SEP = " ?";
 
     /** The schemas enclosing the one being read that define $defs/definitions, innermost first. */
-    private final java.util.Deque<JsonNode> scopes = new java.util.ArrayDeque<>();
+    private final Deque<JsonNode> scopes = new ArrayDeque<>();
 
     private final Set<String> resolving = new HashSet<>();
 
@@ -123,7 +127,7 @@ final class JsonSchemaRegex {
             if (!KEYWORDS.contains(k)) {
                 throw new IllegalArgumentException(
                         where + ": the keyword \"" + k + "\" is not supported for constrained " + "output (supported: "
-                                + String.join(", ", new java.util.TreeSet<>(KEYWORDS)) + ")");
+                                + String.join(", ", new TreeSet<>(KEYWORDS)) + ")");
             }
         }
         if (s.has("format")) {
@@ -254,8 +258,8 @@ final class JsonSchemaRegex {
             throw new IllegalArgumentException(where + "." + key + ": expected a whole number, got " + v);
         }
         // Past 16 digits the bound is INTEGER's own (what an answer can write at all).
-        java.math.BigDecimal limit = java.math.BigDecimal.valueOf(INTEGER_LIMIT);
-        java.math.BigDecimal d = v.decimalValue();
+        BigDecimal limit = BigDecimal.valueOf(INTEGER_LIMIT);
+        BigDecimal d = v.decimalValue();
         if (key.equals("minimum") && d.compareTo(limit) > 0
                 || key.equals("maximum") && d.compareTo(limit.negate()) < 0) {
             throw new IllegalArgumentException(

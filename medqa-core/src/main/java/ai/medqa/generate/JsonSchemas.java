@@ -7,6 +7,7 @@ import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.lang.annotation.Annotation;
 import java.lang.reflect.AnnotatedElement;
 import java.lang.reflect.GenericArrayType;
 import java.lang.reflect.Method;
@@ -119,8 +120,7 @@ public final class JsonSchemas {
      * A component's annotation: Jackson's annotations do not target record components, so Java puts
      * them on the implicit field, accessor and constructor parameter instead; the field always has it.
      */
-    private static <A extends java.lang.annotation.Annotation> A annotation(
-            Class<?> record, RecordComponent c, Class<A> kind) {
+    private static <A extends Annotation> A annotation(Class<?> record, RecordComponent c, Class<A> kind) {
         A a = null;
         try {
             a = record.getDeclaredField(c.getName()).getAnnotation(kind);

@@ -1,6 +1,7 @@
 package ai.medqa.generate;
 
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,7 +71,7 @@ final class ReferenceSampler implements Sampler {
     @Override
     public int[] keptIds(int[] prevIds, int prevLen, float[] x) {
         chain.process(prevIds, prevLen, x);
-        return java.util.stream.IntStream.range(0, x.length)
+        return IntStream.range(0, x.length)
                 .filter(i -> x[i] != Float.NEGATIVE_INFINITY)
                 .toArray();
     }

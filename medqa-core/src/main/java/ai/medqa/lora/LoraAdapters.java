@@ -1,13 +1,17 @@
 package ai.medqa.lora;
 
+import ai.medqa.model.AdapterRows;
 import ai.medqa.model.Linear;
 import ai.medqa.model.MistralModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,7 +69,7 @@ public final class LoraAdapters {
         String name = adapter.name();
         requireNew(name);
         // Checked whole before anything is wrapped: a bad adapter leaves the model as it was.
-        java.util.Set<String> found = new java.util.HashSet<>();
+        Set<String> found = new HashSet<>();
         model.mapLinears((module, linear) -> {
             LoraWeights w = adapter.weights().get(module);
             if (w != null) {
@@ -80,8 +84,7 @@ public final class LoraAdapters {
             return linear;
         });
         if (found.size() != adapter.weights().size()) {
-            java.util.Set<String> missing =
-                    new java.util.TreeSet<>(adapter.weights().keySet());
+            Set<String> missing = new TreeSet<>(adapter.weights().keySet());
             missing.removeAll(found);
             throw new LoraException("adapter " + name + " targets modules this model does not have: " + missing);
         }
@@ -143,7 +146,7 @@ public final class LoraAdapters {
                     + "adapters per row");
         }
         if (name == null) {
-            return ai.medqa.model.AdapterRows.NONE_ID;
+            return AdapterRows.NONE_ID;
         }
         Integer id = state().map(s -> s.ids.get(name)).orElse(null);
         if (id == null || !adapters().containsKey(name)) {

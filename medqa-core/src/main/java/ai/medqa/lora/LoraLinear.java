@@ -9,7 +9,9 @@ import ai.medqa.model.DecoderStep;
 import ai.medqa.model.DenseLinear;
 import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -140,7 +142,7 @@ public final class LoraLinear implements Linear {
         if (state.training && adapters.values().stream().anyMatch(e -> e.dropout() > 0)) {
             return null;
         }
-        java.util.List<FusedProjection.Lora> forms = new java.util.ArrayList<>();
+        List<FusedProjection.Lora> forms = new ArrayList<>();
         for (Entry e : adapters.values()) {
             forms.add(new FusedProjection.Lora(
                     e.id(), e.weights().a(), e.weights().b(), (float)

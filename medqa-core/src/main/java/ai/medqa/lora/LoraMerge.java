@@ -8,6 +8,7 @@ import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.model.MistralConfig;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -93,7 +94,7 @@ public final class LoraMerge {
     static void addScaledProduct(float[] w, float[] b, float[] a, int out, int r, int in, float s) {
         float[] row = new float[in];
         for (int o = 0; o < out; o++) {
-            java.util.Arrays.fill(row, 0f);
+            Arrays.fill(row, 0f);
             for (int k = 0; k < r; k++) {
                 float bk = b[o * r + k];
                 int ak = k * in;

@@ -3,6 +3,7 @@ package ai.medqa.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
+import java.util.function.BiConsumer;
 
 /**
  * Grouped-query self-attention as in transformers' {@code MistralAttention}: RoPE on q and k,
@@ -31,7 +32,7 @@ final class Attention implements AutoCloseable {
     }
 
     /** The projections under their checkpoint names ({@code q_proj}, {@code k_proj}, {@code v_proj}, {@code o_proj}). */
-    void forEachProjection(java.util.function.BiConsumer<String, Linear> f) {
+    void forEachProjection(BiConsumer<String, Linear> f) {
         f.accept("q_proj", qProj);
         f.accept("k_proj", kProj);
         f.accept("v_proj", vProj);

@@ -13,6 +13,8 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.LongStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -476,7 +478,7 @@ public final class DecoderStep {
             log.info("decoder step: op by op ({})", plan.blocker);
             return;
         }
-        java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
+        Map<String, Integer> counts = new TreeMap<>();
         int withLora = 0;
         for (FusedProjection p : forms) {
             if (p instanceof FusedProjection.WithLora l) {

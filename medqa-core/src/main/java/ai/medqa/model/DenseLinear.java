@@ -1,6 +1,7 @@
 package ai.medqa.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
 
 /** A full-precision weight {@code [out, in]} as stored in the checkpoint. */
@@ -33,7 +34,7 @@ public final class DenseLinear implements Linear {
             @Override
             public Linear create(String module, long in, long out, Weights weights) {
                 Linear l = inner.create(module, in, out, weights);
-                return l instanceof DenseLinear d && d.weight.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32
+                return l instanceof DenseLinear d && d.weight.getDataType() == DataType.FLOAT32
                         ? new DenseLinear(d.weight, true)
                         : l; // the weight changes hands: d is not closed
             }

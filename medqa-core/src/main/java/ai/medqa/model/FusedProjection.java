@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
+import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
@@ -232,9 +233,9 @@ public sealed interface FusedProjection {
      * unmerged): every adapter attached to this projection, by id ({@link AdapterRows}); a row whose
      * adapter is not among them gets the base alone.
      */
-    record WithLora(FusedProjection base, java.util.List<Lora> adapters) implements FusedProjection {
+    record WithLora(FusedProjection base, List<Lora> adapters) implements FusedProjection {
         public WithLora {
-            adapters = java.util.List.copyOf(adapters);
+            adapters = List.copyOf(adapters);
             if (adapters.isEmpty()) {
                 throw new IllegalArgumentException("a LoRA form needs at least one adapter");
             }

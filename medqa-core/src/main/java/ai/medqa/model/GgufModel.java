@@ -7,14 +7,18 @@ import ai.medqa.io.DType;
 import ai.medqa.io.GgufFile;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.io.TensorSource;
+import ai.medqa.tokenizer.GgufTokenizer;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * A Mistral/Llama model in a GGUF file (architecture {@code llama}, as llama.cpp's converter writes
@@ -28,7 +32,7 @@ public final class GgufModel {
 
     /** Whether {@code path} is a GGUF file. */
     public static boolean is(Path path) {
-        return path.getFileName() != null && java.nio.file.Files.isRegularFile(path) && GgufFile.isGguf(path);
+        return path.getFileName() != null && Files.isRegularFile(path) && GgufFile.isGguf(path);
     }
 
     /** The configuration the file's metadata describes. */
@@ -104,12 +108,9 @@ public final class GgufModel {
      * transform copies are written as float32, ggml's dequantized values exactly.
      */
     public static void rewrite(
-            Path gguf,
-            Path target,
-            CheckpointRewriter.TensorTransform transform,
-            java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> editConfig) {
+            Path gguf, Path target, CheckpointRewriter.TensorTransform transform, Consumer<ObjectNode> editConfig) {
         MistralConfig config = config(gguf);
-        com.fasterxml.jackson.databind.node.ObjectNode json = config.toJson();
+        ObjectNode json = config.toJson();
         json.put("torch_dtype", "float32");
         editConfig.accept(json);
         CheckpointRewriter.rewrite(
@@ -125,8 +126,8 @@ public final class GgufModel {
                 json,
                 dir -> {
                     try (GgufFile f = GgufFile.open(gguf)) {
-                        if (ai.medqa.tokenizer.GgufTokenizer.has(f)) {
-                            ai.medqa.tokenizer.GgufTokenizer.write(f, dir);
+                        if (GgufTokenizer.has(f)) {
+                            GgufTokenizer.write(f, dir);
                         }
                     }
                 },

@@ -3,6 +3,7 @@ package ai.medqa.model;
 import ai.medqa.common.Json;
 import ai.medqa.common.JsonFields;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -118,8 +119,8 @@ public record MistralConfig(
      * This configuration as a Hugging Face config.json that {@link #fromJson} and transformers read
      * back to the same model ({@code quantization_config} left out: the writer of the weights adds it).
      */
-    public com.fasterxml.jackson.databind.node.ObjectNode toJson() {
-        com.fasterxml.jackson.databind.node.ObjectNode j = Json.MAPPER.createObjectNode();
+    public ObjectNode toJson() {
+        ObjectNode j = Json.MAPPER.createObjectNode();
         j.putArray("architectures").add(modelType.equals("mistral") ? "MistralForCausalLM" : "LlamaForCausalLM");
         j.put("model_type", modelType)
                 .put("hidden_act", "silu")

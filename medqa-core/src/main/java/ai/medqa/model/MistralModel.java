@@ -9,14 +9,21 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.medqa.io.Checkpoint;
+import ai.medqa.io.GgufFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
+import java.util.function.IntSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,13 +58,13 @@ public final class MistralModel implements AutoCloseable {
     private volatile String[] projectionNames;
     private boolean planStale;
     /** The adapter id rows use when a call passes {@link AdapterRows#ACTIVE}; set by the LoRA package. */
-    private volatile java.util.function.IntSupplier activeAdapter = () -> AdapterRows.NONE_ID;
+    private volatile IntSupplier activeAdapter = () -> AdapterRows.NONE_ID;
     /** What the script takes for "no mask": a zero-element array (TorchScript gets no nulls from DJL). */
     private final NDArray noBias;
 
     private volatile boolean fusedEnabled;
-    private final java.util.concurrent.atomic.AtomicLong fusedSteps = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong planBuilds = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong fusedSteps = new AtomicLong();
+    private final AtomicLong planBuilds = new AtomicLong();
 
     private MistralModel(
             MistralConfig config,
@@ -86,7 +93,7 @@ public final class MistralModel implements AutoCloseable {
      */
     public static MistralModel load(Path dir, Device device, DataType dtype, LinearFactory linears) {
         if (GgufModel.is(dir)) {
-            ai.medqa.io.GgufFile gguf = ai.medqa.io.GgufFile.open(dir);
+            GgufFile gguf = GgufFile.open(dir);
             Checkpoint checkpoint;
             MistralConfig config;
             try {
@@ -297,8 +304,8 @@ public final class MistralModel implements AutoCloseable {
      * Internal, for the LoRA package: where {@link AdapterRows#ACTIVE} finds the active adapter's id
      * ({@link AdapterRows#NONE_ID} for none).
      */
-    public void activeAdapterSource(java.util.function.IntSupplier source) {
-        this.activeAdapter = java.util.Objects.requireNonNull(source, "source");
+    public void activeAdapterSource(IntSupplier source) {
+        this.activeAdapter = Objects.requireNonNull(source, "source");
     }
 
     /**
@@ -446,7 +453,7 @@ public final class MistralModel implements AutoCloseable {
     public Map<String, Linear> projections() {
         Map<String, Linear> out = new LinkedHashMap<>();
         forEachProjection(out::put);
-        return java.util.Collections.unmodifiableMap(out);
+        return Collections.unmodifiableMap(out);
     }
 
     /** Every projection in checkpoint order (7 per layer), then {@code lm_head}. */
@@ -556,15 +563,14 @@ public final class MistralModel implements AutoCloseable {
      * {@code model.layers.N.mlp.up_proj}, ..., {@code lm_head}); the one way projections change.
      */
     public synchronized void replaceProjection(String module, Linear linear) {
-        java.util.Objects.requireNonNull(linear, "linear");
+        Objects.requireNonNull(linear, "linear");
         // The plan would hold the replaced weights alive: the next step drops it and makes a new one.
         planStale = true;
         if (module.equals("lm_head")) {
             lmHead = linear;
             return;
         }
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                        "model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)")
+        Matcher m = Pattern.compile("model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)")
                 .matcher(module);
         if (!m.matches() || Integer.parseInt(m.group(1)) >= layers.length) {
             throw new IllegalArgumentException("no projection " + module + " in a " + layers.length + "-layer model");

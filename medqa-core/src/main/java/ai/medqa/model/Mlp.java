@@ -2,6 +2,7 @@ package ai.medqa.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
+import java.util.function.BiConsumer;
 
 /** SwiGLU: {@code down_proj(silu(gate_proj(x)) * up_proj(x))}. */
 final class Mlp implements AutoCloseable {
@@ -16,7 +17,7 @@ final class Mlp implements AutoCloseable {
     }
 
     /** The projections under their checkpoint names ({@code gate_proj}, {@code up_proj}, {@code down_proj}). */
-    void forEachProjection(java.util.function.BiConsumer<String, Linear> f) {
+    void forEachProjection(BiConsumer<String, Linear> f) {
         f.accept("gate_proj", gateProj);
         f.accept("up_proj", upProj);
         f.accept("down_proj", downProj);

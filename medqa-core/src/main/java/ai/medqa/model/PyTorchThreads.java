@@ -1,5 +1,7 @@
 package ai.medqa.model;
 
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,14 +21,14 @@ public final class PyTorchThreads {
         if (n < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + n);
         }
-        ai.djl.engine.Engine.getEngine("PyTorch"); // loads the native library the call goes to
-        ai.djl.pytorch.jni.JniUtils.setNumThreads(n);
+        Engine.getEngine("PyTorch"); // loads the native library the call goes to
+        JniUtils.setNumThreads(n);
         log.info("PyTorch intra-op threads: {}", n);
     }
 
     /** PyTorch's intra-op threads now. */
     public static int get() {
-        ai.djl.engine.Engine.getEngine("PyTorch");
-        return ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        Engine.getEngine("PyTorch");
+        return JniUtils.getNumThreads();
     }
 }

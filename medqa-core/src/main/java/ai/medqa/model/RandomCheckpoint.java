@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -115,13 +117,13 @@ public final class RandomCheckpoint {
                 maxPositions,
                 false,
                 1,
-                java.util.List.of(2),
+                List.of(2),
                 null);
     }
 
     private static TensorData ones(DType storage, long n) {
         float[] v = new float[(int) n];
-        java.util.Arrays.fill(v, 1f);
+        Arrays.fill(v, 1f);
         return TensorData.ofFloats(storage, new long[] {n}, v);
     }
 

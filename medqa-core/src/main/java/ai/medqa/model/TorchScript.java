@@ -11,6 +11,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
@@ -45,7 +46,7 @@ final class TorchScript implements AutoCloseable {
         try {
             return new TorchScript(JniUtils.loadModule(pt, new ByteArrayInputStream(zip), true, false));
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot load TorchScript module " + className, e);
+            throw new UncheckedIOException("cannot load TorchScript module " + className, e);
         }
     }
 

@@ -1,10 +1,14 @@
 package ai.medqa.quant;
 
+import ai.medqa.io.Buffers;
+import ai.medqa.io.CheckpointException;
 import ai.medqa.io.GgmlType;
 import ai.medqa.io.HalfFloat;
 import ai.medqa.model.GgufModel;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.stream.IntStream;
 
 /**
  * GGUF's 4-bit blocks onto MedQA's INT4 layout without requantizing: Q4_0 ({@code d * (q - 8)}),
@@ -26,9 +30,9 @@ final class GgufWeights {
         GgmlType type = s.tensor().type();
         long[] shape = s.tensor().shape(); // ggml's order: a row's length first
         if (shape.length != 2 || shape[0] != in || shape[1] != out || in % type.blockSize != 0) {
-            throw new ai.medqa.io.CheckpointException(
+            throw new CheckpointException(
                     s.file().path() + ": tensor " + s.tensor().name() + " is "
-                            + type + " " + java.util.Arrays.toString(shape) + "; the model needs [" + in + ", " + out
+                            + type + " " + Arrays.toString(shape) + "; the model needs [" + in + ", " + out
                             + "] with rows of whole " + type.blockSize + "-value blocks");
         }
         int rows = Math.toIntExact(out);
@@ -42,11 +46,11 @@ final class GgufWeights {
         ByteBuffer mapped = s.file().raw(s.tensor().name());
         byte[] data = new byte[mapped.remaining()];
         mapped.get(data);
-        ai.medqa.io.Buffers.release(mapped); // its pages leave the process now, not at the next GC (peak RSS)
+        Buffers.release(mapped); // its pages leave the process now, not at the next GC (peak RSS)
         ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         int[] to = GgufModel.checkpointRows(rows, s.permutedHeads());
         int blocks = cols / type.blockSize;
-        java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
+        IntStream.range(0, rows).parallel().forEach(r -> {
             int row = to[r];
             int[] sc = new int[8];
             int[] mn = new int[8];

@@ -1,6 +1,8 @@
 package ai.medqa.quant;
 
 import ai.medqa.io.HalfFloat;
+import java.util.Arrays;
+import java.util.stream.IntStream;
 
 /**
  * A weight {@code [out, in]} in group-wise asymmetric int4, the weight-only format of gpt-fast and
@@ -37,7 +39,7 @@ public record Int4Weight(long[] shape, int groupSize, byte[] q, float[] scales, 
     public Int4Weight {
         if (shape.length != 2 || shape[1] % groupSize != 0) {
             throw new IllegalArgumentException("int4 needs [out, in] with in a multiple of the group size " + groupSize
-                    + ", got " + java.util.Arrays.toString(shape));
+                    + ", got " + Arrays.toString(shape));
         }
     }
 
@@ -57,7 +59,7 @@ public record Int4Weight(long[] shape, int groupSize, byte[] q, float[] scales, 
         float[] scales = new float[rows * groups];
         float[] zeros = new float[rows * groups];
         // Rows are independent: across the cores (most of quantizing a 7B checkpoint on load).
-        java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
+        IntStream.range(0, rows).parallel().forEach(r -> {
             for (int g = 0; g < groups; g++) {
                 int from = r * cols + g * groupSize;
                 float min = Float.POSITIVE_INFINITY;

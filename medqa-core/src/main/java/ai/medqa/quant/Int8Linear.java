@@ -11,6 +11,7 @@ import ai.medqa.model.DecoderStep;
 import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
 import java.nio.ByteBuffer;
+import java.util.stream.IntStream;
 
 /**
  * {@code y = x W^T} with W as int8 and one scale per output channel (row): LLM.int8()'s vector-wise
@@ -42,7 +43,7 @@ public final class Int8Linear implements Linear {
             byte[] q = new byte[w.length];
             float[] scale = new float[rows];
             // Rows are independent: across the cores (a 7B model's Q6_K tensors load through here).
-            java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
+            IntStream.range(0, rows).parallel().forEach(r -> {
                 float max = 0f;
                 for (int c = 0; c < cols; c++) {
                     max = Math.max(max, Math.abs(w[r * cols + c]));

@@ -1,5 +1,7 @@
 package ai.medqa.quant;
 
+import java.util.Arrays;
+
 /**
  * 4-bit NormalFloat (NF4) quantization exactly as bitsandbytes does it, in plain Java.
  *
@@ -131,8 +133,7 @@ public final class Nf4 {
     public static Nf4Weight quantize(float[] weight, long[] shape, boolean doubleQuant, String dtype) {
         int n = weight.length;
         if (numel(shape) != n) {
-            throw new IllegalArgumentException(
-                    "shape " + java.util.Arrays.toString(shape) + " does not hold " + n + " values");
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " does not hold " + n + " values");
         }
         int blocks = (n + BLOCK_SIZE - 1) / BLOCK_SIZE;
         float[] absmax = new float[blocks];
@@ -256,7 +257,7 @@ public final class Nf4 {
         if (k != 256) {
             throw new AssertionError(k);
         }
-        java.util.Arrays.sort(data);
+        Arrays.sort(data);
         return data;
     }
 

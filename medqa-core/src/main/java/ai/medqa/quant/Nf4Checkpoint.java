@@ -7,6 +7,7 @@ import ai.medqa.io.CheckpointRewriter;
 import ai.medqa.io.DType;
 import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
+import ai.medqa.model.GgufModel;
 import ai.medqa.model.MistralConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -21,6 +22,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -287,8 +289,8 @@ public final class Nf4Checkpoint {
      * @throws CheckpointException if {@code target} exists or a file cannot be written
      */
     public static void quantize(Path source, Path target, boolean doubleQuant) {
-        boolean gguf = ai.medqa.model.GgufModel.is(source);
-        MistralConfig config = gguf ? ai.medqa.model.GgufModel.config(source) : MistralConfig.load(source);
+        boolean gguf = GgufModel.is(source);
+        MistralConfig config = gguf ? GgufModel.config(source) : MistralConfig.load(source);
         List<String> quantized = new ArrayList<>();
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             for (String p : PROJECTIONS) {
@@ -307,14 +309,14 @@ public final class Nf4Checkpoint {
             }
             return tensors(module, w);
         };
-        java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit = json -> {
+        Consumer<ObjectNode> edit = json -> {
             String dtype = json.path("torch_dtype").asText(json.path("dtype").asText("float16"));
             json.set(
                     "quantization_config",
                     quantizationConfig(doubleQuant, dtype.equals("float32") ? "float32" : "float16"));
         };
         if (gguf) {
-            ai.medqa.model.GgufModel.rewrite(source, target, transform, edit);
+            GgufModel.rewrite(source, target, transform, edit);
         } else {
             CheckpointRewriter.rewrite(source, target, transform, edit);
         }

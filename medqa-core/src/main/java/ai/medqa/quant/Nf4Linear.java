@@ -12,6 +12,7 @@ import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * {@code y = x W^T} with W held as NF4 on the model's device: packed codes (uint8, 4 bits a weight)
@@ -63,11 +64,10 @@ public final class Nf4Linear implements Linear {
         }
 
         boolean fits(Nf4Weight w) {
-            return java.util.Arrays.equals(quantMap, w.quantMap())
+            return Arrays.equals(quantMap, w.quantMap())
                     && (w.nested() == null
                             || (nestedMap != null
-                                    && java.util.Arrays.equals(
-                                            nestedMap, w.nested().quantMap())));
+                                    && Arrays.equals(nestedMap, w.nested().quantMap())));
         }
 
         long bytes() {
@@ -115,8 +115,8 @@ public final class Nf4Linear implements Linear {
         this.ownsTables = ownsTables;
         // Whole blocks on the device let every kernel view the codes as [blocks, blockSize]; the
         // padding (at most one block's bytes) decodes to weights past the end that are cut off.
-        byte[] p = java.util.Arrays.copyOf(w.packed(), Math.toIntExact(blocks * blockSize / 2));
-        java.util.Arrays.fill(p, w.packed().length, p.length, (byte) 0x77);
+        byte[] p = Arrays.copyOf(w.packed(), Math.toIntExact(blocks * blockSize / 2));
+        Arrays.fill(p, w.packed().length, p.length, (byte) 0x77);
         packed = uint8(manager, p);
         if (w.nested() == null) {
             absmax = float32(manager, w.absmax());
@@ -125,7 +125,7 @@ public final class Nf4Linear implements Linear {
         } else {
             Nf4Weight.Nested n = w.nested();
             nestedBlockSize = n.blockSize();
-            qabsmax = uint8(manager, java.util.Arrays.copyOf(n.q(), n.absmax().length * n.blockSize()));
+            qabsmax = uint8(manager, Arrays.copyOf(n.q(), n.absmax().length * n.blockSize()));
             nestedAbsmax = float32(manager, n.absmax());
             offset = n.offset();
         }

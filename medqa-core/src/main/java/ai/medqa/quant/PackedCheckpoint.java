@@ -17,7 +17,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -171,8 +173,7 @@ public final class PackedCheckpoint {
                     ? tensors(module, Int4Weight.quantize(w, shape[0], shape[1], groupSize))
                     : tensors(module, Int8Linear.Int8Weight.quantize(w, shape[0], shape[1]));
         };
-        java.util.function.Consumer<ObjectNode> edit =
-                json -> json.set("quantization_config", quantizationConfig(format, groupSize));
+        Consumer<ObjectNode> edit = json -> json.set("quantization_config", quantizationConfig(format, groupSize));
         if (gguf) {
             GgufModel.rewrite(source, target, transform, edit);
         } else {
@@ -183,7 +184,7 @@ public final class PackedCheckpoint {
     static ObjectNode quantizationConfig(Quantization format, int groupSize) {
         ObjectNode q = Json.MAPPER.createObjectNode();
         q.put("quant_method", METHOD);
-        q.put("format", format.name().toLowerCase(java.util.Locale.ROOT));
+        q.put("format", format.name().toLowerCase(Locale.ROOT));
         if (format == Quantization.INT4) {
             q.put("group_size", groupSize);
         }

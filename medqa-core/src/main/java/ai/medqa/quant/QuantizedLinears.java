@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.CheckpointException;
+import ai.medqa.io.GgmlType;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.model.DenseLinear;
 import ai.medqa.model.GgufModel;
@@ -16,7 +17,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,7 +70,7 @@ public final class QuantizedLinears implements LinearFactory {
     private final List<Nf4Linear.Tables> tables = new ArrayList<>();
     private List<String> skip;
     private long quantizedWeights;
-    private final java.util.Set<String> ggufMappings = new java.util.HashSet<>();
+    private final Set<String> ggufMappings = new HashSet<>();
     private long quantizedBytes;
     private long started;
 
@@ -124,7 +129,7 @@ public final class QuantizedLinears implements LinearFactory {
         if (head == LmHead.INT4 && !Int4Weight.supportedGroupSize(groupSize)) {
             throw new IllegalArgumentException("int4 group size must be 32, 64, 128 or 256, got " + groupSize);
         }
-        this.head = java.util.Objects.requireNonNull(head, "head");
+        this.head = Objects.requireNonNull(head, "head");
         this.headGroupSize = groupSize;
         return this;
     }
@@ -284,13 +289,10 @@ public final class QuantizedLinears implements LinearFactory {
      * RMS against ggml's dequantized values).
      */
     private Linear ggufAsStored(GgufModel.Stored s, String module, long in, long out, Weights weights) {
-        ai.medqa.io.GgmlType type = s.tensor().type();
+        GgmlType type = s.tensor().type();
         boolean gpu = weights.manager().getDevice().isGpu();
         boolean int4 = GgufWeights.int4(type) && Int4Weight.packable(out, in, 32, gpu);
-        if (!int4
-                && (type == ai.medqa.io.GgmlType.F32
-                        || type == ai.medqa.io.GgmlType.F16
-                        || type == ai.medqa.io.GgmlType.BF16)) {
+        if (!int4 && (type == GgmlType.F32 || type == GgmlType.F16 || type == GgmlType.BF16)) {
             return null;
         }
         String as = int4 ? "int4 (group 32, same codes)" : "int8 (requantized per row)";
@@ -473,6 +475,6 @@ public final class QuantizedLinears implements LinearFactory {
     public String toString() {
         return "QuantizedLinears[" + format + (format == Quantization.NF4 && doubleQuant ? ", double quant" : "")
                 + (format == Quantization.INT4 ? ", group " + groupSize : "")
-                + (head != LmHead.COMPUTE ? ", lm_head " + head.name().toLowerCase(java.util.Locale.ROOT) : "") + "]";
+                + (head != LmHead.COMPUTE ? ", lm_head " + head.name().toLowerCase(Locale.ROOT) : "") + "]";
     }
 }

@@ -6,6 +6,7 @@ import ai.medqa.common.AppendLog;
 import ai.medqa.common.AtomicFiles;
 import ai.medqa.common.Json;
 import ai.medqa.generate.Constraint;
+import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.metrics.lexical.PairScorer;
 import ai.medqa.metrics.pubmedqa.AnswerExtractor;
@@ -22,22 +23,32 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -137,7 +148,7 @@ public final class Evaluation {
 
         /** Its name in flags, run.json and the summary: {@code none}, {@code json}. */
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
 
         /** {@code none} or {@code json} (any case). */
@@ -177,8 +188,7 @@ public final class Evaluation {
     }
 
     /** {@code {"answer": "yes"} } even when the rest was cut: the answer field is first and decided early. */
-    private static final java.util.regex.Pattern ANSWER_FIELD =
-            java.util.regex.Pattern.compile("\\s*\\{\\s*\"answer\"\\s*:\\s*\"(yes|no|maybe)\"");
+    private static final Pattern ANSWER_FIELD = Pattern.compile("\\s*\\{\\s*\"answer\"\\s*:\\s*\"(yes|no|maybe)\"");
 
     /**
      * The answer field (or {@link Classification#UNKNOWN}) and explanation of a JSON answer; one cut
@@ -192,7 +202,7 @@ public final class Evaluation {
             for (int drop = 0; value == null && drop <= 6 && drop <= text.length(); drop++) {
                 value = parse(text.substring(0, text.length() - drop) + "\"}");
             }
-            java.util.regex.Matcher m = ANSWER_FIELD.matcher(text);
+            Matcher m = ANSWER_FIELD.matcher(text);
             // A cut one closed early may hold half a word ({"answer":"ye"}): only the three labels count.
             String answer = value != null && value.hasNonNull("answer")
                     ? value.get("answer").asText()
@@ -286,12 +296,7 @@ public final class Evaluation {
             for (GenerationConfig g : ParameterGrid.product(
                     c.sampling(), new double[] {0.3, 0.7}, new double[] {0.8, 0.95}, new double[] {1.0, 1.2})) {
                 String name = String.format(
-                        java.util.Locale.ROOT,
-                        "%s@t%s-p%s-r%s",
-                        c.name(),
-                        g.temperature(),
-                        g.topP(),
-                        g.repetitionPenalty());
+                        Locale.ROOT, "%s@t%s-p%s-r%s", c.name(), g.temperature(), g.topP(), g.repetitionPenalty());
                 out.add(new Config(name, c.adapter(), c.contexts(), c.systemPrompt(), g, c.template()));
             }
         }
@@ -329,7 +334,7 @@ public final class Evaluation {
         if (remaining > 0) {
             log.info(
                     "PubMedQA {}: {} of {} (configuration, question) pairs to answer ({} already in {})",
-                    settings.mode.name().toLowerCase(java.util.Locale.ROOT),
+                    settings.mode.name().toLowerCase(Locale.ROOT),
                     remaining,
                     items.size() * settings.configs.size(),
                     items.size() * settings.configs.size() - remaining,
@@ -482,7 +487,7 @@ public final class Evaluation {
      *
      * @throws IllegalStateException when a line is not of this run, a pair appears twice or is missing
      */
-    public List<ConfigSummary> reportFrom(java.util.Collection<String> lines) {
+    public List<ConfigSummary> reportFrom(Collection<String> lines) {
         Map<String, Integer> configIndex = new HashMap<>();
         for (int c = 0; c < settings.configs.size(); c++) {
             configIndex.put(settings.configs.get(c).name(), c);
@@ -592,7 +597,7 @@ public final class Evaluation {
                         .constraint(JsonAnswers.CONSTRAINT)
                         .build()
                 : config.sampling();
-        List<ai.medqa.generate.Generation> generations = medqa.generateIdsBatch(prompts, sampling);
+        List<Generation> generations = medqa.generateIdsBatch(prompts, sampling);
         List<Answer> out = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             out.add(new Answer(generations.get(i).text(), truncated.get(i)));
@@ -670,9 +675,8 @@ public final class Evaluation {
                             .mapToDouble(r -> r.get(field).asDouble())
                             .toArray();
                     double[] mci = meanInterval(values, bootstrap, seed);
-                    metrics.put(field, new double[] {
-                        java.util.Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]
-                    });
+                    metrics.put(
+                            field, new double[] {Arrays.stream(values).average().orElse(Double.NaN), mci[0], mci[1]});
                 }
             }
             summaries.add(new ConfigSummary(
@@ -708,7 +712,7 @@ public final class Evaluation {
                 c.putArray(field + "_ci95").add(v[1]).add(v[2]);
             });
             md.append(String.format(
-                    java.util.Locale.ROOT,
+                    Locale.ROOT,
                     "| %s | %s | %d | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %d |%n",
                     s.name(),
                     s.mode(),
@@ -757,14 +761,12 @@ public final class Evaluation {
                                     - first.get(pid).get(field).asDouble())
                             .toArray();
                     double[] dci = meanInterval(d, bootstrap, seed);
-                    cmp.put(
-                            field + "_difference",
-                            java.util.Arrays.stream(d).average().orElse(Double.NaN));
+                    cmp.put(field + "_difference", Arrays.stream(d).average().orElse(Double.NaN));
                     cmp.putArray(field + "_difference_ci95").add(dci[0]).add(dci[1]);
                 }
             }
             md.append(String.format(
-                    java.util.Locale.ROOT,
+                    Locale.ROOT,
                     "| %s vs %s | %d | %+.3f (%+.3f to %+.3f) | %.4f |%n",
                     names.get(i),
                     names.get(0),
@@ -794,7 +796,7 @@ public final class Evaluation {
                 + "macro_f1_ci95_low,macro_f1_ci95_high,truncated_questions\n");
         for (ConfigSummary s : summaries) {
             csv.append(String.format(
-                    java.util.Locale.ROOT,
+                    Locale.ROOT,
                     "%s,%s,%d,%s,%s,%s,%s,%s,%s,%d%n",
                     s.name(),
                     s.mode(),
@@ -879,7 +881,7 @@ public final class Evaluation {
 
     /** The numeric per-answer metric fields of generate-mode lines, in first-appearance order. */
     private static List<String> metricFields(List<ObjectNode> lines) {
-        java.util.LinkedHashSet<String> fields = new java.util.LinkedHashSet<>();
+        LinkedHashSet<String> fields = new LinkedHashSet<>();
         for (ObjectNode line : lines) {
             line.properties().forEach(e -> {
                 if (e.getValue().isNumber() && !e.getKey().equals("truncated_contexts")) {
@@ -958,7 +960,7 @@ public final class Evaluation {
                 config,
                 baseline,
                 common.size(),
-                java.util.Arrays.stream(diffs).average().orElse(Double.NaN),
+                Arrays.stream(diffs).average().orElse(Double.NaN),
                 meanInterval(diffs, bootstrap, seed),
                 b,
                 c,
@@ -989,7 +991,7 @@ public final class Evaluation {
 
     private ObjectNode fingerprint() {
         ObjectNode f = JSON.createObjectNode();
-        f.put("mode", settings.mode.name().toLowerCase(java.util.Locale.ROOT));
+        f.put("mode", settings.mode.name().toLowerCase(Locale.ROOT));
         ArrayNode configs = f.putArray("configs");
         for (Config c : settings.configs) {
             configs.addObject()
@@ -1017,7 +1019,7 @@ public final class Evaluation {
                 sha256(items.stream()
                         .map(i -> i.pmid() + "\t" + i.question() + "\t"
                                 + i.finalDecision().text() + "\n")
-                        .collect(java.util.stream.Collectors.joining())));
+                        .collect(Collectors.joining())));
         return f;
     }
 
@@ -1051,7 +1053,7 @@ public final class Evaluation {
 
     /** (config, pubid) of the complete lines ({@link AppendLog} has cut off a half-written last one). */
     private static Set<String> done(AppendLog predictions) {
-        Set<String> done = new java.util.HashSet<>();
+        Set<String> done = new HashSet<>();
         for (ObjectNode line : predictionLines(predictions)) {
             String k = key(line.get("config").asText(), line.get("pubid").asText());
             if (!done.add(k)) {
@@ -1076,8 +1078,8 @@ public final class Evaluation {
         return config + "\t" + pubid;
     }
 
-    private static java.math.BigInteger numeric(String pmid) {
-        return pmid.matches("\\d+") ? new java.math.BigInteger(pmid) : java.math.BigInteger.valueOf(Long.MAX_VALUE);
+    private static BigInteger numeric(String pmid) {
+        return pmid.matches("\\d+") ? new BigInteger(pmid) : BigInteger.valueOf(Long.MAX_VALUE);
     }
 
     private static String sha256(String s) {
@@ -1099,14 +1101,14 @@ public final class Evaluation {
 
     /** Log lines of done/total, questions/s, ETA and running accuracy, at most every 5 seconds. */
     private static final class Progress {
-        private final java.util.function.Consumer<ProgressUpdate> listener;
+        private final Consumer<ProgressUpdate> listener;
         private final int total;
         private final long started = System.nanoTime();
         private long lastLog;
         private int done;
         private int correct;
 
-        Progress(int total, java.util.function.Consumer<ProgressUpdate> listener) {
+        Progress(int total, Consumer<ProgressUpdate> listener) {
             this.total = total;
             this.listener = listener;
         }
@@ -1151,7 +1153,7 @@ public final class Evaluation {
         private List<Config> configs = List.of(HARNESS);
         private Mode mode = Mode.LIKELIHOOD;
         private AnswerMetrics answerMetrics;
-        private java.util.function.Consumer<ProgressUpdate> progress;
+        private Consumer<ProgressUpdate> progress;
         private int batchSize = 8;
         private AnswerConstraint constrain = AnswerConstraint.NONE;
 
@@ -1174,7 +1176,7 @@ public final class Evaluation {
         }
 
         /** Called after each question (for a progress bar); log lines are written either way. */
-        public Builder onProgress(java.util.function.Consumer<ProgressUpdate> listener) {
+        public Builder onProgress(Consumer<ProgressUpdate> listener) {
             this.progress = listener;
             return this;
         }
@@ -1198,7 +1200,7 @@ public final class Evaluation {
             if (configs.isEmpty()) {
                 throw new IllegalArgumentException("at least one configuration is needed");
             }
-            Set<String> names = new java.util.HashSet<>();
+            Set<String> names = new HashSet<>();
             for (Config c : configs) {
                 if (!names.add(c.name())) {
                     throw new IllegalArgumentException("two configurations are named " + c.name());

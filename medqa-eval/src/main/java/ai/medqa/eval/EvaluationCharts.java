@@ -8,10 +8,14 @@ import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
 
 /**
@@ -117,7 +121,7 @@ final class EvaluationCharts {
                 }
                 int[][] m = e.getValue();
                 for (int r = 0; r < TRUTHS; r++) {
-                    int rowTotal = java.util.Arrays.stream(m[r]).sum();
+                    int rowTotal = Arrays.stream(m[r]).sum();
                     for (int c = 0; c < CLASSES.size(); c++) {
                         double share = rowTotal == 0 ? 0 : (double) m[r][c] / rowTotal;
                         int shade = 255 - (int) Math.round(180 * share);
@@ -204,26 +208,22 @@ final class EvaluationCharts {
     static void distribution(Map<String, double[]> values, String title, Path file) {
         int column = 110;
         int gap = 20;
-        List<String> labels = new java.util.ArrayList<>();
+        List<String> labels = new ArrayList<>();
         values.forEach((name, v) -> labels.add(String.format(
-                Locale.ROOT,
-                "%s (mean %.3f)",
-                name,
-                java.util.Arrays.stream(v).average().orElse(0))));
+                Locale.ROOT, "%s (mean %.3f)", name, Arrays.stream(v).average().orElse(0))));
         Layout l = layout(title, labels, column, gap);
-        boolean allZero = values.values().stream()
-                .flatMapToDouble(java.util.Arrays::stream)
-                .allMatch(v -> v == 0);
+        boolean allZero =
+                values.values().stream().flatMapToDouble(Arrays::stream).allMatch(v -> v == 0);
         BufferedImage image = canvas(l.width, l.height);
         Graphics2D g = image.createGraphics();
         try {
             style(g);
             titleAndGrid(g, title, l);
-            java.util.SplittableRandom jitter = new java.util.SplittableRandom(1);
+            SplittableRandom jitter = new SplittableRandom(1);
             int c = 0;
             for (Map.Entry<String, double[]> e : values.entrySet()) {
                 int x = l.left + gap / 2 + c * (column + gap);
-                double mean = java.util.Arrays.stream(e.getValue()).average().orElse(0);
+                double mean = Arrays.stream(e.getValue()).average().orElse(0);
                 g.setColor(new Color(0xd62728));
                 int my = l.y(mean);
                 g.setStroke(new BasicStroke(2f));
@@ -291,7 +291,7 @@ final class EvaluationCharts {
     private static void write(BufferedImage image, Path file) {
         AtomicFiles.write(file, out -> {
             if (!ImageIO.write(image, "png", out)) {
-                throw new java.io.IOException("no PNG writer available");
+                throw new IOException("no PNG writer available");
             }
         });
     }

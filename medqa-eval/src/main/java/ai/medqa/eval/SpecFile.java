@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import ai.medqa.MedQA;
 import ai.medqa.common.Json;
 import ai.medqa.generate.GenerationConfig;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -91,7 +92,7 @@ public final class SpecFile {
                 throw new IllegalArgumentException(where + ": unknown field \"" + f + "\"; known: " + SAMPLING);
             }
         }
-        GenerationConfig.Builder b = ai.medqa.MedQA.ASK_DEFAULTS.toBuilder();
+        GenerationConfig.Builder b = MedQA.ASK_DEFAULTS.toBuilder();
         if (s.has("temperature")) {
             b.temperature(s.get("temperature").asDouble());
         }

@@ -2,7 +2,9 @@ package ai.medqa.finetune;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.medqa.chat.ChatTemplate;
 import ai.medqa.common.Seeds;
+import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
 import ai.medqa.model.LinearFactory;
@@ -15,9 +17,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,7 +105,7 @@ public final class FineTune {
         /** {@code sft} or {@code dpo}. */
         public static Method parse(String name) {
             try {
-                return valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+                return valueOf(name.trim().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("unknown method \"" + name + "\"; expected sft, dpo or kto");
             }
@@ -227,7 +233,7 @@ public final class FineTune {
         try {
             Tokenizer tokenizer = in.tokenizer() != null ? in.tokenizer() : Tokenizer.load(in.modelDir());
             try {
-                ai.medqa.chat.ChatTemplate template = ai.medqa.chat.ChatTemplate.of(tokenizer);
+                ChatTemplate template = ChatTemplate.of(tokenizer);
                 List<String> dropped = new ArrayList<>();
                 int padId = tokenizer.eosId();
                 LoraAdapters lora = LoraAdapters.of(model);
@@ -382,7 +388,7 @@ public final class FineTune {
             Collections.swap(order, i, r.nextInt(i + 1));
         }
         int n = settings.evalFraction() > 0 ? (int) Math.ceil(settings.evalFraction() * all.size()) : 0;
-        java.util.Set<Integer> held = new java.util.TreeSet<>(order.subList(0, n));
+        Set<Integer> held = new TreeSet<>(order.subList(0, n));
         List<T> train = new ArrayList<>();
         List<T> eval = new ArrayList<>();
         if (shuffle) {
@@ -508,7 +514,7 @@ public final class FineTune {
             return out + " is a file, not a folder";
         }
         if (!resume && Files.isDirectory(out)) {
-            try (java.util.stream.Stream<Path> files = Files.list(out)) {
+            try (Stream<Path> files = Files.list(out)) {
                 List<String> names = files.map(p -> p.getFileName().toString())
                         .sorted()
                         .limit(4)
@@ -966,9 +972,9 @@ public final class FineTune {
             }
             LoraConfig start = lora;
             if (initAdapter != null) {
-                if (!Files.isRegularFile(initAdapter.resolve(ai.medqa.lora.LoraAdapter.WEIGHTS_FILE))) {
+                if (!Files.isRegularFile(initAdapter.resolve(LoraAdapter.WEIGHTS_FILE))) {
                     throw new IllegalArgumentException("init adapter " + initAdapter + ": no "
-                            + ai.medqa.lora.LoraAdapter.WEIGHTS_FILE + " (a PEFT adapter folder is expected)");
+                            + LoraAdapter.WEIGHTS_FILE + " (a PEFT adapter folder is expected)");
                 }
                 start = Adapters.withDropout(LoraConfig.load(initAdapter), lora.loraDropout());
             }

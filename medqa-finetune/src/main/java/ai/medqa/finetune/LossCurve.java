@@ -5,8 +5,10 @@ import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
+import java.awt.geom.Rectangle2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import java.util.Locale;
 import javax.imageio.ImageIO;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
@@ -30,7 +33,7 @@ final class LossCurve {
 
     static void writeCsv(List<StepStats> rows, Path file) {
         AtomicFiles.write(file, out -> {
-            Writer w = new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8);
+            Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);
             w.write(CSV_HEADER);
             w.write('\n');
             for (StepStats s : rows) {
@@ -96,10 +99,9 @@ final class LossCurve {
         renderer.setSeriesStroke(1, new BasicStroke(2f));
         renderer.setSeriesShapesVisible(1, true);
         plot.setRenderer(renderer);
-        ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
         // Optimizer steps are whole numbers: no ticks at 2.5.
-        ((org.jfree.chart.axis.NumberAxis) plot.getDomainAxis())
-                .setStandardTickUnits(org.jfree.chart.axis.NumberAxis.createIntegerTickUnits());
+        ((NumberAxis) plot.getDomainAxis()).setStandardTickUnits(NumberAxis.createIntegerTickUnits());
         if (chartOut.length > 0) {
             chartOut[0] = chart;
         }
@@ -107,7 +109,7 @@ final class LossCurve {
         Graphics2D g = image.createGraphics();
         try {
             g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            chart.draw(g, new java.awt.geom.Rectangle2D.Double(0, 0, 900, 500));
+            chart.draw(g, new Rectangle2D.Double(0, 0, 900, 500));
         } finally {
             g.dispose();
         }

@@ -1,6 +1,11 @@
 package ai.medqa.finetune;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.medqa.model.MistralModel;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32;
@@ -122,7 +127,7 @@ interface Objective {
 
             @Override
             public void fingerprint(CRC32 crc) {
-                crc.update(Double.toString(beta).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                crc.update(Double.toString(beta).getBytes(StandardCharsets.US_ASCII));
                 for (PreferenceLoss.Pair p : pairs) {
                     ids(crc, p.prompt());
                     ids(crc, p.chosen());
@@ -149,7 +154,7 @@ interface Objective {
      * and after the step's seeding (as TRL runs it: dropout on, no gradient), so resumes are exact.
      */
     static Objective kto(
-            ai.medqa.model.MistralModel model,
+            MistralModel model,
             List<PreferenceLoss.Labeled> examples,
             float[][] reference,
             double beta,
@@ -200,7 +205,7 @@ interface Objective {
             @Override
             public void fingerprint(CRC32 crc) {
                 crc.update(("kto " + beta + " " + desirableWeight + " " + undesirableWeight)
-                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                        .getBytes(StandardCharsets.US_ASCII));
                 for (PreferenceLoss.Labeled e : examples) {
                     ids(crc, e.prompt());
                     ids(crc, e.completion());
@@ -230,20 +235,20 @@ interface Objective {
      * completions minus the reference's, clamped at 0, computed without recording gradients (TRL:
      * {@code torch.no_grad()}, in whatever training mode the model is in).
      */
-    static double klEstimate(ai.medqa.model.MistralModel model, Micro micro) {
+    static double klEstimate(MistralModel model, Micro micro) {
         Batch kl = micro.klBatch();
         double policy = 0;
-        boolean recording = ai.djl.pytorch.jni.JniUtils.isGradMode();
-        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
-        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+        boolean recording = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            NDArray ids = model.manager().create(kl.ids(), new ai.djl.ndarray.types.Shape(kl.rows(), kl.length()));
+            NDArray ids = model.manager().create(kl.ids(), new Shape(kl.rows(), kl.length()));
             for (float v : PreferenceLoss.sequenceLogps(model.forward(ids, new int[kl.rows()]), kl)
                     .toFloatArray()) {
                 policy += v;
             }
         } finally {
-            ai.djl.pytorch.jni.JniUtils.setGradMode(recording);
+            JniUtils.setGradMode(recording);
         }
         return Math.max(0, (float) ((policy - micro.referenceKl()) / micro.units()));
     }

@@ -2,10 +2,13 @@ package ai.medqa.finetune;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
 import ai.medqa.model.MistralModel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -51,7 +54,7 @@ final class PreferenceLoss {
             int[] prompt = rows.get(i).prompt();
             int[] completion = rows.get(partner).completion();
             int room = Math.max(1, maxLength - prompt.length);
-            out.add(example("kl " + i, prompt, java.util.Arrays.copyOf(completion, Math.min(room, completion.length))));
+            out.add(example("kl " + i, prompt, Arrays.copyOf(completion, Math.min(room, completion.length))));
         }
         return Batch.of(out, padId);
     }
@@ -91,7 +94,7 @@ final class PreferenceLoss {
         }
         NDArray z = CausalLmLoss.scale(policy.sub(ref).mul(m.create(sign)).add(m.create(offset)), beta);
         NDArray one = m.create(1f).toDevice(policy.getDevice(), false);
-        return one.sub(ai.djl.nn.Activation.sigmoid(z)).mul(m.create(weight)).sum();
+        return one.sub(Activation.sigmoid(z)).mul(m.create(weight)).sum();
     }
 
     /** TRL's batch of {@code pairs}: chosen rows, then rejected rows, the completion tokens as labels. */
@@ -143,7 +146,7 @@ final class PreferenceLoss {
      */
     static float[] referenceLogps(MistralModel model, Batch batch, Runnable disable, Runnable enable) {
         disable.run();
-        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+        try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             NDArray ids = model.manager().create(batch.ids(), new Shape(batch.rows(), batch.length()));
             return sequenceLogps(model.forward(ids, new int[batch.rows()]), batch)

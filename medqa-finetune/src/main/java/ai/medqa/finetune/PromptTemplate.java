@@ -1,5 +1,6 @@
 package ai.medqa.finetune;
 
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -69,7 +70,7 @@ public final class PromptTemplate {
 
     /** Parses {@code instruction}, {@code chat} or {@code raw}, optionally suffixed {@code +contexts}. */
     public static PromptTemplate parse(String name) {
-        String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+        String n = name.trim().toLowerCase(Locale.ROOT);
         boolean ctx = n.endsWith("+contexts");
         String base = ctx ? n.substring(0, n.length() - "+contexts".length()) : n;
         PromptTemplate t = switch (base) {
@@ -112,8 +113,7 @@ public final class PromptTemplate {
 
     @Override
     public String toString() {
-        return format.name().toLowerCase(java.util.Locale.ROOT)
-                + (withContexts && format != Format.RAW ? "+contexts" : "");
+        return format.name().toLowerCase(Locale.ROOT) + (withContexts && format != Format.RAW ? "+contexts" : "");
     }
 
     /**

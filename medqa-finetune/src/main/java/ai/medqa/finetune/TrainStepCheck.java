@@ -5,6 +5,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.medqa.common.Json;
 import ai.medqa.lora.LoraAdapter;
@@ -16,8 +17,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -53,7 +56,7 @@ public final class TrainStepCheck {
         @Override
         public String toString() {
             return String.format(
-                    java.util.Locale.ROOT,
+                    Locale.ROOT,
                     "loss %.8f (golden %.8f, relative error %.2e); %d LoRA tensors: gradients max relative error"
                             + " %.2e (%s), updated weights %.2e (%s)",
                     loss,
@@ -95,7 +98,7 @@ public final class TrainStepCheck {
             float loss;
             try (NDScope scope = new NDScope()) {
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    NDArray input = model.manager().create(batch.ids(), new ai.djl.ndarray.types.Shape(1, ids.length));
+                    NDArray input = model.manager().create(batch.ids(), new Shape(1, ids.length));
                     NDArray sum = CausalLmLoss.sum(model.forward(input, new int[1]), batch);
                     NDArray mean = CausalLmLoss.scale(sum, 1.0 / batch.targets());
                     betweenForwardAndBackward.run();
@@ -188,7 +191,7 @@ public final class TrainStepCheck {
         if (a == null) {
             throw new IllegalStateException("the golden has no tensor " + name);
         }
-        java.util.ArrayList<Float> out = new java.util.ArrayList<>();
+        ArrayList<Float> out = new ArrayList<>();
         flatten(a, out);
         float[] f = new float[out.size()];
         for (int i = 0; i < f.length; i++) {

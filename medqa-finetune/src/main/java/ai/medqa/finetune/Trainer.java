@@ -10,6 +10,9 @@ import ai.medqa.lora.LoraAdapter;
 import ai.medqa.lora.LoraAdapters;
 import ai.medqa.lora.LoraConfig;
 import ai.medqa.model.MistralModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -455,9 +458,9 @@ final class Trainer {
         train.fingerprint(crc);
         if (s.initAdapter() != null) {
             try {
-                crc.update(java.nio.file.Files.readAllBytes(s.initAdapter().resolve(LoraAdapter.WEIGHTS_FILE)));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("cannot read " + s.initAdapter() + ": " + e.getMessage(), e);
+                crc.update(Files.readAllBytes(s.initAdapter().resolve(LoraAdapter.WEIGHTS_FILE)));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + s.initAdapter() + ": " + e.getMessage(), e);
             }
         }
         return String.format(

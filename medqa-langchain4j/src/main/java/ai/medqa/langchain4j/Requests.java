@@ -2,6 +2,7 @@ package ai.medqa.langchain4j;
 
 import ai.medqa.MedQA;
 import ai.medqa.chat.Message;
+import ai.medqa.chat.ToolStream;
 import ai.medqa.chat.Tools;
 import ai.medqa.common.Json;
 import ai.medqa.generate.BatchEngine;
@@ -10,6 +11,7 @@ import ai.medqa.generate.Constraint;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.StopReason;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.agent.tool.ToolSpecification;
@@ -29,6 +31,7 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 
@@ -54,13 +57,13 @@ final class Requests implements AutoCloseable {
     }
 
     /** A queued request, and with tools the reader of its answer (whose call ids the response keeps). */
-    record Job(BatchEngine.Request request, ai.medqa.chat.ToolStream tools) {}
+    record Job(BatchEngine.Request request, ToolStream tools) {}
 
     /**
      * Queues the request; {@code listener} hears the answer as it comes: its text ({@code reply}), or
      * with tools a reply's text or each call (name, then its arguments piece by piece).
      */
-    Job submit(ChatRequest request, ai.medqa.chat.ToolStream.Listener listener) {
+    Job submit(ChatRequest request, ToolStream.Listener listener) {
         ChatRequestParameters p = request.parameters();
         if (p.frequencyPenalty() != null || p.presencePenalty() != null) {
             throw new UnsupportedFeatureException("frequency and presence penalties are not supported; "
@@ -88,7 +91,7 @@ final class Requests implements AutoCloseable {
         }
         // With tools ToolStream reads the answer as it comes (every token: a native call starts with a
         // control token that has no text).
-        ai.medqa.chat.ToolStream stream = tools == null ? null : new ai.medqa.chat.ToolStream(tools, listener);
+        ToolStream stream = tools == null ? null : new ToolStream(tools, listener);
         BatchEngine.Request job = engine.submit(prompt, config, adapter, (id, text) -> {
             if (stream != null) {
                 stream.push(id, text);
@@ -160,8 +163,8 @@ final class Requests implements AutoCloseable {
                 // A result without the id of its call can only be written as text (named by its tool).
                 out.add(
                         r.id() == null
-                                ? Message.user(Tools.resultsText(
-                                        java.util.Collections.singletonList(r.toolName()), List.of(r.text())))
+                                ? Message.user(
+                                        Tools.resultsText(Collections.singletonList(r.toolName()), List.of(r.text())))
                                 : Message.toolResult(r.id(), r.text()));
             } else if (m instanceof SystemMessage s) {
                 out.add(Message.system(s.text()));
@@ -194,7 +197,7 @@ final class Requests implements AutoCloseable {
     private static JsonNode arguments(ToolExecutionRequest t) {
         try {
             return Json.MAPPER.readTree(t.arguments() == null || t.arguments().isBlank() ? "{}" : t.arguments());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(
                     "tool request " + t.name() + ": arguments are not JSON: " + t.arguments(), e);
         }

@@ -3,14 +3,21 @@ package ai.medqa.server;
 import ai.medqa.chat.ChatTemplate;
 import ai.medqa.chat.Message;
 import ai.medqa.chat.Tools;
+import ai.medqa.common.Json;
+import ai.medqa.generate.CompiledCache;
 import ai.medqa.generate.Constraint;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.generate.GenerationConfigException;
+import ai.medqa.tokenizer.Tokenizer;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 /**
  * A completion request, read as OpenAI (and vLLM, for {@code top_k}, {@code min_p},
@@ -145,9 +152,9 @@ final class ApiRequest {
     }
 
     /** Compiled constraints by their request text: compiling one costs milliseconds to seconds, and clients repeat them. */
-    private static final ai.medqa.generate.CompiledCache COMPILED = new ai.medqa.generate.CompiledCache(64);
+    private static final CompiledCache COMPILED = new CompiledCache(64);
 
-    private static <T> T compiled(String key, String field, java.util.function.Supplier<T> compile) {
+    private static <T> T compiled(String key, String field, Supplier<T> compile) {
         try {
             return COMPILED.get(key, compile);
         } catch (IllegalArgumentException e) {
@@ -334,7 +341,7 @@ final class ApiRequest {
         JsonNode format = body.get("response_format");
         String type = format == null ? "text" : format.path("type").asText("text");
         return switch (type) {
-            case "json_object" -> ai.medqa.common.Json.MAPPER.createObjectNode().put("type", "object");
+            case "json_object" -> Json.MAPPER.createObjectNode().put("type", "object");
             case "json_schema" -> {
                 JsonNode schema = format.path("json_schema").get("schema");
                 if (schema == null || !schema.isObject()) {
@@ -356,7 +363,7 @@ final class ApiRequest {
      * or described in the prompt, and tool calls and results as the template takes them), or the
      * completion's prompt.
      */
-    int[] promptIds(ChatTemplate template, ai.medqa.tokenizer.Tokenizer tokenizer) {
+    int[] promptIds(ChatTemplate template, Tokenizer tokenizer) {
         if (!chat) {
             return tokenizer.encode(prompt);
         }
@@ -438,7 +445,7 @@ final class ApiRequest {
             throw ApiException.invalid("messages", "must be a non-empty array of {role, content}");
         }
         List<Message> out = new ArrayList<>();
-        Set<String> callIds = new java.util.HashSet<>();
+        Set<String> callIds = new HashSet<>();
         for (int i = 0; i < node.size(); i++) {
             JsonNode msg = node.get(i);
             String where = "messages[" + i + "]";
@@ -493,7 +500,7 @@ final class ApiRequest {
         return out;
     }
 
-    private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     private static List<Tools.Call> toolCalls(JsonNode calls, String where) {
         if (!calls.isArray() || calls.isEmpty()) {
@@ -509,8 +516,8 @@ final class ApiRequest {
             }
             JsonNode args;
             try {
-                args = ai.medqa.common.Json.MAPPER.readTree(f.get("arguments").asText());
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                args = Json.MAPPER.readTree(f.get("arguments").asText());
+            } catch (JsonProcessingException e) {
                 throw ApiException.invalid(
                         where + "[" + i + "].function.arguments", "must be a JSON object as a string");
             }

@@ -1,8 +1,10 @@
 package ai.medqa.server;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What produced each recent completion, by its id (OpenAI's {@code id}): the messages or prompt
@@ -19,9 +21,9 @@ final class CompletionRecords {
 
     private final Map<String, ObjectNode> records = new LinkedHashMap<>();
     /** The text of completions still streaming, read when voted on (so a vote records what was seen). */
-    private final Map<String, StringBuilder> streaming = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, StringBuilder> streaming = new ConcurrentHashMap<>();
 
-    private final Map<String, Long> sizes = new java.util.HashMap<>();
+    private final Map<String, Long> sizes = new HashMap<>();
     private long chars;
 
     synchronized void put(ObjectNode record) {

@@ -21,27 +21,37 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -94,7 +104,7 @@ public final class MedQAServer implements AutoCloseable {
     private final RateLimit votes = new RateLimit(VOTES_PER_MINUTE, Duration.ofMinutes(1));
     private final CompletionRecords completions = new CompletionRecords();
     /** Adapters being removed: hidden from new requests, freed when no request uses them. */
-    private final Set<String> retiring = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> retiring = ConcurrentHashMap.newKeySet();
 
     private volatile BatchEngine engine;
     private volatile boolean ownsModel;
@@ -107,9 +117,9 @@ public final class MedQAServer implements AutoCloseable {
         this.guard = new RequestGuard(options.host(), options.allowedHosts(), options.allowedOrigins());
         try {
             this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 64);
-        } catch (java.net.BindException e) {
-            throw new java.net.BindException("cannot listen on " + options.host() + ":" + options.port() + ": "
-                    + e.getMessage() + " (another server on that port? choose another one)");
+        } catch (BindException e) {
+            throw new BindException("cannot listen on " + options.host() + ":" + options.port() + ": " + e.getMessage()
+                    + " (another server on that port? choose another one)");
         }
         try {
             this.feedback = options.feedback() == null ? null : new FeedbackLog(options.feedback());
@@ -139,8 +149,8 @@ public final class MedQAServer implements AutoCloseable {
      */
     private static ExecutorService handlerPool(ServerOptions options) {
         int threads = handlerThreads(options);
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(
-                threads, threads, 30, TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1024), r -> {
+        ThreadPoolExecutor pool =
+                new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1024), r -> {
                     Thread t = new Thread(null, r, "medqa-http", 512 * 1024);
                     t.setDaemon(true);
                     return t;
@@ -280,7 +290,7 @@ public final class MedQAServer implements AutoCloseable {
      * authority {@code v1}; it is put back together so that it is refused as the path it is.
      */
     private static String path(HttpExchange ex) {
-        java.net.URI uri = ex.getRequestURI();
+        URI uri = ex.getRequestURI();
         String raw = uri.getPath() == null ? "" : uri.getPath();
         if (uri.getScheme() == null && uri.getRawAuthority() != null) {
             raw = "//" + uri.getRawAuthority() + raw;
@@ -472,8 +482,8 @@ public final class MedQAServer implements AutoCloseable {
     }
 
     /** The adapters requests may name: those loaded, less those being removed. */
-    private java.util.Set<String> adapters(MedQA medqa) {
-        java.util.Set<String> names = new java.util.LinkedHashSet<>(medqa.adapters());
+    private Set<String> adapters(MedQA medqa) {
+        Set<String> names = new LinkedHashSet<>(medqa.adapters());
         names.removeAll(retiring);
         return names;
     }
@@ -512,7 +522,7 @@ public final class MedQAServer implements AutoCloseable {
         Path dir;
         try {
             dir = root.resolve(body.get("path").asText()).toRealPath();
-        } catch (IOException | java.nio.file.InvalidPathException e) {
+        } catch (IOException | InvalidPathException e) {
             throw ApiException.invalid(
                     "path",
                     "no such folder under " + root + ": " + body.get("path").asText());
@@ -532,7 +542,7 @@ public final class MedQAServer implements AutoCloseable {
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             throw ApiException.invalid("path", "adapter " + name + " from " + dir + " refused: " + c.getMessage());
-        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+        } catch (InterruptedException | TimeoutException e) {
             throw new ApiException(
                     503, "server_error", "busy", null, "the adapter could not be loaded in time", Map.of());
         }
@@ -570,7 +580,7 @@ public final class MedQAServer implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new IllegalStateException(
                     "removing adapter " + name + ": " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+        } catch (InterruptedException | TimeoutException e) {
             removed = false;
         }
         return sendJson(
@@ -802,7 +812,7 @@ public final class MedQAServer implements AutoCloseable {
         if (config.seed().isEmpty()) {
             // A seed of our drawing, so the record of this completion says how to reproduce it.
             config = config.toBuilder()
-                    .seed(java.util.concurrent.ThreadLocalRandom.current().nextLong())
+                    .seed(ThreadLocalRandom.current().nextLong())
                     .build();
         }
         BlockingQueue<Piece> pieces = new LinkedBlockingQueue<>();
@@ -1258,8 +1268,8 @@ public final class MedQAServer implements AutoCloseable {
 
     private static boolean isLoopback(String host) {
         try {
-            return java.net.InetAddress.getByName(host).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
             return false;
         }
     }

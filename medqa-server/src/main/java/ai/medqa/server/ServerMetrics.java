@@ -1,6 +1,7 @@
 package ai.medqa.server;
 
 import ai.medqa.generate.BatchEngine;
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,7 +14,7 @@ final class ServerMetrics {
     final AtomicLong completionTokens = new AtomicLong();
     private final long[] windowTokens = new long[11];
     private final long[] windowSecond = new long[11];
-    private final java.util.ArrayDeque<Long> finished = new java.util.ArrayDeque<>(); // nanoTime of each, last minute
+    private final ArrayDeque<Long> finished = new ArrayDeque<>(); // nanoTime of each, last minute
 
     void request(String endpoint, int status) {
         requests.computeIfAbsent(endpoint + "|" + status, k -> new AtomicLong()).incrementAndGet();

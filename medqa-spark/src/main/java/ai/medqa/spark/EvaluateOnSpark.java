@@ -4,6 +4,7 @@ import ai.medqa.MedQA;
 import ai.medqa.eval.Evaluation;
 import ai.medqa.eval.PubMedQaData;
 import ai.medqa.eval.SpecFile;
+import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Quantization;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -208,7 +209,7 @@ public final class EvaluateOnSpark {
             ModelSpec s = ModelSpec.of(model)
                     .withDevice(device)
                     .withPrecision(precision)
-                    .withQuantization(quantize, 64, ai.medqa.quant.LmHead.COMPUTE);
+                    .withQuantization(quantize, 64, LmHead.COMPUTE);
             for (String[] l : loras) {
                 s = s.withLora(l[0], l[1]);
             }

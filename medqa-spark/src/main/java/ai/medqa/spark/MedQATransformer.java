@@ -1,12 +1,15 @@
 package ai.medqa.spark;
 
+import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Quantization;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.StringArrayParam;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -105,7 +108,7 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         set(modelDir, spec.modelDir());
         set(device, spec.device());
         set(precision, spec.precision().name());
-        set(quantize, spec.quantization().name().toLowerCase(java.util.Locale.ROOT));
+        set(quantize, spec.quantization().name().toLowerCase(Locale.ROOT));
         List<String> l = new ArrayList<>();
         spec.loras().forEach((n, d) -> l.add(n + "=" + d));
         set(loras, l.toArray(new String[0]));
@@ -148,7 +151,7 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         ModelSpec spec = ModelSpec.of(getOrDefault(modelDir))
                 .withDevice(getOrDefault(device))
                 .withPrecision(ModelSpec.precision(getOrDefault(precision)))
-                .withQuantization(Quantization.parse(getOrDefault(quantize)), 64, ai.medqa.quant.LmHead.COMPUTE);
+                .withQuantization(Quantization.parse(getOrDefault(quantize)), 64, LmHead.COMPUTE);
         for (String l : getOrDefault(loras)) {
             int eq = l.indexOf('=');
             if (eq <= 0 || eq == l.length() - 1) {
@@ -212,7 +215,7 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
     }
 
     /** A context cell as sections: a string is one section; null is none. */
-    static List<String> sections(org.apache.spark.sql.Row row, int index) {
+    static List<String> sections(Row row, int index) {
         if (index < 0 || row.isNullAt(index)) {
             return List.of();
         }
@@ -229,7 +232,7 @@ public abstract class MedQATransformer<T extends MedQATransformer<T>> extends Tr
         return out;
     }
 
-    static Object[] values(org.apache.spark.sql.Row row, int extra) {
+    static Object[] values(Row row, int extra) {
         Object[] v = new Object[row.length() + extra];
         for (int i = 0; i < row.length(); i++) {
             v[i] = row.get(i);

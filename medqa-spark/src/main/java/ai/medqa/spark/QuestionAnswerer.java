@@ -10,6 +10,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
@@ -298,7 +299,7 @@ public final class QuestionAnswerer extends MedQATransformer<QuestionAnswerer> {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt(); // Spark killed the task
                 throw new IllegalStateException("interrupted while answering", e);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             } finally {
                 // A failed task's rows stop decoding (a no-op for those that finished).

@@ -15,6 +15,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
@@ -33,6 +34,8 @@ import org.springframework.ai.chat.observation.ChatModelObservationDocumentation
 import org.springframework.ai.chat.observation.DefaultChatModelObservationConvention;
 import org.springframework.ai.chat.prompt.ChatOptions;
 import org.springframework.ai.chat.prompt.Prompt;
+import org.springframework.ai.model.tool.StructuredOutputChatOptions;
+import org.springframework.ai.model.tool.ToolCallingChatOptions;
 import org.springframework.ai.tool.ToolCallback;
 import org.springframework.ai.tool.definition.ToolDefinition;
 import reactor.core.publisher.Flux;
@@ -204,9 +207,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
         Tools tools = tools(o);
         String schema = o instanceof MedQAChatOptions m
                 ? m.getOutputSchema()
-                : o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s
-                        ? s.getOutputSchema()
-                        : null;
+                : o instanceof StructuredOutputChatOptions s ? s.getOutputSchema() : null;
         Constraint format = tools == null && schema != null
                 ? compiled.get("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema")))
                 : null;
@@ -227,7 +228,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
     }
 
     private Tools tools(ChatOptions o) {
-        if (!(o instanceof org.springframework.ai.model.tool.ToolCallingChatOptions t)
+        if (!(o instanceof ToolCallingChatOptions t)
                 || t.getToolCallbacks() == null
                 || t.getToolCallbacks().isEmpty()) {
             return null;
@@ -240,9 +241,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                     d.name(), d.description(), json(d.inputSchema(), "tool " + d.name() + " input schema")));
             key.append(' ').append(d.name()).append(' ').append(d.inputSchema());
         }
-        String schema = o instanceof org.springframework.ai.model.tool.StructuredOutputChatOptions s
-                ? s.getOutputSchema()
-                : null;
+        String schema = o instanceof StructuredOutputChatOptions s ? s.getOutputSchema() : null;
         JsonNode reply =
                 schema == null ? null : json(schema, "outputSchema"); // entity() with tools: the reply's schema
         key.append(" reply ").append(schema);
@@ -317,8 +316,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                         out.add(
                                 r.id() == null || r.id().isEmpty()
                                         ? ai.medqa.chat.Message.user(Tools.resultsText(
-                                                java.util.Collections.singletonList(r.name()),
-                                                List.of(r.responseData())))
+                                                Collections.singletonList(r.name()), List.of(r.responseData())))
                                         : ai.medqa.chat.Message.toolResult(r.id(), r.responseData()));
                     }
                 }

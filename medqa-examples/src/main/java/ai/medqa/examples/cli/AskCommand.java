@@ -2,11 +2,21 @@ package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
 import ai.medqa.common.AppendLog;
+import ai.medqa.common.Json;
 import ai.medqa.generate.BatchEngine;
 import ai.medqa.generate.Generation;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,14 +56,14 @@ final class AskCommand implements Callable<Integer> {
             paramLabel = "FILE.jsonl",
             description =
                     "Questions, one JSON object a line: question (required), id and reference (kept), other fields kept.")
-    java.nio.file.Path inFile;
+    Path inFile;
 
     @picocli.CommandLine.Option(
             names = "--out",
             paramLabel = "FILE.jsonl",
             description =
                     "With --in: the answers, each input line plus candidate, stop and tokens; continued if it exists.")
-    java.nio.file.Path outFile;
+    Path outFile;
 
     @picocli.CommandLine.Option(
             names = "--batch",
@@ -65,7 +75,7 @@ final class AskCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    java.io.InputStream in = System.in;
+    InputStream in = System.in;
 
     PrintStream out = System.out;
     PrintStream err = System.err;
@@ -116,7 +126,7 @@ final class AskCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(
                     spec.commandLine(), "--batch " + batch + ": expected >= 1");
         }
-        if (java.nio.file.Files.isDirectory(outFile)) {
+        if (Files.isDirectory(outFile)) {
             throw new picocli.CommandLine.ParameterException(
                     spec.commandLine(),
                     "--out " + outFile + ": a folder; give the path of the JSON Lines file to write");
@@ -149,8 +159,7 @@ final class AskCommand implements Callable<Integer> {
             try (MedQA medqa = sampling.apply(model.builder()).build();
                     BatchEngine engine = medqa.newEngine(batch, questions.size())) {
                 String adapter = medqa.activeAdapter().orElse(null);
-                java.util.ArrayDeque<java.util.Map.Entry<ObjectNode, BatchEngine.Request>> running =
-                        new java.util.ArrayDeque<>();
+                ArrayDeque<Map.Entry<ObjectNode, BatchEngine.Request>> running = new ArrayDeque<>();
                 int next = done.size();
                 long started = System.nanoTime();
                 int written = 0;
@@ -162,21 +171,21 @@ final class AskCommand implements Callable<Integer> {
                                 medqa.newConversation()
                                         .addUser(q.get("question").asText()),
                                 config);
-                        running.add(java.util.Map.entry(q, engine.submit(ids, config, adapter, null)));
+                        running.add(Map.entry(q, engine.submit(ids, config, adapter, null)));
                     }
                     var head = running.poll();
                     Generation g = head.getValue().result().join();
                     ObjectNode line = head.getKey().deepCopy();
                     line.remove("_line");
                     line.put("candidate", g.text());
-                    line.put("stop", g.stopReason().name().toLowerCase(java.util.Locale.ROOT));
+                    line.put("stop", g.stopReason().name().toLowerCase(Locale.ROOT));
                     line.put("tokens", g.tokens().length);
                     answers.append(line);
                     written++;
                     if (written % 10 == 0 || next == questions.size() && running.isEmpty()) {
                         double seconds = (System.nanoTime() - started) / 1e9;
                         err.printf(
-                                java.util.Locale.ROOT,
+                                Locale.ROOT,
                                 "medqa: %d/%d answered, %.2f questions/s%n",
                                 done.size() + written,
                                 questions.size(),
@@ -190,18 +199,18 @@ final class AskCommand implements Callable<Integer> {
     }
 
     /** The input's questions in order, each checked, with its line number in {@code _line}. */
-    private static List<ObjectNode> questions(java.nio.file.Path file) {
-        List<ObjectNode> out = new java.util.ArrayList<>();
+    private static List<ObjectNode> questions(Path file) {
+        List<ObjectNode> out = new ArrayList<>();
         int n = 0;
         for (String text : TextFiles.lines(file)) {
             n++;
             if (text.isBlank()) {
                 continue;
             }
-            com.fasterxml.jackson.databind.JsonNode node;
+            JsonNode node;
             try {
-                node = ai.medqa.common.Json.MAPPER.readTree(text);
-            } catch (java.io.IOException e) {
+                node = Json.MAPPER.readTree(text);
+            } catch (IOException e) {
                 throw new IllegalArgumentException(file + ": line " + n + " is not JSON: " + e.getMessage());
             }
             if (!(node instanceof ObjectNode o)

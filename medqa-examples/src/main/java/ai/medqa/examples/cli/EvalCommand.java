@@ -1,14 +1,28 @@
 package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
+import ai.medqa.eval.AnswerMetrics;
 import ai.medqa.eval.Evaluation;
 import ai.medqa.eval.PubMedQaData;
+import ai.medqa.eval.SpecFile;
+import ai.medqa.metrics.bertscore.BertEncoder;
+import ai.medqa.metrics.bertscore.BertScore;
+import ai.medqa.metrics.judge.JudgeModel;
+import ai.medqa.metrics.judge.LlmJudge;
+import ai.medqa.metrics.judge.OpenAiChatModel;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -147,7 +161,7 @@ final class EvalCommand implements Callable<Integer> {
             paramLabel = "NEW:OLD",
             description = "Exit 3 when configuration NEW is significantly worse than OLD (lower accuracy, McNemar's "
                     + "exact p < 0.05 on the questions both answered): a gate before promoting an adapter. Repeatable.")
-    List<String> failIfWorse = new java.util.ArrayList<>();
+    List<String> failIfWorse = new ArrayList<>();
 
     /** Exit code of a failed --fail-if-worse gate (1 is an error, 2 a usage error). */
     static final int GATE_FAILED = 3;
@@ -160,7 +174,7 @@ final class EvalCommand implements Callable<Integer> {
     PrintStream stdout = System.out;
 
     @Override
-    public Integer call() throws java.io.IOException {
+    public Integer call() throws IOException {
         for (String gate : failIfWorse) {
             String[] parts = gate.split(":", -1);
             if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank() || parts[0].equals(parts[1])) {
@@ -227,7 +241,7 @@ final class EvalCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--grid applies to --mode generate (sampling settings)");
         }
         if (specFile != null) {
-            configs = ai.medqa.eval.SpecFile.read(specFile);
+            configs = SpecFile.read(specFile);
             if (grid) {
                 configs = Evaluation.withGrid(configs);
             }
@@ -242,14 +256,13 @@ final class EvalCommand implements Callable<Integer> {
         if (judgeEndpoint != null && judgeModel == null) {
             throw new ParameterException(spec.commandLine(), "--judge-endpoint needs --judge-model NAME");
         }
-        try (ai.medqa.metrics.bertscore.BertEncoder encoder =
-                        bertscore ? ai.medqa.metrics.bertscore.BertEncoder.miniLm() : null;
+        try (BertEncoder encoder = bertscore ? BertEncoder.miniLm() : null;
                 MedQA judgeMedqa =
                         judgeDir != null ? MedQA.builder().model(judgeDir).build() : null) {
-            ai.medqa.metrics.judge.JudgeModel judge = judgeMedqa != null
+            JudgeModel judge = judgeMedqa != null
                     ? new LocalJudgeModel(judgeMedqa, judgeDir.toString(), 256, 0.0)
                     : judgeEndpoint != null
-                            ? ai.medqa.metrics.judge.OpenAiChatModel.builder()
+                            ? OpenAiChatModel.builder()
                                     .baseUrl(judgeEndpoint)
                                     .model(judgeModel)
                                     .apiKeyEnv(judgeApiKeyEnv)
@@ -259,8 +272,8 @@ final class EvalCommand implements Callable<Integer> {
                             : null;
             checkGates(configs);
             return run(configs, generate, encoder, judge);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot load the BERTScore encoder: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load the BERTScore encoder: " + e.getMessage(), e);
         }
     }
 
@@ -279,46 +292,39 @@ final class EvalCommand implements Callable<Integer> {
         }
     }
 
-    private int run(
-            List<Evaluation.Config> configs,
-            boolean generate,
-            ai.medqa.metrics.bertscore.BertEncoder encoder,
-            ai.medqa.metrics.judge.JudgeModel judge)
-            throws java.io.IOException {
-        List<ai.medqa.eval.AnswerMetrics> metrics = new ArrayList<>();
+    private int run(List<Evaluation.Config> configs, boolean generate, BertEncoder encoder, JudgeModel judge)
+            throws IOException {
+        List<AnswerMetrics> metrics = new ArrayList<>();
         if (judge != null) {
-            ai.medqa.metrics.judge.LlmJudge llmJudge = new ai.medqa.metrics.judge.LlmJudge(judge);
-            metrics.add(new ai.medqa.eval.AnswerMetrics() {
+            LlmJudge llmJudge = new LlmJudge(judge);
+            metrics.add(new AnswerMetrics() {
                 @Override
                 public List<String> fields() {
                     return List.of("judge_rating");
                 }
 
                 @Override
-                public java.util.Map<String, Double> score(String question, String answer, String reference) {
-                    java.util.OptionalDouble rating =
+                public Map<String, Double> score(String question, String answer, String reference) {
+                    OptionalDouble rating =
                             llmJudge.judge(question, answer, reference).rating();
                     // An unparsed verdict has no rating: the field is left out, not made up.
-                    return rating.isPresent()
-                            ? java.util.Map.of("judge_rating", rating.getAsDouble())
-                            : java.util.Map.of();
+                    return rating.isPresent() ? Map.of("judge_rating", rating.getAsDouble()) : Map.of();
                 }
             });
         }
-        ai.medqa.eval.AnswerMetrics extra = null;
+        AnswerMetrics extra = null;
         if (encoder != null) {
-            ai.medqa.metrics.bertscore.BertScore bs =
-                    ai.medqa.metrics.bertscore.BertScore.builder(encoder).build();
-            extra = new ai.medqa.eval.AnswerMetrics() {
+            BertScore bs = BertScore.builder(encoder).build();
+            extra = new AnswerMetrics() {
                 @Override
                 public List<String> fields() {
                     return List.of("bertscore_p", "bertscore_r", "bertscore_f");
                 }
 
                 @Override
-                public java.util.Map<String, Double> score(String question, String answer, String reference) {
-                    ai.medqa.metrics.bertscore.BertScore.Score sc = bs.score(answer, reference);
-                    java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+                public Map<String, Double> score(String question, String answer, String reference) {
+                    BertScore.Score sc = bs.score(answer, reference);
+                    Map<String, Double> m = new LinkedHashMap<>();
                     m.put("bertscore_p", sc.precision());
                     m.put("bertscore_r", sc.recall());
                     m.put("bertscore_f", sc.f1());
@@ -329,7 +335,7 @@ final class EvalCommand implements Callable<Integer> {
         if (extra != null) {
             metrics.add(0, extra);
         }
-        ai.medqa.eval.AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
+        AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
         Medqa.onInterrupt("rerun the same command to continue: the answered questions are kept in "
                 + out.resolve("predictions.jsonl"));
         Evaluation evaluation = Evaluation.builder()
@@ -352,11 +358,11 @@ final class EvalCommand implements Callable<Integer> {
             print(s);
         }
         // Every file of the folder, as written (predictions, run, summary, report, charts).
-        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(out)) {
+        try (Stream<Path> files = Files.list(out)) {
             stdout.println("wrote " + out + ": "
                     + String.join(
                             ", ",
-                            files.filter(java.nio.file.Files::isRegularFile)
+                            files.filter(Files::isRegularFile)
                                     .map(p -> p.getFileName().toString())
                                     .filter(n -> !n.startsWith("."))
                                     .sorted()
@@ -410,16 +416,16 @@ final class EvalCommand implements Callable<Integer> {
         System.err.flush();
     }
 
-    private static ai.medqa.eval.AnswerMetrics combine(List<ai.medqa.eval.AnswerMetrics> parts) {
-        return new ai.medqa.eval.AnswerMetrics() {
+    private static AnswerMetrics combine(List<AnswerMetrics> parts) {
+        return new AnswerMetrics() {
             @Override
             public List<String> fields() {
                 return parts.stream().flatMap(p -> p.fields().stream()).toList();
             }
 
             @Override
-            public java.util.Map<String, Double> score(String question, String answer, String reference) {
-                java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+            public Map<String, Double> score(String question, String answer, String reference) {
+                Map<String, Double> m = new LinkedHashMap<>();
                 parts.forEach(p -> m.putAll(p.score(question, answer, reference)));
                 return m;
             }

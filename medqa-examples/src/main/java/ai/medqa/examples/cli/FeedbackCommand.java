@@ -4,6 +4,7 @@ import ai.medqa.finetune.FeedbackExport;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -78,10 +79,9 @@ final class FeedbackCommand implements Runnable {
                         "--out " + out + " already exists; nothing is overwritten: choose a new file");
             }
             FeedbackExport.Summary s = FeedbackExport.export(in, f, model, out, keepTruncated);
-            err.println(
-                    "medqa: wrote " + s.examples() + " " + f.name().toLowerCase(java.util.Locale.ROOT) + " examples of "
-                            + (s.model().isEmpty() ? "the base model" : s.model()) + " to " + out
-                            + (s.dropped().isEmpty() ? "" : "; dropped " + s.dropped()));
+            err.println("medqa: wrote " + s.examples() + " " + f.name().toLowerCase(Locale.ROOT) + " examples of "
+                    + (s.model().isEmpty() ? "the base model" : s.model()) + " to " + out
+                    + (s.dropped().isEmpty() ? "" : "; dropped " + s.dropped()));
             return 0;
         }
     }

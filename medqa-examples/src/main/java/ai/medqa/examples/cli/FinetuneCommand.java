@@ -8,8 +8,10 @@ import ai.medqa.finetune.PromptTemplate;
 import ai.medqa.finetune.Schedule;
 import ai.medqa.finetune.TrainStepCheck;
 import ai.medqa.lora.LoraConfig;
+import ai.medqa.model.PyTorchThreads;
 import ai.medqa.quant.Quantization;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -257,7 +259,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                     spec.commandLine(), "--out " + refused.replace("or resume it", "or resume it with --resume"));
         }
         if (ModelOptions.threadCount(threads, spec) > 0) {
-            ai.medqa.model.PyTorchThreads.set(threads);
+            PyTorchThreads.set(threads);
         }
         FineTune.Method m;
         try {
@@ -277,7 +279,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(
                     spec.commandLine(), "--gradient-checkpointing is not available with --method " + method + " yet");
         }
-        if (initAdapter != null && !java.nio.file.Files.isRegularFile(initAdapter.resolve("adapter_config.json"))) {
+        if (initAdapter != null && !Files.isRegularFile(initAdapter.resolve("adapter_config.json"))) {
             throw new picocli.CommandLine.ParameterException(
                     spec.commandLine(),
                     "--init-adapter " + initAdapter + ": no adapter_config.json (a PEFT adapter folder is expected)");

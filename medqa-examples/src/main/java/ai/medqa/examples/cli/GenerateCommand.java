@@ -3,6 +3,8 @@ package ai.medqa.examples.cli;
 import ai.medqa.MedQA;
 import ai.medqa.generate.Generation;
 import ai.medqa.generate.GenerationConfig;
+import java.io.InputStream;
+import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -52,14 +54,14 @@ final class GenerateCommand implements Callable<Integer> {
     boolean ids;
 
     /** Results go to standard output; logs and the summary line to standard error. */
-    java.io.PrintStream out = System.out;
+    PrintStream out = System.out;
 
-    java.io.PrintStream err = System.err;
+    PrintStream err = System.err;
 
     @Spec
     CommandSpec spec;
 
-    java.io.InputStream in = System.in;
+    InputStream in = System.in;
 
     @Override
     public Integer call() {

@@ -1,5 +1,13 @@
 package ai.medqa.examples.cli;
 
+import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.util.List;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -41,7 +49,7 @@ public final class Medqa {
     boolean verbose;
 
     /** Levels slf4j-simple knows, as --log-level spells them. */
-    private static final java.util.List<String> LEVELS = java.util.List.of("error", "warn", "info", "debug", "trace");
+    private static final List<String> LEVELS = List.of("error", "warn", "info", "debug", "trace");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -53,7 +61,7 @@ public final class Medqa {
             description =
                     "Log lines on standard error: error, warn, info (default; DJL's own at warn), debug or trace.")
     void logLevel(String level) {
-        String l = level.trim().toLowerCase(java.util.Locale.ROOT);
+        String l = level.trim().toLowerCase(Locale.ROOT);
         if (!LEVELS.contains(l)) {
             throw new CommandLine.ParameterException(
                     spec.commandLine(), "--log-level " + level + ": expected error, warn, info, debug or trace");
@@ -140,7 +148,7 @@ public final class Medqa {
      */
     static int usageError(CommandLine.ParameterException ex, String[] args) {
         CommandLine cmd = ex.getCommandLine();
-        java.io.PrintWriter err = cmd.getErr();
+        PrintWriter err = cmd.getErr();
         err.println(cmd.getColorScheme().errorText(ex.getMessage()));
         CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
         err.printf(
@@ -154,19 +162,19 @@ public final class Medqa {
      */
     static String message(Throwable e) {
         for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof java.nio.file.FileSystemException f
+            if (c instanceof FileSystemException f
                     && f.getFile() != null
                     && (e.getMessage() == null
                             || e.getMessage().isBlank()
                             || e.getMessage().strip().equals(f.getFile())
                             || e == f)) {
-                String why = f instanceof java.nio.file.NoSuchFileException
+                String why = f instanceof NoSuchFileException
                         ? "no such file or folder"
-                        : f instanceof java.nio.file.AccessDeniedException
+                        : f instanceof AccessDeniedException
                                 ? "permission denied"
-                                : f instanceof java.nio.file.FileAlreadyExistsException
+                                : f instanceof FileAlreadyExistsException
                                         ? "already exists"
-                                        : f instanceof java.nio.file.NotDirectoryException
+                                        : f instanceof NotDirectoryException
                                                 ? "not a folder"
                                                 : f.getReason() != null
                                                         ? f.getReason()

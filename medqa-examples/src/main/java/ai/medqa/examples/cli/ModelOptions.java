@@ -1,7 +1,17 @@
 package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
+import ai.medqa.io.CheckpointException;
+import ai.medqa.io.GgufFile;
+import ai.medqa.model.MatmulPrecision;
+import ai.medqa.model.OllamaModels;
+import ai.medqa.quant.LmHead;
+import ai.medqa.quant.Quantization;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** How to load the model: shared by generate, ask and chat. */
@@ -22,15 +32,15 @@ final class ModelOptions {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(), "Missing required option: '--model=<model>'");
         }
-        if (ai.medqa.model.OllamaModels.isOllama(model.toString())) {
-            ollamaName = model.toString().substring(ai.medqa.model.OllamaModels.PREFIX.length());
+        if (OllamaModels.isOllama(model.toString())) {
+            ollamaName = model.toString().substring(OllamaModels.PREFIX.length());
             try {
-                model = ai.medqa.model.OllamaModels.resolve(model.toString());
-            } catch (ai.medqa.io.CheckpointException e) {
+                model = OllamaModels.resolve(model.toString());
+            } catch (CheckpointException e) {
                 throw new picocli.CommandLine.ParameterException(mixee.commandLine(), e.getMessage());
             }
         }
-        if (java.nio.file.Files.isRegularFile(model) && !ai.medqa.io.GgufFile.isGguf(model)) {
+        if (Files.isRegularFile(model) && !GgufFile.isGguf(model)) {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(),
                     "--model " + model + ": a file that is not "
@@ -109,15 +119,15 @@ final class ModelOptions {
             names = "--lora",
             description =
                     "PEFT LoRA adapter: NAME=DIR, or DIR named after its folder (repeatable; the first is active).")
-    java.util.List<String> lora = new java.util.ArrayList<>();
+    List<String> lora = new ArrayList<>();
 
     /** The --lora adapters by name, in the order given. */
-    java.util.LinkedHashMap<String, Path> adapters() {
-        java.util.LinkedHashMap<String, Path> out = new java.util.LinkedHashMap<>();
+    LinkedHashMap<String, Path> adapters() {
+        LinkedHashMap<String, Path> out = new LinkedHashMap<>();
         for (String spec : lora) {
             int eq = spec.indexOf('=');
             // NAME=DIR, unless the '=' belongs to the path (then a folder of that name exists).
-            boolean named = eq > 0 && !java.nio.file.Files.exists(Path.of(spec));
+            boolean named = eq > 0 && !Files.exists(Path.of(spec));
             if (spec.isBlank() || eq == 0 || (named && eq == spec.length() - 1)) {
                 throw new picocli.CommandLine.ParameterException(
                         mixee.commandLine(),
@@ -147,34 +157,34 @@ final class ModelOptions {
     }
 
     MedQA.Builder builder() {
-        ai.medqa.quant.LmHead head;
+        LmHead head;
         try {
-            head = ai.medqa.quant.LmHead.parse(lmHead);
+            head = LmHead.parse(lmHead);
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(), "--lm-head " + lmHead + ": expected compute, int8 or int4");
         }
-        ai.medqa.quant.Quantization quantization;
+        Quantization quantization;
         try {
-            quantization = ai.medqa.quant.Quantization.parse(quantize);
+            quantization = Quantization.parse(quantize);
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(), "--quantize " + quantize + ": expected int4, nf4, int8 or none");
         }
-        if (dequantize && quantization != ai.medqa.quant.Quantization.NONE) {
+        if (dequantize && quantization != Quantization.NONE) {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(),
                     "--dequantize applies to --quantize none " + "(--quantize " + quantize + " quantizes anyway)");
         }
-        ai.medqa.model.MatmulPrecision matmul;
+        MatmulPrecision matmul;
         try {
-            matmul = ai.medqa.model.MatmulPrecision.parse(matmulPrecision);
+            matmul = MatmulPrecision.parse(matmulPrecision);
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(),
                     "--float32-matmul-precision " + matmulPrecision + ": expected highest or medium");
         }
-        if (matmul == ai.medqa.model.MatmulPrecision.MEDIUM && precision != MedQA.Precision.F32) {
+        if (matmul == MatmulPrecision.MEDIUM && precision != MedQA.Precision.F32) {
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(),
                     "--float32-matmul-precision medium " + "applies to --precision F32 (the products of --precision "

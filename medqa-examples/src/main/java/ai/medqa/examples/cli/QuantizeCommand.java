@@ -1,5 +1,6 @@
 package ai.medqa.examples.cli;
 
+import ai.medqa.io.GgufFile;
 import ai.medqa.quant.Nf4Checkpoint;
 import ai.medqa.quant.PackedCheckpoint;
 import ai.medqa.quant.Quantization;
@@ -45,7 +46,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Quantization q = Quantization.parse(format);
-        int group = groupSize != null ? groupSize : ai.medqa.io.GgufFile.isGguf(model) ? 32 : 64;
+        int group = groupSize != null ? groupSize : GgufFile.isGguf(model) ? 32 : 64;
         Medqa.onInterrupt("nothing was written to " + out + " (it appears only when complete); rerun to start again");
         switch (q) {
             case NF4 -> Nf4Checkpoint.quantize(model, out, !noDoubleQuant);

@@ -2,6 +2,10 @@ package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
 import ai.medqa.generate.GenerationConfig;
+import ai.medqa.generate.GenerationConfigException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /** Sampling settings with Hugging Face's names; unset ones keep {@link MedQA#ASK_DEFAULTS}. */
@@ -39,7 +43,7 @@ final class SamplingOptions {
             names = "--stop",
             paramLabel = "TEXT",
             description = "Stop when the text generated contains TEXT (repeatable).")
-    java.util.List<String> stop = new java.util.ArrayList<>();
+    List<String> stop = new ArrayList<>();
 
     /** The settings of ask and chat: {@link MedQA#ASK_DEFAULTS} with the flags given. */
     GenerationConfig config() {
@@ -78,12 +82,12 @@ final class SamplingOptions {
         }
         try {
             return b.build();
-        } catch (ai.medqa.generate.GenerationConfigException e) {
+        } catch (GenerationConfigException e) {
             if (e.field() == null) {
                 throw e;
             }
             // maxNewTokens -> --max-new-tokens: the flag the user typed, not the builder's name.
-            String flag = "--" + e.field().replaceAll("([A-Z])", "-$1").toLowerCase(java.util.Locale.ROOT);
+            String flag = "--" + e.field().replaceAll("([A-Z])", "-$1").toLowerCase(Locale.ROOT);
             throw new picocli.CommandLine.ParameterException(
                     mixee.commandLine(), flag + " " + e.value() + ": must be " + e.allowed());
         }

@@ -3,10 +3,14 @@ package ai.medqa.examples.cli;
 import ai.medqa.server.MedQAServer;
 import ai.medqa.server.ServerOptions;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -65,7 +69,7 @@ final class ServeCommand implements Callable<Integer> {
             paramLabel = "NAME",
             description = "Host names to answer besides IP addresses and localhost (DNS rebinding protection): "
                     + "name, .domain (and its subdomains) or *; comma-separated or repeated.")
-    java.util.List<String> allowedHosts = new java.util.ArrayList<>();
+    List<String> allowedHosts = new ArrayList<>();
 
     @Option(
             names = "--allowed-origins",
@@ -74,7 +78,7 @@ final class ServeCommand implements Callable<Integer> {
             description =
                     "Web origins whose pages may call the API from a browser (CORS), e.g. https://app.example.org, "
                             + "or *; the chat page at / needs none.")
-    java.util.List<String> allowedOrigins = new java.util.ArrayList<>();
+    List<String> allowedOrigins = new ArrayList<>();
 
     @Option(
             names = "--adapters-dir",
@@ -110,7 +114,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         String name = servedModelName != null ? servedModelName : model.displayName(dir);
         ServerOptions options;
-        if (adaptersDir != null && !java.nio.file.Files.isDirectory(adaptersDir)) {
+        if (adaptersDir != null && !Files.isDirectory(adaptersDir)) {
             throw new picocli.CommandLine.ParameterException(
                     spec.commandLine(), "--adapters-dir " + adaptersDir + ": not a folder");
         }
@@ -137,8 +141,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         var builder = model.builder(); // option errors before the port opens
         if (adaptersDir != null) {
-            try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.list(adaptersDir)) {
-                for (Path d : dirs.filter(d -> java.nio.file.Files.isRegularFile(d.resolve("adapter_config.json")))
+            try (Stream<Path> dirs = Files.list(adaptersDir)) {
+                for (Path d : dirs.filter(d -> Files.isRegularFile(d.resolve("adapter_config.json")))
                         .sorted()
                         .toList()) {
                     builder.lora(d.getFileName().toString(), d);

@@ -1,6 +1,8 @@
 package ai.medqa.examples.cli;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /** Where the command line's output goes. */
@@ -14,11 +16,11 @@ final class Terminal {
      */
     static boolean stderrIsTerminal() {
         Path fd = Path.of("/proc/self/fd/2");
-        if (Files.exists(fd, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.exists(fd, LinkOption.NOFOLLOW_LINKS)) {
             try {
                 String target = Files.readSymbolicLink(fd).toString();
                 return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
-            } catch (java.io.IOException | UnsupportedOperationException e) {
+            } catch (IOException | UnsupportedOperationException e) {
                 return System.console() != null;
             }
         }

@@ -9,6 +9,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /** Text input of the command line: strict UTF-8, {@code -} for standard input. */
 final class TextFiles {
@@ -51,7 +52,7 @@ final class TextFiles {
     }
 
     /** The lines of a UTF-8 text file, as {@code BufferedReader.readLine} splits them; errors name file and line. */
-    static java.util.List<String> lines(Path file) {
+    static List<String> lines(Path file) {
         return read(file.toString(), InputStream.nullInputStream()).lines().toList();
     }
 

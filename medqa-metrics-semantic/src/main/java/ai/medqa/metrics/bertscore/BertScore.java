@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -240,8 +241,8 @@ public final class BertScore {
         float[][] r = normalised(reference);
         double[] bestForCandidate = new double[c.length];
         double[] bestForReference = new double[r.length];
-        java.util.Arrays.fill(bestForCandidate, Double.NEGATIVE_INFINITY);
-        java.util.Arrays.fill(bestForReference, Double.NEGATIVE_INFINITY);
+        Arrays.fill(bestForCandidate, Double.NEGATIVE_INFINITY);
+        Arrays.fill(bestForReference, Double.NEGATIVE_INFINITY);
         for (int i = 0; i < c.length; i++) {
             float[] ci = c[i];
             for (int j = 0; j < r.length; j++) {

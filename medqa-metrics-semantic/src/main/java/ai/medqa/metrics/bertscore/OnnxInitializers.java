@@ -5,6 +5,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -179,7 +180,7 @@ final class OnnxInitializers {
         FloatTensor t = new FloatTensor(name, shape, data);
         if (t.size() != data.remaining()) {
             throw new IllegalArgumentException(source + ": initializer " + name + " has " + data.remaining()
-                    + " values for shape " + java.util.Arrays.toString(shape));
+                    + " values for shape " + Arrays.toString(shape));
         }
         return t;
     }

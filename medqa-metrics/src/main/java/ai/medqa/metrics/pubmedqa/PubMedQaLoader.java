@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -133,7 +134,7 @@ public final class PubMedQaLoader {
     }
 
     private static String describe(JsonNode v) {
-        return v == null ? "missing" : v.getNodeType().toString().toLowerCase(java.util.Locale.ROOT);
+        return v == null ? "missing" : v.getNodeType().toString().toLowerCase(Locale.ROOT);
     }
 
     private static long numericKey(String pmid) {

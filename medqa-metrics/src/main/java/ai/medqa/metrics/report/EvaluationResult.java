@@ -2,6 +2,7 @@ package ai.medqa.metrics.report;
 
 import ai.medqa.metrics.stats.Summary;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -21,14 +22,14 @@ public record EvaluationResult(String name, List<Row> rows, Map<String, Summary>
     /** One sample. {@code fields} keep their order; {@code metrics} too. */
     public record Row(String id, Map<String, String> fields, Map<String, Double> metrics) {
         public Row {
-            fields = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(fields));
-            metrics = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(metrics));
+            fields = Collections.unmodifiableMap(new LinkedHashMap<>(fields));
+            metrics = Collections.unmodifiableMap(new LinkedHashMap<>(metrics));
         }
     }
 
     public EvaluationResult {
         rows = List.copyOf(rows);
-        aggregates = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(aggregates));
+        aggregates = Collections.unmodifiableMap(new LinkedHashMap<>(aggregates));
     }
 
     /**

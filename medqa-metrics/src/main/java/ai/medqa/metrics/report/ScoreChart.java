@@ -5,9 +5,12 @@ import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
+import java.awt.geom.Rectangle2D;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import javax.imageio.ImageIO;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
@@ -80,7 +83,7 @@ public final class ScoreChart {
         Graphics2D g = image.createGraphics();
         try {
             g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            chart.draw(g, new java.awt.geom.Rectangle2D.Double(0, 0, width, height));
+            chart.draw(g, new Rectangle2D.Double(0, 0, width, height));
         } finally {
             g.dispose();
         }
@@ -90,9 +93,7 @@ public final class ScoreChart {
     // The legend carries the mean (the dashed line's value), so labels never cover the bars.
     private static String seriesName(EvaluationResult result, String metric) {
         var summary = result.aggregates().get(metric);
-        return summary == null
-                ? metric
-                : String.format(java.util.Locale.ROOT, "%s (mean %.3f, dashed)", metric, summary.mean());
+        return summary == null ? metric : String.format(Locale.ROOT, "%s (mean %.3f, dashed)", metric, summary.mean());
     }
 
     /** Renders and writes a PNG atomically. */
@@ -100,7 +101,7 @@ public final class ScoreChart {
         BufferedImage image = render(result, metrics, width, height);
         AtomicFiles.write(file, out -> {
             if (!ImageIO.write(image, "png", out)) {
-                throw new java.io.IOException("no PNG writer available");
+                throw new IOException("no PNG writer available");
             }
         });
         LOG.info("wrote chart {} ({}x{})", file, width, height);
