@@ -412,20 +412,11 @@ public final class BatchEngine implements AutoCloseable {
             feed[i] = new int[] {g.rows.get(i).row.lastId()};
             ids[i] = g.rows.get(i).adapterId;
         }
-        float[] logits;
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            logits = model.forward(feed, g.cache, false, AdapterRows.of(ids)).toFloatArray();
-        }
-        steps.incrementAndGet();
-        float[] row = feed.length > 1 ? rowBuffer : logits;
-        for (int i = 0; i < feed.length; i++) {
-            if (feed.length > 1) {
-                System.arraycopy(logits, i * vocab, row, 0, vocab);
-            }
+        DecodeRow.forwardRows(model, feed, g.cache, AdapterRows.of(ids), rowBuffer, (i, logits) -> {
             Request r = g.rows.get(i);
-            emit(r, r.row.advance(row));
-        }
+            emit(r, r.row.advance(logits));
+        });
+        steps.incrementAndGet();
         // Finished rows answer now; their slots go at the next regroup.
         for (Iterator<Request> it = g.rows.iterator(); it.hasNext(); ) {
             if (finishIfDone(it.next())) {

@@ -1,5 +1,9 @@
 package ai.medqa.generate;
 
+import ai.djl.ndarray.NDScope;
+import ai.medqa.model.AdapterRows;
+import ai.medqa.model.KvCache;
+import ai.medqa.model.MistralModel;
 import ai.medqa.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -140,6 +144,36 @@ final class DecodeRow {
         } else if (generated() == budget) {
             finish(contextLimited ? StopReason.CONTEXT_FULL : StopReason.MAX_NEW_TOKENS);
         }
+    }
+
+    /**
+     * The one decode step both loops run ({@code DecodeSession}, {@code BatchEngine}): one forward
+     * pass of {@code feed} (a token per row, or the prompts) through {@code cache}, then row {@code i}'s
+     * logits (the last position) to {@code each.accept(i, logits)}. A single row's logits are passed as
+     * they come; several rows' are copied one at a time into {@code rowBuffer} (the sampler works in place).
+     */
+    static void forwardRows(
+            MistralModel model, int[][] feed, KvCache cache, AdapterRows adapters, float[] rowBuffer, RowLogits each) {
+        float[] logits;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            logits = model.forward(feed, cache, false, adapters).toFloatArray();
+        }
+        if (feed.length == 1) {
+            each.accept(0, logits);
+            return;
+        }
+        int vocab = logits.length / feed.length;
+        for (int i = 0; i < feed.length; i++) {
+            System.arraycopy(logits, i * vocab, rowBuffer, 0, vocab);
+            each.accept(i, rowBuffer);
+        }
+    }
+
+    /** Takes one row's logits (only valid during the call). */
+    @FunctionalInterface
+    interface RowLogits {
+        void accept(int row, float[] logits);
     }
 
     private static String stripLeadingBlanks(String s) {

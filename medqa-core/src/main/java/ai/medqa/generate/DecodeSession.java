@@ -1,6 +1,7 @@
 package ai.medqa.generate;
 
 import ai.djl.ndarray.NDScope;
+import ai.medqa.model.AdapterRows;
 import ai.medqa.model.ContextOverflowException;
 import ai.medqa.model.KvCache;
 import ai.medqa.model.MistralModel;
@@ -97,24 +98,12 @@ final class DecodeSession implements AutoCloseable {
         if (allDone()) {
             return false;
         }
-        float[] logits;
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            logits = model.forward(feed(), cache, false).toFloatArray();
-        }
+        DecodeRow.forwardRows(model, feed(), cache, AdapterRows.ACTIVE, rowBuffer, (r, logits) -> {
+            if (!rows[r].done()) {
+                rows[r].advance(logits);
+            }
+        });
         prefilled = true;
-        for (int r = 0; r < rows.length; r++) {
-            if (rows[r].done()) {
-                continue;
-            }
-            // The sampler works in place on one row; a single row needs no copy.
-            float[] row = logits;
-            if (rows.length > 1) {
-                row = rowBuffer;
-                System.arraycopy(logits, r * vocab, row, 0, vocab);
-            }
-            rows[r].advance(row);
-        }
         return !allDone();
     }
 
