@@ -49,6 +49,7 @@ final class JinjaChatTemplate extends ChatTemplate {
 
     private final String source;
     private final boolean foldSystemPrompt;
+    private final boolean rendersTools;
     private final Jinjava jinjava;
     private final AtomicBoolean warned = new AtomicBoolean();
 
@@ -56,6 +57,7 @@ final class JinjaChatTemplate extends ChatTemplate {
         super(tokenizer);
         this.source = asJinja2Reads(Objects.requireNonNull(source, "source"));
         this.foldSystemPrompt = foldSystemPrompt;
+        this.rendersTools = MENTIONS_TOOLS.matcher(this.source).find();
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
@@ -117,15 +119,16 @@ final class JinjaChatTemplate extends ChatTemplate {
 
     @Override
     public boolean rendersTools() {
-        return MENTIONS_TOOLS.matcher(source).find();
+        return rendersTools;
     }
 
     @Override
     List<Segment> segments(List<Message> messages, boolean addGenerationPrompt, List<Tools.Tool> tools) {
         List<Message> input = foldSystemPrompt ? foldSystemPrompt(messages) : messages;
         String plain = render(input, tools, UnaryOperator.identity(), addGenerationPrompt);
-        char open = unusedMarker(input, tools, FIRST_MARKER);
-        char close = unusedMarker(input, tools, (char) (open + 1));
+        String caller = callerText(input, tools);
+        char open = unusedMarker(caller, FIRST_MARKER);
+        char close = unusedMarker(caller, (char) (open + 1));
         List<Segment> segments =
                 split(render(input, tools, content -> open + content + close, addGenerationPrompt), open, close);
         if (segments != null && joined(segments).equals(plain)) {
@@ -264,8 +267,24 @@ final class JinjaChatTemplate extends ChatTemplate {
         return error.getMessage() + (error.getLineno() > 0 ? " (line " + error.getLineno() + ")" : "");
     }
 
-    /** The first noncharacter from {@code from} on that no message, tool, token or the template holds. */
-    private char unusedMarker(List<Message> messages, List<Tools.Tool> tools, char from) {
+    /** The first noncharacter from {@code from} on that neither the caller's text, a token nor the template holds. */
+    private char unusedMarker(String caller, char from) {
+        for (char c = from; c <= LAST_MARKER; c++) {
+            String marker = String.valueOf(c);
+            boolean used = source.contains(marker)
+                    || caller.contains(marker)
+                    || tokenizer.bosToken().contains(marker)
+                    || tokenizer.eosToken().contains(marker);
+            if (!used) {
+                return c;
+            }
+        }
+        throw new ChatTemplateException("the messages use every character U+FDD0..U+FDEF; MedQA needs one of"
+                + " them free to keep message text apart from template text");
+    }
+
+    /** Every text of the caller's: message contents, tool calls, tools. */
+    private static String callerText(List<Message> messages, List<Tools.Tool> tools) {
         StringBuilder caller = new StringBuilder();
         for (Message message : messages) {
             caller.append(message.content());
@@ -278,18 +297,7 @@ final class JinjaChatTemplate extends ChatTemplate {
                 caller.append(tool.name()).append(tool.description()).append(tool.parameters());
             }
         }
-        for (char c = from; c <= LAST_MARKER; c++) {
-            String marker = String.valueOf(c);
-            boolean used = source.contains(marker)
-                    || caller.indexOf(marker) >= 0
-                    || tokenizer.bosToken().contains(marker)
-                    || tokenizer.eosToken().contains(marker);
-            if (!used) {
-                return c;
-            }
-        }
-        throw new ChatTemplateException("the messages use every character U+FDD0..U+FDEF; MedQA needs one of"
-                + " them free to keep message text apart from template text");
+        return caller.toString();
     }
 
     /** Cuts marked output into segments, or null when the markers do not pair up. */

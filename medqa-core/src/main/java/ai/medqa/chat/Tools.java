@@ -199,6 +199,14 @@ public final class Tools {
     }
 
     /**
+     * The prompt ids of a chat: with {@code tools} (null: none) as {@link #encode(ChatTemplate, List)},
+     * without them any tool calls and results of earlier turns written as text turns ({@link #asText}).
+     */
+    public static int[] prompt(ChatTemplate template, List<Message> messages, Tools tools) {
+        return tools != null ? tools.encode(template, messages) : template.encode(asText(messages));
+    }
+
+    /**
      * A fresh id for a call: as OpenAI writes them ({@code call_} and 24 hex digits), or in native
      * form 9 letters and digits (Mistral's templates refuse other ids).
      */

@@ -80,9 +80,7 @@ final class Requests implements AutoCloseable {
         Tools tools = tools(p);
         Constraint format = tools == null ? responseFormat(p.responseFormat()) : null;
         List<Message> messages = messages(request.messages());
-        int[] prompt = tools == null
-                ? medqa.chatTemplate().encode(Tools.asText(messages))
-                : tools.encode(medqa.chatTemplate(), messages);
+        int[] prompt = Tools.prompt(medqa.chatTemplate(), messages, tools);
         GenerationConfig config = config(p);
         if (tools != null || format != null) {
             config = config.toBuilder()

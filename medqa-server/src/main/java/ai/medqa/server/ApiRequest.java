@@ -367,7 +367,7 @@ final class ApiRequest {
         if (!chat) {
             return tokenizer.encode(prompt);
         }
-        return tools != null ? tools.encode(template, messages) : template.encode(Tools.asText(messages));
+        return Tools.prompt(template, messages, tools);
     }
 
     /** The generation settings, with {@code max_tokens} resolved against the prompt's length. */

@@ -137,11 +137,8 @@ class ServerNativeToolsTest {
         List<String> names = new ArrayList<>();
         List<StringBuilder> arguments = new ArrayList<>();
         String finish = null;
-        for (String line : post(first.deepCopy().put("stream", true)).body().split("\n")) {
-            if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
-                continue;
-            }
-            JsonNode e = Json.MAPPER.readTree(line.substring(6));
+        for (JsonNode e :
+                ServerStructuredOutputTest.events(post(first.deepCopy().put("stream", true)))) {
             for (JsonNode c : e.at("/choices/0/delta/tool_calls")) {
                 if (c.has("id")) {
                     assertThat(c.get("id").asText()).matches("[A-Za-z0-9]{9}");

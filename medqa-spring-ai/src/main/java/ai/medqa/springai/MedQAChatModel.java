@@ -212,9 +212,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
                 ? compiled.get("schema " + schema, () -> Constraint.jsonSchema(json(schema, "outputSchema")))
                 : null;
         List<ai.medqa.chat.Message> messages = messages(prompt.getInstructions());
-        int[] ids = tools == null
-                ? medqa.chatTemplate().encode(Tools.asText(messages))
-                : tools.encode(medqa.chatTemplate(), messages);
+        int[] ids = Tools.prompt(medqa.chatTemplate(), messages, tools);
         GenerationConfig config = config(o);
         if (tools != null || format != null) {
             config = config.toBuilder()
