@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "medqa-core/src/main/resources/ai/medqa/model/decoder_step.py"
+SOURCE = ROOT / "medqa-core/src/main/resources/ai/medqa/model/internal/decoder_step.py"
 PRESETS = {
     "tiny": dict(hidden=256, ffn=512, layers=2, heads=4, kv=2, vocab=4096, context=1024),
     "7b": dict(hidden=4096, ffn=14336, layers=32, heads=32, kv=8, vocab=32000, context=4096),

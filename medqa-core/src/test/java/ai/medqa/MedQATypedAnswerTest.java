@@ -3,6 +3,7 @@ package ai.medqa;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.medqa.common.MedQAException;
 import ai.medqa.generate.Constraint;
 import ai.medqa.generate.GenerationConfig;
 import ai.medqa.io.DType;

@@ -1,6 +1,7 @@
 package ai.medqa.architecture;
 
 import static com.tngtech.archunit.base.DescribedPredicate.describe;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.methods;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
@@ -9,8 +10,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaMethod;
+import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchCondition;
+import com.tngtech.archunit.lang.ConditionEvents;
+import com.tngtech.archunit.lang.SimpleConditionEvent;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,8 +26,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The layering of the modules as rules on their bytecode (ArchUnit): which module may use which,
  * that the packages form no cycle, and which modules stay free of DJL (and so of native code). A
- * module is recognised by its packages; {@code ai.medqa} itself is split today ({@code MedQAException}
- * in medqa-common, {@code MedQA} in medqa-core), so those two are placed by name.
+ * module is recognised by its packages (no package is split between two modules).
  */
 class LayeringTest {
     private static JavaClasses classes;
@@ -36,10 +43,9 @@ class LayeringTest {
         return describe(name, c -> p.matcher(c.getName()).matches());
     }
 
-    private static final DescribedPredicate<JavaClass> COMMON =
-            module("medqa-common", "ai\\.medqa\\.(MedQAException.*|common\\..*|io\\..*)");
+    private static final DescribedPredicate<JavaClass> COMMON = module("medqa-common", "ai\\.medqa\\.(common|io)\\..*");
     private static final DescribedPredicate<JavaClass> CORE =
-            module("medqa-core", "ai\\.medqa\\.(MedQA(\\$.*)?|(chat|generate|lora|model|quant|tokenizer)\\..*)");
+            module("medqa-core", "ai\\.medqa\\.([A-Za-z$_]+|(chat|generate|lora|model|quant|tokenizer)\\..*)");
     private static final DescribedPredicate<JavaClass> METRICS =
             module("medqa-metrics", "ai\\.medqa\\.metrics\\.(?!bertscore\\.|judge\\.).*");
     private static final DescribedPredicate<JavaClass> METRICS_SEMANTIC =
@@ -144,5 +150,57 @@ class LayeringTest {
                 .resideInAPackage("ai.djl..")
                 .because("integrations use the engine through medqa-core's API")
                 .check(classes);
+    }
+
+    /**
+     * medqa-core's {@code internal} packages (the fused step, the kernels) are not an API: other
+     * modules use what core's API packages offer, so those internals can change freely. (The
+     * benchmarks, which measure the kernels themselves, are not imported here.)
+     */
+    @Test
+    void onlyCoreReachesItsInternals() {
+        noClasses()
+                .that(CORE.negate())
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("ai.medqa..internal..")
+                .because("internal packages are medqa-core's own")
+                .check(classes);
+    }
+
+    /**
+     * Core's API speaks DJL's {@code NDArray} at most, never PyTorch's own types ({@code IValue},
+     * {@code PtNDArray}): those stay behind the internal packages, so the API does not change with
+     * the engine's bindings.
+     */
+    @Test
+    void coreApiSignaturesHaveNoPyTorchTypes() {
+        methods()
+                .that()
+                .arePublic()
+                .and()
+                .areDeclaredInClassesThat(CORE.and(describe(
+                        "public, outside internal packages",
+                        c -> c.getModifiers().contains(JavaModifier.PUBLIC)
+                                && !c.getPackageName().contains(".internal"))))
+                .should(notMention("ai.djl.pytorch."))
+                .check(classes);
+    }
+
+    private static ArchCondition<JavaMethod> notMention(String prefix) {
+        return new ArchCondition<>("have no parameter or return type from " + prefix) {
+            @Override
+            public void check(JavaMethod method, ConditionEvents events) {
+                List<JavaClass> types = new ArrayList<>(method.getRawParameterTypes());
+                types.add(method.getRawReturnType());
+                for (JavaClass t : types) {
+                    JavaClass base = t.getBaseComponentType(); // an IValue[] is PyTorch's too
+                    if (base.getName().startsWith(prefix)) {
+                        events.add(SimpleConditionEvent.violated(
+                                method, method.getFullName() + " uses " + base.getName()));
+                    }
+                }
+            }
+        };
     }
 }

@@ -1,6 +1,5 @@
 package ai.medqa.common;
 
-import ai.medqa.MedQAException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;

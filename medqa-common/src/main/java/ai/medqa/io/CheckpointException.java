@@ -1,6 +1,6 @@
 package ai.medqa.io;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /**
  * A checkpoint on disk cannot be read as it stands: a safetensors file is truncated or its header is

@@ -1,6 +1,6 @@
 package ai.medqa.chat;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /**
  * Messages a chat template cannot render (roles that do not alternate, a role the format does not

@@ -1,6 +1,6 @@
 package ai.medqa.chat;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /**
  * A saved conversation that cannot be read or written: I/O failure, invalid JSON, or a field that

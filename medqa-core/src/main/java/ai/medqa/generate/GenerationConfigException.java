@@ -1,6 +1,6 @@
 package ai.medqa.generate;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /** A generation setting is out of range; the message names the field, the allowed range and the value. */
 public final class GenerationConfigException extends MedQAException {

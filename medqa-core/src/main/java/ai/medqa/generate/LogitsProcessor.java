@@ -5,7 +5,7 @@ package ai.medqa.generate;
  * Filtered tokens are set to {@code Float.NEGATIVE_INFINITY}, as transformers' {@code filter_value}.
  */
 @FunctionalInterface
-public interface LogitsProcessor {
+interface LogitsProcessor {
     /**
      * @param prevIds the ids seen so far (prompt and generated); only the first {@code prevLen} count
      * @param logits  one score per vocabulary id, rewritten in place

@@ -13,7 +13,7 @@ import java.util.Set;
  * user wants to read) and, when streaming, {@link #safeLength} says how much text can be shown before it is
  * known not to be the beginning of a stop string.
  */
-public final class StopCriteria {
+final class StopCriteria {
     private final Set<Integer> eosTokenIds;
     private final int maxNewTokens;
     private final List<String> stopStrings;

@@ -1,6 +1,6 @@
 package ai.medqa.lora;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /**
  * A LoRA adapter cannot be used as it stands: its {@code adapter_config.json} asks for an option

@@ -5,10 +5,11 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.model.AdapterRows;
-import ai.medqa.model.DecoderStep;
 import ai.medqa.model.DenseLinear;
-import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
+import ai.medqa.model.internal.Ops;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,7 +30,7 @@ import java.util.Set;
  * running while another thread switches the active adapter may use different adapters in
  * different layers: switch between requests.
  */
-public final class LoraLinear implements Linear {
+final class LoraLinear implements Linear {
     private final String module;
     private final Linear base;
     private final Map<String, Entry> adapters = new LinkedHashMap<>();
@@ -108,7 +109,7 @@ public final class LoraLinear implements Linear {
         }
         NDArray in = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
         if (state.training && e.dropout() > 0) {
-            in = in.getNDArrayInternal().dropout(in, e.dropout(), true).singletonOrThrow();
+            in = Ops.dropout(in, e.dropout());
         }
         NDArray delta = delta(in, e.weights());
         if (y.getDataType() == DataType.FLOAT32) {
@@ -119,8 +120,8 @@ public final class LoraLinear implements Linear {
 
     /** {@code scaling * (in A^T) B^T} in float32. */
     private static NDArray delta(NDArray in, LoraWeights w) {
-        NDArray down = in.getNDArrayInternal().linear(in, w.a(), null).singletonOrThrow();
-        NDArray up = down.getNDArrayInternal().linear(down, w.b(), null).singletonOrThrow();
+        NDArray down = Ops.linear(in, w.a());
+        NDArray up = Ops.linear(down, w.b());
         // Not up.mul(double): DJL makes the number a scalar tensor over Java memory and frees it at once,
         // while autograd keeps it for the backward pass, which then reads freed memory after a GC. This
         // scalar belongs to the caller's NDScope, like every other array of the forward pass.

@@ -4,9 +4,9 @@
  * <p>{@link ai.medqa.lora.LoraConfig} reads {@code adapter_config.json} and answers PEFT's questions
  * per module (is it targeted, with which rank and scaling); {@link ai.medqa.lora.LoraAdapter} holds
  * the {@code lora_A}/{@code lora_B} arrays of one adapter and reads and writes
- * {@code adapter_model.safetensors}; {@link ai.medqa.lora.LoraLinear} is the {@link
- * ai.medqa.model.Linear} decorator that adds {@code scaling * B A x} to any base projection; and
- * {@link ai.medqa.lora.LoraAdapters} attaches adapters to a model, switches between them, merges and
- * unmerges.
+ * {@code adapter_model.safetensors}; {@link ai.medqa.lora.LoraAdapters} attaches adapters to a model
+ * (as package-private {@code LoraLinear} decorators that add {@code scaling * B A x} to any base
+ * projection), switches between them, merges and unmerges; {@link ai.medqa.lora.LoraMerge} writes a
+ * merged checkpoint.
  */
 package ai.medqa.lora;

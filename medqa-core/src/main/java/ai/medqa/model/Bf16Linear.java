@@ -3,6 +3,8 @@ package ai.medqa.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
 
 /**
  * {@code y = x W^T} with W in bfloat16, the projections of {@code Precision.BF16}: the product takes

@@ -1,6 +1,6 @@
 package ai.medqa.model;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /** A {@code config.json} that is missing, unreadable, or holds a field we cannot run. */
 public class ConfigException extends MedQAException {

@@ -3,6 +3,9 @@ package ai.medqa.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
+import ai.medqa.model.internal.Ops;
 
 /** A full-precision weight {@code [out, in]} as stored in the checkpoint. */
 public final class DenseLinear implements Linear {
@@ -64,7 +67,7 @@ public final class DenseLinear implements Linear {
     public NDArray forward(NDArray x) {
         if (JniUtils.isGradMode()) {
             // aten::linear multiplies by W^T without materialising the transpose, with a backward.
-            return x.getNDArrayInternal().linear(x, weight, null).singletonOrThrow();
+            return Ops.linear(x, weight);
         }
         // Inference: the fused step's own product (oneDNN for float32), so both paths agree.
         return DecoderStep.project(x, fused());

@@ -1,6 +1,7 @@
 package ai.medqa.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.medqa.model.internal.FusedProjection;
 
 /**
  * {@code y = x W^T} for one projection of the model ({@code q_proj}, {@code gate_proj}, ...).

@@ -7,9 +7,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.GgufFile;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
+import ai.medqa.model.internal.Ops;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -269,7 +271,7 @@ public final class MistralModel implements AutoCloseable {
                     positionIds,
                     bias == null ? noBias : bias,
                     selection(adapters, b, fusedPlan.adapterSlots),
-                    cache,
+                    cache.fusedLists(),
                     start,
                     from,
                     eps,
@@ -392,9 +394,7 @@ public final class MistralModel implements AutoCloseable {
     }
 
     private NDArray embed(NDArray inputIds) {
-        return inputIds.getNDArrayInternal()
-                .embedding(inputIds, embedTokens, SparseFormat.DENSE)
-                .singletonOrThrow();
+        return Ops.embedding(inputIds, embedTokens);
     }
 
     private NDArray hidden(
@@ -440,7 +440,8 @@ public final class MistralModel implements AutoCloseable {
                 norms[2 * l] = layers[l].inputLayernorm.weight();
                 norms[2 * l + 1] = layers[l].postAttentionLayernorm.weight();
             }
-            plan = DecoderStep.plan(manager, forms, names, norms, embedTokens, rope, norm.weight());
+            plan = DecoderStep.plan(
+                    manager, forms, names, norms, embedTokens, rope.cosTable(), rope.sinTable(), norm.weight());
             DecoderStep.logPlan(plan, forms, layers.length, planBuilds.incrementAndGet() == 1);
         }
         return plan.fused() ? plan : null;

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
+import ai.medqa.model.internal.Ops;
 
 /**
  * Rotary position embedding in the rotate-half layout of Hugging Face checkpoints (q/k weights are
@@ -59,14 +59,8 @@ final class Rope implements AutoCloseable {
 
     /** Rows of the tables for {@code positionIds [B, T]}: two arrays {@code [B, 1, T, head_dim]}. */
     NDList lookup(NDArray positionIds) {
-        NDArray c = positionIds
-                .getNDArrayInternal()
-                .embedding(positionIds, cos, SparseFormat.DENSE)
-                .singletonOrThrow();
-        NDArray s = positionIds
-                .getNDArrayInternal()
-                .embedding(positionIds, sin, SparseFormat.DENSE)
-                .singletonOrThrow();
+        NDArray c = Ops.embedding(positionIds, cos);
+        NDArray s = Ops.embedding(positionIds, sin);
         return new NDList(c.expandDims(1), s.expandDims(1));
     }
 

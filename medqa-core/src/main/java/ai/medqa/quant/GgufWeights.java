@@ -5,6 +5,7 @@ import ai.medqa.io.CheckpointException;
 import ai.medqa.io.GgmlType;
 import ai.medqa.io.HalfFloat;
 import ai.medqa.model.GgufModel;
+import ai.medqa.quant.internal.Int4Weight;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;

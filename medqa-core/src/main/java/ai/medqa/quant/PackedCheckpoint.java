@@ -9,6 +9,8 @@ import ai.medqa.io.TensorData;
 import ai.medqa.io.TensorInfo;
 import ai.medqa.model.GgufModel;
 import ai.medqa.model.MistralConfig;
+import ai.medqa.quant.internal.Int4Weight;
+import ai.medqa.quant.internal.Int8Linear;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;

@@ -1,17 +1,10 @@
 /**
- * Quantized projections: NF4 as bitsandbytes defines it, and INT8 per output channel.
- *
- * <ul>
- *   <li>{@link ai.medqa.quant.Nf4}: the code table, quantize (blocks of 64, optional double
- *       quantization of the absmax) and the plain-Java reference dequantizer;
- *       {@link ai.medqa.quant.Nf4Weight} holds one quantized tensor.
- *   <li>{@link ai.medqa.quant.Nf4Linear} and {@link ai.medqa.quant.Int8Linear}: the
- *       {@link ai.medqa.model.Linear}s holding those on the device, each with measured kernels.
- *   <li>{@link ai.medqa.quant.Quantization}: NONE / NF4 / INT8, whose
- *       {@link ai.medqa.quant.Quantization#linears()} is the factory to give
- *       {@code MistralModel.load}; {@link ai.medqa.quant.QuantizedLinears} builds the variants.
- *   <li>{@link ai.medqa.quant.Nf4Checkpoint}: bitsandbytes' 4-bit safetensors layout, read and
- *       written ({@code medqa quantize}).
- * </ul>
+ * Weight formats as a user chooses them: {@link ai.medqa.quant.Quantization} (F32/F16, BF16, INT8,
+ * INT4, NF4, ...), whose {@link ai.medqa.quant.Quantization#linears()} is the {@link
+ * ai.medqa.model.LinearFactory} to load a model with ({@link ai.medqa.quant.QuantizedLinears} builds
+ * the variants); {@link ai.medqa.quant.LmHead} for the output head; and the stored forms, read and
+ * written ({@code medqa quantize}): {@link ai.medqa.quant.Nf4Checkpoint} (bitsandbytes' 4-bit
+ * safetensors layout) and {@link ai.medqa.quant.PackedCheckpoint}. The kernels are in {@link
+ * ai.medqa.quant.internal}.
  */
 package ai.medqa.quant;

@@ -1,6 +1,6 @@
 package ai.medqa.tokenizer;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /**
  * A tokenizer folder that cannot be used: a missing or unreadable {@code tokenizer.json} or

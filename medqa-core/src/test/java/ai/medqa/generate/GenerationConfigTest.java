@@ -3,7 +3,7 @@ package ai.medqa.generate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 import java.util.List;
 import java.util.Set;
 import java.util.function.UnaryOperator;

@@ -12,6 +12,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
 import ai.medqa.common.Json;
 import ai.medqa.lora.LoraAdapters;
+import ai.medqa.model.internal.DecoderStep;
 import ai.medqa.quant.LmHead;
 import ai.medqa.quant.Quantization;
 import java.io.IOException;

@@ -11,6 +11,8 @@ import ai.medqa.io.CheckpointException;
 import ai.medqa.io.DType;
 import ai.medqa.model.Logits;
 import ai.medqa.model.MistralModel;
+import ai.medqa.quant.internal.Int4Weight;
+import ai.medqa.quant.internal.Nf4Test;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

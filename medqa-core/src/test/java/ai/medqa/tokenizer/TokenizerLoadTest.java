@@ -3,8 +3,8 @@ package ai.medqa.tokenizer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.medqa.MedQAException;
 import ai.medqa.common.Json;
+import ai.medqa.common.MedQAException;
 import ai.medqa.tokenizer.MistralTokenizerFixture.Row;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -1,6 +1,6 @@
 package ai.medqa.metrics;
 
-import ai.medqa.MedQAException;
+import ai.medqa.common.MedQAException;
 
 /**
  * A failure the caller can act on: a malformed input record, a bad argument to a metric, or a report

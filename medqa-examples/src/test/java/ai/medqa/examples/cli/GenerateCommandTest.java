@@ -161,7 +161,7 @@ class GenerateCommandTest {
                 ai.djl.Device.cpu(),
                 ai.djl.ndarray.types.DataType.FLOAT32,
                 ai.medqa.quant.Quantization.INT4.linears(64, ai.medqa.quant.LmHead.INT4))) {
-            assertThat(m.projections().get("lm_head")).isInstanceOf(ai.medqa.quant.Int4Linear.class);
+            assertThat(m.projections().get("lm_head")).isInstanceOf(ai.medqa.quant.internal.Int4Linear.class);
             int[] ids = new int[8];
             try (ai.medqa.model.KvCache cache = m.newCache(prompt.length + 8)) {
                 int[] feed = prompt;

@@ -1,4 +1,4 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import java.util.Arrays;
 

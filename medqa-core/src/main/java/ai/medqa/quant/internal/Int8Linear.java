@@ -1,4 +1,4 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -7,9 +7,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.medqa.io.HalfFloat;
-import ai.medqa.model.DecoderStep;
-import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
+import ai.medqa.model.internal.Ops;
 import java.nio.ByteBuffer;
 import java.util.stream.IntStream;
 
@@ -124,11 +125,7 @@ public final class Int8Linear implements Linear {
             return DecoderStep.project(x, fused());
         }
         NDArray w = q.toType(DataType.FLOAT32, false).mul(scale);
-        return linear(x, dtype == DataType.FLOAT32 ? w : w.toType(dtype, false));
-    }
-
-    private static NDArray linear(NDArray x, NDArray w) {
-        return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
+        return Ops.linear(x, dtype == DataType.FLOAT32 ? w : w.toType(dtype, false));
     }
 
     @Override

@@ -1,4 +1,4 @@
-package ai.medqa.model;
+package ai.medqa.model.internal;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -22,12 +22,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The decoder step as one TorchScript call ({@code decoder_step.py}, compiled by PyTorch at load; no
  * Python): embedding, every layer, the final norm and {@code lm_head}, for every weight format a
- * {@link Linear} can describe as a {@link FusedProjection} (dense, BF16, int4, int8, NF4, each with or
+ * {@link ai.medqa.model.Linear} can describe as a {@link FusedProjection} (dense, BF16, int4, int8, NF4, each with or
  * without an unmerged LoRA adapter). About 45 DJL operations per layer would each cost a JNI
  * crossing and a Java {@link NDArray}, which for single-token decode is more than the arithmetic of
  * a small model.
  *
- * <p>The same script holds the packed products (int4, int8, NF4): the quantized {@link Linear}s call
+ * <p>The same script holds the packed products (int4, int8, NF4): the quantized {@link ai.medqa.model.Linear}s call
  * {@link #project} for their op-by-op forward, so each product is defined once. The Java op-by-op
  * layers stay the autograd route for training and the reference the step is tested against.
  *
@@ -36,16 +36,16 @@ import org.slf4j.LoggerFactory;
 public final class DecoderStep {
     private static final Logger log = LoggerFactory.getLogger(DecoderStep.class);
     /** {@code -Dmedqa.fused=false} forces the op-by-op path everywhere. */
-    static final String PROPERTY = "medqa.fused";
+    public static final String PROPERTY = "medqa.fused";
 
-    static final String SOURCE = "decoder_step.py";
+    public static final String SOURCE = "decoder_step.py";
     // The script's projection kinds (decoder_step.py's header and project(); DecoderStepTest checks
     // that both sides agree).
-    static final int DENSE = 0;
-    static final int INT4 = 1;
-    static final int INT8 = 2;
-    static final int NF4 = 3;
-    static final int BF16 = 4;
+    public static final int DENSE = 0;
+    public static final int INT4 = 1;
+    public static final int INT8 = 2;
+    public static final int NF4 = 3;
+    public static final int BF16 = 4;
     /** Not a script kind: marks a LoRA form in a plan's signature. */
     private static final int SIGN_LORA = 100;
 
@@ -53,11 +53,11 @@ public final class DecoderStep {
 
     private DecoderStep() {}
 
-    static boolean enabledByDefault() {
+    public static boolean enabledByDefault() {
         return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim());
     }
 
-    static String source() throws IOException {
+    public static String source() throws IOException {
         return TorchScript.resource(DecoderStep.class, SOURCE);
     }
 
@@ -65,7 +65,7 @@ public final class DecoderStep {
      * The compiled script, loaded on first use. It lives as long as the process (its manager is
      * never closed): it holds no tensors, only code.
      */
-    static TorchScript script() {
+    public static TorchScript script() {
         TorchScript s = script;
         if (s == null) {
             synchronized (DecoderStep.class) {
@@ -94,7 +94,7 @@ public final class DecoderStep {
 
     /**
      * As {@link #project(NDArray, FusedProjection)}, where a LoRA form adds to batch row {@code b} of
-     * {@code x [B, ...]} the delta of adapter {@code adapterIds[b]} ({@link AdapterRows#NONE_ID}, or an
+     * {@code x [B, ...]} the delta of adapter {@code adapterIds[b]} ({@link ai.medqa.model.AdapterRows#NONE_ID}, or an
      * id the form does not hold: none), exactly as the fused step does.
      */
     public static NDArray project(NDArray x, FusedProjection p, int[] adapterIds) {
@@ -124,7 +124,7 @@ public final class DecoderStep {
      * The script's {@code sel} for rows of adapters {@code ids}: float32 {@code [ids.length, slots]},
      * 1 at each row's adapter id; null when no row has an id below {@code slots} (no delta to add).
      */
-    static NDArray selection(NDManager manager, int[] ids, int slots) {
+    public static NDArray selection(NDManager manager, int[] ids, int slots) {
         float[] sel = new float[ids.length * slots];
         boolean any = false;
         for (int r = 0; r < ids.length; r++) {
@@ -155,13 +155,13 @@ public final class DecoderStep {
      * from is its {@link #signature}: the model rebuilds it when a projection's form changes (an
      * adapter switched, merged weights).
      */
-    static final class Plan implements AutoCloseable {
+    public static final class Plan implements AutoCloseable {
         /** Why the step cannot be fused; null when it can. */
-        final String blocker;
+        public final String blocker;
 
-        final long[] signature;
+        public final long[] signature;
         /** One more than the largest adapter id among the projections' LoRA forms (0: none). */
-        int adapterSlots;
+        public int adapterSlots;
 
         private final NDManager scalars;
         private final List<IValue> owned = new ArrayList<>();
@@ -181,7 +181,7 @@ public final class DecoderStep {
             this.scalars = scalars;
         }
 
-        boolean fused() {
+        public boolean fused() {
             return blocker == null;
         }
 
@@ -198,13 +198,14 @@ public final class DecoderStep {
      * Wraps the model for the script: {@code forms} holds 7 projections per layer in checkpoint
      * order and then {@code lm_head}; {@code norms} 2 per layer.
      */
-    static Plan plan(
+    public static Plan plan(
             NDManager manager,
             List<FusedProjection> forms,
             List<String> names,
             NDArray[] norms,
             NDArray embed,
-            Rope rope,
+            NDArray cosTable,
+            NDArray sinTable,
             NDArray norm) {
         long[] signature = signature(forms);
         for (int i = 0; i < forms.size(); i++) {
@@ -240,8 +241,8 @@ public final class DecoderStep {
                     plan.owned,
                     IValue.listFrom(Arrays.stream(norms).map(a -> (PtNDArray) a).toArray(PtNDArray[]::new)));
             plan.embed = own(plan.owned, IValue.from((PtNDArray) embed));
-            plan.cosTable = own(plan.owned, IValue.from((PtNDArray) rope.cosTable()));
-            plan.sinTable = own(plan.owned, IValue.from((PtNDArray) rope.sinTable()));
+            plan.cosTable = own(plan.owned, IValue.from((PtNDArray) cosTable));
+            plan.sinTable = own(plan.owned, IValue.from((PtNDArray) sinTable));
             plan.norm = own(plan.owned, IValue.from((PtNDArray) norm));
             return plan;
         } catch (RuntimeException e) {
@@ -253,25 +254,25 @@ public final class DecoderStep {
     /**
      * One step through the script.
      *
+     * @param cacheLists the KV cache as the script's two lists (keys, values)
      * @param bias the additive mask, or a zero-element array for none
      * @param sel float32 {@code [B, plan.adapterSlots]}, 1 where a row uses an adapter id; a zero-element
      *     array when no row does
      * @param last logits of the last position only ({@code [B, vocab]}) instead of all ({@code [B, T, vocab]})
      * @return float32 logits, attached to {@code ids}' manager
      */
-    static NDArray step(
+    public static NDArray step(
             Plan plan,
             NDArray ids,
             NDArray positions,
             NDArray bias,
             NDArray sel,
-            KvCache cache,
+            IValue[] cacheLists,
             int start,
             int from,
             double eps,
             double scale,
             boolean last) {
-        IValue[] lists = cache.fusedLists();
         IValue[] perCall = {
             IValue.from((PtNDArray) ids),
             IValue.from((PtNDArray) positions),
@@ -294,8 +295,8 @@ public final class DecoderStep {
                             plan.sinTable,
                             perCall[2],
                             perCall[8],
-                            lists[0],
-                            lists[1],
+                            cacheLists[0],
+                            cacheLists[1],
                             plan.norms,
                             plan.kinds,
                             plan.params,
@@ -414,7 +415,7 @@ public final class DecoderStep {
      * built from one serves the other. Native handles, not Java objects, because merging an adapter
      * swaps the tensor behind the same Java array.
      */
-    static long[] signature(List<FusedProjection> forms) {
+    public static long[] signature(List<FusedProjection> forms) {
         LongStream.Builder out = LongStream.builder();
         for (FusedProjection p : forms) {
             sign(p, out);
@@ -470,7 +471,7 @@ public final class DecoderStep {
     }
 
     /** Logs the plan; rebuilds after the first (an adapter switched per batch) only at debug level. */
-    static void logPlan(Plan plan, List<FusedProjection> forms, int layers, boolean first) {
+    public static void logPlan(Plan plan, List<FusedProjection> forms, int layers, boolean first) {
         if (!first && !log.isDebugEnabled()) {
             return;
         }

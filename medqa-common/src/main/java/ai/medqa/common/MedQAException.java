@@ -1,4 +1,4 @@
-package ai.medqa;
+package ai.medqa.common;
 
 /**
  * Base of every failure MedQA reports. Subclasses name one kind of problem a user can act on (a bad

@@ -1,11 +1,11 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.medqa.io.Buffers;
-import ai.medqa.model.DecoderStep;
+import ai.medqa.model.internal.DecoderStep;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;

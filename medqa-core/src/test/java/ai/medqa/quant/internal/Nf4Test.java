@@ -1,4 +1,4 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * ({@code quant/nf4_golden.json}, made by {@code tools/make_nf4_golden.py}, which restates
  * bitsandbytes' pure-torch kernels) for packing, absmax, double quantization and dequantization.
  */
-class Nf4Test {
+public class Nf4Test {
 
     /** bitsandbytes/functional.py {@code get_4bit_type("nf4")}, as printed there (Python doubles). */
     static final double[] BNB_NF4 = {
@@ -160,7 +160,7 @@ class Nf4Test {
                 .containsExactly(floats(g, "dequant_double_f32_b64"));
     }
 
-    static float[] gaussian(int n, double std, long seed) {
+    public static float[] gaussian(int n, double std, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
@@ -169,7 +169,7 @@ class Nf4Test {
         return v;
     }
 
-    static Path resource(String relative) {
+    public static Path resource(String relative) {
         try {
             return Path.of(Nf4Test.class.getResource("/" + relative).toURI());
         } catch (URISyntaxException | NullPointerException e) {

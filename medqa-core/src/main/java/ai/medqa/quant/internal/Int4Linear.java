@@ -1,13 +1,13 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
-import ai.medqa.model.DecoderStep;
-import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
 
 /**
  * {@code y = x W^T} with W in group-wise int4 ({@link Int4Weight}), multiplied by PyTorch's packed

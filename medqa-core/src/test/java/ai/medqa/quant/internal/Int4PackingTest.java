@@ -1,4 +1,4 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.medqa.model.DecoderStep;
+import ai.medqa.model.internal.DecoderStep;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package ai.medqa.model;
+package ai.medqa.model.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -23,7 +23,7 @@ import java.util.zip.ZipOutputStream;
  * archive is built in memory from the source text (no Python, no temporary file) and loaded on the
  * manager's device. Modules hold no parameters: tensors are passed to every call.
  */
-final class TorchScript implements AutoCloseable {
+public final class TorchScript implements AutoCloseable {
     private final PtSymbolBlock module;
 
     private TorchScript(PtSymbolBlock module) {
@@ -37,7 +37,7 @@ final class TorchScript implements AutoCloseable {
      * @throws IllegalStateException if the engine is not PyTorch
      * @throws RuntimeException if PyTorch rejects the source
      */
-    static TorchScript load(NDManager manager, String className, String source) {
+    public static TorchScript load(NDManager manager, String className, String source) {
         if (!(manager instanceof PtNDManager pt)) {
             throw new IllegalStateException("TorchScript needs the PyTorch engine, not "
                     + manager.getEngine().getEngineName());
@@ -106,14 +106,14 @@ final class TorchScript implements AutoCloseable {
      * Runs {@code method} and returns its tensor result attached to {@code target} (an enclosing
      * NDScope frees it). The arguments are not closed.
      */
-    NDArray call(NDManager target, String method, IValue... args) {
+    public NDArray call(NDManager target, String method, IValue... args) {
         try (IValue result = IValueUtils.runMethod(module, method, args)) {
             return result.toTensor((PtNDManager) target);
         }
     }
 
     /** Runs {@code method} and returns its result as a TorchScript value, which the caller closes. */
-    IValue callValue(String method, IValue... args) {
+    public IValue callValue(String method, IValue... args) {
         return IValueUtils.runMethod(module, method, args);
     }
 

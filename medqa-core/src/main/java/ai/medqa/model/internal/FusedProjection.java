@@ -1,4 +1,4 @@
-package ai.medqa.model;
+package ai.medqa.model.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
- * What a {@link Linear} hands the fused decoder step: its kind and its tensors, by name. The step
+ * What a {@link ai.medqa.model.Linear} hands the fused decoder step: its kind and its tensors, by name. The step
  * ({@code decoder_step.py}) multiplies each kind with the same operations the op-by-op path uses,
  * so every weight format runs as one TorchScript call per step.
  *
@@ -60,7 +60,7 @@ public sealed interface FusedProjection {
 
     /**
      * {@code x W^T} with {@code weight [out, in]} in the compute dtype; with {@code bf16ManyRows}, a
-     * float32 product of many rows takes bfloat16 GEMMs ({@link MatmulPrecision#MEDIUM}).
+     * float32 product of many rows takes bfloat16 GEMMs ({@link ai.medqa.model.MatmulPrecision#MEDIUM}).
      */
     record Dense(NDArray weight, boolean bf16ManyRows) implements Format {
         public Dense(NDArray weight) {
@@ -94,7 +94,7 @@ public sealed interface FusedProjection {
         }
     }
 
-    /** {@code x W^T} with {@code weight [out, in]} in bfloat16 and bfloat16 activations ({@link Bf16Linear}). */
+    /** {@code x W^T} with {@code weight [out, in]} in bfloat16 and bfloat16 activations ({@link ai.medqa.model.Bf16Linear}). */
     record Bf16(IValue weight) implements Format {
         @Override
         public int kind() {
@@ -230,7 +230,7 @@ public sealed interface FusedProjection {
 
     /**
      * {@code base(x)} plus, for each row, its adapter's {@code scaling * (x A^T) B^T} (PEFT's LoRA,
-     * unmerged): every adapter attached to this projection, by id ({@link AdapterRows}); a row whose
+     * unmerged): every adapter attached to this projection, by id ({@link ai.medqa.model.AdapterRows}); a row whose
      * adapter is not among them gets the base alone.
      */
     record WithLora(FusedProjection base, List<Lora> adapters) implements FusedProjection {

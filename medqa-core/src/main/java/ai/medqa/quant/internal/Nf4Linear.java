@@ -1,15 +1,15 @@
-package ai.medqa.quant;
+package ai.medqa.quant.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.pytorch.jni.JniUtils;
-import ai.medqa.model.DecoderStep;
-import ai.medqa.model.FusedProjection;
 import ai.medqa.model.Linear;
+import ai.medqa.model.internal.DecoderStep;
+import ai.medqa.model.internal.FusedProjection;
+import ai.medqa.model.internal.Ops;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -63,7 +63,7 @@ public final class Nf4Linear implements Linear {
             nested = nestedMap == null ? null : manager.create(nestedMap, new Shape(256, 1));
         }
 
-        boolean fits(Nf4Weight w) {
+        public boolean fits(Nf4Weight w) {
             return Arrays.equals(quantMap, w.quantMap())
                     && (w.nested() == null
                             || (nestedMap != null
@@ -173,7 +173,7 @@ public final class Nf4Linear implements Linear {
         if (blockSize == 64 && !JniUtils.isGradMode()) {
             return DecoderStep.project(x, fused());
         }
-        return linear(x, dequantize());
+        return Ops.linear(x, dequantize());
     }
 
     /** The form the fused step multiplies; null for block sizes other than 64 (op by op then). */
@@ -201,7 +201,7 @@ public final class Nf4Linear implements Linear {
         long half = blockSize / 2;
         NDArray codes =
                 packed.get(new NDIndex("{}:{}", b0 * half, (b0 + count) * half)).toType(DataType.INT32, false);
-        NDArray values = embed(codes, tables.pairs); // [count * half, 2]
+        NDArray values = Ops.embedding(codes, tables.pairs); // [count * half, 2]
         NDArray s = scales.get(new NDIndex("{}:{}", b0, b0 + count)).reshape(count, 1);
         return values.reshape(count, blockSize).mul(s);
     }
@@ -212,21 +212,11 @@ public final class Nf4Linear implements Linear {
             return absmax;
         }
         long nestedBlocks = nestedAbsmax.size();
-        NDArray codes =
-                embed(qabsmax.toType(DataType.INT32, false), tables.nested).reshape(nestedBlocks, nestedBlockSize);
+        NDArray codes = Ops.embedding(qabsmax.toType(DataType.INT32, false), tables.nested)
+                .reshape(nestedBlocks, nestedBlockSize);
         NDArray scales =
                 codes.mul(nestedAbsmax.reshape(nestedBlocks, 1)).add(offset).reshape(-1);
         return nestedBlocks * nestedBlockSize == blocks ? scales : scales.get(new NDIndex("0:{}", blocks));
-    }
-
-    private static NDArray embed(NDArray indices, NDArray table) {
-        return indices.getNDArrayInternal()
-                .embedding(indices, table, SparseFormat.DENSE)
-                .singletonOrThrow();
-    }
-
-    private static NDArray linear(NDArray x, NDArray w) {
-        return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
     }
 
     @Override

@@ -1,0 +1,5 @@
+/**
+ * Spring AI's {@code ChatModel} (and streaming) over a MedQA engine, with {@link
+ * ai.medqa.springai.MedQAChatOptions} for MedQA's own settings.
+ */
+package ai.medqa.springai;
