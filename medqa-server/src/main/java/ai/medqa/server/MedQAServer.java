@@ -36,7 +36,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -270,15 +269,7 @@ public final class MedQAServer implements AutoCloseable {
         } catch (Exception | Error e) {
             log.error("{} {} failed", ex.getRequestMethod(), path, e);
             status = 500;
-            sendError(
-                    ex,
-                    new ApiException(
-                            500,
-                            "server_error",
-                            "internal_error",
-                            null,
-                            "internal error: " + e.getMessage(),
-                            Map.of()));
+            sendError(ex, ApiException.internal("internal error: " + e.getMessage()));
         } finally {
             metrics.request(endpoint, status);
             ex.close();
@@ -340,7 +331,7 @@ public final class MedQAServer implements AutoCloseable {
             return 204;
         }
         if (!path.startsWith("/v1/") && !path.equals("/metrics")) {
-            throw new ApiException(404, "invalid_request_error", "not_found", null, "no such path: " + path, Map.of());
+            throw ApiException.notFound("not_found", null, "no such path: " + path);
         }
         authorize(ex);
         if (path.equals("/metrics")) {
@@ -358,13 +349,7 @@ public final class MedQAServer implements AutoCloseable {
         }
         if (path.startsWith("/v1/adapters/")) {
             if (!method.equals("DELETE")) {
-                throw new ApiException(
-                        405,
-                        "invalid_request_error",
-                        "method_not_allowed",
-                        null,
-                        "use DELETE, not " + method,
-                        Map.of("Allow", "DELETE"));
+                throw ApiException.methodNotAllowed("use DELETE, not " + method, "DELETE");
             }
             return removeAdapter(ex, medqa, path.substring("/v1/adapters/".length())); // getPath() is decoded
         }
@@ -385,9 +370,7 @@ public final class MedQAServer implements AutoCloseable {
                 requireMethod(ex, "POST");
                 yield complete(ex, medqa, false);
             }
-            default ->
-                throw new ApiException(
-                        404, "invalid_request_error", "not_found", null, "no such endpoint: " + path, Map.of());
+            default -> throw ApiException.notFound("not_found", null, "no such endpoint: " + path);
         };
     }
 
@@ -400,13 +383,8 @@ public final class MedQAServer implements AutoCloseable {
             }
             return;
         }
-        throw new ApiException(
-                405,
-                "invalid_request_error",
-                "method_not_allowed",
-                null,
-                "use " + expected + ", not " + method,
-                Map.of("Allow", expected.equals("GET") ? "GET, HEAD" : expected));
+        throw ApiException.methodNotAllowed(
+                "use " + expected + ", not " + method, expected.equals("GET") ? "GET, HEAD" : expected);
     }
 
     private void authorize(HttpExchange ex) {
@@ -419,25 +397,19 @@ public final class MedQAServer implements AutoCloseable {
                 : "";
         if (!MessageDigest.isEqual(
                 given.getBytes(StandardCharsets.UTF_8), options.apiKey().getBytes(StandardCharsets.UTF_8))) {
-            throw new ApiException(
-                    401,
-                    "invalid_request_error",
-                    "invalid_api_key",
-                    null,
+            throw ApiException.unauthorized(
                     header == null
                             ? "this server needs an API key: send Authorization: Bearer KEY"
-                            : "incorrect API key",
-                    Map.of("WWW-Authenticate", "Bearer"));
+                            : "incorrect API key");
         }
     }
 
     private MedQA loaded() {
         if (model.isCompletedExceptionally()) {
-            throw new ApiException(503, "server_error", "load_failed", null, "the model failed to load", Map.of());
+            throw ApiException.unavailable("load_failed", "the model failed to load");
         }
         if (!model.isDone()) {
-            throw new ApiException(
-                    503, "server_error", "loading", null, "the model is still loading", Map.of("Retry-After", "5"));
+            throw ApiException.unavailable("loading", "the model is still loading", 5);
         }
         return model.join();
     }
@@ -456,7 +428,7 @@ public final class MedQAServer implements AutoCloseable {
     private int page(HttpExchange ex, String name) throws IOException {
         try (InputStream in = MedQAServer.class.getResourceAsStream("static/" + name)) {
             if (in == null) {
-                throw new ApiException(404, "invalid_request_error", "not_found", null, "no page " + name, Map.of());
+                throw ApiException.notFound("not_found", null, "no page " + name);
             }
             byte[] body = in.readAllBytes();
             String type = name.endsWith(".html")
@@ -505,16 +477,12 @@ public final class MedQAServer implements AutoCloseable {
                             + body.get("name"));
         }
         if (name.equals(options.servedModelName()) || medqa.adapters().contains(name)) {
-            throw new ApiException(
-                    409,
-                    "invalid_request_error",
+            throw ApiException.conflict(
                     "name_in_use",
                     "name",
                     "the name " + name + " is in use"
                             + (retiring.contains(name) ? " (its adapter is being removed)" : "")
-                            + "; DELETE /v1/adapters/" + name
-                            + " first, or choose another",
-                    Map.of());
+                            + "; DELETE /v1/adapters/" + name + " first, or choose another");
         }
         if (!body.path("path").isTextual() || body.get("path").asText().isBlank()) {
             throw ApiException.invalid("path", "must be the adapter's folder under " + root);
@@ -543,8 +511,7 @@ public final class MedQAServer implements AutoCloseable {
             Throwable c = e.getCause();
             throw ApiException.invalid("path", "adapter " + name + " from " + dir + " refused: " + c.getMessage());
         } catch (InterruptedException | TimeoutException e) {
-            throw new ApiException(
-                    503, "server_error", "busy", null, "the adapter could not be loaded in time", Map.of());
+            throw ApiException.unavailable("busy", "the adapter could not be loaded in time");
         }
         log.info("adapter {} loaded from {}", name, dir);
         return sendJson(
@@ -566,13 +533,10 @@ public final class MedQAServer implements AutoCloseable {
         adaptersRoot();
         drain(ex);
         if (!medqa.adapters().contains(name) || !retiring.add(name)) {
-            throw new ApiException(
-                    404,
-                    "invalid_request_error",
+            throw ApiException.notFound(
                     "model_not_found",
                     "name",
-                    "no adapter " + name + " is loaded" + (retiring.contains(name) ? " (it is being removed)" : ""),
-                    Map.of());
+                    "no adapter " + name + " is loaded" + (retiring.contains(name) ? " (it is being removed)" : ""));
         }
         boolean removed;
         try {
@@ -615,14 +579,11 @@ public final class MedQAServer implements AutoCloseable {
 
     private Path adaptersRoot() {
         if (options.adaptersDir() == null) {
-            throw new ApiException(
-                    404,
-                    "invalid_request_error",
+            throw ApiException.notFound(
                     "adapters_fixed",
                     null,
                     "this server's adapters are fixed; "
-                            + "start it with --adapters-dir DIR to load and remove adapters while it runs",
-                    Map.of());
+                            + "start it with --adapters-dir DIR to load and remove adapters while it runs");
         }
         try {
             return options.adaptersDir().toRealPath();
@@ -635,15 +596,11 @@ public final class MedQAServer implements AutoCloseable {
     private int model(HttpExchange ex, MedQA medqa, String rawId) throws IOException {
         String id = rawId; // getPath() is already decoded
         if (!id.equals(options.servedModelName()) && !adapters(medqa).contains(id)) {
-            throw new ApiException(
-                    404,
-                    "invalid_request_error",
+            throw ApiException.notFound(
                     "model_not_found",
                     "model",
-                    "The model `" + id
-                            + "` does not exist (served: " + options.servedModelName()
-                            + (adapters(medqa).isEmpty() ? "" : ", adapters " + adapters(medqa)) + ").",
-                    Map.of());
+                    "The model `" + id + "` does not exist (served: " + options.servedModelName()
+                            + (adapters(medqa).isEmpty() ? "" : ", adapters " + adapters(medqa)) + ").");
         }
         return sendJson(ex, 200, modelEntry(medqa, id));
     }
@@ -664,13 +621,8 @@ public final class MedQAServer implements AutoCloseable {
     private int feedback(HttpExchange ex) throws IOException {
         if (feedback == null) {
             drain(ex);
-            throw new ApiException(
-                    404,
-                    "invalid_request_error",
-                    "feedback_disabled",
-                    null,
-                    "this server keeps no feedback (start it with --feedback FILE)",
-                    Map.of());
+            throw ApiException.notFound(
+                    "feedback_disabled", null, "this server keeps no feedback (start it with --feedback FILE)");
         }
         JsonNode body = readJson(ex, Math.min(MAX_VOTE_BYTES, options.maxBody()), "a vote's limit");
         ObjectNode line = Json.MAPPER.createObjectNode();
@@ -701,13 +653,10 @@ public final class MedQAServer implements AutoCloseable {
         // Counted once the vote is valid: invalid ones do not use up the minute's votes.
         long wait = votes.acquire();
         if (wait > 0) {
-            throw new ApiException(
-                    429,
-                    "rate_limit_error",
+            throw ApiException.tooManyRequests(
                     "too_many_votes",
-                    null,
                     "at most " + VOTES_PER_MINUTE + " votes a minute are recorded; retry in " + wait + " s",
-                    Map.of("Retry-After", Long.toString(wait)));
+                    wait);
         }
         try {
             feedback.append(Json.MAPPER.writeValueAsString(line));
@@ -726,15 +675,12 @@ public final class MedQAServer implements AutoCloseable {
         }
         ObjectNode record = completions.get(id.asText());
         if (record == null) {
-            throw new ApiException(
-                    404,
-                    "invalid_request_error",
+            throw ApiException.notFound(
                     "unknown_completion",
                     field,
                     "no completion " + id.asText()
                             + " is known here: votes name a completion this server returned since it started (the last "
-                            + CompletionRecords.CAPACITY + ")",
-                    Map.of());
+                            + CompletionRecords.CAPACITY + ")");
         }
         return record;
     }
@@ -799,14 +745,11 @@ public final class MedQAServer implements AutoCloseable {
         int[] prompt = promptIds(medqa, request);
         int context = medqa.config().maxPositionEmbeddings();
         if (prompt.length >= context) {
-            throw new ApiException(
-                    400,
-                    "invalid_request_error",
+            throw ApiException.badRequest(
                     "context_length_exceeded",
                     chat ? "messages" : "prompt",
                     "the prompt has " + prompt.length + " tokens; this model's context is " + context
-                            + " tokens, which leaves no room for an answer",
-                    Map.of());
+                            + " tokens, which leaves no room for an answer");
         }
         GenerationConfig config = request.config(prompt.length, context, options.maxTokensCap());
         if (config.seed().isEmpty()) {
@@ -834,16 +777,11 @@ public final class MedQAServer implements AutoCloseable {
             });
         } catch (IllegalArgumentException e) {
             // Its adapter was removed between reading the request and submitting it.
-            throw new ApiException(404, "invalid_request_error", "model_not_found", "model", e.getMessage(), Map.of());
+            throw ApiException.notFound("model_not_found", "model", e.getMessage());
         } catch (BatchEngine.QueueFullException e) {
             long after = retryAfterSeconds(engine.queued() + engine.running());
-            throw new ApiException(
-                    429,
-                    "rate_limit_error",
-                    "queue_full",
-                    null,
-                    "the server is busy (" + e.getMessage() + "); retry in about " + after + " s",
-                    Map.of("Retry-After", Long.toString(after)));
+            throw ApiException.tooManyRequests(
+                    "queue_full", "the server is busy (" + e.getMessage() + "); retry in about " + after + " s", after);
         }
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         long created = Instant.now().getEpochSecond();
@@ -925,13 +863,10 @@ public final class MedQAServer implements AutoCloseable {
         try {
             return request.promptIds(medqa.chatTemplate(), medqa.tokenizer());
         } catch (ChatTemplateException | IllegalArgumentException | IllegalStateException e) {
-            throw new ApiException(
-                    400,
-                    "invalid_request_error",
+            throw ApiException.badRequest(
                     "invalid_messages",
                     request.chat ? "messages" : "prompt",
-                    (request.chat ? "messages: the chat template refuses them: " : "prompt: ") + e.getMessage(),
-                    Map.of());
+                    (request.chat ? "messages: the chat template refuses them: " : "prompt: ") + e.getMessage());
         }
     }
 
@@ -1071,13 +1006,7 @@ public final class MedQAServer implements AutoCloseable {
             job.cancel();
             event(
                     out,
-                    errorJson(new ApiException(
-                                    500,
-                                    "server_error",
-                                    "internal_error",
-                                    null,
-                                    "generation failed: " + e.getMessage(),
-                                    Map.of()))
+                    errorJson(ApiException.internal("generation failed: " + e.getMessage()))
                             .toString());
             return 500;
         }
@@ -1128,14 +1057,13 @@ public final class MedQAServer implements AutoCloseable {
         } catch (InterruptedException e) {
             job.cancel();
             Thread.currentThread().interrupt();
-            throw new ApiException(503, "server_error", "interrupted", null, "the server is stopping", Map.of());
+            throw ApiException.unavailable("interrupted", "the server is stopping");
         } catch (CancellationException e) {
-            throw new ApiException(503, "server_error", "cancelled", null, "the generation was cancelled", Map.of());
+            throw ApiException.unavailable("cancelled", "the generation was cancelled");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IllegalArgumentException gone) {
                 // Its adapter was removed after the request was read (BatchEngine resolves it when it starts).
-                throw new ApiException(
-                        404, "invalid_request_error", "model_not_found", "model", gone.getMessage(), Map.of());
+                throw ApiException.notFound("model_not_found", "model", gone.getMessage());
             }
             throw new IllegalStateException("generation failed: " + e.getCause().getMessage(), e.getCause());
         }
@@ -1191,13 +1119,8 @@ public final class MedQAServer implements AutoCloseable {
         }
         if (body == null || body.length > limit) {
             drain(ex);
-            throw new ApiException(
-                    413,
-                    "invalid_request_error",
-                    "body_too_large",
-                    null,
-                    "the request body is larger than " + "the server's limit of " + limit + " bytes (" + what + ")",
-                    Map.of());
+            throw ApiException.tooLarge(
+                    "the request body is larger than " + "the server's limit of " + limit + " bytes (" + what + ")");
         }
         try {
             return Json.MAPPER.readTree(body);
