@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +30,14 @@ final class CompletionStream {
     /** A streamed token's text (possibly empty) and its log-probability (null unless asked for). */
     record Piece(int id, String text, TokenLogprob logprob) {}
 
-    /** A request's pieces as the engine decodes them. */
+    /** After a request's last piece: its result is complete. */
+    private static final Piece END = new Piece(-1, "", null);
+
+    /**
+     * A request's pieces as the engine decodes them, then {@link #END}. The engine calls the listener
+     * and then completes the result on its own thread, so END always comes after the last piece and
+     * the stream blocks on the queue instead of polling the result.
+     */
     static final class Pieces implements Generator.TokenListener {
         private final BlockingQueue<Piece> queue = new LinkedBlockingQueue<>();
         private final boolean everyToken;
@@ -53,13 +59,15 @@ final class CompletionStream {
             }
         }
 
-        /** The next piece, or null when none came within 20 ms. */
-        Piece poll() throws InterruptedException {
-            return queue.poll(20, TimeUnit.MILLISECONDS);
+        /** Ends the pieces when {@code job}, the request this listens to, completes however it does. */
+        void endWith(BatchEngine.Request job) {
+            job.result().whenComplete((g, e) -> queue.add(END));
         }
 
-        boolean isEmpty() {
-            return queue.isEmpty();
+        /** The next piece, or null once the request has completed; blocks until one of them. */
+        Piece take() throws InterruptedException {
+            Piece p = queue.take();
+            return p == END ? null : p;
         }
     }
 
@@ -91,6 +99,7 @@ final class CompletionStream {
     /** Writes Server-Sent Events as pieces arrive; returns the status for the metrics. */
     int send(HttpExchange ex, MedQA medqa, ObjectNode record, BatchEngine.Request job, Pieces pieces)
             throws IOException {
+        pieces.endWith(job);
         StringBuilder sent = new StringBuilder();
         records.streaming(id, sent); // a vote cast while it streams records what was sent
         SseWriter out = new SseWriter(ex);
@@ -125,9 +134,8 @@ final class CompletionStream {
                                     .put("arguments", json);
                         }
                     });
-            while (true) {
-                Piece piece = pieces.poll();
-                if (piece != null && toolStream != null) {
+            for (Piece piece = pieces.take(); piece != null; piece = pieces.take()) {
+                if (toolStream != null) {
                     if (piece.logprob() != null) {
                         held.add(piece.logprob());
                     }
@@ -142,7 +150,7 @@ final class CompletionStream {
                         }
                     }
                     toolChunks.clear();
-                } else if (piece != null) {
+                } else {
                     ObjectNode c = chunk(piece.text(), false, null);
                     if (logprobs != null && piece.logprob() != null) {
                         ((ObjectNode) c.get("choices").get(0))
@@ -156,8 +164,6 @@ final class CompletionStream {
                     if (!delay.isZero()) {
                         Thread.sleep(delay.toMillis());
                     }
-                } else if (job.result().isDone() && pieces.isEmpty()) {
-                    break;
                 }
             }
             if (toolStream != null) {
