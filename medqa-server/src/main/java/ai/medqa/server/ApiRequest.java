@@ -14,7 +14,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -59,14 +58,11 @@ final class ApiRequest {
             model = m.asText();
             adapter = model;
         } else {
-            throw new ApiException(
-                    404,
-                    "invalid_request_error",
+            throw ApiException.notFound(
                     "model_not_found",
                     "model",
                     "The model `" + m.asText() + "` does not exist (served: " + servedName
-                            + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").",
-                    Map.of());
+                            + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").");
         }
         if (chat) {
             // Bound to the model's template: native tool calls where it renders tools (Tools.forTemplate).
@@ -139,15 +135,12 @@ final class ApiRequest {
             asked.add("suffix");
         }
         if (!asked.isEmpty()) {
-            throw new ApiException(
-                    400,
-                    "invalid_request_error",
+            throw ApiException.badRequest(
                     "unsupported_parameter",
                     asked.get(0),
                     String.join(", ", asked) + ": not supported by this server yet; leave "
                             + (asked.size() == 1 ? "it" : "them") + " out (the answer would not follow "
-                            + (asked.size() == 1 ? "it" : "them") + ")",
-                    Map.of());
+                            + (asked.size() == 1 ? "it" : "them") + ")");
         }
     }
 
@@ -454,13 +447,10 @@ final class ApiRequest {
             }
             String role = msg.get("role").asText();
             if (role.equals("function") || msg.hasNonNull("function_call")) {
-                throw new ApiException(
-                        400,
-                        "invalid_request_error",
+                throw ApiException.badRequest(
                         "unsupported_parameter",
                         where + ".role",
-                        where + ": function messages (deprecated) are not supported; use tool_calls and role \"tool\"",
-                        Map.of());
+                        where + ": function messages (deprecated) are not supported; use tool_calls and role \"tool\"");
             }
             if (role.equals("tool")) {
                 JsonNode callId = msg.get("tool_call_id");

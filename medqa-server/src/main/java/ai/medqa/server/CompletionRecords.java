@@ -1,5 +1,9 @@
 package ai.medqa.server;
 
+import ai.medqa.chat.Tools;
+import ai.medqa.common.Json;
+import ai.medqa.generate.GenerationConfig;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -70,5 +74,59 @@ final class CompletionRecords {
             }
         }
         return copy;
+    }
+
+    /**
+     * What produces completion {@code id}, kept for votes from its start: a streamed answer's text is
+     * what was sent so far ({@link #streaming}), so a vote cast right after the user stopped it
+     * records what they saw.
+     */
+    ObjectNode remember(String id, long created, ApiRequest request, GenerationConfig config) {
+        ObjectNode r = Json.MAPPER
+                .createObjectNode()
+                .put("id", id)
+                .put("created", created)
+                .put("model", request.model);
+        if (request.adapter == null) {
+            r.putNull("adapter");
+        } else {
+            r.put("adapter", request.adapter);
+        }
+        if (request.chat) {
+            ArrayNode messages = r.putArray("messages");
+            // Tool calls and results as the text turns of the generic form: feedback exports read role and content.
+            Tools.asText(request.messages)
+                    .forEach(m -> messages.addObject()
+                            .put("role", m.role().jsonName())
+                            .put("content", m.content()));
+        } else {
+            r.put("prompt", request.prompt);
+        }
+        ObjectNode settings = r.putObject("settings");
+        settings.put("temperature", config.isGreedy() ? 0.0 : config.temperature());
+        settings.put("top_p", config.topP()).put("top_k", config.topK());
+        if (config.minP().isPresent()) {
+            settings.put("min_p", config.minP().getAsDouble());
+        }
+        settings.put("repetition_penalty", config.repetitionPenalty()).put("max_tokens", config.maxNewTokens());
+        settings.put("seed", config.seed().orElseThrow());
+        ArrayNode stop = settings.putArray("stop");
+        config.stopStrings().forEach(stop::add);
+        config.constraint().ifPresent(c -> settings.put("constraint", c.toString()));
+        r.put("completion", "").put("finish_reason", "in_progress");
+        put(r);
+        return r;
+    }
+
+    /** The completion's end: its text, why it ended and its token counts (none when cancelled). */
+    void finished(ObjectNode record, String text, String finish, int promptTokens, int completionTokens) {
+        synchronized (record) {
+            record.put("completion", text).put("finish_reason", finish);
+            if (completionTokens >= 0) {
+                OpenAiJson.usage(record, promptTokens, completionTokens);
+            }
+        }
+        put(record); // its final size counts against the cap
+        done(record.get("id").asText());
     }
 }

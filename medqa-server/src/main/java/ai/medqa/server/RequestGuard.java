@@ -3,7 +3,6 @@ package ai.medqa.server;
 import com.sun.net.httpserver.Headers;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * What a browser on another site must not be able to do to a local server, checked before any
@@ -44,26 +43,17 @@ final class RequestGuard {
     boolean check(String method, Headers request, Headers response) {
         String host = request.getFirst("Host");
         if (host != null && !hostAllowed(host)) {
-            throw new ApiException(
-                    403,
-                    "invalid_request_error",
+            throw ApiException.forbidden(
                     "host_not_allowed",
-                    null,
                     "Host \"" + host
                             + "\" is not allowed (DNS rebinding protection); start the server with --allowed-hosts "
-                            + hostName(host) + " to serve that name",
-                    Map.of());
+                            + hostName(host) + " to serve that name");
         }
         String origin = request.getFirst("Origin");
         if (origin == null) {
             if (method.equals("OPTIONS")) {
-                throw new ApiException(
-                        405,
-                        "invalid_request_error",
-                        "method_not_allowed",
-                        null,
-                        "OPTIONS is only answered as a CORS preflight (with an Origin header)",
-                        Map.of("Allow", "GET, POST"));
+                throw ApiException.methodNotAllowed(
+                        "OPTIONS is only answered as a CORS preflight (with an Origin header)", "GET, POST");
             }
             return false;
         }
@@ -72,16 +62,11 @@ final class RequestGuard {
             return false; // same origin: the chat page
         }
         if (!allowedOrigins.contains("*") && !allowedOrigins.contains(stripSlash(origin.toLowerCase(Locale.ROOT)))) {
-            throw new ApiException(
-                    403,
-                    "invalid_request_error",
+            throw ApiException.forbidden(
                     "origin_not_allowed",
-                    null,
-                    "requests from origin \""
-                            + origin
+                    "requests from origin \"" + origin
                             + "\" are refused (cross-site protection); start the server with --allowed-origins "
-                            + origin + " to let that site call it",
-                    Map.of());
+                            + origin + " to let that site call it");
         }
         response.set("Access-Control-Allow-Origin", origin);
         response.add("Vary", "Origin");
@@ -99,14 +84,8 @@ final class RequestGuard {
         String type = request.getFirst("Content-Type");
         String media = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
         if (!media.equals("application/json")) {
-            throw new ApiException(
-                    415,
-                    "invalid_request_error",
-                    "unsupported_media_type",
-                    null,
-                    "the body must be sent as Content-Type: application/json"
-                            + (type == null ? " (none was given)" : ", not " + type),
-                    Map.of());
+            throw ApiException.unsupportedMediaType("the body must be sent as Content-Type: application/json"
+                    + (type == null ? " (none was given)" : ", not " + type));
         }
     }
 
