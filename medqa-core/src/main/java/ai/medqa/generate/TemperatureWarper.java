@@ -1,14 +1,14 @@
 package ai.medqa.generate;
 
-/** transformers' {@code TemperatureLogitsWarper}: logits divided by the temperature, in float32. */
+/**
+ * transformers' {@code TemperatureLogitsWarper}: logits divided by the temperature, in float32. The
+ * temperature is checked once, by {@link GenerationConfig} (finite, >= 0), and 0 never gets here: it
+ * is greedy decoding, which runs no warper.
+ */
 final class TemperatureWarper implements LogitsProcessor {
     private final float temperature;
 
     TemperatureWarper(double temperature) {
-        if (!(temperature > 0)) {
-            throw new IllegalArgumentException(
-                    "temperature must be > 0 here (0 is handled as greedy), got " + temperature);
-        }
         this.temperature = (float) temperature;
     }
 
