@@ -40,7 +40,7 @@ class StatsTest {
         assertThat(s.std()).isCloseTo(e.get("std").asDouble(), within(1e-12));
         assertThat(s.ciLow()).isCloseTo(e.get("ci_low").asDouble(), within(1e-9));
         assertThat(s.ciHigh()).isCloseTo(e.get("ci_high").asDouble(), within(1e-9));
-        assertThat(s.ciLow()).isLessThan(s.mean()).as("interval brackets the mean");
+        assertThat(s.ciLow()).as("interval brackets the mean").isLessThan(s.mean());
         assertThat(s.ciHigh()).isGreaterThan(s.mean());
     }
 
