@@ -382,6 +382,17 @@ public final class Evaluation {
         public boolean significantlyWorse(double alpha) {
             return accuracyDifference < 0 && mcnemarP < alpha;
         }
+
+        /** {@code -0.125 (-0.300 to +0.050)}, the interval's numbers after {@code label}: as report.md and the gates print it. */
+        public String accuracyDifferenceText(String label) {
+            return String.format(
+                    Locale.ROOT,
+                    "%+.3f (%s%+.3f to %+.3f)",
+                    accuracyDifference,
+                    label,
+                    accuracyDifferenceCi95[0],
+                    accuracyDifferenceCi95[1]);
+        }
     }
 
     /**

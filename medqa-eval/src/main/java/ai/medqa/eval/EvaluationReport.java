@@ -182,13 +182,11 @@ final class EvaluationReport {
             Comparison k = compared.comparison();
             md.append(String.format(
                     Locale.ROOT,
-                    "| %s vs %s | %d | %+.3f (%+.3f to %+.3f) | %.4f |%n",
+                    "| %s vs %s | %d | %s | %.4f |%n",
                     k.config(),
                     k.baseline(),
                     k.n(),
-                    k.accuracyDifference(),
-                    k.accuracyDifferenceCi95()[0],
-                    k.accuracyDifferenceCi95()[1],
+                    k.accuracyDifferenceText(""),
                     k.mcnemarP()));
         }
         if (summaries.stream().anyMatch(s -> s.mode().equals("generate"))) {

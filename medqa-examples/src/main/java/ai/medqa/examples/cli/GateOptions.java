@@ -66,12 +66,10 @@ final class GateOptions {
             boolean worse = c.significantlyWorse(0.05);
             stdout.printf(
                     Locale.ROOT,
-                    "gate %s vs %s: accuracy %+.3f (95%% CI %+.3f to %+.3f) on %d questions, McNemar p %.4f: %s%n",
+                    "gate %s vs %s: accuracy %s on %d questions, McNemar p %.4f: %s%n",
                     c.config(),
                     c.baseline(),
-                    c.accuracyDifference(),
-                    c.accuracyDifferenceCi95()[0],
-                    c.accuracyDifferenceCi95()[1],
+                    c.accuracyDifferenceText("95% CI "),
                     c.n(),
                     c.mcnemarP(),
                     worse ? "FAILED (significantly worse)" : "passed");
