@@ -237,7 +237,7 @@ public final class Evaluation {
             try (MedQA medqa = settings.medqa.get();
                     predictionsLog) {
                 PairScorer pairs = new PairScorer();
-                Progress progress = new Progress(remaining, settings.progress);
+                RunProgress progress = new RunProgress(remaining, settings.progress);
                 // Likelihood lines are appended one question at a time (a kill loses at most one),
                 // generate lines one batch at a time.
                 int chunkSize = settings.mode == Mode.GENERATE ? settings.batchSize : 1;
@@ -451,45 +451,6 @@ public final class Evaluation {
     /** Where a run stands after each question: what a terminal progress bar shows. */
     public record ProgressUpdate(
             int done, int total, double questionsPerSecond, long etaSeconds, double runningAccuracy) {}
-
-    /** Log lines of done/total, questions/s, ETA and running accuracy, at most every 5 seconds. */
-    private static final class Progress {
-        private final Consumer<ProgressUpdate> listener;
-        private final int total;
-        private final long started = System.nanoTime();
-        private long lastLog;
-        private int done;
-        private int correct;
-
-        Progress(int total, Consumer<ProgressUpdate> listener) {
-            this.total = total;
-            this.listener = listener;
-        }
-
-        void add(boolean right) {
-            done++;
-            correct += right ? 1 : 0;
-            long now = System.nanoTime();
-            if (listener != null) {
-                double seconds = (now - started) / 1e9;
-                double rate = done / Math.max(seconds, 1e-9);
-                listener.accept(new ProgressUpdate(
-                        done, total, rate, Math.round((total - done) / rate), (double) correct / done));
-            }
-            if (done == total || now - lastLog > 5_000_000_000L) {
-                lastLog = now;
-                double seconds = (now - started) / 1e9;
-                double rate = done / Math.max(seconds, 1e-9);
-                log.info(
-                        "{}/{} questions, {} questions/s, ETA {} s, running accuracy {}",
-                        done,
-                        total,
-                        String.format("%.2f", rate),
-                        Math.round((total - done) / rate),
-                        String.format("%.3f", (double) correct / done));
-            }
-        }
-    }
 
     /** Settings of a run. */
     public static final class Builder {
