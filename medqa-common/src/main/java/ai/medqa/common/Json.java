@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BiFunction;
 
 /**
@@ -86,6 +88,13 @@ public final class Json {
         } catch (IOException e) {
             throw error.apply("cannot read " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The record's field names, for an error that says what a line does have. */
+    public static String fieldNames(ObjectNode record) {
+        List<String> names = new ArrayList<>();
+        record.fieldNames().forEachRemaining(names::add);
+        return names.isEmpty() ? "no fields" : String.join(", ", names);
     }
 
     private static ObjectNode object(

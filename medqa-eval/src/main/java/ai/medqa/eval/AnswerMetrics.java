@@ -1,5 +1,6 @@
 package ai.medqa.eval;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -14,4 +15,22 @@ public interface AnswerMetrics {
 
     /** The metrics of {@code answer} to {@code question}; a field may be left out where it has no value (an unparsed verdict). */
     Map<String, Double> score(String question, String answer, String reference);
+
+    /** One metrics of several: their fields in order, each answer scored by all of them. */
+    static AnswerMetrics combine(List<AnswerMetrics> parts) {
+        List<AnswerMetrics> all = List.copyOf(parts);
+        return new AnswerMetrics() {
+            @Override
+            public List<String> fields() {
+                return all.stream().flatMap(p -> p.fields().stream()).toList();
+            }
+
+            @Override
+            public Map<String, Double> score(String question, String answer, String reference) {
+                Map<String, Double> m = new LinkedHashMap<>();
+                all.forEach(p -> m.putAll(p.score(question, answer, reference)));
+                return m;
+            }
+        };
+    }
 }

@@ -31,7 +31,7 @@ class EvaluationTest {
         assertThat(c.accuracy()).isCloseTo(g.get("accuracy").asDouble(), within(1e-12));
         assertThat(c.macroF1()).isCloseTo(g.get("macro_f1").asDouble(), within(1e-12));
         for (JsonNode k : g.get("cases")) {
-            double[][] ci = Evaluation.bootstrap(
+            double[][] ci = EvaluationReport.bootstrap(
                     truth, pred, k.get("resamples").asInt(), k.get("seed").asLong());
             for (int i = 0; i < 2; i++) {
                 assertThat(ci[0][i]).isCloseTo(k.get("accuracy_ci95").get(i).asDouble(), within(1e-12));
@@ -423,14 +423,12 @@ class EvaluationTest {
     /** A JSON answer cut by the budget still has its answer field, read from what was written. */
     @Test
     void aCutJsonAnswerIsReadFromItsPrefix() {
-        Evaluation.JsonAnswer whole =
-                Evaluation.JsonAnswer.read(" {\"answer\": \"no\", \"explanation\": \"a \\\"b\\\"\"}");
-        assertThat(whole).isEqualTo(new Evaluation.JsonAnswer("no", "a \"b\"", true));
-        assertThat(Evaluation.JsonAnswer.read("{\"answer\":\"maybe\",\"explanation\":\"trial \\u00"))
-                .isEqualTo(new Evaluation.JsonAnswer("maybe", "trial ", false));
-        assertThat(Evaluation.JsonAnswer.read("{\"answer\":\"yes\",\"expl"))
-                .isEqualTo(new Evaluation.JsonAnswer("yes", "", false));
-        assertThat(Evaluation.JsonAnswer.read("{\"answer\":\"ye").answer()).isEqualTo(Classification.UNKNOWN);
+        JsonAnswer whole = JsonAnswer.read(" {\"answer\": \"no\", \"explanation\": \"a \\\"b\\\"\"}");
+        assertThat(whole).isEqualTo(new JsonAnswer("no", "a \"b\"", true));
+        assertThat(JsonAnswer.read("{\"answer\":\"maybe\",\"explanation\":\"trial \\u00"))
+                .isEqualTo(new JsonAnswer("maybe", "trial ", false));
+        assertThat(JsonAnswer.read("{\"answer\":\"yes\",\"expl")).isEqualTo(new JsonAnswer("yes", "", false));
+        assertThat(JsonAnswer.read("{\"answer\":\"ye").answer()).isEqualTo(Classification.UNKNOWN);
     }
 
     @Test

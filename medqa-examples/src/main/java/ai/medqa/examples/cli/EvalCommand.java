@@ -6,21 +6,14 @@ import ai.medqa.eval.Evaluation;
 import ai.medqa.eval.PubMedQaData;
 import ai.medqa.eval.SpecFile;
 import ai.medqa.metrics.bertscore.BertEncoder;
-import ai.medqa.metrics.bertscore.BertScore;
-import ai.medqa.metrics.judge.JudgeModel;
-import ai.medqa.metrics.judge.LlmJudge;
-import ai.medqa.metrics.judge.OpenAiChatModel;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -87,31 +80,8 @@ final class EvalCommand implements Callable<Integer> {
                     + "contexts, sampling); adapters it names are loaded with --lora DIR (named after the folder).")
     Path specFile;
 
-    @Option(
-            names = "--bertscore",
-            description = "generate mode: also bertscore_p, bertscore_r, bertscore_f of each answer "
-                    + "against the long answer (all-MiniLM-L6-v2, bundled).")
-    boolean bertscore;
-
-    @Option(
-            names = "--judge-dir",
-            description = "generate mode: rate each answer 1-4 with a local judge model folder "
-                    + "(the judge prompt of medqa judge; judge_rating per line).")
-    Path judgeDir;
-
-    @Option(
-            names = "--judge-endpoint",
-            description = "generate mode: an OpenAI-compatible chat-completions endpoint as the judge.")
-    String judgeEndpoint;
-
-    @Option(names = "--judge-model", description = "The endpoint's model name for --judge-endpoint.")
-    String judgeModel;
-
-    @Option(
-            names = "--judge-api-key-env",
-            defaultValue = "OPENAI_API_KEY",
-            description = "Environment variable holding the endpoint's key (default ${DEFAULT-VALUE}; never logged).")
-    String judgeApiKeyEnv;
+    @Mixin
+    AnswerMetricOptions answerMetrics;
 
     @Option(
             names = "--grid",
@@ -156,15 +126,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the bootstrap (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(
-            names = "--fail-if-worse",
-            paramLabel = "NEW:OLD",
-            description = "Exit 3 when configuration NEW is significantly worse than OLD (lower accuracy, McNemar's "
-                    + "exact p < 0.05 on the questions both answered): a gate before promoting an adapter. Repeatable.")
-    List<String> failIfWorse = new ArrayList<>();
-
-    /** Exit code of a failed --fail-if-worse gate (1 is an error, 2 a usage error). */
-    static final int GATE_FAILED = 3;
+    @Mixin
+    GateOptions gates;
 
     @Spec
     CommandSpec spec;
@@ -175,21 +138,13 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        for (String gate : failIfWorse) {
-            String[] parts = gate.split(":", -1);
-            if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank() || parts[0].equals(parts[1])) {
-                throw new ParameterException(
-                        spec.commandLine(),
-                        "--fail-if-worse " + gate
-                                + ": expected NEW:OLD, two configuration names (e.g. finetuned-pubmed:harness)");
-            }
-        }
+        gates.checkSyntax();
         if (report != null) {
             for (Evaluation.ConfigSummary s : Evaluation.report(report, bootstrap, seed)) {
-                print(s);
+                stdout.println(s.line());
             }
             stdout.println("wrote " + report.resolve("summary.json") + " and " + report.resolve("report.md"));
-            return gates(report);
+            return gates.apply(report, bootstrap, seed, stdout);
         }
         if (out == null) {
             throw new ParameterException(
@@ -246,101 +201,23 @@ final class EvalCommand implements Callable<Integer> {
                 configs = Evaluation.withGrid(configs);
             }
         }
-        if ((bertscore || judgeDir != null || judgeEndpoint != null) && !generate) {
-            throw new ParameterException(
-                    spec.commandLine(), "--bertscore and the judge apply to --mode generate (answers to score)");
-        }
-        if (judgeDir != null && judgeEndpoint != null) {
-            throw new ParameterException(spec.commandLine(), "give --judge-dir or --judge-endpoint, not both");
-        }
-        if (judgeEndpoint != null && judgeModel == null) {
-            throw new ParameterException(spec.commandLine(), "--judge-endpoint needs --judge-model NAME");
-        }
-        try (BertEncoder encoder = bertscore ? BertEncoder.miniLm() : null;
-                MedQA judgeMedqa =
-                        judgeDir != null ? MedQA.builder().model(judgeDir).build() : null) {
-            JudgeModel judge = judgeMedqa != null
-                    ? new LocalJudgeModel(judgeMedqa, judgeDir.toString(), 256, 0.0)
-                    : judgeEndpoint != null
-                            ? OpenAiChatModel.builder()
-                                    .baseUrl(judgeEndpoint)
-                                    .model(judgeModel)
-                                    .apiKeyEnv(judgeApiKeyEnv)
-                                    .temperature(0.0)
-                                    .maxTokens(256)
-                                    .build()
-                            : null;
-            checkGates(configs);
-            return run(configs, generate, encoder, judge);
+        answerMetrics.check(generate);
+        try (BertEncoder encoder = answerMetrics.encoder();
+                MedQA judge = answerMetrics.localJudge()) {
+            AnswerMetrics metrics = answerMetrics.metrics(encoder, judge);
+            gates.checkNames(configs);
+            return run(configs, generate, metrics);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load the BERTScore encoder: " + e.getMessage(), e);
         }
     }
 
-    /** Gates name configurations of this run: checked before any model loads. */
-    private void checkGates(List<Evaluation.Config> configs) {
-        List<String> names = configs.stream().map(Evaluation.Config::name).toList();
-        for (String gate : failIfWorse) {
-            for (String name : gate.split(":", -1)) {
-                if (!names.contains(name)) {
-                    throw new ParameterException(
-                            spec.commandLine(),
-                            "--fail-if-worse " + gate + ": no configuration " + name + " in this run (it has "
-                                    + String.join(", ", names) + ")");
-                }
-            }
-        }
-    }
-
-    private int run(List<Evaluation.Config> configs, boolean generate, BertEncoder encoder, JudgeModel judge)
-            throws IOException {
-        List<AnswerMetrics> metrics = new ArrayList<>();
-        if (judge != null) {
-            LlmJudge llmJudge = new LlmJudge(judge);
-            metrics.add(new AnswerMetrics() {
-                @Override
-                public List<String> fields() {
-                    return List.of("judge_rating");
-                }
-
-                @Override
-                public Map<String, Double> score(String question, String answer, String reference) {
-                    OptionalDouble rating =
-                            llmJudge.judge(question, answer, reference).rating();
-                    // An unparsed verdict has no rating: the field is left out, not made up.
-                    return rating.isPresent() ? Map.of("judge_rating", rating.getAsDouble()) : Map.of();
-                }
-            });
-        }
-        AnswerMetrics extra = null;
-        if (encoder != null) {
-            BertScore bs = BertScore.builder(encoder).build();
-            extra = new AnswerMetrics() {
-                @Override
-                public List<String> fields() {
-                    return List.of("bertscore_p", "bertscore_r", "bertscore_f");
-                }
-
-                @Override
-                public Map<String, Double> score(String question, String answer, String reference) {
-                    BertScore.Score sc = bs.score(answer, reference);
-                    Map<String, Double> m = new LinkedHashMap<>();
-                    m.put("bertscore_p", sc.precision());
-                    m.put("bertscore_r", sc.recall());
-                    m.put("bertscore_f", sc.f1());
-                    return m;
-                }
-            };
-        }
-        if (extra != null) {
-            metrics.add(0, extra);
-        }
-        AnswerMetrics all = metrics.isEmpty() ? null : combine(metrics);
+    private int run(List<Evaluation.Config> configs, boolean generate, AnswerMetrics metrics) throws IOException {
         Medqa.onInterrupt("rerun the same command to continue: the answered questions are kept in "
                 + out.resolve("predictions.jsonl"));
         Evaluation evaluation = Evaluation.builder()
                 .configs(configs)
-                .answerMetrics(all)
+                .answerMetrics(metrics)
                 .onProgress(Terminal.stderrIsTerminal() ? EvalCommand::bar : null)
                 .mode(generate ? Evaluation.Mode.GENERATE : Evaluation.Mode.LIKELIHOOD)
                 .constrain(answerConstraint)
@@ -355,7 +232,7 @@ final class EvalCommand implements Callable<Integer> {
                 .seed(seed)
                 .build();
         for (Evaluation.ConfigSummary s : evaluation.run()) {
-            print(s);
+            stdout.println(s.line());
         }
         // Every file of the folder, as written (predictions, run, summary, report, charts).
         try (Stream<Path> files = Files.list(out)) {
@@ -368,30 +245,7 @@ final class EvalCommand implements Callable<Integer> {
                                     .sorted()
                                     .toList()));
         }
-        return gates(out);
-    }
-
-    /** The --fail-if-worse gates on the folder's predictions: 0 when all hold, {@link #GATE_FAILED} otherwise. */
-    private int gates(Path folder) {
-        int code = 0;
-        for (String gate : failIfWorse) {
-            String[] parts = gate.split(":", -1);
-            Evaluation.Comparison c = Evaluation.compare(folder, parts[0], parts[1], bootstrap, seed);
-            boolean worse = c.significantlyWorse(0.05);
-            stdout.printf(
-                    Locale.ROOT,
-                    "gate %s vs %s: accuracy %+.3f (95%% CI %+.3f to %+.3f) on %d questions, McNemar p %.4f: %s%n",
-                    c.config(),
-                    c.baseline(),
-                    c.accuracyDifference(),
-                    c.accuracyDifferenceCi95()[0],
-                    c.accuracyDifferenceCi95()[1],
-                    c.n(),
-                    c.mcnemarP(),
-                    worse ? "FAILED (significantly worse)" : "passed");
-            code = worse ? GATE_FAILED : code;
-        }
-        return code;
+        return gates.apply(out, bootstrap, seed, stdout);
     }
 
     /**
@@ -414,36 +268,5 @@ final class EvalCommand implements Callable<Integer> {
                 p.runningAccuracy(),
                 p.done() == p.total() ? "\n" : "\r");
         System.err.flush();
-    }
-
-    private static AnswerMetrics combine(List<AnswerMetrics> parts) {
-        return new AnswerMetrics() {
-            @Override
-            public List<String> fields() {
-                return parts.stream().flatMap(p -> p.fields().stream()).toList();
-            }
-
-            @Override
-            public Map<String, Double> score(String question, String answer, String reference) {
-                Map<String, Double> m = new LinkedHashMap<>();
-                parts.forEach(p -> m.putAll(p.score(question, answer, reference)));
-                return m;
-            }
-        };
-    }
-
-    private void print(Evaluation.ConfigSummary s) {
-        stdout.printf(
-                Locale.ROOT,
-                "%s: n %d, accuracy %.3f (95%% CI %.3f-%.3f), macro-F1 %.3f (%.3f-%.3f)%s%n",
-                s.name(),
-                s.n(),
-                s.accuracy(),
-                s.accuracyCi95()[0],
-                s.accuracyCi95()[1],
-                s.macroF1(),
-                s.macroF1Ci95()[0],
-                s.macroF1Ci95()[1],
-                s.truncatedQuestions() > 0 ? ", " + s.truncatedQuestions() + " abstracts cut to fit" : "");
     }
 }

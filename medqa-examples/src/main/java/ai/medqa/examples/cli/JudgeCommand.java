@@ -1,33 +1,27 @@
 package ai.medqa.examples.cli;
 
 import ai.medqa.MedQA;
-import ai.medqa.common.AtomicFiles;
-import ai.medqa.common.Json;
-import ai.medqa.metrics.MetricsException;
 import ai.medqa.metrics.judge.JudgeModel;
 import ai.medqa.metrics.judge.JudgeVerdict;
+import ai.medqa.metrics.judge.JudgedLines;
 import ai.medqa.metrics.judge.LlmJudge;
 import ai.medqa.metrics.judge.OpenAiChatModel;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.MutuallyExclusiveArgsException;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code medqa judge --in answers.jsonl --out judged.jsonl (--model DIR | --endpoint URL --judge-model NAME)}:
@@ -38,15 +32,14 @@ import picocli.CommandLine.Option;
  * gains {@code judge_rating} (a number, or null when the reply had no rating within 1-4),
  * {@code judge_feedback} and {@code judge_status} ({@code ok}, {@code missing_rating},
  * {@code out_of_range}). The whole input is checked before the first call to the judge, and the output
- * is written only when every line has been judged, so a failed run leaves no partial file.
+ * is written only when every line has been judged, so a failed run leaves no partial file
+ * ({@link JudgedLines}).
  */
 @Command(
         name = "judge",
         mixinStandardHelpOptions = true,
         description = "Rate answers 1-4 with an LLM judge (local model or OpenAI-compatible endpoint).")
 public final class JudgeCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = Json.MAPPER;
-
     @Option(names = "--in", required = true, description = "JSON Lines input with question and answer")
     Path in;
 
@@ -56,16 +49,12 @@ public final class JudgeCommand implements Callable<Integer> {
             description = "JSON Lines output: input fields plus judge_rating, judge_feedback, judge_status")
     Path out;
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
-    Judge judge;
+    /** The local judge: --model and how to load it, as every command that loads a model reads them. */
+    @Mixin
+    ModelOptions model;
 
-    static final class Judge {
-        @Option(names = "--model", description = "Judge with a local model folder (Mistral-Instruct prompt format)")
-        Path model;
-
-        @ArgGroup(exclusive = false)
-        Remote remote;
-    }
+    @ArgGroup(exclusive = false)
+    Remote remote;
 
     static final class Remote {
         @Option(
@@ -110,17 +99,8 @@ public final class JudgeCommand implements Callable<Integer> {
                     "Endpoint attempts per answer, retrying 429, 5xx and timeouts with back-off (default ${DEFAULT-VALUE})")
     int maxAttempts;
 
-    @Option(
-            names = "--device",
-            defaultValue = "cpu",
-            description = "Local model: cpu, cuda or cuda:N (default ${DEFAULT-VALUE})")
-    String device;
-
-    @Option(
-            names = "--precision",
-            defaultValue = "F32",
-            description = "Local model: F32 or F16 compute (default ${DEFAULT-VALUE})")
-    MedQA.Precision precision;
+    @Spec
+    CommandSpec spec;
 
     PrintStream err = System.err;
     /** Where the API key is looked up; tests replace it. */
@@ -128,41 +108,49 @@ public final class JudgeCommand implements Callable<Integer> {
     /** The endpoint's first back-off; tests shorten it. */
     Duration initialBackoff = Duration.ofSeconds(1);
 
-    private record Line(ObjectNode record, double humanRating) {}
-
     @Override
-    public Integer call() throws IOException {
-        List<Line> lines = read();
-        List<LlmJudge.Item> items = new ArrayList<>(lines.size());
-        for (Line l : lines) {
-            JsonNode ref = l.record().get("reference");
-            items.add(new LlmJudge.Item(
-                    l.record().get("question").asText(),
-                    l.record().get("answer").asText(),
-                    ref == null || ref.isNull() ? null : ref.asText()));
-        }
+    public Integer call() {
+        requireOneJudge();
+        JudgedLines lines = JudgedLines.parse(in.toString(), TextFiles.lines(in));
         List<JudgeVerdict> verdicts;
-        if (judge.model != null) {
-            try (MedQA medqa = MedQA.builder()
-                    .model(judge.model)
-                    .device(device)
-                    .precision(precision)
-                    .build()) {
-                verdicts = new LlmJudge(new LocalJudgeModel(medqa, judge.model.toString(), maxTokens, temperature))
-                        .judgeAll(items);
+        if (model.model != null) {
+            Path dir = model.model;
+            try (MedQA medqa = model.builder().build()) {
+                verdicts = new LlmJudge(new LocalJudgeModel(medqa, dir.toString(), maxTokens, temperature))
+                        .judgeAll(lines.items());
             }
         } else {
-            verdicts = new LlmJudge(remote()).judgeAll(items);
+            verdicts = new LlmJudge(remote()).judgeAll(lines.items());
         }
-        write(lines, verdicts);
-        printSummary(lines, verdicts);
+        lines.write(out, verdicts);
+        err.printf(Locale.ROOT, "judged %d answers: %s -> %s%n", lines.size(), in, out);
+        err.print(lines.summary(verdicts));
         return 0;
+    }
+
+    /**
+     * --model or --endpoint, not both, not neither: the usage errors (and their text) of the exclusive
+     * group these options formed before --model came from {@link ModelOptions}, which picocli cannot
+     * put in a group.
+     */
+    private void requireOneJudge() {
+        String choice = "(--model=<model> | [--endpoint=<endpoint> --judge-model=<judgeModel>])";
+        if (model.model == null && remote == null) {
+            throw new ParameterException(
+                    spec.commandLine(), "Error: Missing required argument (specify one of these): " + choice);
+        }
+        if (model.model != null && remote != null) {
+            throw new MutuallyExclusiveArgsException(
+                    spec.commandLine(),
+                    "Error: --model=<model> and [--endpoint=<endpoint> --judge-model=<judgeModel>] are mutually "
+                            + "exclusive (specify only one)");
+        }
     }
 
     private JudgeModel remote() {
         return OpenAiChatModel.builder()
-                .baseUrl(judge.remote.endpoint)
-                .model(judge.remote.judgeModel)
+                .baseUrl(remote.endpoint)
+                .model(remote.judgeModel)
                 .apiKeyEnv(apiKeyEnv)
                 .environment(environment)
                 .temperature(temperature)
@@ -171,96 +159,5 @@ public final class JudgeCommand implements Callable<Integer> {
                 .maxAttempts(maxAttempts)
                 .backoff(initialBackoff, Duration.ofSeconds(60))
                 .build();
-    }
-
-    /** Reads and checks every line first: a typo on line 900 should not cost 899 paid judge calls. */
-    private List<Line> read() throws IOException {
-        List<Line> lines = new ArrayList<>();
-        int lineNo = 0;
-        for (String text : TextFiles.lines(in)) {
-            lineNo++;
-            if (!text.isBlank()) {
-                lines.add(parse(text, in + ": line " + lineNo));
-            }
-        }
-        return lines;
-    }
-
-    private static Line parse(String text, String where) {
-        JsonNode node;
-        try {
-            node = JSON.readTree(text);
-        } catch (JsonProcessingException e) {
-            throw new MetricsException(where + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (!(node instanceof ObjectNode rec)) {
-            throw new MetricsException(where + ": expected a JSON object");
-        }
-        for (String field : List.of("question", "answer")) {
-            if (rec.get(field) == null) {
-                throw new MetricsException(
-                        where + ": no field '" + field + "' (a string); the line has " + ScoreCommand.fieldNames(rec));
-            }
-            if (!rec.get(field).isTextual()) {
-                throw new MetricsException(
-                        where + ": field '" + field + "' is " + rec.get(field) + "; expected a string");
-            }
-        }
-        JsonNode ref = rec.get("reference");
-        if (ref != null && !ref.isNull() && !ref.isTextual()) {
-            throw new MetricsException(where + ": field 'reference' must be a string or null");
-        }
-        JsonNode human = rec.get("human_rating");
-        if (human != null && !human.isNull() && !human.isNumber()) {
-            throw new MetricsException(where + ": field 'human_rating' must be a number or null");
-        }
-        return new Line(rec, human == null || human.isNull() ? Double.NaN : human.asDouble());
-    }
-
-    private void write(List<Line> lines, List<JudgeVerdict> verdicts) {
-        AtomicFiles.write(out, stream -> {
-            StringBuilder sb = new StringBuilder();
-            for (int i = 0; i < lines.size(); i++) {
-                ObjectNode rec = lines.get(i).record();
-                JudgeVerdict v = verdicts.get(i);
-                if (v.isRated()) {
-                    rec.put("judge_rating", v.rating().getAsDouble());
-                } else {
-                    rec.putNull("judge_rating");
-                }
-                rec.put("judge_feedback", v.feedback());
-                rec.put("judge_status", v.status().name().toLowerCase(Locale.ROOT));
-                sb.append(JSON.writeValueAsString(rec)).append('\n');
-            }
-            stream.write(sb.toString().getBytes(StandardCharsets.UTF_8));
-        });
-    }
-
-    private void printSummary(List<Line> lines, List<JudgeVerdict> verdicts) {
-        err.printf(Locale.ROOT, "judged %d answers: %s -> %s%n", lines.size(), in, out);
-        Map<JudgeVerdict.Status, Integer> counts = new EnumMap<>(JudgeVerdict.Status.class);
-        double sum = 0;
-        for (JudgeVerdict v : verdicts) {
-            counts.merge(v.status(), 1, Integer::sum);
-            sum += v.rating().orElse(0);
-        }
-        int rated = counts.getOrDefault(JudgeVerdict.Status.OK, 0);
-        err.printf(
-                Locale.ROOT,
-                "ratings: %d usable, %d missing, %d out of range%s%n",
-                rated,
-                counts.getOrDefault(JudgeVerdict.Status.MISSING_RATING, 0),
-                counts.getOrDefault(JudgeVerdict.Status.OUT_OF_RANGE, 0),
-                rated == 0 ? "" : String.format(Locale.ROOT, "; mean %.3f", sum / rated));
-        double[] human = lines.stream().mapToDouble(Line::humanRating).toArray();
-        if (lines.stream().anyMatch(l -> !Double.isNaN(l.humanRating()))) {
-            LlmJudge.Agreement a = LlmJudge.agreement(verdicts, human);
-            err.printf(
-                    Locale.ROOT,
-                    "agreement with human_rating over %d pairs: Pearson %.4f, Spearman %.4f%n",
-                    a.pairs(),
-                    a.pearson(),
-                    a.spearman());
-        }
     }
 }

@@ -14,7 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import picocli.CommandLine.Option;
 
-/** How to load the model: shared by generate, ask and chat. */
+/** How to load the model: shared by generate, ask, chat, serve, eval and judge. */
 final class ModelOptions {
     @Option(
             names = "--model",

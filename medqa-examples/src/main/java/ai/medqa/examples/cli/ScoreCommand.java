@@ -170,7 +170,7 @@ public final class ScoreCommand implements Callable<Integer> {
         if (cand == null) {
             throw new MetricsException(
                     where + ": no field 'candidate' (the answer to score; medqa ask --in/--out writes it)"
-                            + "; the line has " + fieldNames(rec));
+                            + "; the line has " + Json.fieldNames(rec));
         }
         if (!cand.isTextual()) {
             throw new MetricsException(where + ": field 'candidate' is " + cand + "; expected a string");
@@ -197,13 +197,6 @@ public final class ScoreCommand implements Callable<Integer> {
                     where + ": field 'reference' is " + ref + "; expected a string or a non-empty list of strings");
         }
         return refs;
-    }
-
-    /** The record's field names, for an error that says what a line does have. */
-    static String fieldNames(ObjectNode rec) {
-        List<String> names = new ArrayList<>();
-        rec.fieldNames().forEachRemaining(names::add);
-        return names.isEmpty() ? "no fields" : String.join(", ", names);
     }
 
     private void printSummary(int n, Map<String, List<Double>> columns) {

@@ -84,7 +84,7 @@ class EvalCommandTest {
         cmd.stdout = new PrintStream(stdout, true, StandardCharsets.UTF_8);
         assertThat(new CommandLine(cmd)
                         .execute("--report", dir.toString(), "--bootstrap", "20", "--fail-if-worse", "new:old"))
-                .isEqualTo(EvalCommand.GATE_FAILED);
+                .isEqualTo(GateOptions.GATE_FAILED);
         assertThat(stdout.toString(StandardCharsets.UTF_8))
                 .contains("gate new vs old: accuracy -0.500")
                 .contains("FAILED (significantly worse)");
