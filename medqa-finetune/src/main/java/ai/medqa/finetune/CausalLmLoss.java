@@ -19,11 +19,21 @@ final class CausalLmLoss {
 
     /** {@code logits [B, T, V]} float32; a scalar array, recorded for autograd. */
     static NDArray sum(NDArray logits, Batch batch) {
-        int b = batch.rows();
         int t = batch.length();
         if (t < 2) {
             throw new IllegalArgumentException("a causal-LM batch needs at least 2 positions, got " + t);
         }
+        return labelLogps(logits, batch).sum().neg();
+    }
+
+    /**
+     * The log-probability each position gives the next position's label ({@code logits [B, T, V]}
+     * float32, position t predicting label t + 1), 0 where that label is {@link Batch#IGNORE}:
+     * {@code [B, T - 1]}, recorded for autograd. The loss sums it; preference objectives sum it per row.
+     */
+    static NDArray labelLogps(NDArray logits, Batch batch) {
+        int b = batch.rows();
+        int t = batch.length();
         long[] target = new long[b * (t - 1)];
         float[] mask = new float[b * (t - 1)];
         for (int r = 0; r < b; r++) {
@@ -36,12 +46,11 @@ final class CausalLmLoss {
             }
         }
         NDManager m = logits.getManager();
-        NDArray shifted = logits.get(new NDIndex(":, :-1, :"));
-        NDArray logp = shifted.logSoftmax(-1);
+        NDArray logp = logits.get(new NDIndex(":, :-1, :")).logSoftmax(-1);
         NDArray idx = m.create(target, new Shape(b, t - 1, 1)).toDevice(logits.getDevice(), false);
         NDArray picked = logp.gather(idx, 2).reshape(b, t - 1);
         NDArray weights = m.create(mask, new Shape(b, t - 1)).toDevice(logits.getDevice(), false);
-        return picked.mul(weights).sum().neg();
+        return picked.mul(weights);
     }
 
     /**

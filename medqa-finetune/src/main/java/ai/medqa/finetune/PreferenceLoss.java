@@ -119,25 +119,7 @@ final class PreferenceLoss {
      * predicting label t + 1, {@link Batch#IGNORE} skipped): {@code [B]}, recorded for autograd.
      */
     static NDArray sequenceLogps(NDArray logits, Batch batch) {
-        int b = batch.rows();
-        int t = batch.length();
-        long[] target = new long[b * (t - 1)];
-        float[] mask = new float[b * (t - 1)];
-        for (int r = 0; r < b; r++) {
-            for (int i = 0; i < t - 1; i++) {
-                int label = batch.labels()[r * t + i + 1];
-                if (label != Batch.IGNORE) {
-                    target[r * (t - 1) + i] = label;
-                    mask[r * (t - 1) + i] = 1f;
-                }
-            }
-        }
-        NDManager m = logits.getManager();
-        NDArray logp = logits.get(new NDIndex(":, :-1, :")).logSoftmax(-1);
-        NDArray idx = m.create(target, new Shape(b, t - 1, 1)).toDevice(logits.getDevice(), false);
-        NDArray picked = logp.gather(idx, 2).reshape(b, t - 1);
-        NDArray weights = m.create(mask, new Shape(b, t - 1)).toDevice(logits.getDevice(), false);
-        return picked.mul(weights).sum(new int[] {1});
+        return CausalLmLoss.labelLogps(logits, batch).sum(new int[] {1});
     }
 
     /**
