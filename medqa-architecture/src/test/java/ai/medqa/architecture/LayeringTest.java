@@ -7,6 +7,7 @@ import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.medqa.common.Internal;
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -165,6 +166,24 @@ class LayeringTest {
                 .dependOnClassesThat()
                 .resideInAPackage("ai.medqa..internal..")
                 .because("internal packages are medqa-core's own")
+                .check(classes);
+    }
+
+    /**
+     * A type marked {@link Internal} is used only by its own module and the modules its annotation
+     * names: today {@code MistralModel.Layers}, the training forward pass, by medqa-finetune.
+     */
+    @Test
+    void internalTypesStayWithTheModulesTheyServe() {
+        noClasses()
+                .that(CORE.negate()
+                        .and(describe(
+                                "outside medqa-finetune",
+                                c -> !c.getPackageName().startsWith("ai.medqa.finetune"))))
+                .should()
+                .dependOnClassesThat()
+                .areAnnotatedWith(Internal.class)
+                .because("@Internal types are not an API")
                 .check(classes);
     }
 

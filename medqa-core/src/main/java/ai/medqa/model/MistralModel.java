@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.medqa.common.Internal;
 import ai.medqa.io.Checkpoint;
 import ai.medqa.io.GgufFile;
 import ai.medqa.model.internal.DecoderStep;
@@ -336,6 +337,7 @@ public final class MistralModel implements AutoCloseable {
      * Internal: for medqa-finetune, not a stable API (see {@link #layers()}). Whole sequences, no
      * cache; every array belongs to the caller's scope.
      */
+    @Internal("medqa-finetune")
     public final class Layers {
         private Layers() {}
 
