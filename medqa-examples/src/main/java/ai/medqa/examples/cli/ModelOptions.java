@@ -12,7 +12,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** How to load the model: shared by generate, ask, chat, serve, eval and judge. */
 final class ModelOptions {
@@ -20,28 +23,27 @@ final class ModelOptions {
             names = "--model",
             description = "Hugging Face model folder (config.json, safetensors, tokenizer.json), or a GGUF "
                     + "file (architecture llama, with the tokenizer and chat template it carries), or ollama:NAME[:TAG] (a model Ollama "
-                    + "pulled, read in place); required.")
+                    + "pulled, read in place); required, except by judge when it is given --endpoint.")
     Path model;
 
-    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
-    picocli.CommandLine.Model.CommandSpec mixee;
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec mixee;
 
     /** The model folder or GGUF file; a usage error (exit 2) when --model is missing or another file. */
     Path requireModel() {
         if (model == null) {
-            throw new picocli.CommandLine.ParameterException(
-                    mixee.commandLine(), "Missing required option: '--model=<model>'");
+            throw new ParameterException(mixee.commandLine(), "Missing required option: '--model=<model>'");
         }
         if (OllamaModels.isOllama(model.toString())) {
             ollamaName = model.toString().substring(OllamaModels.PREFIX.length());
             try {
                 model = OllamaModels.resolve(model.toString());
             } catch (CheckpointException e) {
-                throw new picocli.CommandLine.ParameterException(mixee.commandLine(), e.getMessage());
+                throw new ParameterException(mixee.commandLine(), e.getMessage());
             }
         }
         if (Files.isRegularFile(model) && !GgufFile.isGguf(model)) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     mixee.commandLine(),
                     "--model " + model + ": a file that is not "
                             + "GGUF; expected a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file");
@@ -129,7 +131,7 @@ final class ModelOptions {
             // NAME=DIR, unless the '=' belongs to the path (then a folder of that name exists).
             boolean named = eq > 0 && !Files.exists(Path.of(spec));
             if (spec.isBlank() || eq == 0 || (named && eq == spec.length() - 1)) {
-                throw new picocli.CommandLine.ParameterException(
+                throw new ParameterException(
                         mixee.commandLine(),
                         "--lora \"" + spec + "\": expected NAME=DIR or DIR (a PEFT adapter folder)");
             }
@@ -138,17 +140,16 @@ final class ModelOptions {
                     ? spec.substring(0, eq)
                     : dir.toAbsolutePath().normalize().getFileName().toString();
             if (out.put(name, dir) != null) {
-                throw new picocli.CommandLine.ParameterException(
-                        mixee.commandLine(), "two --lora adapters named " + name);
+                throw new ParameterException(mixee.commandLine(), "two --lora adapters named " + name);
             }
         }
         return out;
     }
 
     /** --threads as given, checked: 0 (PyTorch's default) or a positive count. */
-    static int threadCount(int threads, picocli.CommandLine.Model.CommandSpec spec) {
+    static int threadCount(int threads, CommandSpec spec) {
         if (threads < 0) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     spec.commandLine(),
                     "--threads " + threads
                             + ": expected a number of threads >= 1 (leave it out for PyTorch's default)");
@@ -161,18 +162,18 @@ final class ModelOptions {
         try {
             head = LmHead.parse(lmHead);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     mixee.commandLine(), "--lm-head " + lmHead + ": expected compute, int8 or int4");
         }
         Quantization quantization;
         try {
             quantization = Quantization.parse(quantize);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     mixee.commandLine(), "--quantize " + quantize + ": expected int4, nf4, int8 or none");
         }
         if (dequantize && quantization != Quantization.NONE) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     mixee.commandLine(),
                     "--dequantize applies to --quantize none " + "(--quantize " + quantize + " quantizes anyway)");
         }
@@ -180,12 +181,12 @@ final class ModelOptions {
         try {
             matmul = MatmulPrecision.parse(matmulPrecision);
         } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     mixee.commandLine(),
                     "--float32-matmul-precision " + matmulPrecision + ": expected highest or medium");
         }
         if (matmul == MatmulPrecision.MEDIUM && precision != MedQA.Precision.F32) {
-            throw new picocli.CommandLine.ParameterException(
+            throw new ParameterException(
                     mixee.commandLine(),
                     "--float32-matmul-precision medium " + "applies to --precision F32 (the products of --precision "
                             + precision + " are not float32)");
