@@ -260,6 +260,26 @@ public final class MedQA implements AutoCloseable {
         return adapterNames;
     }
 
+    /**
+     * The adapter a request naming {@code model} means, where adapters are addressed by model name
+     * (as OpenAI's API, langchain4j and Spring AI address models): null for the base model
+     * ({@code model} null or {@code baseName}), else {@code model}, which must be an attached adapter.
+     *
+     * @param field the setting's name as the caller's users know it, for the error
+     * @throws IllegalArgumentException naming {@code field} when {@code model} is neither
+     */
+    public String adapterForModel(String field, String model, String baseName) {
+        if (model == null || model.equals(baseName)) {
+            return null;
+        }
+        Set<String> attached = adapters();
+        if (!attached.contains(model)) {
+            throw new IllegalArgumentException(field + " " + model + " is neither this model (" + baseName
+                    + ") nor one of its adapters " + attached);
+        }
+        return model;
+    }
+
     /** The active LoRA adapter, if any. */
     public Optional<String> activeAdapter() {
         return LoraAdapters.of(model).active();

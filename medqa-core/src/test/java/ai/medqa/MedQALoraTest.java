@@ -42,6 +42,14 @@ class MedQALoraTest {
             medqa.useAdapter("C-qv");
             assertThat(medqa.generate(prompt, n).tokens()).containsExactly(greedy(golden, "C-qv"));
             assertThatThrownBy(() -> medqa.useAdapter("nope")).hasMessageContaining("nope");
+
+            // Adapters addressed by model name, as the server, langchain4j and Spring AI address them.
+            assertThat(medqa.adapterForModel("model", null, "base")).isNull();
+            assertThat(medqa.adapterForModel("model", "base", "base")).isNull();
+            assertThat(medqa.adapterForModel("model", "all", "base")).isEqualTo("all");
+            assertThatThrownBy(() -> medqa.adapterForModel("modelName", "nope", "base"))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("modelName nope is neither this model (base) nor one of its adapters [");
         }
     }
 

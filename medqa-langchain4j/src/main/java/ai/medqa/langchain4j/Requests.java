@@ -69,14 +69,7 @@ final class Requests implements AutoCloseable {
             throw new UnsupportedFeatureException("frequency and presence penalties are not supported; "
                     + "use repetition_penalty in the model's default GenerationConfig");
         }
-        String adapter = null;
-        if (p.modelName() != null && !p.modelName().equals(modelName)) {
-            if (!medqa.adapters().contains(p.modelName())) {
-                throw new IllegalArgumentException("modelName " + p.modelName() + " is neither this model (" + modelName
-                        + ") nor one of its adapters " + medqa.adapters());
-            }
-            adapter = p.modelName();
-        }
+        String adapter = medqa.adapterForModel("modelName", p.modelName(), modelName);
         Tools tools = tools(p);
         Constraint format = tools == null ? responseFormat(p.responseFormat()) : null;
         List<Message> messages = messages(request.messages());

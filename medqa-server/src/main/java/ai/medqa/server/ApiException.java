@@ -1,6 +1,7 @@
 package ai.medqa.server;
 
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A request the API refuses, in OpenAI's error shape: status, message, type and code. Made by the
@@ -56,6 +57,15 @@ final class ApiException extends RuntimeException {
     /** 404 for a path, model, adapter or record ({@code param}, null for none) that is not here. */
     static ApiException notFound(String code, String param, String message) {
         return refused(404, code, param, message);
+    }
+
+    /** 404 for a {@code model} that is neither the served model nor one of its adapters, as OpenAI words it. */
+    static ApiException modelNotFound(String id, String served, Set<String> adapters) {
+        return notFound(
+                "model_not_found",
+                "model",
+                "The model `" + id + "` does not exist (served: " + served
+                        + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").");
     }
 
     /** 405; {@code allow} lists the methods the path answers. */

@@ -58,11 +58,7 @@ final class ApiRequest {
             model = m.asText();
             adapter = model;
         } else {
-            throw ApiException.notFound(
-                    "model_not_found",
-                    "model",
-                    "The model `" + m.asText() + "` does not exist (served: " + servedName
-                            + (adapters.isEmpty() ? "" : ", adapters " + adapters) + ").");
+            throw ApiException.modelNotFound(m.asText(), servedName, adapters);
         }
         if (chat) {
             // Bound to the model's template: native tool calls where it renders tools (Tools.forTemplate).

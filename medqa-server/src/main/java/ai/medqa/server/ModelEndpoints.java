@@ -196,12 +196,7 @@ final class ModelEndpoints {
     int model(HttpExchange ex, MedQA medqa, String rawId) throws IOException {
         String id = rawId; // getPath() is already decoded
         if (!id.equals(options.servedModelName()) && !adapters(medqa).contains(id)) {
-            throw ApiException.notFound(
-                    "model_not_found",
-                    "model",
-                    "The model `" + id
-                            + "` does not exist (served: " + options.servedModelName()
-                            + (adapters(medqa).isEmpty() ? "" : ", adapters " + adapters(medqa)) + ").");
+            throw ApiException.modelNotFound(id, options.servedModelName(), adapters(medqa));
         }
         return Exchanges.sendJson(ex, 200, modelEntry(medqa, id));
     }

@@ -196,14 +196,7 @@ public final class MedQAChatModel implements ChatModel, AutoCloseable {
             throw new IllegalArgumentException("frequencyPenalty and presencePenalty are not supported by MedQA; "
                     + "use MedQAChatOptions.repetitionPenalty");
         }
-        String adapter = null;
-        if (o.getModel() != null && !o.getModel().equals(modelName)) {
-            if (!medqa.adapters().contains(o.getModel())) {
-                throw new IllegalArgumentException("model " + o.getModel() + " is neither this model (" + modelName
-                        + ") nor one of its adapters " + medqa.adapters());
-            }
-            adapter = o.getModel();
-        }
+        String adapter = medqa.adapterForModel("model", o.getModel(), modelName);
         Tools tools = tools(o);
         String schema = o instanceof MedQAChatOptions m
                 ? m.getOutputSchema()
