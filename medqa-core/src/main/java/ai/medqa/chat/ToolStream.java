@@ -72,7 +72,6 @@ public final class ToolStream {
     private static final class Frame {
         final boolean object;
         String key;
-        int index;
         boolean expectKey;
 
         Frame(boolean object) {
@@ -208,8 +207,6 @@ public final class ToolStream {
                 if (top != null && top.object) {
                     top.expectKey = true;
                     top.key = null;
-                } else if (top != null) {
-                    top.index++;
                 }
             }
             case ' ', '\n', '\t', '\r' -> captured(c);

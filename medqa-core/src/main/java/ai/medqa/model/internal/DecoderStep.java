@@ -345,7 +345,6 @@ public final class DecoderStep {
             tensors.set(
                     0,
                     pt(keep(
-                            scalars,
                             scalars.create(
                                     cols.stream().mapToLong(Long::longValue).toArray()),
                             device,
@@ -354,7 +353,7 @@ public final class DecoderStep {
             for (int i = 0; i < sc.length; i++) {
                 sc[i] = scales.get(i);
             }
-            tensors.set(1, pt(keep(scalars, scalars.create(sc), device, keep)));
+            tensors.set(1, pt(keep(scalars.create(sc), device, keep)));
             lora = own(owned, IValue.listFrom(tensors.toArray(PtNDArray[]::new)));
             p = l.base();
         } else {
@@ -395,7 +394,7 @@ public final class DecoderStep {
      * {@code wrapped} (which may alias Java memory, and is closed) as an array with native memory
      * of its own on {@code device}; {@code keep}: outside any NDScope, as a plan's arrays are.
      */
-    private static NDArray keep(NDManager manager, NDArray wrapped, Device device, boolean keep) {
+    private static NDArray keep(NDArray wrapped, Device device, boolean keep) {
         try (wrapped) {
             NDArray own = wrapped.duplicate();
             if (!own.getDevice().equals(device)) {
@@ -447,7 +446,7 @@ public final class DecoderStep {
      * that is freed with the array, while the script's lists keep the tensor (a plan's across steps).
      */
     private static NDArray scalar(NDManager manager, float value, Device device, boolean keep) {
-        return keep(manager, manager.create(value), device, keep);
+        return keep(manager.create(value), device, keep);
     }
 
     private static long handle(NDArray a) {
