@@ -68,7 +68,9 @@ final class Completions {
                     .build();
         }
         BatchEngine engine = this.engine.get();
-        CompletionStream.Pieces pieces = new CompletionStream.Pieces(request.tools != null);
+        // Only a streamed answer reads the pieces; a whole one comes from the result, so the engine's
+        // thread queues nothing for it.
+        CompletionStream.Pieces pieces = request.stream ? new CompletionStream.Pieces(request.tools != null) : null;
         BatchEngine.Request job;
         try {
             job = engine.submit(prompt, config, request.adapter, pieces);
